@@ -1,0 +1,16 @@
+//! Leadzone's pure domain: the entities of the data model, value objects that are valid once built,
+//! the lead status machine, the role/permission matrix and the lead visibility rule.
+//!
+//! This crate must never do IO: no async, no database, no HTTP, no clock, no randomness. Everything
+//! here is testable with `cargo test -p leadzone-domain` alone.
+
+pub mod access;
+pub mod entities;
+pub mod enums;
+pub mod error;
+pub mod ids;
+pub mod leads;
+pub mod normalize;
+pub mod values;
+
+pub use error::{DomainError, FieldError};
