@@ -1,1 +1,77 @@
-//! placeholder
+//! Leadzone's use cases, one module per capability. Authorisation (the `policy` module), quotas
+//! (`usage`) and audit happen here, never in an adapter: HTTP handlers call these functions and
+//! only translate their results.
+//!
+//! This crate knows no SQL, no HTTP and no concrete adapter; it speaks to the world through
+//! `leadzone-ports`.
+
+pub mod audit;
+pub mod ctx;
+pub mod cursor;
+pub mod error;
+pub mod health;
+pub mod identity;
+pub mod leads;
+pub mod policy;
+pub mod usage;
+
+use leadzone_ports::security::{PasswordHasher, Tokens};
+use leadzone_ports::store::UnitOfWork;
+use leadzone_ports::system::SystemStore;
+use leadzone_ports::{Clock, Ids};
+use std::sync::Arc;
+use time::Duration;
+
+pub use ctx::{ClientInfo, Ctx};
+pub use error::AppError;
+
+/// Settings the use cases need.
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+}
+
+impl Default for AppConfig {
+    fn default() -> Self {
+        Self {
+            access_token_ttl: Duration::minutes(15),
+            refresh_token_ttl: Duration::days(30),
+        }
+    }
+}
+
+/// The ports every use case may reach. Cheap to clone.
+#[derive(Clone)]
+pub struct App {
+    pub uow: Arc<dyn UnitOfWork>,
+    pub system: Arc<dyn SystemStore>,
+    pub hasher: Arc<dyn PasswordHasher>,
+    pub tokens: Arc<dyn Tokens>,
+    pub clock: Arc<dyn Clock>,
+    pub ids: Arc<dyn Ids>,
+    pub config: AppConfig,
+}
+
+/// The real clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> time::OffsetDateTime {
+        time::OffsetDateTime::now_utc()
+    }
+}
+
+/// UUIDv7 ids.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct UuidV7;
+
+impl Ids for UuidV7 {
+    fn new_id(&self) -> uuid::Uuid {
+        uuid::Uuid::now_v7()
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testing;

@@ -5,6 +5,7 @@
 //! here is testable with `cargo test -p leadzone-domain` alone.
 
 pub mod access;
+pub mod billing;
 pub mod entities;
 pub mod enums;
 pub mod error;

@@ -1,0 +1,9 @@
+//! Readiness: the service is ready when its database answers.
+
+use crate::{App, AppError};
+
+impl App {
+    pub async fn ready(&self) -> Result<(), AppError> {
+        self.system.ping().await.map_err(AppError::from)
+    }
+}

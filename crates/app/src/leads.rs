@@ -1,0 +1,544 @@
+//! Leads: create (validated, normalised, deduplicated, metered, audited), read, and list with
+//! visibility, filters, sorts and keyset pagination.
+
+use crate::{App, AppError, Ctx, audit, cursor, policy, usage};
+use leadzone_domain::access::Permission;
+use leadzone_domain::entities::{Activity, AuditDetails, Lead};
+use leadzone_domain::enums::{
+    ActivityType, AuditEventType, LeadStatus, MembershipStatus, UsageMetric,
+};
+use leadzone_domain::error::Validator;
+use leadzone_domain::ids::{LeadId, ListId, UserId};
+use leadzone_domain::leads::{LeadFilter, LeadInput, LeadSort, NewLead};
+use leadzone_ports::RepoError;
+use leadzone_ports::leads::{LeadPosition, LeadQuery, SortKey};
+use leadzone_ports::store::TenantTx;
+use std::str::FromStr;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+pub const DEFAULT_PAGE: u64 = 50;
+pub const MAX_PAGE: u64 = 200;
+
+/// One page of a listing and the cursor of the next, if there is one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub data: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// The query string of `GET /leads`, raw; the use case validates every parameter.
+#[derive(Debug, Clone, Default)]
+pub struct ListParams {
+    pub status: Vec<String>,
+    pub industry: Option<String>,
+    pub city: Option<String>,
+    pub assigned_to: Option<String>,
+    pub list_id: Option<String>,
+    pub tag: Option<String>,
+    pub has_phone: Option<String>,
+    pub has_website: Option<String>,
+    pub created_from: Option<String>,
+    pub created_to: Option<String>,
+    pub score_min: Option<String>,
+    pub q: Option<String>,
+    pub sort: Option<String>,
+    pub limit: Option<String>,
+    pub cursor: Option<String>,
+}
+
+impl App {
+    pub async fn create_lead(
+        &self,
+        ctx: &Ctx,
+        input: LeadInput,
+        allow_duplicate: bool,
+    ) -> Result<Lead, AppError> {
+        policy::require(ctx, Permission::LeadsWrite)?;
+        let new = NewLead::parse(input)?;
+        let tx = self.uow.begin(ctx.tenant_id).await?;
+        check_references(&*tx, new.list_id, new.assigned_to).await?;
+
+        let keys = new.dedup_keys();
+        if !allow_duplicate && let Some(found) = tx.leads().find_duplicate(&keys).await? {
+            return Err(AppError::DuplicateLead {
+                existing: found.lead_id(),
+            });
+        }
+        let now = self.clock.now();
+        usage::charge(&*tx, now, UsageMetric::Leads, 1).await?;
+
+        let lead = Lead {
+            id: self.ids.new_id().into(),
+            tenant_id: ctx.tenant_id,
+            company_name: new.company_name,
+            industry: new.industry,
+            city: new.city,
+            phone: new.phone.map(|p| p.as_str().to_owned()),
+            email: new.email.map(|e| e.as_str().to_owned()),
+            website: new.website.map(|w| w.as_str().to_owned()),
+            status: new.status,
+            score: new.score,
+            tags: new.tags,
+            enrichment_data: new.enrichment_data,
+            list_id: new.list_id,
+            assigned_to: new.assigned_to,
+            created_by: ctx.user_id,
+            created_at: now,
+            updated_at: now,
+            last_contacted_at: None,
+        };
+        tx.leads().insert(&lead, &keys).await?;
+        tx.activities()
+            .insert(&Activity {
+                id: self.ids.new_id().into(),
+                tenant_id: ctx.tenant_id,
+                lead_id: lead.id,
+                kind: ActivityType::Created,
+                description: format!("Lead {} created", lead.company_name),
+                metadata: None,
+                user_id: ctx.user_id,
+                created_at: now,
+            })
+            .await?;
+        tx.audit()
+            .append(&audit::entry(
+                &*self.ids,
+                ctx,
+                AuditEventType::LeadCreated,
+                Some(("lead", lead.id.as_uuid())),
+                "lead created",
+                AuditDetails {
+                    after: Some(lead_snapshot(&lead)),
+                    ..Default::default()
+                },
+            ))
+            .await?;
+        tx.commit().await?;
+        Ok(lead)
+    }
+
+    pub async fn get_lead(&self, ctx: &Ctx, id: LeadId) -> Result<Lead, AppError> {
+        policy::require(ctx, Permission::LeadsRead)?;
+        let tx = self.uow.begin(ctx.tenant_id).await?;
+        let lead = tx.leads().get(id).await?;
+        policy::require_on_lead(ctx, &*tx, Permission::LeadsRead, &lead).await?;
+        Ok(lead)
+    }
+
+    pub async fn list_leads(&self, ctx: &Ctx, params: ListParams) -> Result<Page<Lead>, AppError> {
+        policy::require(ctx, Permission::LeadsRead)?;
+        let (filter, sort, sort_name, limit, after) = parse_list_params(ctx, params)?;
+        let tx = self.uow.begin(ctx.tenant_id).await?;
+        let visibility = policy::lead_visibility(ctx, &*tx).await?;
+        let mut rows = tx
+            .leads()
+            .list(&LeadQuery {
+                visibility,
+                filter,
+                sort,
+                after,
+                limit: limit + 1,
+            })
+            .await?;
+        let next_cursor = if rows.len() as u64 > limit {
+            rows.truncate(limit as usize);
+            rows.last()
+                .map(|last| cursor::encode(&sort_name, &position_of(sort, last)))
+        } else {
+            None
+        };
+        Ok(Page {
+            data: rows,
+            next_cursor,
+        })
+    }
+}
+
+/// A referenced list must exist in the tenant; an assignee must be an active member (422).
+async fn check_references(
+    tx: &dyn TenantTx,
+    list: Option<ListId>,
+    assignee: Option<UserId>,
+) -> Result<(), AppError> {
+    if let Some(list) = list {
+        match tx.lists().get(list).await {
+            Err(RepoError::NotFound) => return Err(AppError::field("listId", "no such list")),
+            other => {
+                other?;
+            }
+        }
+    }
+    if let Some(user) = assignee {
+        match tx.memberships().get_by_user(user).await {
+            Ok(m) if m.status == MembershipStatus::Active => {}
+            Ok(_) | Err(RepoError::NotFound) => {
+                return Err(AppError::field(
+                    "assignedTo",
+                    "must be an active member of this organization",
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// The keyset position of a row under a sort.
+pub fn position_of(sort: LeadSort, lead: &Lead) -> LeadPosition {
+    let key = match sort {
+        LeadSort::CreatedAtDesc | LeadSort::CreatedAtAsc => SortKey::Time(lead.created_at),
+        LeadSort::UpdatedAtDesc => SortKey::Time(lead.updated_at),
+        LeadSort::ScoreDesc | LeadSort::ScoreAsc => {
+            SortKey::Int(i64::from(lead.score.unwrap_or(-1)))
+        }
+        LeadSort::CompanyNameAsc => SortKey::Text(lead.company_name.clone()),
+    };
+    LeadPosition { key, id: lead.id }
+}
+
+type ParsedList = (LeadFilter, LeadSort, String, u64, Option<LeadPosition>);
+
+fn parse_list_params(ctx: &Ctx, p: ListParams) -> Result<ParsedList, AppError> {
+    let mut v = Validator::new();
+    let mut filter = LeadFilter::default();
+    for s in &p.status {
+        for part in s.split(',').map(str::trim).filter(|x| !x.is_empty()) {
+            match LeadStatus::from_str(part) {
+                Ok(st) => filter.status.push(st),
+                Err(_) => v.push("status", format!("unknown status {part:?}")),
+            }
+        }
+    }
+    filter.industry = non_blank(p.industry);
+    filter.city = non_blank(p.city);
+    filter.tag = non_blank(p.tag);
+    filter.q = non_blank(p.q);
+    filter.assigned_to = match non_blank(p.assigned_to).as_deref() {
+        None => None,
+        Some("me") => Some(ctx.user_id),
+        Some(raw) => parse_or(&mut v, "assignedTo", raw, UserId::from_str),
+    };
+    filter.list_id =
+        non_blank(p.list_id).and_then(|raw| parse_or(&mut v, "listId", &raw, ListId::from_str));
+    filter.has_phone = non_blank(p.has_phone).and_then(|raw| parse_bool(&mut v, "hasPhone", &raw));
+    filter.has_website =
+        non_blank(p.has_website).and_then(|raw| parse_bool(&mut v, "hasWebsite", &raw));
+    filter.created_from =
+        non_blank(p.created_from).and_then(|raw| parse_time(&mut v, "createdFrom", &raw));
+    filter.created_to =
+        non_blank(p.created_to).and_then(|raw| parse_time(&mut v, "createdTo", &raw));
+    filter.score_min =
+        non_blank(p.score_min).and_then(|raw| parse_or(&mut v, "scoreMin", &raw, i32::from_str));
+    let sort_name = non_blank(p.sort).unwrap_or_else(|| "-createdAt".to_owned());
+    let sort = v.check(LeadSort::parse(&sort_name)).unwrap_or_default();
+    let limit = match non_blank(p.limit) {
+        None => DEFAULT_PAGE,
+        Some(raw) => match raw.parse::<u64>() {
+            Ok(n) if (1..=MAX_PAGE).contains(&n) => n,
+            _ => {
+                v.push("limit", format!("must be an integer from 1 to {MAX_PAGE}"));
+                DEFAULT_PAGE
+            }
+        },
+    };
+    v.finish()?;
+    let after = match non_blank(p.cursor) {
+        None => None,
+        Some(c) => Some(cursor::decode(&sort_name, &c)?),
+    };
+    Ok((filter, sort, sort_name, limit, after))
+}
+
+fn non_blank(s: Option<String>) -> Option<String> {
+    s.map(|x| x.trim().to_owned()).filter(|x| !x.is_empty())
+}
+
+fn parse_or<T, E>(
+    v: &mut Validator,
+    field: &str,
+    raw: &str,
+    parse: impl Fn(&str) -> Result<T, E>,
+) -> Option<T> {
+    match parse(raw) {
+        Ok(x) => Some(x),
+        Err(_) => {
+            v.push(field, format!("{raw:?} is not valid here"));
+            None
+        }
+    }
+}
+
+fn parse_bool(v: &mut Validator, field: &str, raw: &str) -> Option<bool> {
+    match raw {
+        "true" | "1" => Some(true),
+        "false" | "0" => Some(false),
+        _ => {
+            v.push(field, "must be true or false");
+            None
+        }
+    }
+}
+
+fn parse_time(v: &mut Validator, field: &str, raw: &str) -> Option<OffsetDateTime> {
+    parse_or(v, field, raw, |s| OffsetDateTime::parse(s, &Rfc3339))
+}
+
+/// The audited view of a lead.
+fn lead_snapshot(lead: &Lead) -> serde_json::Value {
+    serde_json::json!({
+        "companyName": lead.company_name,
+        "industry": lead.industry,
+        "city": lead.city,
+        "phone": lead.phone,
+        "email": lead.email,
+        "website": lead.website,
+        "status": lead.status,
+        "score": lead.score,
+        "tags": lead.tags,
+        "listId": lead.list_id,
+        "assignedTo": lead.assigned_to,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{FakeTx, app_with, ctx, now};
+    use leadzone_domain::entities::{Limit, Plan, Subscription, Tenant, TenantSettings};
+    use leadzone_domain::enums::{BillingCycle, Role, SubscriptionStatus, TenantStatus};
+    use leadzone_domain::ids::PlanId;
+    use leadzone_ports::leads::DuplicateMatch;
+    use leadzone_ports::store::Increment;
+
+    fn plan(leads: i64) -> Plan {
+        Plan {
+            id: PlanId::free(),
+            name: "Free".into(),
+            name_ar: "مجاني".into(),
+            description: None,
+            price_monthly: 0,
+            price_yearly: 0,
+            seats_limit: Limit::from_stored(3),
+            leads_limit: Limit::from_stored(leads),
+            searches_limit: Limit::from_stored(10),
+            messages_limit: Limit::from_stored(50),
+            features: vec![],
+            is_active: true,
+            sort_order: 0,
+            created_at: now(),
+            updated_at: now(),
+        }
+    }
+
+    fn billing(tx: &mut FakeTx, leads: i64) {
+        tx.subscriptions
+            .expect_current_with_plan()
+            .returning(move || {
+                Ok((
+                    Subscription {
+                        id: uuid::Uuid::nil().into(),
+                        tenant_id: uuid::Uuid::from_u128(0xA).into(),
+                        plan_id: PlanId::free(),
+                        status: SubscriptionStatus::Active,
+                        billing_cycle: BillingCycle::Monthly,
+                        current_period_start: now(),
+                        current_period_end: now(),
+                        cancel_at_period_end: false,
+                        trial_ends_at: None,
+                        stripe_subscription_id: None,
+                        created_at: now(),
+                        updated_at: now(),
+                    },
+                    plan(leads),
+                ))
+            });
+        tx.tenants.expect_current().returning(|| {
+            Ok(Tenant {
+                id: uuid::Uuid::from_u128(0xA).into(),
+                name: "t".into(),
+                slug: "t".into(),
+                logo_url: None,
+                status: TenantStatus::Active,
+                settings: TenantSettings::default(),
+                created_at: now(),
+                updated_at: now(),
+            })
+        });
+    }
+
+    fn input() -> LeadInput {
+        LeadInput {
+            company_name: "Techno Solutions".into(),
+            phone: Some("0501234567".into()),
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_lead_is_counted_written_with_an_activity_and_audited() {
+        let mut tx = FakeTx::default();
+        billing(&mut tx, 100);
+        tx.leads.expect_find_duplicate().returning(|_| Ok(None));
+        tx.usage
+            .expect_try_increment()
+            .withf(|m, period, n, limit| {
+                *m == UsageMetric::Leads
+                    && period == "2026-11"
+                    && *n == 1
+                    && *limit == Limit::AtMost(100)
+            })
+            .times(1)
+            .returning(|_, _, _, _| Ok(Increment::Counted { value: 1 }));
+        tx.leads
+            .expect_insert()
+            .withf(|lead, keys| {
+                lead.phone.as_deref() == Some("+966501234567")
+                    && keys.name_key == "techno solutions"
+            })
+            .times(1)
+            .returning(|_, _| Ok(()));
+        tx.activities
+            .expect_insert()
+            .withf(|a| a.kind == ActivityType::Created)
+            .times(1)
+            .returning(|_| Ok(()));
+        tx.audit
+            .expect_append()
+            .withf(|e| e.event_type == AuditEventType::LeadCreated)
+            .times(1)
+            .returning(|_| Ok(()));
+        let lead = app_with(tx)
+            .create_lead(&ctx(Role::Sales, 1), input(), false)
+            .await
+            .unwrap();
+        assert_eq!(lead.created_by, UserId::from_uuid(uuid::Uuid::from_u128(1)));
+        assert_eq!(lead.status, LeadStatus::New);
+    }
+
+    #[tokio::test]
+    async fn at_the_quota_nothing_is_written() {
+        let mut tx = FakeTx::default();
+        billing(&mut tx, 100);
+        tx.leads.expect_find_duplicate().returning(|_| Ok(None));
+        tx.usage.expect_try_increment().returning(|_, _, _, _| {
+            Ok(Increment::Refused {
+                used: 100,
+                limit: 100,
+            })
+        });
+        // No expectation on leads.insert / activities / audit: calling them fails the test.
+        let err = app_with(tx)
+            .create_lead(&ctx(Role::Owner, 1), input(), false)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err,
+            AppError::QuotaExceeded {
+                metric: UsageMetric::Leads,
+                limit: 100,
+                used: 100
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_duplicate_is_refused_before_counting_unless_allowed() {
+        let existing: LeadId = uuid::Uuid::from_u128(5).into();
+        let mut tx = FakeTx::default();
+        tx.leads
+            .expect_find_duplicate()
+            .returning(move |_| Ok(Some(DuplicateMatch::Phone(existing))));
+        let err = app_with(tx)
+            .create_lead(&ctx(Role::Owner, 1), input(), false)
+            .await
+            .unwrap_err();
+        assert_eq!(err, AppError::DuplicateLead { existing });
+
+        let mut tx = FakeTx::default();
+        billing(&mut tx, -1);
+        tx.usage
+            .expect_try_increment()
+            .returning(|_, _, _, _| Ok(Increment::Counted { value: 7 }));
+        tx.leads.expect_insert().times(1).returning(|_, _| Ok(()));
+        tx.activities.expect_insert().returning(|_| Ok(()));
+        tx.audit.expect_append().returning(|_| Ok(()));
+        // find_duplicate has no expectation: with allowDuplicate it must not even be asked.
+        assert!(
+            app_with(tx)
+                .create_lead(&ctx(Role::Owner, 1), input(), true)
+                .await
+                .is_ok()
+        );
+    }
+
+    #[tokio::test]
+    async fn bad_input_never_opens_a_transaction() {
+        let app = app_with(FakeTx::default());
+        let err = app
+            .create_lead(
+                &ctx(Role::Owner, 1),
+                LeadInput {
+                    company_name: "".into(),
+                    ..Default::default()
+                },
+                false,
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, AppError::Validation(ref e) if e[0].field == "companyName"));
+    }
+
+    #[tokio::test]
+    async fn an_assignee_must_be_an_active_member() {
+        let mut tx = FakeTx::default();
+        tx.memberships
+            .expect_get_by_user()
+            .returning(|_| Err(RepoError::NotFound));
+        let err = app_with(tx)
+            .create_lead(
+                &ctx(Role::Owner, 1),
+                LeadInput {
+                    assigned_to: Some(uuid::Uuid::from_u128(9).into()),
+                    ..input()
+                },
+                false,
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, AppError::Validation(ref e) if e[0].field == "assignedTo"));
+    }
+
+    #[test]
+    fn list_params_are_validated_together() {
+        let err = parse_list_params(
+            &ctx(Role::Owner, 1),
+            ListParams {
+                status: vec!["NEW,BOGUS".into()],
+                limit: Some("500".into()),
+                sort: Some("name".into()),
+                has_phone: Some("yes".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+        let AppError::Validation(errors) = err else {
+            panic!("expected validation")
+        };
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["status", "hasPhone", "sort", "limit"]);
+    }
+
+    #[test]
+    fn assigned_to_me_is_the_actor() {
+        let (filter, ..) = parse_list_params(
+            &ctx(Role::Sales, 4),
+            ListParams {
+                assigned_to: Some("me".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(filter.assigned_to, Some(uuid::Uuid::from_u128(4).into()));
+    }
+}

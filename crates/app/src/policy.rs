@@ -1,0 +1,163 @@
+//! The one authorisation decision: may this actor do permission P (on this lead)? Every use case
+//! asks here before touching data; adapters never decide permissions.
+
+use crate::{AppError, Ctx};
+use leadzone_domain::access::{LeadScope, LeadVisibility, Permission};
+use leadzone_domain::entities::Lead;
+use leadzone_ports::store::TenantTx;
+
+/// Refuses with 403 `FORBIDDEN` unless the actor holds `p`.
+pub fn require(ctx: &Ctx, p: Permission) -> Result<(), AppError> {
+    if ctx.has(p) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden)
+    }
+}
+
+/// The leads this actor may see. A MANAGER's team is read from the tenant's memberships.
+pub async fn lead_visibility(ctx: &Ctx, tx: &dyn TenantTx) -> Result<LeadVisibility, AppError> {
+    let team = match ctx.role.lead_scope() {
+        LeadScope::Team => tx.memberships().team_of(ctx.user_id).await?,
+        LeadScope::All | LeadScope::Own => Vec::new(),
+    };
+    Ok(LeadVisibility::for_actor(ctx.role, ctx.user_id, &team))
+}
+
+/// Checks `p` and that the lead is visible; an invisible lead is 404, never 403 (its existence
+/// is not revealed).
+pub async fn require_on_lead(
+    ctx: &Ctx,
+    tx: &dyn TenantTx,
+    p: Permission,
+    lead: &Lead,
+) -> Result<(), AppError> {
+    require(ctx, p)?;
+    if lead_visibility(ctx, tx)
+        .await?
+        .allows(lead.created_by, lead.assigned_to)
+    {
+        Ok(())
+    } else {
+        Err(AppError::NotFound)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{FakeTx, ctx};
+    use leadzone_domain::enums::Role;
+    use leadzone_domain::ids::UserId;
+    use leadzone_domain::leads::EnrichmentData;
+
+    fn lead(created_by: u128, assigned_to: Option<u128>) -> Lead {
+        let now = crate::testing::now();
+        Lead {
+            id: uuid::Uuid::from_u128(77).into(),
+            tenant_id: uuid::Uuid::from_u128(0xA).into(),
+            company_name: "x".into(),
+            industry: None,
+            city: None,
+            phone: None,
+            email: None,
+            website: None,
+            status: leadzone_domain::enums::LeadStatus::New,
+            score: None,
+            tags: vec![],
+            enrichment_data: EnrichmentData::default(),
+            list_id: None,
+            assigned_to: assigned_to.map(|u| uuid::Uuid::from_u128(u).into()),
+            created_by: uuid::Uuid::from_u128(created_by).into(),
+            created_at: now,
+            updated_at: now,
+            last_contacted_at: None,
+        }
+    }
+
+    #[test]
+    fn require_follows_the_context_permissions() {
+        assert!(require(&ctx(Role::Sales, 1), Permission::LeadsWrite).is_ok());
+        assert_eq!(
+            require(&ctx(Role::Sales, 1), Permission::LeadsDelete),
+            Err(AppError::Forbidden)
+        );
+        let mut api_key = ctx(Role::Admin, 1);
+        api_key.permissions = vec![Permission::LeadsRead];
+        assert_eq!(
+            require(&api_key, Permission::LeadsWrite),
+            Err(AppError::Forbidden)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_manager_sees_team_leads_and_nothing_else() {
+        let mut tx = FakeTx::default();
+        tx.memberships
+            .expect_team_of()
+            .withf(|m| *m == UserId::from_uuid(uuid::Uuid::from_u128(1)))
+            .returning(|_| Ok(vec![uuid::Uuid::from_u128(2).into()]));
+        let manager = ctx(Role::Manager, 1);
+        assert!(
+            require_on_lead(&manager, &tx, Permission::LeadsRead, &lead(2, None))
+                .await
+                .is_ok()
+        );
+        assert!(
+            require_on_lead(&manager, &tx, Permission::LeadsRead, &lead(9, Some(1)))
+                .await
+                .is_ok()
+        );
+        assert_eq!(
+            require_on_lead(&manager, &tx, Permission::LeadsRead, &lead(3, None)).await,
+            Err(AppError::NotFound),
+            "an invisible lead is 404, not 403"
+        );
+    }
+
+    #[tokio::test]
+    async fn sales_never_ask_for_a_team_and_owners_see_all() {
+        // No expectation on team_of: the mock panics if SALES or OWNER reads it.
+        let tx = FakeTx::default();
+        assert_eq!(
+            require_on_lead(
+                &ctx(Role::Sales, 1),
+                &tx,
+                Permission::LeadsRead,
+                &lead(2, None)
+            )
+            .await,
+            Err(AppError::NotFound)
+        );
+        assert!(
+            require_on_lead(
+                &ctx(Role::Sales, 1),
+                &tx,
+                Permission::LeadsRead,
+                &lead(2, Some(1))
+            )
+            .await
+            .is_ok()
+        );
+        assert!(
+            require_on_lead(
+                &ctx(Role::Owner, 1),
+                &tx,
+                Permission::LeadsRead,
+                &lead(2, None)
+            )
+            .await
+            .is_ok()
+        );
+        assert_eq!(
+            require_on_lead(
+                &ctx(Role::Sales, 1),
+                &tx,
+                Permission::LeadsDelete,
+                &lead(1, None)
+            )
+            .await,
+            Err(AppError::Forbidden)
+        );
+    }
+}

@@ -1,0 +1,110 @@
+//! Test doubles for the use-case unit tests: a `TenantTx` made of mockall mocks.
+
+use leadzone_domain::ids::TenantId;
+use leadzone_ports::RepoError;
+use leadzone_ports::store::*;
+
+#[derive(Default)]
+pub struct FakeTx {
+    pub tenant: Option<TenantId>,
+    pub users: MockUserRepo,
+    pub tenants: MockTenantRepo,
+    pub memberships: MockMembershipRepo,
+    pub subscriptions: MockSubscriptionRepo,
+    pub usage: MockUsageRepo,
+    pub leads: MockLeadRepo,
+    pub lists: MockListRepo,
+    pub activities: MockActivityRepo,
+    pub audit: MockAuditRepo,
+}
+
+#[async_trait::async_trait]
+impl TenantTx for FakeTx {
+    fn tenant_id(&self) -> TenantId {
+        self.tenant
+            .unwrap_or_else(|| uuid::Uuid::from_u128(0xA).into())
+    }
+    fn users(&self) -> &dyn UserRepo {
+        &self.users
+    }
+    fn tenants(&self) -> &dyn TenantRepo {
+        &self.tenants
+    }
+    fn memberships(&self) -> &dyn MembershipRepo {
+        &self.memberships
+    }
+    fn subscriptions(&self) -> &dyn SubscriptionRepo {
+        &self.subscriptions
+    }
+    fn usage(&self) -> &dyn UsageRepo {
+        &self.usage
+    }
+    fn leads(&self) -> &dyn LeadRepo {
+        &self.leads
+    }
+    fn lists(&self) -> &dyn ListRepo {
+        &self.lists
+    }
+    fn activities(&self) -> &dyn ActivityRepo {
+        &self.activities
+    }
+    fn audit(&self) -> &dyn AuditRepo {
+        &self.audit
+    }
+    async fn commit(self: Box<Self>) -> Result<(), RepoError> {
+        Ok(())
+    }
+}
+
+/// A unit of work that hands out one prepared `FakeTx`.
+pub struct OneTx(pub std::sync::Mutex<Option<FakeTx>>);
+
+#[async_trait::async_trait]
+impl UnitOfWork for OneTx {
+    async fn begin(&self, _tenant: TenantId) -> Result<Box<dyn TenantTx>, RepoError> {
+        let tx = self
+            .0
+            .lock()
+            .map_err(|_| RepoError::Other("poisoned".into()))?
+            .take();
+        tx.map(|t| Box::new(t) as Box<dyn TenantTx>)
+            .ok_or_else(|| RepoError::Other("no more transactions".into()))
+    }
+}
+
+pub struct FixedClock(pub time::OffsetDateTime);
+
+impl leadzone_ports::Clock for FixedClock {
+    fn now(&self) -> time::OffsetDateTime {
+        self.0
+    }
+}
+
+pub fn now() -> time::OffsetDateTime {
+    time::macros::datetime!(2026-11-26 08:00 UTC)
+}
+
+/// An `App` whose tenant transaction is `tx`; other ports are strict mocks with no expectations.
+pub fn app_with(tx: FakeTx) -> crate::App {
+    use std::sync::Arc;
+    crate::App {
+        uow: Arc::new(OneTx(std::sync::Mutex::new(Some(tx)))),
+        system: Arc::new(leadzone_ports::system::MockSystemStore::new()),
+        hasher: Arc::new(leadzone_ports::security::MockPasswordHasher::new()),
+        tokens: Arc::new(leadzone_ports::security::MockTokens::new()),
+        clock: Arc::new(FixedClock(now())),
+        ids: Arc::new(crate::UuidV7),
+        config: crate::AppConfig::default(),
+    }
+}
+
+pub fn ctx(role: leadzone_domain::enums::Role, user: u128) -> crate::Ctx {
+    crate::Ctx {
+        user_id: uuid::Uuid::from_u128(user).into(),
+        tenant_id: uuid::Uuid::from_u128(0xA).into(),
+        role,
+        permissions: role.permissions(),
+        via: crate::ctx::Via::Session(uuid::Uuid::nil().into()),
+        client: crate::ClientInfo::default(),
+    }
+}

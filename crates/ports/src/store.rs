@@ -1,0 +1,167 @@
+//! Tenant-scoped storage. All tenant data is reached through one `TenantTx`: a database
+//! transaction whose tenant is fixed when it begins (Postgres row-level security applies to every
+//! statement inside it). Dropping a `TenantTx` without `commit` rolls everything back.
+
+use crate::RepoError;
+use crate::leads::{DuplicateMatch, LeadQuery};
+use leadzone_domain::entities::*;
+use leadzone_domain::enums::{AuditEventType, UsageMetric};
+use leadzone_domain::ids::*;
+use leadzone_domain::leads::DedupKeys;
+
+/// Opens tenant-scoped transactions.
+#[async_trait::async_trait]
+pub trait UnitOfWork: Send + Sync {
+    /// Begins a transaction bound to `tenant`.
+    ///
+    /// # Errors
+    /// `Unavailable` when the database cannot be reached.
+    async fn begin(&self, tenant: TenantId) -> Result<Box<dyn TenantTx>, RepoError>;
+}
+
+/// One tenant-scoped transaction and the repositories that run inside it.
+#[async_trait::async_trait]
+pub trait TenantTx: Send + Sync {
+    fn tenant_id(&self) -> TenantId;
+    fn users(&self) -> &dyn UserRepo;
+    fn tenants(&self) -> &dyn TenantRepo;
+    fn memberships(&self) -> &dyn MembershipRepo;
+    fn subscriptions(&self) -> &dyn SubscriptionRepo;
+    fn usage(&self) -> &dyn UsageRepo;
+    fn leads(&self) -> &dyn LeadRepo;
+    fn lists(&self) -> &dyn ListRepo;
+    fn activities(&self) -> &dyn ActivityRepo;
+    fn audit(&self) -> &dyn AuditRepo;
+
+    /// Makes every write of this transaction durable.
+    ///
+    /// # Errors
+    /// `Conflict` when a deferred constraint fails; `Unavailable` when the connection is lost
+    /// (the outcome is then unknown to the caller and nothing may be assumed written).
+    async fn commit(self: Box<Self>) -> Result<(), RepoError>;
+}
+
+/// Users are platform rows (no tenant), written inside a tenant transaction when a tenant's flow
+/// creates or changes one (registration, profile edits).
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait::async_trait]
+pub trait UserRepo: Send + Sync {
+    /// # Errors
+    /// `Conflict("users_email_key")` when the email is taken.
+    async fn insert(&self, user: &User) -> Result<(), RepoError>;
+    /// # Errors
+    /// `NotFound` when no such user exists.
+    async fn get(&self, id: UserId) -> Result<User, RepoError>;
+}
+
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait::async_trait]
+pub trait TenantRepo: Send + Sync {
+    /// # Errors
+    /// `Conflict("tenants_slug_key")` when the slug is taken.
+    async fn insert(&self, tenant: &Tenant) -> Result<(), RepoError>;
+    /// The transaction's own tenant.
+    ///
+    /// # Errors
+    /// `NotFound` if it does not exist.
+    async fn current(&self) -> Result<Tenant, RepoError>;
+}
+
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait::async_trait]
+pub trait MembershipRepo: Send + Sync {
+    /// # Errors
+    /// `Conflict` when the user is already a member.
+    async fn insert(&self, membership: &Membership) -> Result<(), RepoError>;
+    /// The membership of `user` in this tenant.
+    ///
+    /// # Errors
+    /// `NotFound` when the user is not a member.
+    async fn get_by_user(&self, user: UserId) -> Result<Membership, RepoError>;
+    /// Users whose `managerId` is `manager` (a MANAGER's team).
+    async fn team_of(&self, manager: UserId) -> Result<Vec<UserId>, RepoError>;
+}
+
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait::async_trait]
+pub trait SubscriptionRepo: Send + Sync {
+    async fn insert(&self, subscription: &Subscription) -> Result<(), RepoError>;
+    /// The tenant's subscription with its plan.
+    ///
+    /// # Errors
+    /// `NotFound` if the tenant has none.
+    async fn current_with_plan(&self) -> Result<(Subscription, Plan), RepoError>;
+}
+
+/// The outcome of a metered increment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Increment {
+    /// Counted; the counter now reads `value`.
+    Counted { value: i64 },
+    /// Refused: `used + n` would pass `limit`. Nothing changed.
+    Refused { used: i64, limit: i64 },
+}
+
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait::async_trait]
+pub trait UsageRepo: Send + Sync {
+    /// Atomically adds `n` to the counter of `metric` in `period` unless that would pass `limit`
+    /// (`Limit::Unlimited` never refuses). Concurrent callers are serialised by the row, so with
+    /// k units left exactly k single-unit increments succeed. Rolled back with the transaction.
+    async fn try_increment(
+        &self,
+        metric: UsageMetric,
+        period: &str,
+        n: i64,
+        limit: Limit,
+    ) -> Result<Increment, RepoError>;
+}
+
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait::async_trait]
+pub trait LeadRepo: Send + Sync {
+    async fn insert(&self, lead: &Lead, keys: &DedupKeys) -> Result<(), RepoError>;
+    /// # Errors
+    /// `NotFound` when the lead does not exist in this tenant.
+    async fn get(&self, id: LeadId) -> Result<Lead, RepoError>;
+    /// One page of leads, in the query's order, starting after its position.
+    async fn list(&self, query: &LeadQuery) -> Result<Vec<Lead>, RepoError>;
+    /// An existing lead with the same phone or website host, if any. Takes a transaction-scoped
+    /// lock on the keys first, so two concurrent creates of one company cannot both pass.
+    async fn find_duplicate(&self, keys: &DedupKeys) -> Result<Option<DuplicateMatch>, RepoError>;
+}
+
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait::async_trait]
+pub trait ListRepo: Send + Sync {
+    /// # Errors
+    /// `NotFound` when the list does not exist in this tenant.
+    async fn get(&self, id: ListId) -> Result<List, RepoError>;
+}
+
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait::async_trait]
+pub trait ActivityRepo: Send + Sync {
+    async fn insert(&self, activity: &Activity) -> Result<(), RepoError>;
+}
+
+/// What an audit row records besides its event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAuditLog {
+    pub id: AuditLogId,
+    pub event_type: AuditEventType,
+    pub entity_type: Option<String>,
+    pub entity_id: Option<uuid::Uuid>,
+    pub action: String,
+    pub details: AuditDetails,
+    pub user_id: Option<UserId>,
+    pub ip_address: Option<std::net::IpAddr>,
+    pub user_agent: Option<String>,
+}
+
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait::async_trait]
+pub trait AuditRepo: Send + Sync {
+    /// Appends an audit row in this transaction; audit rows are never updated or deleted.
+    async fn append(&self, entry: &NewAuditLog) -> Result<(), RepoError>;
+}
