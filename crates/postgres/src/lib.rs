@@ -1,1 +1,53 @@
-//! placeholder
+//! Leadzone's PostgreSQL adapter (SeaORM). It implements the storage ports: tenant-scoped
+//! transactions for tenant data (role `leadzone_app`, row-level security on) and the narrow
+//! cross-tenant system path (role `leadzone_system`).
+//!
+//! SQL lives only here. Nothing this crate returns carries a `DbErr`: every failure is mapped to a
+//! `RepoError` by `db_err`.
+
+mod entities;
+mod error;
+mod leads;
+mod mapping;
+mod system;
+mod tx;
+
+pub use error::db_err;
+pub use system::PgSystemStore;
+pub use tx::{PgTenantTx, PgUnitOfWork};
+
+use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use std::time::Duration;
+
+/// Pool settings for one role's connections.
+#[derive(Debug, Clone)]
+pub struct PoolConfig {
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Opens a pool. Connections are made lazily and re-made after the database comes back, so a
+/// server started while Postgres is briefly down recovers by itself.
+///
+/// # Errors
+/// When the URL is malformed.
+pub async fn connect(url: &str, pool: &PoolConfig) -> Result<DatabaseConnection, sea_orm::DbErr> {
+    let mut opts = ConnectOptions::new(url.to_owned());
+    opts.max_connections(pool.max_connections)
+        .min_connections(0)
+        .connect_timeout(pool.acquire_timeout)
+        .acquire_timeout(pool.acquire_timeout)
+        .idle_timeout(Duration::from_secs(300))
+        .connect_lazy(true)
+        .sqlx_logging(false);
+    Database::connect(opts).await
+}

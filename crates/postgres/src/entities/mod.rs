@@ -1,0 +1,11 @@
+//! SeaORM entities: one module per table, shaped exactly like the SQL in `migrations/`. They stay
+//! private to this crate; the rest of the system sees domain types (see `mapping`).
+
+pub(crate) mod activities;
+pub(crate) mod leads;
+pub(crate) mod lists;
+pub(crate) mod memberships;
+pub(crate) mod plans;
+pub(crate) mod subscriptions;
+pub(crate) mod tenants;
+pub(crate) mod users;

@@ -1,0 +1,351 @@
+//! The tenant unit of work: one transaction on a `leadzone_app` connection that begins with
+//! `set_config('app.current_tenant_id', $1, true)`. The setting is transaction-local, so a pooled
+//! connection never carries a tenant into its next use. Queries still filter by `tenant_id`
+//! (defence in depth): row-level security is the second lock, not the only one.
+
+use crate::entities::*;
+use crate::error::db_err;
+use crate::mapping::lead_active_model;
+use leadzone_domain::entities::*;
+use leadzone_domain::enums::UsageMetric;
+use leadzone_domain::ids::*;
+use leadzone_domain::leads::DedupKeys;
+use leadzone_ports::RepoError;
+use leadzone_ports::leads::{DuplicateMatch, LeadQuery};
+use leadzone_ports::store::*;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    DbBackend, EntityTrait, QueryFilter, Statement, TransactionTrait,
+};
+
+#[derive(Clone)]
+pub struct PgUnitOfWork {
+    db: DatabaseConnection,
+}
+
+impl PgUnitOfWork {
+    /// `db` must be a pool of the restricted `leadzone_app` role.
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+
+    /// Begins a tenant transaction (also usable directly by adapter tests).
+    ///
+    /// # Errors
+    /// `Unavailable` when no connection can be had.
+    pub async fn begin_tenant(&self, tenant: TenantId) -> Result<PgTenantTx, RepoError> {
+        let txn = self.db.begin().await.map_err(db_err)?;
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT set_config('app.current_tenant_id', $1, true)",
+            [tenant.to_string().into()],
+        ))
+        .await
+        .map_err(db_err)?;
+        Ok(PgTenantTx { txn, tenant })
+    }
+}
+
+#[async_trait::async_trait]
+impl UnitOfWork for PgUnitOfWork {
+    async fn begin(&self, tenant: TenantId) -> Result<Box<dyn TenantTx>, RepoError> {
+        Ok(Box::new(self.begin_tenant(tenant).await?))
+    }
+}
+
+pub struct PgTenantTx {
+    pub(crate) txn: DatabaseTransaction,
+    pub(crate) tenant: TenantId,
+}
+
+impl PgTenantTx {
+    pub(crate) fn tid(&self) -> uuid::Uuid {
+        self.tenant.as_uuid()
+    }
+
+    pub(crate) fn stmt(sql: &str, values: Vec<sea_orm::Value>) -> Statement {
+        Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
+    }
+
+    /// The transaction itself, for adapter tests that need raw SQL inside the tenant context.
+    pub fn connection(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+}
+
+#[async_trait::async_trait]
+impl TenantTx for PgTenantTx {
+    fn tenant_id(&self) -> TenantId {
+        self.tenant
+    }
+    fn users(&self) -> &dyn UserRepo {
+        self
+    }
+    fn tenants(&self) -> &dyn TenantRepo {
+        self
+    }
+    fn memberships(&self) -> &dyn MembershipRepo {
+        self
+    }
+    fn subscriptions(&self) -> &dyn SubscriptionRepo {
+        self
+    }
+    fn usage(&self) -> &dyn UsageRepo {
+        self
+    }
+    fn leads(&self) -> &dyn LeadRepo {
+        self
+    }
+    fn lists(&self) -> &dyn ListRepo {
+        self
+    }
+    fn activities(&self) -> &dyn ActivityRepo {
+        self
+    }
+    fn audit(&self) -> &dyn AuditRepo {
+        self
+    }
+
+    async fn commit(self: Box<Self>) -> Result<(), RepoError> {
+        self.txn.commit().await.map_err(db_err)
+    }
+}
+
+#[async_trait::async_trait]
+impl UserRepo for PgTenantTx {
+    async fn insert(&self, user: &User) -> Result<(), RepoError> {
+        users::ActiveModel::from(user)
+            .insert(&self.txn)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn get(&self, id: UserId) -> Result<User, RepoError> {
+        users::Entity::find_by_id(id.as_uuid())
+            .one(&self.txn)
+            .await
+            .map_err(db_err)?
+            .map(User::from)
+            .ok_or(RepoError::NotFound)
+    }
+}
+
+#[async_trait::async_trait]
+impl TenantRepo for PgTenantTx {
+    async fn insert(&self, tenant: &Tenant) -> Result<(), RepoError> {
+        tenants::ActiveModel::from(tenant)
+            .insert(&self.txn)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn current(&self) -> Result<Tenant, RepoError> {
+        tenants::Entity::find_by_id(self.tid())
+            .one(&self.txn)
+            .await
+            .map_err(db_err)?
+            .ok_or(RepoError::NotFound)?
+            .try_into()
+    }
+}
+
+#[async_trait::async_trait]
+impl MembershipRepo for PgTenantTx {
+    async fn insert(&self, membership: &Membership) -> Result<(), RepoError> {
+        memberships::ActiveModel::from(membership)
+            .insert(&self.txn)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn get_by_user(&self, user: UserId) -> Result<Membership, RepoError> {
+        memberships::Entity::find()
+            .filter(memberships::Column::TenantId.eq(self.tid()))
+            .filter(memberships::Column::UserId.eq(user.as_uuid()))
+            .one(&self.txn)
+            .await
+            .map_err(db_err)?
+            .ok_or(RepoError::NotFound)?
+            .try_into()
+    }
+
+    async fn team_of(&self, manager: UserId) -> Result<Vec<UserId>, RepoError> {
+        let rows = memberships::Entity::find()
+            .filter(memberships::Column::TenantId.eq(self.tid()))
+            .filter(memberships::Column::ManagerId.eq(manager.as_uuid()))
+            .all(&self.txn)
+            .await
+            .map_err(db_err)?;
+        Ok(rows.into_iter().map(|m| m.user_id.into()).collect())
+    }
+}
+
+#[async_trait::async_trait]
+impl SubscriptionRepo for PgTenantTx {
+    async fn insert(&self, subscription: &Subscription) -> Result<(), RepoError> {
+        subscriptions::ActiveModel::from(subscription)
+            .insert(&self.txn)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn current_with_plan(&self) -> Result<(Subscription, Plan), RepoError> {
+        let sub = subscriptions::Entity::find()
+            .filter(subscriptions::Column::TenantId.eq(self.tid()))
+            .one(&self.txn)
+            .await
+            .map_err(db_err)?
+            .ok_or(RepoError::NotFound)?;
+        let plan = plans::Entity::find_by_id(sub.plan_id.clone())
+            .one(&self.txn)
+            .await
+            .map_err(db_err)?
+            .ok_or_else(|| {
+                RepoError::Other(format!("subscription names unknown plan {}", sub.plan_id))
+            })?;
+        Ok((sub.try_into()?, plan.try_into()?))
+    }
+}
+
+#[async_trait::async_trait]
+impl UsageRepo for PgTenantTx {
+    async fn try_increment(
+        &self,
+        metric: UsageMetric,
+        period: &str,
+        n: i64,
+        limit: Limit,
+    ) -> Result<Increment, RepoError> {
+        // One statement: insert the counter or add to it, but only while the sum stays within the
+        // limit. Concurrent increments of one counter serialise on its row and re-check the sum.
+        let limit_value = limit.to_stored();
+        let counted = self
+            .txn
+            .query_one_raw(Self::stmt(
+                "INSERT INTO usage_counters (tenant_id, metric, period, value, updated_at)
+                 SELECT $1, $2, $3, $4, now() WHERE $5 < 0 OR $4 <= $5
+                 ON CONFLICT (tenant_id, metric, period) DO UPDATE
+                   SET value = usage_counters.value + EXCLUDED.value, updated_at = now()
+                   WHERE $5 < 0 OR usage_counters.value + EXCLUDED.value <= $5
+                 RETURNING value",
+                vec![
+                    self.tid().into(),
+                    metric.as_str().into(),
+                    period.into(),
+                    n.into(),
+                    limit_value.into(),
+                ],
+            ))
+            .await
+            .map_err(db_err)?;
+        if let Some(row) = counted {
+            let value: i32 = row.try_get("", "value").map_err(db_err)?;
+            return Ok(Increment::Counted {
+                value: i64::from(value),
+            });
+        }
+        let used = self
+            .txn
+            .query_one_raw(Self::stmt(
+                "SELECT value FROM usage_counters WHERE tenant_id = $1 AND metric = $2 AND period = $3",
+                vec![self.tid().into(), metric.as_str().into(), period.into()],
+            ))
+            .await
+            .map_err(db_err)?
+            .map(|row| row.try_get::<i32>("", "value"))
+            .transpose()
+            .map_err(db_err)?
+            .unwrap_or(0);
+        Ok(Increment::Refused {
+            used: i64::from(used),
+            limit: limit_value,
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl LeadRepo for PgTenantTx {
+    async fn insert(&self, lead: &Lead, keys: &DedupKeys) -> Result<(), RepoError> {
+        lead_active_model(lead, keys)
+            .insert(&self.txn)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn get(&self, id: LeadId) -> Result<Lead, RepoError> {
+        leads::Entity::find_by_id(id.as_uuid())
+            .filter(leads::Column::TenantId.eq(self.tid()))
+            .one(&self.txn)
+            .await
+            .map_err(db_err)?
+            .ok_or(RepoError::NotFound)?
+            .try_into()
+    }
+
+    async fn list(&self, query: &LeadQuery) -> Result<Vec<Lead>, RepoError> {
+        crate::leads::list(&self.txn, self.tid(), query).await
+    }
+
+    async fn find_duplicate(&self, keys: &DedupKeys) -> Result<Option<DuplicateMatch>, RepoError> {
+        crate::leads::find_duplicate(&self.txn, self.tid(), keys).await
+    }
+}
+
+#[async_trait::async_trait]
+impl ListRepo for PgTenantTx {
+    async fn get(&self, id: ListId) -> Result<List, RepoError> {
+        lists::Entity::find_by_id(id.as_uuid())
+            .filter(lists::Column::TenantId.eq(self.tid()))
+            .one(&self.txn)
+            .await
+            .map_err(db_err)?
+            .ok_or(RepoError::NotFound)?
+            .try_into()
+    }
+}
+
+#[async_trait::async_trait]
+impl ActivityRepo for PgTenantTx {
+    async fn insert(&self, activity: &Activity) -> Result<(), RepoError> {
+        activities::ActiveModel::from(activity)
+            .insert(&self.txn)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl AuditRepo for PgTenantTx {
+    async fn append(&self, e: &NewAuditLog) -> Result<(), RepoError> {
+        // Raw SQL for the INET cast; SeaORM has no INET type without the ipnetwork feature.
+        let details =
+            serde_json::to_value(&e.details).map_err(|err| RepoError::Other(err.to_string()))?;
+        self.txn
+            .execute_raw(Self::stmt(
+                "INSERT INTO audit_logs (id, tenant_id, event_type, entity_type, entity_id, action, details,
+                                         user_id, ip_address, user_agent)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::inet, $10)",
+                vec![
+                    e.id.as_uuid().into(),
+                    self.tid().into(),
+                    e.event_type.as_str().into(),
+                    e.entity_type.clone().into(),
+                    e.entity_id.into(),
+                    e.action.clone().into(),
+                    details.into(),
+                    e.user_id.map(|u| u.as_uuid()).into(),
+                    e.ip_address.map(|ip| ip.to_string()).into(),
+                    e.user_agent.clone().into(),
+                ],
+            ))
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+}
