@@ -1,1 +1,70 @@
-fn main() {}
+//! `leadzone serve | migrate`.
+
+use clap::{Parser, Subcommand};
+use leadzone_api::config::Settings;
+use leadzone_api::startup::{Application, migrate};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "leadzone",
+    version,
+    about = "Leadzone: lead generation for sales teams in Saudi Arabia and the Gulf"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the database if missing, migrate, and serve HTTP (the default).
+    Serve {
+        /// Skip migrations (another process runs them).
+        #[arg(long)]
+        no_migrate: bool,
+    },
+    /// Create the database if missing and apply migrations, then exit.
+    Migrate,
+}
+
+fn main() -> ExitCode {
+    leadzone_api::init_tracing();
+    let cli = Cli::parse();
+    let settings = match Settings::from_env() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("leadzone: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("leadzone: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command.unwrap_or(Command::Serve { no_migrate: false }) {
+            Command::Migrate => migrate(&settings).await.map_err(|e| e.to_string()),
+            Command::Serve { no_migrate } => {
+                let app = Application::build(&settings, !no_migrate)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                app.run_until_stopped().await.map_err(|e| e.to_string())
+            }
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "leadzone stopped");
+            eprintln!("leadzone: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

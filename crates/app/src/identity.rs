@@ -76,7 +76,7 @@ impl App {
             required_text(&input.organization_name, NAME_MAX),
         );
         let slug = match input.organization_slug.as_deref().map(str::trim) {
-            None | Some("") => None,
+            None | Some("") => Some(None),
             Some(s) => v.check_field("organizationSlug", Slug::parse(s)).map(Some),
         };
         v.finish()?;

@@ -58,8 +58,11 @@ pub struct App {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
+    /// Truncated to microseconds, the database's precision, so a value reads back as written.
     fn now(&self) -> time::OffsetDateTime {
-        time::OffsetDateTime::now_utc()
+        let now = time::OffsetDateTime::now_utc();
+        now.replace_nanosecond(now.nanosecond() / 1_000 * 1_000)
+            .unwrap_or(now)
     }
 }
 

@@ -59,6 +59,12 @@ pub fn normalize_tags(raw: &[String]) -> Result<Vec<String>, DomainError> {
         if t.is_empty() || out.iter().any(|o| o == t) {
             continue;
         }
+        if crate::values::has_forbidden_control(t) {
+            return Err(DomainError::field(
+                "",
+                "tags must not contain control characters",
+            ));
+        }
         if t.chars().count() > MAX_TAG_LEN {
             return Err(DomainError::field(
                 "",

@@ -163,9 +163,9 @@ impl PhoneE164 {
             digits = rest.to_owned();
             plus = true;
         }
-        let international = if plus {
-            digits
-        } else if digits.starts_with("966") && (12..=13).contains(&digits.len()) {
+        let already_international =
+            plus || (digits.starts_with("966") && (12..=13).contains(&digits.len()));
+        let international = if already_international {
             digits
         } else if let Some(national) = digits.strip_prefix('0') {
             format!("966{national}")
@@ -315,10 +315,20 @@ pub fn required_text(raw: &str, max: usize) -> Result<String, DomainError> {
     if s.is_empty() {
         return Err(invalid("is required"));
     }
+    if has_forbidden_control(s) {
+        return Err(invalid("must not contain control characters"));
+    }
     if s.chars().count() > max {
         return Err(invalid(format!("is too long (at most {max} characters)")));
     }
     Ok(s.to_owned())
+}
+
+/// NUL and other C0/C1 control characters (tab and newlines excepted) are never valid text:
+/// PostgreSQL cannot even store NUL.
+pub fn has_forbidden_control(s: &str) -> bool {
+    s.chars()
+        .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
 }
 
 /// Like `required_text`, but an absent or blank value is `None`.
@@ -489,6 +499,9 @@ mod tests {
         assert_eq!(optional_text(Some("  "), 5).unwrap(), None);
         assert_eq!(optional_text(None, 5).unwrap(), None);
         assert_eq!(required_text("شركة", 4).unwrap(), "شركة");
+        assert!(required_text("a\u{0}b", 5).is_err());
+        assert!(required_text("a\u{7}b", 5).is_err());
+        assert!(required_text("a\nb", 5).is_ok());
     }
 
     proptest! {

@@ -1,0 +1,281 @@
+//! Settings from the environment, validated at start-up. A bad value stops the process with a
+//! message naming the variable. Secrets are wrapped so that they never print.
+
+use secrecy::{ExposeSecret, SecretString};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid {var}: {message}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Owner connection: creates the database if missing and migrates.
+    pub database_url: SecretString,
+    /// The restricted role for tenant data.
+    pub database_app_url: SecretString,
+    /// The narrow cross-tenant role.
+    pub database_system_url: SecretString,
+    pub app_db_password: Option<SecretString>,
+    pub system_db_password: Option<SecretString>,
+    pub bind: SocketAddr,
+    pub environment: Environment,
+    pub access_token_ttl_secs: u32,
+    pub trusted_proxies: Vec<leadzone_http::auth::Cidr>,
+    pub http_workers: usize,
+    pub db_pool_size: u32,
+    pub shutdown_timeout_secs: u64,
+}
+
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/leadzone";
+
+/// `url` with its user (and password) replaced, and an `application_name` for pg_stat_activity.
+pub fn with_role(
+    url: &str,
+    role: &str,
+    password: Option<&str>,
+    var: &'static str,
+) -> Result<String, ConfigError> {
+    let mut u = url::Url::parse(url).map_err(|e| ConfigError {
+        var,
+        message: e.to_string(),
+    })?;
+    u.set_username(role).map_err(|()| ConfigError {
+        var,
+        message: "cannot set the user".into(),
+    })?;
+    u.set_password(password).map_err(|()| ConfigError {
+        var,
+        message: "cannot set the password".into(),
+    })?;
+    Ok(with_application_name(u, role))
+}
+
+fn with_application_name(mut u: url::Url, role: &str) -> String {
+    if !u.query_pairs().any(|(k, _)| k == "application_name") {
+        let name = format!("leadzone:{role}");
+        u.query_pairs_mut().append_pair("application_name", &name);
+    }
+    u.to_string()
+}
+
+fn check_postgres_url(var: &'static str, raw: &str) -> Result<url::Url, ConfigError> {
+    let u = url::Url::parse(raw).map_err(|e| ConfigError {
+        var,
+        message: e.to_string(),
+    })?;
+    if !matches!(u.scheme(), "postgres" | "postgresql") {
+        return Err(ConfigError {
+            var,
+            message: "must be a postgres:// URL".into(),
+        });
+    }
+    if u.path().trim_start_matches('/').is_empty() {
+        return Err(ConfigError {
+            var,
+            message: "must name a database".into(),
+        });
+    }
+    Ok(u)
+}
+
+impl Settings {
+    /// Reads settings from the process environment.
+    ///
+    /// # Errors
+    /// The first variable with a bad value.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_map(&std::env::vars().collect())
+    }
+
+    /// Reads settings from a map of variables (testable without touching the environment).
+    ///
+    /// # Errors
+    /// The first variable with a bad value.
+    pub fn from_map(env: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let get = |k: &str| {
+            env.get(k)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let database_url = get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        check_postgres_url("DATABASE_URL", &database_url)?;
+        let app_db_password = get("LEADZONE_APP_DB_PASSWORD");
+        let system_db_password = get("LEADZONE_SYSTEM_DB_PASSWORD");
+        let database_app_url = match get("DATABASE_APP_URL") {
+            Some(u) => {
+                with_application_name(check_postgres_url("DATABASE_APP_URL", &u)?, "leadzone_app")
+            }
+            None => with_role(
+                &database_url,
+                "leadzone_app",
+                app_db_password.as_deref(),
+                "DATABASE_URL",
+            )?,
+        };
+        let database_system_url = match get("DATABASE_SYSTEM_URL") {
+            Some(u) => with_application_name(
+                check_postgres_url("DATABASE_SYSTEM_URL", &u)?,
+                "leadzone_system",
+            ),
+            None => with_role(
+                &database_url,
+                "leadzone_system",
+                system_db_password.as_deref(),
+                "DATABASE_URL",
+            )?,
+        };
+        let bind = get("LEADZONE_BIND")
+            .unwrap_or_else(|| "127.0.0.1:8080".to_owned())
+            .parse()
+            .map_err(|e| ConfigError {
+                var: "LEADZONE_BIND",
+                message: format!("{e} (expected host:port)"),
+            })?;
+        let environment = match get("LEADZONE_ENV").as_deref() {
+            None | Some("development") => Environment::Development,
+            Some("production") => Environment::Production,
+            Some(other) => {
+                return Err(ConfigError {
+                    var: "LEADZONE_ENV",
+                    message: format!("{other:?} is neither development nor production"),
+                });
+            }
+        };
+        let access_token_ttl_secs = parse_num(
+            get("LEADZONE_ACCESS_TOKEN_TTL_SECS"),
+            "LEADZONE_ACCESS_TOKEN_TTL_SECS",
+            900,
+        )?;
+        if !(30..=86_400).contains(&access_token_ttl_secs) {
+            return Err(ConfigError {
+                var: "LEADZONE_ACCESS_TOKEN_TTL_SECS",
+                message: "must be 30–86400".into(),
+            });
+        }
+        let trusted_proxies = match get("LEADZONE_TRUSTED_PROXIES") {
+            None => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| {
+                    leadzone_http::auth::Cidr::parse(s).ok_or_else(|| ConfigError {
+                        var: "LEADZONE_TRUSTED_PROXIES",
+                        message: format!("{s:?} is not an address or CIDR"),
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        let http_workers = parse_num(
+            get("LEADZONE_HTTP_WORKERS"),
+            "LEADZONE_HTTP_WORKERS",
+            cores as u32,
+        )? as usize;
+        let db_pool_size = parse_num(get("LEADZONE_DB_POOL_SIZE"), "LEADZONE_DB_POOL_SIZE", 10)?;
+        let shutdown_timeout_secs = u64::from(parse_num(
+            get("LEADZONE_SHUTDOWN_TIMEOUT_SECS"),
+            "LEADZONE_SHUTDOWN_TIMEOUT_SECS",
+            30,
+        )?);
+        Ok(Self {
+            database_url: database_url.into(),
+            database_app_url: database_app_url.into(),
+            database_system_url: database_system_url.into(),
+            app_db_password: app_db_password.map(Into::into),
+            system_db_password: system_db_password.map(Into::into),
+            bind,
+            environment,
+            access_token_ttl_secs,
+            trusted_proxies,
+            http_workers,
+            db_pool_size,
+            shutdown_timeout_secs,
+        })
+    }
+
+    pub fn owner_url(&self) -> &str {
+        self.database_url.expose_secret()
+    }
+}
+
+fn parse_num(raw: Option<String>, var: &'static str, default: u32) -> Result<u32, ConfigError> {
+    match raw {
+        None => Ok(default),
+        Some(s) => s.parse().map_err(|_| ConfigError {
+            var,
+            message: format!("{s:?} is not a non-negative integer"),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults() {
+        let s = Settings::from_map(&env(&[])).unwrap();
+        assert_eq!(s.owner_url(), DEFAULT_DATABASE_URL);
+        assert_eq!(
+            s.database_app_url.expose_secret(),
+            "postgres://leadzone_app@127.0.0.1:5432/leadzone?application_name=leadzone%3Aleadzone_app"
+        );
+        assert!(
+            s.database_system_url
+                .expose_secret()
+                .starts_with("postgres://leadzone_system@127.0.0.1:5432/leadzone")
+        );
+        assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.access_token_ttl_secs, 900);
+        assert_eq!(s.environment, Environment::Development);
+    }
+
+    #[test]
+    fn the_app_password_goes_into_the_derived_url() {
+        let s = Settings::from_map(&env(&[("LEADZONE_APP_DB_PASSWORD", "s3cret")])).unwrap();
+        assert!(
+            s.database_app_url
+                .expose_secret()
+                .starts_with("postgres://leadzone_app:s3cret@")
+        );
+        assert!(!format!("{s:?}").contains("s3cret"), "secrets never print");
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        for (var, value) in [
+            ("DATABASE_URL", "mysql://x/y"),
+            ("DATABASE_URL", "postgres://host"),
+            ("LEADZONE_BIND", "nowhere"),
+            ("LEADZONE_ENV", "staging"),
+            ("LEADZONE_ACCESS_TOKEN_TTL_SECS", "ten"),
+            ("LEADZONE_ACCESS_TOKEN_TTL_SECS", "5"),
+            ("LEADZONE_TRUSTED_PROXIES", "10.0.0.0/8, nope"),
+        ] {
+            let err = Settings::from_map(&env(&[(var, value)])).unwrap_err();
+            assert_eq!(err.var, var, "{value}");
+            assert!(err.to_string().starts_with(&format!("invalid {var}:")));
+        }
+    }
+}

@@ -1,0 +1,233 @@
+//! `spawn_app()` and friends (after zero2prod's tests/api/helpers.rs).
+
+use leadzone_api::config::Settings;
+use leadzone_api::startup::Application;
+use leadzone_testkit::TestDb;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub db: TestDb,
+    pub proxy: Option<DbProxy>,
+    #[allow(dead_code)]
+    pub handle: actix_web::dev::ServerHandle,
+}
+
+/// A registered owner with a fresh session.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub token: String,
+    pub user_id: String,
+    pub tenant_id: String,
+    pub email: String,
+    pub password: String,
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+pub fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}{}{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn init_logs() {
+    if std::env::var("TEST_LOG").is_ok() {
+        leadzone_api::init_tracing();
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_with(false).await
+}
+
+/// The server reaches Postgres through a proxy the test can cut, to simulate an outage.
+pub async fn spawn_app_behind_proxy() -> TestApp {
+    spawn_with(true).await
+}
+
+async fn spawn_with(behind_proxy: bool) -> TestApp {
+    init_logs();
+    let db = TestDb::new().await;
+    let proxy = if behind_proxy {
+        Some(DbProxy::start(&db.owner_url()).await)
+    } else {
+        None
+    };
+    let route = |url: String| match &proxy {
+        Some(p) => p.rewrite(&url),
+        None => url,
+    };
+    let env: HashMap<String, String> = [
+        ("DATABASE_URL", db.owner_url()),
+        ("DATABASE_APP_URL", route(db.app_url())),
+        ("DATABASE_SYSTEM_URL", route(db.system_url())),
+        ("LEADZONE_BIND", "127.0.0.1:0".to_owned()),
+        ("LEADZONE_HTTP_WORKERS", "1".to_owned()),
+        ("LEADZONE_DB_POOL_SIZE", "8".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let settings = Settings::from_map(&env).expect("settings");
+    // The template database is already migrated.
+    let app = Application::build(&settings, false)
+        .await
+        .expect("server builds");
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let handle = app.handle();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        base,
+        client: reqwest::Client::new(),
+        db,
+        proxy,
+        handle,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> reqwest::Response {
+        let mut req = self.client.post(self.url(path)).json(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.expect("request")
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> reqwest::Response {
+        let mut req = self.client.get(self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.expect("request")
+    }
+
+    pub async fn register(&self) -> Account {
+        let email = format!("{}@example.sa", unique("owner"));
+        let password = "correct horse 1".to_owned();
+        let res = self
+            .post(
+                "/api/v1/auth/register",
+                None,
+                &json!({"email": email, "password": password, "name": "Sara", "organizationName": unique("Org ")}),
+            )
+            .await;
+        assert_eq!(res.status(), 201, "register");
+        let body: Value = res.json().await.expect("json");
+        Account {
+            token: body["accessToken"].as_str().expect("token").to_owned(),
+            user_id: body["user"]["id"].as_str().expect("user").to_owned(),
+            tenant_id: body["tenant"]["id"].as_str().expect("tenant").to_owned(),
+            email,
+            password,
+        }
+    }
+
+    pub async fn create_lead(&self, account: &Account, body: Value) -> reqwest::Response {
+        self.post("/api/v1/leads", Some(&account.token), &body)
+            .await
+    }
+}
+
+/// Asserts a problem+json response and returns its body.
+pub async fn problem(res: reqwest::Response, status: u16, code: &str) -> Value {
+    assert_eq!(res.status().as_u16(), status, "status");
+    assert_eq!(
+        res.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/problem+json")
+    );
+    let body: Value = res.json().await.expect("problem body");
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["status"], status);
+    body
+}
+
+/// The fields named in a 422's `errors`.
+pub fn error_fields(body: &Value) -> Vec<String> {
+    body["errors"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|e| e["field"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A TCP proxy in front of Postgres that a test can switch off (refusing and cutting every
+/// connection) and on again.
+pub struct DbProxy {
+    port: u16,
+    up: Arc<AtomicBool>,
+    connections: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl DbProxy {
+    async fn start(target_url: &str) -> Self {
+        let target = url::Url::parse(target_url).expect("url");
+        let target_addr = format!(
+            "{}:{}",
+            target.host_str().expect("host"),
+            target.port().unwrap_or(5432)
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind proxy");
+        let port = listener.local_addr().expect("addr").port();
+        let up = Arc::new(AtomicBool::new(true));
+        let connections: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
+        let (up2, conns2) = (up.clone(), connections.clone());
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !up2.load(Ordering::SeqCst) {
+                    drop(inbound);
+                    continue;
+                }
+                let target_addr = target_addr.clone();
+                let task = tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target_addr).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                conns2.lock().expect("lock").push(task);
+            }
+        });
+        DbProxy {
+            port,
+            up,
+            connections,
+        }
+    }
+
+    fn rewrite(&self, url: &str) -> String {
+        let mut u = url::Url::parse(url).expect("url");
+        u.set_host(Some("127.0.0.1")).expect("host");
+        u.set_port(Some(self.port)).expect("port");
+        u.to_string()
+    }
+
+    /// Postgres "goes down": new connections are refused and open ones are cut.
+    pub fn down(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        for task in self.connections.lock().expect("lock").drain(..) {
+            task.abort();
+        }
+    }
+
+    pub fn up(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}

@@ -1,0 +1,421 @@
+use crate::helpers::*;
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use serde_json::{Value, json};
+use std::collections::HashSet;
+
+async fn count(app: &TestApp, sql: &str) -> i64 {
+    let owner = app.db.owner().await;
+    let row = owner
+        .query_one_raw(Statement::from_string(DbBackend::Postgres, sql.to_owned()))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get_by_index::<i64>(0).unwrap()
+}
+
+#[tokio::test]
+async fn create_get_and_list_a_lead() {
+    let app = spawn_app().await;
+    let a = app.register().await;
+    let res = app
+        .create_lead(
+            &a,
+            json!({
+                "companyName": "  شركة الرياض للتقنية ", "industry": "Software", "city": "الرياض",
+                "phone": "050 123 4567", "email": "Info@Riyadh-Tech.SA", "website": "Riyadh-Tech.SA/about",
+                "score": 70, "tags": ["vip", " vip ", "tech"], "status": "PROSPECTED",
+                "enrichmentData": {"foundedYear": 2010, "technologies": ["rust"]}
+            }),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let location = res
+        .headers()
+        .get("location")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let lead: Value = res.json().await.unwrap();
+    assert_eq!(
+        location,
+        format!("/api/v1/leads/{}", lead["id"].as_str().unwrap())
+    );
+    assert_eq!(lead["companyName"], "شركة الرياض للتقنية");
+    assert_eq!(lead["phone"], "+966501234567");
+    assert_eq!(lead["email"], "info@riyadh-tech.sa");
+    assert_eq!(lead["website"], "https://riyadh-tech.sa/about");
+    assert_eq!(lead["tags"], json!(["vip", "tech"]));
+    assert_eq!(lead["status"], "PROSPECTED");
+    assert_eq!(lead["tenantId"], a.tenant_id.as_str());
+    assert_eq!(lead["createdBy"], a.user_id.as_str());
+    assert_eq!(lead["enrichmentData"]["foundedYear"], 2010);
+
+    let got: Value = app
+        .get(&location, Some(&a.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(got, lead, "GET returns exactly what POST returned");
+
+    let page: Value = app
+        .get("/api/v1/leads", Some(&a.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["data"].as_array().unwrap().len(), 1);
+    assert_eq!(page["nextCursor"], Value::Null);
+
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM activities WHERE type = 'CREATED'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM audit_logs WHERE event_type = 'LEAD_CREATED'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT value::bigint FROM usage_counters WHERE metric = 'leads'"
+        )
+        .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn another_tenants_lead_is_404_and_never_listed() {
+    let app = spawn_app().await;
+    let a = app.register().await;
+    let b = app.register().await;
+    let lead: Value = app
+        .create_lead(&a, json!({"companyName": "A's secret lead"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let path = format!("/api/v1/leads/{}", lead["id"].as_str().unwrap());
+    problem(app.get(&path, Some(&b.token)).await, 404, "NOT_FOUND").await;
+    let page: Value = app
+        .get("/api/v1/leads", Some(&b.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["data"], json!([]));
+    problem(
+        app.get("/api/v1/leads/not-a-uuid", Some(&a.token)).await,
+        404,
+        "NOT_FOUND",
+    )
+    .await;
+    problem(
+        app.get(
+            &format!("/api/v1/leads/{}", uuid::Uuid::now_v7()),
+            Some(&a.token),
+        )
+        .await,
+        404,
+        "NOT_FOUND",
+    )
+    .await;
+    // B may create a lead with A's phone: duplicates are per tenant.
+    app.create_lead(&a, json!({"companyName": "X", "phone": "0551112222"}))
+        .await;
+    assert_eq!(
+        app.create_lead(&b, json!({"companyName": "X", "phone": "0551112222"}))
+            .await
+            .status(),
+        201
+    );
+}
+
+#[tokio::test]
+async fn bad_lead_input_is_422_with_every_field() {
+    let app = spawn_app().await;
+    let a = app.register().await;
+    let res = app
+        .create_lead(
+            &a,
+            json!({"companyName": "", "phone": "12", "email": "nope", "website": "ftp://x.sa", "score": 101,
+                   "tags": ["x".repeat(51)], "enrichmentData": {"unknown": 1}}),
+        )
+        .await;
+    let body = problem(res, 422, "VALIDATION_FAILED").await;
+    assert_eq!(
+        error_fields(&body),
+        vec![
+            "companyName",
+            "phone",
+            "email",
+            "website",
+            "score",
+            "tags",
+            "enrichmentData"
+        ]
+    );
+
+    let res = app
+        .create_lead(&a, json!({"companyName": "X", "status": "WON", "listId": "nope", "assignedTo": 5, "score": "high", "tags": "vip"}))
+        .await;
+    let body = problem(res, 422, "VALIDATION_FAILED").await;
+    assert_eq!(
+        error_fields(&body),
+        vec!["status", "score", "tags", "listId", "assignedTo"]
+    );
+
+    let res = app
+        .create_lead(&a, json!({"companyName": "X".repeat(256)}))
+        .await;
+    let body = problem(res, 422, "VALIDATION_FAILED").await;
+    assert_eq!(error_fields(&body), vec!["companyName"]);
+
+    let res = app
+        .create_lead(
+            &a,
+            json!({"companyName": "X", "listId": uuid::Uuid::now_v7().to_string()}),
+        )
+        .await;
+    let body = problem(res, 422, "VALIDATION_FAILED").await;
+    assert_eq!(error_fields(&body), vec!["listId"]);
+
+    let other = app.register().await;
+    let res = app
+        .create_lead(&a, json!({"companyName": "X", "assignedTo": other.user_id}))
+        .await;
+    let body = problem(res, 422, "VALIDATION_FAILED").await;
+    assert_eq!(
+        error_fields(&body),
+        vec!["assignedTo"],
+        "a member of another tenant cannot be assigned"
+    );
+    assert_eq!(
+        count(&app, "SELECT count(*) FROM leads").await,
+        0,
+        "nothing was written"
+    );
+}
+
+#[tokio::test]
+async fn duplicates_are_409_unless_allowed() {
+    let app = spawn_app().await;
+    let a = app.register().await;
+    let first: Value = app
+        .create_lead(&a, json!({"companyName": "Alpha", "phone": "0501234567"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let res = app
+        .create_lead(
+            &a,
+            json!({"companyName": "Beta", "phone": "+966 50 123 4567"}),
+        )
+        .await;
+    let body = problem(res, 409, "DUPLICATE_LEAD").await;
+    assert_eq!(body["existingLeadId"], first["id"]);
+
+    app.create_lead(
+        &a,
+        json!({"companyName": "Gamma", "website": "www.gamma.sa"}),
+    )
+    .await;
+    let res = app
+        .create_lead(
+            &a,
+            json!({"companyName": "Delta", "website": "https://gamma.sa/x"}),
+        )
+        .await;
+    problem(res, 409, "DUPLICATE_LEAD").await;
+
+    app.create_lead(&a, json!({"companyName": "مؤسسة النور", "city": "جدة"}))
+        .await;
+    let res = app
+        .create_lead(&a, json!({"companyName": "مؤسّسة نور", "city": "جدة"}))
+        .await;
+    problem(res, 409, "DUPLICATE_LEAD").await;
+
+    let res = app
+        .client
+        .post(app.url("/api/v1/leads?allowDuplicate=true"))
+        .bearer_auth(&a.token)
+        .json(&json!({"companyName": "Beta", "phone": "0501234567"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+}
+
+#[tokio::test]
+async fn at_the_monthly_quota_creation_is_402_and_writes_nothing() {
+    let app = spawn_app().await;
+    let a = app.register().await;
+    assert_eq!(
+        app.create_lead(&a, json!({"companyName": "first"}))
+            .await
+            .status(),
+        201
+    );
+    // The free plan allows 100 leads a month; pretend 99 are used.
+    let owner = app.db.owner().await;
+    owner
+        .execute_unprepared("UPDATE usage_counters SET value = 99 WHERE metric = 'leads'")
+        .await
+        .unwrap();
+    assert_eq!(
+        app.create_lead(&a, json!({"companyName": "hundredth"}))
+            .await
+            .status(),
+        201
+    );
+    let res = app
+        .create_lead(&a, json!({"companyName": "one too many"}))
+        .await;
+    let body = problem(res, 402, "QUOTA_EXCEEDED").await;
+    assert_eq!(
+        (
+            body["metric"].clone(),
+            body["limit"].clone(),
+            body["used"].clone()
+        ),
+        (json!("leads"), json!(100), json!(100))
+    );
+    assert_eq!(count(&app, "SELECT count(*) FROM leads").await, 2);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM audit_logs WHERE event_type = 'LEAD_CREATED'"
+        )
+        .await,
+        2
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT value::bigint FROM usage_counters WHERE metric = 'leads'"
+        )
+        .await,
+        100
+    );
+}
+
+#[tokio::test]
+async fn cursor_pages_return_each_lead_once_and_bad_paging_is_422() {
+    let app = spawn_app().await;
+    let a = app.register().await;
+    for i in 0..23 {
+        let res = app
+            .create_lead(
+                &a,
+                json!({"companyName": format!("Company {i:02}"), "score": i % 4}),
+            )
+            .await;
+        assert_eq!(res.status(), 201);
+    }
+    for sort in ["-createdAt", "createdAt", "-score", "companyName"] {
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut path = format!("/api/v1/leads?limit=5&sort={sort}");
+            if let Some(c) = &cursor {
+                path.push_str(&format!("&cursor={c}"));
+            }
+            let page: Value = app.get(&path, Some(&a.token)).await.json().await.unwrap();
+            let data = page["data"].as_array().unwrap();
+            assert!(data.len() <= 5);
+            seen.extend(data.iter().map(|l| l["id"].as_str().unwrap().to_owned()));
+            match page["nextCursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => break,
+            }
+        }
+        assert_eq!(seen.len(), 23, "{sort}");
+        assert_eq!(
+            seen.iter().collect::<HashSet<_>>().len(),
+            23,
+            "{sort}: each lead once"
+        );
+    }
+    for bad in [
+        "cursor=forged",
+        "limit=0",
+        "limit=201",
+        "limit=ten",
+        "sort=name",
+        "status=WON",
+        "createdFrom=yesterday",
+        "hasPhone=maybe",
+    ] {
+        let res = app
+            .get(&format!("/api/v1/leads?{bad}"), Some(&a.token))
+            .await;
+        problem(res, 422, "VALIDATION_FAILED").await;
+    }
+    let page: Value = app
+        .get("/api/v1/leads?limit=5&sort=-score", Some(&a.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let other_sort_cursor = page["nextCursor"].as_str().unwrap();
+    let res = app
+        .get(
+            &format!("/api/v1/leads?sort=companyName&cursor={other_sort_cursor}"),
+            Some(&a.token),
+        )
+        .await;
+    problem(res, 422, "VALIDATION_FAILED").await;
+}
+
+#[tokio::test]
+async fn list_filters_apply() {
+    let app = spawn_app().await;
+    let a = app.register().await;
+    app.create_lead(&a, json!({"companyName": "شركة الرياض للتقنية", "city": "Riyadh", "phone": "0501111111", "tags": ["vip"], "score": 90})).await;
+    app.create_lead(
+        &a,
+        json!({"companyName": "Techno Solutions", "city": "Jeddah", "status": "LOST"}),
+    )
+    .await;
+    let names = |v: Value| -> Vec<String> {
+        v["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["companyName"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    for (query, expect) in [
+        ("city=Riyadh", vec!["شركة الرياض للتقنية"]),
+        ("status=LOST", vec!["Techno Solutions"]),
+        (
+            "status=NEW&status=LOST",
+            vec!["Techno Solutions", "شركة الرياض للتقنية"],
+        ),
+        ("hasPhone=false", vec!["Techno Solutions"]),
+        ("tag=vip", vec!["شركة الرياض للتقنية"]),
+        ("scoreMin=50", vec!["شركة الرياض للتقنية"]),
+        ("q=techno", vec!["Techno Solutions"]),
+        ("q=التقنية", vec!["شركة الرياض للتقنية"]),
+        ("assignedTo=me", vec![]),
+    ] {
+        let page: Value = app
+            .get(&format!("/api/v1/leads?{query}"), Some(&a.token))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(names(page), expect, "{query}");
+    }
+}

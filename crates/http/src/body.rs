@@ -1,0 +1,230 @@
+//! Reading JSON bodies without ever answering 500: a bounded read, a syntax check (400), then
+//! field-by-field extraction that reports every wrongly-typed field at once (422).
+
+use crate::problem::ApiError;
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use futures::StreamExt;
+use leadzone_app::AppError;
+use leadzone_domain::FieldError;
+use serde_json::{Map, Value};
+use std::future::Future;
+use std::pin::Pin;
+use std::str::FromStr;
+
+/// Largest JSON body accepted (imports have their own, larger limit).
+pub const MAX_JSON_BYTES: usize = 1 << 20;
+
+/// A JSON object body. An empty body reads as `{}` so that bodiless POSTs work.
+pub struct JsonBody(pub Map<String, Value>);
+
+impl FromRequest for JsonBody {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(_req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let mut payload = payload.take();
+        Box::pin(async move {
+            let mut buf = web::BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|e| ApiError::BadRequest(e.to_string()))?;
+                if buf.len() + chunk.len() > MAX_JSON_BYTES {
+                    return Err(ApiError::PayloadTooLarge);
+                }
+                buf.extend_from_slice(&chunk);
+            }
+            if buf.iter().all(u8::is_ascii_whitespace) {
+                return Ok(JsonBody(Map::new()));
+            }
+            match serde_json::from_slice::<Value>(&buf) {
+                Ok(Value::Object(map)) => {
+                    // PostgreSQL cannot store NUL in text or jsonb; refuse it at the door, naming
+                    // the top-level field that carries it.
+                    let bad: Vec<FieldError> = map
+                        .iter()
+                        .filter(|(k, v)| k.contains('\0') || contains_nul(v))
+                        .map(|(k, _)| {
+                            FieldError::new(k.replace('\0', ""), "must not contain NUL characters")
+                        })
+                        .collect();
+                    if bad.is_empty() {
+                        Ok(JsonBody(map))
+                    } else {
+                        Err(AppError::Validation(bad).into())
+                    }
+                }
+                Ok(_) => Err(AppError::field("body", "must be a JSON object").into()),
+                Err(e) => Err(ApiError::BadRequest(format!("body is not valid JSON: {e}"))),
+            }
+        })
+    }
+}
+
+fn contains_nul(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(contains_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || contains_nul(v)),
+        _ => false,
+    }
+}
+
+/// Typed access to a JSON object's fields, collecting one error per bad field.
+pub struct Fields<'a> {
+    map: &'a Map<String, Value>,
+    errors: Vec<FieldError>,
+}
+
+impl<'a> Fields<'a> {
+    pub fn new(map: &'a Map<String, Value>) -> Self {
+        Self {
+            map,
+            errors: Vec::new(),
+        }
+    }
+
+    fn present(&self, name: &str) -> Option<&'a Value> {
+        self.map.get(name).filter(|v| !v.is_null())
+    }
+
+    fn bad(&mut self, name: &str, message: &str) {
+        self.errors.push(FieldError::new(name, message));
+    }
+
+    /// A required string; missing or wrongly typed records an error and yields "".
+    pub fn string(&mut self, name: &str) -> String {
+        match self.present(name) {
+            Some(Value::String(s)) => s.clone(),
+            Some(_) => {
+                self.bad(name, "must be a string");
+                String::new()
+            }
+            None => {
+                self.bad(name, "is required");
+                String::new()
+            }
+        }
+    }
+
+    pub fn opt_string(&mut self, name: &str) -> Option<String> {
+        match self.present(name) {
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(_) => {
+                self.bad(name, "must be a string");
+                None
+            }
+            None => None,
+        }
+    }
+
+    pub fn opt_i32(&mut self, name: &str) -> Option<i32> {
+        match self.present(name) {
+            Some(Value::Number(n)) => match n.as_i64().and_then(|v| i32::try_from(v).ok()) {
+                Some(v) => Some(v),
+                None => {
+                    self.bad(name, "must be an integer");
+                    None
+                }
+            },
+            Some(_) => {
+                self.bad(name, "must be an integer");
+                None
+            }
+            None => None,
+        }
+    }
+
+    pub fn opt_bool(&mut self, name: &str) -> Option<bool> {
+        match self.present(name) {
+            Some(Value::Bool(b)) => Some(*b),
+            Some(_) => {
+                self.bad(name, "must be true or false");
+                None
+            }
+            None => None,
+        }
+    }
+
+    pub fn string_list(&mut self, name: &str) -> Vec<String> {
+        match self.present(name) {
+            Some(Value::Array(items)) => {
+                let strings: Option<Vec<String>> = items
+                    .iter()
+                    .map(|v| v.as_str().map(str::to_owned))
+                    .collect();
+                strings.unwrap_or_else(|| {
+                    self.bad(name, "must be a list of strings");
+                    Vec::new()
+                })
+            }
+            Some(_) => {
+                self.bad(name, "must be a list of strings");
+                Vec::new()
+            }
+            None => Vec::new(),
+        }
+    }
+
+    /// An optional value parsed from a string (ids, enum spellings).
+    pub fn opt_parsed<T: FromStr>(&mut self, name: &str, what: &str) -> Option<T> {
+        let raw = self.opt_string(name)?;
+        match T::from_str(raw.trim()) {
+            Ok(v) => Some(v),
+            Err(_) => {
+                self.bad(name, &format!("must be {what}"));
+                None
+            }
+        }
+    }
+
+    pub fn opt_json(&self, name: &str) -> Option<Value> {
+        self.present(name).cloned()
+    }
+
+    /// Ok when every field read so far was well typed.
+    pub fn finish(self) -> Result<(), ApiError> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(AppError::Validation(self.errors).into())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn every_wrongly_typed_field_is_reported() {
+        let body =
+            json!({"email": 5, "tags": ["a", 1], "score": "high", "flag": "yes", "id": "nope"});
+        let map = body.as_object().unwrap();
+        let mut f = Fields::new(map);
+        assert_eq!(f.string("email"), "");
+        assert_eq!(f.string("name"), "");
+        assert!(f.string_list("tags").is_empty());
+        assert_eq!(f.opt_i32("score"), None);
+        assert_eq!(f.opt_bool("flag"), None);
+        assert_eq!(f.opt_parsed::<uuid::Uuid>("id", "a UUID"), None);
+        let Err(ApiError::App(AppError::Validation(errors))) = f.finish() else {
+            panic!("expected 422")
+        };
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["email", "name", "tags", "score", "flag", "id"]);
+    }
+
+    #[test]
+    fn null_means_absent() {
+        let body = json!({"city": null, "score": 2_147_483_648_i64});
+        let map = body.as_object().unwrap();
+        let mut f = Fields::new(map);
+        assert_eq!(f.opt_string("city"), None);
+        assert_eq!(
+            f.opt_i32("score"),
+            None,
+            "out of i32 range is an error, not a wrap"
+        );
+        assert!(f.finish().is_err());
+    }
+}

@@ -1,0 +1,73 @@
+//! The one middleware every request passes: a request id (echoed as `X-Request-Id` and put in
+//! every problem body), a tracing span, metrics, and problem bodies re-rendered in the request's
+//! language.
+
+use crate::HttpState;
+use crate::problem::{Lang, Problem};
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{Error, HttpMessage, web};
+use std::time::Instant;
+use tracing::Instrument;
+
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The id of the current request, in request extensions.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+fn incoming_id(req: &ServiceRequest) -> Option<String> {
+    let v = req.headers().get(REQUEST_ID)?.to_str().ok()?;
+    let ok = !v.is_empty()
+        && v.len() <= 64
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    ok.then(|| v.to_owned())
+}
+
+pub async fn observe(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let started = Instant::now();
+    let id = incoming_id(&req).unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let lang = Lang::from_accept_language(
+        req.headers()
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    );
+    let method = req.method().to_string();
+    let path = req.path().to_owned();
+    let metrics = req
+        .app_data::<web::Data<HttpState>>()
+        .map(|s| s.metrics.clone());
+    let span = tracing::info_span!("request", request_id = %id, %method, %path);
+
+    let res = next.call(req).instrument(span.clone()).await?;
+
+    let problem = res.response().extensions().get::<Problem>().cloned();
+    let mut res = match problem {
+        Some(problem) => {
+            let rendered = problem.response(lang, Some(&id));
+            res.into_response(rendered).map_into_boxed_body()
+        }
+        None => res.map_into_boxed_body(),
+    };
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        res.headers_mut().insert(REQUEST_ID, v);
+    }
+    let status = res.status().as_u16();
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let elapsed = started.elapsed();
+    if let Some(m) = metrics {
+        m.observe(&method, &route, status, elapsed.as_secs_f64());
+    }
+    span.in_scope(|| tracing::info!(status, route = %route, latency_ms = elapsed.as_millis() as u64, "handled"));
+    Ok(res)
+}
