@@ -1,0 +1,35 @@
+# Leadzone — each recipe is a plain command you can also copy and run by hand.
+
+db := env_var_or_default("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/leadzone")
+test_db := "postgres://postgres@127.0.0.1:5432/postgres"
+
+# Create the database if missing, migrate, and serve on LEADZONE_BIND (default 127.0.0.1:8080).
+run:
+    cargo run -p leadzone-api --bin leadzone -- serve
+
+# Every test: unit, integration (real PostgreSQL) and end-to-end.
+test:
+    DATABASE_URL={{test_db}} cargo test --workspace
+
+# Apply migrations only.
+migrate:
+    cargo run -p leadzone-api --bin leadzone -- migrate
+
+fmt:
+    cargo fmt --all
+
+# Formatting, clippy with warnings as errors, and the dependency rule.
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
+    ! cargo tree -p leadzone-domain -e normal --prefix none | grep -E '^(tokio|sea-orm|sqlx|actix-web) '
+    ! cargo tree -p leadzone-http -e normal --prefix none | grep -E '^leadzone-postgres '
+
+# Drop and recreate the development database (asks Postgres, not the app).
+db-reset:
+    psql "{{db}}" -c 'select 1' >/dev/null 2>&1 && psql "$(echo {{db}} | sed 's#/[^/]*$#/postgres#')" -c "DROP DATABASE IF EXISTS $(basename {{db}}) WITH (FORCE)" || true
+    cargo run -p leadzone-api --bin leadzone -- migrate
+
+# Postgres in Docker, for machines without a local server.
+db-up:
+    docker compose -f deploy/compose.yaml up -d postgres
