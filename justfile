@@ -9,7 +9,7 @@ run:
 
 # Every test: unit, integration (real PostgreSQL) and end-to-end.
 test:
-    DATABASE_URL={{test_db}} cargo test --workspace
+    DATABASE_URL={{test_db}} cargo nextest run --workspace
 
 # Apply migrations only.
 migrate:
