@@ -19,18 +19,12 @@ macro_rules! sql_migration {
         #[async_trait::async_trait]
         impl MigrationTrait for $name {
             async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-                manager
-                    .get_connection()
-                    .execute_unprepared(include_str!(concat!("../sql/", $file)))
-                    .await?;
+                manager.get_connection().execute_unprepared(include_str!(concat!("../sql/", $file))).await?;
                 Ok(())
             }
 
             async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
-                Err(DbErr::Migration(format!(
-                    "{} is forward-only; restore from a backup instead",
-                    $file
-                )))
+                Err(DbErr::Migration(format!("{} is forward-only; restore from a backup instead", $file)))
             }
         }
     };

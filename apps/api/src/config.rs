@@ -40,24 +40,10 @@ pub struct Settings {
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/leadzone";
 
 /// `url` with its user (and password) replaced, and an `application_name` for pg_stat_activity.
-pub fn with_role(
-    url: &str,
-    role: &str,
-    password: Option<&str>,
-    var: &'static str,
-) -> Result<String, ConfigError> {
-    let mut u = url::Url::parse(url).map_err(|e| ConfigError {
-        var,
-        message: e.to_string(),
-    })?;
-    u.set_username(role).map_err(|()| ConfigError {
-        var,
-        message: "cannot set the user".into(),
-    })?;
-    u.set_password(password).map_err(|()| ConfigError {
-        var,
-        message: "cannot set the password".into(),
-    })?;
+pub fn with_role(url: &str, role: &str, password: Option<&str>, var: &'static str) -> Result<String, ConfigError> {
+    let mut u = url::Url::parse(url).map_err(|e| ConfigError { var, message: e.to_string() })?;
+    u.set_username(role).map_err(|()| ConfigError { var, message: "cannot set the user".into() })?;
+    u.set_password(password).map_err(|()| ConfigError { var, message: "cannot set the password".into() })?;
     Ok(with_application_name(u, role))
 }
 
@@ -70,21 +56,12 @@ fn with_application_name(mut u: url::Url, role: &str) -> String {
 }
 
 fn check_postgres_url(var: &'static str, raw: &str) -> Result<url::Url, ConfigError> {
-    let u = url::Url::parse(raw).map_err(|e| ConfigError {
-        var,
-        message: e.to_string(),
-    })?;
+    let u = url::Url::parse(raw).map_err(|e| ConfigError { var, message: e.to_string() })?;
     if !matches!(u.scheme(), "postgres" | "postgresql") {
-        return Err(ConfigError {
-            var,
-            message: "must be a postgres:// URL".into(),
-        });
+        return Err(ConfigError { var, message: "must be a postgres:// URL".into() });
     }
     if u.path().trim_start_matches('/').is_empty() {
-        return Err(ConfigError {
-            var,
-            message: "must name a database".into(),
-        });
+        return Err(ConfigError { var, message: "must name a database".into() });
     }
     Ok(u)
 }
@@ -103,45 +80,23 @@ impl Settings {
     /// # Errors
     /// The first variable with a bad value.
     pub fn from_map(env: &HashMap<String, String>) -> Result<Self, ConfigError> {
-        let get = |k: &str| {
-            env.get(k)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
+        let get = |k: &str| env.get(k).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
         let database_url = get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
         check_postgres_url("DATABASE_URL", &database_url)?;
         let app_db_password = get("LEADZONE_APP_DB_PASSWORD");
         let system_db_password = get("LEADZONE_SYSTEM_DB_PASSWORD");
         let database_app_url = match get("DATABASE_APP_URL") {
-            Some(u) => {
-                with_application_name(check_postgres_url("DATABASE_APP_URL", &u)?, "leadzone_app")
-            }
-            None => with_role(
-                &database_url,
-                "leadzone_app",
-                app_db_password.as_deref(),
-                "DATABASE_URL",
-            )?,
+            Some(u) => with_application_name(check_postgres_url("DATABASE_APP_URL", &u)?, "leadzone_app"),
+            None => with_role(&database_url, "leadzone_app", app_db_password.as_deref(), "DATABASE_URL")?,
         };
         let database_system_url = match get("DATABASE_SYSTEM_URL") {
-            Some(u) => with_application_name(
-                check_postgres_url("DATABASE_SYSTEM_URL", &u)?,
-                "leadzone_system",
-            ),
-            None => with_role(
-                &database_url,
-                "leadzone_system",
-                system_db_password.as_deref(),
-                "DATABASE_URL",
-            )?,
+            Some(u) => with_application_name(check_postgres_url("DATABASE_SYSTEM_URL", &u)?, "leadzone_system"),
+            None => with_role(&database_url, "leadzone_system", system_db_password.as_deref(), "DATABASE_URL")?,
         };
         let bind = get("LEADZONE_BIND")
             .unwrap_or_else(|| "127.0.0.1:8080".to_owned())
             .parse()
-            .map_err(|e| ConfigError {
-                var: "LEADZONE_BIND",
-                message: format!("{e} (expected host:port)"),
-            })?;
+            .map_err(|e| ConfigError { var: "LEADZONE_BIND", message: format!("{e} (expected host:port)") })?;
         let environment = match get("LEADZONE_ENV").as_deref() {
             None | Some("development") => Environment::Development,
             Some("production") => Environment::Production,
@@ -152,16 +107,10 @@ impl Settings {
                 });
             }
         };
-        let access_token_ttl_secs = parse_num(
-            get("LEADZONE_ACCESS_TOKEN_TTL_SECS"),
-            "LEADZONE_ACCESS_TOKEN_TTL_SECS",
-            900,
-        )?;
+        let access_token_ttl_secs =
+            parse_num(get("LEADZONE_ACCESS_TOKEN_TTL_SECS"), "LEADZONE_ACCESS_TOKEN_TTL_SECS", 900)?;
         if !(30..=86_400).contains(&access_token_ttl_secs) {
-            return Err(ConfigError {
-                var: "LEADZONE_ACCESS_TOKEN_TTL_SECS",
-                message: "must be 30–86400".into(),
-            });
+            return Err(ConfigError { var: "LEADZONE_ACCESS_TOKEN_TTL_SECS", message: "must be 30–86400".into() });
         }
         let trusted_proxies = match get("LEADZONE_TRUSTED_PROXIES") {
             None => Vec::new(),
@@ -177,20 +126,11 @@ impl Settings {
                 })
                 .collect::<Result<_, _>>()?,
         };
-        let cores = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2);
-        let http_workers = parse_num(
-            get("LEADZONE_HTTP_WORKERS"),
-            "LEADZONE_HTTP_WORKERS",
-            cores as u32,
-        )? as usize;
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let http_workers = parse_num(get("LEADZONE_HTTP_WORKERS"), "LEADZONE_HTTP_WORKERS", cores as u32)? as usize;
         let db_pool_size = parse_num(get("LEADZONE_DB_POOL_SIZE"), "LEADZONE_DB_POOL_SIZE", 10)?;
-        let shutdown_timeout_secs = u64::from(parse_num(
-            get("LEADZONE_SHUTDOWN_TIMEOUT_SECS"),
-            "LEADZONE_SHUTDOWN_TIMEOUT_SECS",
-            30,
-        )?);
+        let shutdown_timeout_secs =
+            u64::from(parse_num(get("LEADZONE_SHUTDOWN_TIMEOUT_SECS"), "LEADZONE_SHUTDOWN_TIMEOUT_SECS", 30)?);
         Ok(Self {
             database_url: database_url.into(),
             database_app_url: database_app_url.into(),
@@ -215,10 +155,7 @@ impl Settings {
 fn parse_num(raw: Option<String>, var: &'static str, default: u32) -> Result<u32, ConfigError> {
     match raw {
         None => Ok(default),
-        Some(s) => s.parse().map_err(|_| ConfigError {
-            var,
-            message: format!("{s:?} is not a non-negative integer"),
-        }),
+        Some(s) => s.parse().map_err(|_| ConfigError { var, message: format!("{s:?} is not a non-negative integer") }),
     }
 }
 
@@ -227,10 +164,7 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
     }
 
     #[test]
@@ -242,9 +176,7 @@ mod tests {
             "postgres://leadzone_app@127.0.0.1:5432/leadzone?application_name=leadzone%3Aleadzone_app"
         );
         assert!(
-            s.database_system_url
-                .expose_secret()
-                .starts_with("postgres://leadzone_system@127.0.0.1:5432/leadzone")
+            s.database_system_url.expose_secret().starts_with("postgres://leadzone_system@127.0.0.1:5432/leadzone")
         );
         assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
         assert_eq!(s.access_token_ttl_secs, 900);
@@ -254,11 +186,7 @@ mod tests {
     #[test]
     fn the_app_password_goes_into_the_derived_url() {
         let s = Settings::from_map(&env(&[("LEADZONE_APP_DB_PASSWORD", "s3cret")])).unwrap();
-        assert!(
-            s.database_app_url
-                .expose_secret()
-                .starts_with("postgres://leadzone_app:s3cret@")
-        );
+        assert!(s.database_app_url.expose_secret().starts_with("postgres://leadzone_app:s3cret@"));
         assert!(!format!("{s:?}").contains("s3cret"), "secrets never print");
     }
 

@@ -6,11 +6,7 @@ use leadzone_api::startup::{Application, migrate};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(
-    name = "leadzone",
-    version,
-    about = "Leadzone: lead generation for sales teams in Saudi Arabia and the Gulf"
-)]
+#[command(name = "leadzone", version, about = "Leadzone: lead generation for sales teams in Saudi Arabia and the Gulf")]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -38,10 +34,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("leadzone: cannot start the runtime: {e}");
@@ -52,9 +45,7 @@ fn main() -> ExitCode {
         match cli.command.unwrap_or(Command::Serve { no_migrate: false }) {
             Command::Migrate => migrate(&settings).await.map_err(|e| e.to_string()),
             Command::Serve { no_migrate } => {
-                let app = Application::build(&settings, !no_migrate)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let app = Application::build(&settings, !no_migrate).await.map_err(|e| e.to_string())?;
                 app.run_until_stopped().await.map_err(|e| e.to_string())
             }
         }

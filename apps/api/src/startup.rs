@@ -48,10 +48,7 @@ pub async fn migrate(settings: &Settings) -> Result<(), StartupError> {
     if !exists {
         tracing::info!(database = %name, "creating database");
         let quoted = name.replace('"', "\"\"");
-        if let Err(e) = admin
-            .execute_unprepared(&format!("CREATE DATABASE \"{quoted}\""))
-            .await
-        {
+        if let Err(e) = admin.execute_unprepared(&format!("CREATE DATABASE \"{quoted}\"")).await {
             // Another process may have created it at the same moment; that is fine.
             if !e.to_string().contains("already exists") {
                 return Err(db(e));
@@ -62,17 +59,13 @@ pub async fn migrate(settings: &Settings) -> Result<(), StartupError> {
 
     let owner = Database::connect(owner_url).await.map_err(db)?;
     Migrator::up(&owner, None).await.map_err(db)?;
-    for (role, password) in [
-        ("leadzone_app", &settings.app_db_password),
-        ("leadzone_system", &settings.system_db_password),
-    ] {
+    for (role, password) in
+        [("leadzone_app", &settings.app_db_password), ("leadzone_system", &settings.system_db_password)]
+    {
         if let Some(pw) = password {
             // ALTER ROLE takes no parameters; quote the literal (standard_conforming_strings is on).
             let literal = pw.expose_secret().replace('\'', "''");
-            owner
-                .execute_unprepared(&format!("ALTER ROLE {role} PASSWORD '{literal}'"))
-                .await
-                .map_err(db)?;
+            owner.execute_unprepared(&format!("ALTER ROLE {role} PASSWORD '{literal}'")).await.map_err(db)?;
         }
     }
     owner.close().await.map_err(db)?;
@@ -91,19 +84,11 @@ impl Application {
         if run_migrations {
             migrate(settings).await?;
         }
-        let pool = PoolConfig {
-            max_connections: settings.db_pool_size,
-            ..Default::default()
-        };
-        let app_db = connect(settings.database_app_url.expose_secret(), &pool)
-            .await
-            .map_err(db)?;
+        let pool = PoolConfig { max_connections: settings.db_pool_size, ..Default::default() };
+        let app_db = connect(settings.database_app_url.expose_secret(), &pool).await.map_err(db)?;
         let system_db = connect(
             settings.database_system_url.expose_secret(),
-            &PoolConfig {
-                max_connections: (settings.db_pool_size / 2).max(2),
-                ..pool.clone()
-            },
+            &PoolConfig { max_connections: (settings.db_pool_size / 2).max(2), ..pool.clone() },
         )
         .await
         .map_err(db)?;
@@ -115,9 +100,7 @@ impl Application {
             clock: Arc::new(SystemClock),
             ids: Arc::new(UuidV7),
             config: AppConfig {
-                access_token_ttl: time::Duration::seconds(i64::from(
-                    settings.access_token_ttl_secs,
-                )),
+                access_token_ttl: time::Duration::seconds(i64::from(settings.access_token_ttl_secs)),
                 ..AppConfig::default()
             },
         };
@@ -128,12 +111,7 @@ impl Application {
         };
         let listener = TcpListener::bind(settings.bind)?;
         let port = listener.local_addr()?.port();
-        let server = leadzone_http::serve(
-            listener,
-            state,
-            settings.http_workers,
-            settings.shutdown_timeout_secs,
-        )?;
+        let server = leadzone_http::serve(listener, state, settings.http_workers, settings.shutdown_timeout_secs)?;
         tracing::info!(port, "listening");
         Ok(Self { port, server })
     }

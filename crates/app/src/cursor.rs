@@ -29,13 +29,7 @@ pub fn encode(sort: &str, pos: &LeadPosition) -> String {
         SortKey::Int(v) => (None, Some(*v), None),
         SortKey::Text(v) => (None, None, Some(v.clone())),
     };
-    let wire = Wire {
-        s: sort.to_owned(),
-        t,
-        i,
-        x,
-        id: pos.id.as_uuid(),
-    };
+    let wire = Wire { s: sort.to_owned(), t, i, x, id: pos.id.as_uuid() };
     // Serialising this plain struct cannot fail; an empty cursor would only restart paging.
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(&wire).unwrap_or_default())
 }
@@ -48,17 +42,12 @@ pub fn decode(sort: &str, cursor: &str) -> Result<LeadPosition, AppError> {
         return Err(bad());
     }
     let key = match (wire.t, wire.i, wire.x) {
-        (Some(t), None, None) => {
-            SortKey::Time(OffsetDateTime::from_unix_timestamp_nanos(t).map_err(|_| bad())?)
-        }
+        (Some(t), None, None) => SortKey::Time(OffsetDateTime::from_unix_timestamp_nanos(t).map_err(|_| bad())?),
         (None, Some(i), None) => SortKey::Int(i),
         (None, None, Some(x)) => SortKey::Text(x),
         _ => return Err(bad()),
     };
-    Ok(LeadPosition {
-        key,
-        id: LeadId::from_uuid(wire.id),
-    })
+    Ok(LeadPosition { key, id: LeadId::from_uuid(wire.id) })
 }
 
 #[cfg(test)]
@@ -66,18 +55,13 @@ mod tests {
     use super::*;
 
     fn pos(key: SortKey) -> LeadPosition {
-        LeadPosition {
-            key,
-            id: LeadId::from_uuid(uuid::Uuid::now_v7()),
-        }
+        LeadPosition { key, id: LeadId::from_uuid(uuid::Uuid::now_v7()) }
     }
 
     #[test]
     fn cursors_round_trip() {
         for p in [
-            pos(SortKey::Time(
-                OffsetDateTime::from_unix_timestamp_nanos(1_790_000_000_123_456_789).unwrap(),
-            )),
+            pos(SortKey::Time(OffsetDateTime::from_unix_timestamp_nanos(1_790_000_000_123_456_789).unwrap())),
             pos(SortKey::Int(-1)),
             pos(SortKey::Text("شركة النور".into())),
         ] {
@@ -89,17 +73,12 @@ mod tests {
     fn forged_cursors_are_validation_errors() {
         let good = encode("-createdAt", &pos(SortKey::Int(3)));
         for bad in ["", "!!!", "bm90IGpzb24", &good[..good.len() - 3]] {
-            assert!(
-                matches!(decode("-createdAt", bad), Err(AppError::Validation(_))),
-                "{bad:?}"
-            );
+            assert!(matches!(decode("-createdAt", bad), Err(AppError::Validation(_))), "{bad:?}");
         }
         // A cursor of another sort order is refused too.
-        assert!(matches!(
-            decode("score", &good),
-            Err(AppError::Validation(_))
-        ));
-        let huge = URL_SAFE_NO_PAD.encode(br#"{"s":"x","t":99999999999999999999999999999,"id":"00000000-0000-0000-0000-000000000000"}"#);
+        assert!(matches!(decode("score", &good), Err(AppError::Validation(_))));
+        let huge = URL_SAFE_NO_PAD
+            .encode(br#"{"s":"x","t":99999999999999999999999999999,"id":"00000000-0000-0000-0000-000000000000"}"#);
         assert!(decode("x", &huge).is_err());
     }
 }

@@ -29,11 +29,7 @@ pub enum AppError {
     #[error("cannot move from {from} to {to}")]
     InvalidStateTransition { from: String, to: String },
     #[error("quota exceeded for {metric}")]
-    QuotaExceeded {
-        metric: UsageMetric,
-        limit: i64,
-        used: i64,
-    },
+    QuotaExceeded { metric: UsageMetric, limit: i64, used: i64 },
     #[error("rate limited")]
     RateLimited { retry_after_secs: u64 },
     #[error("unavailable: {0}")]
@@ -52,9 +48,7 @@ impl From<DomainError> for AppError {
     fn from(e: DomainError) -> Self {
         match e {
             DomainError::Validation(errors) => Self::Validation(errors),
-            DomainError::InvalidStateTransition { from, to } => {
-                Self::InvalidStateTransition { from, to }
-            }
+            DomainError::InvalidStateTransition { from, to } => Self::InvalidStateTransition { from, to },
             DomainError::UnknownVariant { .. } => Self::Internal(e.to_string()),
         }
     }

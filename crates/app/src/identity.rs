@@ -2,9 +2,7 @@
 
 use crate::ctx::Via;
 use crate::{App, AppError, ClientInfo, Ctx, audit};
-use leadzone_domain::entities::{
-    AuditDetails, Membership, Subscription, Tenant, TenantSettings, User,
-};
+use leadzone_domain::entities::{AuditDetails, Membership, Subscription, Tenant, TenantSettings, User};
 use leadzone_domain::enums::*;
 use leadzone_domain::error::Validator;
 use leadzone_domain::ids::{PlanId, SessionId, TenantId, UserId};
@@ -62,40 +60,23 @@ pub struct MeView {
 impl App {
     /// Creates a user, a tenant, an OWNER membership and a free ACTIVE subscription in one
     /// transaction, then opens a session.
-    pub async fn register(
-        &self,
-        input: RegisterInput,
-        client: ClientInfo,
-    ) -> Result<AuthResult, AppError> {
+    pub async fn register(&self, input: RegisterInput, client: ClientInfo) -> Result<AuthResult, AppError> {
         let mut v = Validator::new();
         let email = v.check_field("email", Email::parse(&input.email));
         v.check_field("password", check_password_strength(&input.password));
         let name = v.check_field("name", required_text(&input.name, NAME_MAX));
-        let org_name = v.check_field(
-            "organizationName",
-            required_text(&input.organization_name, NAME_MAX),
-        );
+        let org_name = v.check_field("organizationName", required_text(&input.organization_name, NAME_MAX));
         let slug = match input.organization_slug.as_deref().map(str::trim) {
             None | Some("") => Some(None),
             Some(s) => v.check_field("organizationSlug", Slug::parse(s)).map(Some),
         };
         v.finish()?;
-        let (Some(email), Some(name), Some(org_name), Some(slug)) = (email, name, org_name, slug)
-        else {
-            return Err(AppError::Internal(
-                "validator passed with a missing field".into(),
-            ));
+        let (Some(email), Some(name), Some(org_name), Some(slug)) = (email, name, org_name, slug) else {
+            return Err(AppError::Internal("validator passed with a missing field".into()));
         };
 
-        if self
-            .system
-            .find_user_by_email(email.as_str())
-            .await?
-            .is_some()
-        {
-            return Err(AppError::Conflict(
-                "an account with this email already exists".into(),
-            ));
+        if self.system.find_user_by_email(email.as_str()).await?.is_some() {
+            return Err(AppError::Conflict("an account with this email already exists".into()));
         }
         let slug = match slug {
             Some(s) if self.system.slug_taken(s.as_str()).await? => {
@@ -156,23 +137,12 @@ impl App {
         };
 
         let tx = self.uow.begin(tenant.id).await?;
-        tx.users()
-            .insert(&user)
-            .await
-            .map_err(conflict_as("an account with this email already exists"))?;
-        tx.tenants()
-            .insert(&tenant)
-            .await
-            .map_err(conflict_as("this organization slug is taken"))?;
+        tx.users().insert(&user).await.map_err(conflict_as("an account with this email already exists"))?;
+        tx.tenants().insert(&tenant).await.map_err(conflict_as("this organization slug is taken"))?;
         tx.memberships().insert(&membership).await?;
         tx.subscriptions().insert(&subscription).await?;
-        let ctx = self.session_ctx(
-            user.id,
-            tenant.id,
-            Role::Owner,
-            SessionId::from_uuid(uuid::Uuid::nil()),
-            client.clone(),
-        );
+        let ctx =
+            self.session_ctx(user.id, tenant.id, Role::Owner, SessionId::from_uuid(uuid::Uuid::nil()), client.clone());
         tx.audit()
             .append(&audit::entry(
                 &*self.ids,
@@ -186,17 +156,10 @@ impl App {
                 },
             ))
             .await?;
-        tx.commit()
-            .await
-            .map_err(conflict_as("an account with this email already exists"))?;
+        tx.commit().await.map_err(conflict_as("an account with this email already exists"))?;
 
         let tokens = self.open_session(user.id, tenant.id, &client).await?;
-        Ok(AuthResult {
-            user,
-            tenant,
-            role: Role::Owner,
-            tokens,
-        })
+        Ok(AuthResult { user, tenant, role: Role::Owner, tokens })
     }
 
     /// Finds a free slug: the derived one, or it with a random suffix.
@@ -205,32 +168,18 @@ impl App {
             return Ok(base.clone());
         }
         for _ in 0..5 {
-            let random: String = self
-                .ids
-                .new_id()
-                .simple()
-                .to_string()
-                .chars()
-                .rev()
-                .take(6)
-                .collect();
+            let random: String = self.ids.new_id().simple().to_string().chars().rev().take(6).collect();
             let candidate = base.with_suffix(&random);
             if !self.system.slug_taken(candidate.as_str()).await? {
                 return Ok(candidate);
             }
         }
-        Err(AppError::Conflict(
-            "could not find a free organization slug; please choose one".into(),
-        ))
+        Err(AppError::Conflict("could not find a free organization slug; please choose one".into()))
     }
 
     /// Checks the password and opens a session in the requested tenant, or in the oldest active
     /// membership. Unknown email and wrong password are indistinguishable, in answer and in cost.
-    pub async fn login(
-        &self,
-        input: LoginInput,
-        client: ClientInfo,
-    ) -> Result<AuthResult, AppError> {
+    pub async fn login(&self, input: LoginInput, client: ClientInfo) -> Result<AuthResult, AppError> {
         let user = match Email::parse(&input.email) {
             Ok(email) => self.system.find_user_by_email(email.as_str()).await?,
             Err(_) => None,
@@ -239,28 +188,18 @@ impl App {
             self.hasher.verify_dummy(&input.password).await;
             return Err(AppError::InvalidCredentials);
         };
-        if !self
-            .hasher
-            .verify(&input.password, &user.password_hash)
-            .await?
-        {
+        if !self.hasher.verify(&input.password, &user.password_hash).await? {
             return Err(AppError::InvalidCredentials);
         }
 
         let memberships = self.system.memberships_of_user(user.id).await?;
-        let usable = |(m, t): &&(Membership, Tenant)| {
-            m.status == MembershipStatus::Active && t.status != TenantStatus::Deleted
-        };
+        let usable =
+            |(m, t): &&(Membership, Tenant)| m.status == MembershipStatus::Active && t.status != TenantStatus::Deleted;
         let chosen = match input.tenant_id {
-            Some(wanted) => memberships
-                .iter()
-                .filter(usable)
-                .find(|(m, _)| m.tenant_id == wanted)
-                .ok_or(AppError::NotFound)?,
-            None => memberships
-                .iter()
-                .find(|pair| usable(pair))
-                .ok_or(AppError::InvalidCredentials)?,
+            Some(wanted) => {
+                memberships.iter().filter(usable).find(|(m, _)| m.tenant_id == wanted).ok_or(AppError::NotFound)?
+            }
+            None => memberships.iter().find(|pair| usable(pair)).ok_or(AppError::InvalidCredentials)?,
         };
         let (membership, tenant) = chosen.clone();
 
@@ -268,13 +207,8 @@ impl App {
         self.system.record_login(user.id, now).await?;
         let tokens = self.open_session(user.id, tenant.id, &client).await?;
 
-        let ctx = self.session_ctx(
-            user.id,
-            tenant.id,
-            membership.role,
-            SessionId::from_uuid(uuid::Uuid::nil()),
-            client,
-        );
+        let ctx =
+            self.session_ctx(user.id, tenant.id, membership.role, SessionId::from_uuid(uuid::Uuid::nil()), client);
         let tx = self.uow.begin(tenant.id).await?;
         tx.audit()
             .append(&audit::entry(
@@ -288,15 +222,7 @@ impl App {
             .await?;
         tx.commit().await?;
 
-        Ok(AuthResult {
-            user: User {
-                last_login_at: Some(now),
-                ..user
-            },
-            tenant,
-            role: membership.role,
-            tokens,
-        })
+        Ok(AuthResult { user: User { last_login_at: Some(now), ..user }, tenant, role: membership.role, tokens })
     }
 
     async fn open_session(
@@ -322,21 +248,10 @@ impl App {
                 user_agent: client.user_agent.clone(),
             })
             .await?;
-        Ok(IssuedTokens {
-            access_token,
-            refresh_token,
-            expires_at,
-        })
+        Ok(IssuedTokens { access_token, refresh_token, expires_at })
     }
 
-    fn session_ctx(
-        &self,
-        user: UserId,
-        tenant: TenantId,
-        role: Role,
-        session: SessionId,
-        client: ClientInfo,
-    ) -> Ctx {
+    fn session_ctx(&self, user: UserId, tenant: TenantId, role: Role, session: SessionId, client: ClientInfo) -> Ctx {
         Ctx {
             user_id: user,
             tenant_id: tenant,
@@ -359,18 +274,10 @@ impl App {
             .session_by_access_hash(&self.tokens.hash(bearer), now)
             .await?
             .ok_or(AppError::Unauthenticated)?;
-        if principal.membership_status != MembershipStatus::Active
-            || principal.tenant_status == TenantStatus::Deleted
-        {
+        if principal.membership_status != MembershipStatus::Active || principal.tenant_status == TenantStatus::Deleted {
             return Err(AppError::Unauthenticated);
         }
-        Ok(self.session_ctx(
-            principal.user_id,
-            principal.tenant_id,
-            principal.role,
-            principal.session_id,
-            client,
-        ))
+        Ok(self.session_ctx(principal.user_id, principal.tenant_id, principal.role, principal.session_id, client))
     }
 
     /// The current user, tenant, role, effective permissions and every active membership.
@@ -384,18 +291,10 @@ impl App {
             .memberships_of_user(ctx.user_id)
             .await?
             .into_iter()
-            .filter(|(m, t)| {
-                m.status == MembershipStatus::Active && t.status != TenantStatus::Deleted
-            })
+            .filter(|(m, t)| m.status == MembershipStatus::Active && t.status != TenantStatus::Deleted)
             .map(|(m, t)| (t, m.role))
             .collect();
-        Ok(MeView {
-            user,
-            tenant,
-            role: ctx.role,
-            permissions: ctx.permissions.clone(),
-            memberships,
-        })
+        Ok(MeView { user, tenant, role: ctx.role, permissions: ctx.permissions.clone(), memberships })
     }
 }
 

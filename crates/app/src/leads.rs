@@ -4,9 +4,7 @@
 use crate::{App, AppError, Ctx, audit, cursor, policy, usage};
 use leadzone_domain::access::Permission;
 use leadzone_domain::entities::{Activity, AuditDetails, Lead};
-use leadzone_domain::enums::{
-    ActivityType, AuditEventType, LeadStatus, MembershipStatus, UsageMetric,
-};
+use leadzone_domain::enums::{ActivityType, AuditEventType, LeadStatus, MembershipStatus, UsageMetric};
 use leadzone_domain::error::Validator;
 use leadzone_domain::ids::{LeadId, ListId, UserId};
 use leadzone_domain::leads::{LeadFilter, LeadInput, LeadSort, NewLead};
@@ -48,12 +46,7 @@ pub struct ListParams {
 }
 
 impl App {
-    pub async fn create_lead(
-        &self,
-        ctx: &Ctx,
-        input: LeadInput,
-        allow_duplicate: bool,
-    ) -> Result<Lead, AppError> {
+    pub async fn create_lead(&self, ctx: &Ctx, input: LeadInput, allow_duplicate: bool) -> Result<Lead, AppError> {
         policy::require(ctx, Permission::LeadsWrite)?;
         let new = NewLead::parse(input)?;
         let tx = self.uow.begin(ctx.tenant_id).await?;
@@ -61,9 +54,7 @@ impl App {
 
         let keys = new.dedup_keys();
         if !allow_duplicate && let Some(found) = tx.leads().find_duplicate(&keys).await? {
-            return Err(AppError::DuplicateLead {
-                existing: found.lead_id(),
-            });
+            return Err(AppError::DuplicateLead { existing: found.lead_id() });
         }
         let now = self.clock.now();
         usage::charge(&*tx, now, UsageMetric::Leads, 1).await?;
@@ -108,10 +99,7 @@ impl App {
                 AuditEventType::LeadCreated,
                 Some(("lead", lead.id.as_uuid())),
                 "lead created",
-                AuditDetails {
-                    after: Some(lead_snapshot(&lead)),
-                    ..Default::default()
-                },
+                AuditDetails { after: Some(lead_snapshot(&lead)), ..Default::default() },
             ))
             .await?;
         tx.commit().await?;
@@ -131,36 +119,19 @@ impl App {
         let (filter, sort, sort_name, limit, after) = parse_list_params(ctx, params)?;
         let tx = self.uow.begin(ctx.tenant_id).await?;
         let visibility = policy::lead_visibility(ctx, &*tx).await?;
-        let mut rows = tx
-            .leads()
-            .list(&LeadQuery {
-                visibility,
-                filter,
-                sort,
-                after,
-                limit: limit + 1,
-            })
-            .await?;
+        let mut rows = tx.leads().list(&LeadQuery { visibility, filter, sort, after, limit: limit + 1 }).await?;
         let next_cursor = if rows.len() as u64 > limit {
             rows.truncate(limit as usize);
-            rows.last()
-                .map(|last| cursor::encode(&sort_name, &position_of(sort, last)))
+            rows.last().map(|last| cursor::encode(&sort_name, &position_of(sort, last)))
         } else {
             None
         };
-        Ok(Page {
-            data: rows,
-            next_cursor,
-        })
+        Ok(Page { data: rows, next_cursor })
     }
 }
 
 /// A referenced list must exist in the tenant; an assignee must be an active member (422).
-async fn check_references(
-    tx: &dyn TenantTx,
-    list: Option<ListId>,
-    assignee: Option<UserId>,
-) -> Result<(), AppError> {
+async fn check_references(tx: &dyn TenantTx, list: Option<ListId>, assignee: Option<UserId>) -> Result<(), AppError> {
     if let Some(list) = list {
         match tx.lists().get(list).await {
             Err(RepoError::NotFound) => return Err(AppError::field("listId", "no such list")),
@@ -173,10 +144,7 @@ async fn check_references(
         match tx.memberships().get_by_user(user).await {
             Ok(m) if m.status == MembershipStatus::Active => {}
             Ok(_) | Err(RepoError::NotFound) => {
-                return Err(AppError::field(
-                    "assignedTo",
-                    "must be an active member of this organization",
-                ));
+                return Err(AppError::field("assignedTo", "must be an active member of this organization"));
             }
             Err(e) => return Err(e.into()),
         }
@@ -189,9 +157,7 @@ pub fn position_of(sort: LeadSort, lead: &Lead) -> LeadPosition {
     let key = match sort {
         LeadSort::CreatedAtDesc | LeadSort::CreatedAtAsc => SortKey::Time(lead.created_at),
         LeadSort::UpdatedAtDesc => SortKey::Time(lead.updated_at),
-        LeadSort::ScoreDesc | LeadSort::ScoreAsc => {
-            SortKey::Int(i64::from(lead.score.unwrap_or(-1)))
-        }
+        LeadSort::ScoreDesc | LeadSort::ScoreAsc => SortKey::Int(i64::from(lead.score.unwrap_or(-1))),
         LeadSort::CompanyNameAsc => SortKey::Text(lead.company_name.clone()),
     };
     LeadPosition { key, id: lead.id }
@@ -219,17 +185,12 @@ fn parse_list_params(ctx: &Ctx, p: ListParams) -> Result<ParsedList, AppError> {
         Some("me") => Some(ctx.user_id),
         Some(raw) => parse_or(&mut v, "assignedTo", raw, UserId::from_str),
     };
-    filter.list_id =
-        non_blank(p.list_id).and_then(|raw| parse_or(&mut v, "listId", &raw, ListId::from_str));
+    filter.list_id = non_blank(p.list_id).and_then(|raw| parse_or(&mut v, "listId", &raw, ListId::from_str));
     filter.has_phone = non_blank(p.has_phone).and_then(|raw| parse_bool(&mut v, "hasPhone", &raw));
-    filter.has_website =
-        non_blank(p.has_website).and_then(|raw| parse_bool(&mut v, "hasWebsite", &raw));
-    filter.created_from =
-        non_blank(p.created_from).and_then(|raw| parse_time(&mut v, "createdFrom", &raw));
-    filter.created_to =
-        non_blank(p.created_to).and_then(|raw| parse_time(&mut v, "createdTo", &raw));
-    filter.score_min =
-        non_blank(p.score_min).and_then(|raw| parse_or(&mut v, "scoreMin", &raw, i32::from_str));
+    filter.has_website = non_blank(p.has_website).and_then(|raw| parse_bool(&mut v, "hasWebsite", &raw));
+    filter.created_from = non_blank(p.created_from).and_then(|raw| parse_time(&mut v, "createdFrom", &raw));
+    filter.created_to = non_blank(p.created_to).and_then(|raw| parse_time(&mut v, "createdTo", &raw));
+    filter.score_min = non_blank(p.score_min).and_then(|raw| parse_or(&mut v, "scoreMin", &raw, i32::from_str));
     let sort_name = non_blank(p.sort).unwrap_or_else(|| "-createdAt".to_owned());
     let sort = v.check(LeadSort::parse(&sort_name)).unwrap_or_default();
     let limit = match non_blank(p.limit) {
@@ -254,12 +215,7 @@ fn non_blank(s: Option<String>) -> Option<String> {
     s.map(|x| x.trim().to_owned()).filter(|x| !x.is_empty())
 }
 
-fn parse_or<T, E>(
-    v: &mut Validator,
-    field: &str,
-    raw: &str,
-    parse: impl Fn(&str) -> Result<T, E>,
-) -> Option<T> {
+fn parse_or<T, E>(v: &mut Validator, field: &str, raw: &str, parse: impl Fn(&str) -> Result<T, E>) -> Option<T> {
     match parse(raw) {
         Ok(x) => Some(x),
         Err(_) => {
@@ -332,27 +288,25 @@ mod tests {
     }
 
     fn billing(tx: &mut FakeTx, leads: i64) {
-        tx.subscriptions
-            .expect_current_with_plan()
-            .returning(move || {
-                Ok((
-                    Subscription {
-                        id: uuid::Uuid::nil().into(),
-                        tenant_id: uuid::Uuid::from_u128(0xA).into(),
-                        plan_id: PlanId::free(),
-                        status: SubscriptionStatus::Active,
-                        billing_cycle: BillingCycle::Monthly,
-                        current_period_start: now(),
-                        current_period_end: now(),
-                        cancel_at_period_end: false,
-                        trial_ends_at: None,
-                        stripe_subscription_id: None,
-                        created_at: now(),
-                        updated_at: now(),
-                    },
-                    plan(leads),
-                ))
-            });
+        tx.subscriptions.expect_current_with_plan().returning(move || {
+            Ok((
+                Subscription {
+                    id: uuid::Uuid::nil().into(),
+                    tenant_id: uuid::Uuid::from_u128(0xA).into(),
+                    plan_id: PlanId::free(),
+                    status: SubscriptionStatus::Active,
+                    billing_cycle: BillingCycle::Monthly,
+                    current_period_start: now(),
+                    current_period_end: now(),
+                    cancel_at_period_end: false,
+                    trial_ends_at: None,
+                    stripe_subscription_id: None,
+                    created_at: now(),
+                    updated_at: now(),
+                },
+                plan(leads),
+            ))
+        });
         tx.tenants.expect_current().returning(|| {
             Ok(Tenant {
                 id: uuid::Uuid::from_u128(0xA).into(),
@@ -368,11 +322,7 @@ mod tests {
     }
 
     fn input() -> LeadInput {
-        LeadInput {
-            company_name: "Techno Solutions".into(),
-            phone: Some("0501234567".into()),
-            ..Default::default()
-        }
+        LeadInput { company_name: "Techno Solutions".into(), phone: Some("0501234567".into()), ..Default::default() }
     }
 
     #[tokio::test]
@@ -383,35 +333,18 @@ mod tests {
         tx.usage
             .expect_try_increment()
             .withf(|m, period, n, limit| {
-                *m == UsageMetric::Leads
-                    && period == "2026-11"
-                    && *n == 1
-                    && *limit == Limit::AtMost(100)
+                *m == UsageMetric::Leads && period == "2026-11" && *n == 1 && *limit == Limit::AtMost(100)
             })
             .times(1)
             .returning(|_, _, _, _| Ok(Increment::Counted { value: 1 }));
         tx.leads
             .expect_insert()
-            .withf(|lead, keys| {
-                lead.phone.as_deref() == Some("+966501234567")
-                    && keys.name_key == "techno solutions"
-            })
+            .withf(|lead, keys| lead.phone.as_deref() == Some("+966501234567") && keys.name_key == "techno solutions")
             .times(1)
             .returning(|_, _| Ok(()));
-        tx.activities
-            .expect_insert()
-            .withf(|a| a.kind == ActivityType::Created)
-            .times(1)
-            .returning(|_| Ok(()));
-        tx.audit
-            .expect_append()
-            .withf(|e| e.event_type == AuditEventType::LeadCreated)
-            .times(1)
-            .returning(|_| Ok(()));
-        let lead = app_with(tx)
-            .create_lead(&ctx(Role::Sales, 1), input(), false)
-            .await
-            .unwrap();
+        tx.activities.expect_insert().withf(|a| a.kind == ActivityType::Created).times(1).returning(|_| Ok(()));
+        tx.audit.expect_append().withf(|e| e.event_type == AuditEventType::LeadCreated).times(1).returning(|_| Ok(()));
+        let lead = app_with(tx).create_lead(&ctx(Role::Sales, 1), input(), false).await.unwrap();
         assert_eq!(lead.created_by, UserId::from_uuid(uuid::Uuid::from_u128(1)));
         assert_eq!(lead.status, LeadStatus::New);
     }
@@ -421,69 +354,35 @@ mod tests {
         let mut tx = FakeTx::default();
         billing(&mut tx, 100);
         tx.leads.expect_find_duplicate().returning(|_| Ok(None));
-        tx.usage.expect_try_increment().returning(|_, _, _, _| {
-            Ok(Increment::Refused {
-                used: 100,
-                limit: 100,
-            })
-        });
+        tx.usage.expect_try_increment().returning(|_, _, _, _| Ok(Increment::Refused { used: 100, limit: 100 }));
         // No expectation on leads.insert / activities / audit: calling them fails the test.
-        let err = app_with(tx)
-            .create_lead(&ctx(Role::Owner, 1), input(), false)
-            .await
-            .unwrap_err();
-        assert_eq!(
-            err,
-            AppError::QuotaExceeded {
-                metric: UsageMetric::Leads,
-                limit: 100,
-                used: 100
-            }
-        );
+        let err = app_with(tx).create_lead(&ctx(Role::Owner, 1), input(), false).await.unwrap_err();
+        assert_eq!(err, AppError::QuotaExceeded { metric: UsageMetric::Leads, limit: 100, used: 100 });
     }
 
     #[tokio::test]
     async fn a_duplicate_is_refused_before_counting_unless_allowed() {
         let existing: LeadId = uuid::Uuid::from_u128(5).into();
         let mut tx = FakeTx::default();
-        tx.leads
-            .expect_find_duplicate()
-            .returning(move |_| Ok(Some(DuplicateMatch::Phone(existing))));
-        let err = app_with(tx)
-            .create_lead(&ctx(Role::Owner, 1), input(), false)
-            .await
-            .unwrap_err();
+        tx.leads.expect_find_duplicate().returning(move |_| Ok(Some(DuplicateMatch::Phone(existing))));
+        let err = app_with(tx).create_lead(&ctx(Role::Owner, 1), input(), false).await.unwrap_err();
         assert_eq!(err, AppError::DuplicateLead { existing });
 
         let mut tx = FakeTx::default();
         billing(&mut tx, -1);
-        tx.usage
-            .expect_try_increment()
-            .returning(|_, _, _, _| Ok(Increment::Counted { value: 7 }));
+        tx.usage.expect_try_increment().returning(|_, _, _, _| Ok(Increment::Counted { value: 7 }));
         tx.leads.expect_insert().times(1).returning(|_, _| Ok(()));
         tx.activities.expect_insert().returning(|_| Ok(()));
         tx.audit.expect_append().returning(|_| Ok(()));
         // find_duplicate has no expectation: with allowDuplicate it must not even be asked.
-        assert!(
-            app_with(tx)
-                .create_lead(&ctx(Role::Owner, 1), input(), true)
-                .await
-                .is_ok()
-        );
+        assert!(app_with(tx).create_lead(&ctx(Role::Owner, 1), input(), true).await.is_ok());
     }
 
     #[tokio::test]
     async fn bad_input_never_opens_a_transaction() {
         let app = app_with(FakeTx::default());
         let err = app
-            .create_lead(
-                &ctx(Role::Owner, 1),
-                LeadInput {
-                    company_name: "".into(),
-                    ..Default::default()
-                },
-                false,
-            )
+            .create_lead(&ctx(Role::Owner, 1), LeadInput { company_name: "".into(), ..Default::default() }, false)
             .await
             .unwrap_err();
         assert!(matches!(err, AppError::Validation(ref e) if e[0].field == "companyName"));
@@ -492,16 +391,11 @@ mod tests {
     #[tokio::test]
     async fn an_assignee_must_be_an_active_member() {
         let mut tx = FakeTx::default();
-        tx.memberships
-            .expect_get_by_user()
-            .returning(|_| Err(RepoError::NotFound));
+        tx.memberships.expect_get_by_user().returning(|_| Err(RepoError::NotFound));
         let err = app_with(tx)
             .create_lead(
                 &ctx(Role::Owner, 1),
-                LeadInput {
-                    assigned_to: Some(uuid::Uuid::from_u128(9).into()),
-                    ..input()
-                },
+                LeadInput { assigned_to: Some(uuid::Uuid::from_u128(9).into()), ..input() },
                 false,
             )
             .await
@@ -522,9 +416,7 @@ mod tests {
             },
         )
         .unwrap_err();
-        let AppError::Validation(errors) = err else {
-            panic!("expected validation")
-        };
+        let AppError::Validation(errors) = err else { panic!("expected validation") };
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["status", "hasPhone", "sort", "limit"]);
     }
@@ -533,10 +425,7 @@ mod tests {
     fn assigned_to_me_is_the_actor() {
         let (filter, ..) = parse_list_params(
             &ctx(Role::Sales, 4),
-            ListParams {
-                assigned_to: Some("me".into()),
-                ..Default::default()
-            },
+            ListParams { assigned_to: Some("me".into()), ..Default::default() },
         )
         .unwrap();
         assert_eq!(filter.assigned_to, Some(uuid::Uuid::from_u128(4).into()));

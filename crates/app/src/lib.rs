@@ -34,10 +34,7 @@ pub struct AppConfig {
 
 impl Default for AppConfig {
     fn default() -> Self {
-        Self {
-            access_token_ttl: Duration::minutes(15),
-            refresh_token_ttl: Duration::days(30),
-        }
+        Self { access_token_ttl: Duration::minutes(15), refresh_token_ttl: Duration::days(30) }
     }
 }
 
@@ -61,8 +58,7 @@ impl Clock for SystemClock {
     /// Truncated to microseconds, the database's precision, so a value reads back as written.
     fn now(&self) -> time::OffsetDateTime {
         let now = time::OffsetDateTime::now_utc();
-        now.replace_nanosecond(now.nanosecond() / 1_000 * 1_000)
-            .unwrap_or(now)
+        now.replace_nanosecond(now.nanosecond() / 1_000 * 1_000).unwrap_or(now)
     }
 }
 

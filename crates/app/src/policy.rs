@@ -8,11 +8,7 @@ use leadzone_ports::store::TenantTx;
 
 /// Refuses with 403 `FORBIDDEN` unless the actor holds `p`.
 pub fn require(ctx: &Ctx, p: Permission) -> Result<(), AppError> {
-    if ctx.has(p) {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden)
-    }
+    if ctx.has(p) { Ok(()) } else { Err(AppError::Forbidden) }
 }
 
 /// The leads this actor may see. A MANAGER's team is read from the tenant's memberships.
@@ -26,17 +22,9 @@ pub async fn lead_visibility(ctx: &Ctx, tx: &dyn TenantTx) -> Result<LeadVisibil
 
 /// Checks `p` and that the lead is visible; an invisible lead is 404, never 403 (its existence
 /// is not revealed).
-pub async fn require_on_lead(
-    ctx: &Ctx,
-    tx: &dyn TenantTx,
-    p: Permission,
-    lead: &Lead,
-) -> Result<(), AppError> {
+pub async fn require_on_lead(ctx: &Ctx, tx: &dyn TenantTx, p: Permission, lead: &Lead) -> Result<(), AppError> {
     require(ctx, p)?;
-    if lead_visibility(ctx, tx)
-        .await?
-        .allows(lead.created_by, lead.assigned_to)
-    {
+    if lead_visibility(ctx, tx).await?.allows(lead.created_by, lead.assigned_to) {
         Ok(())
     } else {
         Err(AppError::NotFound)
@@ -78,16 +66,10 @@ mod tests {
     #[test]
     fn require_follows_the_context_permissions() {
         assert!(require(&ctx(Role::Sales, 1), Permission::LeadsWrite).is_ok());
-        assert_eq!(
-            require(&ctx(Role::Sales, 1), Permission::LeadsDelete),
-            Err(AppError::Forbidden)
-        );
+        assert_eq!(require(&ctx(Role::Sales, 1), Permission::LeadsDelete), Err(AppError::Forbidden));
         let mut api_key = ctx(Role::Admin, 1);
         api_key.permissions = vec![Permission::LeadsRead];
-        assert_eq!(
-            require(&api_key, Permission::LeadsWrite),
-            Err(AppError::Forbidden)
-        );
+        assert_eq!(require(&api_key, Permission::LeadsWrite), Err(AppError::Forbidden));
     }
 
     #[tokio::test]
@@ -98,16 +80,8 @@ mod tests {
             .withf(|m| *m == UserId::from_uuid(uuid::Uuid::from_u128(1)))
             .returning(|_| Ok(vec![uuid::Uuid::from_u128(2).into()]));
         let manager = ctx(Role::Manager, 1);
-        assert!(
-            require_on_lead(&manager, &tx, Permission::LeadsRead, &lead(2, None))
-                .await
-                .is_ok()
-        );
-        assert!(
-            require_on_lead(&manager, &tx, Permission::LeadsRead, &lead(9, Some(1)))
-                .await
-                .is_ok()
-        );
+        assert!(require_on_lead(&manager, &tx, Permission::LeadsRead, &lead(2, None)).await.is_ok());
+        assert!(require_on_lead(&manager, &tx, Permission::LeadsRead, &lead(9, Some(1))).await.is_ok());
         assert_eq!(
             require_on_lead(&manager, &tx, Permission::LeadsRead, &lead(3, None)).await,
             Err(AppError::NotFound),
@@ -120,43 +94,13 @@ mod tests {
         // No expectation on team_of: the mock panics if SALES or OWNER reads it.
         let tx = FakeTx::default();
         assert_eq!(
-            require_on_lead(
-                &ctx(Role::Sales, 1),
-                &tx,
-                Permission::LeadsRead,
-                &lead(2, None)
-            )
-            .await,
+            require_on_lead(&ctx(Role::Sales, 1), &tx, Permission::LeadsRead, &lead(2, None)).await,
             Err(AppError::NotFound)
         );
-        assert!(
-            require_on_lead(
-                &ctx(Role::Sales, 1),
-                &tx,
-                Permission::LeadsRead,
-                &lead(2, Some(1))
-            )
-            .await
-            .is_ok()
-        );
-        assert!(
-            require_on_lead(
-                &ctx(Role::Owner, 1),
-                &tx,
-                Permission::LeadsRead,
-                &lead(2, None)
-            )
-            .await
-            .is_ok()
-        );
+        assert!(require_on_lead(&ctx(Role::Sales, 1), &tx, Permission::LeadsRead, &lead(2, Some(1))).await.is_ok());
+        assert!(require_on_lead(&ctx(Role::Owner, 1), &tx, Permission::LeadsRead, &lead(2, None)).await.is_ok());
         assert_eq!(
-            require_on_lead(
-                &ctx(Role::Sales, 1),
-                &tx,
-                Permission::LeadsDelete,
-                &lead(1, None)
-            )
-            .await,
+            require_on_lead(&ctx(Role::Sales, 1), &tx, Permission::LeadsDelete, &lead(1, None)).await,
             Err(AppError::Forbidden)
         );
     }

@@ -21,8 +21,7 @@ pub struct FakeTx {
 #[async_trait::async_trait]
 impl TenantTx for FakeTx {
     fn tenant_id(&self) -> TenantId {
-        self.tenant
-            .unwrap_or_else(|| uuid::Uuid::from_u128(0xA).into())
+        self.tenant.unwrap_or_else(|| uuid::Uuid::from_u128(0xA).into())
     }
     fn users(&self) -> &dyn UserRepo {
         &self.users
@@ -62,13 +61,8 @@ pub struct OneTx(pub std::sync::Mutex<Option<FakeTx>>);
 #[async_trait::async_trait]
 impl UnitOfWork for OneTx {
     async fn begin(&self, _tenant: TenantId) -> Result<Box<dyn TenantTx>, RepoError> {
-        let tx = self
-            .0
-            .lock()
-            .map_err(|_| RepoError::Other("poisoned".into()))?
-            .take();
-        tx.map(|t| Box::new(t) as Box<dyn TenantTx>)
-            .ok_or_else(|| RepoError::Other("no more transactions".into()))
+        let tx = self.0.lock().map_err(|_| RepoError::Other("poisoned".into()))?.take();
+        tx.map(|t| Box::new(t) as Box<dyn TenantTx>).ok_or_else(|| RepoError::Other("no more transactions".into()))
     }
 }
 

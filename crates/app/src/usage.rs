@@ -9,25 +9,12 @@ use time::OffsetDateTime;
 
 /// Counts `n` units of `metric` for the period containing `now`, or fails with 402
 /// `QUOTA_EXCEEDED` and changes nothing.
-pub async fn charge(
-    tx: &dyn TenantTx,
-    now: OffsetDateTime,
-    metric: UsageMetric,
-    n: i64,
-) -> Result<(), AppError> {
+pub async fn charge(tx: &dyn TenantTx, now: OffsetDateTime, metric: UsageMetric, n: i64) -> Result<(), AppError> {
     let (_, plan) = tx.subscriptions().current_with_plan().await?;
     let tenant = tx.tenants().current().await?;
     let period = usage_period(now, tenant.settings.timezone());
-    match tx
-        .usage()
-        .try_increment(metric, &period, n, plan.limit(metric))
-        .await?
-    {
+    match tx.usage().try_increment(metric, &period, n, plan.limit(metric)).await? {
         Increment::Counted { .. } => Ok(()),
-        Increment::Refused { used, limit } => Err(AppError::QuotaExceeded {
-            metric,
-            limit,
-            used,
-        }),
+        Increment::Refused { used, limit } => Err(AppError::QuotaExceeded { metric, limit, used }),
     }
 }

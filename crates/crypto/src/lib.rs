@@ -26,9 +26,7 @@ impl Argon2Hasher {
         let params = Params::new(Self::MEMORY_KIB, Self::ITERATIONS, Self::PARALLELISM, None)
             .map_err(|e| CryptoError(e.to_string()))?;
         let mut seed = [0u8; 32];
-        SystemRandom::new()
-            .fill(&mut seed)
-            .map_err(|_| CryptoError("no randomness".into()))?;
+        SystemRandom::new().fill(&mut seed).map_err(|_| CryptoError("no randomness".into()))?;
         let dummy = hash_with(&params, &hex::encode(seed))?;
         Ok(Self { params, dummy })
     }
@@ -40,9 +38,7 @@ fn argon(params: &Params) -> Argon2<'static> {
 
 fn hash_with(params: &Params, password: &str) -> Result<String, CryptoError> {
     let mut salt = [0u8; 16];
-    SystemRandom::new()
-        .fill(&mut salt)
-        .map_err(|_| CryptoError("no randomness".into()))?;
+    SystemRandom::new().fill(&mut salt).map_err(|_| CryptoError("no randomness".into()))?;
     let salt = SaltString::encode_b64(&salt).map_err(|e| CryptoError(e.to_string()))?;
     argon(params)
         .hash_password(password.as_bytes(), &salt)
@@ -52,9 +48,7 @@ fn hash_with(params: &Params, password: &str) -> Result<String, CryptoError> {
 
 fn verify_with(params: &Params, password: &str, phc: &str) -> bool {
     match PasswordHash::new(phc) {
-        Ok(parsed) => argon(params)
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok(),
+        Ok(parsed) => argon(params).verify_password(password.as_bytes(), &parsed).is_ok(),
         Err(_) => false,
     }
 }
@@ -103,12 +97,7 @@ pub fn base62(bytes: &[u8]) -> String {
     let zeros = bytes.iter().take_while(|&&b| b == 0).count();
     let mut out = String::with_capacity(zeros + digits.len());
     out.extend(std::iter::repeat_n('0', zeros));
-    out.extend(
-        digits
-            .iter()
-            .rev()
-            .map(|&d| char::from(BASE62.get(usize::from(d)).copied().unwrap_or(b'0'))),
-    );
+    out.extend(digits.iter().rev().map(|&d| char::from(BASE62.get(usize::from(d)).copied().unwrap_or(b'0'))));
     out
 }
 
@@ -125,9 +114,7 @@ pub struct RandomTokens {
 
 impl RandomTokens {
     pub fn new() -> Self {
-        Self {
-            rng: SystemRandom::new(),
-        }
+        Self { rng: SystemRandom::new() }
     }
 }
 
@@ -185,9 +172,6 @@ mod tests {
         assert!(a.starts_with("lza_") && a.len() >= 4 + 42, "{a}");
         assert_ne!(a, t.generate("lza_"));
         assert!(a[4..].chars().all(|c| c.is_ascii_alphanumeric()));
-        assert_eq!(
-            t.hash("abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(t.hash("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 }

@@ -70,24 +70,19 @@ impl Role {
     pub fn has(self, p: Permission) -> bool {
         use Permission::*;
         match p {
-            LeadsRead | LeadsWrite | ListsRead | ListsWrite | SearchesRun | WhatsAppSend
-            | ReportsRun => true,
+            LeadsRead | LeadsWrite | ListsRead | ListsWrite | SearchesRun | WhatsAppSend | ReportsRun => true,
             LeadsDelete | LeadsBulk | LeadsImport | LeadsExport | WhatsAppBulk => {
                 matches!(self, Role::Owner | Role::Admin | Role::Manager)
             }
-            TemplatesManage | TeamManage | ApiKeysManage | IntegrationsManage | AuditRead
-            | TenantManage | BillingRead => matches!(self, Role::Owner | Role::Admin),
+            TemplatesManage | TeamManage | ApiKeysManage | IntegrationsManage | AuditRead | TenantManage
+            | BillingRead => matches!(self, Role::Owner | Role::Admin),
             BillingManage | TenantDelete => self == Role::Owner,
         }
     }
 
     /// Every permission this role holds, in a stable order.
     pub fn permissions(self) -> Vec<Permission> {
-        Permission::ALL
-            .iter()
-            .copied()
-            .filter(|p| self.has(*p))
-            .collect()
+        Permission::ALL.iter().copied().filter(|p| self.has(*p)).collect()
     }
 
     pub const fn lead_scope(self) -> LeadScope {
@@ -101,11 +96,7 @@ impl Role {
 
 /// The permissions an API key acts with: its scopes intersected with what role ADMIN holds.
 pub fn api_key_permissions(scopes: &[Permission]) -> Vec<Permission> {
-    let mut out: Vec<Permission> = scopes
-        .iter()
-        .copied()
-        .filter(|p| Role::Admin.has(*p))
-        .collect();
+    let mut out: Vec<Permission> = scopes.iter().copied().filter(|p| Role::Admin.has(*p)).collect();
     out.sort();
     out.dedup();
     out
@@ -137,9 +128,7 @@ impl LeadVisibility {
     pub fn allows(&self, created_by: UserId, assigned_to: Option<UserId>) -> bool {
         match self {
             Self::All => true,
-            Self::OwnedBy(users) => {
-                users.contains(&created_by) || assigned_to.is_some_and(|a| users.contains(&a))
-            }
+            Self::OwnedBy(users) => users.contains(&created_by) || assigned_to.is_some_and(|a| users.contains(&a)),
         }
     }
 }
@@ -158,45 +147,19 @@ mod tests {
         use Permission::*;
         let expect = |p: Permission, owner, admin, manager, sales| {
             assert_eq!(
-                [
-                    Role::Owner.has(p),
-                    Role::Admin.has(p),
-                    Role::Manager.has(p),
-                    Role::Sales.has(p)
-                ],
+                [Role::Owner.has(p), Role::Admin.has(p), Role::Manager.has(p), Role::Sales.has(p)],
                 [owner, admin, manager, sales],
                 "{p}"
             );
         };
-        for p in [
-            LeadsRead,
-            LeadsWrite,
-            ListsRead,
-            ListsWrite,
-            SearchesRun,
-            WhatsAppSend,
-            ReportsRun,
-        ] {
+        for p in [LeadsRead, LeadsWrite, ListsRead, ListsWrite, SearchesRun, WhatsAppSend, ReportsRun] {
             expect(p, true, true, true, true);
         }
-        for p in [
-            LeadsDelete,
-            LeadsBulk,
-            LeadsImport,
-            LeadsExport,
-            WhatsAppBulk,
-        ] {
+        for p in [LeadsDelete, LeadsBulk, LeadsImport, LeadsExport, WhatsAppBulk] {
             expect(p, true, true, true, false);
         }
-        for p in [
-            TemplatesManage,
-            TeamManage,
-            ApiKeysManage,
-            IntegrationsManage,
-            AuditRead,
-            TenantManage,
-            BillingRead,
-        ] {
+        for p in [TemplatesManage, TeamManage, ApiKeysManage, IntegrationsManage, AuditRead, TenantManage, BillingRead]
+        {
             expect(p, true, true, false, false);
         }
         for p in [BillingManage, TenantDelete] {
@@ -215,11 +178,7 @@ mod tests {
 
     #[test]
     fn api_keys_never_exceed_admin() {
-        let perms = api_key_permissions(&[
-            Permission::LeadsRead,
-            Permission::BillingManage,
-            Permission::LeadsRead,
-        ]);
+        let perms = api_key_permissions(&[Permission::LeadsRead, Permission::BillingManage, Permission::LeadsRead]);
         assert_eq!(perms, vec![Permission::LeadsRead]);
     }
 
@@ -236,10 +195,7 @@ mod tests {
         let v = LeadVisibility::for_actor(Role::Sales, user(1), &[user(2)]);
         assert!(v.allows(user(1), None));
         assert!(v.allows(user(9), Some(user(1))));
-        assert!(
-            !v.allows(user(2), None),
-            "a SALES user never sees a teammate's lead"
-        );
+        assert!(!v.allows(user(2), None), "a SALES user never sees a teammate's lead");
         assert!(!v.allows(user(9), Some(user(2))));
     }
 

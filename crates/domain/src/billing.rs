@@ -47,21 +47,12 @@ mod tests {
         let t = datetime!(2026-01-31 21:30 UTC);
         assert_eq!(usage_period(t, "Asia/Riyadh"), "2026-02");
         assert_eq!(usage_period(t, "UTC"), "2026-01");
-        assert_eq!(
-            usage_period(datetime!(2026-01-31 20:59 UTC), "Asia/Riyadh"),
-            "2026-01"
-        );
-        assert_eq!(
-            usage_period(datetime!(2026-12-31 20:00 UTC), "Asia/Dubai"),
-            "2027-01"
-        );
+        assert_eq!(usage_period(datetime!(2026-01-31 20:59 UTC), "Asia/Riyadh"), "2026-01");
+        assert_eq!(usage_period(datetime!(2026-12-31 20:00 UTC), "Asia/Dubai"), "2027-01");
     }
 
     #[test]
     fn unknown_zones_use_riyadh_time() {
-        assert_eq!(
-            usage_period(datetime!(2026-03-31 22:00 UTC), "Mars/Olympus"),
-            "2026-04"
-        );
+        assert_eq!(usage_period(datetime!(2026-03-31 22:00 UTC), "Mars/Olympus"), "2026-04");
     }
 }

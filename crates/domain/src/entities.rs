@@ -91,11 +91,7 @@ pub enum Limit {
 
 impl Limit {
     pub fn from_stored(v: i64) -> Self {
-        if v < 0 {
-            Self::Unlimited
-        } else {
-            Self::AtMost(v)
-        }
+        if v < 0 { Self::Unlimited } else { Self::AtMost(v) }
     }
 
     pub fn to_stored(self) -> i64 {
@@ -448,8 +444,7 @@ mod tests {
     #[test]
     fn tenant_settings_default_timezone_and_strict_shape() {
         assert_eq!(TenantSettings::default().timezone(), "Asia/Riyadh");
-        let s: TenantSettings =
-            serde_json::from_str(r#"{"timezone":"Asia/Dubai","language":"ar"}"#).unwrap();
+        let s: TenantSettings = serde_json::from_str(r#"{"timezone":"Asia/Dubai","language":"ar"}"#).unwrap();
         assert_eq!(s.timezone(), "Asia/Dubai");
         assert_eq!(s.language, Some(Language::Ar));
         assert!(serde_json::from_str::<TenantSettings>(r#"{"language":"fr"}"#).is_err());
@@ -458,12 +453,8 @@ mod tests {
 
     #[test]
     fn smart_filters_round_trip() {
-        let f: SmartFilters =
-            serde_json::from_str(r#"{"status":["NEW","LOST"],"hasPhone":true}"#).unwrap();
+        let f: SmartFilters = serde_json::from_str(r#"{"status":["NEW","LOST"],"hasPhone":true}"#).unwrap();
         assert_eq!(f.status, Some(vec![LeadStatus::New, LeadStatus::Lost]));
-        assert_eq!(
-            serde_json::to_string(&f).unwrap(),
-            r#"{"status":["NEW","LOST"],"hasPhone":true}"#
-        );
+        assert_eq!(serde_json::to_string(&f).unwrap(), r#"{"status":["NEW","LOST"],"hasPhone":true}"#);
     }
 }

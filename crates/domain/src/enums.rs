@@ -209,10 +209,7 @@ mod tests {
     fn every_variant_round_trips_through_its_wire_spelling() {
         for s in LeadStatus::ALL {
             assert_eq!(LeadStatus::from_str(s.as_str()).unwrap(), *s);
-            assert_eq!(
-                serde_json::to_string(s).unwrap(),
-                format!("\"{}\"", s.as_str())
-            );
+            assert_eq!(serde_json::to_string(s).unwrap(), format!("\"{}\"", s.as_str()));
         }
         for t in JobType::ALL {
             assert_eq!(JobType::from_str(t.as_str()).unwrap(), *t);
@@ -243,18 +240,8 @@ mod tests {
 
     #[test]
     fn contact_activities() {
-        let contact: Vec<_> = ActivityType::ALL
-            .iter()
-            .filter(|t| t.is_contact())
-            .collect();
-        assert_eq!(
-            contact,
-            [
-                &ActivityType::WhatsApp,
-                &ActivityType::Call,
-                &ActivityType::Meeting
-            ]
-        );
+        let contact: Vec<_> = ActivityType::ALL.iter().filter(|t| t.is_contact()).collect();
+        assert_eq!(contact, [&ActivityType::WhatsApp, &ActivityType::Call, &ActivityType::Meeting]);
         assert!(ActivityType::Note.is_manual() && !ActivityType::Created.is_manual());
     }
 }

@@ -11,10 +11,7 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
+        Self { field: field.into(), message: message.into() }
     }
 }
 
@@ -88,11 +85,7 @@ impl Validator {
     }
 
     pub fn finish(self) -> Result<(), DomainError> {
-        if self.errors.is_empty() {
-            Ok(())
-        } else {
-            Err(DomainError::Validation(self.errors))
-        }
+        if self.errors.is_empty() { Ok(()) } else { Err(DomainError::Validation(self.errors)) }
     }
 }
 
@@ -100,16 +93,7 @@ fn rename_field(err: DomainError, field: &str) -> DomainError {
     match err {
         DomainError::Validation(errs) => DomainError::Validation(
             errs.into_iter()
-                .map(|e| {
-                    FieldError::new(
-                        if e.field.is_empty() {
-                            field.to_owned()
-                        } else {
-                            e.field
-                        },
-                        e.message,
-                    )
-                })
+                .map(|e| FieldError::new(if e.field.is_empty() { field.to_owned() } else { e.field }, e.message))
                 .collect(),
         ),
         other => other,
@@ -129,13 +113,7 @@ mod tests {
         assert_eq!(a, None);
         assert_eq!(b, Some(3));
         let err = v.finish().unwrap_err();
-        assert_eq!(
-            err.field_errors(),
-            &[
-                FieldError::new("email", "bad email"),
-                FieldError::new("name", "required")
-            ]
-        );
+        assert_eq!(err.field_errors(), &[FieldError::new("email", "bad email"), FieldError::new("name", "required")]);
     }
 
     #[test]

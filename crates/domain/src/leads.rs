@@ -36,10 +36,7 @@ impl LeadStatus {
         if self.can_transition_to(to) {
             Ok(to)
         } else {
-            Err(DomainError::InvalidStateTransition {
-                from: self.to_string(),
-                to: to.to_string(),
-            })
+            Err(DomainError::InvalidStateTransition { from: self.to_string(), to: to.to_string() })
         }
     }
 }
@@ -60,16 +57,10 @@ pub fn normalize_tags(raw: &[String]) -> Result<Vec<String>, DomainError> {
             continue;
         }
         if crate::values::has_forbidden_control(t) {
-            return Err(DomainError::field(
-                "",
-                "tags must not contain control characters",
-            ));
+            return Err(DomainError::field("", "tags must not contain control characters"));
         }
         if t.chars().count() > MAX_TAG_LEN {
-            return Err(DomainError::field(
-                "",
-                format!("each tag must be at most {MAX_TAG_LEN} characters"),
-            ));
+            return Err(DomainError::field("", format!("each tag must be at most {MAX_TAG_LEN} characters")));
         }
         out.push(t.to_owned());
     }
@@ -81,11 +72,7 @@ pub fn normalize_tags(raw: &[String]) -> Result<Vec<String>, DomainError> {
 
 /// A lead score, 0–100.
 pub fn check_score(score: i32) -> Result<i32, DomainError> {
-    if (0..=100).contains(&score) {
-        Ok(score)
-    } else {
-        Err(DomainError::field("", "must be between 0 and 100"))
-    }
+    if (0..=100).contains(&score) { Ok(score) } else { Err(DomainError::field("", "must be between 0 and 100")) }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -129,16 +116,12 @@ pub struct EnrichmentData {
 impl EnrichmentData {
     /// Parses and checks a JSON value against the seed's shape.
     pub fn from_json(value: serde_json::Value) -> Result<Self, DomainError> {
-        let data: Self = serde_json::from_value(value).map_err(|e| {
-            DomainError::field("", format!("does not match the enrichment shape: {e}"))
-        })?;
+        let data: Self = serde_json::from_value(value)
+            .map_err(|e| DomainError::field("", format!("does not match the enrichment shape: {e}")))?;
         if let Some(year) = data.founded_year
             && !(1800..=2100).contains(&year)
         {
-            return Err(DomainError::field(
-                "",
-                "foundedYear must be between 1800 and 2100",
-            ));
+            return Err(DomainError::field("", "foundedYear must be between 1800 and 2100"));
         }
         if let Some(makers) = &data.decision_makers
             && makers.iter().any(|m| m.name.trim().is_empty())
@@ -187,52 +170,25 @@ impl NewLead {
     /// Validates every field and reports all bad ones at once (field names in camelCase, as sent).
     pub fn parse(input: LeadInput) -> Result<Self, DomainError> {
         let mut v = Validator::new();
-        let company_name = v.check_field(
-            "companyName",
-            required_text(&input.company_name, COMPANY_NAME_MAX),
-        );
-        let industry = v.check_field(
-            "industry",
-            optional_text(input.industry.as_deref(), INDUSTRY_MAX),
-        );
+        let company_name = v.check_field("companyName", required_text(&input.company_name, COMPANY_NAME_MAX));
+        let industry = v.check_field("industry", optional_text(input.industry.as_deref(), INDUSTRY_MAX));
         let city = v.check_field("city", optional_text(input.city.as_deref(), CITY_MAX));
         let phone = v.check_field("phone", optional(input.phone.as_deref(), PhoneE164::parse));
         let email = v.check_field(
             "email",
             optional(input.email.as_deref(), |s| {
-                if s.chars().count() > EMAIL_MAX {
-                    Err(DomainError::field("", "is too long"))
-                } else {
-                    Email::parse(s)
-                }
+                if s.chars().count() > EMAIL_MAX { Err(DomainError::field("", "is too long")) } else { Email::parse(s) }
             }),
         );
-        let website = v.check_field(
-            "website",
-            optional(input.website.as_deref(), WebsiteUrl::parse),
-        );
+        let website = v.check_field("website", optional(input.website.as_deref(), WebsiteUrl::parse));
         let score = v.check_field("score", input.score.map(check_score).transpose());
         let tags = v.check_field("tags", normalize_tags(&input.tags));
         let enrichment_data = v.check_field(
             "enrichmentData",
-            input
-                .enrichment_data
-                .map(EnrichmentData::from_json)
-                .transpose()
-                .map(Option::unwrap_or_default),
+            input.enrichment_data.map(EnrichmentData::from_json).transpose().map(Option::unwrap_or_default),
         );
         v.finish()?;
-        match (
-            company_name,
-            industry,
-            city,
-            phone,
-            email,
-            website,
-            score,
-            tags,
-            enrichment_data,
-        ) {
+        match (company_name, industry, city, phone, email, website, score, tags, enrichment_data) {
             (
                 Some(company_name),
                 Some(industry),
@@ -273,10 +229,7 @@ impl NewLead {
     }
 }
 
-fn optional<T>(
-    raw: Option<&str>,
-    parse: impl Fn(&str) -> Result<T, DomainError>,
-) -> Result<Option<T>, DomainError> {
+fn optional<T>(raw: Option<&str>, parse: impl Fn(&str) -> Result<T, DomainError>) -> Result<Option<T>, DomainError> {
     match raw.map(str::trim) {
         None | Some("") => Ok(None),
         Some(s) => parse(s).map(Some),
@@ -363,13 +316,7 @@ mod tests {
         assert!(!Lost.can_transition_to(Lost));
         assert!(!Lost.can_transition_to(Qualified));
         let err = Qualified.transition_to(New).unwrap_err();
-        assert_eq!(
-            err,
-            DomainError::InvalidStateTransition {
-                from: "QUALIFIED".into(),
-                to: "NEW".into()
-            }
-        );
+        assert_eq!(err, DomainError::InvalidStateTransition { from: "QUALIFIED".into(), to: "NEW".into() });
     }
 
     #[test]
@@ -392,8 +339,7 @@ mod tests {
 
     #[test]
     fn tags_are_trimmed_and_deduplicated() {
-        let tags =
-            normalize_tags(&[" vip ".into(), "vip".into(), "".into(), "رياض".into()]).unwrap();
+        let tags = normalize_tags(&[" vip ".into(), "vip".into(), "".into(), "رياض".into()]).unwrap();
         assert_eq!(tags, vec!["vip", "رياض"]);
         assert!(normalize_tags(&["x".repeat(51)]).is_err());
         let many: Vec<String> = (0..51).map(|i| format!("t{i}")).collect();
@@ -446,22 +392,8 @@ mod tests {
             ..Default::default()
         })
         .unwrap_err();
-        let fields: Vec<&str> = err
-            .field_errors()
-            .iter()
-            .map(|e| e.field.as_str())
-            .collect();
-        assert_eq!(
-            fields,
-            [
-                "companyName",
-                "phone",
-                "email",
-                "website",
-                "score",
-                "enrichmentData"
-            ]
-        );
+        let fields: Vec<&str> = err.field_errors().iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["companyName", "phone", "email", "website", "score", "enrichmentData"]);
     }
 
     #[test]

@@ -46,11 +46,7 @@ fn strip_article(word: &str) -> &str {
 
 /// Normalises a single word or phrase to comparable words, without dropping company words.
 pub fn normalize_words(text: &str) -> Vec<String> {
-    let folded: String = text
-        .chars()
-        .filter_map(fold_char)
-        .flat_map(char::to_lowercase)
-        .collect();
+    let folded: String = text.chars().filter_map(fold_char).flat_map(char::to_lowercase).collect();
     folded
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
@@ -62,17 +58,9 @@ pub fn normalize_words(text: &str) -> Vec<String> {
 /// joined by single spaces. `مؤسسة النور`, `النور` and `مؤسّسة نور` all give `نور`.
 pub fn company_name_key(name: &str) -> String {
     let words: Vec<String> = normalize_words(name);
-    let kept: Vec<&str> = words
-        .iter()
-        .map(String::as_str)
-        .filter(|w| !COMPANY_WORDS.contains(w))
-        .collect();
+    let kept: Vec<&str> = words.iter().map(String::as_str).filter(|w| !COMPANY_WORDS.contains(w)).collect();
     // A name made only of company words ("The Company") keeps them rather than becoming empty.
-    if kept.is_empty() {
-        words.join(" ")
-    } else {
-        kept.join(" ")
-    }
+    if kept.is_empty() { words.join(" ") } else { kept.join(" ") }
 }
 
 #[cfg(test)]
@@ -107,10 +95,7 @@ mod tests {
 
     #[test]
     fn different_companies_stay_different() {
-        assert_ne!(
-            company_name_key("مؤسسة النور"),
-            company_name_key("مؤسسة الأمل")
-        );
+        assert_ne!(company_name_key("مؤسسة النور"), company_name_key("مؤسسة الأمل"));
         assert_ne!(company_name_key("Techno"), company_name_key("Techna"));
     }
 

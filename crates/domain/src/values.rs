@@ -32,9 +32,7 @@ impl Email {
             && !local.starts_with('.')
             && !local.ends_with('.')
             && !local.contains("..")
-            && local
-                .chars()
-                .all(|c| c.is_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c));
+            && local.chars().all(|c| c.is_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c));
         let domain_ok = domain.contains('.')
             && domain.split('.').all(|label| {
                 !label.is_empty()
@@ -70,17 +68,14 @@ impl Slug {
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
         let s = raw.trim();
         let ok = (2..=Self::MAX_LEN).contains(&s.len())
-            && s.chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
             && !s.starts_with('-')
             && !s.ends_with('-')
             && !s.contains("--");
         if ok {
             Ok(Self(s.to_owned()))
         } else {
-            Err(invalid(
-                "must be 2–100 lowercase letters, digits or single hyphens",
-            ))
+            Err(invalid("must be 2–100 lowercase letters, digits or single hyphens"))
         }
     }
 
@@ -96,11 +91,7 @@ impl Slug {
                 out.push('-');
             }
         }
-        let mut s: String = out
-            .trim_end_matches('-')
-            .chars()
-            .take(Self::MAX_LEN - 9)
-            .collect();
+        let mut s: String = out.trim_end_matches('-').chars().take(Self::MAX_LEN - 9).collect();
         while s.ends_with('-') {
             s.pop();
         }
@@ -112,11 +103,7 @@ impl Slug {
 
     /// This slug with a suffix, for when the plain one is taken. Stays within the length limit.
     pub fn with_suffix(&self, suffix: &str) -> Self {
-        let clean: String = suffix
-            .chars()
-            .filter(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-            .take(8)
-            .collect();
+        let clean: String = suffix.chars().filter(|c| c.is_ascii_lowercase() || c.is_ascii_digit()).take(8).collect();
         Self(format!("{}-{}", self.0, clean))
     }
 
@@ -149,12 +136,8 @@ impl PhoneE164 {
                 '+' if i == 0 => plus = true,
                 '0'..='9' => digits.push(c),
                 // Arabic-Indic and Persian digits, as typed on Arabic keyboards.
-                '\u{0660}'..='\u{0669}' => {
-                    digits.push(char::from(b'0' + (c as u32 - 0x0660) as u8))
-                }
-                '\u{06F0}'..='\u{06F9}' => {
-                    digits.push(char::from(b'0' + (c as u32 - 0x06F0) as u8))
-                }
+                '\u{0660}'..='\u{0669}' => digits.push(char::from(b'0' + (c as u32 - 0x0660) as u8)),
+                '\u{06F0}'..='\u{06F9}' => digits.push(char::from(b'0' + (c as u32 - 0x06F0) as u8)),
                 ' ' | '-' | '.' | '(' | ')' | '\u{00A0}' => {}
                 _ => return Err(invalid("is not a valid phone number")),
             }
@@ -163,8 +146,7 @@ impl PhoneE164 {
             digits = rest.to_owned();
             plus = true;
         }
-        let already_international =
-            plus || (digits.starts_with("966") && (12..=13).contains(&digits.len()));
+        let already_international = plus || (digits.starts_with("966") && (12..=13).contains(&digits.len()));
         let international = if already_international {
             digits
         } else if let Some(national) = digits.strip_prefix('0') {
@@ -195,11 +177,7 @@ impl PhoneE164 {
                 Err(bad())
             };
         }
-        if (8..=15).contains(&d.len()) {
-            Ok(Self(format!("+{d}")))
-        } else {
-            Err(bad())
-        }
+        if (8..=15).contains(&d.len()) { Ok(Self(format!("+{d}"))) } else { Err(bad()) }
     }
 
     pub fn as_str(&self) -> &str {
@@ -232,11 +210,7 @@ impl WebsiteUrl {
             return Err(invalid("is too long"));
         }
         let bad = || invalid("is not a valid website URL");
-        let with_scheme = if s.contains("://") {
-            s.to_owned()
-        } else {
-            format!("https://{s}")
-        };
+        let with_scheme = if s.contains("://") { s.to_owned() } else { format!("https://{s}") };
         let mut url = url::Url::parse(&with_scheme).map_err(|_| bad())?;
         match url.scheme() {
             "https" => {}
@@ -247,21 +221,14 @@ impl WebsiteUrl {
             return Err(invalid("must not contain credentials"));
         }
         let host = match url.host() {
-            Some(url::Host::Domain(d))
-                if d.contains('.') && !d.starts_with('.') && !d.ends_with('.') =>
-            {
-                d.to_owned()
-            }
+            Some(url::Host::Domain(d)) if d.contains('.') && !d.starts_with('.') && !d.ends_with('.') => d.to_owned(),
             _ => return Err(bad()),
         };
         url.set_fragment(None);
         if url.port().is_some() && url.port_or_known_default() == Some(443) {
             url.set_port(None).map_err(|()| bad())?;
         }
-        Ok(Self {
-            url: url.to_string(),
-            host,
-        })
+        Ok(Self { url: url.to_string(), host })
     }
 
     pub fn as_str(&self) -> &str {
@@ -302,9 +269,7 @@ pub fn check_password_strength(password: &str) -> Result<(), DomainError> {
         password.chars().any(|c| !c.is_alphanumeric()),
     ];
     if classes.iter().filter(|&&b| b).count() < 2 {
-        return Err(invalid(
-            "must mix at least two kinds of characters (letters, digits, symbols)",
-        ));
+        return Err(invalid("must mix at least two kinds of characters (letters, digits, symbols)"));
     }
     Ok(())
 }
@@ -327,8 +292,7 @@ pub fn required_text(raw: &str, max: usize) -> Result<String, DomainError> {
 /// NUL and other C0/C1 control characters (tab and newlines excepted) are never valid text:
 /// PostgreSQL cannot even store NUL.
 pub fn has_forbidden_control(s: &str) -> bool {
-    s.chars()
-        .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+    s.chars().any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
 }
 
 /// Like `required_text`, but an absent or blank value is `None`.
@@ -346,29 +310,13 @@ mod tests {
 
     #[test]
     fn email_is_case_insensitive_and_trimmed() {
-        assert_eq!(
-            Email::parse("  Sara@Example.SA ").unwrap(),
-            Email::parse("sara@example.sa").unwrap()
-        );
-        assert_eq!(
-            Email::parse("Sara@Example.SA").unwrap().as_str(),
-            "sara@example.sa"
-        );
+        assert_eq!(Email::parse("  Sara@Example.SA ").unwrap(), Email::parse("sara@example.sa").unwrap());
+        assert_eq!(Email::parse("Sara@Example.SA").unwrap().as_str(), "sara@example.sa");
     }
 
     #[test]
     fn bad_emails_are_refused() {
-        for bad in [
-            "",
-            "plain",
-            "a@b",
-            "@x.sa",
-            "a@.sa",
-            "a b@x.sa",
-            "a..b@x.sa",
-            "a@x..sa",
-            "a@-x.sa",
-        ] {
+        for bad in ["", "plain", "a@b", "@x.sa", "a@.sa", "a b@x.sa", "a..b@x.sa", "a@x..sa", "a@-x.sa"] {
             assert!(Email::parse(bad).is_err(), "{bad:?} should be refused");
         }
         let long = format!("{}@x.sa", "a".repeat(260));
@@ -381,16 +329,10 @@ mod tests {
         for bad in ["A", "a", "-ab", "ab-", "a--b", "ab_c", "شركة"] {
             assert!(Slug::parse(bad).is_err(), "{bad:?}");
         }
-        assert_eq!(
-            Slug::from_name("  Acme Trading Co. ").as_str(),
-            "acme-trading-co"
-        );
+        assert_eq!(Slug::from_name("  Acme Trading Co. ").as_str(), "acme-trading-co");
         assert_eq!(Slug::from_name("شركة النور").as_str(), "org");
         assert_eq!(Slug::from_name("Al Noor شركة 2").as_str(), "al-noor-2");
-        assert_eq!(
-            Slug::from_name("x").with_suffix("AB12cd!").as_str(),
-            "org-12cd"
-        );
+        assert_eq!(Slug::from_name("x").with_suffix("AB12cd!").as_str(), "org-12cd");
     }
 
     #[test]
@@ -407,43 +349,22 @@ mod tests {
             "+9660501234567",
             "٠٥٠١٢٣٤٥٦٧",
         ] {
-            assert_eq!(
-                PhoneE164::parse(raw).unwrap().as_str(),
-                "+966501234567",
-                "{raw}"
-            );
+            assert_eq!(PhoneE164::parse(raw).unwrap().as_str(), "+966501234567", "{raw}");
         }
     }
 
     #[test]
     fn saudi_landlines_and_other_countries() {
-        assert_eq!(
-            PhoneE164::parse("0112345678").unwrap().as_str(),
-            "+966112345678"
-        );
-        assert_eq!(
-            PhoneE164::parse("+971 50 123 4567").unwrap().as_str(),
-            "+971501234567"
-        );
-        assert_eq!(
-            PhoneE164::parse("0097150123456").unwrap().as_str(),
-            "+97150123456"
-        );
+        assert_eq!(PhoneE164::parse("0112345678").unwrap().as_str(), "+966112345678");
+        assert_eq!(PhoneE164::parse("+971 50 123 4567").unwrap().as_str(), "+971501234567");
+        assert_eq!(PhoneE164::parse("0097150123456").unwrap().as_str(), "+97150123456");
     }
 
     #[test]
     fn bad_phones_are_refused() {
-        for bad in [
-            "",
-            "12",
-            "05012345",
-            "050123456789",
-            "+966 40 123 4567",
-            "phone",
-            "+0123456789",
-            "050-abc-4567",
-            "+1 2",
-        ] {
+        for bad in
+            ["", "12", "05012345", "050123456789", "+966 40 123 4567", "phone", "+0123456789", "050-abc-4567", "+1 2"]
+        {
             assert!(PhoneE164::parse(bad).is_err(), "{bad:?} should be refused");
         }
     }
@@ -454,16 +375,8 @@ mod tests {
         assert_eq!(w.as_str(), "https://www.example.sa/About");
         assert_eq!(w.host(), "www.example.sa");
         assert_eq!(w.dedup_host(), "example.sa");
-        assert_eq!(
-            WebsiteUrl::parse("http://example.sa").unwrap().as_str(),
-            "https://example.sa/"
-        );
-        assert_eq!(
-            WebsiteUrl::parse("https://example.sa:443/x")
-                .unwrap()
-                .as_str(),
-            "https://example.sa/x"
-        );
+        assert_eq!(WebsiteUrl::parse("http://example.sa").unwrap().as_str(), "https://example.sa/");
+        assert_eq!(WebsiteUrl::parse("https://example.sa:443/x").unwrap().as_str(), "https://example.sa/x");
     }
 
     #[test]

@@ -69,19 +69,12 @@ pub fn client_info(req: &HttpRequest, trusted: &[Cidr]) -> ClientInfo {
                 .flat_map(|v| v.split(','))
                 .filter_map(|s| s.trim().parse().ok())
                 .collect();
-            forwarded
-                .into_iter()
-                .rev()
-                .find(|ip| !is_trusted(*ip))
-                .or(Some(p))
+            forwarded.into_iter().rev().find(|ip| !is_trusted(*ip)).or(Some(p))
         }
         other => other,
     };
-    let user_agent = req
-        .headers()
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(|s| s.chars().take(512).collect());
+    let user_agent =
+        req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(|s| s.chars().take(512).collect());
     ClientInfo { ip, user_agent }
 }
 
@@ -94,25 +87,16 @@ impl FromRequest for Authed {
 
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<HttpState>>().cloned();
-        let client = state
-            .as_ref()
-            .map(|s| client_info(req, &s.trusted_proxies))
-            .unwrap_or_default();
+        let client = state.as_ref().map(|s| client_info(req, &s.trusted_proxies)).unwrap_or_default();
         let token = req
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
             .map(|t| t.trim().to_owned());
         Box::pin(async move {
-            let state =
-                state.ok_or_else(|| ApiError::App(AppError::Internal("state missing".into())))?;
-            let token = token
-                .filter(|t| !t.is_empty())
-                .ok_or(AppError::Unauthenticated)?;
+            let state = state.ok_or_else(|| ApiError::App(AppError::Internal("state missing".into())))?;
+            let token = token.filter(|t| !t.is_empty()).ok_or(AppError::Unauthenticated)?;
             Ok(Authed(state.app.authenticate(&token, client).await?))
         })
     }
@@ -126,10 +110,7 @@ impl FromRequest for Client {
     type Future = std::future::Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
-        let trusted = req
-            .app_data::<web::Data<HttpState>>()
-            .map(|s| s.trusted_proxies.clone())
-            .unwrap_or_default();
+        let trusted = req.app_data::<web::Data<HttpState>>().map(|s| s.trusted_proxies.clone()).unwrap_or_default();
         std::future::ready(Ok(Client(client_info(req, &trusted))))
     }
 }
@@ -146,11 +127,7 @@ mod tests {
         assert!(!net.contains("11.0.0.1".parse().unwrap()));
         assert!(net.contains("::ffff:10.0.0.1".parse().unwrap()));
         assert!(Cidr::parse("::1").unwrap().contains("::1".parse().unwrap()));
-        assert!(
-            Cidr::parse("0.0.0.0/0")
-                .unwrap()
-                .contains("8.8.8.8".parse().unwrap())
-        );
+        assert!(Cidr::parse("0.0.0.0/0").unwrap().contains("8.8.8.8".parse().unwrap()));
         assert_eq!(Cidr::parse("10.0.0.0/33"), None);
         assert_eq!(Cidr::parse("nonsense"), None);
     }

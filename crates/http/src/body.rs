@@ -42,15 +42,9 @@ impl FromRequest for JsonBody {
                     let bad: Vec<FieldError> = map
                         .iter()
                         .filter(|(k, v)| k.contains('\0') || contains_nul(v))
-                        .map(|(k, _)| {
-                            FieldError::new(k.replace('\0', ""), "must not contain NUL characters")
-                        })
+                        .map(|(k, _)| FieldError::new(k.replace('\0', ""), "must not contain NUL characters"))
                         .collect();
-                    if bad.is_empty() {
-                        Ok(JsonBody(map))
-                    } else {
-                        Err(AppError::Validation(bad).into())
-                    }
+                    if bad.is_empty() { Ok(JsonBody(map)) } else { Err(AppError::Validation(bad).into()) }
                 }
                 Ok(_) => Err(AppError::field("body", "must be a JSON object").into()),
                 Err(e) => Err(ApiError::BadRequest(format!("body is not valid JSON: {e}"))),
@@ -76,10 +70,7 @@ pub struct Fields<'a> {
 
 impl<'a> Fields<'a> {
     pub fn new(map: &'a Map<String, Value>) -> Self {
-        Self {
-            map,
-            errors: Vec::new(),
-        }
+        Self { map, errors: Vec::new() }
     }
 
     fn present(&self, name: &str) -> Option<&'a Value> {
@@ -147,10 +138,7 @@ impl<'a> Fields<'a> {
     pub fn string_list(&mut self, name: &str) -> Vec<String> {
         match self.present(name) {
             Some(Value::Array(items)) => {
-                let strings: Option<Vec<String>> = items
-                    .iter()
-                    .map(|v| v.as_str().map(str::to_owned))
-                    .collect();
+                let strings: Option<Vec<String>> = items.iter().map(|v| v.as_str().map(str::to_owned)).collect();
                 strings.unwrap_or_else(|| {
                     self.bad(name, "must be a list of strings");
                     Vec::new()
@@ -182,11 +170,7 @@ impl<'a> Fields<'a> {
 
     /// Ok when every field read so far was well typed.
     pub fn finish(self) -> Result<(), ApiError> {
-        if self.errors.is_empty() {
-            Ok(())
-        } else {
-            Err(AppError::Validation(self.errors).into())
-        }
+        if self.errors.is_empty() { Ok(()) } else { Err(AppError::Validation(self.errors).into()) }
     }
 }
 
@@ -197,8 +181,7 @@ mod tests {
 
     #[test]
     fn every_wrongly_typed_field_is_reported() {
-        let body =
-            json!({"email": 5, "tags": ["a", 1], "score": "high", "flag": "yes", "id": "nope"});
+        let body = json!({"email": 5, "tags": ["a", 1], "score": "high", "flag": "yes", "id": "nope"});
         let map = body.as_object().unwrap();
         let mut f = Fields::new(map);
         assert_eq!(f.string("email"), "");
@@ -207,9 +190,7 @@ mod tests {
         assert_eq!(f.opt_i32("score"), None);
         assert_eq!(f.opt_bool("flag"), None);
         assert_eq!(f.opt_parsed::<uuid::Uuid>("id", "a UUID"), None);
-        let Err(ApiError::App(AppError::Validation(errors))) = f.finish() else {
-            panic!("expected 422")
-        };
+        let Err(ApiError::App(AppError::Validation(errors))) = f.finish() else { panic!("expected 422") };
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["email", "name", "tags", "score", "flag", "id"]);
     }
@@ -220,11 +201,7 @@ mod tests {
         let map = body.as_object().unwrap();
         let mut f = Fields::new(map);
         assert_eq!(f.opt_string("city"), None);
-        assert_eq!(
-            f.opt_i32("score"),
-            None,
-            "out of i32 range is an error, not a wrap"
-        );
+        assert_eq!(f.opt_i32("score"), None, "out of i32 range is an error, not a wrap");
         assert!(f.finish().is_err());
     }
 }

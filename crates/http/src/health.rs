@@ -25,9 +25,7 @@ async fn readyz(state: web::Data<HttpState>) -> HttpResponse {
 
 #[get("/metrics")]
 async fn metrics(state: web::Data<HttpState>) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(state.metrics.render())
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(state.metrics.render())
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -68,10 +68,7 @@ async fn me(state: web::Data<HttpState>, Authed(ctx): Authed) -> Result<HttpResp
         memberships: view
             .memberships
             .iter()
-            .map(|(t, role)| MembershipSummary {
-                tenant: TenantDto::from(t),
-                role: *role,
-            })
+            .map(|(t, role)| MembershipSummary { tenant: TenantDto::from(t), role: *role })
             .collect(),
     }))
 }

@@ -18,9 +18,7 @@ pub fn path_id<T: std::str::FromStr>(raw: &str) -> Result<T, ApiError> {
 }
 
 fn query_pairs(req: &HttpRequest) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(req.query_string().as_bytes())
-        .into_owned()
-        .collect()
+    url::form_urlencoded::parse(req.query_string().as_bytes()).into_owned().collect()
 }
 
 #[post("/leads")]
@@ -30,9 +28,7 @@ async fn create(
     Authed(ctx): Authed,
     JsonBody(body): JsonBody,
 ) -> Result<HttpResponse, ApiError> {
-    let allow_duplicate = query_pairs(&req)
-        .iter()
-        .any(|(k, v)| k == "allowDuplicate" && (v == "true" || v == "1"));
+    let allow_duplicate = query_pairs(&req).iter().any(|(k, v)| k == "allowDuplicate" && (v == "true" || v == "1"));
     let mut f = Fields::new(&body);
     let input = LeadInput {
         company_name: f.string("companyName"),
@@ -41,10 +37,7 @@ async fn create(
         phone: f.opt_string("phone"),
         email: f.opt_string("email"),
         website: f.opt_string("website"),
-        status: f.opt_parsed::<LeadStatus>(
-            "status",
-            "one of NEW, PROSPECTED, CONTACTED, QUALIFIED, LOST",
-        ),
+        status: f.opt_parsed::<LeadStatus>("status", "one of NEW, PROSPECTED, CONTACTED, QUALIFIED, LOST"),
         score: f.opt_i32("score"),
         tags: f.string_list("tags"),
         list_id: f.opt_parsed::<ListId>("listId", "a list id (UUID)"),
@@ -70,11 +63,7 @@ async fn get_one(
 }
 
 #[get("/leads")]
-async fn list(
-    state: web::Data<HttpState>,
-    req: HttpRequest,
-    Authed(ctx): Authed,
-) -> Result<HttpResponse, ApiError> {
+async fn list(state: web::Data<HttpState>, req: HttpRequest, Authed(ctx): Authed) -> Result<HttpResponse, ApiError> {
     let mut p = ListParams::default();
     for (k, v) in query_pairs(&req) {
         let slot = match k.as_str() {
@@ -101,10 +90,8 @@ async fn list(
         *slot = Some(v);
     }
     let page = state.app.list_leads(&ctx, p).await?;
-    Ok(HttpResponse::Ok().json(PageDto {
-        data: page.data.iter().map(LeadDto::from).collect(),
-        next_cursor: page.next_cursor,
-    }))
+    Ok(HttpResponse::Ok()
+        .json(PageDto { data: page.data.iter().map(LeadDto::from).collect(), next_cursor: page.next_cursor }))
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -43,36 +43,17 @@ impl Metrics {
         let mut registry = Registry::with_prefix("leadzone");
         let requests = Family::<RequestLabels, Counter>::default();
         let latency: LatencyFamily = Family::new_with_constructor(latency_histogram);
-        registry.register(
-            "http_requests",
-            "HTTP requests by route pattern and status",
-            requests.clone(),
-        );
-        registry.register(
-            "http_request_duration_seconds",
-            "HTTP request latency by route pattern",
-            latency.clone(),
-        );
-        Self {
-            registry,
-            requests,
-            latency,
-        }
+        registry.register("http_requests", "HTTP requests by route pattern and status", requests.clone());
+        registry.register("http_request_duration_seconds", "HTTP request latency by route pattern", latency.clone());
+        Self { registry, requests, latency }
     }
 
     pub fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
         self.requests
-            .get_or_create(&RequestLabels {
-                method: method.to_owned(),
-                route: route.to_owned(),
-                status,
-            })
+            .get_or_create(&RequestLabels { method: method.to_owned(), route: route.to_owned(), status })
             .inc();
         self.latency
-            .get_or_create(&RouteLabels {
-                method: method.to_owned(),
-                route: route.to_owned(),
-            })
+            .get_or_create(&RouteLabels { method: method.to_owned(), route: route.to_owned() })
             .observe(seconds);
     }
 
@@ -96,10 +77,10 @@ mod tests {
         m.observe("GET", "/api/v1/leads/{id}", 404, 0.002);
         m.observe("GET", "/api/v1/leads/{id}", 404, 0.004);
         let text = m.render();
-        assert!(text.contains(r#"leadzone_http_requests_total{method="GET",route="/api/v1/leads/{id}",status="404"} 2"#), "{text}");
         assert!(
-            text.contains("leadzone_http_request_duration_seconds_count"),
+            text.contains(r#"leadzone_http_requests_total{method="GET",route="/api/v1/leads/{id}",status="404"} 2"#),
             "{text}"
         );
+        assert!(text.contains("leadzone_http_request_duration_seconds_count"), "{text}");
     }
 }

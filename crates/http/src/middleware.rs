@@ -20,10 +20,7 @@ pub struct RequestId(pub String);
 
 fn incoming_id(req: &ServiceRequest) -> Option<String> {
     let v = req.headers().get(REQUEST_ID)?.to_str().ok()?;
-    let ok = !v.is_empty()
-        && v.len() <= 64
-        && v.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    let ok = !v.is_empty() && v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     ok.then(|| v.to_owned())
 }
 
@@ -34,16 +31,10 @@ pub async fn observe(
     let started = Instant::now();
     let id = incoming_id(&req).unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
     req.extensions_mut().insert(RequestId(id.clone()));
-    let lang = Lang::from_accept_language(
-        req.headers()
-            .get(header::ACCEPT_LANGUAGE)
-            .and_then(|v| v.to_str().ok()),
-    );
+    let lang = Lang::from_accept_language(req.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()));
     let method = req.method().to_string();
     let path = req.path().to_owned();
-    let metrics = req
-        .app_data::<web::Data<HttpState>>()
-        .map(|s| s.metrics.clone());
+    let metrics = req.app_data::<web::Data<HttpState>>().map(|s| s.metrics.clone());
     let span = tracing::info_span!("request", request_id = %id, %method, %path);
 
     let res = next.call(req).instrument(span.clone()).await?;
@@ -60,10 +51,7 @@ pub async fn observe(
         res.headers_mut().insert(REQUEST_ID, v);
     }
     let status = res.status().as_u16();
-    let route = res
-        .request()
-        .match_pattern()
-        .unwrap_or_else(|| "unmatched".to_owned());
+    let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned());
     let elapsed = started.elapsed();
     if let Some(m) = metrics {
         m.observe(&method, &route, status, elapsed.as_secs_f64());

@@ -43,13 +43,9 @@ pub enum Lang {
 impl Lang {
     /// `ar` when the first language the client names is Arabic; English otherwise.
     pub fn from_accept_language(value: Option<&str>) -> Self {
-        let first = value
-            .and_then(|v| v.split(',').next())
-            .map(|s| s.trim().to_ascii_lowercase());
+        let first = value.and_then(|v| v.split(',').next()).map(|s| s.trim().to_ascii_lowercase());
         match first {
-            Some(tag) if tag == "ar" || tag.starts_with("ar-") || tag.starts_with("ar;") => {
-                Lang::Ar
-            }
+            Some(tag) if tag == "ar" || tag.starts_with("ar-") || tag.starts_with("ar;") => Lang::Ar,
             _ => Lang::En,
         }
     }
@@ -57,13 +53,7 @@ impl Lang {
 
 impl Problem {
     pub fn new(status: StatusCode, code: &'static str) -> Self {
-        Self {
-            status,
-            code,
-            errors: Vec::new(),
-            extra: Map::new(),
-            internal: None,
-        }
+        Self { status, code, errors: Vec::new(), extra: Map::new(), internal: None }
     }
 
     pub fn from_error(err: &ApiError) -> Self {
@@ -96,8 +86,7 @@ impl Problem {
                 }
                 E::DuplicateLead { existing } => {
                     let mut prob = p(StatusCode::CONFLICT, "DUPLICATE_LEAD");
-                    prob.extra
-                        .insert("existingLeadId".into(), json!(existing.to_string()));
+                    prob.extra.insert("existingLeadId".into(), json!(existing.to_string()));
                     prob
                 }
                 E::InvalidStateTransition { from, to } => {
@@ -106,11 +95,7 @@ impl Problem {
                     prob.extra.insert("to".into(), json!(to));
                     prob
                 }
-                E::QuotaExceeded {
-                    metric,
-                    limit,
-                    used,
-                } => {
+                E::QuotaExceeded { metric, limit, used } => {
                     let mut prob = p(StatusCode::PAYMENT_REQUIRED, "QUOTA_EXCEEDED");
                     prob.extra.insert("metric".into(), json!(metric.as_str()));
                     prob.extra.insert("limit".into(), json!(limit));
@@ -119,8 +104,7 @@ impl Problem {
                 }
                 E::RateLimited { retry_after_secs } => {
                     let mut prob = p(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED");
-                    prob.extra
-                        .insert("retryAfter".into(), json!(retry_after_secs));
+                    prob.extra.insert("retryAfter".into(), json!(retry_after_secs));
                     prob
                 }
                 E::Unavailable(why) => {
@@ -141,20 +125,14 @@ impl Problem {
     pub fn body(&self, lang: Lang, request_id: Option<&str>) -> Value {
         let (title, detail) = texts(self.code, lang);
         let mut body = Map::new();
-        body.insert(
-            "type".into(),
-            json!(format!("urn:leadzone:problem:{}", self.code)),
-        );
+        body.insert("type".into(), json!(format!("urn:leadzone:problem:{}", self.code)));
         body.insert("title".into(), json!(title));
         body.insert("status".into(), json!(self.status.as_u16()));
         body.insert("detail".into(), json!(detail));
         body.insert("code".into(), json!(self.code));
         if !self.errors.is_empty() {
-            let errors: Vec<Value> = self
-                .errors
-                .iter()
-                .map(|e| json!({"field": e.field, "message": e.message}))
-                .collect();
+            let errors: Vec<Value> =
+                self.errors.iter().map(|e| json!({"field": e.field, "message": e.message})).collect();
             body.insert("errors".into(), Value::Array(errors));
         }
         for (k, v) in &self.extra {
@@ -168,10 +146,7 @@ impl Problem {
 
     pub fn response(&self, lang: Lang, request_id: Option<&str>) -> HttpResponse {
         let mut res = HttpResponse::build(self.status)
-            .insert_header((
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/problem+json"),
-            ))
+            .insert_header((header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json")))
             .body(self.body(lang, request_id).to_string());
         if let Some(Value::Number(n)) = self.extra.get("retryAfter")
             && let Ok(v) = HeaderValue::from_str(&n.to_string())
@@ -200,65 +175,34 @@ impl ResponseError for ApiError {
 /// Title and detail of each public code.
 fn texts(code: &str, lang: Lang) -> (&'static str, &'static str) {
     let (en, ar) = match code {
-        "BAD_REQUEST" => (
-            ("Bad request", "The request could not be read."),
-            ("طلب غير صالح", "تعذّرت قراءة الطلب."),
-        ),
+        "BAD_REQUEST" => (("Bad request", "The request could not be read."), ("طلب غير صالح", "تعذّرت قراءة الطلب.")),
         "UNAUTHENTICATED" => (
-            (
-                "Not authenticated",
-                "A valid access token or API key is required.",
-            ),
+            ("Not authenticated", "A valid access token or API key is required."),
             ("غير مصادق", "يلزم رمز وصول أو مفتاح API صالح."),
         ),
         "INVALID_CREDENTIALS" => (
             ("Invalid credentials", "The email or password is incorrect."),
-            (
-                "بيانات الدخول غير صحيحة",
-                "البريد الإلكتروني أو كلمة المرور غير صحيحة.",
-            ),
+            ("بيانات الدخول غير صحيحة", "البريد الإلكتروني أو كلمة المرور غير صحيحة."),
         ),
         "OTP_REQUIRED" => (
-            (
-                "One-time code required",
-                "Two-factor authentication is on: send a valid one-time code.",
-            ),
-            (
-                "رمز التحقق مطلوب",
-                "المصادقة الثنائية مفعّلة: أرسل رمز تحقق صالحًا.",
-            ),
+            ("One-time code required", "Two-factor authentication is on: send a valid one-time code."),
+            ("رمز التحقق مطلوب", "المصادقة الثنائية مفعّلة: أرسل رمز تحقق صالحًا."),
         ),
         "FORBIDDEN" => (
-            (
-                "Forbidden",
-                "Your role or API key does not allow this action.",
-            ),
+            ("Forbidden", "Your role or API key does not allow this action."),
             ("غير مسموح", "دورك أو مفتاح API لا يسمح بهذا الإجراء."),
         ),
-        "TENANT_SUSPENDED" => (
-            ("Organization suspended", "This organization is suspended."),
-            ("المنظمة موقوفة", "هذه المنظمة موقوفة."),
-        ),
+        "TENANT_SUSPENDED" => {
+            (("Organization suspended", "This organization is suspended."), ("المنظمة موقوفة", "هذه المنظمة موقوفة."))
+        }
         "FEATURE_DISABLED" => (
-            (
-                "Feature disabled",
-                "This feature is not enabled for your organization.",
-            ),
+            ("Feature disabled", "This feature is not enabled for your organization."),
             ("الميزة غير مفعّلة", "هذه الميزة غير مفعّلة لمنظمتك."),
         ),
-        "NOT_FOUND" => (
-            ("Not found", "The resource does not exist."),
-            ("غير موجود", "المورد غير موجود."),
-        ),
+        "NOT_FOUND" => (("Not found", "The resource does not exist."), ("غير موجود", "المورد غير موجود.")),
         "METHOD_NOT_ALLOWED" => (
-            (
-                "Method not allowed",
-                "This method is not supported on this path.",
-            ),
-            (
-                "الطريقة غير مسموحة",
-                "هذه الطريقة غير مدعومة على هذا المسار.",
-            ),
+            ("Method not allowed", "This method is not supported on this path."),
+            ("الطريقة غير مسموحة", "هذه الطريقة غير مدعومة على هذا المسار."),
         ),
         "CONFLICT" => (
             ("Conflict", "The request conflicts with the current state."),
@@ -269,62 +213,36 @@ fn texts(code: &str, lang: Lang) -> (&'static str, &'static str) {
             ("عميل محتمل مكرر", "يوجد عميل محتمل لهذه الشركة بالفعل."),
         ),
         "INVALID_STATE_TRANSITION" => (
-            (
-                "Invalid state transition",
-                "This status change is not allowed.",
-            ),
+            ("Invalid state transition", "This status change is not allowed."),
             ("انتقال حالة غير صالح", "تغيير الحالة هذا غير مسموح."),
         ),
         "PLAN_LIMIT_CONFLICT" => (
-            (
-                "Plan limit conflict",
-                "Current usage is above the new plan's limits.",
-            ),
-            (
-                "تعارض مع حدود الخطة",
-                "الاستخدام الحالي يتجاوز حدود الخطة الجديدة.",
-            ),
+            ("Plan limit conflict", "Current usage is above the new plan's limits."),
+            ("تعارض مع حدود الخطة", "الاستخدام الحالي يتجاوز حدود الخطة الجديدة."),
         ),
-        "INVITE_EXPIRED" => (
-            ("Invite expired", "This invitation has expired."),
-            ("انتهت صلاحية الدعوة", "انتهت صلاحية هذه الدعوة."),
-        ),
+        "INVITE_EXPIRED" => {
+            (("Invite expired", "This invitation has expired."), ("انتهت صلاحية الدعوة", "انتهت صلاحية هذه الدعوة."))
+        }
         "PAYLOAD_TOO_LARGE" => (
             ("Payload too large", "The request body is too large."),
             ("حجم الطلب كبير جدًا", "محتوى الطلب أكبر من المسموح."),
         ),
-        "VALIDATION_FAILED" => (
-            ("Validation failed", "One or more fields are invalid."),
-            ("فشل التحقق", "حقل واحد أو أكثر غير صالح."),
-        ),
+        "VALIDATION_FAILED" => {
+            (("Validation failed", "One or more fields are invalid."), ("فشل التحقق", "حقل واحد أو أكثر غير صالح."))
+        }
         "QUOTA_EXCEEDED" => (
-            (
-                "Quota exceeded",
-                "Your plan's limit for this month is reached.",
-            ),
+            ("Quota exceeded", "Your plan's limit for this month is reached."),
             ("تم تجاوز الحصة", "تم بلوغ حد خطتك لهذا الشهر."),
         ),
         "RATE_LIMITED" => (
-            (
-                "Too many requests",
-                "Slow down and retry after the indicated time.",
-            ),
-            (
-                "طلبات كثيرة جدًا",
-                "يرجى الانتظار ثم إعادة المحاولة بعد الوقت المحدد.",
-            ),
+            ("Too many requests", "Slow down and retry after the indicated time."),
+            ("طلبات كثيرة جدًا", "يرجى الانتظار ثم إعادة المحاولة بعد الوقت المحدد."),
         ),
         "UNAVAILABLE" => (
-            (
-                "Service unavailable",
-                "The service is temporarily unavailable.",
-            ),
+            ("Service unavailable", "The service is temporarily unavailable."),
             ("الخدمة غير متاحة", "الخدمة غير متاحة مؤقتًا."),
         ),
-        _ => (
-            ("Internal error", "Something went wrong on our side."),
-            ("خطأ داخلي", "حدث خطأ من جهتنا."),
-        ),
+        _ => (("Internal error", "Something went wrong on our side."), ("خطأ داخلي", "حدث خطأ من جهتنا.")),
     };
     match lang {
         Lang::En => en,
@@ -346,15 +264,7 @@ mod tests {
             (AppError::Forbidden, 403, "FORBIDDEN"),
             (AppError::NotFound, 404, "NOT_FOUND"),
             (AppError::Conflict("x".into()), 409, "CONFLICT"),
-            (
-                AppError::QuotaExceeded {
-                    metric: UsageMetric::Leads,
-                    limit: 1,
-                    used: 1,
-                },
-                402,
-                "QUOTA_EXCEEDED",
-            ),
+            (AppError::QuotaExceeded { metric: UsageMetric::Leads, limit: 1, used: 1 }, 402, "QUOTA_EXCEEDED"),
             (AppError::Unavailable("db".into()), 503, "UNAVAILABLE"),
             (AppError::Internal("boom".into()), 500, "INTERNAL"),
         ];
@@ -366,9 +276,7 @@ mod tests {
 
     #[test]
     fn bodies_carry_fields_and_never_internal_text() {
-        let p = Problem::from_error(&ApiError::App(AppError::Internal(
-            "SELECT secret FROM x".into(),
-        )));
+        let p = Problem::from_error(&ApiError::App(AppError::Internal("SELECT secret FROM x".into())));
         let body = p.body(Lang::En, Some("req-1")).to_string();
         assert!(!body.contains("SELECT"), "{body}");
         assert!(body.contains("\"requestId\":\"req-1\""));

@@ -48,10 +48,7 @@ pub trait SystemStore: Send + Sync {
     async fn slug_taken(&self, slug: &str) -> Result<bool, RepoError>;
 
     /// Every membership of a user across tenants, with its tenant, oldest first.
-    async fn memberships_of_user(
-        &self,
-        user: UserId,
-    ) -> Result<Vec<(Membership, Tenant)>, RepoError>;
+    async fn memberships_of_user(&self, user: UserId) -> Result<Vec<(Membership, Tenant)>, RepoError>;
 
     async fn create_session(&self, session: &NewSession) -> Result<(), RepoError>;
 

@@ -41,8 +41,7 @@ mod tests {
     #[test]
     fn constraint_names_are_extracted() {
         assert_eq!(
-            constraint_name(r#"duplicate key value violates unique constraint "users_email_key""#)
-                .as_deref(),
+            constraint_name(r#"duplicate key value violates unique constraint "users_email_key""#).as_deref(),
             Some("users_email_key")
         );
         assert_eq!(constraint_name("something else"), None);
@@ -52,9 +51,6 @@ mod tests {
     fn pool_timeouts_are_unavailable() {
         let e = DbErr::ConnectionAcquire(sea_orm::error::ConnAcquireErr::Timeout);
         assert!(matches!(db_err(e), RepoError::Unavailable(_)));
-        assert_eq!(
-            db_err(DbErr::RecordNotFound("x".into())),
-            RepoError::NotFound
-        );
+        assert_eq!(db_err(DbErr::RecordNotFound("x".into())), RepoError::NotFound);
     }
 }

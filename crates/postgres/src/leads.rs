@@ -10,8 +10,8 @@ use leadzone_ports::RepoError;
 use leadzone_ports::leads::{DuplicateMatch, LeadQuery, SortKey};
 use sea_orm::sea_query::{Expr, Order};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Statement, Value,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
+    Value,
 };
 
 /// The SQL of a sort: the key expression and the direction; `id` in the same direction breaks ties.
@@ -36,9 +36,7 @@ fn key_value(key: &SortKey) -> Value {
 
 /// `%`, `_` and `\` are literal in a user's search text.
 fn like_escape(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
+    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
 pub(crate) async fn list<C: ConnectionTrait>(
@@ -51,11 +49,8 @@ pub(crate) async fn list<C: ConnectionTrait>(
 
     if let LeadVisibility::OwnedBy(users) = &query.visibility {
         let ids: Vec<uuid::Uuid> = users.iter().map(|u| u.as_uuid()).collect();
-        select = select.filter(
-            Condition::any()
-                .add(Column::CreatedBy.is_in(ids.clone()))
-                .add(Column::AssignedTo.is_in(ids)),
-        );
+        select = select
+            .filter(Condition::any().add(Column::CreatedBy.is_in(ids.clone())).add(Column::AssignedTo.is_in(ids)));
     }
     if !f.status.is_empty() {
         select = select.filter(Column::Status.is_in(f.status.iter().map(|s| s.as_str())));
@@ -104,11 +99,7 @@ pub(crate) async fn list<C: ConnectionTrait>(
 
     let (key_sql, order) = sort_sql(query.sort);
     if let Some(after) = &query.after {
-        let op = if matches!(order, Order::Desc) {
-            "<"
-        } else {
-            ">"
-        };
+        let op = if matches!(order, Order::Desc) { "<" } else { ">" };
         select = select.filter(Expr::cust_with_values(
             format!("({key_sql}, id) {op} ($1, $2)"),
             [key_value(&after.key), after.id.as_uuid().into()],
@@ -139,11 +130,7 @@ pub(crate) async fn find_duplicate<C: ConnectionTrait>(
         lock_keys.push(format!("{tenant}:host:{h}"));
     }
     if !keys.name_key.is_empty() {
-        lock_keys.push(format!(
-            "{tenant}:name:{}:{}",
-            keys.name_key,
-            keys.city_key.as_deref().unwrap_or("")
-        ));
+        lock_keys.push(format!("{tenant}:name:{}:{}", keys.name_key, keys.city_key.as_deref().unwrap_or("")));
     }
     lock_keys.sort();
     for k in &lock_keys {

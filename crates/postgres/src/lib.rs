@@ -28,10 +28,7 @@ pub struct PoolConfig {
 
 impl Default for PoolConfig {
     fn default() -> Self {
-        Self {
-            max_connections: 10,
-            acquire_timeout: Duration::from_secs(5),
-        }
+        Self { max_connections: 10, acquire_timeout: Duration::from_secs(5) }
     }
 }
 

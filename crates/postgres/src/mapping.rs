@@ -10,16 +10,11 @@ use sea_orm::ActiveValue::Set;
 use std::str::FromStr;
 
 fn parse<T: FromStr>(value: &str, what: &str) -> Result<T, RepoError> {
-    T::from_str(value)
-        .map_err(|_| RepoError::Other(format!("stored {what} {value:?} is not valid")))
+    T::from_str(value).map_err(|_| RepoError::Other(format!("stored {what} {value:?} is not valid")))
 }
 
-fn from_json<T: serde::de::DeserializeOwned>(
-    value: serde_json::Value,
-    what: &str,
-) -> Result<T, RepoError> {
-    serde_json::from_value(value)
-        .map_err(|e| RepoError::Other(format!("stored {what} is not valid: {e}")))
+fn from_json<T: serde::de::DeserializeOwned>(value: serde_json::Value, what: &str) -> Result<T, RepoError> {
+    serde_json::from_value(value).map_err(|e| RepoError::Other(format!("stored {what} is not valid: {e}")))
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> serde_json::Value {
@@ -250,10 +245,7 @@ impl TryFrom<lists::Model> for List {
             description: m.description,
             color: m.color,
             is_smart: m.is_smart,
-            smart_filters: m
-                .smart_filters
-                .map(|j| from_json(j, "smart filters"))
-                .transpose()?,
+            smart_filters: m.smart_filters.map(|j| from_json(j, "smart filters")).transpose()?,
             created_by: m.created_by.into(),
             created_at: m.created_at,
             updated_at: m.updated_at,

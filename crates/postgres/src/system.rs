@@ -8,8 +8,8 @@ use leadzone_domain::ids::UserId;
 use leadzone_ports::RepoError;
 use leadzone_ports::system::{NewSession, SessionPrincipal, SystemStore};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, Statement,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    Statement,
 };
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -54,18 +54,11 @@ impl SystemStore for PgSystemStore {
     }
 
     async fn slug_taken(&self, slug: &str) -> Result<bool, RepoError> {
-        let n = tenants::Entity::find()
-            .filter(tenants::Column::Slug.eq(slug))
-            .count(&self.db)
-            .await
-            .map_err(db_err)?;
+        let n = tenants::Entity::find().filter(tenants::Column::Slug.eq(slug)).count(&self.db).await.map_err(db_err)?;
         Ok(n > 0)
     }
 
-    async fn memberships_of_user(
-        &self,
-        user: UserId,
-    ) -> Result<Vec<(Membership, Tenant)>, RepoError> {
+    async fn memberships_of_user(&self, user: UserId) -> Result<Vec<(Membership, Tenant)>, RepoError> {
         let rows = memberships::Entity::find()
             .filter(memberships::Column::UserId.eq(user.as_uuid()))
             .order_by_asc(memberships::Column::CreatedAt)

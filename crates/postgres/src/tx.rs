@@ -14,8 +14,8 @@ use leadzone_ports::RepoError;
 use leadzone_ports::leads::{DuplicateMatch, LeadQuery};
 use leadzone_ports::store::*;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    DbBackend, EntityTrait, QueryFilter, Statement, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait,
+    QueryFilter, Statement, TransactionTrait,
 };
 
 #[derive(Clone)]
@@ -114,10 +114,7 @@ impl TenantTx for PgTenantTx {
 #[async_trait::async_trait]
 impl UserRepo for PgTenantTx {
     async fn insert(&self, user: &User) -> Result<(), RepoError> {
-        users::ActiveModel::from(user)
-            .insert(&self.txn)
-            .await
-            .map_err(db_err)?;
+        users::ActiveModel::from(user).insert(&self.txn).await.map_err(db_err)?;
         Ok(())
     }
 
@@ -134,10 +131,7 @@ impl UserRepo for PgTenantTx {
 #[async_trait::async_trait]
 impl TenantRepo for PgTenantTx {
     async fn insert(&self, tenant: &Tenant) -> Result<(), RepoError> {
-        tenants::ActiveModel::from(tenant)
-            .insert(&self.txn)
-            .await
-            .map_err(db_err)?;
+        tenants::ActiveModel::from(tenant).insert(&self.txn).await.map_err(db_err)?;
         Ok(())
     }
 
@@ -154,10 +148,7 @@ impl TenantRepo for PgTenantTx {
 #[async_trait::async_trait]
 impl MembershipRepo for PgTenantTx {
     async fn insert(&self, membership: &Membership) -> Result<(), RepoError> {
-        memberships::ActiveModel::from(membership)
-            .insert(&self.txn)
-            .await
-            .map_err(db_err)?;
+        memberships::ActiveModel::from(membership).insert(&self.txn).await.map_err(db_err)?;
         Ok(())
     }
 
@@ -186,10 +177,7 @@ impl MembershipRepo for PgTenantTx {
 #[async_trait::async_trait]
 impl SubscriptionRepo for PgTenantTx {
     async fn insert(&self, subscription: &Subscription) -> Result<(), RepoError> {
-        subscriptions::ActiveModel::from(subscription)
-            .insert(&self.txn)
-            .await
-            .map_err(db_err)?;
+        subscriptions::ActiveModel::from(subscription).insert(&self.txn).await.map_err(db_err)?;
         Ok(())
     }
 
@@ -204,9 +192,7 @@ impl SubscriptionRepo for PgTenantTx {
             .one(&self.txn)
             .await
             .map_err(db_err)?
-            .ok_or_else(|| {
-                RepoError::Other(format!("subscription names unknown plan {}", sub.plan_id))
-            })?;
+            .ok_or_else(|| RepoError::Other(format!("subscription names unknown plan {}", sub.plan_id)))?;
         Ok((sub.try_into()?, plan.try_into()?))
     }
 }
@@ -232,21 +218,13 @@ impl UsageRepo for PgTenantTx {
                    SET value = usage_counters.value + EXCLUDED.value, updated_at = now()
                    WHERE $5 < 0 OR usage_counters.value + EXCLUDED.value <= $5
                  RETURNING value",
-                vec![
-                    self.tid().into(),
-                    metric.as_str().into(),
-                    period.into(),
-                    n.into(),
-                    limit_value.into(),
-                ],
+                vec![self.tid().into(), metric.as_str().into(), period.into(), n.into(), limit_value.into()],
             ))
             .await
             .map_err(db_err)?;
         if let Some(row) = counted {
             let value: i32 = row.try_get("", "value").map_err(db_err)?;
-            return Ok(Increment::Counted {
-                value: i64::from(value),
-            });
+            return Ok(Increment::Counted { value: i64::from(value) });
         }
         let used = self
             .txn
@@ -260,20 +238,14 @@ impl UsageRepo for PgTenantTx {
             .transpose()
             .map_err(db_err)?
             .unwrap_or(0);
-        Ok(Increment::Refused {
-            used: i64::from(used),
-            limit: limit_value,
-        })
+        Ok(Increment::Refused { used: i64::from(used), limit: limit_value })
     }
 }
 
 #[async_trait::async_trait]
 impl LeadRepo for PgTenantTx {
     async fn insert(&self, lead: &Lead, keys: &DedupKeys) -> Result<(), RepoError> {
-        lead_active_model(lead, keys)
-            .insert(&self.txn)
-            .await
-            .map_err(db_err)?;
+        lead_active_model(lead, keys).insert(&self.txn).await.map_err(db_err)?;
         Ok(())
     }
 
@@ -312,10 +284,7 @@ impl ListRepo for PgTenantTx {
 #[async_trait::async_trait]
 impl ActivityRepo for PgTenantTx {
     async fn insert(&self, activity: &Activity) -> Result<(), RepoError> {
-        activities::ActiveModel::from(activity)
-            .insert(&self.txn)
-            .await
-            .map_err(db_err)?;
+        activities::ActiveModel::from(activity).insert(&self.txn).await.map_err(db_err)?;
         Ok(())
     }
 }
@@ -324,8 +293,7 @@ impl ActivityRepo for PgTenantTx {
 impl AuditRepo for PgTenantTx {
     async fn append(&self, e: &NewAuditLog) -> Result<(), RepoError> {
         // Raw SQL for the INET cast; SeaORM has no INET type without the ipnetwork feature.
-        let details =
-            serde_json::to_value(&e.details).map_err(|err| RepoError::Other(err.to_string()))?;
+        let details = serde_json::to_value(&e.details).map_err(|err| RepoError::Other(err.to_string()))?;
         self.txn
             .execute_raw(Self::stmt(
                 "INSERT INTO audit_logs (id, tenant_id, event_type, entity_type, entity_id, action, details,

@@ -32,11 +32,7 @@ async fn server() -> &'static Server {
             if let Ok(raw) = std::env::var("DATABASE_URL") {
                 let mut admin_url = url::Url::parse(&raw).expect("DATABASE_URL is not a valid URL");
                 admin_url.set_path("/postgres");
-                return Server {
-                    admin_url,
-                    role_password: None,
-                    _container: None,
-                };
+                return Server { admin_url, role_password: None, _container: None };
             }
             start_container().await
         })
@@ -55,29 +51,15 @@ async fn start_container() -> Server {
         )
     });
     let host = container.get_host().await.expect("container host");
-    let port = container
-        .get_host_port_ipv4(5432)
-        .await
-        .expect("container port");
-    let admin_url = url::Url::parse(&format!(
-        "postgres://postgres:postgres@{host}:{port}/postgres"
-    ))
-    .expect("url");
-    Server {
-        admin_url,
-        role_password: Some(CONTAINER_ROLE_PASSWORD),
-        _container: Some(Box::new(container)),
-    }
+    let port = container.get_host_port_ipv4(5432).await.expect("container port");
+    let admin_url = url::Url::parse(&format!("postgres://postgres:postgres@{host}:{port}/postgres")).expect("url");
+    Server { admin_url, role_password: Some(CONTAINER_ROLE_PASSWORD), _container: Some(Box::new(container)) }
 }
 
 async fn connect_one(url: &str) -> DatabaseConnection {
     let mut opts = ConnectOptions::new(url.to_owned());
-    opts.max_connections(1)
-        .min_connections(1)
-        .sqlx_logging(false);
-    Database::connect(opts)
-        .await
-        .unwrap_or_else(|e| panic!("cannot connect to {url}: {e}"))
+    opts.max_connections(1).min_connections(1).sqlx_logging(false);
+    Database::connect(opts).await.unwrap_or_else(|e| panic!("cannot connect to {url}: {e}"))
 }
 
 fn with_db(base: &url::Url, db: &str) -> url::Url {
@@ -112,27 +94,17 @@ async fn template(server: &Server) -> &'static str {
         .get_or_init(|| async {
             let name = template_name();
             let admin = connect_one(server.admin_url.as_str()).await;
-            admin
-                .execute_unprepared(&format!("SELECT pg_advisory_lock({TEMPLATE_LOCK})"))
-                .await
-                .expect("lock");
+            admin.execute_unprepared(&format!("SELECT pg_advisory_lock({TEMPLATE_LOCK})")).await.expect("lock");
             if !database_exists(&admin, &name).await {
                 let building = format!("{name}_building");
                 admin
-                    .execute_unprepared(&format!(
-                        "DROP DATABASE IF EXISTS \"{building}\" WITH (FORCE)"
-                    ))
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{building}\" WITH (FORCE)"))
                     .await
                     .expect("drop");
-                admin
-                    .execute_unprepared(&format!("CREATE DATABASE \"{building}\""))
-                    .await
-                    .expect("create template");
+                admin.execute_unprepared(&format!("CREATE DATABASE \"{building}\"")).await.expect("create template");
                 {
                     let db = connect_one(with_db(&server.admin_url, &building).as_str()).await;
-                    Migrator::up(&db, None)
-                        .await
-                        .expect("migrations apply to the template");
+                    Migrator::up(&db, None).await.expect("migrations apply to the template");
                     if let Some(pw) = server.role_password {
                         for role in ["leadzone_app", "leadzone_system"] {
                             db.execute_unprepared(&format!("ALTER ROLE {role} PASSWORD '{pw}'"))
@@ -143,16 +115,11 @@ async fn template(server: &Server) -> &'static str {
                     db.close().await.expect("close template connection");
                 }
                 admin
-                    .execute_unprepared(&format!(
-                        "ALTER DATABASE \"{building}\" RENAME TO \"{name}\""
-                    ))
+                    .execute_unprepared(&format!("ALTER DATABASE \"{building}\" RENAME TO \"{name}\""))
                     .await
                     .expect("rename");
             }
-            admin
-                .execute_unprepared(&format!("SELECT pg_advisory_unlock({TEMPLATE_LOCK})"))
-                .await
-                .expect("unlock");
+            admin.execute_unprepared(&format!("SELECT pg_advisory_unlock({TEMPLATE_LOCK})")).await.expect("unlock");
             admin.close().await.ok();
             name
         })
@@ -174,17 +141,10 @@ impl TestDb {
         let admin = connect_one(server.admin_url.as_str()).await;
         let mut attempt = 0;
         loop {
-            match admin
-                .execute_unprepared(&format!(
-                    "CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""
-                ))
-                .await
-            {
+            match admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\"")).await {
                 Ok(_) => break,
                 // Two clones of one template at the same instant can collide; try again.
-                Err(e)
-                    if attempt < 20 && e.to_string().contains("being accessed by other users") =>
-                {
+                Err(e) if attempt < 20 && e.to_string().contains("being accessed by other users") => {
                     attempt += 1;
                     tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await;
                 }
@@ -192,11 +152,7 @@ impl TestDb {
             }
         }
         admin.close().await.ok();
-        TestDb {
-            name,
-            admin_url: server.admin_url.clone(),
-            role_password: server.role_password,
-        }
+        TestDb { name, admin_url: server.admin_url.clone(), role_password: server.role_password }
     }
 
     /// URL of this database as the owner (superuser): for migrations and test set-up only.
@@ -237,22 +193,12 @@ impl Drop for TestDb {
         let name = self.name.clone();
         // Drop cannot be async; a short-lived thread with its own runtime does the work.
         let handle = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
                 return;
             };
             rt.block_on(async move {
-                if let Ok(db) =
-                    Database::connect(ConnectOptions::new(admin).sqlx_logging(false).to_owned())
-                        .await
-                {
-                    let _ = db
-                        .execute_unprepared(&format!(
-                            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-                        ))
-                        .await;
+                if let Ok(db) = Database::connect(ConnectOptions::new(admin).sqlx_logging(false).to_owned()).await {
+                    let _ = db.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await;
                     let _ = db.close().await;
                 }
             });

@@ -30,11 +30,7 @@ pub struct Account {
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 pub fn unique(prefix: &str) -> String {
-    format!(
-        "{prefix}{}{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
+    format!("{prefix}{}{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
 fn init_logs() {
@@ -55,11 +51,7 @@ pub async fn spawn_app_behind_proxy() -> TestApp {
 async fn spawn_with(behind_proxy: bool) -> TestApp {
     init_logs();
     let db = TestDb::new().await;
-    let proxy = if behind_proxy {
-        Some(DbProxy::start(&db.owner_url()).await)
-    } else {
-        None
-    };
+    let proxy = if behind_proxy { Some(DbProxy::start(&db.owner_url()).await) } else { None };
     let route = |url: String| match &proxy {
         Some(p) => p.rewrite(&url),
         None => url,
@@ -77,19 +69,11 @@ async fn spawn_with(behind_proxy: bool) -> TestApp {
     .collect();
     let settings = Settings::from_map(&env).expect("settings");
     // The template database is already migrated.
-    let app = Application::build(&settings, false)
-        .await
-        .expect("server builds");
+    let app = Application::build(&settings, false).await.expect("server builds");
     let base = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
     tokio::spawn(app.run_until_stopped());
-    TestApp {
-        base,
-        client: reqwest::Client::new(),
-        db,
-        proxy,
-        handle,
-    }
+    TestApp { base, client: reqwest::Client::new(), db, proxy, handle }
 }
 
 impl TestApp {
@@ -135,20 +119,14 @@ impl TestApp {
     }
 
     pub async fn create_lead(&self, account: &Account, body: Value) -> reqwest::Response {
-        self.post("/api/v1/leads", Some(&account.token), &body)
-            .await
+        self.post("/api/v1/leads", Some(&account.token), &body).await
     }
 }
 
 /// Asserts a problem+json response and returns its body.
 pub async fn problem(res: reqwest::Response, status: u16, code: &str) -> Value {
     assert_eq!(res.status().as_u16(), status, "status");
-    assert_eq!(
-        res.headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok()),
-        Some("application/problem+json")
-    );
+    assert_eq!(res.headers().get("content-type").and_then(|v| v.to_str().ok()), Some("application/problem+json"));
     let body: Value = res.json().await.expect("problem body");
     assert_eq!(body["code"], code, "{body}");
     assert_eq!(body["status"], status);
@@ -159,11 +137,7 @@ pub async fn problem(res: reqwest::Response, status: u16, code: &str) -> Value {
 pub fn error_fields(body: &Value) -> Vec<String> {
     body["errors"]
         .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|e| e["field"].as_str().map(str::to_owned))
-                .collect()
-        })
+        .map(|a| a.iter().filter_map(|e| e["field"].as_str().map(str::to_owned)).collect())
         .unwrap_or_default()
 }
 
@@ -178,14 +152,8 @@ pub struct DbProxy {
 impl DbProxy {
     async fn start(target_url: &str) -> Self {
         let target = url::Url::parse(target_url).expect("url");
-        let target_addr = format!(
-            "{}:{}",
-            target.host_str().expect("host"),
-            target.port().unwrap_or(5432)
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind proxy");
+        let target_addr = format!("{}:{}", target.host_str().expect("host"), target.port().unwrap_or(5432));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
         let port = listener.local_addr().expect("addr").port();
         let up = Arc::new(AtomicBool::new(true));
         let connections: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
@@ -205,11 +173,7 @@ impl DbProxy {
                 conns2.lock().expect("lock").push(task);
             }
         });
-        DbProxy {
-            port,
-            up,
-            connections,
-        }
+        DbProxy { port, up, connections }
     }
 
     fn rewrite(&self, url: &str) -> String {

@@ -22,33 +22,18 @@ async fn register_login_and_me() {
     assert!(body["accessToken"].as_str().unwrap().starts_with("lza_"));
 
     // Login is case-insensitive on the email.
-    let res = app
-        .post(
-            "/api/v1/auth/login",
-            None,
-            &json!({"email": "SARA@example.sa", "password": "correct horse 1"}),
-        )
-        .await;
+    let res =
+        app.post("/api/v1/auth/login", None, &json!({"email": "SARA@example.sa", "password": "correct horse 1"})).await;
     assert_eq!(res.status(), 200);
     let login: Value = res.json().await.unwrap();
     let token = login["accessToken"].as_str().unwrap();
     assert_ne!(token, body["accessToken"].as_str().unwrap());
 
-    let me: Value = app
-        .get("/api/v1/me", Some(token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let me: Value = app.get("/api/v1/me", Some(token)).await.json().await.unwrap();
     assert_eq!(me["user"]["email"], "sara@example.sa");
     assert_eq!(me["tenant"]["id"], body["tenant"]["id"]);
     assert_eq!(me["role"], "OWNER");
-    let perms: Vec<&str> = me["permissions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p.as_str().unwrap())
-        .collect();
+    let perms: Vec<&str> = me["permissions"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
     assert!(perms.contains(&"billing:manage") && perms.contains(&"leads:read"));
     assert_eq!(me["memberships"].as_array().unwrap().len(), 1);
 
@@ -81,7 +66,11 @@ async fn duplicate_email_is_409_and_weak_password_is_422() {
 
     for weak in ["short1A", "aaaaaaaaaaaaaaa", "12345678901234"] {
         let res = app
-            .post("/api/v1/auth/register", None, &json!({"email": "new@example.sa", "password": weak, "name": "X", "organizationName": "O"}))
+            .post(
+                "/api/v1/auth/register",
+                None,
+                &json!({"email": "new@example.sa", "password": weak, "name": "X", "organizationName": "O"}),
+            )
             .await;
         let body = problem(res, 422, "VALIDATION_FAILED").await;
         assert_eq!(error_fields(&body), vec!["password"], "{weak}");
@@ -99,28 +88,10 @@ async fn register_reports_every_bad_field() {
         )
         .await;
     let body = problem(res, 422, "VALIDATION_FAILED").await;
-    assert_eq!(
-        error_fields(&body),
-        vec![
-            "email",
-            "password",
-            "name",
-            "organizationName",
-            "organizationSlug"
-        ]
-    );
-    let res = app
-        .post(
-            "/api/v1/auth/register",
-            None,
-            &json!({"email": 1, "password": [], "name": {}}),
-        )
-        .await;
+    assert_eq!(error_fields(&body), vec!["email", "password", "name", "organizationName", "organizationSlug"]);
+    let res = app.post("/api/v1/auth/register", None, &json!({"email": 1, "password": [], "name": {}})).await;
     let body = problem(res, 422, "VALIDATION_FAILED").await;
-    assert_eq!(
-        error_fields(&body),
-        vec!["email", "password", "name", "organizationName"]
-    );
+    assert_eq!(error_fields(&body), vec!["email", "password", "name", "organizationName"]);
 }
 
 #[tokio::test]
@@ -133,39 +104,17 @@ async fn a_taken_slug_is_409_and_a_derived_one_gets_a_suffix() {
         }
         body
     };
-    let first: Value = app
-        .post("/api/v1/auth/register", None, &reg("a@x.sa", "Acme", None))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let first: Value =
+        app.post("/api/v1/auth/register", None, &reg("a@x.sa", "Acme", None)).await.json().await.unwrap();
     assert_eq!(first["tenant"]["slug"], "acme");
-    let second: Value = app
-        .post("/api/v1/auth/register", None, &reg("b@x.sa", "Acme", None))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let second: Value =
+        app.post("/api/v1/auth/register", None, &reg("b@x.sa", "Acme", None)).await.json().await.unwrap();
     let slug = second["tenant"]["slug"].as_str().unwrap();
     assert!(slug.starts_with("acme-") && slug.len() > 5, "{slug}");
-    let res = app
-        .post(
-            "/api/v1/auth/register",
-            None,
-            &reg("c@x.sa", "Other", Some("acme")),
-        )
-        .await;
+    let res = app.post("/api/v1/auth/register", None, &reg("c@x.sa", "Other", Some("acme"))).await;
     problem(res, 409, "CONFLICT").await;
-    let arabic: Value = app
-        .post(
-            "/api/v1/auth/register",
-            None,
-            &reg("d@x.sa", "شركة النور", None),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let arabic: Value =
+        app.post("/api/v1/auth/register", None, &reg("d@x.sa", "شركة النور", None)).await.json().await.unwrap();
     assert_eq!(arabic["tenant"]["name"], "شركة النور");
     assert_eq!(arabic["tenant"]["slug"], "org");
 }
@@ -174,34 +123,16 @@ async fn a_taken_slug_is_409_and_a_derived_one_gets_a_suffix() {
 async fn wrong_password_and_unknown_email_are_the_same_401() {
     let app = spawn_app().await;
     let account = app.register().await;
-    let wrong = app
-        .post(
-            "/api/v1/auth/login",
-            None,
-            &json!({"email": account.email, "password": "wrong horse 1"}),
-        )
-        .await;
+    let wrong =
+        app.post("/api/v1/auth/login", None, &json!({"email": account.email, "password": "wrong horse 1"})).await;
     let a = problem(wrong, 401, "INVALID_CREDENTIALS").await;
-    let unknown = app
-        .post(
-            "/api/v1/auth/login",
-            None,
-            &json!({"email": "ghost@example.sa", "password": "wrong horse 1"}),
-        )
-        .await;
+    let unknown =
+        app.post("/api/v1/auth/login", None, &json!({"email": "ghost@example.sa", "password": "wrong horse 1"})).await;
     let b = problem(unknown, 401, "INVALID_CREDENTIALS").await;
     assert_eq!(a["detail"], b["detail"]);
-    let malformed = app
-        .post(
-            "/api/v1/auth/login",
-            None,
-            &json!({"email": "not an email", "password": "x"}),
-        )
-        .await;
+    let malformed = app.post("/api/v1/auth/login", None, &json!({"email": "not an email", "password": "x"})).await;
     problem(malformed, 401, "INVALID_CREDENTIALS").await;
-    let missing = app
-        .post("/api/v1/auth/login", None, &json!({"email": account.email}))
-        .await;
+    let missing = app.post("/api/v1/auth/login", None, &json!({"email": account.email})).await;
     let body = problem(missing, 422, "VALIDATION_FAILED").await;
     assert_eq!(error_fields(&body), vec!["password"]);
 }
@@ -210,25 +141,9 @@ async fn wrong_password_and_unknown_email_are_the_same_401() {
 async fn tokens_are_required_and_checked() {
     let app = spawn_app().await;
     problem(app.get("/api/v1/me", None).await, 401, "UNAUTHENTICATED").await;
-    problem(
-        app.get("/api/v1/me", Some("lza_forged")).await,
-        401,
-        "UNAUTHENTICATED",
-    )
-    .await;
-    problem(
-        app.get("/api/v1/me", Some("garbage")).await,
-        401,
-        "UNAUTHENTICATED",
-    )
-    .await;
-    let res = app
-        .client
-        .get(app.url("/api/v1/me"))
-        .header("authorization", "Basic abc")
-        .send()
-        .await
-        .unwrap();
+    problem(app.get("/api/v1/me", Some("lza_forged")).await, 401, "UNAUTHENTICATED").await;
+    problem(app.get("/api/v1/me", Some("garbage")).await, 401, "UNAUTHENTICATED").await;
+    let res = app.client.get(app.url("/api/v1/me")).header("authorization", "Basic abc").send().await.unwrap();
     problem(res, 401, "UNAUTHENTICATED").await;
 }
 
@@ -237,12 +152,20 @@ async fn login_picks_the_requested_tenant_or_404() {
     let app = spawn_app().await;
     let account = app.register().await;
     let res = app
-        .post("/api/v1/auth/login", None, &json!({"email": account.email, "password": account.password, "tenantId": account.tenant_id}))
+        .post(
+            "/api/v1/auth/login",
+            None,
+            &json!({"email": account.email, "password": account.password, "tenantId": account.tenant_id}),
+        )
         .await;
     assert_eq!(res.status(), 200);
     let other = app.register().await;
     let res = app
-        .post("/api/v1/auth/login", None, &json!({"email": account.email, "password": account.password, "tenantId": other.tenant_id}))
+        .post(
+            "/api/v1/auth/login",
+            None,
+            &json!({"email": account.email, "password": account.password, "tenantId": other.tenant_id}),
+        )
         .await;
     problem(res, 404, "NOT_FOUND").await;
     let res = app
@@ -261,20 +184,12 @@ async fn no_secret_is_stored_in_plain_text() {
     let app = spawn_app().await;
     let account = app.register().await;
     let login: Value = app
-        .post(
-            "/api/v1/auth/login",
-            None,
-            &json!({"email": account.email, "password": account.password}),
-        )
+        .post("/api/v1/auth/login", None, &json!({"email": account.email, "password": account.password}))
         .await
         .json()
         .await
         .unwrap();
-    let secrets = [
-        account.password.clone(),
-        account.token.clone(),
-        login["refreshToken"].as_str().unwrap().to_owned(),
-    ];
+    let secrets = [account.password.clone(), account.token.clone(), login["refreshToken"].as_str().unwrap().to_owned()];
     let owner = app.db.owner().await;
     use sea_orm::ConnectionTrait;
     for table in ["users", "sessions", "audit_logs", "tenants", "memberships"] {
@@ -289,10 +204,7 @@ async fn no_secret_is_stored_in_plain_text() {
         for row in rows {
             let text: String = row.try_get("", "row").unwrap();
             for s in &secrets {
-                assert!(
-                    !text.contains(s.as_str()),
-                    "{table} stores a secret in plain text"
-                );
+                assert!(!text.contains(s.as_str()), "{table} stores a secret in plain text");
             }
         }
     }
@@ -320,10 +232,7 @@ async fn login_and_registration_are_audited() {
         ))
         .await
         .unwrap();
-    let events: Vec<String> = rows
-        .iter()
-        .map(|r| r.try_get::<String>("", "e").unwrap())
-        .collect();
+    let events: Vec<String> = rows.iter().map(|r| r.try_get::<String>("", "e").unwrap()).collect();
     assert_eq!(events.len(), 2, "{events:?}");
     assert!(events[0].starts_with("SUBSCRIPTION_CREATED|"));
     assert_eq!(events[1], "AUTH_LOGIN|leadzone-tests/1|127.0.0.1");

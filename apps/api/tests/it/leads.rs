@@ -5,11 +5,7 @@ use std::collections::HashSet;
 
 async fn count(app: &TestApp, sql: &str) -> i64 {
     let owner = app.db.owner().await;
-    let row = owner
-        .query_one_raw(Statement::from_string(DbBackend::Postgres, sql.to_owned()))
-        .await
-        .unwrap()
-        .unwrap();
+    let row = owner.query_one_raw(Statement::from_string(DbBackend::Postgres, sql.to_owned())).await.unwrap().unwrap();
     row.try_get_by_index::<i64>(0).unwrap()
 }
 
@@ -29,18 +25,9 @@ async fn create_get_and_list_a_lead() {
         )
         .await;
     assert_eq!(res.status(), 201);
-    let location = res
-        .headers()
-        .get("location")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let location = res.headers().get("location").unwrap().to_str().unwrap().to_owned();
     let lead: Value = res.json().await.unwrap();
-    assert_eq!(
-        location,
-        format!("/api/v1/leads/{}", lead["id"].as_str().unwrap())
-    );
+    assert_eq!(location, format!("/api/v1/leads/{}", lead["id"].as_str().unwrap()));
     assert_eq!(lead["companyName"], "شركة الرياض للتقنية");
     assert_eq!(lead["phone"], "+966501234567");
     assert_eq!(lead["email"], "info@riyadh-tech.sa");
@@ -51,47 +38,16 @@ async fn create_get_and_list_a_lead() {
     assert_eq!(lead["createdBy"], a.user_id.as_str());
     assert_eq!(lead["enrichmentData"]["foundedYear"], 2010);
 
-    let got: Value = app
-        .get(&location, Some(&a.token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let got: Value = app.get(&location, Some(&a.token)).await.json().await.unwrap();
     assert_eq!(got, lead, "GET returns exactly what POST returned");
 
-    let page: Value = app
-        .get("/api/v1/leads", Some(&a.token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let page: Value = app.get("/api/v1/leads", Some(&a.token)).await.json().await.unwrap();
     assert_eq!(page["data"].as_array().unwrap().len(), 1);
     assert_eq!(page["nextCursor"], Value::Null);
 
-    assert_eq!(
-        count(
-            &app,
-            "SELECT count(*) FROM activities WHERE type = 'CREATED'"
-        )
-        .await,
-        1
-    );
-    assert_eq!(
-        count(
-            &app,
-            "SELECT count(*) FROM audit_logs WHERE event_type = 'LEAD_CREATED'"
-        )
-        .await,
-        1
-    );
-    assert_eq!(
-        count(
-            &app,
-            "SELECT value::bigint FROM usage_counters WHERE metric = 'leads'"
-        )
-        .await,
-        1
-    );
+    assert_eq!(count(&app, "SELECT count(*) FROM activities WHERE type = 'CREATED'").await, 1);
+    assert_eq!(count(&app, "SELECT count(*) FROM audit_logs WHERE event_type = 'LEAD_CREATED'").await, 1);
+    assert_eq!(count(&app, "SELECT value::bigint FROM usage_counters WHERE metric = 'leads'").await, 1);
 }
 
 #[tokio::test]
@@ -99,46 +55,16 @@ async fn another_tenants_lead_is_404_and_never_listed() {
     let app = spawn_app().await;
     let a = app.register().await;
     let b = app.register().await;
-    let lead: Value = app
-        .create_lead(&a, json!({"companyName": "A's secret lead"}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let lead: Value = app.create_lead(&a, json!({"companyName": "A's secret lead"})).await.json().await.unwrap();
     let path = format!("/api/v1/leads/{}", lead["id"].as_str().unwrap());
     problem(app.get(&path, Some(&b.token)).await, 404, "NOT_FOUND").await;
-    let page: Value = app
-        .get("/api/v1/leads", Some(&b.token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let page: Value = app.get("/api/v1/leads", Some(&b.token)).await.json().await.unwrap();
     assert_eq!(page["data"], json!([]));
-    problem(
-        app.get("/api/v1/leads/not-a-uuid", Some(&a.token)).await,
-        404,
-        "NOT_FOUND",
-    )
-    .await;
-    problem(
-        app.get(
-            &format!("/api/v1/leads/{}", uuid::Uuid::now_v7()),
-            Some(&a.token),
-        )
-        .await,
-        404,
-        "NOT_FOUND",
-    )
-    .await;
+    problem(app.get("/api/v1/leads/not-a-uuid", Some(&a.token)).await, 404, "NOT_FOUND").await;
+    problem(app.get(&format!("/api/v1/leads/{}", uuid::Uuid::now_v7()), Some(&a.token)).await, 404, "NOT_FOUND").await;
     // B may create a lead with A's phone: duplicates are per tenant.
-    app.create_lead(&a, json!({"companyName": "X", "phone": "0551112222"}))
-        .await;
-    assert_eq!(
-        app.create_lead(&b, json!({"companyName": "X", "phone": "0551112222"}))
-            .await
-            .status(),
-        201
-    );
+    app.create_lead(&a, json!({"companyName": "X", "phone": "0551112222"})).await;
+    assert_eq!(app.create_lead(&b, json!({"companyName": "X", "phone": "0551112222"})).await.status(), 201);
 }
 
 #[tokio::test]
@@ -155,95 +81,46 @@ async fn bad_lead_input_is_422_with_every_field() {
     let body = problem(res, 422, "VALIDATION_FAILED").await;
     assert_eq!(
         error_fields(&body),
-        vec![
-            "companyName",
-            "phone",
-            "email",
-            "website",
-            "score",
-            "tags",
-            "enrichmentData"
-        ]
+        vec!["companyName", "phone", "email", "website", "score", "tags", "enrichmentData"]
     );
 
     let res = app
         .create_lead(&a, json!({"companyName": "X", "status": "WON", "listId": "nope", "assignedTo": 5, "score": "high", "tags": "vip"}))
         .await;
     let body = problem(res, 422, "VALIDATION_FAILED").await;
-    assert_eq!(
-        error_fields(&body),
-        vec!["status", "score", "tags", "listId", "assignedTo"]
-    );
+    assert_eq!(error_fields(&body), vec!["status", "score", "tags", "listId", "assignedTo"]);
 
-    let res = app
-        .create_lead(&a, json!({"companyName": "X".repeat(256)}))
-        .await;
+    let res = app.create_lead(&a, json!({"companyName": "X".repeat(256)})).await;
     let body = problem(res, 422, "VALIDATION_FAILED").await;
     assert_eq!(error_fields(&body), vec!["companyName"]);
 
-    let res = app
-        .create_lead(
-            &a,
-            json!({"companyName": "X", "listId": uuid::Uuid::now_v7().to_string()}),
-        )
-        .await;
+    let res = app.create_lead(&a, json!({"companyName": "X", "listId": uuid::Uuid::now_v7().to_string()})).await;
     let body = problem(res, 422, "VALIDATION_FAILED").await;
     assert_eq!(error_fields(&body), vec!["listId"]);
 
     let other = app.register().await;
-    let res = app
-        .create_lead(&a, json!({"companyName": "X", "assignedTo": other.user_id}))
-        .await;
+    let res = app.create_lead(&a, json!({"companyName": "X", "assignedTo": other.user_id})).await;
     let body = problem(res, 422, "VALIDATION_FAILED").await;
-    assert_eq!(
-        error_fields(&body),
-        vec!["assignedTo"],
-        "a member of another tenant cannot be assigned"
-    );
-    assert_eq!(
-        count(&app, "SELECT count(*) FROM leads").await,
-        0,
-        "nothing was written"
-    );
+    assert_eq!(error_fields(&body), vec!["assignedTo"], "a member of another tenant cannot be assigned");
+    assert_eq!(count(&app, "SELECT count(*) FROM leads").await, 0, "nothing was written");
 }
 
 #[tokio::test]
 async fn duplicates_are_409_unless_allowed() {
     let app = spawn_app().await;
     let a = app.register().await;
-    let first: Value = app
-        .create_lead(&a, json!({"companyName": "Alpha", "phone": "0501234567"}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let res = app
-        .create_lead(
-            &a,
-            json!({"companyName": "Beta", "phone": "+966 50 123 4567"}),
-        )
-        .await;
+    let first: Value =
+        app.create_lead(&a, json!({"companyName": "Alpha", "phone": "0501234567"})).await.json().await.unwrap();
+    let res = app.create_lead(&a, json!({"companyName": "Beta", "phone": "+966 50 123 4567"})).await;
     let body = problem(res, 409, "DUPLICATE_LEAD").await;
     assert_eq!(body["existingLeadId"], first["id"]);
 
-    app.create_lead(
-        &a,
-        json!({"companyName": "Gamma", "website": "www.gamma.sa"}),
-    )
-    .await;
-    let res = app
-        .create_lead(
-            &a,
-            json!({"companyName": "Delta", "website": "https://gamma.sa/x"}),
-        )
-        .await;
+    app.create_lead(&a, json!({"companyName": "Gamma", "website": "www.gamma.sa"})).await;
+    let res = app.create_lead(&a, json!({"companyName": "Delta", "website": "https://gamma.sa/x"})).await;
     problem(res, 409, "DUPLICATE_LEAD").await;
 
-    app.create_lead(&a, json!({"companyName": "مؤسسة النور", "city": "جدة"}))
-        .await;
-    let res = app
-        .create_lead(&a, json!({"companyName": "مؤسّسة نور", "city": "جدة"}))
-        .await;
+    app.create_lead(&a, json!({"companyName": "مؤسسة النور", "city": "جدة"})).await;
+    let res = app.create_lead(&a, json!({"companyName": "مؤسّسة نور", "city": "جدة"})).await;
     problem(res, 409, "DUPLICATE_LEAD").await;
 
     let res = app
@@ -261,53 +138,20 @@ async fn duplicates_are_409_unless_allowed() {
 async fn at_the_monthly_quota_creation_is_402_and_writes_nothing() {
     let app = spawn_app().await;
     let a = app.register().await;
-    assert_eq!(
-        app.create_lead(&a, json!({"companyName": "first"}))
-            .await
-            .status(),
-        201
-    );
+    assert_eq!(app.create_lead(&a, json!({"companyName": "first"})).await.status(), 201);
     // The free plan allows 100 leads a month; pretend 99 are used.
     let owner = app.db.owner().await;
-    owner
-        .execute_unprepared("UPDATE usage_counters SET value = 99 WHERE metric = 'leads'")
-        .await
-        .unwrap();
-    assert_eq!(
-        app.create_lead(&a, json!({"companyName": "hundredth"}))
-            .await
-            .status(),
-        201
-    );
-    let res = app
-        .create_lead(&a, json!({"companyName": "one too many"}))
-        .await;
+    owner.execute_unprepared("UPDATE usage_counters SET value = 99 WHERE metric = 'leads'").await.unwrap();
+    assert_eq!(app.create_lead(&a, json!({"companyName": "hundredth"})).await.status(), 201);
+    let res = app.create_lead(&a, json!({"companyName": "one too many"})).await;
     let body = problem(res, 402, "QUOTA_EXCEEDED").await;
     assert_eq!(
-        (
-            body["metric"].clone(),
-            body["limit"].clone(),
-            body["used"].clone()
-        ),
+        (body["metric"].clone(), body["limit"].clone(), body["used"].clone()),
         (json!("leads"), json!(100), json!(100))
     );
     assert_eq!(count(&app, "SELECT count(*) FROM leads").await, 2);
-    assert_eq!(
-        count(
-            &app,
-            "SELECT count(*) FROM audit_logs WHERE event_type = 'LEAD_CREATED'"
-        )
-        .await,
-        2
-    );
-    assert_eq!(
-        count(
-            &app,
-            "SELECT value::bigint FROM usage_counters WHERE metric = 'leads'"
-        )
-        .await,
-        100
-    );
+    assert_eq!(count(&app, "SELECT count(*) FROM audit_logs WHERE event_type = 'LEAD_CREATED'").await, 2);
+    assert_eq!(count(&app, "SELECT value::bigint FROM usage_counters WHERE metric = 'leads'").await, 100);
 }
 
 #[tokio::test]
@@ -315,12 +159,7 @@ async fn cursor_pages_return_each_lead_once_and_bad_paging_is_422() {
     let app = spawn_app().await;
     let a = app.register().await;
     for i in 0..23 {
-        let res = app
-            .create_lead(
-                &a,
-                json!({"companyName": format!("Company {i:02}"), "score": i % 4}),
-            )
-            .await;
+        let res = app.create_lead(&a, json!({"companyName": format!("Company {i:02}"), "score": i % 4})).await;
         assert_eq!(res.status(), 201);
     }
     for sort in ["-createdAt", "createdAt", "-score", "companyName"] {
@@ -341,11 +180,7 @@ async fn cursor_pages_return_each_lead_once_and_bad_paging_is_422() {
             }
         }
         assert_eq!(seen.len(), 23, "{sort}");
-        assert_eq!(
-            seen.iter().collect::<HashSet<_>>().len(),
-            23,
-            "{sort}: each lead once"
-        );
+        assert_eq!(seen.iter().collect::<HashSet<_>>().len(), 23, "{sort}: each lead once");
     }
     for bad in [
         "cursor=forged",
@@ -357,24 +192,12 @@ async fn cursor_pages_return_each_lead_once_and_bad_paging_is_422() {
         "createdFrom=yesterday",
         "hasPhone=maybe",
     ] {
-        let res = app
-            .get(&format!("/api/v1/leads?{bad}"), Some(&a.token))
-            .await;
+        let res = app.get(&format!("/api/v1/leads?{bad}"), Some(&a.token)).await;
         problem(res, 422, "VALIDATION_FAILED").await;
     }
-    let page: Value = app
-        .get("/api/v1/leads?limit=5&sort=-score", Some(&a.token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let page: Value = app.get("/api/v1/leads?limit=5&sort=-score", Some(&a.token)).await.json().await.unwrap();
     let other_sort_cursor = page["nextCursor"].as_str().unwrap();
-    let res = app
-        .get(
-            &format!("/api/v1/leads?sort=companyName&cursor={other_sort_cursor}"),
-            Some(&a.token),
-        )
-        .await;
+    let res = app.get(&format!("/api/v1/leads?sort=companyName&cursor={other_sort_cursor}"), Some(&a.token)).await;
     problem(res, 422, "VALIDATION_FAILED").await;
 }
 
@@ -383,26 +206,14 @@ async fn list_filters_apply() {
     let app = spawn_app().await;
     let a = app.register().await;
     app.create_lead(&a, json!({"companyName": "شركة الرياض للتقنية", "city": "Riyadh", "phone": "0501111111", "tags": ["vip"], "score": 90})).await;
-    app.create_lead(
-        &a,
-        json!({"companyName": "Techno Solutions", "city": "Jeddah", "status": "LOST"}),
-    )
-    .await;
+    app.create_lead(&a, json!({"companyName": "Techno Solutions", "city": "Jeddah", "status": "LOST"})).await;
     let names = |v: Value| -> Vec<String> {
-        v["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|l| l["companyName"].as_str().unwrap().to_owned())
-            .collect()
+        v["data"].as_array().unwrap().iter().map(|l| l["companyName"].as_str().unwrap().to_owned()).collect()
     };
     for (query, expect) in [
         ("city=Riyadh", vec!["شركة الرياض للتقنية"]),
         ("status=LOST", vec!["Techno Solutions"]),
-        (
-            "status=NEW&status=LOST",
-            vec!["Techno Solutions", "شركة الرياض للتقنية"],
-        ),
+        ("status=NEW&status=LOST", vec!["Techno Solutions", "شركة الرياض للتقنية"]),
         ("hasPhone=false", vec!["Techno Solutions"]),
         ("tag=vip", vec!["شركة الرياض للتقنية"]),
         ("scoreMin=50", vec!["شركة الرياض للتقنية"]),
@@ -410,12 +221,7 @@ async fn list_filters_apply() {
         ("q=التقنية", vec!["شركة الرياض للتقنية"]),
         ("assignedTo=me", vec![]),
     ] {
-        let page: Value = app
-            .get(&format!("/api/v1/leads?{query}"), Some(&a.token))
-            .await
-            .json()
-            .await
-            .unwrap();
+        let page: Value = app.get(&format!("/api/v1/leads?{query}"), Some(&a.token)).await.json().await.unwrap();
         assert_eq!(names(page), expect, "{query}");
     }
 }

@@ -1,11 +1,6 @@
 //! End-to-end tests: the real server on a random port, a real HTTP client, a real PostgreSQL
 //! database per test.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod health;
 mod helpers;

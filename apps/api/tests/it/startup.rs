@@ -16,11 +16,7 @@ impl Drop for Killed {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 #[tokio::test]
@@ -47,10 +43,7 @@ async fn serve_creates_and_migrates_a_fresh_database_and_connects_as_the_restric
     let client = reqwest::Client::new();
     let mut ready = false;
     for _ in 0..120 {
-        if let Ok(res) = client
-            .get(format!("http://127.0.0.1:{port}/readyz"))
-            .send()
-            .await
+        if let Ok(res) = client.get(format!("http://127.0.0.1:{port}/readyz")).send().await
             && res.status() == 200
         {
             ready = true;
@@ -59,15 +52,7 @@ async fn serve_creates_and_migrates_a_fresh_database_and_connects_as_the_restric
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     assert!(ready, "the server never became ready");
-    assert_eq!(
-        client
-            .get(format!("http://127.0.0.1:{port}/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(client.get(format!("http://127.0.0.1:{port}/healthz")).send().await.unwrap().status(), 200);
     let res = client
         .post(format!("http://127.0.0.1:{port}/api/v1/auth/register"))
         .json(&serde_json::json!({"email": "first@example.sa", "password": "correct horse 1", "name": "A", "organizationName": "First"}))
@@ -85,15 +70,8 @@ async fn serve_creates_and_migrates_a_fresh_database_and_connects_as_the_restric
         ))
         .await
         .unwrap();
-    let users: Vec<String> = rows
-        .iter()
-        .map(|r| r.try_get::<String>("", "u").unwrap())
-        .collect();
-    assert_eq!(
-        users,
-        vec!["leadzone_app", "leadzone_system"],
-        "the server never holds a superuser connection"
-    );
+    let users: Vec<String> = rows.iter().map(|r| r.try_get::<String>("", "u").unwrap()).collect();
+    assert_eq!(users, vec!["leadzone_app", "leadzone_system"], "the server never holds a superuser connection");
     let plans = owner
         .query_one_raw(Statement::from_string(
             DbBackend::Postgres,
@@ -106,13 +84,7 @@ async fn serve_creates_and_migrates_a_fresh_database_and_connects_as_the_restric
     // SIGTERM stops the server cleanly: in-flight requests drain, then the process exits 0.
     let mut guard = _guard;
     let pid = guard.0.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
     let mut exited = None;
     for _ in 0..80 {
         if let Some(status) = guard.0.try_wait().unwrap() {
@@ -123,8 +95,5 @@ async fn serve_creates_and_migrates_a_fresh_database_and_connects_as_the_restric
     }
     assert!(exited.expect("the server stopped after SIGTERM").success());
     drop(guard);
-    owner
-        .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{fresh}\" WITH (FORCE)"))
-        .await
-        .unwrap();
+    owner.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{fresh}\" WITH (FORCE)")).await.unwrap();
 }

@@ -1,10 +1,5 @@
 //! Integration tests of the Postgres adapter against a real PostgreSQL: one fresh database per test.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod repos;
 mod schema;
@@ -37,11 +32,7 @@ pub async fn seed_two_tenants(db: &TestDb) {
 }
 
 pub async fn scalar_i64(db: &impl ConnectionTrait, sql: &str) -> i64 {
-    let row = db
-        .query_one_raw(Statement::from_string(DbBackend::Postgres, sql.to_owned()))
-        .await
-        .unwrap()
-        .unwrap();
+    let row = db.query_one_raw(Statement::from_string(DbBackend::Postgres, sql.to_owned())).await.unwrap().unwrap();
     row.try_get_by_index::<i64>(0).unwrap()
 }
 

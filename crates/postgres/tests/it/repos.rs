@@ -13,15 +13,7 @@ use std::collections::HashSet;
 use time::OffsetDateTime;
 
 async fn uow(db: &TestDb) -> PgUnitOfWork {
-    let pool = connect(
-        &db.app_url(),
-        &PoolConfig {
-            max_connections: 20,
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    let pool = connect(&db.app_url(), &PoolConfig { max_connections: 20, ..Default::default() }).await.unwrap();
     PgUnitOfWork::new(pool)
 }
 
@@ -72,10 +64,7 @@ async fn with_ten_units_left_exactly_ten_of_fifty_concurrent_increments_count() 
     // Use 5 first, leaving 10.
     let tx = uow.begin(tenant_a()).await.unwrap();
     assert_eq!(
-        tx.usage()
-            .try_increment(UsageMetric::Leads, "2026-11", 5, limit)
-            .await
-            .unwrap(),
+        tx.usage().try_increment(UsageMetric::Leads, "2026-11", 5, limit).await.unwrap(),
         Increment::Counted { value: 5 }
     );
     tx.commit().await.unwrap();
@@ -85,11 +74,7 @@ async fn with_ten_units_left_exactly_ten_of_fifty_concurrent_increments_count() 
             let uow = uow.clone();
             tokio::spawn(async move {
                 let tx = uow.begin(tenant_a()).await.unwrap();
-                let r = tx
-                    .usage()
-                    .try_increment(UsageMetric::Leads, "2026-11", 1, limit)
-                    .await
-                    .unwrap();
+                let r = tx.usage().try_increment(UsageMetric::Leads, "2026-11", 1, limit).await.unwrap();
                 tx.commit().await.unwrap();
                 r
             })
@@ -108,14 +93,7 @@ async fn with_ten_units_left_exactly_ten_of_fifty_concurrent_increments_count() 
     }
     assert_eq!((counted, refused), (10, 40));
     let owner = db.owner().await;
-    assert_eq!(
-        scalar_i64(
-            &owner,
-            "SELECT value::bigint FROM usage_counters WHERE metric = 'leads'"
-        )
-        .await,
-        15
-    );
+    assert_eq!(scalar_i64(&owner, "SELECT value::bigint FROM usage_counters WHERE metric = 'leads'").await, 15);
 }
 
 #[tokio::test]
@@ -124,39 +102,24 @@ async fn a_rolled_back_increment_gives_its_unit_back_and_unlimited_never_refuses
     seed_two_tenants(&db).await;
     let uow = uow(&db).await;
     let tx = uow.begin(tenant_a()).await.unwrap();
-    tx.usage()
-        .try_increment(UsageMetric::Searches, "2026-11", 1, Limit::AtMost(1))
-        .await
-        .unwrap();
+    tx.usage().try_increment(UsageMetric::Searches, "2026-11", 1, Limit::AtMost(1)).await.unwrap();
     drop(tx); // no commit
     let tx = uow.begin(tenant_a()).await.unwrap();
     assert_eq!(
-        tx.usage()
-            .try_increment(UsageMetric::Searches, "2026-11", 1, Limit::AtMost(1))
-            .await
-            .unwrap(),
+        tx.usage().try_increment(UsageMetric::Searches, "2026-11", 1, Limit::AtMost(1)).await.unwrap(),
         Increment::Counted { value: 1 }
     );
     assert_eq!(
-        tx.usage()
-            .try_increment(UsageMetric::Searches, "2026-11", 2, Limit::AtMost(1))
-            .await
-            .unwrap(),
+        tx.usage().try_increment(UsageMetric::Searches, "2026-11", 2, Limit::AtMost(1)).await.unwrap(),
         Increment::Refused { used: 1, limit: 1 }
     );
     assert_eq!(
-        tx.usage()
-            .try_increment(UsageMetric::Messages, "2026-11", 1000, Limit::Unlimited)
-            .await
-            .unwrap(),
+        tx.usage().try_increment(UsageMetric::Messages, "2026-11", 1000, Limit::Unlimited).await.unwrap(),
         Increment::Counted { value: 1000 }
     );
     // A first increment larger than the limit creates nothing.
     assert_eq!(
-        tx.usage()
-            .try_increment(UsageMetric::Leads, "2026-12", 5, Limit::AtMost(3))
-            .await
-            .unwrap(),
+        tx.usage().try_increment(UsageMetric::Leads, "2026-12", 5, Limit::AtMost(3)).await.unwrap(),
         Increment::Refused { used: 0, limit: 3 }
     );
 }
@@ -166,64 +129,31 @@ async fn duplicates_are_found_by_phone_host_or_name_and_city_within_the_tenant_o
     let db = TestDb::new().await;
     seed_two_tenants(&db).await;
     let uow = uow(&db).await;
-    let existing = new_lead(
-        "مؤسسة النور",
-        Some("0501234567"),
-        Some("www.alnoor.sa"),
-        Some("الرياض"),
-    );
+    let existing = new_lead("مؤسسة النور", Some("0501234567"), Some("www.alnoor.sa"), Some("الرياض"));
     let lead = lead_from(&existing, OffsetDateTime::now_utc(), None);
     let tx = uow.begin(tenant_a()).await.unwrap();
-    tx.leads()
-        .insert(&lead, &existing.dedup_keys())
-        .await
-        .unwrap();
+    tx.leads().insert(&lead, &existing.dedup_keys()).await.unwrap();
     tx.commit().await.unwrap();
 
     let tx = uow.begin(tenant_a()).await.unwrap();
     let by_phone = new_lead("Other", Some("+966 50 123 4567"), None, None);
-    assert_eq!(
-        tx.leads()
-            .find_duplicate(&by_phone.dedup_keys())
-            .await
-            .unwrap(),
-        Some(DuplicateMatch::Phone(lead.id))
-    );
+    assert_eq!(tx.leads().find_duplicate(&by_phone.dedup_keys()).await.unwrap(), Some(DuplicateMatch::Phone(lead.id)));
     let by_host = new_lead("Other", None, Some("https://alnoor.sa/contact"), None);
     assert_eq!(
-        tx.leads()
-            .find_duplicate(&by_host.dedup_keys())
-            .await
-            .unwrap(),
+        tx.leads().find_duplicate(&by_host.dedup_keys()).await.unwrap(),
         Some(DuplicateMatch::WebsiteHost(lead.id))
     );
     let by_name = new_lead("مؤسّسة نور", None, None, Some("الرياض"));
     assert_eq!(
-        tx.leads()
-            .find_duplicate(&by_name.dedup_keys())
-            .await
-            .unwrap(),
+        tx.leads().find_duplicate(&by_name.dedup_keys()).await.unwrap(),
         Some(DuplicateMatch::NameAndCity(lead.id))
     );
     let other_city = new_lead("النور", None, None, Some("جدة"));
-    assert_eq!(
-        tx.leads()
-            .find_duplicate(&other_city.dedup_keys())
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(tx.leads().find_duplicate(&other_city.dedup_keys()).await.unwrap(), None);
     drop(tx);
 
     let tx = uow.begin(TENANT_B.parse().unwrap()).await.unwrap();
-    assert_eq!(
-        tx.leads()
-            .find_duplicate(&by_phone.dedup_keys())
-            .await
-            .unwrap(),
-        None,
-        "tenant B has no such lead"
-    );
+    assert_eq!(tx.leads().find_duplicate(&by_phone.dedup_keys()).await.unwrap(), None, "tenant B has no such lead");
 }
 
 #[tokio::test]
@@ -237,15 +167,8 @@ async fn keyset_pages_return_every_lead_once_in_order_even_with_equal_keys() {
     for i in 0..40 {
         // Four leads share each timestamp and scores repeat, so ties must be broken by id.
         let new = new_lead(&format!("Company {:02}", i % 13), None, None, None);
-        let lead = lead_from(
-            &new,
-            t0 + time::Duration::seconds(i / 4),
-            if i % 3 == 0 {
-                None
-            } else {
-                Some((i % 5) as i32)
-            },
-        );
+        let lead =
+            lead_from(&new, t0 + time::Duration::seconds(i / 4), if i % 3 == 0 { None } else { Some((i % 5) as i32) });
         ids.insert(lead.id);
         tx.leads().insert(&lead, &new.dedup_keys()).await.unwrap();
     }
@@ -280,13 +203,9 @@ async fn keyset_pages_return_every_lead_once_in_order_even_with_equal_keys() {
             let last = page.last().unwrap();
             after = Some(LeadPosition {
                 key: match sort {
-                    LeadSort::CreatedAtDesc | LeadSort::CreatedAtAsc => {
-                        SortKey::Time(last.created_at)
-                    }
+                    LeadSort::CreatedAtDesc | LeadSort::CreatedAtAsc => SortKey::Time(last.created_at),
                     LeadSort::UpdatedAtDesc => SortKey::Time(last.updated_at),
-                    LeadSort::ScoreDesc | LeadSort::ScoreAsc => {
-                        SortKey::Int(i64::from(last.score.unwrap_or(-1)))
-                    }
+                    LeadSort::ScoreDesc | LeadSort::ScoreAsc => SortKey::Int(i64::from(last.score.unwrap_or(-1))),
                     LeadSort::CompanyNameAsc => SortKey::Text(last.company_name.clone()),
                 },
                 id: last.id,
@@ -303,18 +222,12 @@ async fn keyset_pages_return_every_lead_once_in_order_even_with_equal_keys() {
                 LeadSort::CreatedAtDesc => (a.created_at, a.id) > (b.created_at, b.id),
                 LeadSort::CreatedAtAsc => (a.created_at, a.id) < (b.created_at, b.id),
                 LeadSort::UpdatedAtDesc => (a.updated_at, a.id) > (b.updated_at, b.id),
-                LeadSort::ScoreDesc => {
-                    (a.score.unwrap_or(-1), a.id) > (b.score.unwrap_or(-1), b.id)
-                }
+                LeadSort::ScoreDesc => (a.score.unwrap_or(-1), a.id) > (b.score.unwrap_or(-1), b.id),
                 LeadSort::ScoreAsc => (a.score.unwrap_or(-1), a.id) < (b.score.unwrap_or(-1), b.id),
                 // Collation order is the database's; equal names must still be ordered by id.
                 LeadSort::CompanyNameAsc => a.company_name != b.company_name || a.id < b.id,
             };
-            assert!(
-                ordered,
-                "{sort:?}: {} then {}",
-                a.company_name, b.company_name
-            );
+            assert!(ordered, "{sort:?}: {} then {}", a.company_name, b.company_name);
         }
     }
 }
@@ -325,96 +238,30 @@ async fn visibility_and_filters_narrow_the_listing() {
     seed_two_tenants(&db).await;
     let uow = uow(&db).await;
     let tx = uow.begin(tenant_a()).await.unwrap();
-    let new = new_lead(
-        "شركة الرياض للتقنية",
-        Some("0501111111"),
-        None,
-        Some("Riyadh"),
-    );
+    let new = new_lead("شركة الرياض للتقنية", Some("0501111111"), None, Some("Riyadh"));
     let mut lead = lead_from(&new, OffsetDateTime::now_utc(), Some(80));
     lead.tags = vec!["vip".into()];
     tx.leads().insert(&lead, &new.dedup_keys()).await.unwrap();
-    let query = |filter: LeadFilter, visibility: LeadVisibility| LeadQuery {
-        visibility,
-        filter,
-        sort: LeadSort::default(),
-        after: None,
-        limit: 50,
-    };
-    let count = |q: LeadQuery| {
+    let count = |filter: LeadFilter, visibility: LeadVisibility| {
         let tx = &tx;
-        async move { tx.leads().list(&q).await.unwrap().len() }
+        async move {
+            let q = LeadQuery { visibility, filter, sort: LeadSort::default(), after: None, limit: 50 };
+            tx.leads().list(&q).await.unwrap().len()
+        }
     };
-    assert_eq!(
-        count(query(LeadFilter::default(), LeadVisibility::All)).await,
-        2
-    );
     let stranger = LeadVisibility::OwnedBy(vec![UserId::from_uuid(uuid::Uuid::now_v7())]);
-    assert_eq!(count(query(LeadFilter::default(), stranger)).await, 0);
-    assert_eq!(
-        count(query(
-            LeadFilter {
-                has_phone: Some(true),
-                ..Default::default()
-            },
-            LeadVisibility::All
-        ))
-        .await,
-        1
-    );
-    assert_eq!(
-        count(query(
-            LeadFilter {
-                tag: Some("vip".into()),
-                ..Default::default()
-            },
-            LeadVisibility::All
-        ))
-        .await,
-        1
-    );
-    assert_eq!(
-        count(query(
-            LeadFilter {
-                score_min: Some(81),
-                ..Default::default()
-            },
-            LeadVisibility::All
-        ))
-        .await,
-        0
-    );
-    assert_eq!(
-        count(query(
-            LeadFilter {
-                city: Some("Riyadh".into()),
-                ..Default::default()
-            },
-            LeadVisibility::All
-        ))
-        .await,
-        1
-    );
-    assert_eq!(
-        count(query(
-            LeadFilter {
-                q: Some("التقنية".into()),
-                ..Default::default()
-            },
-            LeadVisibility::All
-        ))
-        .await,
-        1
-    );
-    assert_eq!(
-        count(query(
-            LeadFilter {
-                q: Some("100%".into()),
-                ..Default::default()
-            },
-            LeadVisibility::All
-        ))
-        .await,
-        0
-    );
+    assert_eq!(count(LeadFilter::default(), LeadVisibility::All).await, 2);
+    assert_eq!(count(LeadFilter::default(), stranger).await, 0);
+    let cases: Vec<(LeadFilter, usize)> = vec![
+        (LeadFilter { has_phone: Some(true), ..Default::default() }, 1),
+        (LeadFilter { tag: Some("vip".into()), ..Default::default() }, 1),
+        (LeadFilter { score_min: Some(81), ..Default::default() }, 0),
+        (LeadFilter { city: Some("Riyadh".into()), ..Default::default() }, 1),
+        (LeadFilter { q: Some("التقنية".into()), ..Default::default() }, 1),
+        (LeadFilter { q: Some("100%".into()), ..Default::default() }, 0),
+    ];
+    for (filter, expected) in cases {
+        let label = format!("{filter:?}");
+        assert_eq!(count(filter, LeadVisibility::All).await, expected, "{label}");
+    }
 }

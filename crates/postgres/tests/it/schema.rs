@@ -19,32 +19,8 @@ const SEED: &[(&str, &[&str])] = &[
             "updated_at",
         ],
     ),
-    (
-        "tenants",
-        &[
-            "id",
-            "name",
-            "slug",
-            "logo_url",
-            "status",
-            "settings",
-            "created_at",
-            "updated_at",
-        ],
-    ),
-    (
-        "memberships",
-        &[
-            "id",
-            "user_id",
-            "tenant_id",
-            "role",
-            "status",
-            "manager_id",
-            "created_at",
-            "updated_at",
-        ],
-    ),
+    ("tenants", &["id", "name", "slug", "logo_url", "status", "settings", "created_at", "updated_at"]),
+    ("memberships", &["id", "user_id", "tenant_id", "role", "status", "manager_id", "created_at", "updated_at"]),
     (
         "invites",
         &[
@@ -82,16 +58,7 @@ const SEED: &[(&str, &[&str])] = &[
     ),
     (
         "feature_flags",
-        &[
-            "id",
-            "key",
-            "name",
-            "description",
-            "enabled",
-            "rollout_percentage",
-            "created_at",
-            "updated_at",
-        ],
+        &["id", "key", "name", "description", "enabled", "rollout_percentage", "created_at", "updated_at"],
     ),
     (
         "subscriptions",
@@ -110,21 +77,8 @@ const SEED: &[(&str, &[&str])] = &[
             "updated_at",
         ],
     ),
-    (
-        "usage_counters",
-        &["id", "tenant_id", "metric", "value", "period", "updated_at"],
-    ),
-    (
-        "tenant_features",
-        &[
-            "id",
-            "tenant_id",
-            "feature_key",
-            "enabled",
-            "expires_at",
-            "created_at",
-        ],
-    ),
+    ("usage_counters", &["id", "tenant_id", "metric", "value", "period", "updated_at"]),
+    ("tenant_features", &["id", "tenant_id", "feature_key", "enabled", "expires_at", "created_at"]),
     (
         "leads",
         &[
@@ -214,23 +168,8 @@ const SEED: &[(&str, &[&str])] = &[
             "completed_at",
         ],
     ),
-    (
-        "job_logs",
-        &["id", "job_id", "level", "message", "data", "created_at"],
-    ),
-    (
-        "activities",
-        &[
-            "id",
-            "tenant_id",
-            "lead_id",
-            "type",
-            "description",
-            "metadata",
-            "user_id",
-            "created_at",
-        ],
-    ),
+    ("job_logs", &["id", "job_id", "level", "message", "data", "created_at"]),
+    ("activities", &["id", "tenant_id", "lead_id", "type", "description", "metadata", "user_id", "created_at"]),
     (
         "whatsapp_messages",
         &[
@@ -379,23 +318,12 @@ async fn every_seed_table_has_every_seed_column_and_index() {
             assert!(have.iter().any(|h| h == c), "{table}.{c} is missing");
         }
     }
-    let indexes = strings(
-        &owner,
-        "SELECT indexname::text FROM pg_indexes WHERE schemaname = 'public'",
-    )
-    .await;
+    let indexes = strings(&owner, "SELECT indexname::text FROM pg_indexes WHERE schemaname = 'public'").await;
     for idx in SEED_INDEXES {
         assert!(indexes.iter().any(|i| i == idx), "index {idx} is missing");
     }
-    let gin = strings(
-        &owner,
-        "SELECT indexdef FROM pg_indexes WHERE indexname = 'idx_leads_search'",
-    )
-    .await;
-    assert!(
-        gin[0].contains("gin") && gin[0].contains("'arabic'"),
-        "{gin:?}"
-    );
+    let gin = strings(&owner, "SELECT indexdef FROM pg_indexes WHERE indexname = 'idx_leads_search'").await;
+    assert!(gin[0].contains("gin") && gin[0].contains("'arabic'"), "{gin:?}");
 }
 
 #[tokio::test]
@@ -430,8 +358,7 @@ async fn every_tenant_table_has_row_level_security_enabled_and_forced() {
         .await;
         assert_eq!(policy.len(), 1, "{table} has a tenant_isolation policy");
         assert!(
-            policy[0]
-                .contains("NULLIF(current_setting('app.current_tenant_id'::text, true), ''::text)"),
+            policy[0].contains("NULLIF(current_setting('app.current_tenant_id'::text, true), ''::text)"),
             "{table}: {}",
             policy[0]
         );

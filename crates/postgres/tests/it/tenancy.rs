@@ -4,11 +4,7 @@ use crate::*;
 use sea_orm::{ConnectionTrait, TransactionTrait};
 
 async fn set_tenant(txn: &impl ConnectionTrait, tenant: &str) {
-    txn.execute_unprepared(&format!(
-        "SELECT set_config('app.current_tenant_id', '{tenant}', true)"
-    ))
-    .await
-    .unwrap();
+    txn.execute_unprepared(&format!("SELECT set_config('app.current_tenant_id', '{tenant}', true)")).await.unwrap();
 }
 
 #[tokio::test]
@@ -20,27 +16,13 @@ async fn tenant_a_cannot_read_update_or_delete_tenant_b_rows() {
     let txn = app.begin().await.unwrap();
     set_tenant(&txn, TENANT_A).await;
     assert_eq!(scalar_i64(&txn, "SELECT count(*) FROM leads").await, 1);
-    assert_eq!(
-        scalar_i64(
-            &txn,
-            &format!("SELECT count(*) FROM leads WHERE tenant_id = '{TENANT_B}'")
-        )
-        .await,
-        0
-    );
+    assert_eq!(scalar_i64(&txn, &format!("SELECT count(*) FROM leads WHERE tenant_id = '{TENANT_B}'")).await, 0);
     assert_eq!(scalar_i64(&txn, "SELECT count(*) FROM tenants").await, 1);
     assert_eq!(scalar_i64(&txn, "SELECT count(*) FROM audit_logs").await, 1);
-    let updated = txn
-        .execute_unprepared(&format!(
-            "UPDATE leads SET city = 'x' WHERE tenant_id = '{TENANT_B}'"
-        ))
-        .await
-        .unwrap();
+    let updated =
+        txn.execute_unprepared(&format!("UPDATE leads SET city = 'x' WHERE tenant_id = '{TENANT_B}'")).await.unwrap();
     assert_eq!(updated.rows_affected(), 0);
-    let deleted = txn
-        .execute_unprepared(&format!("DELETE FROM leads WHERE tenant_id = '{TENANT_B}'"))
-        .await
-        .unwrap();
+    let deleted = txn.execute_unprepared(&format!("DELETE FROM leads WHERE tenant_id = '{TENANT_B}'")).await.unwrap();
     assert_eq!(deleted.rows_affected(), 0);
     // Writing a row into another tenant is refused by the policy's WITH CHECK.
     let insert = txn
@@ -48,22 +30,14 @@ async fn tenant_a_cannot_read_update_or_delete_tenant_b_rows() {
             "INSERT INTO leads (tenant_id, company_name, created_by) VALUES ('{TENANT_B}', 'smuggled', '{USER}')"
         ))
         .await;
-    assert!(
-        insert
-            .unwrap_err()
-            .to_string()
-            .contains("row-level security")
-    );
+    assert!(insert.unwrap_err().to_string().contains("row-level security"));
     txn.rollback().await.unwrap();
 
     // Tenant B's lead is untouched.
     let owner = db.owner().await;
     assert_eq!(
-        scalar_i64(
-            &owner,
-            &format!("SELECT count(*) FROM leads WHERE tenant_id = '{TENANT_B}' AND city IS NULL")
-        )
-        .await,
+        scalar_i64(&owner, &format!("SELECT count(*) FROM leads WHERE tenant_id = '{TENANT_B}' AND city IS NULL"))
+            .await,
         1
     );
 }
@@ -73,18 +47,8 @@ async fn no_tenant_setting_means_no_rows() {
     let db = TestDb::new().await;
     seed_two_tenants(&db).await;
     let app = db.connect_as("leadzone_app").await;
-    for table in [
-        "leads",
-        "tenants",
-        "memberships",
-        "subscriptions",
-        "audit_logs",
-    ] {
-        assert_eq!(
-            scalar_i64(&app, &format!("SELECT count(*) FROM {table}")).await,
-            0,
-            "{table}"
-        );
+    for table in ["leads", "tenants", "memberships", "subscriptions", "audit_logs"] {
+        assert_eq!(scalar_i64(&app, &format!("SELECT count(*) FROM {table}")).await, 0, "{table}");
     }
     // Once set and reset within a session the setting reads '' — still no rows, not an error.
     let txn = app.begin().await.unwrap();
@@ -100,39 +64,22 @@ async fn audit_rows_cannot_be_changed_or_removed() {
     let app = db.connect_as("leadzone_app").await;
     let txn = app.begin().await.unwrap();
     set_tenant(&txn, TENANT_A).await;
-    let err = txn
-        .execute_unprepared("UPDATE audit_logs SET action = 'forged'")
-        .await
-        .unwrap_err();
+    let err = txn.execute_unprepared("UPDATE audit_logs SET action = 'forged'").await.unwrap_err();
     assert!(err.to_string().contains("permission denied"), "{err}");
     txn.rollback().await.unwrap();
     let txn = app.begin().await.unwrap();
     set_tenant(&txn, TENANT_A).await;
-    let err = txn
-        .execute_unprepared("DELETE FROM audit_logs")
-        .await
-        .unwrap_err();
+    let err = txn.execute_unprepared("DELETE FROM audit_logs").await.unwrap_err();
     assert!(err.to_string().contains("permission denied"), "{err}");
     txn.rollback().await.unwrap();
 
     // Even the owner is stopped by the trigger.
     let owner = db.owner().await;
-    for sql in [
-        "UPDATE audit_logs SET action = 'forged'",
-        "DELETE FROM audit_logs",
-        "TRUNCATE audit_logs",
-    ] {
+    for sql in ["UPDATE audit_logs SET action = 'forged'", "DELETE FROM audit_logs", "TRUNCATE audit_logs"] {
         let err = owner.execute_unprepared(sql).await.unwrap_err();
         assert!(err.to_string().contains("immutable"), "{sql}: {err}");
     }
-    assert_eq!(
-        scalar_i64(
-            &owner,
-            "SELECT count(*) FROM audit_logs WHERE action IN ('a', 'b')"
-        )
-        .await,
-        2
-    );
+    assert_eq!(scalar_i64(&owner, "SELECT count(*) FROM audit_logs WHERE action IN ('a', 'b')").await, 2);
 }
 
 #[tokio::test]
@@ -168,12 +115,6 @@ async fn the_app_role_is_restricted() {
     .await;
     assert_eq!(owned, 0, "leadzone_app owns nothing");
     let app = db.connect_as("leadzone_app").await;
-    let err = app
-        .execute_unprepared("SELECT * FROM sessions")
-        .await
-        .unwrap_err();
-    assert!(
-        err.to_string().contains("permission denied"),
-        "the app role cannot read session hashes: {err}"
-    );
+    let err = app.execute_unprepared("SELECT * FROM sessions").await.unwrap_err();
+    assert!(err.to_string().contains("permission denied"), "the app role cannot read session hashes: {err}");
 }
