@@ -33,13 +33,14 @@ macro_rules! sql_migration {
 sql_migration!(Schema, "0001_schema.sql");
 sql_migration!(Security, "0002_security.sql");
 sql_migration!(SeedPlans, "0003_seed_plans.sql");
+sql_migration!(Identity, "0004_identity.sql");
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(Schema), Box::new(Security), Box::new(SeedPlans)]
+        vec![Box::new(Schema), Box::new(Security), Box::new(SeedPlans), Box::new(Identity)]
     }
 }
 
@@ -49,5 +50,6 @@ pub fn migration_sources() -> &'static [&'static str] {
         include_str!("../sql/0001_schema.sql"),
         include_str!("../sql/0002_security.sql"),
         include_str!("../sql/0003_seed_plans.sql"),
+        include_str!("../sql/0004_identity.sql"),
     ]
 }

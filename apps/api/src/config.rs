@@ -35,6 +35,11 @@ pub struct Settings {
     pub http_workers: usize,
     pub db_pool_size: u32,
     pub shutdown_timeout_secs: u64,
+    pub data_dir: std::path::PathBuf,
+    /// Base64 keys, comma-separated (the first seals); `None` → a development key file.
+    pub master_keys: Option<Vec<Vec<u8>>>,
+    pub admin_token: Option<SecretString>,
+    pub public_url: String,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/leadzone";
@@ -131,7 +136,41 @@ impl Settings {
         let db_pool_size = parse_num(get("LEADZONE_DB_POOL_SIZE"), "LEADZONE_DB_POOL_SIZE", 10)?;
         let shutdown_timeout_secs =
             u64::from(parse_num(get("LEADZONE_SHUTDOWN_TIMEOUT_SECS"), "LEADZONE_SHUTDOWN_TIMEOUT_SECS", 30)?);
+        let data_dir = std::path::PathBuf::from(get("LEADZONE_DATA_DIR").unwrap_or_else(|| ".leadzone".to_owned()));
+        let master_keys = match get("LEADZONE_MASTER_KEY") {
+            None => None,
+            Some(raw) => Some(
+                raw.split(',')
+                    .map(|k| {
+                        use base64::Engine;
+                        base64::engine::general_purpose::STANDARD
+                            .decode(k.trim())
+                            .ok()
+                            .filter(|b| b.len() == 32)
+                            .ok_or_else(|| ConfigError {
+                                var: "LEADZONE_MASTER_KEY",
+                                message: "must be base64 of 32 bytes (comma-separated to rotate)".into(),
+                            })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+        };
+        if environment == Environment::Production && master_keys.is_none() {
+            return Err(ConfigError { var: "LEADZONE_MASTER_KEY", message: "is required in production".into() });
+        }
+        let admin_token = get("LEADZONE_ADMIN_TOKEN");
+        if let Some(t) = &admin_token
+            && t.len() < 16
+        {
+            return Err(ConfigError { var: "LEADZONE_ADMIN_TOKEN", message: "must be at least 16 characters".into() });
+        }
+        let public_url = get("LEADZONE_PUBLIC_URL").unwrap_or_else(|| format!("http://{bind}"));
+        url::Url::parse(&public_url).map_err(|e| ConfigError { var: "LEADZONE_PUBLIC_URL", message: e.to_string() })?;
         Ok(Self {
+            data_dir,
+            master_keys,
+            admin_token: admin_token.map(Into::into),
+            public_url,
             database_url: database_url.into(),
             database_app_url: database_app_url.into(),
             database_system_url: database_system_url.into(),
@@ -184,6 +223,15 @@ mod tests {
     }
 
     #[test]
+    fn production_needs_a_master_key() {
+        let err = Settings::from_map(&env(&[("LEADZONE_ENV", "production")])).unwrap_err();
+        assert_eq!(err.var, "LEADZONE_MASTER_KEY");
+        let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+        let s = Settings::from_map(&env(&[("LEADZONE_ENV", "production"), ("LEADZONE_MASTER_KEY", key)])).unwrap();
+        assert_eq!(s.master_keys.unwrap()[0].len(), 32);
+    }
+
+    #[test]
     fn the_app_password_goes_into_the_derived_url() {
         let s = Settings::from_map(&env(&[("LEADZONE_APP_DB_PASSWORD", "s3cret")])).unwrap();
         assert!(s.database_app_url.expose_secret().starts_with("postgres://leadzone_app:s3cret@"));
@@ -200,6 +248,8 @@ mod tests {
             ("LEADZONE_ACCESS_TOKEN_TTL_SECS", "ten"),
             ("LEADZONE_ACCESS_TOKEN_TTL_SECS", "5"),
             ("LEADZONE_TRUSTED_PROXIES", "10.0.0.0/8, nope"),
+            ("LEADZONE_MASTER_KEY", "c2hvcnQ="),
+            ("LEADZONE_ADMIN_TOKEN", "short"),
         ] {
             let err = Settings::from_map(&env(&[(var, value)])).unwrap_err();
             assert_eq!(err.var, var, "{value}");

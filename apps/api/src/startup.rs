@@ -3,10 +3,10 @@
 
 use crate::config::Settings;
 use leadzone_app::{App, AppConfig, SystemClock, UuidV7};
-use leadzone_crypto::{Argon2Hasher, RandomTokens};
+use leadzone_crypto::{AesGcmBox, Argon2Hasher, RandomTokens, RfcTotp};
 use leadzone_http::HttpState;
 use leadzone_migrations::{Migrator, MigratorTrait};
-use leadzone_postgres::{PgSystemStore, PgUnitOfWork, PoolConfig, connect};
+use leadzone_postgres::{OutboxMailer, PgSystemStore, PgUnitOfWork, PoolConfig, connect};
 use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
 use secrecy::ExposeSecret;
 use std::net::TcpListener;
@@ -73,6 +73,42 @@ pub async fn migrate(settings: &Settings) -> Result<(), StartupError> {
     Ok(())
 }
 
+/// The master keys: from the environment, or in development a key generated once into
+/// `<data dir>/master.key` (with a warning: losing that file loses every sealed secret).
+pub fn master_keys(settings: &Settings) -> Result<Vec<Vec<u8>>, StartupError> {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    if let Some(keys) = &settings.master_keys {
+        return Ok(keys.clone());
+    }
+    let path = settings.data_dir.join("master.key");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let key = STANDARD
+            .decode(text.trim())
+            .ok()
+            .filter(|k| k.len() == 32)
+            .ok_or_else(|| StartupError::Crypto(format!("{} does not hold base64 of 32 bytes", path.display())))?;
+        return Ok(vec![key]);
+    }
+    let key = leadzone_crypto::random_key().map_err(|e| StartupError::Crypto(e.0))?;
+    std::fs::create_dir_all(&settings.data_dir)?;
+    write_private(&path, STANDARD.encode(key).as_bytes())?;
+    tracing::warn!(path = %path.display(), "LEADZONE_MASTER_KEY is not set: generated a development master key; set LEADZONE_MASTER_KEY in production");
+    Ok(vec![key.to_vec()])
+}
+
+#[cfg(unix)]
+fn write_private(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?.write_all(data)
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
+    std::fs::write(path, data)
+}
+
 /// A built, bound, not yet running server.
 pub struct Application {
     port: u16,
@@ -92,15 +128,21 @@ impl Application {
         )
         .await
         .map_err(db)?;
+        let secrets = AesGcmBox::new(&master_keys(settings)?).map_err(|e| StartupError::Crypto(e.0))?;
         let app = App {
             uow: Arc::new(PgUnitOfWork::new(app_db)),
-            system: Arc::new(PgSystemStore::new(system_db)),
+            system: Arc::new(PgSystemStore::new(system_db.clone())),
             hasher: Arc::new(Argon2Hasher::new().map_err(|e| StartupError::Crypto(e.0))?),
             tokens: Arc::new(RandomTokens::new()),
+            secrets: Arc::new(secrets),
+            totp: Arc::new(RfcTotp::new("Leadzone")),
+            mailer: Arc::new(OutboxMailer::new(system_db)),
             clock: Arc::new(SystemClock),
             ids: Arc::new(UuidV7),
             config: AppConfig {
                 access_token_ttl: time::Duration::seconds(i64::from(settings.access_token_ttl_secs)),
+                admin_token: settings.admin_token.as_ref().map(|t| t.expose_secret().to_owned()),
+                public_url: settings.public_url.clone(),
                 ..AppConfig::default()
             },
         };

@@ -27,3 +27,103 @@ pub fn entry(
         user_agent: ctx.client.user_agent.clone(),
     }
 }
+
+/// `GET /audit-logs`: filters, newest first, keyset cursor on (createdAt, id).
+#[derive(Debug, Clone, Default)]
+pub struct AuditParams {
+    pub event_type: Option<String>,
+    pub entity_type: Option<String>,
+    pub entity_id: Option<String>,
+    pub user_id: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub limit: Option<String>,
+    pub cursor: Option<String>,
+}
+
+impl crate::App {
+    pub async fn list_audit_logs(
+        &self,
+        ctx: &Ctx,
+        p: AuditParams,
+    ) -> Result<crate::leads::Page<leadzone_domain::entities::AuditLog>, crate::AppError> {
+        use base64::Engine;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        use leadzone_domain::error::Validator;
+        use std::str::FromStr;
+        use time::format_description::well_known::Rfc3339;
+
+        crate::policy::require(ctx, leadzone_domain::access::Permission::AuditRead)?;
+        let mut v = Validator::new();
+        let blank = |s: Option<String>| s.map(|x| x.trim().to_owned()).filter(|x| !x.is_empty());
+        let mut q = leadzone_ports::store::AuditQuery::default();
+        if let Some(e) = blank(p.event_type) {
+            q.event_type = v.check_field(
+                "eventType",
+                AuditEventType::from_str(&e)
+                    .map_err(|_| leadzone_domain::DomainError::field("", "is not an audit event type")),
+            );
+        }
+        q.entity_type = blank(p.entity_type);
+        if let Some(e) = blank(p.entity_id) {
+            q.entity_id = v.check_field(
+                "entityId",
+                uuid::Uuid::parse_str(&e).map_err(|_| leadzone_domain::DomainError::field("", "must be a UUID")),
+            );
+        }
+        if let Some(u) = blank(p.user_id) {
+            q.user_id = v.check_field(
+                "userId",
+                uuid::Uuid::parse_str(&u)
+                    .map(Into::into)
+                    .map_err(|_| leadzone_domain::DomainError::field("", "must be a UUID")),
+            );
+        }
+        for (field, raw, slot) in [("from", blank(p.from), &mut q.from), ("to", blank(p.to), &mut q.to)] {
+            if let Some(r) = raw {
+                *slot = v.check_field(
+                    field,
+                    time::OffsetDateTime::parse(&r, &Rfc3339)
+                        .map_err(|_| leadzone_domain::DomainError::field("", "must be an RFC 3339 time")),
+                );
+            }
+        }
+        let limit = match blank(p.limit) {
+            None => crate::leads::DEFAULT_PAGE,
+            Some(l) => match l.parse::<u64>() {
+                Ok(n) if (1..=crate::leads::MAX_PAGE).contains(&n) => n,
+                _ => {
+                    v.push("limit", "must be an integer from 1 to 200");
+                    crate::leads::DEFAULT_PAGE
+                }
+            },
+        };
+        if let Some(c) = blank(p.cursor) {
+            let decoded = URL_SAFE_NO_PAD
+                .decode(c.as_bytes())
+                .ok()
+                .and_then(|b| serde_json::from_slice::<(i128, uuid::Uuid)>(&b).ok())
+                .and_then(|(t, id)| time::OffsetDateTime::from_unix_timestamp_nanos(t).ok().map(|t| (t, id.into())));
+            match decoded {
+                Some(pos) => q.after = Some(pos),
+                None => v.push("cursor", "is not a valid cursor for this query"),
+            }
+        }
+        v.finish()?;
+        q.limit = limit + 1;
+        let tx = self.uow.begin(ctx.tenant_id).await?;
+        let mut rows = tx.audit().list(&q).await?;
+        let next_cursor = if rows.len() as u64 > limit {
+            rows.truncate(limit as usize);
+            rows.last().map(|last| {
+                URL_SAFE_NO_PAD.encode(
+                    serde_json::to_vec(&(last.created_at.unix_timestamp_nanos(), last.id.as_uuid()))
+                        .unwrap_or_default(),
+                )
+            })
+        } else {
+            None
+        };
+        Ok(crate::leads::Page { data: rows, next_cursor })
+    }
+}

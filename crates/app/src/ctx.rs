@@ -1,7 +1,7 @@
 //! Who is acting, for which tenant, with which permissions, from where.
 
 use leadzone_domain::access::Permission;
-use leadzone_domain::enums::Role;
+use leadzone_domain::enums::{Role, TenantStatus};
 use leadzone_domain::ids::{ApiKeyId, SessionId, TenantId, UserId};
 use std::net::IpAddr;
 
@@ -29,6 +29,8 @@ pub struct Ctx {
     pub permissions: Vec<Permission>,
     pub via: Via,
     pub client: ClientInfo,
+    /// Checked by `policy::require`: a suspended tenant may only read `GET /me` and billing.
+    pub tenant_status: TenantStatus,
 }
 
 impl Ctx {

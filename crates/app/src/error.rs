@@ -30,6 +30,8 @@ pub enum AppError {
     InvalidStateTransition { from: String, to: String },
     #[error("quota exceeded for {metric}")]
     QuotaExceeded { metric: UsageMetric, limit: i64, used: i64 },
+    #[error("invite expired")]
+    InviteExpired,
     #[error("rate limited")]
     RateLimited { retry_after_secs: u64 },
     #[error("unavailable: {0}")]

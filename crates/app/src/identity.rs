@@ -1,19 +1,39 @@
 //! Accounts and sessions: register, login, resolving a bearer token, and the current user.
 
 use crate::ctx::Via;
-use crate::{App, AppError, ClientInfo, Ctx, audit};
+use crate::{App, AppError, ClientInfo, Ctx, audit, policy};
+use leadzone_domain::access::{Permission, api_key_permissions};
 use leadzone_domain::entities::{AuditDetails, Membership, Subscription, Tenant, TenantSettings, User};
 use leadzone_domain::enums::*;
 use leadzone_domain::error::Validator;
 use leadzone_domain::ids::{PlanId, SessionId, TenantId, UserId};
-use leadzone_domain::values::{Email, Slug, check_password_strength, required_text};
+use leadzone_domain::values::{Email, Slug, check_password_strength, optional_text, required_text};
 use leadzone_ports::RepoError;
-use leadzone_ports::system::NewSession;
+use leadzone_ports::system::{NewSession, RefreshOutcome, RotatedTokens};
 use time::{Duration, OffsetDateTime};
 
 pub const ACCESS_TOKEN_PREFIX: &str = "lza_";
 pub const REFRESH_TOKEN_PREFIX: &str = "lzr_";
+pub const API_KEY_LIVE_PREFIX: &str = "lz_live_";
+pub const API_KEY_TEST_PREFIX: &str = "lz_test_";
 const NAME_MAX: usize = 255;
+/// Login throttling: this many failures for one email within the window → 429.
+pub const MAX_LOGIN_FAILURES: i64 = 5;
+pub const LOGIN_FAILURE_WINDOW: Duration = Duration::minutes(15);
+
+#[derive(Debug, Clone, Default)]
+pub struct ProfilePatch {
+    pub name: Option<String>,
+    pub avatar_url: Option<Option<String>>,
+    pub phone: Option<Option<String>>,
+}
+
+/// What 2FA setup hands the user once: the secret (base32) and a URL for authenticator apps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TotpSetup {
+    pub secret: String,
+    pub otpauth_url: String,
+}
 
 #[derive(Debug, Clone, Default)]
 pub struct RegisterInput {
@@ -100,6 +120,8 @@ impl App {
             last_login_at: Some(now),
             created_at: now,
             updated_at: now,
+            totp_secret: None,
+            totp_enabled: false,
         };
         let tenant = Tenant {
             id: self.ids.new_id().into(),
@@ -141,8 +163,7 @@ impl App {
         tx.tenants().insert(&tenant).await.map_err(conflict_as("this organization slug is taken"))?;
         tx.memberships().insert(&membership).await?;
         tx.subscriptions().insert(&subscription).await?;
-        let ctx =
-            self.session_ctx(user.id, tenant.id, Role::Owner, SessionId::from_uuid(uuid::Uuid::nil()), client.clone());
+        let ctx = self.actor_ctx(user.id, tenant.id, Role::Owner, client.clone());
         tx.audit()
             .append(&audit::entry(
                 &*self.ids,
@@ -177,22 +198,43 @@ impl App {
         Err(AppError::Conflict("could not find a free organization slug; please choose one".into()))
     }
 
-    /// Checks the password and opens a session in the requested tenant, or in the oldest active
-    /// membership. Unknown email and wrong password are indistinguishable, in answer and in cost.
+    /// Checks the password (and the one-time code when 2FA is on) and opens a session in the
+    /// requested tenant, or in the oldest active membership. Unknown email and wrong password are
+    /// indistinguishable, in answer and in cost; 5 failures for one email in 15 minutes → 429.
     pub async fn login(&self, input: LoginInput, client: ClientInfo) -> Result<AuthResult, AppError> {
+        let now = self.clock.now();
+        let throttle_key = input.email.trim().to_lowercase();
+        let (failures, oldest) = self.system.login_failures(&throttle_key, now - LOGIN_FAILURE_WINDOW).await?;
+        if failures >= MAX_LOGIN_FAILURES {
+            let until = oldest.map(|o| o + LOGIN_FAILURE_WINDOW).unwrap_or(now + LOGIN_FAILURE_WINDOW);
+            return Err(AppError::RateLimited { retry_after_secs: (until - now).whole_seconds().max(1) as u64 });
+        }
         let user = match Email::parse(&input.email) {
             Ok(email) => self.system.find_user_by_email(email.as_str()).await?,
             Err(_) => None,
         };
         let Some(user) = user else {
             self.hasher.verify_dummy(&input.password).await;
+            self.system.record_login_failure(&throttle_key, now).await?;
             return Err(AppError::InvalidCredentials);
         };
+        let memberships = self.system.memberships_of_user(user.id).await?;
         if !self.hasher.verify(&input.password, &user.password_hash).await? {
+            self.system.record_login_failure(&throttle_key, now).await?;
+            self.audit_failed_login(&user, &memberships, "wrong password", &client).await?;
             return Err(AppError::InvalidCredentials);
         }
+        if user.totp_enabled {
+            let Some(code) = input.otp.as_deref().map(str::trim).filter(|c| !c.is_empty()) else {
+                return Err(AppError::OtpRequired);
+            };
+            if !self.verify_totp(&user, code)? {
+                self.system.record_login_failure(&throttle_key, now).await?;
+                self.audit_failed_login(&user, &memberships, "wrong one-time code", &client).await?;
+                return Err(AppError::InvalidCredentials);
+            }
+        }
 
-        let memberships = self.system.memberships_of_user(user.id).await?;
         let usable =
             |(m, t): &&(Membership, Tenant)| m.status == MembershipStatus::Active && t.status != TenantStatus::Deleted;
         let chosen = match input.tenant_id {
@@ -203,12 +245,11 @@ impl App {
         };
         let (membership, tenant) = chosen.clone();
 
-        let now = self.clock.now();
+        self.system.clear_login_failures(&throttle_key).await?;
         self.system.record_login(user.id, now).await?;
         let tokens = self.open_session(user.id, tenant.id, &client).await?;
 
-        let ctx =
-            self.session_ctx(user.id, tenant.id, membership.role, SessionId::from_uuid(uuid::Uuid::nil()), client);
+        let ctx = self.actor_ctx(user.id, tenant.id, membership.role, client);
         let tx = self.uow.begin(tenant.id).await?;
         tx.audit()
             .append(&audit::entry(
@@ -225,7 +266,107 @@ impl App {
         Ok(AuthResult { user: User { last_login_at: Some(now), ..user }, tenant, role: membership.role, tokens })
     }
 
-    async fn open_session(
+    /// AUTH_FAILED_LOGIN lands in the user's oldest tenant (an audit row needs one).
+    async fn audit_failed_login(
+        &self,
+        user: &User,
+        memberships: &[(Membership, Tenant)],
+        why: &str,
+        client: &ClientInfo,
+    ) -> Result<(), AppError> {
+        let Some((m, _)) = memberships.first() else { return Ok(()) };
+        let ctx = self.actor_ctx(user.id, m.tenant_id, m.role, client.clone());
+        let tx = self.uow.begin(m.tenant_id).await?;
+        tx.audit()
+            .append(&audit::entry(
+                &*self.ids,
+                &ctx,
+                AuditEventType::AuthFailedLogin,
+                Some(("user", user.id.as_uuid())),
+                why,
+                AuditDetails::default(),
+            ))
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    fn verify_totp(&self, user: &User, code: &str) -> Result<bool, AppError> {
+        let Some(sealed) = &user.totp_secret else { return Ok(false) };
+        let secret = self.secrets.open(sealed)?;
+        Ok(self.totp.verify(&secret, code, self.clock.now().unix_timestamp()))
+    }
+
+    /// Rotates a refresh token: the old one stops working, and presenting it again revokes the
+    /// whole session.
+    pub async fn refresh(&self, refresh_token: &str) -> Result<IssuedTokens, AppError> {
+        if !refresh_token.starts_with(REFRESH_TOKEN_PREFIX) {
+            return Err(AppError::Unauthenticated);
+        }
+        let now = self.clock.now();
+        let access_token = self.tokens.generate(ACCESS_TOKEN_PREFIX);
+        let new_refresh = self.tokens.generate(REFRESH_TOKEN_PREFIX);
+        let rotated = RotatedTokens {
+            access_token_hash: self.tokens.hash(&access_token),
+            access_expires_at: now + self.config.access_token_ttl,
+            refresh_token_hash: self.tokens.hash(&new_refresh),
+            refresh_expires_at: now + self.config.refresh_token_ttl,
+        };
+        match self.system.rotate_refresh(&self.tokens.hash(refresh_token), &rotated, now).await? {
+            RefreshOutcome::Rotated(p) if p.membership_status == MembershipStatus::Active => {
+                Ok(IssuedTokens { access_token, refresh_token: new_refresh, expires_at: rotated.access_expires_at })
+            }
+            RefreshOutcome::Rotated(p) => {
+                self.system.revoke_session(p.session_id, now).await?;
+                Err(AppError::Unauthenticated)
+            }
+            RefreshOutcome::Reused => {
+                tracing::warn!("a rotated refresh token was presented again; its session is revoked");
+                Err(AppError::Unauthenticated)
+            }
+            RefreshOutcome::Invalid => Err(AppError::Unauthenticated),
+        }
+    }
+
+    /// Ends the current session: its access and refresh tokens stop working at once.
+    pub async fn logout(&self, ctx: &Ctx) -> Result<(), AppError> {
+        let session = policy::require_session(ctx)?;
+        self.system.revoke_session(session, self.clock.now()).await?;
+        let tx = self.uow.begin(ctx.tenant_id).await?;
+        tx.audit()
+            .append(&audit::entry(
+                &*self.ids,
+                ctx,
+                AuditEventType::AuthLogout,
+                Some(("user", ctx.user_id.as_uuid())),
+                "logout",
+                AuditDetails::default(),
+            ))
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A new token pair bound to another tenant the user is an active member of (else 404).
+    pub async fn switch_tenant(&self, ctx: &Ctx, tenant: TenantId) -> Result<AuthResult, AppError> {
+        policy::require_session(ctx)?;
+        let (membership, tenant) = self
+            .system
+            .memberships_of_user(ctx.user_id)
+            .await?
+            .into_iter()
+            .find(|(m, t)| {
+                m.tenant_id == tenant && m.status == MembershipStatus::Active && t.status != TenantStatus::Deleted
+            })
+            .ok_or(AppError::NotFound)?;
+        let tokens = self.open_session(ctx.user_id, tenant.id, &ctx.client).await?;
+        let tx = self.uow.begin(tenant.id).await?;
+        let user = tx.users().get(ctx.user_id).await?;
+        drop(tx);
+        Ok(AuthResult { user, tenant, role: membership.role, tokens })
+    }
+
+    pub(crate) async fn open_session(
         &self,
         user: UserId,
         tenant: TenantId,
@@ -251,24 +392,47 @@ impl App {
         Ok(IssuedTokens { access_token, refresh_token, expires_at })
     }
 
-    fn session_ctx(&self, user: UserId, tenant: TenantId, role: Role, session: SessionId, client: ClientInfo) -> Ctx {
+    /// A context for audit rows written on behalf of a user outside a request's own context.
+    fn actor_ctx(&self, user: UserId, tenant: TenantId, role: Role, client: ClientInfo) -> Ctx {
         Ctx {
             user_id: user,
             tenant_id: tenant,
             role,
             permissions: role.permissions(),
-            via: Via::Session(session),
+            via: Via::Session(SessionId::from_uuid(uuid::Uuid::nil())),
             client,
+            tenant_status: TenantStatus::Active,
         }
     }
 
-    /// Resolves a bearer token to the context of a request. Anything but a live session of an
-    /// active member is 401 `UNAUTHENTICATED`.
+    /// Resolves a bearer token — a session access token or an API key — to the context of a
+    /// request. Anything but a live credential of an active member is 401 `UNAUTHENTICATED`.
     pub async fn authenticate(&self, bearer: &str, client: ClientInfo) -> Result<Ctx, AppError> {
+        let now = self.clock.now();
+        if bearer.starts_with(API_KEY_LIVE_PREFIX) || bearer.starts_with(API_KEY_TEST_PREFIX) {
+            if !self.tokens.checksum_valid(bearer) {
+                return Err(AppError::Unauthenticated);
+            }
+            let p =
+                self.system.api_key_by_hash(&self.tokens.hash(bearer), now).await?.ok_or(AppError::Unauthenticated)?;
+            if !p.creator_active || p.tenant_status == TenantStatus::Deleted {
+                return Err(AppError::Unauthenticated);
+            }
+            self.system.touch_api_key(p.key.id, now).await?;
+            let scopes: Vec<Permission> = p.key.scopes.iter().filter_map(|s| Permission::parse(s)).collect();
+            return Ok(Ctx {
+                user_id: p.key.created_by,
+                tenant_id: p.key.tenant_id,
+                role: Role::Admin,
+                permissions: api_key_permissions(&scopes),
+                via: Via::ApiKey(p.key.id),
+                client,
+                tenant_status: p.tenant_status,
+            });
+        }
         if !bearer.starts_with(ACCESS_TOKEN_PREFIX) {
             return Err(AppError::Unauthenticated);
         }
-        let now = self.clock.now();
         let principal = self
             .system
             .session_by_access_hash(&self.tokens.hash(bearer), now)
@@ -277,7 +441,15 @@ impl App {
         if principal.membership_status != MembershipStatus::Active || principal.tenant_status == TenantStatus::Deleted {
             return Err(AppError::Unauthenticated);
         }
-        Ok(self.session_ctx(principal.user_id, principal.tenant_id, principal.role, principal.session_id, client))
+        Ok(Ctx {
+            user_id: principal.user_id,
+            tenant_id: principal.tenant_id,
+            role: principal.role,
+            permissions: principal.role.permissions(),
+            via: Via::Session(principal.session_id),
+            client,
+            tenant_status: principal.tenant_status,
+        })
     }
 
     /// The current user, tenant, role, effective permissions and every active membership.
@@ -295,6 +467,141 @@ impl App {
             .map(|(m, t)| (t, m.role))
             .collect();
         Ok(MeView { user, tenant, role: ctx.role, permissions: ctx.permissions.clone(), memberships })
+    }
+}
+
+impl App {
+    /// `PATCH /me`: name, avatar, phone.
+    pub async fn update_me(&self, ctx: &Ctx, patch: ProfilePatch) -> Result<User, AppError> {
+        policy::require_active_tenant(ctx)?;
+        let mut v = Validator::new();
+        let name = patch.name.as_deref().map(|n| v.check_field("name", required_text(n, NAME_MAX)));
+        let avatar = patch.avatar_url.as_ref().map(|a| v.check_field("avatarUrl", optional_text(a.as_deref(), 2048)));
+        let phone = patch.phone.as_ref().map(|p| {
+            v.check_field(
+                "phone",
+                match p.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+                    None => Ok(None),
+                    Some(raw) => leadzone_domain::values::PhoneE164::parse(raw).map(|p| Some(p.as_str().to_owned())),
+                },
+            )
+        });
+        v.finish()?;
+        let tx = self.uow.begin(ctx.tenant_id).await?;
+        let mut user = tx.users().get(ctx.user_id).await?;
+        if let Some(Some(name)) = name {
+            user.name = name;
+        }
+        if let Some(Some(avatar)) = avatar {
+            user.avatar_url = avatar;
+        }
+        if let Some(Some(phone)) = phone {
+            user.phone = phone;
+        }
+        user.updated_at = self.clock.now();
+        tx.users().update(&user).await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    /// Changes the password after checking the current one; every other session of the user ends.
+    pub async fn change_password(&self, ctx: &Ctx, current: &str, new: &str) -> Result<(), AppError> {
+        policy::require_active_tenant(ctx)?;
+        let session = policy::require_session(ctx)?;
+        let mut v = Validator::new();
+        v.check_field("newPassword", check_password_strength(new));
+        v.finish()?;
+        let tx = self.uow.begin(ctx.tenant_id).await?;
+        let mut user = tx.users().get(ctx.user_id).await?;
+        if !self.hasher.verify(current, &user.password_hash).await? {
+            return Err(AppError::field("currentPassword", "is not your current password"));
+        }
+        user.password_hash = self.hasher.hash(new).await?;
+        user.updated_at = self.clock.now();
+        tx.users().update(&user).await?;
+        tx.audit()
+            .append(&audit::entry(
+                &*self.ids,
+                ctx,
+                AuditEventType::AuthPasswordChange,
+                Some(("user", user.id.as_uuid())),
+                "password changed",
+                AuditDetails::default(),
+            ))
+            .await?;
+        tx.commit().await?;
+        self.system.revoke_user_sessions(ctx.user_id, Some(session), self.clock.now()).await?;
+        Ok(())
+    }
+
+    /// Starts 2FA setup: a fresh secret, stored sealed, not yet enforced until `enable_2fa`.
+    pub async fn setup_2fa(&self, ctx: &Ctx) -> Result<TotpSetup, AppError> {
+        policy::require_active_tenant(ctx)?;
+        policy::require_session(ctx)?;
+        let tx = self.uow.begin(ctx.tenant_id).await?;
+        let mut user = tx.users().get(ctx.user_id).await?;
+        if user.totp_enabled {
+            return Err(AppError::Conflict("two-factor authentication is already on; disable it first".into()));
+        }
+        let secret = self.totp.new_secret();
+        user.totp_secret = Some(self.secrets.seal(&secret)?);
+        user.updated_at = self.clock.now();
+        tx.users().update(&user).await?;
+        tx.commit().await?;
+        Ok(TotpSetup {
+            secret: self.totp.encode_secret(&secret),
+            otpauth_url: self.totp.otpauth_url(&secret, &user.email),
+        })
+    }
+
+    pub async fn enable_2fa(&self, ctx: &Ctx, code: &str) -> Result<(), AppError> {
+        self.toggle_2fa(ctx, code, true).await
+    }
+
+    pub async fn disable_2fa(&self, ctx: &Ctx, code: &str) -> Result<(), AppError> {
+        self.toggle_2fa(ctx, code, false).await
+    }
+
+    async fn toggle_2fa(&self, ctx: &Ctx, code: &str, enable: bool) -> Result<(), AppError> {
+        policy::require_active_tenant(ctx)?;
+        policy::require_session(ctx)?;
+        let tx = self.uow.begin(ctx.tenant_id).await?;
+        let mut user = tx.users().get(ctx.user_id).await?;
+        if user.totp_secret.is_none() {
+            return Err(AppError::Conflict("run 2FA setup first".into()));
+        }
+        if user.totp_enabled == enable {
+            return Err(AppError::Conflict(format!(
+                "two-factor authentication is already {}",
+                if enable { "on" } else { "off" }
+            )));
+        }
+        if !self.verify_totp(&user, code)? {
+            return Err(AppError::field("code", "is not a valid one-time code"));
+        }
+        user.totp_enabled = enable;
+        if !enable {
+            user.totp_secret = None;
+        }
+        user.updated_at = self.clock.now();
+        tx.users().update(&user).await?;
+        let (event, action) = if enable {
+            (AuditEventType::Auth2faEnable, "2FA enabled")
+        } else {
+            (AuditEventType::Auth2faDisable, "2FA disabled")
+        };
+        tx.audit()
+            .append(&audit::entry(
+                &*self.ids,
+                ctx,
+                event,
+                Some(("user", user.id.as_uuid())),
+                action,
+                AuditDetails::default(),
+            ))
+            .await?;
+        tx.commit().await?;
+        Ok(())
     }
 }
 

@@ -5,6 +5,8 @@
 //! This crate knows no SQL, no HTTP and no concrete adapter; it speaks to the world through
 //! `leadzone-ports`.
 
+pub mod admin;
+pub mod api_keys;
 pub mod audit;
 pub mod ctx;
 pub mod cursor;
@@ -13,9 +15,11 @@ pub mod health;
 pub mod identity;
 pub mod leads;
 pub mod policy;
+pub mod team;
+pub mod tenant;
 pub mod usage;
 
-use leadzone_ports::security::{PasswordHasher, Tokens};
+use leadzone_ports::security::{Mailer, PasswordHasher, SecretBox, Tokens, Totp};
 use leadzone_ports::store::UnitOfWork;
 use leadzone_ports::system::SystemStore;
 use leadzone_ports::{Clock, Ids};
@@ -30,11 +34,22 @@ pub use error::AppError;
 pub struct AppConfig {
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
+    pub invite_ttl: Duration,
+    /// The platform operators' bearer token; `None` turns the admin API off.
+    pub admin_token: Option<String>,
+    /// Where invitation links point (the web app's accept page).
+    pub public_url: String,
 }
 
 impl Default for AppConfig {
     fn default() -> Self {
-        Self { access_token_ttl: Duration::minutes(15), refresh_token_ttl: Duration::days(30) }
+        Self {
+            access_token_ttl: Duration::minutes(15),
+            refresh_token_ttl: Duration::days(30),
+            invite_ttl: Duration::days(7),
+            admin_token: None,
+            public_url: "http://localhost:8080".to_owned(),
+        }
     }
 }
 
@@ -45,6 +60,9 @@ pub struct App {
     pub system: Arc<dyn SystemStore>,
     pub hasher: Arc<dyn PasswordHasher>,
     pub tokens: Arc<dyn Tokens>,
+    pub secrets: Arc<dyn SecretBox>,
+    pub totp: Arc<dyn Totp>,
+    pub mailer: Arc<dyn Mailer>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn Ids>,
     pub config: AppConfig,

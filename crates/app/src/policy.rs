@@ -4,11 +4,32 @@
 use crate::{AppError, Ctx};
 use leadzone_domain::access::{LeadScope, LeadVisibility, Permission};
 use leadzone_domain::entities::Lead;
+use leadzone_domain::enums::{Role, TenantStatus};
 use leadzone_ports::store::TenantTx;
 
-/// Refuses with 403 `FORBIDDEN` unless the actor holds `p`.
+/// Refuses with 403 `TENANT_SUSPENDED` when the tenant is suspended: every use case but
+/// `GET /me` and billing calls this (through `require`, or directly when no permission applies).
+pub fn require_active_tenant(ctx: &Ctx) -> Result<(), AppError> {
+    if ctx.tenant_status == TenantStatus::Suspended { Err(AppError::TenantSuspended) } else { Ok(()) }
+}
+
+/// Refuses with 403 `FORBIDDEN` unless the actor holds `p` (and the tenant is not suspended).
 pub fn require(ctx: &Ctx, p: Permission) -> Result<(), AppError> {
+    require_active_tenant(ctx)?;
     if ctx.has(p) { Ok(()) } else { Err(AppError::Forbidden) }
+}
+
+/// Only a session may do this (not an API key): account-level actions such as password changes.
+pub fn require_session(ctx: &Ctx) -> Result<leadzone_domain::ids::SessionId, AppError> {
+    match ctx.via {
+        crate::ctx::Via::Session(id) => Ok(id),
+        crate::ctx::Via::ApiKey(_) => Err(AppError::Forbidden),
+    }
+}
+
+/// May the actor grant, change or remove a membership holding `role`? Only an OWNER touches OWNER.
+pub fn may_touch_role(ctx: &Ctx, role: Role) -> Result<(), AppError> {
+    if role == Role::Owner && ctx.role != Role::Owner { Err(AppError::Forbidden) } else { Ok(()) }
 }
 
 /// The leads this actor may see. A MANAGER's team is read from the tenant's memberships.
@@ -35,7 +56,6 @@ pub async fn require_on_lead(ctx: &Ctx, tx: &dyn TenantTx, p: Permission, lead: 
 mod tests {
     use super::*;
     use crate::testing::{FakeTx, ctx};
-    use leadzone_domain::enums::Role;
     use leadzone_domain::ids::UserId;
     use leadzone_domain::leads::EnrichmentData;
 
@@ -61,6 +81,25 @@ mod tests {
             updated_at: now,
             last_contacted_at: None,
         }
+    }
+
+    #[test]
+    fn a_suspended_tenant_is_refused_before_permissions() {
+        let mut c = ctx(Role::Owner, 1);
+        c.tenant_status = TenantStatus::Suspended;
+        assert_eq!(require(&c, Permission::LeadsRead), Err(AppError::TenantSuspended));
+        assert_eq!(require_active_tenant(&c), Err(AppError::TenantSuspended));
+    }
+
+    #[test]
+    fn only_owners_touch_owners_and_api_keys_have_no_session() {
+        assert!(may_touch_role(&ctx(Role::Owner, 1), Role::Owner).is_ok());
+        assert_eq!(may_touch_role(&ctx(Role::Admin, 1), Role::Owner), Err(AppError::Forbidden));
+        assert!(may_touch_role(&ctx(Role::Admin, 1), Role::Sales).is_ok());
+        let mut key = ctx(Role::Admin, 1);
+        key.via = crate::ctx::Via::ApiKey(uuid::Uuid::nil().into());
+        assert_eq!(require_session(&key), Err(AppError::Forbidden));
+        assert!(require_session(&ctx(Role::Sales, 1)).is_ok());
     }
 
     #[test]

@@ -16,6 +16,8 @@ pub struct FakeTx {
     pub lists: MockListRepo,
     pub activities: MockActivityRepo,
     pub audit: MockAuditRepo,
+    pub invites: MockInviteRepo,
+    pub api_keys: MockApiKeyRepo,
 }
 
 #[async_trait::async_trait]
@@ -49,6 +51,12 @@ impl TenantTx for FakeTx {
     }
     fn audit(&self) -> &dyn AuditRepo {
         &self.audit
+    }
+    fn invites(&self) -> &dyn InviteRepo {
+        &self.invites
+    }
+    fn api_keys(&self) -> &dyn ApiKeyRepo {
+        &self.api_keys
     }
     async fn commit(self: Box<Self>) -> Result<(), RepoError> {
         Ok(())
@@ -86,6 +94,9 @@ pub fn app_with(tx: FakeTx) -> crate::App {
         system: Arc::new(leadzone_ports::system::MockSystemStore::new()),
         hasher: Arc::new(leadzone_ports::security::MockPasswordHasher::new()),
         tokens: Arc::new(leadzone_ports::security::MockTokens::new()),
+        secrets: Arc::new(leadzone_ports::security::MockSecretBox::new()),
+        totp: Arc::new(leadzone_ports::security::MockTotp::new()),
+        mailer: Arc::new(leadzone_ports::security::MockMailer::new()),
         clock: Arc::new(FixedClock(now())),
         ids: Arc::new(crate::UuidV7),
         config: crate::AppConfig::default(),
@@ -100,5 +111,6 @@ pub fn ctx(role: leadzone_domain::enums::Role, user: u128) -> crate::Ctx {
         permissions: role.permissions(),
         via: crate::ctx::Via::Session(uuid::Uuid::nil().into()),
         client: crate::ClientInfo::default(),
+        tenant_status: leadzone_domain::enums::TenantStatus::Active,
     }
 }

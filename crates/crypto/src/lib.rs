@@ -1,6 +1,12 @@
 //! Cryptography adapters: Argon2id password hashing and random tokens stored as SHA-256.
 //! Nothing here logs or returns a secret except to its caller.
 
+pub mod secretbox;
+pub mod totp;
+
+pub use secretbox::AesGcmBox;
+pub use totp::{RfcTotp, base32_decode, base32_encode, totp_code};
+
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use leadzone_ports::security::{CryptoError, PasswordHasher, Tokens};
@@ -101,6 +107,16 @@ pub fn base62(bytes: &[u8]) -> String {
     out
 }
 
+/// 32 random bytes: a new master key.
+///
+/// # Errors
+/// When the OS random source fails.
+pub fn random_key() -> Result<[u8; 32], CryptoError> {
+    let mut key = [0u8; 32];
+    SystemRandom::new().fill(&mut key).map_err(|_| CryptoError("no randomness".into()))?;
+    Ok(key)
+}
+
 /// SHA-256 in lowercase hex.
 pub fn sha256_hex(data: &[u8]) -> String {
     hex::encode(ring::digest::digest(&ring::digest::SHA256, data))
@@ -137,6 +153,27 @@ impl Tokens for RandomTokens {
     fn hash(&self, token: &str) -> String {
         sha256_hex(token.as_bytes())
     }
+
+    fn generate_with_checksum(&self, prefix: &str) -> String {
+        let body = self.generate(prefix);
+        let check = checksum(&body);
+        format!("{body}_{check}")
+    }
+
+    fn checksum_valid(&self, token: &str) -> bool {
+        match token.rsplit_once('_') {
+            Some((body, check)) => totp::ring_constant_eq(checksum(body).as_bytes(), check.as_bytes()),
+            None => false,
+        }
+    }
+}
+
+/// Six base62 characters from the token's SHA-256: a leaked key can be recognised (and a typo
+/// rejected) without a database lookup.
+fn checksum(body: &str) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, body.as_bytes());
+    let four = digest.as_ref().get(..4).unwrap_or(&[0; 4]);
+    format!("{:0>6}", base62(four))
 }
 
 #[cfg(test)]

@@ -21,6 +21,9 @@ pub struct User {
     pub last_login_at: Option<OffsetDateTime>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+    /// Sealed (AES-256-GCM) TOTP secret; present from 2FA setup on.
+    pub totp_secret: Option<Vec<u8>>,
+    pub totp_enabled: bool,
 }
 
 /// Tenant settings as stored in `tenants.settings` (JSONB).
@@ -65,6 +68,13 @@ pub struct Membership {
     pub manager_id: Option<UserId>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+}
+
+impl Invite {
+    /// A pending invite past its expiry reads as EXPIRED.
+    pub fn effective_status(&self, now: OffsetDateTime) -> InviteStatus {
+        if self.status == InviteStatus::Pending && self.expires_at <= now { InviteStatus::Expired } else { self.status }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

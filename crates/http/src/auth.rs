@@ -88,18 +88,38 @@ impl FromRequest for Authed {
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<HttpState>>().cloned();
         let client = state.as_ref().map(|s| client_info(req, &s.trusted_proxies)).unwrap_or_default();
-        let token = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-            .map(|t| t.trim().to_owned());
+        let token = bearer(req);
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::App(AppError::Internal("state missing".into())))?;
             let token = token.filter(|t| !t.is_empty()).ok_or(AppError::Unauthenticated)?;
             Ok(Authed(state.app.authenticate(&token, client).await?))
         })
     }
+}
+
+/// A bearer token when one is sent: `None` without an Authorization header, 401 for a bad one.
+pub struct MaybeAuthed(pub Option<Ctx>);
+
+impl FromRequest for MaybeAuthed {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        if req.headers().get(header::AUTHORIZATION).is_none() {
+            return Box::pin(async { Ok(MaybeAuthed(None)) });
+        }
+        let authed = Authed::from_request(req, payload);
+        Box::pin(async move { authed.await.map(|Authed(ctx)| MaybeAuthed(Some(ctx))) })
+    }
+}
+
+/// The raw bearer token, for the platform-admin guard (which the app checks).
+pub fn bearer(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(|t| t.trim().to_owned())
 }
 
 /// The client of an unauthenticated request (register, login).

@@ -107,6 +107,38 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// For PATCH: absent → `None` (leave as is), `null` → `Some(None)` (clear), a string → `Some(Some(..))`.
+    pub fn patch_string(&mut self, name: &str) -> Option<Option<String>> {
+        match self.map.get(name) {
+            None => None,
+            Some(Value::Null) => Some(None),
+            Some(Value::String(s)) => Some(Some(s.clone())),
+            Some(_) => {
+                self.bad(name, "must be a string or null");
+                None
+            }
+        }
+    }
+
+    /// A nested object's fields (`settings` in `PATCH /tenant`); a non-object is an error.
+    pub fn object(&mut self, name: &str) -> Option<Map<String, Value>> {
+        match self.present(name) {
+            Some(Value::Object(m)) => Some(m.clone()),
+            Some(_) => {
+                self.bad(name, "must be an object");
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Records errors found by a nested `Fields`, prefixing their field names.
+    pub fn absorb(&mut self, prefix: &str, nested: Fields<'_>) {
+        for e in nested.errors {
+            self.errors.push(FieldError::new(format!("{prefix}.{}", e.field), e.message));
+        }
+    }
+
     pub fn opt_i32(&mut self, name: &str) -> Option<i32> {
         match self.present(name) {
             Some(Value::Number(n)) => match n.as_i64().and_then(|v| i32::try_from(v).ok()) {

@@ -1,9 +1,12 @@
 //! Response bodies: exactly the TypeScript interfaces of data-model.md, in camelCase. Secrets
 //! (`passwordHash`, token hashes) have no field here, so they cannot leak by accident.
 
-use leadzone_domain::entities::{Lead, Tenant, TenantSettings, User};
-use leadzone_domain::enums::{LeadStatus, Role, TenantStatus};
+use leadzone_domain::entities::{
+    ApiKey, AuditDetails, AuditLog, Invite, Lead, Membership, Tenant, TenantSettings, User,
+};
+use leadzone_domain::enums::{AuditEventType, InviteStatus, LeadStatus, MembershipStatus, Role, TenantStatus};
 use leadzone_domain::leads::EnrichmentData;
+use leadzone_ports::store::MemberView;
 use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -160,4 +163,171 @@ impl From<&Lead> for LeadDto {
 pub struct PageDto<T: Serialize> {
     pub data: Vec<T>,
     pub next_cursor: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokensDto {
+    pub access_token: String,
+    pub refresh_token: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MembershipDto {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub tenant_id: Uuid,
+    pub role: Role,
+    pub status: MembershipStatus,
+    pub manager_id: Option<Uuid>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+impl From<&Membership> for MembershipDto {
+    fn from(m: &Membership) -> Self {
+        Self {
+            id: m.id.as_uuid(),
+            user_id: m.user_id.as_uuid(),
+            tenant_id: m.tenant_id.as_uuid(),
+            role: m.role,
+            status: m.status,
+            manager_id: m.manager_id.map(|u| u.as_uuid()),
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct MemberUserDto {
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberDto {
+    #[serde(flatten)]
+    pub membership: MembershipDto,
+    pub user: MemberUserDto,
+}
+
+impl From<&MemberView> for MemberDto {
+    fn from(v: &MemberView) -> Self {
+        Self {
+            membership: MembershipDto::from(&v.membership),
+            user: MemberUserDto { id: v.membership.user_id.as_uuid(), email: v.email.clone(), name: v.name.clone() },
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InviteDto {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub email: String,
+    pub role: Role,
+    pub invited_by: Uuid,
+    pub status: InviteStatus,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub accepted_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl From<&Invite> for InviteDto {
+    fn from(i: &Invite) -> Self {
+        Self {
+            id: i.id.as_uuid(),
+            tenant_id: i.tenant_id.as_uuid(),
+            email: i.email.clone(),
+            role: i.role,
+            invited_by: i.invited_by.as_uuid(),
+            status: i.status,
+            expires_at: i.expires_at,
+            accepted_at: i.accepted_at,
+            created_at: i.created_at,
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKeyDto {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub label: String,
+    pub key_prefix: String,
+    pub scopes: Vec<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_used_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub revoked_at: Option<OffsetDateTime>,
+    pub created_by: Uuid,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl From<&ApiKey> for ApiKeyDto {
+    fn from(k: &ApiKey) -> Self {
+        Self {
+            id: k.id.as_uuid(),
+            tenant_id: k.tenant_id.as_uuid(),
+            label: k.label.clone(),
+            key_prefix: k.key_prefix.clone(),
+            scopes: k.scopes.clone(),
+            last_used_at: k.last_used_at,
+            expires_at: k.expires_at,
+            revoked_at: k.revoked_at,
+            created_by: k.created_by.as_uuid(),
+            created_at: k.created_at,
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditLogDto {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub event_type: AuditEventType,
+    pub entity_type: Option<String>,
+    pub entity_id: Option<Uuid>,
+    pub action: String,
+    pub details: AuditDetails,
+    pub user_id: Option<Uuid>,
+    pub ip_address: Option<String>,
+    pub user_agent: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl From<&AuditLog> for AuditLogDto {
+    fn from(a: &AuditLog) -> Self {
+        Self {
+            id: a.id.as_uuid(),
+            tenant_id: a.tenant_id.as_uuid(),
+            event_type: a.event_type,
+            entity_type: a.entity_type.clone(),
+            entity_id: a.entity_id,
+            action: a.action.clone(),
+            details: a.details.clone(),
+            user_id: a.user_id.map(|u| u.as_uuid()),
+            ip_address: a.ip_address.map(|ip| ip.to_string()),
+            user_agent: a.user_agent.clone(),
+            created_at: a.created_at,
+        }
+    }
 }

@@ -3,10 +3,10 @@
 use crate::HttpState;
 use crate::auth::{Authed, Client};
 use crate::body::{Fields, JsonBody};
-use crate::dto::{AuthResponse, MeResponse, MembershipSummary, TenantDto, UserDto};
+use crate::dto::{AuthResponse, MeResponse, MembershipSummary, TenantDto, TokensDto, UserDto};
 use crate::problem::ApiError;
-use actix_web::{HttpResponse, get, post, web};
-use leadzone_app::identity::{AuthResult, LoginInput, RegisterInput};
+use actix_web::{HttpResponse, get, patch, post, web};
+use leadzone_app::identity::{AuthResult, LoginInput, ProfilePatch, RegisterInput};
 use leadzone_domain::ids::TenantId;
 
 fn auth_response(r: &AuthResult) -> AuthResponse {
@@ -73,6 +73,114 @@ async fn me(state: web::Data<HttpState>, Authed(ctx): Authed) -> Result<HttpResp
     }))
 }
 
+#[post("/auth/refresh")]
+async fn refresh(state: web::Data<HttpState>, JsonBody(body): JsonBody) -> Result<HttpResponse, ApiError> {
+    let mut f = Fields::new(&body);
+    let token = f.string("refreshToken");
+    f.finish()?;
+    let t = state.app.refresh(token.trim()).await?;
+    Ok(HttpResponse::Ok().json(TokensDto {
+        access_token: t.access_token,
+        refresh_token: t.refresh_token,
+        expires_at: t.expires_at,
+    }))
+}
+
+#[post("/auth/logout")]
+async fn logout(state: web::Data<HttpState>, Authed(ctx): Authed) -> Result<HttpResponse, ApiError> {
+    state.app.logout(&ctx).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[post("/auth/switch-tenant")]
+async fn switch_tenant(
+    state: web::Data<HttpState>,
+    Authed(ctx): Authed,
+    JsonBody(body): JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    let mut f = Fields::new(&body);
+    let tenant = f.opt_parsed::<TenantId>("tenantId", "a tenant id (UUID)");
+    if tenant.is_none() && f.opt_json("tenantId").is_none() {
+        f.string("tenantId");
+    }
+    f.finish()?;
+    let Some(tenant) = tenant else { return Err(leadzone_app::AppError::field("tenantId", "is required").into()) };
+    let result = state.app.switch_tenant(&ctx, tenant).await?;
+    Ok(HttpResponse::Ok().json(auth_response(&result)))
+}
+
+#[patch("/me")]
+async fn update_me(
+    state: web::Data<HttpState>,
+    Authed(ctx): Authed,
+    JsonBody(body): JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    let mut f = Fields::new(&body);
+    let patch = ProfilePatch {
+        name: f.opt_string("name"),
+        avatar_url: f.patch_string("avatarUrl"),
+        phone: f.patch_string("phone"),
+    };
+    f.finish()?;
+    let user = state.app.update_me(&ctx, patch).await?;
+    Ok(HttpResponse::Ok().json(UserDto::from(&user)))
+}
+
+#[post("/me/password")]
+async fn change_password(
+    state: web::Data<HttpState>,
+    Authed(ctx): Authed,
+    JsonBody(body): JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    let mut f = Fields::new(&body);
+    let (current, new) = (f.string("currentPassword"), f.string("newPassword"));
+    f.finish()?;
+    state.app.change_password(&ctx, &current, &new).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[post("/me/2fa/setup")]
+async fn setup_2fa(state: web::Data<HttpState>, Authed(ctx): Authed) -> Result<HttpResponse, ApiError> {
+    let setup = state.app.setup_2fa(&ctx).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({"secret": setup.secret, "otpauthUrl": setup.otpauth_url})))
+}
+
+#[post("/me/2fa/enable")]
+async fn enable_2fa(
+    state: web::Data<HttpState>,
+    Authed(ctx): Authed,
+    JsonBody(body): JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    let mut f = Fields::new(&body);
+    let code = f.string("code");
+    f.finish()?;
+    state.app.enable_2fa(&ctx, &code).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[post("/me/2fa/disable")]
+async fn disable_2fa(
+    state: web::Data<HttpState>,
+    Authed(ctx): Authed,
+    JsonBody(body): JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    let mut f = Fields::new(&body);
+    let code = f.string("code");
+    f.finish()?;
+    state.app.disable_2fa(&ctx, &code).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(register).service(login).service(me);
+    cfg.service(register)
+        .service(login)
+        .service(refresh)
+        .service(logout)
+        .service(switch_tenant)
+        .service(me)
+        .service(update_me)
+        .service(change_password)
+        .service(setup_2fa)
+        .service(enable_2fa)
+        .service(disable_2fa);
 }

@@ -1,25 +1,15 @@
 //! `/api/v1/leads`.
 
-use crate::HttpState;
 use crate::auth::Authed;
 use crate::body::{Fields, JsonBody};
 use crate::dto::{LeadDto, PageDto};
 use crate::problem::ApiError;
+use crate::{HttpState, path_id, query_pairs};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
-use leadzone_app::AppError;
 use leadzone_app::leads::ListParams;
 use leadzone_domain::enums::LeadStatus;
 use leadzone_domain::ids::{LeadId, ListId, UserId};
 use leadzone_domain::leads::LeadInput;
-
-/// A path id that is not a UUID names nothing: 404, never 400 or 500.
-pub fn path_id<T: std::str::FromStr>(raw: &str) -> Result<T, ApiError> {
-    raw.parse().map_err(|_| ApiError::App(AppError::NotFound))
-}
-
-fn query_pairs(req: &HttpRequest) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(req.query_string().as_bytes()).into_owned().collect()
-}
 
 #[post("/leads")]
 async fn create(

@@ -4,6 +4,8 @@
 //! Handlers translate HTTP to use-case calls and back; they never decide permissions, never
 //! touch storage, and never build adapters. HTTP status codes exist only in this crate.
 
+pub mod admin;
+pub mod api_keys;
 pub mod auth;
 pub mod body;
 pub mod dto;
@@ -13,6 +15,8 @@ pub mod leads;
 pub mod metrics;
 pub mod middleware;
 pub mod problem;
+pub mod team;
+pub mod tenant;
 
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, middleware::from_fn, web};
@@ -27,18 +31,37 @@ pub struct HttpState {
     pub trusted_proxies: Vec<auth::Cidr>,
 }
 
+/// A path id that is not a UUID names nothing: 404, never 400 or 500.
+pub(crate) fn path_id<T: std::str::FromStr>(raw: &str) -> Result<T, ApiError> {
+    raw.parse().map_err(|_| ApiError::App(leadzone_app::AppError::NotFound))
+}
+
+pub(crate) fn query_pairs(req: &actix_web::HttpRequest) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(req.query_string().as_bytes()).into_owned().collect()
+}
+
+/// The value of a query parameter (the last one when repeated).
+pub(crate) fn query_param(pairs: &[(String, String)], key: &str) -> Option<String> {
+    pairs.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+}
+
 async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
     Err(ApiError::App(leadzone_app::AppError::NotFound))
 }
 
 /// Every route of the service.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.configure(health::configure).service(
-        web::scope("/api/v1")
-            .configure(identity::configure)
-            .configure(leads::configure)
-            .default_service(web::to(not_found)),
-    );
+    cfg.configure(health::configure)
+        .service(
+            web::scope("/api/v1")
+                .configure(identity::configure)
+                .configure(tenant::configure)
+                .configure(team::configure)
+                .configure(api_keys::configure)
+                .configure(leads::configure)
+                .default_service(web::to(not_found)),
+        )
+        .service(web::scope("/admin/v1").configure(admin::configure).default_service(web::to(not_found)));
 }
 
 /// Builds the HTTP server on an already-bound listener. Dropping every handle of the returned

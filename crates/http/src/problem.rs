@@ -102,6 +102,7 @@ impl Problem {
                     prob.extra.insert("used".into(), json!(used));
                     prob
                 }
+                E::InviteExpired => p(StatusCode::GONE, "INVITE_EXPIRED"),
                 E::RateLimited { retry_after_secs } => {
                     let mut prob = p(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED");
                     prob.extra.insert("retryAfter".into(), json!(retry_after_secs));

@@ -40,4 +40,47 @@ pub trait Tokens: Send + Sync {
     fn generate(&self, prefix: &str) -> String;
     /// The stored form of a token: lowercase hex SHA-256.
     fn hash(&self, token: &str) -> String;
+    /// Like `generate`, with a checksum suffix (`_XXXXXX`) that `checksum_valid` verifies offline.
+    fn generate_with_checksum(&self, prefix: &str) -> String;
+    fn checksum_valid(&self, token: &str) -> bool;
+}
+
+/// Symmetric encryption of secrets the server must read back (AES-256-GCM with key ids).
+#[cfg_attr(feature = "mock", mockall::automock)]
+pub trait SecretBox: Send + Sync {
+    /// # Errors
+    /// Only if encryption itself fails.
+    fn seal(&self, plaintext: &[u8]) -> Result<Vec<u8>, CryptoError>;
+    /// # Errors
+    /// When the data was tampered with or sealed under an unknown key.
+    fn open(&self, sealed: &[u8]) -> Result<Vec<u8>, CryptoError>;
+}
+
+/// Time-based one-time passwords (RFC 6238).
+#[cfg_attr(feature = "mock", mockall::automock)]
+pub trait Totp: Send + Sync {
+    fn new_secret(&self) -> Vec<u8>;
+    /// The secret as shown to the user (base32).
+    fn encode_secret(&self, secret: &[u8]) -> String;
+    /// Whether `code` is valid at `unix_time` (allowing one step of clock drift).
+    fn verify(&self, secret: &[u8], code: &str, unix_time: i64) -> bool;
+    fn otpauth_url(&self, secret: &[u8], account: &str) -> String;
+}
+
+/// An outgoing email.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mail {
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+}
+
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait::async_trait]
+pub trait Mailer: Send + Sync {
+    /// Hands a mail over for delivery.
+    ///
+    /// # Errors
+    /// When the mail could not be handed over; the caller decides whether that fails its action.
+    async fn send(&self, mail: &Mail) -> Result<(), RepoError>;
 }

@@ -32,6 +32,8 @@ pub trait TenantTx: Send + Sync {
     fn lists(&self) -> &dyn ListRepo;
     fn activities(&self) -> &dyn ActivityRepo;
     fn audit(&self) -> &dyn AuditRepo;
+    fn invites(&self) -> &dyn InviteRepo;
+    fn api_keys(&self) -> &dyn ApiKeyRepo;
 
     /// Makes every write of this transaction durable.
     ///
@@ -52,6 +54,11 @@ pub trait UserRepo: Send + Sync {
     /// # Errors
     /// `NotFound` when no such user exists.
     async fn get(&self, id: UserId) -> Result<User, RepoError>;
+    /// Writes name, avatar, phone, password hash, TOTP fields and `updated_at` of `user`.
+    ///
+    /// # Errors
+    /// `NotFound` when no such user exists.
+    async fn update(&self, user: &User) -> Result<(), RepoError>;
 }
 
 #[cfg_attr(feature = "mock", mockall::automock)]
@@ -65,6 +72,18 @@ pub trait TenantRepo: Send + Sync {
     /// # Errors
     /// `NotFound` if it does not exist.
     async fn current(&self) -> Result<Tenant, RepoError>;
+    /// The tenant, locked until the transaction ends: serialises seat checks.
+    async fn lock_current(&self) -> Result<Tenant, RepoError>;
+    /// Writes name, logo, settings and `updated_at`.
+    async fn update(&self, tenant: &Tenant) -> Result<(), RepoError>;
+}
+
+/// A member as the team page shows them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemberView {
+    pub membership: Membership,
+    pub email: String,
+    pub name: String,
 }
 
 #[cfg_attr(feature = "mock", mockall::automock)]
@@ -80,6 +99,20 @@ pub trait MembershipRepo: Send + Sync {
     async fn get_by_user(&self, user: UserId) -> Result<Membership, RepoError>;
     /// Users whose `managerId` is `manager` (a MANAGER's team).
     async fn team_of(&self, manager: UserId) -> Result<Vec<UserId>, RepoError>;
+    /// # Errors
+    /// `NotFound` when no such membership exists in this tenant.
+    async fn get(&self, id: MembershipId) -> Result<Membership, RepoError>;
+    async fn list(&self) -> Result<Vec<MemberView>, RepoError>;
+    async fn update(&self, membership: &Membership) -> Result<(), RepoError>;
+    async fn delete(&self, id: MembershipId) -> Result<(), RepoError>;
+    /// Active OWNERs, with their rows locked until the transaction ends, so that two concurrent
+    /// demotions cannot both see "another owner remains".
+    async fn lock_active_owners(&self) -> Result<Vec<MembershipId>, RepoError>;
+    async fn count_active(&self) -> Result<i64, RepoError>;
+    /// Clears `managerId` wherever it names `user`.
+    async fn clear_manager(&self, user: UserId) -> Result<(), RepoError>;
+    /// Whether a user with this email is a member already.
+    async fn email_is_member(&self, email: &str) -> Result<bool, RepoError>;
 }
 
 #[cfg_attr(feature = "mock", mockall::automock)]
@@ -129,6 +162,52 @@ pub trait LeadRepo: Send + Sync {
     /// An existing lead with the same phone or website host, if any. Takes a transaction-scoped
     /// lock on the keys first, so two concurrent creates of one company cannot both pass.
     async fn find_duplicate(&self, keys: &DedupKeys) -> Result<Option<DuplicateMatch>, RepoError>;
+    /// Unassigns every lead assigned to `user`; returns how many.
+    async fn unassign_user(&self, user: UserId) -> Result<u64, RepoError>;
+}
+
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait::async_trait]
+pub trait InviteRepo: Send + Sync {
+    async fn insert(&self, invite: &Invite) -> Result<(), RepoError>;
+    async fn list(&self) -> Result<Vec<Invite>, RepoError>;
+    /// # Errors
+    /// `NotFound` when no such invite exists in this tenant.
+    async fn get(&self, id: InviteId) -> Result<Invite, RepoError>;
+    /// Moves a PENDING invite to `status`; `false` when it was no longer pending (a race lost).
+    async fn finish(
+        &self,
+        id: InviteId,
+        status: leadzone_domain::enums::InviteStatus,
+        at: time::OffsetDateTime,
+    ) -> Result<bool, RepoError>;
+    /// Pending invites that have not expired at `now`.
+    async fn count_pending(&self, now: time::OffsetDateTime) -> Result<i64, RepoError>;
+    async fn pending_for_email(&self, email: &str, now: time::OffsetDateTime) -> Result<bool, RepoError>;
+}
+
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait::async_trait]
+pub trait ApiKeyRepo: Send + Sync {
+    async fn insert(&self, key: &ApiKey) -> Result<(), RepoError>;
+    async fn list(&self) -> Result<Vec<ApiKey>, RepoError>;
+    /// # Errors
+    /// `NotFound` when no such key exists in this tenant.
+    async fn get(&self, id: ApiKeyId) -> Result<ApiKey, RepoError>;
+    async fn revoke(&self, id: ApiKeyId, at: time::OffsetDateTime) -> Result<(), RepoError>;
+}
+
+/// Filters of `GET /audit-logs`, and where the previous page ended.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AuditQuery {
+    pub event_type: Option<AuditEventType>,
+    pub entity_type: Option<String>,
+    pub entity_id: Option<uuid::Uuid>,
+    pub user_id: Option<UserId>,
+    pub from: Option<time::OffsetDateTime>,
+    pub to: Option<time::OffsetDateTime>,
+    pub after: Option<(time::OffsetDateTime, AuditLogId)>,
+    pub limit: u64,
 }
 
 #[cfg_attr(feature = "mock", mockall::automock)]
@@ -164,4 +243,6 @@ pub struct NewAuditLog {
 pub trait AuditRepo: Send + Sync {
     /// Appends an audit row in this transaction; audit rows are never updated or deleted.
     async fn append(&self, entry: &NewAuditLog) -> Result<(), RepoError>;
+    /// Newest first.
+    async fn list(&self, query: &AuditQuery) -> Result<Vec<AuditLog>, RepoError>;
 }

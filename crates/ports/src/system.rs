@@ -2,9 +2,9 @@
 //! before they run — login by email, resolving a bearer token, slug uniqueness, health checks.
 
 use crate::RepoError;
-use leadzone_domain::entities::{Membership, Tenant, User};
+use leadzone_domain::entities::{ApiKey, Invite, Membership, Tenant, User};
 use leadzone_domain::enums::{MembershipStatus, Role, TenantStatus};
-use leadzone_domain::ids::{SessionId, TenantId, UserId};
+use leadzone_domain::ids::{ApiKeyId, SessionId, TenantId, UserId};
 use time::OffsetDateTime;
 
 /// A new login session; tokens arrive already hashed.
@@ -31,6 +31,34 @@ pub struct SessionPrincipal {
     pub membership_status: MembershipStatus,
     pub tenant_status: TenantStatus,
     pub access_expires_at: OffsetDateTime,
+}
+
+/// The new pair that replaces a session's tokens on refresh (already hashed).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RotatedTokens {
+    pub access_token_hash: String,
+    pub access_expires_at: OffsetDateTime,
+    pub refresh_token_hash: String,
+    pub refresh_expires_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum RefreshOutcome {
+    /// The tokens were rotated; the principal is the session's, as of now.
+    Rotated(SessionPrincipal),
+    /// The token was already rotated away: it leaked. The whole session is now revoked.
+    Reused,
+    /// Unknown, expired or revoked.
+    Invalid,
+}
+
+/// What a valid API key resolves to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiKeyPrincipal {
+    pub key: ApiKey,
+    pub tenant_status: TenantStatus,
+    /// The key's creator is still an active member (a removed member's keys stop working).
+    pub creator_active: bool,
 }
 
 #[cfg_attr(feature = "mock", mockall::automock)]
@@ -61,4 +89,51 @@ pub trait SystemStore: Send + Sync {
     ) -> Result<Option<SessionPrincipal>, RepoError>;
 
     async fn record_login(&self, user: UserId, at: OffsetDateTime) -> Result<(), RepoError>;
+
+    /// Swaps a session's tokens when `refresh_token_hash` is its live refresh token; detects reuse
+    /// of a rotated one (and then revokes the session).
+    async fn rotate_refresh(
+        &self,
+        refresh_token_hash: &str,
+        new: &RotatedTokens,
+        now: OffsetDateTime,
+    ) -> Result<RefreshOutcome, RepoError>;
+
+    async fn revoke_session(&self, session: SessionId, at: OffsetDateTime) -> Result<(), RepoError>;
+
+    /// Revokes every live session of `user`, except `keep`.
+    async fn revoke_user_sessions(
+        &self,
+        user: UserId,
+        keep: Option<SessionId>,
+        at: OffsetDateTime,
+    ) -> Result<u64, RepoError>;
+
+    /// Failed logins for `email` since `since`: how many, and the oldest.
+    async fn login_failures(
+        &self,
+        email: &str,
+        since: OffsetDateTime,
+    ) -> Result<(i64, Option<OffsetDateTime>), RepoError>;
+    async fn record_login_failure(&self, email: &str, at: OffsetDateTime) -> Result<(), RepoError>;
+    async fn clear_login_failures(&self, email: &str) -> Result<(), RepoError>;
+
+    /// The invite whose token hashes to this, in whichever tenant.
+    async fn invite_by_token_hash(&self, token_hash: &str) -> Result<Option<Invite>, RepoError>;
+
+    /// The unrevoked, unexpired key with this hash.
+    async fn api_key_by_hash(&self, key_hash: &str, now: OffsetDateTime) -> Result<Option<ApiKeyPrincipal>, RepoError>;
+    /// Sets `last_used_at`, at most once a minute per key.
+    async fn touch_api_key(&self, key: ApiKeyId, now: OffsetDateTime) -> Result<(), RepoError>;
+
+    /// Platform admin: tenants by creation, after `after`.
+    async fn list_tenants(&self, after: Option<TenantId>, limit: u64) -> Result<Vec<Tenant>, RepoError>;
+    /// # Errors
+    /// `NotFound` when no such tenant exists.
+    async fn set_tenant_status(
+        &self,
+        tenant: TenantId,
+        status: TenantStatus,
+        at: OffsetDateTime,
+    ) -> Result<Tenant, RepoError>;
 }

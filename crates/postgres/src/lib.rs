@@ -5,15 +5,17 @@
 //! SQL lives only here. Nothing this crate returns carries a `DbErr`: every failure is mapped to a
 //! `RepoError` by `db_err`.
 
+mod audit;
 mod entities;
 mod error;
+mod identity;
 mod leads;
 mod mapping;
 mod system;
 mod tx;
 
 pub use error::db_err;
-pub use system::PgSystemStore;
+pub use system::{OutboxMailer, PgSystemStore};
 pub use tx::{PgTenantTx, PgUnitOfWork};
 
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};

@@ -35,6 +35,8 @@ impl From<users::Model> for User {
             last_login_at: m.last_login_at,
             created_at: m.created_at,
             updated_at: m.updated_at,
+            totp_secret: m.totp_secret,
+            totp_enabled: m.totp_enabled,
         }
     }
 }
@@ -53,6 +55,8 @@ impl From<&User> for users::ActiveModel {
             last_login_at: Set(u.last_login_at),
             created_at: Set(u.created_at),
             updated_at: Set(u.updated_at),
+            totp_secret: Set(u.totp_secret.clone()),
+            totp_enabled: Set(u.totp_enabled),
         }
     }
 }
@@ -264,6 +268,77 @@ impl From<&Activity> for activities::ActiveModel {
             metadata: Set(a.metadata.clone()),
             user_id: Set(a.user_id.as_uuid()),
             created_at: Set(a.created_at),
+        }
+    }
+}
+
+impl TryFrom<invites::Model> for Invite {
+    type Error = RepoError;
+    fn try_from(m: invites::Model) -> Result<Self, RepoError> {
+        Ok(Invite {
+            id: m.id.into(),
+            tenant_id: m.tenant_id.into(),
+            email: m.email,
+            role: parse(&m.role, "invite role")?,
+            token_hash: m.token,
+            invited_by: m.invited_by.into(),
+            status: parse(&m.status, "invite status")?,
+            expires_at: m.expires_at,
+            accepted_at: m.accepted_at,
+            created_at: m.created_at,
+        })
+    }
+}
+
+impl From<&Invite> for invites::ActiveModel {
+    fn from(i: &Invite) -> Self {
+        invites::ActiveModel {
+            id: Set(i.id.as_uuid()),
+            tenant_id: Set(i.tenant_id.as_uuid()),
+            email: Set(i.email.clone()),
+            role: Set(i.role.as_str().to_owned()),
+            token: Set(i.token_hash.clone()),
+            invited_by: Set(i.invited_by.as_uuid()),
+            status: Set(i.status.as_str().to_owned()),
+            expires_at: Set(i.expires_at),
+            accepted_at: Set(i.accepted_at),
+            created_at: Set(i.created_at),
+        }
+    }
+}
+
+impl From<api_keys::Model> for ApiKey {
+    fn from(m: api_keys::Model) -> Self {
+        ApiKey {
+            id: m.id.into(),
+            tenant_id: m.tenant_id.into(),
+            label: m.label,
+            key_prefix: m.key_prefix,
+            key_hash: m.key_hash,
+            scopes: m.scopes,
+            last_used_at: m.last_used_at,
+            expires_at: m.expires_at,
+            revoked_at: m.revoked_at,
+            created_by: m.created_by.into(),
+            created_at: m.created_at,
+        }
+    }
+}
+
+impl From<&ApiKey> for api_keys::ActiveModel {
+    fn from(k: &ApiKey) -> Self {
+        api_keys::ActiveModel {
+            id: Set(k.id.as_uuid()),
+            tenant_id: Set(k.tenant_id.as_uuid()),
+            label: Set(k.label.clone()),
+            key_prefix: Set(k.key_prefix.clone()),
+            key_hash: Set(k.key_hash.clone()),
+            scopes: Set(k.scopes.clone()),
+            last_used_at: Set(k.last_used_at),
+            expires_at: Set(k.expires_at),
+            revoked_at: Set(k.revoked_at),
+            created_by: Set(k.created_by.as_uuid()),
+            created_at: Set(k.created_at),
         }
     }
 }

@@ -1,15 +1,19 @@
 //! The system path: cross-tenant lookups on a `leadzone_system` connection. Kept narrow on
 //! purpose — each method is one question a flow cannot ask inside a tenant.
 
-use crate::entities::{memberships, tenants, users};
+use crate::entities::{api_keys, invites, memberships, tenants, users};
 use crate::error::db_err;
-use leadzone_domain::entities::{Membership, Tenant, User};
-use leadzone_domain::ids::UserId;
+use leadzone_domain::entities::{ApiKey, Invite, Membership, Tenant, User};
+use leadzone_domain::enums::TenantStatus;
+use leadzone_domain::ids::{ApiKeyId, SessionId, TenantId, UserId};
 use leadzone_ports::RepoError;
-use leadzone_ports::system::{NewSession, SessionPrincipal, SystemStore};
+use leadzone_ports::security::{Mail, Mailer};
+use leadzone_ports::system::{
+    ApiKeyPrincipal, NewSession, RefreshOutcome, RotatedTokens, SessionPrincipal, SystemStore,
+};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    Statement,
+    QueryResult, QuerySelect, Statement, TransactionTrait,
 };
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -33,6 +37,27 @@ impl PgSystemStore {
 
 fn parse<T: FromStr>(value: &str) -> Result<T, RepoError> {
     T::from_str(value).map_err(|_| RepoError::Other(format!("stored value {value:?} is not valid")))
+}
+
+/// A session with its user's membership and tenant state.
+const PRINCIPAL_SQL: &str = "SELECT s.id, s.user_id, s.tenant_id, s.access_expires_at,
+        m.role, m.status AS membership_status, t.status AS tenant_status
+   FROM sessions s
+   JOIN memberships m ON m.user_id = s.user_id AND m.tenant_id = s.tenant_id
+   JOIN tenants t ON t.id = s.tenant_id";
+
+fn principal(row: &QueryResult) -> Result<SessionPrincipal, RepoError> {
+    let get_uuid = |col: &str| row.try_get::<uuid::Uuid>("", col).map_err(db_err);
+    let get_str = |col: &str| row.try_get::<String>("", col).map_err(db_err);
+    Ok(SessionPrincipal {
+        session_id: get_uuid("id")?.into(),
+        user_id: get_uuid("user_id")?.into(),
+        tenant_id: get_uuid("tenant_id")?.into(),
+        role: parse(&get_str("role")?)?,
+        membership_status: parse(&get_str("membership_status")?)?,
+        tenant_status: parse(&get_str("tenant_status")?)?,
+        access_expires_at: row.try_get("", "access_expires_at").map_err(db_err)?,
+    })
 }
 
 #[async_trait::async_trait]
@@ -112,28 +137,12 @@ impl SystemStore for PgSystemStore {
         let row = self
             .db
             .query_one_raw(Self::stmt(
-                "SELECT s.id, s.user_id, s.tenant_id, s.access_expires_at,
-                        m.role, m.status AS membership_status, t.status AS tenant_status
-                   FROM sessions s
-                   JOIN memberships m ON m.user_id = s.user_id AND m.tenant_id = s.tenant_id
-                   JOIN tenants t ON t.id = s.tenant_id
-                  WHERE s.access_token_hash = $1 AND s.revoked_at IS NULL AND s.access_expires_at > $2",
+                &format!("{PRINCIPAL_SQL} WHERE s.access_token_hash = $1 AND s.revoked_at IS NULL AND s.access_expires_at > $2"),
                 vec![access_token_hash.into(), now.into()],
             ))
             .await
             .map_err(db_err)?;
-        let Some(row) = row else { return Ok(None) };
-        let get_uuid = |col: &str| row.try_get::<uuid::Uuid>("", col).map_err(db_err);
-        let get_str = |col: &str| row.try_get::<String>("", col).map_err(db_err);
-        Ok(Some(SessionPrincipal {
-            session_id: get_uuid("id")?.into(),
-            user_id: get_uuid("user_id")?.into(),
-            tenant_id: get_uuid("tenant_id")?.into(),
-            role: parse(&get_str("role")?)?,
-            membership_status: parse(&get_str("membership_status")?)?,
-            tenant_status: parse(&get_str("tenant_status")?)?,
-            access_expires_at: row.try_get("", "access_expires_at").map_err(db_err)?,
-        }))
+        row.map(|r| principal(&r)).transpose()
     }
 
     async fn record_login(&self, user: UserId, at: OffsetDateTime) -> Result<(), RepoError> {
@@ -141,6 +150,253 @@ impl SystemStore for PgSystemStore {
             .execute_raw(Self::stmt(
                 "UPDATE users SET last_login_at = $2 WHERE id = $1",
                 vec![user.as_uuid().into(), at.into()],
+            ))
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn rotate_refresh(
+        &self,
+        refresh_token_hash: &str,
+        new: &RotatedTokens,
+        now: OffsetDateTime,
+    ) -> Result<RefreshOutcome, RepoError> {
+        let txn = self.db.begin().await.map_err(db_err)?;
+        let live = txn
+            .query_one_raw(Self::stmt(
+                "SELECT id FROM sessions
+                  WHERE refresh_token_hash = $1 AND revoked_at IS NULL AND refresh_expires_at > $2
+                  FOR UPDATE",
+                vec![refresh_token_hash.into(), now.into()],
+            ))
+            .await
+            .map_err(db_err)?;
+        if let Some(row) = live {
+            let id: uuid::Uuid = row.try_get("", "id").map_err(db_err)?;
+            txn.execute_raw(Self::stmt(
+                "INSERT INTO session_rotated_tokens (token_hash, session_id, rotated_at) VALUES ($1, $2, $3)",
+                vec![refresh_token_hash.into(), id.into(), now.into()],
+            ))
+            .await
+            .map_err(db_err)?;
+            txn.execute_raw(Self::stmt(
+                "UPDATE sessions SET access_token_hash = $2, access_expires_at = $3,
+                                     refresh_token_hash = $4, refresh_expires_at = $5
+                  WHERE id = $1",
+                vec![
+                    id.into(),
+                    new.access_token_hash.clone().into(),
+                    new.access_expires_at.into(),
+                    new.refresh_token_hash.clone().into(),
+                    new.refresh_expires_at.into(),
+                ],
+            ))
+            .await
+            .map_err(db_err)?;
+            let row = txn
+                .query_one_raw(Self::stmt(&format!("{PRINCIPAL_SQL} WHERE s.id = $1"), vec![id.into()]))
+                .await
+                .map_err(db_err)?;
+            txn.commit().await.map_err(db_err)?;
+            return match row {
+                Some(r) => Ok(RefreshOutcome::Rotated(principal(&r)?)),
+                // The user is no longer a member of the session's tenant.
+                None => Ok(RefreshOutcome::Invalid),
+            };
+        }
+        // Not live: a rotated-away token presented again means it leaked; end the whole session.
+        let reused = txn
+            .execute_raw(Self::stmt(
+                "UPDATE sessions SET revoked_at = COALESCE(revoked_at, $2)
+                  WHERE id = (SELECT session_id FROM session_rotated_tokens WHERE token_hash = $1)",
+                vec![refresh_token_hash.into(), now.into()],
+            ))
+            .await
+            .map_err(db_err)?;
+        txn.commit().await.map_err(db_err)?;
+        Ok(if reused.rows_affected() > 0 { RefreshOutcome::Reused } else { RefreshOutcome::Invalid })
+    }
+
+    async fn revoke_session(&self, session: SessionId, at: OffsetDateTime) -> Result<(), RepoError> {
+        self.db
+            .execute_raw(Self::stmt(
+                "UPDATE sessions SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1",
+                vec![session.as_uuid().into(), at.into()],
+            ))
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn revoke_user_sessions(
+        &self,
+        user: UserId,
+        keep: Option<SessionId>,
+        at: OffsetDateTime,
+    ) -> Result<u64, RepoError> {
+        let res = self
+            .db
+            .execute_raw(Self::stmt(
+                "UPDATE sessions SET revoked_at = $3
+                  WHERE user_id = $1 AND revoked_at IS NULL AND ($2::uuid IS NULL OR id <> $2)",
+                vec![user.as_uuid().into(), keep.map(|k| k.as_uuid()).into(), at.into()],
+            ))
+            .await
+            .map_err(db_err)?;
+        Ok(res.rows_affected())
+    }
+
+    async fn login_failures(
+        &self,
+        email: &str,
+        since: OffsetDateTime,
+    ) -> Result<(i64, Option<OffsetDateTime>), RepoError> {
+        let row = self
+            .db
+            .query_one_raw(Self::stmt(
+                "SELECT count(*) AS n, min(failed_at) AS oldest FROM login_failures WHERE email = $1 AND failed_at > $2",
+                vec![email.into(), since.into()],
+            ))
+            .await
+            .map_err(db_err)?;
+        match row {
+            Some(r) => Ok((r.try_get("", "n").map_err(db_err)?, r.try_get("", "oldest").map_err(db_err)?)),
+            None => Ok((0, None)),
+        }
+    }
+
+    async fn record_login_failure(&self, email: &str, at: OffsetDateTime) -> Result<(), RepoError> {
+        // Old rows for this email are of no further use; prune them on the way.
+        self.db
+            .execute_raw(Self::stmt(
+                "WITH pruned AS (DELETE FROM login_failures WHERE email = $1 AND failed_at < $2 - interval '1 day')
+                 INSERT INTO login_failures (email, failed_at) VALUES ($1, $2)",
+                vec![email.into(), at.into()],
+            ))
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn clear_login_failures(&self, email: &str) -> Result<(), RepoError> {
+        self.db
+            .execute_raw(Self::stmt("DELETE FROM login_failures WHERE email = $1", vec![email.into()]))
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn invite_by_token_hash(&self, token_hash: &str) -> Result<Option<Invite>, RepoError> {
+        invites::Entity::find()
+            .filter(invites::Column::Token.eq(token_hash))
+            .one(&self.db)
+            .await
+            .map_err(db_err)?
+            .map(Invite::try_from)
+            .transpose()
+    }
+
+    async fn api_key_by_hash(&self, key_hash: &str, now: OffsetDateTime) -> Result<Option<ApiKeyPrincipal>, RepoError> {
+        let Some(key) = api_keys::Entity::find()
+            .filter(api_keys::Column::KeyHash.eq(key_hash))
+            .filter(api_keys::Column::RevokedAt.is_null())
+            .one(&self.db)
+            .await
+            .map_err(db_err)?
+        else {
+            return Ok(None);
+        };
+        if key.expires_at.is_some_and(|e| e <= now) {
+            return Ok(None);
+        }
+        let tenant = tenants::Entity::find_by_id(key.tenant_id).one(&self.db).await.map_err(db_err)?;
+        let Some(tenant) = tenant else { return Ok(None) };
+        let creator_active = memberships::Entity::find()
+            .filter(memberships::Column::TenantId.eq(key.tenant_id))
+            .filter(memberships::Column::UserId.eq(key.created_by))
+            .filter(memberships::Column::Status.eq("ACTIVE"))
+            .count(&self.db)
+            .await
+            .map_err(db_err)?
+            > 0;
+        Ok(Some(ApiKeyPrincipal { key: ApiKey::from(key), tenant_status: parse(&tenant.status)?, creator_active }))
+    }
+
+    async fn touch_api_key(&self, key: ApiKeyId, now: OffsetDateTime) -> Result<(), RepoError> {
+        self.db
+            .execute_raw(Self::stmt(
+                "UPDATE api_keys SET last_used_at = $2
+                  WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2 - interval '1 minute')",
+                vec![key.as_uuid().into(), now.into()],
+            ))
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn list_tenants(&self, after: Option<TenantId>, limit: u64) -> Result<Vec<Tenant>, RepoError> {
+        let mut q = tenants::Entity::find().order_by_asc(tenants::Column::Id).limit(limit);
+        if let Some(after) = after {
+            q = q.filter(tenants::Column::Id.gt(after.as_uuid()));
+        }
+        q.all(&self.db).await.map_err(db_err)?.into_iter().map(Tenant::try_from).collect()
+    }
+
+    async fn set_tenant_status(
+        &self,
+        tenant: TenantId,
+        status: TenantStatus,
+        at: OffsetDateTime,
+    ) -> Result<Tenant, RepoError> {
+        let res = self
+            .db
+            .execute_raw(Self::stmt(
+                "UPDATE tenants SET status = $2, updated_at = $3 WHERE id = $1",
+                vec![tenant.as_uuid().into(), status.as_str().into(), at.into()],
+            ))
+            .await
+            .map_err(db_err)?;
+        if res.rows_affected() == 0 {
+            return Err(RepoError::NotFound);
+        }
+        tenants::Entity::find_by_id(tenant.as_uuid())
+            .one(&self.db)
+            .await
+            .map_err(db_err)?
+            .ok_or(RepoError::NotFound)?
+            .try_into()
+    }
+}
+
+/// The development mailer: logs each mail and keeps it in `mail_outbox`, so a developer (or a
+/// test) can read invitation links without an SMTP server.
+#[derive(Clone)]
+pub struct OutboxMailer {
+    db: DatabaseConnection,
+}
+
+impl OutboxMailer {
+    /// `db` must be a pool of the `leadzone_system` role.
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+}
+
+#[async_trait::async_trait]
+impl Mailer for OutboxMailer {
+    async fn send(&self, mail: &Mail) -> Result<(), RepoError> {
+        tracing::info!(to = %mail.to, subject = %mail.subject, "mail written to the outbox (development mailer)");
+        self.db
+            .execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "INSERT INTO mail_outbox (id, to_email, subject, body) VALUES ($1, $2, $3, $4)",
+                [
+                    uuid::Uuid::now_v7().into(),
+                    mail.to.clone().into(),
+                    mail.subject.clone().into(),
+                    mail.body.clone().into(),
+                ],
             ))
             .await
             .map_err(db_err)?;

@@ -105,72 +105,15 @@ impl TenantTx for PgTenantTx {
     fn audit(&self) -> &dyn AuditRepo {
         self
     }
+    fn invites(&self) -> &dyn InviteRepo {
+        self
+    }
+    fn api_keys(&self) -> &dyn ApiKeyRepo {
+        self
+    }
 
     async fn commit(self: Box<Self>) -> Result<(), RepoError> {
         self.txn.commit().await.map_err(db_err)
-    }
-}
-
-#[async_trait::async_trait]
-impl UserRepo for PgTenantTx {
-    async fn insert(&self, user: &User) -> Result<(), RepoError> {
-        users::ActiveModel::from(user).insert(&self.txn).await.map_err(db_err)?;
-        Ok(())
-    }
-
-    async fn get(&self, id: UserId) -> Result<User, RepoError> {
-        users::Entity::find_by_id(id.as_uuid())
-            .one(&self.txn)
-            .await
-            .map_err(db_err)?
-            .map(User::from)
-            .ok_or(RepoError::NotFound)
-    }
-}
-
-#[async_trait::async_trait]
-impl TenantRepo for PgTenantTx {
-    async fn insert(&self, tenant: &Tenant) -> Result<(), RepoError> {
-        tenants::ActiveModel::from(tenant).insert(&self.txn).await.map_err(db_err)?;
-        Ok(())
-    }
-
-    async fn current(&self) -> Result<Tenant, RepoError> {
-        tenants::Entity::find_by_id(self.tid())
-            .one(&self.txn)
-            .await
-            .map_err(db_err)?
-            .ok_or(RepoError::NotFound)?
-            .try_into()
-    }
-}
-
-#[async_trait::async_trait]
-impl MembershipRepo for PgTenantTx {
-    async fn insert(&self, membership: &Membership) -> Result<(), RepoError> {
-        memberships::ActiveModel::from(membership).insert(&self.txn).await.map_err(db_err)?;
-        Ok(())
-    }
-
-    async fn get_by_user(&self, user: UserId) -> Result<Membership, RepoError> {
-        memberships::Entity::find()
-            .filter(memberships::Column::TenantId.eq(self.tid()))
-            .filter(memberships::Column::UserId.eq(user.as_uuid()))
-            .one(&self.txn)
-            .await
-            .map_err(db_err)?
-            .ok_or(RepoError::NotFound)?
-            .try_into()
-    }
-
-    async fn team_of(&self, manager: UserId) -> Result<Vec<UserId>, RepoError> {
-        let rows = memberships::Entity::find()
-            .filter(memberships::Column::TenantId.eq(self.tid()))
-            .filter(memberships::Column::ManagerId.eq(manager.as_uuid()))
-            .all(&self.txn)
-            .await
-            .map_err(db_err)?;
-        Ok(rows.into_iter().map(|m| m.user_id.into()).collect())
     }
 }
 
@@ -266,6 +209,18 @@ impl LeadRepo for PgTenantTx {
     async fn find_duplicate(&self, keys: &DedupKeys) -> Result<Option<DuplicateMatch>, RepoError> {
         crate::leads::find_duplicate(&self.txn, self.tid(), keys).await
     }
+
+    async fn unassign_user(&self, user: UserId) -> Result<u64, RepoError> {
+        let res = self
+            .txn
+            .execute_raw(Self::stmt(
+                "UPDATE leads SET assigned_to = NULL, updated_at = now() WHERE tenant_id = $1 AND assigned_to = $2",
+                vec![self.tid().into(), user.as_uuid().into()],
+            ))
+            .await
+            .map_err(db_err)?;
+        Ok(res.rows_affected())
+    }
 }
 
 #[async_trait::async_trait]
@@ -285,35 +240,6 @@ impl ListRepo for PgTenantTx {
 impl ActivityRepo for PgTenantTx {
     async fn insert(&self, activity: &Activity) -> Result<(), RepoError> {
         activities::ActiveModel::from(activity).insert(&self.txn).await.map_err(db_err)?;
-        Ok(())
-    }
-}
-
-#[async_trait::async_trait]
-impl AuditRepo for PgTenantTx {
-    async fn append(&self, e: &NewAuditLog) -> Result<(), RepoError> {
-        // Raw SQL for the INET cast; SeaORM has no INET type without the ipnetwork feature.
-        let details = serde_json::to_value(&e.details).map_err(|err| RepoError::Other(err.to_string()))?;
-        self.txn
-            .execute_raw(Self::stmt(
-                "INSERT INTO audit_logs (id, tenant_id, event_type, entity_type, entity_id, action, details,
-                                         user_id, ip_address, user_agent)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::inet, $10)",
-                vec![
-                    e.id.as_uuid().into(),
-                    self.tid().into(),
-                    e.event_type.as_str().into(),
-                    e.entity_type.clone().into(),
-                    e.entity_id.into(),
-                    e.action.clone().into(),
-                    details.into(),
-                    e.user_id.map(|u| u.as_uuid()).into(),
-                    e.ip_address.map(|ip| ip.to_string()).into(),
-                    e.user_agent.clone().into(),
-                ],
-            ))
-            .await
-            .map_err(db_err)?;
         Ok(())
     }
 }

@@ -27,6 +27,9 @@ pub struct Account {
     pub password: String,
 }
 
+pub const TEST_MASTER_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+pub const ADMIN_TOKEN: &str = "operator-token-for-tests-0123456789";
+
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 pub fn unique(prefix: &str) -> String {
@@ -63,6 +66,8 @@ async fn spawn_with(behind_proxy: bool) -> TestApp {
         ("LEADZONE_BIND", "127.0.0.1:0".to_owned()),
         ("LEADZONE_HTTP_WORKERS", "1".to_owned()),
         ("LEADZONE_DB_POOL_SIZE", "8".to_owned()),
+        ("LEADZONE_MASTER_KEY", TEST_MASTER_KEY.to_owned()),
+        ("LEADZONE_ADMIN_TOKEN", ADMIN_TOKEN.to_owned()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))

@@ -2,6 +2,8 @@
 //! private to this crate; the rest of the system sees domain types (see `mapping`).
 
 pub(crate) mod activities;
+pub(crate) mod api_keys;
+pub(crate) mod invites;
 pub(crate) mod leads;
 pub(crate) mod lists;
 pub(crate) mod memberships;

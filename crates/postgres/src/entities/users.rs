@@ -16,6 +16,8 @@ pub struct Model {
     pub last_login_at: Option<TimeDateTimeWithTimeZone>,
     pub created_at: TimeDateTimeWithTimeZone,
     pub updated_at: TimeDateTimeWithTimeZone,
+    pub totp_secret: Option<Vec<u8>>,
+    pub totp_enabled: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,0 +1,50 @@
+//! Platform operators: a bearer token from the environment, compared in constant time. Without a
+//! configured token the admin API does not exist (404).
+
+use crate::{App, AppError};
+use leadzone_domain::entities::Tenant;
+use leadzone_domain::enums::TenantStatus;
+use leadzone_domain::ids::TenantId;
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    // Length is not secret (the token's length is fixed by whoever set it); content is.
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+impl App {
+    /// `NotFound` when the admin API is off; `Unauthenticated` for a missing or wrong token.
+    pub fn authenticate_admin(&self, bearer: Option<&str>) -> Result<(), AppError> {
+        let Some(expected) = self.config.admin_token.as_deref().filter(|t| !t.is_empty()) else {
+            return Err(AppError::NotFound);
+        };
+        match bearer {
+            Some(given) if constant_time_eq(given.as_bytes(), expected.as_bytes()) => Ok(()),
+            _ => Err(AppError::Unauthenticated),
+        }
+    }
+
+    pub async fn admin_list_tenants(&self, after: Option<TenantId>, limit: u64) -> Result<Vec<Tenant>, AppError> {
+        Ok(self.system.list_tenants(after, limit).await?)
+    }
+
+    pub async fn admin_set_tenant_status(&self, tenant: TenantId, status: TenantStatus) -> Result<Tenant, AppError> {
+        Ok(self.system.set_tenant_status(tenant, status, self.clock.now()).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{FakeTx, app_with};
+
+    #[test]
+    fn admin_api_is_off_without_a_token_and_checks_it_otherwise() {
+        let mut app = app_with(FakeTx::default());
+        assert_eq!(app.authenticate_admin(Some("x")), Err(AppError::NotFound));
+        app.config.admin_token = Some("s3cret-operator-token".into());
+        assert_eq!(app.authenticate_admin(None), Err(AppError::Unauthenticated));
+        assert_eq!(app.authenticate_admin(Some("s3cret-operator-tokeN")), Err(AppError::Unauthenticated));
+        assert_eq!(app.authenticate_admin(Some("s3cret")), Err(AppError::Unauthenticated));
+        assert!(app.authenticate_admin(Some("s3cret-operator-token")).is_ok());
+    }
+}

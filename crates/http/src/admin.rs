@@ -1,0 +1,57 @@
+//! `/admin/v1`: platform operators, behind `LEADZONE_ADMIN_TOKEN` (checked by the app).
+
+use crate::auth::bearer;
+use crate::body::{Fields, JsonBody};
+use crate::dto::{PageDto, TenantDto};
+use crate::problem::ApiError;
+use crate::{HttpState, path_id, query_pairs, query_param};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use leadzone_app::AppError;
+use leadzone_domain::enums::TenantStatus;
+use leadzone_domain::ids::TenantId;
+
+#[get("/tenants")]
+async fn list_tenants(state: web::Data<HttpState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    state.app.authenticate_admin(bearer(&req).as_deref())?;
+    let q = query_pairs(&req);
+    let limit = match query_param(&q, "limit") {
+        None => 50,
+        Some(l) => l
+            .parse::<u64>()
+            .ok()
+            .filter(|n| (1..=200).contains(n))
+            .ok_or_else(|| AppError::field("limit", "must be 1–200"))?,
+    };
+    let after = match query_param(&q, "cursor") {
+        None => None,
+        Some(c) => Some(c.parse::<TenantId>().map_err(|_| AppError::field("cursor", "is not a valid cursor"))?),
+    };
+    let tenants = state.app.admin_list_tenants(after, limit + 1).await?;
+    let next =
+        (tenants.len() as u64 > limit).then(|| tenants.get(limit as usize - 1).map(|t| t.id.to_string())).flatten();
+    let data: Vec<TenantDto> = tenants.iter().take(limit as usize).map(TenantDto::from).collect();
+    Ok(HttpResponse::Ok().json(PageDto { data, next_cursor: next }))
+}
+
+#[post("/tenants/{id}/status")]
+async fn set_status(
+    state: web::Data<HttpState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    JsonBody(body): JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    state.app.authenticate_admin(bearer(&req).as_deref())?;
+    let id: TenantId = path_id(&id)?;
+    let mut f = Fields::new(&body);
+    let status = f.opt_parsed::<TenantStatus>("status", "one of PENDING_VERIFICATION, ACTIVE, SUSPENDED, DELETED");
+    if status.is_none() && f.opt_json("status").is_none() {
+        f.string("status");
+    }
+    f.finish()?;
+    let Some(status) = status else { return Err(AppError::field("status", "is required").into()) };
+    Ok(HttpResponse::Ok().json(TenantDto::from(&state.app.admin_set_tenant_status(id, status).await?)))
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(list_tenants).service(set_status);
+}
