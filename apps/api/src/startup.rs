@@ -171,3 +171,31 @@ impl Application {
         self.server.await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn a_development_master_key_is_generated_once_and_reused() {
+        let dir = std::env::temp_dir().join(format!("leadzone-key-{}", uuid_like()));
+        let env: HashMap<String, String> = [("LEADZONE_DATA_DIR".to_owned(), dir.display().to_string())].into();
+        let settings = Settings::from_map(&env).unwrap();
+        let first = master_keys(&settings).unwrap();
+        let second = master_keys(&settings).unwrap();
+        assert_eq!(first, second);
+        assert_eq!(first[0].len(), 32);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.join("master.key")).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "the key file is private");
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    fn uuid_like() -> String {
+        format!("{}-{:?}", std::process::id(), std::thread::current().id()).replace(['(', ')'], "")
+    }
+}

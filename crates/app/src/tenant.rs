@@ -15,7 +15,8 @@ pub struct TenantPatch {
     pub name: Option<String>,
     pub logo_url: Option<Option<String>>,
     pub timezone: Option<Option<String>>,
-    pub language: Option<Option<Language>>,
+    /// `ar` or `en`, as sent.
+    pub language: Option<Option<String>>,
     pub whatsapp_phone_id: Option<Option<String>>,
 }
 
@@ -39,6 +40,17 @@ impl App {
             .whatsapp_phone_id
             .as_ref()
             .map(|p| v.check_field("settings.whatsappPhoneId", optional_text(p.as_deref(), 64)));
+        let language = match &patch.language {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(raw)) => match raw.trim().parse::<Language>() {
+                Ok(l) => Some(Some(l)),
+                Err(_) => {
+                    v.push("settings.language", "must be ar or en");
+                    None
+                }
+            },
+        };
         if let Some(Some(tz)) = &patch.timezone
             && !SUPPORTED_TIMEZONES.contains(&tz.as_str())
         {
@@ -57,7 +69,7 @@ impl App {
         if let Some(tz) = patch.timezone {
             after.settings.timezone = tz;
         }
-        if let Some(lang) = patch.language {
+        if let Some(lang) = language {
             after.settings.language = lang;
         }
         if let Some(Some(p)) = phone_id {

@@ -8,7 +8,6 @@ use crate::{HttpState, query_pairs, query_param};
 use actix_web::{HttpRequest, HttpResponse, get, patch, web};
 use leadzone_app::audit::AuditParams;
 use leadzone_app::tenant::TenantPatch;
-use leadzone_domain::enums::Language;
 
 #[get("/tenant")]
 async fn get_tenant(state: web::Data<HttpState>, Authed(ctx): Authed) -> Result<HttpResponse, ApiError> {
@@ -28,17 +27,7 @@ async fn update_tenant(
         let mut s = Fields::new(&settings);
         patch.timezone = s.patch_string("timezone");
         patch.whatsapp_phone_id = s.patch_string("whatsappPhoneId");
-        patch.language = match s.patch_string("language") {
-            None => None,
-            Some(None) => Some(None),
-            Some(Some(l)) => match l.parse::<Language>() {
-                Ok(lang) => Some(Some(lang)),
-                Err(_) => {
-                    s.opt_parsed::<Language>("language", "ar or en");
-                    None
-                }
-            },
-        };
+        patch.language = s.patch_string("language");
         f.absorb("settings", s);
     }
     f.finish()?;

@@ -46,12 +46,20 @@ pub async fn spawn_app() -> TestApp {
     spawn_with(false).await
 }
 
+pub async fn spawn_app_without_admin() -> TestApp {
+    spawn_inner(false, false).await
+}
+
 /// The server reaches Postgres through a proxy the test can cut, to simulate an outage.
 pub async fn spawn_app_behind_proxy() -> TestApp {
     spawn_with(true).await
 }
 
 async fn spawn_with(behind_proxy: bool) -> TestApp {
+    spawn_inner(behind_proxy, true).await
+}
+
+async fn spawn_inner(behind_proxy: bool, admin: bool) -> TestApp {
     init_logs();
     let db = TestDb::new().await;
     let proxy = if behind_proxy { Some(DbProxy::start(&db.owner_url()).await) } else { None };
@@ -59,7 +67,7 @@ async fn spawn_with(behind_proxy: bool) -> TestApp {
         Some(p) => p.rewrite(&url),
         None => url,
     };
-    let env: HashMap<String, String> = [
+    let mut env: HashMap<String, String> = [
         ("DATABASE_URL", db.owner_url()),
         ("DATABASE_APP_URL", route(db.app_url())),
         ("DATABASE_SYSTEM_URL", route(db.system_url())),
@@ -72,6 +80,9 @@ async fn spawn_with(behind_proxy: bool) -> TestApp {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
+    if !admin {
+        env.remove("LEADZONE_ADMIN_TOKEN");
+    }
     let settings = Settings::from_map(&env).expect("settings");
     // The template database is already migrated.
     let app = Application::build(&settings, false).await.expect("server builds");
@@ -198,5 +209,99 @@ impl DbProxy {
 
     pub fn up(&self) {
         self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+impl TestApp {
+    pub async fn patch(&self, path: &str, token: Option<&str>, body: &Value) -> reqwest::Response {
+        let mut req = self.client.patch(self.url(path)).json(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.expect("request")
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> reqwest::Response {
+        let mut req = self.client.delete(self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.expect("request")
+    }
+
+    pub async fn sql(&self, statement: &str) {
+        use sea_orm::ConnectionTrait;
+        self.db.owner().await.execute_unprepared(statement).await.expect("sql");
+    }
+
+    pub async fn sql_i64(&self, query: &str) -> i64 {
+        use sea_orm::ConnectionTrait;
+        let row = self
+            .db
+            .owner()
+            .await
+            .query_one_raw(sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, query.to_owned()))
+            .await
+            .expect("sql")
+            .expect("a row");
+        row.try_get_by_index::<i64>(0).expect("bigint")
+    }
+
+    /// Moves the tenant to another plan directly in the database (billing has its own tests).
+    pub async fn set_plan(&self, account: &Account, plan: &str) {
+        self.sql(&format!("UPDATE subscriptions SET plan_id = '{plan}' WHERE tenant_id = '{}'", account.tenant_id))
+            .await;
+    }
+
+    /// Invites a new person with `role` and accepts as them; returns their account.
+    pub async fn add_member(&self, owner: &Account, role: &str) -> Account {
+        let email = format!("{}@example.sa", unique(&role.to_lowercase()));
+        let res = self.post("/api/v1/invites", Some(&owner.token), &json!({"email": email, "role": role})).await;
+        assert_eq!(res.status(), 201, "invite {role}");
+        let body: Value = res.json().await.expect("json");
+        let token = body["token"].as_str().expect("token").to_owned();
+        let password = "member password 1".to_owned();
+        let res = self
+            .post(
+                "/api/v1/invites/accept",
+                None,
+                &json!({"token": token, "name": format!("{role} person"), "password": password}),
+            )
+            .await;
+        assert_eq!(res.status(), 200, "accept {role}");
+        let body: Value = res.json().await.expect("json");
+        Account {
+            token: body["accessToken"].as_str().expect("token").to_owned(),
+            user_id: body["membership"]["userId"].as_str().expect("user").to_owned(),
+            tenant_id: body["membership"]["tenantId"].as_str().expect("tenant").to_owned(),
+            email,
+            password,
+        }
+    }
+
+    /// The membership id of a user in the caller's tenant.
+    pub async fn membership_id(&self, caller: &Account, user_id: &str) -> String {
+        let members: Value = self.get("/api/v1/members", Some(&caller.token)).await.json().await.expect("json");
+        members["data"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .find(|m| m["userId"] == user_id)
+            .and_then(|m| m["id"].as_str())
+            .expect("member")
+            .to_owned()
+    }
+
+    /// A new API key of the owner's tenant with these scopes; returns the secret.
+    pub async fn api_key(&self, owner: &Account, scopes: &[&str]) -> (String, String) {
+        let res =
+            self.post("/api/v1/api-keys", Some(&owner.token), &json!({"label": "script", "scopes": scopes})).await;
+        assert_eq!(res.status(), 201, "api key");
+        let body: Value = res.json().await.expect("json");
+        (body["secret"].as_str().expect("secret").to_owned(), body["apiKey"]["id"].as_str().expect("id").to_owned())
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> reqwest::Response {
+        self.post("/api/v1/auth/login", None, &json!({"email": email, "password": password})).await
     }
 }

@@ -7,4 +7,6 @@ mod helpers;
 mod identity;
 mod leads;
 mod robustness;
+mod sessions;
 mod startup;
+mod team;

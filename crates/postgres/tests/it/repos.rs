@@ -265,3 +265,39 @@ async fn visibility_and_filters_narrow_the_listing() {
         assert_eq!(count(filter, LeadVisibility::All).await, expected, "{label}");
     }
 }
+
+#[tokio::test]
+async fn api_key_last_used_is_written_at_most_once_a_minute() {
+    use leadzone_ports::system::SystemStore;
+    let db = TestDb::new().await;
+    seed_two_tenants(&db).await;
+    let owner = db.owner().await;
+    use sea_orm::ConnectionTrait;
+    owner
+        .execute_unprepared(&format!(
+            "INSERT INTO api_keys (id, tenant_id, label, key_prefix, key_hash, created_by)
+             VALUES ('0190f0a8-0000-7000-8000-0000000000cc', '{TENANT_A}', 'k', 'lz_live_', 'h1', '{USER}')"
+        ))
+        .await
+        .unwrap();
+    let system =
+        leadzone_postgres::PgSystemStore::new(connect(&db.system_url(), &PoolConfig::default()).await.unwrap());
+    let key = "0190f0a8-0000-7000-8000-0000000000cc".parse().unwrap();
+    let t0 = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+    system.touch_api_key(key, t0).await.unwrap();
+    system.touch_api_key(key, t0 + time::Duration::seconds(30)).await.unwrap();
+    let read = || async {
+        let row = owner
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                "SELECT extract(epoch FROM last_used_at)::bigint FROM api_keys".to_owned(),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get_by_index::<i64>(0).unwrap()
+    };
+    assert_eq!(read().await, t0.unix_timestamp(), "a touch within the minute writes nothing");
+    system.touch_api_key(key, t0 + time::Duration::seconds(61)).await.unwrap();
+    assert_eq!(read().await, t0.unix_timestamp() + 61);
+}
