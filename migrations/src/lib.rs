@@ -34,13 +34,22 @@ sql_migration!(Schema, "0001_schema.sql");
 sql_migration!(Security, "0002_security.sql");
 sql_migration!(SeedPlans, "0003_seed_plans.sql");
 sql_migration!(Identity, "0004_identity.sql");
+sql_migration!(LeadsWorkspace, "0005_leads_workspace.sql");
+sql_migration!(SystemLeastPrivilege, "0006_system_role_least_privilege.sql");
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(Schema), Box::new(Security), Box::new(SeedPlans), Box::new(Identity)]
+        vec![
+            Box::new(Schema),
+            Box::new(Security),
+            Box::new(SeedPlans),
+            Box::new(Identity),
+            Box::new(LeadsWorkspace),
+            Box::new(SystemLeastPrivilege),
+        ]
     }
 }
 
@@ -51,5 +60,7 @@ pub fn migration_sources() -> &'static [&'static str] {
         include_str!("../sql/0002_security.sql"),
         include_str!("../sql/0003_seed_plans.sql"),
         include_str!("../sql/0004_identity.sql"),
+        include_str!("../sql/0005_leads_workspace.sql"),
+        include_str!("../sql/0006_system_role_least_privilege.sql"),
     ]
 }

@@ -37,6 +37,7 @@ impl App {
         if scopes.iter().any(|p| !Role::Admin.has(*p)) {
             v.push("scopes", "an API key cannot hold billing:manage or tenant:delete");
         }
+        let beyond_caller = scopes.iter().any(|p| Role::Admin.has(*p) && !ctx.has(*p));
         let granted = api_key_permissions(&scopes);
         let prefix = match input.mode.as_deref().map(str::trim) {
             None | Some("live") => API_KEY_LIVE_PREFIX,
@@ -50,6 +51,10 @@ impl App {
             v.push("expiresAt", "must be in the future");
         }
         v.finish()?;
+        // Nobody hands out more than they hold (an API key with api_keys:manage included).
+        if beyond_caller {
+            return Err(AppError::Forbidden);
+        }
         let secret = self.tokens.generate_with_checksum(prefix);
         let key = ApiKey {
             id: self.ids.new_id().into(),

@@ -47,8 +47,6 @@ impl crate::App {
         ctx: &Ctx,
         p: AuditParams,
     ) -> Result<crate::leads::Page<leadzone_domain::entities::AuditLog>, crate::AppError> {
-        use base64::Engine;
-        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
         use leadzone_domain::error::Validator;
         use std::str::FromStr;
         use time::format_description::well_known::Rfc3339;
@@ -88,39 +86,15 @@ impl crate::App {
                 );
             }
         }
-        let limit = match blank(p.limit) {
-            None => crate::leads::DEFAULT_PAGE,
-            Some(l) => match l.parse::<u64>() {
-                Ok(n) if (1..=crate::leads::MAX_PAGE).contains(&n) => n,
-                _ => {
-                    v.push("limit", "must be an integer from 1 to 200");
-                    crate::leads::DEFAULT_PAGE
-                }
-            },
-        };
-        if let Some(c) = blank(p.cursor) {
-            let decoded = URL_SAFE_NO_PAD
-                .decode(c.as_bytes())
-                .ok()
-                .and_then(|b| serde_json::from_slice::<(i128, uuid::Uuid)>(&b).ok())
-                .and_then(|(t, id)| time::OffsetDateTime::from_unix_timestamp_nanos(t).ok().map(|t| (t, id.into())));
-            match decoded {
-                Some(pos) => q.after = Some(pos),
-                None => v.push("cursor", "is not a valid cursor for this query"),
-            }
-        }
         v.finish()?;
+        let (limit, after) = crate::lead_actions::parse_time_page(p.limit, p.cursor)?;
+        q.after = after.map(|(t, id)| (t, id.into()));
         q.limit = limit + 1;
         let tx = self.uow.begin(ctx.tenant_id).await?;
         let mut rows = tx.audit().list(&q).await?;
         let next_cursor = if rows.len() as u64 > limit {
             rows.truncate(limit as usize);
-            rows.last().map(|last| {
-                URL_SAFE_NO_PAD.encode(
-                    serde_json::to_vec(&(last.created_at.unix_timestamp_nanos(), last.id.as_uuid()))
-                        .unwrap_or_default(),
-                )
-            })
+            rows.last().map(|last| crate::lead_actions::encode_time_cursor(last.created_at, last.id.as_uuid()))
         } else {
             None
         };

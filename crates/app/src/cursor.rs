@@ -5,6 +5,7 @@ use crate::AppError;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use leadzone_domain::ids::LeadId;
+use leadzone_domain::leads::LeadSort;
 use leadzone_ports::leads::{LeadPosition, SortKey};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -20,18 +21,37 @@ struct Wire {
     i: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     x: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    r: Option<f32>,
     id: uuid::Uuid,
 }
 
 pub fn encode(sort: &str, pos: &LeadPosition) -> String {
-    let (t, i, x) = match &pos.key {
-        SortKey::Time(v) => (Some(v.unix_timestamp_nanos()), None, None),
-        SortKey::Int(v) => (None, Some(*v), None),
-        SortKey::Text(v) => (None, None, Some(v.clone())),
+    let (t, i, x, r) = match &pos.key {
+        SortKey::Time(v) => (Some(v.unix_timestamp_nanos()), None, None, None),
+        SortKey::Int(v) => (None, Some(*v), None, None),
+        SortKey::Text(v) => (None, None, Some(v.clone()), None),
+        SortKey::Rank(v) => (None, None, None, Some(*v)),
     };
-    let wire = Wire { s: sort.to_owned(), t, i, x, id: pos.id.as_uuid() };
+    let wire = Wire { s: sort.to_owned(), t, i, x, r, id: pos.id.as_uuid() };
     // Serialising this plain struct cannot fail; an empty cursor would only restart paging.
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(&wire).unwrap_or_default())
+}
+
+/// Decodes a cursor made for `sort` (named `sort_name` on the wire). The key must have the sort's
+/// type and a value the database can compare: a forged cursor is 422, never a database error.
+pub fn decode_for(sort_name: &str, sort: LeadSort, cursor: &str) -> Result<LeadPosition, AppError> {
+    let pos = decode(sort_name, cursor)?;
+    let fits = match (&pos.key, sort) {
+        (SortKey::Time(t), LeadSort::CreatedAtDesc | LeadSort::CreatedAtAsc | LeadSort::UpdatedAtDesc) => {
+            (1970..=9999).contains(&t.year())
+        }
+        (SortKey::Int(i), LeadSort::ScoreDesc | LeadSort::ScoreAsc) => (-1..=100).contains(i),
+        (SortKey::Text(x), LeadSort::CompanyNameAsc) => x.len() <= 1024 && !x.contains('\0'),
+        (SortKey::Rank(_), LeadSort::Relevance) => true,
+        _ => false,
+    };
+    if fits { Ok(pos) } else { Err(AppError::field("cursor", "is not a valid cursor for this query")) }
 }
 
 pub fn decode(sort: &str, cursor: &str) -> Result<LeadPosition, AppError> {
@@ -41,10 +61,11 @@ pub fn decode(sort: &str, cursor: &str) -> Result<LeadPosition, AppError> {
     if wire.s != sort {
         return Err(bad());
     }
-    let key = match (wire.t, wire.i, wire.x) {
-        (Some(t), None, None) => SortKey::Time(OffsetDateTime::from_unix_timestamp_nanos(t).map_err(|_| bad())?),
-        (None, Some(i), None) => SortKey::Int(i),
-        (None, None, Some(x)) => SortKey::Text(x),
+    let key = match (wire.t, wire.i, wire.x, wire.r) {
+        (Some(t), None, None, None) => SortKey::Time(OffsetDateTime::from_unix_timestamp_nanos(t).map_err(|_| bad())?),
+        (None, Some(i), None, None) => SortKey::Int(i),
+        (None, None, Some(x), None) => SortKey::Text(x),
+        (None, None, None, Some(r)) if r.is_finite() => SortKey::Rank(r),
         _ => return Err(bad()),
     };
     Ok(LeadPosition { key, id: LeadId::from_uuid(wire.id) })
@@ -64,9 +85,25 @@ mod tests {
             pos(SortKey::Time(OffsetDateTime::from_unix_timestamp_nanos(1_790_000_000_123_456_789).unwrap())),
             pos(SortKey::Int(-1)),
             pos(SortKey::Text("شركة النور".into())),
+            pos(SortKey::Rank(0.0607927)),
         ] {
             assert_eq!(decode("-createdAt", &encode("-createdAt", &p)).unwrap(), p);
         }
+    }
+
+    #[test]
+    fn a_cursor_must_fit_its_sort() {
+        let time_cursor = encode("-createdAt", &pos(SortKey::Time(OffsetDateTime::UNIX_EPOCH)));
+        assert!(decode_for("-createdAt", LeadSort::CreatedAtDesc, &time_cursor).is_ok());
+        let int_cursor = encode("-createdAt", &pos(SortKey::Int(1)));
+        assert!(decode_for("-createdAt", LeadSort::CreatedAtDesc, &int_cursor).is_err());
+        let ancient =
+            encode("-createdAt", &pos(SortKey::Time(OffsetDateTime::from_unix_timestamp(-200_000_000_000).unwrap())));
+        assert!(decode_for("-createdAt", LeadSort::CreatedAtDesc, &ancient).is_err());
+        let nul = encode("companyName", &pos(SortKey::Text("a\0b".into())));
+        assert!(decode_for("companyName", LeadSort::CompanyNameAsc, &nul).is_err());
+        let score = encode("-score", &pos(SortKey::Int(1_000_000)));
+        assert!(decode_for("-score", LeadSort::ScoreDesc, &score).is_err());
     }
 
     #[test]

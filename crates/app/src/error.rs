@@ -60,7 +60,11 @@ impl From<RepoError> for AppError {
     fn from(e: RepoError) -> Self {
         match e {
             RepoError::NotFound => Self::NotFound,
-            RepoError::Conflict(what) => Self::Conflict(what),
+            // The constraint name is for logs, not for clients.
+            RepoError::Conflict(what) => {
+                tracing::info!(constraint = %what, "uniqueness conflict");
+                Self::Conflict("this conflicts with data that already exists".into())
+            }
             RepoError::Unavailable(why) => Self::Unavailable(why),
             RepoError::Other(why) => Self::Internal(why),
         }

@@ -203,9 +203,13 @@ impl App {
     /// indistinguishable, in answer and in cost; 5 failures for one email in 15 minutes → 429.
     pub async fn login(&self, input: LoginInput, client: ClientInfo) -> Result<AuthResult, AppError> {
         let now = self.clock.now();
-        let throttle_key = input.email.trim().to_lowercase();
-        let (failures, oldest) = self.system.login_failures(&throttle_key, now - LOGIN_FAILURE_WINDOW).await?;
-        if failures >= MAX_LOGIN_FAILURES {
+        // Throttled by a hash of the email as typed: any length fits, nothing readable is kept.
+        // The attempt is recorded before the password is checked, so parallel guesses count too;
+        // a success clears the record.
+        let throttle_key = self.tokens.hash(&input.email.trim().to_lowercase());
+        self.system.record_login_failure(&throttle_key, now).await?;
+        let (attempts, oldest) = self.system.login_failures(&throttle_key, now - LOGIN_FAILURE_WINDOW).await?;
+        if attempts > MAX_LOGIN_FAILURES {
             let until = oldest.map(|o| o + LOGIN_FAILURE_WINDOW).unwrap_or(now + LOGIN_FAILURE_WINDOW);
             return Err(AppError::RateLimited { retry_after_secs: (until - now).whole_seconds().max(1) as u64 });
         }
@@ -215,12 +219,10 @@ impl App {
         };
         let Some(user) = user else {
             self.hasher.verify_dummy(&input.password).await;
-            self.system.record_login_failure(&throttle_key, now).await?;
             return Err(AppError::InvalidCredentials);
         };
         let memberships = self.system.memberships_of_user(user.id).await?;
         if !self.hasher.verify(&input.password, &user.password_hash).await? {
-            self.system.record_login_failure(&throttle_key, now).await?;
             self.audit_failed_login(&user, &memberships, "wrong password", &client).await?;
             return Err(AppError::InvalidCredentials);
         }
@@ -229,7 +231,6 @@ impl App {
                 return Err(AppError::OtpRequired);
             };
             if !self.verify_totp(&user, code)? {
-                self.system.record_login_failure(&throttle_key, now).await?;
                 self.audit_failed_login(&user, &memberships, "wrong one-time code", &client).await?;
                 return Err(AppError::InvalidCredentials);
             }
@@ -415,11 +416,14 @@ impl App {
             }
             let p =
                 self.system.api_key_by_hash(&self.tokens.hash(bearer), now).await?.ok_or(AppError::Unauthenticated)?;
-            if !p.creator_active || p.tenant_status == TenantStatus::Deleted {
+            let Some(creator_role) = p.creator_role else { return Err(AppError::Unauthenticated) };
+            if p.tenant_status == TenantStatus::Deleted {
                 return Err(AppError::Unauthenticated);
             }
             self.system.touch_api_key(p.key.id, now).await?;
-            let scopes: Vec<Permission> = p.key.scopes.iter().filter_map(|s| Permission::parse(s)).collect();
+            // A key never exceeds its creator as they are now: a demoted creator's keys shrink.
+            let scopes: Vec<Permission> =
+                p.key.scopes.iter().filter_map(|s| Permission::parse(s)).filter(|p| creator_role.has(*p)).collect();
             return Ok(Ctx {
                 user_id: p.key.created_by,
                 tenant_id: p.key.tenant_id,
@@ -474,6 +478,7 @@ impl App {
     /// `PATCH /me`: name, avatar, phone.
     pub async fn update_me(&self, ctx: &Ctx, patch: ProfilePatch) -> Result<User, AppError> {
         policy::require_active_tenant(ctx)?;
+        policy::require_session(ctx)?;
         let mut v = Validator::new();
         let name = patch.name.as_deref().map(|n| v.check_field("name", required_text(n, NAME_MAX)));
         let avatar = patch.avatar_url.as_ref().map(|a| v.check_field("avatarUrl", optional_text(a.as_deref(), 2048)));
@@ -511,14 +516,18 @@ impl App {
         let mut v = Validator::new();
         v.check_field("newPassword", check_password_strength(new));
         v.finish()?;
+        let new_hash = self.hasher.hash(new).await?;
         let tx = self.uow.begin(ctx.tenant_id).await?;
         let mut user = tx.users().get(ctx.user_id).await?;
         if !self.hasher.verify(current, &user.password_hash).await? {
             return Err(AppError::field("currentPassword", "is not your current password"));
         }
-        user.password_hash = self.hasher.hash(new).await?;
+        user.password_hash = new_hash;
         user.updated_at = self.clock.now();
         tx.users().update(&user).await?;
+        // Revoked before the commit: if the commit fails the user is merely signed out elsewhere;
+        // the reverse order could leave a stolen session alive after a password change.
+        self.system.revoke_user_sessions(ctx.user_id, Some(session), self.clock.now()).await?;
         tx.audit()
             .append(&audit::entry(
                 &*self.ids,
@@ -530,7 +539,6 @@ impl App {
             ))
             .await?;
         tx.commit().await?;
-        self.system.revoke_user_sessions(ctx.user_id, Some(session), self.clock.now()).await?;
         Ok(())
     }
 

@@ -9,7 +9,7 @@ use leadzone_domain::error::Validator;
 use leadzone_domain::ids::{LeadId, ListId, UserId};
 use leadzone_domain::leads::{LeadFilter, LeadInput, LeadSort, NewLead};
 use leadzone_ports::RepoError;
-use leadzone_ports::leads::{LeadPosition, LeadQuery, SortKey};
+use leadzone_ports::leads::{LeadPosition, LeadQuery, ListedLead, SortKey};
 use leadzone_ports::store::TenantTx;
 use std::str::FromStr;
 use time::OffsetDateTime;
@@ -29,8 +29,8 @@ pub struct Page<T> {
 #[derive(Debug, Clone, Default)]
 pub struct ListParams {
     pub status: Vec<String>,
-    pub industry: Option<String>,
-    pub city: Option<String>,
+    pub industry: Vec<String>,
+    pub city: Vec<String>,
     pub assigned_to: Option<String>,
     pub list_id: Option<String>,
     pub tag: Option<String>,
@@ -53,7 +53,7 @@ impl App {
         check_references(&*tx, new.list_id, new.assigned_to).await?;
 
         let keys = new.dedup_keys();
-        if !allow_duplicate && let Some(found) = tx.leads().find_duplicate(&keys).await? {
+        if !allow_duplicate && let Some(found) = tx.leads().find_duplicate(&keys, None).await? {
             return Err(AppError::DuplicateLead { existing: found.lead_id() });
         }
         let now = self.clock.now();
@@ -114,24 +114,45 @@ impl App {
         Ok(lead)
     }
 
+    /// Validates listing parameters into a filter (bulk actions by filter use the same rules).
+    pub fn parse_lead_filter(&self, ctx: &Ctx, params: ListParams) -> Result<ParsedList, AppError> {
+        parse_list_params(ctx, params)
+    }
+
     pub async fn list_leads(&self, ctx: &Ctx, params: ListParams) -> Result<Page<Lead>, AppError> {
         policy::require(ctx, Permission::LeadsRead)?;
         let (filter, sort, sort_name, limit, after) = parse_list_params(ctx, params)?;
         let tx = self.uow.begin(ctx.tenant_id).await?;
         let visibility = policy::lead_visibility(ctx, &*tx).await?;
-        let mut rows = tx.leads().list(&LeadQuery { visibility, filter, sort, after, limit: limit + 1 }).await?;
+        self.page_of_leads(&*tx, LeadQuery { visibility, filter, sort, after, limit }, &sort_name).await
+    }
+
+    /// One page of a lead query, with the cursor of the next.
+    pub(crate) async fn page_of_leads(
+        &self,
+        tx: &dyn TenantTx,
+        mut query: LeadQuery,
+        sort_name: &str,
+    ) -> Result<Page<Lead>, AppError> {
+        let limit = query.limit;
+        query.limit = limit + 1;
+        let mut rows = tx.leads().list(&query).await?;
         let next_cursor = if rows.len() as u64 > limit {
             rows.truncate(limit as usize);
-            rows.last().map(|last| cursor::encode(&sort_name, &position_of(sort, last)))
+            rows.last().map(|last| cursor::encode(sort_name, &position_of(query.sort, last)))
         } else {
             None
         };
-        Ok(Page { data: rows, next_cursor })
+        Ok(Page { data: rows.into_iter().map(|r| r.lead).collect(), next_cursor })
     }
 }
 
 /// A referenced list must exist in the tenant; an assignee must be an active member (422).
-async fn check_references(tx: &dyn TenantTx, list: Option<ListId>, assignee: Option<UserId>) -> Result<(), AppError> {
+pub(crate) async fn check_references(
+    tx: &dyn TenantTx,
+    list: Option<ListId>,
+    assignee: Option<UserId>,
+) -> Result<(), AppError> {
     if let Some(list) = list {
         match tx.lists().get(list).await {
             Err(RepoError::NotFound) => return Err(AppError::field("listId", "no such list")),
@@ -153,8 +174,10 @@ async fn check_references(tx: &dyn TenantTx, list: Option<ListId>, assignee: Opt
 }
 
 /// The keyset position of a row under a sort.
-pub fn position_of(sort: LeadSort, lead: &Lead) -> LeadPosition {
+pub fn position_of(sort: LeadSort, row: &ListedLead) -> LeadPosition {
+    let lead = &row.lead;
     let key = match sort {
+        LeadSort::Relevance => SortKey::Rank(row.rank),
         LeadSort::CreatedAtDesc | LeadSort::CreatedAtAsc => SortKey::Time(lead.created_at),
         LeadSort::UpdatedAtDesc => SortKey::Time(lead.updated_at),
         LeadSort::ScoreDesc | LeadSort::ScoreAsc => SortKey::Int(i64::from(lead.score.unwrap_or(-1))),
@@ -163,9 +186,9 @@ pub fn position_of(sort: LeadSort, lead: &Lead) -> LeadPosition {
     LeadPosition { key, id: lead.id }
 }
 
-type ParsedList = (LeadFilter, LeadSort, String, u64, Option<LeadPosition>);
+pub type ParsedList = (LeadFilter, LeadSort, String, u64, Option<LeadPosition>);
 
-fn parse_list_params(ctx: &Ctx, p: ListParams) -> Result<ParsedList, AppError> {
+pub(crate) fn parse_list_params(ctx: &Ctx, p: ListParams) -> Result<ParsedList, AppError> {
     let mut v = Validator::new();
     let mut filter = LeadFilter::default();
     for s in &p.status {
@@ -176,8 +199,8 @@ fn parse_list_params(ctx: &Ctx, p: ListParams) -> Result<ParsedList, AppError> {
             }
         }
     }
-    filter.industry = non_blank(p.industry);
-    filter.city = non_blank(p.city);
+    filter.industry = p.industry.into_iter().filter_map(|v| non_blank(Some(v))).collect();
+    filter.city = p.city.into_iter().filter_map(|v| non_blank(Some(v))).collect();
     filter.tag = non_blank(p.tag);
     filter.q = non_blank(p.q);
     filter.assigned_to = match non_blank(p.assigned_to).as_deref() {
@@ -191,8 +214,14 @@ fn parse_list_params(ctx: &Ctx, p: ListParams) -> Result<ParsedList, AppError> {
     filter.created_from = non_blank(p.created_from).and_then(|raw| parse_time(&mut v, "createdFrom", &raw));
     filter.created_to = non_blank(p.created_to).and_then(|raw| parse_time(&mut v, "createdTo", &raw));
     filter.score_min = non_blank(p.score_min).and_then(|raw| parse_or(&mut v, "scoreMin", &raw, i32::from_str));
-    let sort_name = non_blank(p.sort).unwrap_or_else(|| "-createdAt".to_owned());
-    let sort = v.check(LeadSort::parse(&sort_name)).unwrap_or_default();
+    // With a search and no explicit sort, the best matches come first.
+    let default_sort = if filter.q.is_some() { "relevance" } else { "-createdAt" };
+    let sort_name = non_blank(p.sort).unwrap_or_else(|| default_sort.to_owned());
+    let sort = if sort_name == "relevance" && filter.q.is_some() {
+        LeadSort::Relevance
+    } else {
+        v.check(LeadSort::parse(&sort_name)).unwrap_or_default()
+    };
     let limit = match non_blank(p.limit) {
         None => DEFAULT_PAGE,
         Some(raw) => match raw.parse::<u64>() {
@@ -206,7 +235,7 @@ fn parse_list_params(ctx: &Ctx, p: ListParams) -> Result<ParsedList, AppError> {
     v.finish()?;
     let after = match non_blank(p.cursor) {
         None => None,
-        Some(c) => Some(cursor::decode(&sort_name, &c)?),
+        Some(c) => Some(cursor::decode_for(&sort_name, sort, &c)?),
     };
     Ok((filter, sort, sort_name, limit, after))
 }
@@ -241,7 +270,7 @@ fn parse_time(v: &mut Validator, field: &str, raw: &str) -> Option<OffsetDateTim
 }
 
 /// The audited view of a lead.
-fn lead_snapshot(lead: &Lead) -> serde_json::Value {
+pub(crate) fn lead_snapshot(lead: &Lead) -> serde_json::Value {
     serde_json::json!({
         "companyName": lead.company_name,
         "industry": lead.industry,
@@ -329,7 +358,7 @@ mod tests {
     async fn a_lead_is_counted_written_with_an_activity_and_audited() {
         let mut tx = FakeTx::default();
         billing(&mut tx, 100);
-        tx.leads.expect_find_duplicate().returning(|_| Ok(None));
+        tx.leads.expect_find_duplicate().returning(|_, _| Ok(None));
         tx.usage
             .expect_try_increment()
             .withf(|m, period, n, limit| {
@@ -353,7 +382,7 @@ mod tests {
     async fn at_the_quota_nothing_is_written() {
         let mut tx = FakeTx::default();
         billing(&mut tx, 100);
-        tx.leads.expect_find_duplicate().returning(|_| Ok(None));
+        tx.leads.expect_find_duplicate().returning(|_, _| Ok(None));
         tx.usage.expect_try_increment().returning(|_, _, _, _| Ok(Increment::Refused { used: 100, limit: 100 }));
         // No expectation on leads.insert / activities / audit: calling them fails the test.
         let err = app_with(tx).create_lead(&ctx(Role::Owner, 1), input(), false).await.unwrap_err();
@@ -364,7 +393,7 @@ mod tests {
     async fn a_duplicate_is_refused_before_counting_unless_allowed() {
         let existing: LeadId = uuid::Uuid::from_u128(5).into();
         let mut tx = FakeTx::default();
-        tx.leads.expect_find_duplicate().returning(move |_| Ok(Some(DuplicateMatch::Phone(existing))));
+        tx.leads.expect_find_duplicate().returning(move |_, _| Ok(Some(DuplicateMatch::Phone(existing))));
         let err = app_with(tx).create_lead(&ctx(Role::Owner, 1), input(), false).await.unwrap_err();
         assert_eq!(err, AppError::DuplicateLead { existing });
 

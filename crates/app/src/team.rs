@@ -42,6 +42,10 @@ fn member_json(m: &Membership) -> serde_json::Value {
 impl App {
     pub async fn list_members(&self, ctx: &Ctx) -> Result<Vec<MemberView>, AppError> {
         policy::require_active_tenant(ctx)?;
+        // People see their team; a script needs the team:manage scope to read emails.
+        if matches!(ctx.via, crate::ctx::Via::ApiKey(_)) {
+            policy::require(ctx, Permission::TeamManage)?;
+        }
         let tx = self.uow.begin(ctx.tenant_id).await?;
         Ok(tx.memberships().list().await?)
     }
@@ -66,6 +70,16 @@ impl App {
                 check_manager(&*tx, after.user_id, m).await?;
             }
             after.manager_id = manager;
+        }
+        if before.status != MembershipStatus::Active && after.status == MembershipStatus::Active {
+            // Reactivating takes a seat again: the plan's limit applies as for an invitation.
+            tx.tenants().lock_current().await?;
+            let (_, plan) = tx.subscriptions().current_with_plan().await?;
+            let used = tx.memberships().count_active().await? + tx.invites().count_pending(self.clock.now()).await?;
+            let limit = plan.limit(UsageMetric::Seats);
+            if !limit.allows(used, 1) {
+                return Err(AppError::QuotaExceeded { metric: UsageMetric::Seats, limit: limit.to_stored(), used });
+            }
         }
         let loses_owner = before.role == Role::Owner
             && before.status == MembershipStatus::Active
@@ -101,6 +115,9 @@ impl App {
         let unassigned = tx.leads().unassign_user(member.user_id).await?;
         tx.memberships().clear_manager(member.user_id).await?;
         tx.memberships().delete(id).await?;
+        // A removed member's keys and sessions must not come back if they are invited again.
+        tx.api_keys().revoke_created_by(member.user_id, self.clock.now()).await?;
+        self.system.revoke_tenant_sessions(member.user_id, ctx.tenant_id, self.clock.now()).await?;
         tx.audit()
             .append(&audit::entry(
                 &*self.ids,
@@ -235,7 +252,16 @@ impl App {
             InviteStatus::Accepted | InviteStatus::Revoked => return Err(AppError::NotFound),
         }
         let existing = self.system.find_user_by_email(&invite.email).await?;
+        let new_password_hash = match (&existing, &input.password) {
+            (None, Some(p)) if check_password_strength(p).is_ok() => Some(self.hasher.hash(p).await?),
+            _ => None,
+        };
         let tx = self.uow.begin(invite.tenant_id).await?;
+        match tx.tenants().current().await?.status {
+            leadzone_domain::enums::TenantStatus::Suspended => return Err(AppError::TenantSuspended),
+            leadzone_domain::enums::TenantStatus::Deleted => return Err(AppError::NotFound),
+            _ => {}
+        }
         let user_id = match (existing, actor) {
             (Some(user), Some(ctx)) if ctx.user_id == user.id => user.id,
             (Some(_), Some(_)) => return Err(AppError::Forbidden),
@@ -249,7 +275,8 @@ impl App {
                 let user = User {
                     id: self.ids.new_id().into(),
                     email: invite.email.clone(),
-                    password_hash: self.hasher.hash(&password).await?,
+                    password_hash: new_password_hash
+                        .ok_or_else(|| AppError::Internal("password hash missing".into()))?,
                     name: name.unwrap_or_default(),
                     avatar_url: None,
                     phone: None,

@@ -18,6 +18,7 @@ pub struct FakeTx {
     pub audit: MockAuditRepo,
     pub invites: MockInviteRepo,
     pub api_keys: MockApiKeyRepo,
+    pub evidence: MockEvidenceRepo,
 }
 
 #[async_trait::async_trait]
@@ -57,6 +58,9 @@ impl TenantTx for FakeTx {
     }
     fn api_keys(&self) -> &dyn ApiKeyRepo {
         &self.api_keys
+    }
+    fn evidence(&self) -> &dyn EvidenceRepo {
+        &self.evidence
     }
     async fn commit(self: Box<Self>) -> Result<(), RepoError> {
         Ok(())

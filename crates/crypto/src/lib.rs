@@ -17,6 +17,9 @@ use ring::rand::{SecureRandom, SystemRandom};
 #[derive(Clone)]
 pub struct Argon2Hasher {
     params: Params,
+    /// Each hash takes 19 MiB and a core for tens of milliseconds: a flood of logins queues here
+    /// instead of exhausting memory.
+    permits: std::sync::Arc<tokio::sync::Semaphore>,
     /// A real hash of a random password, verified against on the unknown-email path.
     dummy: String,
 }
@@ -34,7 +37,8 @@ impl Argon2Hasher {
         let mut seed = [0u8; 32];
         SystemRandom::new().fill(&mut seed).map_err(|_| CryptoError("no randomness".into()))?;
         let dummy = hash_with(&params, &hex::encode(seed))?;
-        Ok(Self { params, dummy })
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        Ok(Self { params, dummy, permits: std::sync::Arc::new(tokio::sync::Semaphore::new(cores * 2)) })
     }
 }
 
@@ -62,6 +66,7 @@ fn verify_with(params: &Params, password: &str, phc: &str) -> bool {
 #[async_trait::async_trait]
 impl PasswordHasher for Argon2Hasher {
     async fn hash(&self, password: &str) -> Result<String, CryptoError> {
+        let _permit = self.permits.acquire().await.map_err(|e| CryptoError(e.to_string()))?;
         let (params, password) = (self.params.clone(), password.to_owned());
         tokio::task::spawn_blocking(move || hash_with(&params, &password))
             .await
@@ -69,6 +74,7 @@ impl PasswordHasher for Argon2Hasher {
     }
 
     async fn verify(&self, password: &str, phc: &str) -> Result<bool, CryptoError> {
+        let _permit = self.permits.acquire().await.map_err(|e| CryptoError(e.to_string()))?;
         let (params, password, phc) = (self.params.clone(), password.to_owned(), phc.to_owned());
         tokio::task::spawn_blocking(move || verify_with(&params, &password, &phc))
             .await

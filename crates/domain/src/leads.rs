@@ -32,6 +32,11 @@ impl LeadStatus {
         }
     }
 
+    /// Every status from which `to` may be reached (for bulk status changes in one statement).
+    pub fn sources_of(to: LeadStatus) -> Vec<LeadStatus> {
+        LeadStatus::ALL.iter().copied().filter(|from| from.can_transition_to(to)).collect()
+    }
+
     pub fn transition_to(self, to: LeadStatus) -> Result<LeadStatus, DomainError> {
         if self.can_transition_to(to) {
             Ok(to)
@@ -257,6 +262,8 @@ pub enum LeadSort {
     ScoreAsc,
     CompanyNameAsc,
     UpdatedAtDesc,
+    /// Best search match first; the default when `q` is given without a `sort`.
+    Relevance,
 }
 
 impl LeadSort {
@@ -278,12 +285,12 @@ impl LeadSort {
     }
 }
 
-/// Filters of `GET /leads` (and of smart lists, bulk actions and exports).
+/// Filters of `GET /leads` (and of smart lists, bulk actions and exports). Lists mean "any of".
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LeadFilter {
     pub status: Vec<LeadStatus>,
-    pub industry: Option<String>,
-    pub city: Option<String>,
+    pub industry: Vec<String>,
+    pub city: Vec<String>,
     pub assigned_to: Option<UserId>,
     pub list_id: Option<ListId>,
     pub tag: Option<String>,
@@ -293,6 +300,88 @@ pub struct LeadFilter {
     pub created_to: Option<OffsetDateTime>,
     pub score_min: Option<i32>,
     pub q: Option<String>,
+}
+
+impl LeadFilter {
+    /// The filter a smart list stands for.
+    pub fn from_smart(f: &crate::entities::SmartFilters) -> Self {
+        LeadFilter {
+            status: f.status.clone().unwrap_or_default(),
+            industry: f.industry.clone().unwrap_or_default(),
+            city: f.city.clone().unwrap_or_default(),
+            has_phone: f.has_phone,
+            has_website: f.has_website,
+            ..Default::default()
+        }
+    }
+}
+
+/// The words of a search, folded like stored names (`normalize_words`), at most 8 of them. Each
+/// is made only of letters and digits, so it is safe inside a tsquery.
+pub fn search_terms(q: &str) -> Vec<String> {
+    crate::normalize::normalize_words(q).into_iter().filter(|w| !w.is_empty()).take(8).collect()
+}
+
+/// What the search index holds for a lead: its name and industry, folded, articles dropped.
+pub fn search_text(company_name: &str, industry: Option<&str>) -> String {
+    let mut words = crate::normalize::normalize_words(company_name);
+    if let Some(i) = industry {
+        words.extend(crate::normalize::normalize_words(i));
+    }
+    words.join(" ")
+}
+
+/// A partial update of a lead (`PATCH /leads/{id}`): `None` leaves a field, `Some(None)` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct LeadPatchInput {
+    pub company_name: Option<String>,
+    pub industry: Option<Option<String>>,
+    pub city: Option<Option<String>>,
+    pub phone: Option<Option<String>>,
+    pub email: Option<Option<String>>,
+    pub website: Option<Option<String>>,
+    pub score: Option<Option<i32>>,
+    pub tags: Option<Vec<String>>,
+    pub list_id: Option<Option<ListId>>,
+    pub assigned_to: Option<Option<UserId>>,
+    pub enrichment_data: Option<serde_json::Value>,
+}
+
+impl LeadPatchInput {
+    /// Applies the patch to a lead's fields through the same rules as a new lead; every bad field
+    /// is reported at once.
+    pub fn apply(self, lead: &crate::entities::Lead) -> Result<NewLead, DomainError> {
+        let keep = |current: &Option<String>, patch: Option<Option<String>>| match patch {
+            None => current.clone(),
+            Some(v) => v,
+        };
+        let input = LeadInput {
+            company_name: self.company_name.unwrap_or_else(|| lead.company_name.clone()),
+            industry: keep(&lead.industry, self.industry),
+            city: keep(&lead.city, self.city),
+            phone: keep(&lead.phone, self.phone),
+            email: keep(&lead.email, self.email),
+            website: keep(&lead.website, self.website),
+            status: Some(lead.status),
+            score: match self.score {
+                None => lead.score,
+                Some(v) => v,
+            },
+            tags: self.tags.unwrap_or_else(|| lead.tags.clone()),
+            list_id: match self.list_id {
+                None => lead.list_id,
+                Some(v) => v,
+            },
+            assigned_to: match self.assigned_to {
+                None => lead.assigned_to,
+                Some(v) => v,
+            },
+            enrichment_data: Some(
+                self.enrichment_data.unwrap_or_else(|| serde_json::to_value(&lead.enrichment_data).unwrap_or_default()),
+            ),
+        };
+        NewLead::parse(input)
+    }
 }
 
 #[cfg(test)]
@@ -411,6 +500,56 @@ mod tests {
         assert_eq!(keys.website_host.as_deref(), Some("alnoor.sa"));
         assert_eq!(keys.name_key, "نور");
         assert_eq!(keys.city_key.as_deref(), Some("رياض"));
+    }
+
+    #[test]
+    fn bulk_status_sources_follow_the_machine() {
+        assert_eq!(LeadStatus::sources_of(New), vec![Lost]);
+        assert_eq!(LeadStatus::sources_of(Qualified), vec![New, Prospected, Contacted]);
+        assert_eq!(LeadStatus::sources_of(Lost), vec![New, Prospected, Contacted, Qualified]);
+    }
+
+    #[test]
+    fn search_terms_fold_like_stored_names() {
+        assert_eq!(search_terms("التقنية"), vec!["تقنيه"]);
+        assert_eq!(search_terms("الرياض تقنية"), vec!["رياض", "تقنيه"]);
+        assert_eq!(search_terms("Tech & 'x' | !"), vec!["tech", "x"]);
+        assert!(search_terms("&|!()").is_empty());
+        assert_eq!(search_text("شركة الرياض للتقنية", Some("Software")), "شركه رياض تقنيه software");
+    }
+
+    #[test]
+    fn a_patch_keeps_untouched_fields_and_validates_changed_ones() {
+        let lead = crate::entities::Lead {
+            id: uuid::Uuid::nil().into(),
+            tenant_id: uuid::Uuid::nil().into(),
+            company_name: "Alpha".into(),
+            industry: Some("IT".into()),
+            city: None,
+            phone: Some("+966501234567".into()),
+            email: None,
+            website: None,
+            status: Contacted,
+            score: Some(5),
+            tags: vec!["a".into()],
+            enrichment_data: EnrichmentData::default(),
+            list_id: None,
+            assigned_to: None,
+            created_by: uuid::Uuid::nil().into(),
+            created_at: time::OffsetDateTime::UNIX_EPOCH,
+            updated_at: time::OffsetDateTime::UNIX_EPOCH,
+            last_contacted_at: None,
+        };
+        let patched =
+            LeadPatchInput { industry: Some(None), score: Some(Some(9)), ..Default::default() }.apply(&lead).unwrap();
+        assert_eq!((patched.company_name.as_str(), patched.industry, patched.score), ("Alpha", None, Some(9)));
+        assert_eq!(patched.phone.unwrap().as_str(), "+966501234567");
+        assert_eq!(patched.status, Contacted, "a patch never changes the status");
+        let err =
+            LeadPatchInput { phone: Some(Some("12".into())), company_name: Some(" ".into()), ..Default::default() }
+                .apply(&lead)
+                .unwrap_err();
+        assert_eq!(err.field_errors().len(), 2);
     }
 
     #[test]

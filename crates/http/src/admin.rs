@@ -13,7 +13,7 @@ use leadzone_domain::ids::TenantId;
 #[get("/tenants")]
 async fn list_tenants(state: web::Data<HttpState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     state.app.authenticate_admin(bearer(&req).as_deref())?;
-    let q = query_pairs(&req);
+    let q = query_pairs(&req)?;
     let limit = match query_param(&q, "limit") {
         None => 50,
         Some(l) => l

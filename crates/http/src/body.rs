@@ -139,6 +139,24 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// PATCH integer: absent → `None`, `null` → `Some(None)`.
+    pub fn patch_i32(&mut self, name: &str) -> Option<Option<i32>> {
+        match self.map.get(name) {
+            None => None,
+            Some(Value::Null) => Some(None),
+            Some(_) => self.opt_i32(name).map(Some),
+        }
+    }
+
+    /// PATCH parsed value: absent → `None`, `null` → `Some(None)`, else parsed or an error.
+    pub fn patch_parsed<T: FromStr>(&mut self, name: &str, what: &str) -> Option<Option<T>> {
+        match self.map.get(name) {
+            None => None,
+            Some(Value::Null) => Some(None),
+            Some(_) => self.opt_parsed(name, what).map(Some),
+        }
+    }
+
     pub fn opt_i32(&mut self, name: &str) -> Option<i32> {
         match self.present(name) {
             Some(Value::Number(n)) => match n.as_i64().and_then(|v| i32::try_from(v).ok()) {

@@ -2,9 +2,12 @@
 //! (`passwordHash`, token hashes) have no field here, so they cannot leak by accident.
 
 use leadzone_domain::entities::{
-    ApiKey, AuditDetails, AuditLog, Invite, Lead, Membership, Tenant, TenantSettings, User,
+    Activity, ApiKey, AuditDetails, AuditLog, Evidence, Invite, Lead, List, Membership, Tenant, TenantSettings, User,
 };
-use leadzone_domain::enums::{AuditEventType, InviteStatus, LeadStatus, MembershipStatus, Role, TenantStatus};
+use leadzone_domain::enums::{
+    ActivityType, AuditEventType, Confidence, EvidenceType, InviteStatus, LeadStatus, MembershipStatus, Role,
+    TenantStatus,
+};
 use leadzone_domain::leads::EnrichmentData;
 use leadzone_ports::store::MemberView;
 use serde::Serialize;
@@ -328,6 +331,108 @@ impl From<&AuditLog> for AuditLogDto {
             ip_address: a.ip_address.map(|ip| ip.to_string()),
             user_agent: a.user_agent.clone(),
             created_at: a.created_at,
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActivityDto {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub lead_id: Uuid,
+    #[serde(rename = "type")]
+    pub kind: ActivityType,
+    pub description: String,
+    pub metadata: Option<serde_json::Value>,
+    pub user_id: Uuid,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl From<&Activity> for ActivityDto {
+    fn from(a: &Activity) -> Self {
+        Self {
+            id: a.id.as_uuid(),
+            tenant_id: a.tenant_id.as_uuid(),
+            lead_id: a.lead_id.as_uuid(),
+            kind: a.kind,
+            description: a.description.clone(),
+            metadata: a.metadata.clone(),
+            user_id: a.user_id.as_uuid(),
+            created_at: a.created_at,
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EvidenceDto {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub lead_id: Uuid,
+    #[serde(rename = "type")]
+    pub kind: EvidenceType,
+    pub title: String,
+    pub source: Option<String>,
+    pub url: Option<String>,
+    pub snippet: Option<String>,
+    pub raw_data: Option<serde_json::Value>,
+    pub confidence: Confidence,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl From<&Evidence> for EvidenceDto {
+    fn from(e: &Evidence) -> Self {
+        Self {
+            id: e.id.as_uuid(),
+            tenant_id: e.tenant_id.as_uuid(),
+            lead_id: e.lead_id.as_uuid(),
+            kind: e.kind,
+            title: e.title.clone(),
+            source: e.source.clone(),
+            url: e.url.clone(),
+            snippet: e.snippet.clone(),
+            raw_data: e.raw_data.clone(),
+            confidence: e.confidence,
+            created_at: e.created_at,
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListDto {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub name: String,
+    pub description: Option<String>,
+    pub color: Option<String>,
+    pub is_smart: bool,
+    pub smart_filters: Option<leadzone_domain::entities::SmartFilters>,
+    pub created_by: Uuid,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    pub leads_count: i64,
+}
+
+impl ListDto {
+    pub fn new(l: &List, leads_count: i64) -> Self {
+        Self {
+            id: l.id.as_uuid(),
+            tenant_id: l.tenant_id.as_uuid(),
+            name: l.name.clone(),
+            description: l.description.clone(),
+            color: l.color.clone(),
+            is_smart: l.is_smart,
+            smart_filters: l.smart_filters.clone(),
+            created_by: l.created_by.as_uuid(),
+            created_at: l.created_at,
+            updated_at: l.updated_at,
+            leads_count,
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod dto;
 pub mod health;
 pub mod identity;
 pub mod leads;
+pub mod lists;
 pub mod metrics;
 pub mod middleware;
 pub mod problem;
@@ -36,8 +37,16 @@ pub(crate) fn path_id<T: std::str::FromStr>(raw: &str) -> Result<T, ApiError> {
     raw.parse().map_err(|_| ApiError::App(leadzone_app::AppError::NotFound))
 }
 
-pub(crate) fn query_pairs(req: &actix_web::HttpRequest) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(req.query_string().as_bytes()).into_owned().collect()
+/// The query string's pairs; a NUL anywhere is 422 (PostgreSQL cannot store it).
+pub(crate) fn query_pairs(req: &actix_web::HttpRequest) -> Result<Vec<(String, String)>, ApiError> {
+    let pairs: Vec<(String, String)> =
+        url::form_urlencoded::parse(req.query_string().as_bytes()).into_owned().collect();
+    match pairs.iter().find(|(k, v)| k.contains('\0') || v.contains('\0')) {
+        Some((k, _)) => {
+            Err(leadzone_app::AppError::field(&k.replace('\0', ""), "must not contain NUL characters").into())
+        }
+        None => Ok(pairs),
+    }
 }
 
 /// The value of a query parameter (the last one when repeated).
@@ -59,6 +68,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .configure(team::configure)
                 .configure(api_keys::configure)
                 .configure(leads::configure)
+                .configure(lists::configure)
                 .default_service(web::to(not_found)),
         )
         .service(web::scope("/admin/v1").configure(admin::configure).default_service(web::to(not_found)));

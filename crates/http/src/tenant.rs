@@ -40,7 +40,7 @@ async fn audit_logs(
     req: HttpRequest,
     Authed(ctx): Authed,
 ) -> Result<HttpResponse, ApiError> {
-    let q = query_pairs(&req);
+    let q = query_pairs(&req)?;
     let params = AuditParams {
         event_type: query_param(&q, "eventType"),
         entity_type: query_param(&q, "entityType"),

@@ -6,16 +6,25 @@ use leadzone_domain::leads::{LeadFilter, LeadSort};
 use time::OffsetDateTime;
 
 /// The value of the sort column at a page boundary.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum SortKey {
     Time(OffsetDateTime),
     /// Scores sort with "no score" as -1, so the key is never null.
     Int(i64),
     Text(String),
+    /// Search relevance.
+    Rank(f32),
+}
+
+/// A listed lead with its search relevance (0 when the query has no `q`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListedLead {
+    pub lead: leadzone_domain::entities::Lead,
+    pub rank: f32,
 }
 
 /// Where the previous page ended: the sort key and id of its last row.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LeadPosition {
     pub key: SortKey,
     pub id: LeadId,

@@ -4,10 +4,11 @@
 
 use crate::RepoError;
 use crate::leads::{DuplicateMatch, LeadQuery};
+use leadzone_domain::access::LeadVisibility;
 use leadzone_domain::entities::*;
 use leadzone_domain::enums::{AuditEventType, UsageMetric};
 use leadzone_domain::ids::*;
-use leadzone_domain::leads::DedupKeys;
+use leadzone_domain::leads::{DedupKeys, LeadFilter};
 
 /// Opens tenant-scoped transactions.
 #[async_trait::async_trait]
@@ -34,6 +35,7 @@ pub trait TenantTx: Send + Sync {
     fn audit(&self) -> &dyn AuditRepo;
     fn invites(&self) -> &dyn InviteRepo;
     fn api_keys(&self) -> &dyn ApiKeyRepo;
+    fn evidence(&self) -> &dyn EvidenceRepo;
 
     /// Makes every write of this transaction durable.
     ///
@@ -158,12 +160,65 @@ pub trait LeadRepo: Send + Sync {
     /// `NotFound` when the lead does not exist in this tenant.
     async fn get(&self, id: LeadId) -> Result<Lead, RepoError>;
     /// One page of leads, in the query's order, starting after its position.
-    async fn list(&self, query: &LeadQuery) -> Result<Vec<Lead>, RepoError>;
-    /// An existing lead with the same phone or website host, if any. Takes a transaction-scoped
-    /// lock on the keys first, so two concurrent creates of one company cannot both pass.
-    async fn find_duplicate(&self, keys: &DedupKeys) -> Result<Option<DuplicateMatch>, RepoError>;
+    async fn list(&self, query: &LeadQuery) -> Result<Vec<crate::leads::ListedLead>, RepoError>;
+    /// An existing lead (other than `exclude`) with the same phone, website host, or name and city.
+    /// Takes a transaction-scoped lock on the keys first, so two concurrent writes of one company
+    /// cannot both pass.
+    async fn find_duplicate(
+        &self,
+        keys: &DedupKeys,
+        exclude: Option<LeadId>,
+    ) -> Result<Option<DuplicateMatch>, RepoError>;
     /// Unassigns every lead assigned to `user`; returns how many.
     async fn unassign_user(&self, user: UserId) -> Result<u64, RepoError>;
+    /// Writes every field of `lead` (and its dedup keys).
+    async fn update(&self, lead: &Lead, keys: &DedupKeys) -> Result<(), RepoError>;
+    /// # Errors
+    /// `NotFound` when the lead does not exist in this tenant.
+    async fn delete(&self, id: LeadId) -> Result<(), RepoError>;
+    /// Ids of the visible leads matching `filter`, oldest first, at most `limit`.
+    async fn matching_ids(
+        &self,
+        visibility: &LeadVisibility,
+        filter: &LeadFilter,
+        limit: u64,
+    ) -> Result<Vec<LeadId>, RepoError>;
+    /// Applies one change to those of `ids` that are visible (and, for a status change, allowed
+    /// from their current status). Returns the ids actually changed.
+    async fn bulk(
+        &self,
+        change: &BulkChange,
+        ids: &[LeadId],
+        visibility: &LeadVisibility,
+        at: time::OffsetDateTime,
+    ) -> Result<Vec<LeadId>, RepoError>;
+    /// For each filter, how many visible leads match it — in one statement.
+    async fn count_matching(&self, visibility: &LeadVisibility, filters: &[LeadFilter]) -> Result<Vec<i64>, RepoError>;
+    async fn stats(&self, visibility: &LeadVisibility, since: time::OffsetDateTime) -> Result<LeadStats, RepoError>;
+    async fn touch_contacted(&self, id: LeadId, at: time::OffsetDateTime) -> Result<(), RepoError>;
+}
+
+/// One change applied to many leads at once (`POST /leads/bulk`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum BulkChange {
+    Delete,
+    Assign(Option<UserId>),
+    SetStatus(leadzone_domain::enums::LeadStatus),
+    AddToList(ListId),
+    RemoveFromList(ListId),
+    AddTags(Vec<String>),
+    RemoveTags(Vec<String>),
+}
+
+/// `GET /stats/leads`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LeadStats {
+    pub total: i64,
+    pub by_status: Vec<(leadzone_domain::enums::LeadStatus, i64)>,
+    pub by_city: Vec<(String, i64)>,
+    pub by_industry: Vec<(String, i64)>,
+    /// (day in UTC, leads created that day), oldest first.
+    pub created_per_day: Vec<(time::Date, i64)>,
 }
 
 #[cfg_attr(feature = "mock", mockall::automock)]
@@ -195,6 +250,8 @@ pub trait ApiKeyRepo: Send + Sync {
     /// `NotFound` when no such key exists in this tenant.
     async fn get(&self, id: ApiKeyId) -> Result<ApiKey, RepoError>;
     async fn revoke(&self, id: ApiKeyId, at: time::OffsetDateTime) -> Result<(), RepoError>;
+    /// Revokes every live key `user` created in this tenant.
+    async fn revoke_created_by(&self, user: UserId, at: time::OffsetDateTime) -> Result<u64, RepoError>;
 }
 
 /// Filters of `GET /audit-logs`, and where the previous page ended.
@@ -216,12 +273,33 @@ pub trait ListRepo: Send + Sync {
     /// # Errors
     /// `NotFound` when the list does not exist in this tenant.
     async fn get(&self, id: ListId) -> Result<List, RepoError>;
+    async fn insert(&self, list: &List) -> Result<(), RepoError>;
+    async fn update(&self, list: &List) -> Result<(), RepoError>;
+    /// Leads of a deleted list keep existing, without a list.
+    async fn delete(&self, id: ListId) -> Result<(), RepoError>;
+    async fn all(&self) -> Result<Vec<List>, RepoError>;
 }
 
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait::async_trait]
 pub trait ActivityRepo: Send + Sync {
     async fn insert(&self, activity: &Activity) -> Result<(), RepoError>;
+    async fn insert_many(&self, activities: &[Activity]) -> Result<(), RepoError>;
+    /// A lead's timeline, newest first, after `(created_at, id)` when paging.
+    async fn list(
+        &self,
+        lead: LeadId,
+        after: Option<(time::OffsetDateTime, ActivityId)>,
+        limit: u64,
+    ) -> Result<Vec<Activity>, RepoError>;
+}
+
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait::async_trait]
+pub trait EvidenceRepo: Send + Sync {
+    async fn insert(&self, evidence: &Evidence) -> Result<(), RepoError>;
+    /// A lead's evidence, newest first.
+    async fn list(&self, lead: LeadId) -> Result<Vec<Evidence>, RepoError>;
 }
 
 /// What an audit row records besides its event.

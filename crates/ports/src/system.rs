@@ -57,8 +57,9 @@ pub enum RefreshOutcome {
 pub struct ApiKeyPrincipal {
     pub key: ApiKey,
     pub tenant_status: TenantStatus,
-    /// The key's creator is still an active member (a removed member's keys stop working).
-    pub creator_active: bool,
+    /// The creator's current role when they are still an active member; `None` otherwise (a
+    /// removed or suspended member's keys stop working).
+    pub creator_role: Option<Role>,
 }
 
 #[cfg_attr(feature = "mock", mockall::automock)]
@@ -100,6 +101,14 @@ pub trait SystemStore: Send + Sync {
     ) -> Result<RefreshOutcome, RepoError>;
 
     async fn revoke_session(&self, session: SessionId, at: OffsetDateTime) -> Result<(), RepoError>;
+
+    /// Revokes every live session of `user` in `tenant`.
+    async fn revoke_tenant_sessions(
+        &self,
+        user: UserId,
+        tenant: TenantId,
+        at: OffsetDateTime,
+    ) -> Result<u64, RepoError>;
 
     /// Revokes every live session of `user`, except `keep`.
     async fn revoke_user_sessions(

@@ -22,7 +22,8 @@ pub fn db_err(e: DbErr) -> RepoError {
         {
             RepoError::Unavailable(e.to_string())
         }
-        DbErr::RecordNotFound(_) => RepoError::NotFound,
+        // An update that matched no row: the row was deleted (or is invisible) meanwhile.
+        DbErr::RecordNotFound(_) | DbErr::RecordNotUpdated => RepoError::NotFound,
         _ => RepoError::Other(e.to_string()),
     }
 }

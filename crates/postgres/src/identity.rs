@@ -293,6 +293,18 @@ impl ApiKeyRepo for PgTenantTx {
             .ok_or(RepoError::NotFound)
     }
 
+    async fn revoke_created_by(&self, user: UserId, at: OffsetDateTime) -> Result<u64, RepoError> {
+        let res = self
+            .txn
+            .execute_raw(Self::stmt(
+                "UPDATE api_keys SET revoked_at = $3 WHERE tenant_id = $1 AND created_by = $2 AND revoked_at IS NULL",
+                vec![self.tid().into(), user.as_uuid().into(), at.into()],
+            ))
+            .await
+            .map_err(db_err)?;
+        Ok(res.rows_affected())
+    }
+
     async fn revoke(&self, id: ApiKeyId, at: OffsetDateTime) -> Result<(), RepoError> {
         self.txn
             .execute_raw(Self::stmt(

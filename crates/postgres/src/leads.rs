@@ -1,18 +1,94 @@
-//! Lead queries that need more than an entity lookup: the filtered, visible, keyset-paginated
-//! listing and duplicate detection.
+//! Lead queries beyond an entity lookup: the one filter builder (listing, smart lists, bulk by
+//! filter, counts), keyset paging with search relevance, duplicate detection, bulk changes, stats.
 
 use crate::entities::leads::{Column, Entity};
 use crate::error::db_err;
 use leadzone_domain::access::LeadVisibility;
 use leadzone_domain::entities::Lead;
-use leadzone_domain::leads::{DedupKeys, LeadSort};
+use leadzone_domain::enums::LeadStatus;
+use leadzone_domain::ids::LeadId;
+use leadzone_domain::leads::{DedupKeys, LeadFilter, LeadSort, search_terms};
 use leadzone_ports::RepoError;
-use leadzone_ports::leads::{DuplicateMatch, LeadQuery, SortKey};
-use sea_orm::sea_query::{Expr, Order};
+use leadzone_ports::leads::{DuplicateMatch, LeadQuery, ListedLead, SortKey};
+use leadzone_ports::store::{BulkChange, LeadStats};
+use sea_orm::sea_query::{Expr, ExprTrait, Order, UnionType};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
-    Value,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait, Statement, Value,
 };
+use time::OffsetDateTime;
+
+/// The tsquery text for a search: every term as a prefix, all required.
+fn prefix_query(q: &str) -> Option<String> {
+    let terms = search_terms(q);
+    (!terms.is_empty()).then(|| terms.iter().map(|t| format!("{t}:*")).collect::<Vec<_>>().join(" & "))
+}
+
+/// The SQL of a search match on the stored vector: folded prefixes, or the Arabic stemmer.
+const SEARCH_MATCH: &str =
+    "(search_vector @@ to_tsquery('simple', $1) OR search_vector @@ plainto_tsquery('arabic', $2))";
+const SEARCH_RANK: &str = "ts_rank(search_vector, to_tsquery('simple', $1) || plainto_tsquery('arabic', $2))";
+
+fn visibility_condition(v: &LeadVisibility) -> Option<Condition> {
+    match v {
+        LeadVisibility::All => None,
+        LeadVisibility::OwnedBy(users) => {
+            let ids: Vec<uuid::Uuid> = users.iter().map(|u| u.as_uuid()).collect();
+            Some(Condition::any().add(Column::CreatedBy.is_in(ids.clone())).add(Column::AssignedTo.is_in(ids)))
+        }
+    }
+}
+
+/// Every filter of `GET /leads` as one condition: the single query builder of the workspace.
+pub(crate) fn condition(tenant: uuid::Uuid, visibility: &LeadVisibility, f: &LeadFilter) -> Condition {
+    let mut c = Condition::all().add(Column::TenantId.eq(tenant));
+    if let Some(v) = visibility_condition(visibility) {
+        c = c.add(v);
+    }
+    if !f.status.is_empty() {
+        c = c.add(Column::Status.is_in(f.status.iter().map(|s| s.as_str())));
+    }
+    if !f.industry.is_empty() {
+        c = c.add(Column::Industry.is_in(f.industry.clone()));
+    }
+    if !f.city.is_empty() {
+        c = c.add(Column::City.is_in(f.city.clone()));
+    }
+    if let Some(v) = f.assigned_to {
+        c = c.add(Column::AssignedTo.eq(v.as_uuid()));
+    }
+    if let Some(v) = f.list_id {
+        c = c.add(Column::ListId.eq(v.as_uuid()));
+    }
+    if let Some(v) = &f.tag {
+        c = c.add(Expr::cust_with_values("$1 = ANY(tags)", [v.clone()]));
+    }
+    match f.has_phone {
+        Some(true) => c = c.add(Column::Phone.is_not_null()),
+        Some(false) => c = c.add(Column::Phone.is_null()),
+        None => {}
+    }
+    match f.has_website {
+        Some(true) => c = c.add(Column::Website.is_not_null()),
+        Some(false) => c = c.add(Column::Website.is_null()),
+        None => {}
+    }
+    if let Some(v) = f.created_from {
+        c = c.add(Column::CreatedAt.gte(v));
+    }
+    if let Some(v) = f.created_to {
+        c = c.add(Column::CreatedAt.lt(v));
+    }
+    if let Some(v) = f.score_min {
+        c = c.add(Column::Score.gte(v));
+    }
+    if let Some(q) = f.q.as_deref()
+        && let Some(prefix) = prefix_query(q)
+    {
+        c = c.add(Expr::cust_with_values(SEARCH_MATCH, [prefix, q.to_owned()]));
+    }
+    c
+}
 
 /// The SQL of a sort: the key expression and the direction; `id` in the same direction breaks ties.
 fn sort_sql(sort: LeadSort) -> (&'static str, Order) {
@@ -23,6 +99,7 @@ fn sort_sql(sort: LeadSort) -> (&'static str, Order) {
         LeadSort::ScoreDesc => ("COALESCE(score, -1)", Order::Desc),
         LeadSort::ScoreAsc => ("COALESCE(score, -1)", Order::Asc),
         LeadSort::CompanyNameAsc => ("company_name", Order::Asc),
+        LeadSort::Relevance => ("rank", Order::Desc),
     }
 }
 
@@ -31,97 +108,108 @@ fn key_value(key: &SortKey) -> Value {
         SortKey::Time(t) => (*t).into(),
         SortKey::Int(i) => (*i as i32).into(),
         SortKey::Text(s) => s.clone().into(),
+        SortKey::Rank(r) => (*r).into(),
     }
 }
 
-/// `%`, `_` and `\` are literal in a user's search text.
-fn like_escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+#[derive(FromQueryResult)]
+struct RankedRow {
+    #[sea_orm(nested)]
+    lead: crate::entities::leads::Model,
+    rank: f32,
 }
 
 pub(crate) async fn list<C: ConnectionTrait>(
     db: &C,
     tenant: uuid::Uuid,
     query: &LeadQuery,
-) -> Result<Vec<Lead>, RepoError> {
-    let f = &query.filter;
-    let mut select = Entity::find().filter(Column::TenantId.eq(tenant));
-
-    if let LeadVisibility::OwnedBy(users) = &query.visibility {
-        let ids: Vec<uuid::Uuid> = users.iter().map(|u| u.as_uuid()).collect();
-        select = select
-            .filter(Condition::any().add(Column::CreatedBy.is_in(ids.clone())).add(Column::AssignedTo.is_in(ids)));
-    }
-    if !f.status.is_empty() {
-        select = select.filter(Column::Status.is_in(f.status.iter().map(|s| s.as_str())));
-    }
-    if let Some(v) = &f.industry {
-        select = select.filter(Column::Industry.eq(v.as_str()));
-    }
-    if let Some(v) = &f.city {
-        select = select.filter(Column::City.eq(v.as_str()));
-    }
-    if let Some(v) = f.assigned_to {
-        select = select.filter(Column::AssignedTo.eq(v.as_uuid()));
-    }
-    if let Some(v) = f.list_id {
-        select = select.filter(Column::ListId.eq(v.as_uuid()));
-    }
-    if let Some(v) = &f.tag {
-        select = select.filter(Expr::cust_with_values("$1 = ANY(tags)", [v.clone()]));
-    }
-    match f.has_phone {
-        Some(true) => select = select.filter(Column::Phone.is_not_null()),
-        Some(false) => select = select.filter(Column::Phone.is_null()),
-        None => {}
-    }
-    match f.has_website {
-        Some(true) => select = select.filter(Column::Website.is_not_null()),
-        Some(false) => select = select.filter(Column::Website.is_null()),
-        None => {}
-    }
-    if let Some(v) = f.created_from {
-        select = select.filter(Column::CreatedAt.gte(v));
-    }
-    if let Some(v) = f.created_to {
-        select = select.filter(Column::CreatedAt.lt(v));
-    }
-    if let Some(v) = f.score_min {
-        select = select.filter(Column::Score.gte(v));
-    }
-    if let Some(q) = &f.q {
-        select = select.filter(Expr::cust_with_values(
-            "(to_tsvector('arabic', company_name || ' ' || COALESCE(industry, '')) @@ plainto_tsquery('arabic', $1)
-              OR company_name ILIKE $2)",
-            [q.clone(), format!("%{}%", like_escape(q))],
-        ));
-    }
-
-    let (key_sql, order) = sort_sql(query.sort);
+) -> Result<Vec<ListedLead>, RepoError> {
+    let search = query.filter.q.as_deref().and_then(|q| prefix_query(q).map(|p| (p, q.to_owned())));
+    let mut select = Entity::find().filter(condition(tenant, &query.visibility, &query.filter));
+    let rank_expr = match &search {
+        Some((prefix, q)) => Expr::cust_with_values(SEARCH_RANK, [prefix.clone(), q.clone()]),
+        None => Expr::cust("0::real"),
+    };
+    select = select.column_as(rank_expr.clone(), "rank");
+    // Relevance without a search means nothing: fall back to the default order.
+    let sort = if query.sort == LeadSort::Relevance && search.is_none() { LeadSort::CreatedAtDesc } else { query.sort };
+    let (key_sql, order) = sort_sql(sort);
+    let key_expr = if sort == LeadSort::Relevance { rank_expr } else { Expr::cust(key_sql) };
     if let Some(after) = &query.after {
-        let op = if matches!(order, Order::Desc) { "<" } else { ">" };
-        select = select.filter(Expr::cust_with_values(
-            format!("({key_sql}, id) {op} ($1, $2)"),
-            [key_value(&after.key), after.id.as_uuid().into()],
-        ));
+        let cmp = if matches!(order, Order::Desc) { "<" } else { ">" };
+        let tuple = Expr::tuple([key_expr.clone(), Expr::col(Column::Id)]);
+        let bound = Expr::tuple([Expr::val(key_value(&after.key)), Expr::val(after.id.as_uuid())]);
+        select = select.filter(if cmp == "<" { tuple.lt(bound) } else { tuple.gt(bound) });
     }
     let rows = select
-        .order_by(Expr::cust(key_sql), order.clone())
+        .order_by(key_expr, order.clone())
         .order_by(Column::Id, order)
         .limit(query.limit)
+        .into_model::<RankedRow>()
         .all(db)
         .await
         .map_err(db_err)?;
-    rows.into_iter().map(Lead::try_from).collect()
+    rows.into_iter().map(|r| Ok(ListedLead { lead: Lead::try_from(r.lead)?, rank: r.rank })).collect()
+}
+
+pub(crate) async fn matching_ids<C: ConnectionTrait>(
+    db: &C,
+    tenant: uuid::Uuid,
+    visibility: &LeadVisibility,
+    filter: &LeadFilter,
+    limit: u64,
+) -> Result<Vec<LeadId>, RepoError> {
+    let ids: Vec<uuid::Uuid> = Entity::find()
+        .select_only()
+        .column(Column::Id)
+        .filter(condition(tenant, visibility, filter))
+        .order_by_asc(Column::Id)
+        .limit(limit)
+        .into_tuple()
+        .all(db)
+        .await
+        .map_err(db_err)?;
+    Ok(ids.into_iter().map(Into::into).collect())
+}
+
+pub(crate) async fn count_matching<C: ConnectionTrait>(
+    db: &C,
+    tenant: uuid::Uuid,
+    visibility: &LeadVisibility,
+    filters: &[LeadFilter],
+) -> Result<Vec<i64>, RepoError> {
+    let mut selects = filters.iter().enumerate().map(|(i, f)| {
+        Entity::find()
+            .select_only()
+            .column_as(Expr::val(i as i32), "i")
+            .column_as(Expr::col(Column::Id).count(), "n")
+            .filter(condition(tenant, visibility, f))
+            .into_query()
+    });
+    let Some(mut union) = selects.next() else { return Ok(Vec::new()) };
+    for s in selects {
+        union.union(UnionType::All, s);
+    }
+    let rows = db.query_all(&union).await.map_err(db_err)?;
+    let mut counts = vec![0i64; filters.len()];
+    for r in rows {
+        let i: i32 = r.try_get("", "i").map_err(db_err)?;
+        let n: i64 = r.try_get("", "n").map_err(db_err)?;
+        if let Some(slot) = counts.get_mut(i as usize) {
+            *slot = n;
+        }
+    }
+    Ok(counts)
 }
 
 pub(crate) async fn find_duplicate<C: ConnectionTrait>(
     db: &C,
     tenant: uuid::Uuid,
     keys: &DedupKeys,
+    exclude: Option<LeadId>,
 ) -> Result<Option<DuplicateMatch>, RepoError> {
-    // Serialise creators of the same company within the tenant: lock every key this lead has,
-    // in a fixed order, until the transaction ends.
+    // Serialise writers of the same company within the tenant: lock every key this lead has, in
+    // a fixed order, until the transaction ends.
     let mut lock_keys: Vec<String> = Vec::new();
     if let Some(p) = &keys.phone {
         lock_keys.push(format!("{tenant}:phone:{p}"));
@@ -149,6 +237,7 @@ pub(crate) async fn find_duplicate<C: ConnectionTrait>(
             "SELECT id, CASE WHEN phone = $2 THEN 1 WHEN website_host = $3 THEN 2 ELSE 3 END AS kind
                FROM leads
               WHERE tenant_id = $1
+                AND ($6::uuid IS NULL OR id <> $6)
                 AND (phone = $2
                      OR website_host = $3
                      OR ($4 <> '' AND name_key = $4 AND city_key IS NOT DISTINCT FROM $5))
@@ -160,6 +249,7 @@ pub(crate) async fn find_duplicate<C: ConnectionTrait>(
                 keys.website_host.clone().into(),
                 keys.name_key.clone().into(),
                 keys.city_key.clone().into(),
+                exclude.map(|e| e.as_uuid()).into(),
             ],
         ))
         .await
@@ -172,4 +262,130 @@ pub(crate) async fn find_duplicate<C: ConnectionTrait>(
         2 => DuplicateMatch::WebsiteHost(id.into()),
         _ => DuplicateMatch::NameAndCity(id.into()),
     }))
+}
+
+/// `(created_by = ANY($n) OR assigned_to = ANY($n))`, or nothing for full visibility.
+fn visibility_sql(v: &LeadVisibility, values: &mut Vec<Value>) -> String {
+    match v {
+        LeadVisibility::All => String::new(),
+        LeadVisibility::OwnedBy(users) => {
+            values.push(users.iter().map(|u| u.as_uuid()).collect::<Vec<_>>().into());
+            let n = values.len();
+            format!(" AND (created_by = ANY(${n}) OR assigned_to = ANY(${n}))")
+        }
+    }
+}
+
+pub(crate) async fn bulk<C: ConnectionTrait>(
+    db: &C,
+    tenant: uuid::Uuid,
+    change: &BulkChange,
+    ids: &[LeadId],
+    visibility: &LeadVisibility,
+    at: OffsetDateTime,
+) -> Result<Vec<LeadId>, RepoError> {
+    let ids: Vec<uuid::Uuid> = ids.iter().map(|i| i.as_uuid()).collect();
+    let mut values: Vec<Value> = vec![tenant.into(), ids.into(), at.into()];
+    let vis = visibility_sql(visibility, &mut values);
+    let scope = format!("tenant_id = $1 AND id = ANY($2){vis}");
+    let arg = |v: Value, values: &mut Vec<Value>| {
+        values.push(v);
+        format!("${}", values.len())
+    };
+    let sql = match change {
+        BulkChange::Delete => format!("DELETE FROM leads WHERE {scope} RETURNING id"),
+        BulkChange::Assign(user) => {
+            let u = arg(user.map(|u| u.as_uuid()).into(), &mut values);
+            format!(
+                "UPDATE leads SET assigned_to = {u}, updated_at = $3
+                  WHERE {scope} AND assigned_to IS DISTINCT FROM {u}::uuid RETURNING id"
+            )
+        }
+        BulkChange::SetStatus(to) => {
+            let sources: Vec<String> = LeadStatus::sources_of(*to).iter().map(|s| s.as_str().to_owned()).collect();
+            let t = arg(to.as_str().into(), &mut values);
+            let from = arg(sources.into(), &mut values);
+            format!(
+                "UPDATE leads SET status = {t}, updated_at = $3 WHERE {scope} AND status = ANY({from}) RETURNING id"
+            )
+        }
+        BulkChange::AddToList(list) => {
+            let l = arg(list.as_uuid().into(), &mut values);
+            format!(
+                "UPDATE leads SET list_id = {l}, updated_at = $3
+                  WHERE {scope} AND list_id IS DISTINCT FROM {l}::uuid RETURNING id"
+            )
+        }
+        BulkChange::RemoveFromList(list) => {
+            let l = arg(list.as_uuid().into(), &mut values);
+            format!("UPDATE leads SET list_id = NULL, updated_at = $3 WHERE {scope} AND list_id = {l} RETURNING id")
+        }
+        BulkChange::AddTags(tags) => {
+            let t = arg(tags.clone().into(), &mut values);
+            // Appends the tags a lead lacks, keeping order; never past 50 tags.
+            format!(
+                "UPDATE leads l SET tags = n.tags, updated_at = $3
+                   FROM (SELECT id, tags || ARRAY(SELECT x FROM unnest({t}::text[]) x WHERE NOT (x = ANY(leads.tags))) AS tags
+                           FROM leads WHERE {scope}) n
+                  WHERE l.id = n.id AND l.tenant_id = $1 AND cardinality(n.tags) <= 50 AND n.tags <> l.tags
+                  RETURNING l.id"
+            )
+        }
+        BulkChange::RemoveTags(tags) => {
+            let t = arg(tags.clone().into(), &mut values);
+            format!(
+                "UPDATE leads SET tags = ARRAY(SELECT x FROM unnest(tags) x WHERE NOT (x = ANY({t}::text[]))), updated_at = $3
+                  WHERE {scope} AND tags && {t}::text[] RETURNING id"
+            )
+        }
+    };
+    let rows =
+        db.query_all_raw(Statement::from_sql_and_values(DbBackend::Postgres, sql, values)).await.map_err(db_err)?;
+    rows.iter().map(|r| r.try_get::<uuid::Uuid>("", "id").map(Into::into).map_err(db_err)).collect()
+}
+
+pub(crate) async fn stats<C: ConnectionTrait>(
+    db: &C,
+    tenant: uuid::Uuid,
+    visibility: &LeadVisibility,
+    since: OffsetDateTime,
+) -> Result<LeadStats, RepoError> {
+    let mut values: Vec<Value> = vec![tenant.into()];
+    let vis = visibility_sql(visibility, &mut values);
+    let scope = format!("tenant_id = $1{vis}");
+    let grouped = |column: &str, limit: Option<u32>| {
+        let limit = limit.map(|l| format!(" LIMIT {l}")).unwrap_or_default();
+        format!(
+            "SELECT {column}::text AS k, count(*) AS n FROM leads WHERE {scope} AND {column} IS NOT NULL
+              GROUP BY {column} ORDER BY n DESC, k{limit}"
+        )
+    };
+    let pairs = |sql: String, values: Vec<Value>| async move {
+        let rows =
+            db.query_all_raw(Statement::from_sql_and_values(DbBackend::Postgres, sql, values)).await.map_err(db_err)?;
+        rows.iter()
+            .map(|r| Ok((r.try_get::<String>("", "k").map_err(db_err)?, r.try_get::<i64>("", "n").map_err(db_err)?)))
+            .collect::<Result<Vec<(String, i64)>, RepoError>>()
+    };
+    let by_status_raw = pairs(grouped("status", None), values.clone()).await?;
+    let by_status =
+        by_status_raw.into_iter().filter_map(|(k, n)| k.parse::<LeadStatus>().ok().map(|s| (s, n))).collect::<Vec<_>>();
+    let total = by_status.iter().map(|(_, n)| n).sum();
+    let by_city = pairs(grouped("city", Some(20)), values.clone()).await?;
+    let by_industry = pairs(grouped("industry", Some(20)), values.clone()).await?;
+    let mut day_values = values.clone();
+    day_values.push(since.into());
+    let since_arg = day_values.len();
+    let days = pairs(
+        format!(
+            "SELECT to_char(date_trunc('day', created_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD') AS k, count(*) AS n
+               FROM leads WHERE {scope} AND created_at >= ${since_arg} GROUP BY 1 ORDER BY 1"
+        ),
+        day_values,
+    )
+    .await?;
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    let created_per_day =
+        days.into_iter().filter_map(|(k, n)| time::Date::parse(&k, &format).ok().map(|d| (d, n))).collect();
+    Ok(LeadStats { total, by_status, by_city, by_industry, created_per_day })
 }

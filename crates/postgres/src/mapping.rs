@@ -236,6 +236,77 @@ pub(crate) fn lead_active_model(l: &Lead, keys: &DedupKeys) -> leads::ActiveMode
         website_host: Set(keys.website_host.clone()),
         name_key: Set(keys.name_key.clone()),
         city_key: Set(keys.city_key.clone()),
+        search_text: Set(leadzone_domain::leads::search_text(&l.company_name, l.industry.as_deref())),
+    }
+}
+
+impl From<&List> for lists::ActiveModel {
+    fn from(l: &List) -> Self {
+        lists::ActiveModel {
+            id: Set(l.id.as_uuid()),
+            tenant_id: Set(l.tenant_id.as_uuid()),
+            name: Set(l.name.clone()),
+            description: Set(l.description.clone()),
+            color: Set(l.color.clone()),
+            is_smart: Set(l.is_smart),
+            smart_filters: Set(l.smart_filters.as_ref().map(to_json)),
+            created_by: Set(l.created_by.as_uuid()),
+            created_at: Set(l.created_at),
+            updated_at: Set(l.updated_at),
+        }
+    }
+}
+
+impl TryFrom<activities::Model> for Activity {
+    type Error = RepoError;
+    fn try_from(m: activities::Model) -> Result<Self, RepoError> {
+        Ok(Activity {
+            id: m.id.into(),
+            tenant_id: m.tenant_id.into(),
+            lead_id: m.lead_id.into(),
+            kind: parse(&m.kind, "activity type")?,
+            description: m.description,
+            metadata: m.metadata,
+            user_id: m.user_id.into(),
+            created_at: m.created_at,
+        })
+    }
+}
+
+impl TryFrom<evidence::Model> for Evidence {
+    type Error = RepoError;
+    fn try_from(m: evidence::Model) -> Result<Self, RepoError> {
+        Ok(Evidence {
+            id: m.id.into(),
+            tenant_id: m.tenant_id.into(),
+            lead_id: m.lead_id.into(),
+            kind: parse(&m.kind, "evidence type")?,
+            title: m.title,
+            source: m.source,
+            url: m.url,
+            snippet: m.snippet,
+            raw_data: m.raw_data,
+            confidence: parse(&m.confidence, "confidence")?,
+            created_at: m.created_at,
+        })
+    }
+}
+
+impl From<&Evidence> for evidence::ActiveModel {
+    fn from(e: &Evidence) -> Self {
+        evidence::ActiveModel {
+            id: Set(e.id.as_uuid()),
+            tenant_id: Set(e.tenant_id.as_uuid()),
+            lead_id: Set(e.lead_id.as_uuid()),
+            kind: Set(e.kind.as_str().to_owned()),
+            title: Set(e.title.clone()),
+            source: Set(e.source.clone()),
+            url: Set(e.url.clone()),
+            snippet: Set(e.snippet.clone()),
+            raw_data: Set(e.raw_data.clone()),
+            confidence: Set(e.confidence.as_str().to_owned()),
+            created_at: Set(e.created_at),
+        }
     }
 }
 

@@ -229,6 +229,23 @@ impl SystemStore for PgSystemStore {
         Ok(())
     }
 
+    async fn revoke_tenant_sessions(
+        &self,
+        user: UserId,
+        tenant: TenantId,
+        at: OffsetDateTime,
+    ) -> Result<u64, RepoError> {
+        let res = self
+            .db
+            .execute_raw(Self::stmt(
+                "UPDATE sessions SET revoked_at = $3 WHERE user_id = $1 AND tenant_id = $2 AND revoked_at IS NULL",
+                vec![user.as_uuid().into(), tenant.as_uuid().into(), at.into()],
+            ))
+            .await
+            .map_err(db_err)?;
+        Ok(res.rows_affected())
+    }
+
     async fn revoke_user_sessions(
         &self,
         user: UserId,
@@ -312,15 +329,15 @@ impl SystemStore for PgSystemStore {
         }
         let tenant = tenants::Entity::find_by_id(key.tenant_id).one(&self.db).await.map_err(db_err)?;
         let Some(tenant) = tenant else { return Ok(None) };
-        let creator_active = memberships::Entity::find()
+        let creator = memberships::Entity::find()
             .filter(memberships::Column::TenantId.eq(key.tenant_id))
             .filter(memberships::Column::UserId.eq(key.created_by))
             .filter(memberships::Column::Status.eq("ACTIVE"))
-            .count(&self.db)
+            .one(&self.db)
             .await
-            .map_err(db_err)?
-            > 0;
-        Ok(Some(ApiKeyPrincipal { key: ApiKey::from(key), tenant_status: parse(&tenant.status)?, creator_active }))
+            .map_err(db_err)?;
+        let creator_role = creator.map(|m| parse(&m.role)).transpose()?;
+        Ok(Some(ApiKeyPrincipal { key: ApiKey::from(key), tenant_status: parse(&tenant.status)?, creator_role }))
     }
 
     async fn touch_api_key(&self, key: ApiKeyId, now: OffsetDateTime) -> Result<(), RepoError> {

@@ -6,17 +6,21 @@
 use crate::entities::*;
 use crate::error::db_err;
 use crate::mapping::lead_active_model;
+use leadzone_domain::access::LeadVisibility;
 use leadzone_domain::entities::*;
 use leadzone_domain::enums::UsageMetric;
 use leadzone_domain::ids::*;
 use leadzone_domain::leads::DedupKeys;
+use leadzone_domain::leads::LeadFilter;
 use leadzone_ports::RepoError;
-use leadzone_ports::leads::{DuplicateMatch, LeadQuery};
+use leadzone_ports::leads::{DuplicateMatch, LeadQuery, ListedLead};
 use leadzone_ports::store::*;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait,
     QueryFilter, Statement, TransactionTrait,
 };
+use sea_orm::{QueryOrder, QuerySelect};
 
 #[derive(Clone)]
 pub struct PgUnitOfWork {
@@ -111,6 +115,9 @@ impl TenantTx for PgTenantTx {
     fn api_keys(&self) -> &dyn ApiKeyRepo {
         self
     }
+    fn evidence(&self) -> &dyn EvidenceRepo {
+        self
+    }
 
     async fn commit(self: Box<Self>) -> Result<(), RepoError> {
         self.txn.commit().await.map_err(db_err)
@@ -202,12 +209,70 @@ impl LeadRepo for PgTenantTx {
             .try_into()
     }
 
-    async fn list(&self, query: &LeadQuery) -> Result<Vec<Lead>, RepoError> {
+    async fn list(&self, query: &LeadQuery) -> Result<Vec<ListedLead>, RepoError> {
         crate::leads::list(&self.txn, self.tid(), query).await
     }
 
-    async fn find_duplicate(&self, keys: &DedupKeys) -> Result<Option<DuplicateMatch>, RepoError> {
-        crate::leads::find_duplicate(&self.txn, self.tid(), keys).await
+    async fn find_duplicate(
+        &self,
+        keys: &DedupKeys,
+        exclude: Option<LeadId>,
+    ) -> Result<Option<DuplicateMatch>, RepoError> {
+        crate::leads::find_duplicate(&self.txn, self.tid(), keys, exclude).await
+    }
+
+    async fn update(&self, lead: &Lead, keys: &DedupKeys) -> Result<(), RepoError> {
+        lead_active_model(lead, keys).reset_all().update(&self.txn).await.map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn delete(&self, id: LeadId) -> Result<(), RepoError> {
+        let res = leads::Entity::delete_many()
+            .filter(leads::Column::TenantId.eq(self.tid()))
+            .filter(leads::Column::Id.eq(id.as_uuid()))
+            .exec(&self.txn)
+            .await
+            .map_err(db_err)?;
+        if res.rows_affected == 0 { Err(RepoError::NotFound) } else { Ok(()) }
+    }
+
+    async fn matching_ids(
+        &self,
+        visibility: &LeadVisibility,
+        filter: &LeadFilter,
+        limit: u64,
+    ) -> Result<Vec<LeadId>, RepoError> {
+        crate::leads::matching_ids(&self.txn, self.tid(), visibility, filter, limit).await
+    }
+
+    async fn bulk(
+        &self,
+        change: &BulkChange,
+        ids: &[LeadId],
+        visibility: &LeadVisibility,
+        at: time::OffsetDateTime,
+    ) -> Result<Vec<LeadId>, RepoError> {
+        crate::leads::bulk(&self.txn, self.tid(), change, ids, visibility, at).await
+    }
+
+    async fn count_matching(&self, visibility: &LeadVisibility, filters: &[LeadFilter]) -> Result<Vec<i64>, RepoError> {
+        crate::leads::count_matching(&self.txn, self.tid(), visibility, filters).await
+    }
+
+    async fn stats(&self, visibility: &LeadVisibility, since: time::OffsetDateTime) -> Result<LeadStats, RepoError> {
+        crate::leads::stats(&self.txn, self.tid(), visibility, since).await
+    }
+
+    async fn touch_contacted(&self, id: LeadId, at: time::OffsetDateTime) -> Result<(), RepoError> {
+        self.txn
+            .execute_raw(Self::stmt(
+                "UPDATE leads SET last_contacted_at = GREATEST(COALESCE(last_contacted_at, $3), $3), updated_at = $3
+                  WHERE tenant_id = $1 AND id = $2",
+                vec![self.tid().into(), id.as_uuid().into(), at.into()],
+            ))
+            .await
+            .map_err(db_err)?;
+        Ok(())
     }
 
     async fn unassign_user(&self, user: UserId) -> Result<u64, RepoError> {
@@ -234,6 +299,39 @@ impl ListRepo for PgTenantTx {
             .ok_or(RepoError::NotFound)?
             .try_into()
     }
+
+    async fn insert(&self, list: &List) -> Result<(), RepoError> {
+        lists::ActiveModel::from(list).insert(&self.txn).await.map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn update(&self, list: &List) -> Result<(), RepoError> {
+        lists::ActiveModel::from(list).reset_all().update(&self.txn).await.map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn delete(&self, id: ListId) -> Result<(), RepoError> {
+        let res = lists::Entity::delete_many()
+            .filter(lists::Column::TenantId.eq(self.tid()))
+            .filter(lists::Column::Id.eq(id.as_uuid()))
+            .exec(&self.txn)
+            .await
+            .map_err(db_err)?;
+        if res.rows_affected == 0 { Err(RepoError::NotFound) } else { Ok(()) }
+    }
+
+    async fn all(&self) -> Result<Vec<List>, RepoError> {
+        lists::Entity::find()
+            .filter(lists::Column::TenantId.eq(self.tid()))
+            .order_by_asc(lists::Column::CreatedAt)
+            .order_by_asc(lists::Column::Id)
+            .all(&self.txn)
+            .await
+            .map_err(db_err)?
+            .into_iter()
+            .map(List::try_from)
+            .collect()
+    }
 }
 
 #[async_trait::async_trait]
@@ -241,5 +339,63 @@ impl ActivityRepo for PgTenantTx {
     async fn insert(&self, activity: &Activity) -> Result<(), RepoError> {
         activities::ActiveModel::from(activity).insert(&self.txn).await.map_err(db_err)?;
         Ok(())
+    }
+
+    async fn insert_many(&self, items: &[Activity]) -> Result<(), RepoError> {
+        for chunk in items.chunks(1000) {
+            activities::Entity::insert_many(chunk.iter().map(activities::ActiveModel::from))
+                .exec_without_returning(&self.txn)
+                .await
+                .map_err(db_err)?;
+        }
+        Ok(())
+    }
+
+    async fn list(
+        &self,
+        lead: LeadId,
+        after: Option<(time::OffsetDateTime, ActivityId)>,
+        limit: u64,
+    ) -> Result<Vec<Activity>, RepoError> {
+        let mut q = activities::Entity::find()
+            .filter(activities::Column::TenantId.eq(self.tid()))
+            .filter(activities::Column::LeadId.eq(lead.as_uuid()));
+        if let Some((at, id)) = after {
+            q = q.filter(
+                Expr::tuple([Expr::col(activities::Column::CreatedAt), Expr::col(activities::Column::Id)])
+                    .lt(Expr::tuple([Expr::val(at), Expr::val(id.as_uuid())])),
+            );
+        }
+        q.order_by_desc(activities::Column::CreatedAt)
+            .order_by_desc(activities::Column::Id)
+            .limit(limit)
+            .all(&self.txn)
+            .await
+            .map_err(db_err)?
+            .into_iter()
+            .map(Activity::try_from)
+            .collect()
+    }
+}
+
+#[async_trait::async_trait]
+impl EvidenceRepo for PgTenantTx {
+    async fn insert(&self, e: &Evidence) -> Result<(), RepoError> {
+        evidence::ActiveModel::from(e).insert(&self.txn).await.map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn list(&self, lead: LeadId) -> Result<Vec<Evidence>, RepoError> {
+        evidence::Entity::find()
+            .filter(evidence::Column::TenantId.eq(self.tid()))
+            .filter(evidence::Column::LeadId.eq(lead.as_uuid()))
+            .order_by_desc(evidence::Column::CreatedAt)
+            .order_by_desc(evidence::Column::Id)
+            .all(&self.txn)
+            .await
+            .map_err(db_err)?
+            .into_iter()
+            .map(Evidence::try_from)
+            .collect()
     }
 }

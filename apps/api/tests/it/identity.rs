@@ -283,3 +283,11 @@ async fn login_and_registration_are_audited() {
     assert!(events[0].starts_with("SUBSCRIPTION_CREATED|"));
     assert_eq!(events[1], "AUTH_LOGIN|leadzone-tests/1|127.0.0.1");
 }
+
+#[tokio::test]
+async fn absurd_login_input_is_a_clean_401() {
+    let app = spawn_app().await;
+    let long = format!("{}@example.sa", "x".repeat(5000));
+    problem(app.login(&long, "whatever 123").await, 401, "INVALID_CREDENTIALS").await;
+    problem(app.login("\u{202e}evil@example.sa", "x").await, 401, "INVALID_CREDENTIALS").await;
+}

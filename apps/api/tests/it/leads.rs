@@ -225,3 +225,35 @@ async fn list_filters_apply() {
         assert_eq!(names(page), expect, "{query}");
     }
 }
+
+#[tokio::test]
+async fn forged_cursors_and_nul_in_queries_are_422() {
+    use base64::Engine;
+    let app = spawn_app().await;
+    let a = app.register().await;
+    let enc = |json: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json);
+    let id = uuid::Uuid::now_v7();
+    for (sort, cursor) in [
+        ("-createdAt", enc(&format!(r#"{{"s":"-createdAt","i":1,"id":"{id}"}}"#))),
+        ("-createdAt", enc(&format!(r#"{{"s":"-createdAt","t":-300000000000000000000,"id":"{id}"}}"#))),
+        ("companyName", enc(&format!(r#"{{"s":"companyName","x":"a\u0000b","id":"{id}"}}"#))),
+        ("-score", enc(&format!(r#"{{"s":"-score","x":"text","id":"{id}"}}"#))),
+    ] {
+        let res = app.get(&format!("/api/v1/leads?sort={sort}&cursor={cursor}"), Some(&a.token)).await;
+        problem(res, 422, "VALIDATION_FAILED").await;
+    }
+    for q in ["q=%00", "city=a%00b", "tag=%00", "industry=%00"] {
+        problem(app.get(&format!("/api/v1/leads?{q}"), Some(&a.token)).await, 422, "VALIDATION_FAILED").await;
+    }
+    problem(app.get("/api/v1/audit-logs?entityType=%00", Some(&a.token)).await, 422, "VALIDATION_FAILED").await;
+    problem(
+        app.get(
+            &format!("/api/v1/audit-logs?cursor={}", enc(&format!("[-300000000000000000000,\"{id}\"]"))),
+            Some(&a.token),
+        )
+        .await,
+        422,
+        "VALIDATION_FAILED",
+    )
+    .await;
+}

@@ -348,12 +348,14 @@ async fn role_matrix() {
         }
         let open: Vec<(&str, reqwest::Response)> = vec![
             ("GET /tenant", app.get("/api/v1/tenant", Some(token)).await),
-            ("GET /members", app.get("/api/v1/members", Some(token)).await),
             ("GET /me", app.get("/api/v1/me", Some(token)).await),
         ];
         for (endpoint, res) in open {
             assert_eq!(res.status(), 200, "{name} {endpoint}");
         }
+        // Every member sees the team; a script needs the team:manage scope for people's emails.
+        let members = app.get("/api/v1/members", Some(token)).await.status().as_u16();
+        assert_eq!(members, if *session { 200 } else { 403 }, "{name} GET /members");
         // Account-level actions belong to people, not scripts.
         let account: Vec<(&str, reqwest::Response)> = vec![
             ("PATCH /me", app.patch("/api/v1/me", Some(token), &json!({"name": "Renamed"})).await),
@@ -409,4 +411,77 @@ async fn another_tenants_ids_are_404() {
     assert_eq!(members["data"].as_array().unwrap().len(), 2);
     assert!(members["data"].as_array().unwrap().iter().all(|m| m["status"] == "ACTIVE"));
     problem(app.patch("/api/v1/members/not-a-uuid", Some(&a.token), &json!({})).await, 404, "NOT_FOUND").await;
+}
+
+/// Regressions from review: privilege escalation through keys, stale keys, seats, suspended tenants.
+#[tokio::test]
+async fn keys_never_exceed_their_creator_and_seats_hold_on_reactivation() {
+    let app = spawn_app().await;
+    let owner = app.register().await;
+    app.set_plan(&owner, "pro").await;
+
+    // A key that may manage keys cannot mint a stronger one.
+    let (manager_key, _) = app.api_key(&owner, &["api_keys:manage", "leads:read"]).await;
+    let res = app.post("/api/v1/api-keys", Some(&manager_key), &json!({"label": "x", "scopes": ["team:manage"]})).await;
+    problem(res, 403, "FORBIDDEN").await;
+    assert_eq!(
+        app.post("/api/v1/api-keys", Some(&manager_key), &json!({"label": "x", "scopes": ["leads:read"]}))
+            .await
+            .status(),
+        201
+    );
+
+    // An ADMIN's key shrinks when the ADMIN is demoted, and dies when they are removed.
+    let admin = app.add_member(&owner, "ADMIN").await;
+    let res = app
+        .post("/api/v1/api-keys", Some(&admin.token), &json!({"label": "a", "scopes": ["audit:read", "leads:read"]}))
+        .await;
+    let admin_key = res.json::<Value>().await.unwrap()["secret"].as_str().unwrap().to_owned();
+    assert_eq!(app.get("/api/v1/audit-logs", Some(&admin_key)).await.status(), 200);
+    let admin_membership = app.membership_id(&owner, &admin.user_id).await;
+    app.patch(&format!("/api/v1/members/{admin_membership}"), Some(&owner.token), &json!({"role": "SALES"})).await;
+    problem(app.get("/api/v1/audit-logs", Some(&admin_key)).await, 403, "FORBIDDEN").await;
+    assert_eq!(app.get("/api/v1/leads", Some(&admin_key)).await.status(), 200);
+    app.delete(&format!("/api/v1/members/{admin_membership}"), Some(&owner.token)).await;
+    problem(app.get("/api/v1/leads", Some(&admin_key)).await, 401, "UNAUTHENTICATED").await;
+
+    // Seats: the free plan has 3. Fill them, suspend one, invite, then reactivation is 402.
+    app.set_plan(&owner, "free").await;
+    let a = app.add_member(&owner, "SALES").await;
+    let _b = app.add_member(&owner, "SALES").await;
+    let a_membership = app.membership_id(&owner, &a.user_id).await;
+    app.patch(&format!("/api/v1/members/{a_membership}"), Some(&owner.token), &json!({"status": "SUSPENDED"})).await;
+    assert_eq!(app.post("/api/v1/invites", Some(&owner.token), &json!({"email": "c@example.sa"})).await.status(), 201);
+    let res =
+        app.patch(&format!("/api/v1/members/{a_membership}"), Some(&owner.token), &json!({"status": "ACTIVE"})).await;
+    let body = problem(res, 402, "QUOTA_EXCEEDED").await;
+    assert_eq!(body["metric"], "seats");
+}
+
+#[tokio::test]
+async fn an_invite_into_a_suspended_tenant_cannot_be_accepted() {
+    let app = spawn_app().await;
+    let owner = app.register().await;
+    let body: Value = app
+        .post("/api/v1/invites", Some(&owner.token), &json!({"email": "late@example.sa"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let token = body["token"].as_str().unwrap().to_owned();
+    app.post(
+        &format!("/admin/v1/tenants/{}/status", owner.tenant_id),
+        Some(ADMIN_TOKEN),
+        &json!({"status": "SUSPENDED"}),
+    )
+    .await;
+    let res = app
+        .post("/api/v1/invites/accept", None, &json!({"token": token, "name": "L", "password": "late member 12"}))
+        .await;
+    problem(res, 403, "TENANT_SUSPENDED").await;
+    assert_eq!(
+        app.sql_i64("SELECT count(*) FROM users WHERE email = 'late@example.sa'").await,
+        0,
+        "nothing half-written"
+    );
 }

@@ -27,6 +27,7 @@ pub struct Model {
     pub website_host: Option<String>,
     pub name_key: String,
     pub city_key: Option<String>,
+    pub search_text: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

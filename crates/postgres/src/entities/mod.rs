@@ -3,6 +3,7 @@
 
 pub(crate) mod activities;
 pub(crate) mod api_keys;
+pub(crate) mod evidence;
 pub(crate) mod invites;
 pub(crate) mod leads;
 pub(crate) mod lists;
