@@ -10,3 +10,4 @@ mod robustness;
 mod sessions;
 mod startup;
 mod team;
+mod workspace;
