@@ -36,6 +36,8 @@ sql_migration!(SeedPlans, "0003_seed_plans.sql");
 sql_migration!(Identity, "0004_identity.sql");
 sql_migration!(LeadsWorkspace, "0005_leads_workspace.sql");
 sql_migration!(SystemLeastPrivilege, "0006_system_role_least_privilege.sql");
+sql_migration!(LeadsStatistics, "0007_leads_statistics.sql");
+sql_migration!(Jobs, "0008_jobs.sql");
 
 pub struct Migrator;
 
@@ -49,6 +51,8 @@ impl MigratorTrait for Migrator {
             Box::new(Identity),
             Box::new(LeadsWorkspace),
             Box::new(SystemLeastPrivilege),
+            Box::new(LeadsStatistics),
+            Box::new(Jobs),
         ]
     }
 }
@@ -62,5 +66,26 @@ pub fn migration_sources() -> &'static [&'static str] {
         include_str!("../sql/0004_identity.sql"),
         include_str!("../sql/0005_leads_workspace.sql"),
         include_str!("../sql/0006_system_role_least_privilege.sql"),
+        include_str!("../sql/0007_leads_statistics.sql"),
+        include_str!("../sql/0008_jobs.sql"),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_sql_file_is_a_migration_in_order() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sql");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".sql"))
+            .collect();
+        files.sort();
+        let names: Vec<String> = Migrator::migrations().iter().map(|m| m.name().to_owned()).collect();
+        assert_eq!(names, files);
+        assert_eq!(migration_sources().len(), files.len());
+    }
 }

@@ -40,6 +40,9 @@ pub struct Settings {
     pub master_keys: Option<Vec<Vec<u8>>>,
     pub admin_token: Option<SecretString>,
     pub public_url: String,
+    /// Job workers inside `serve` (0 = none).
+    pub workers: usize,
+    pub job_lease_secs: u64,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/leadzone";
@@ -166,7 +169,14 @@ impl Settings {
         }
         let public_url = get("LEADZONE_PUBLIC_URL").unwrap_or_else(|| format!("http://{bind}"));
         url::Url::parse(&public_url).map_err(|e| ConfigError { var: "LEADZONE_PUBLIC_URL", message: e.to_string() })?;
+        let workers = parse_num(get("LEADZONE_WORKERS"), "LEADZONE_WORKERS", 2)? as usize;
+        let job_lease_secs = u64::from(parse_num(get("LEADZONE_JOB_LEASE_SECS"), "LEADZONE_JOB_LEASE_SECS", 60)?);
+        if job_lease_secs < 2 {
+            return Err(ConfigError { var: "LEADZONE_JOB_LEASE_SECS", message: "must be at least 2".into() });
+        }
         Ok(Self {
+            workers,
+            job_lease_secs,
             data_dir,
             master_keys,
             admin_token: admin_token.map(Into::into),

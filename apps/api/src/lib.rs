@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod startup;
+pub mod worker;
 
 /// Logs to stderr: `RUST_LOG` filters (default `info`).
 pub fn init_tracing() {

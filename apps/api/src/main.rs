@@ -22,6 +22,8 @@ enum Command {
     },
     /// Create the database if missing and apply migrations, then exit.
     Migrate,
+    /// Run job workers only (`LEADZONE_WORKERS`, at least one), no HTTP.
+    Worker,
 }
 
 fn main() -> ExitCode {
@@ -44,6 +46,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command.unwrap_or(Command::Serve { no_migrate: false }) {
             Command::Migrate => migrate(&settings).await.map_err(|e| e.to_string()),
+            Command::Worker => leadzone_api::startup::run_worker(&settings).await.map_err(|e| e.to_string()),
             Command::Serve { no_migrate } => {
                 let app = Application::build(&settings, !no_migrate).await.map_err(|e| e.to_string())?;
                 app.run_until_stopped().await.map_err(|e| e.to_string())

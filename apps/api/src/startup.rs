@@ -6,7 +6,8 @@ use leadzone_app::{App, AppConfig, SystemClock, UuidV7};
 use leadzone_crypto::{AesGcmBox, Argon2Hasher, RandomTokens, RfcTotp};
 use leadzone_http::HttpState;
 use leadzone_migrations::{Migrator, MigratorTrait};
-use leadzone_postgres::{OutboxMailer, PgSystemStore, PgUnitOfWork, PoolConfig, connect};
+use leadzone_ports::jobs::JobQueue;
+use leadzone_postgres::{OutboxMailer, PgJobQueue, PgSystemStore, PgUnitOfWork, PoolConfig, connect};
 use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
 use secrecy::ExposeSecret;
 use std::net::TcpListener;
@@ -109,10 +110,45 @@ fn write_private(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
     std::fs::write(path, data)
 }
 
-/// A built, bound, not yet running server.
+/// The use cases and the job queue, wired to their adapters.
+pub async fn build_core(settings: &Settings) -> Result<(App, Arc<dyn JobQueue>), StartupError> {
+    let pool = PoolConfig { max_connections: settings.db_pool_size, ..Default::default() };
+    let app_db = connect(settings.database_app_url.expose_secret(), &pool).await.map_err(db)?;
+    let system_db = connect(
+        settings.database_system_url.expose_secret(),
+        &PoolConfig { max_connections: (settings.db_pool_size / 2).max(2), ..pool.clone() },
+    )
+    .await
+    .map_err(db)?;
+    let secrets = AesGcmBox::new(&master_keys(settings)?).map_err(|e| StartupError::Crypto(e.0))?;
+    let queue: Arc<dyn JobQueue> =
+        Arc::new(PgJobQueue::new(system_db.clone(), settings.database_system_url.expose_secret()));
+    let app = App {
+        uow: Arc::new(PgUnitOfWork::new(app_db)),
+        system: Arc::new(PgSystemStore::new(system_db.clone())),
+        hasher: Arc::new(Argon2Hasher::new().map_err(|e| StartupError::Crypto(e.0))?),
+        tokens: Arc::new(RandomTokens::new()),
+        secrets: Arc::new(secrets),
+        totp: Arc::new(RfcTotp::new("Leadzone")),
+        mailer: Arc::new(OutboxMailer::new(system_db)),
+        blobs: Arc::new(leadzone_providers::LocalBlobStore::new(settings.data_dir.join("blobs"))),
+        clock: Arc::new(SystemClock),
+        ids: Arc::new(UuidV7),
+        config: AppConfig {
+            access_token_ttl: time::Duration::seconds(i64::from(settings.access_token_ttl_secs)),
+            admin_token: settings.admin_token.as_ref().map(|t| t.expose_secret().to_owned()),
+            public_url: settings.public_url.clone(),
+            ..AppConfig::default()
+        },
+    };
+    Ok((app, queue))
+}
+
+/// A built, bound, not yet running server (and its job workers, when configured).
 pub struct Application {
     port: u16,
     server: actix_web::dev::Server,
+    workers: Option<(tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<()>)>,
 }
 
 impl Application {
@@ -120,32 +156,12 @@ impl Application {
         if run_migrations {
             migrate(settings).await?;
         }
-        let pool = PoolConfig { max_connections: settings.db_pool_size, ..Default::default() };
-        let app_db = connect(settings.database_app_url.expose_secret(), &pool).await.map_err(db)?;
-        let system_db = connect(
-            settings.database_system_url.expose_secret(),
-            &PoolConfig { max_connections: (settings.db_pool_size / 2).max(2), ..pool.clone() },
-        )
-        .await
-        .map_err(db)?;
-        let secrets = AesGcmBox::new(&master_keys(settings)?).map_err(|e| StartupError::Crypto(e.0))?;
-        let app = App {
-            uow: Arc::new(PgUnitOfWork::new(app_db)),
-            system: Arc::new(PgSystemStore::new(system_db.clone())),
-            hasher: Arc::new(Argon2Hasher::new().map_err(|e| StartupError::Crypto(e.0))?),
-            tokens: Arc::new(RandomTokens::new()),
-            secrets: Arc::new(secrets),
-            totp: Arc::new(RfcTotp::new("Leadzone")),
-            mailer: Arc::new(OutboxMailer::new(system_db)),
-            clock: Arc::new(SystemClock),
-            ids: Arc::new(UuidV7),
-            config: AppConfig {
-                access_token_ttl: time::Duration::seconds(i64::from(settings.access_token_ttl_secs)),
-                admin_token: settings.admin_token.as_ref().map(|t| t.expose_secret().to_owned()),
-                public_url: settings.public_url.clone(),
-                ..AppConfig::default()
-            },
-        };
+        let (app, queue) = build_core(settings).await?;
+        let workers = (settings.workers > 0).then(|| {
+            let (tx, rx) = tokio::sync::watch::channel(false);
+            let cfg = crate::worker::WorkerConfig::new(settings.workers, settings.job_lease_secs);
+            (tx, tokio::spawn(crate::worker::run(app.clone(), queue.clone(), cfg, rx)))
+        });
         let state = HttpState {
             app,
             metrics: Arc::new(leadzone_http::metrics::Metrics::new()),
@@ -154,8 +170,8 @@ impl Application {
         let listener = TcpListener::bind(settings.bind)?;
         let port = listener.local_addr()?.port();
         let server = leadzone_http::serve(listener, state, settings.http_workers, settings.shutdown_timeout_secs)?;
-        tracing::info!(port, "listening");
-        Ok(Self { port, server })
+        tracing::info!(port, workers = settings.workers, "listening");
+        Ok(Self { port, server, workers })
     }
 
     pub fn port(&self) -> u16 {
@@ -166,9 +182,49 @@ impl Application {
         self.server.handle()
     }
 
-    /// Runs until SIGTERM/SIGINT (or a handle's `stop`), letting in-flight requests finish.
+    /// Runs until SIGTERM/SIGINT (or a handle's `stop`): in-flight requests finish, then the
+    /// workers drain.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        if let Some((stop, task)) = self.workers {
+            let _ = stop.send(true);
+            let _ = task.await;
+        }
+        result
+    }
+}
+
+/// `leadzone worker`: job workers only, until SIGTERM/SIGINT.
+pub async fn run_worker(settings: &Settings) -> Result<(), StartupError> {
+    let (app, queue) = build_core(settings).await?;
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let cfg = crate::worker::WorkerConfig::new(settings.workers.max(1), settings.job_lease_secs);
+    let task = tokio::spawn(crate::worker::run(app, queue, cfg, rx));
+    shutdown_signal().await;
+    let _ = tx.send(true);
+    let _ = task.await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 

@@ -26,7 +26,7 @@ pub struct Page<T> {
 }
 
 /// The query string of `GET /leads`, raw; the use case validates every parameter.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListParams {
     pub status: Vec<String>,
     pub industry: Vec<String>,
@@ -43,6 +43,42 @@ pub struct ListParams {
     pub sort: Option<String>,
     pub limit: Option<String>,
     pub cursor: Option<String>,
+}
+
+/// Query pairs (`?status=NEW&status=LOST&city=…`) as listing parameters; unknown keys are ignored.
+pub fn list_params_from_pairs(pairs: Vec<(String, String)>) -> ListParams {
+    let mut p = ListParams::default();
+    for (k, v) in pairs {
+        let slot = match k.as_str() {
+            "status" => {
+                p.status.push(v);
+                continue;
+            }
+            "industry" => {
+                p.industry.push(v);
+                continue;
+            }
+            "city" => {
+                p.city.push(v);
+                continue;
+            }
+            "assignedTo" => &mut p.assigned_to,
+            "listId" => &mut p.list_id,
+            "tag" => &mut p.tag,
+            "hasPhone" => &mut p.has_phone,
+            "hasWebsite" => &mut p.has_website,
+            "createdFrom" => &mut p.created_from,
+            "createdTo" => &mut p.created_to,
+            "scoreMin" => &mut p.score_min,
+            "q" => &mut p.q,
+            "sort" => &mut p.sort,
+            "limit" => &mut p.limit,
+            "cursor" => &mut p.cursor,
+            _ => continue,
+        };
+        *slot = Some(v);
+    }
+    p
 }
 
 impl App {

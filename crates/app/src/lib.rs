@@ -13,6 +13,8 @@ pub mod cursor;
 pub mod error;
 pub mod health;
 pub mod identity;
+pub mod imports;
+pub mod jobs;
 pub mod lead_actions;
 pub mod leads;
 pub mod lists;
@@ -65,6 +67,7 @@ pub struct App {
     pub secrets: Arc<dyn SecretBox>,
     pub totp: Arc<dyn Totp>,
     pub mailer: Arc<dyn Mailer>,
+    pub blobs: Arc<dyn leadzone_ports::jobs::BlobStore>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn Ids>,
     pub config: AppConfig,

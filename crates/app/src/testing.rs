@@ -19,6 +19,7 @@ pub struct FakeTx {
     pub invites: MockInviteRepo,
     pub api_keys: MockApiKeyRepo,
     pub evidence: MockEvidenceRepo,
+    pub jobs: leadzone_ports::jobs::MockJobRepo,
 }
 
 #[async_trait::async_trait]
@@ -62,6 +63,9 @@ impl TenantTx for FakeTx {
     fn evidence(&self) -> &dyn EvidenceRepo {
         &self.evidence
     }
+    fn jobs(&self) -> &dyn leadzone_ports::jobs::JobRepo {
+        &self.jobs
+    }
     async fn commit(self: Box<Self>) -> Result<(), RepoError> {
         Ok(())
     }
@@ -101,6 +105,7 @@ pub fn app_with(tx: FakeTx) -> crate::App {
         secrets: Arc::new(leadzone_ports::security::MockSecretBox::new()),
         totp: Arc::new(leadzone_ports::security::MockTotp::new()),
         mailer: Arc::new(leadzone_ports::security::MockMailer::new()),
+        blobs: Arc::new(leadzone_ports::jobs::MockBlobStore::new()),
         clock: Arc::new(FixedClock(now())),
         ids: Arc::new(crate::UuidV7),
         config: crate::AppConfig::default(),

@@ -10,6 +10,8 @@ pub mod entities;
 pub mod enums;
 pub mod error;
 pub mod ids;
+pub mod imports;
+pub mod jobs;
 pub mod leads;
 pub mod normalize;
 pub mod values;

@@ -58,38 +58,25 @@ async fn get_one(
 
 /// The query parameters of a lead listing (also used by list pages and bulk filters).
 pub(crate) fn list_params(pairs: Vec<(String, String)>) -> ListParams {
-    let mut p = ListParams::default();
-    for (k, v) in pairs {
-        let slot = match k.as_str() {
-            "status" => {
-                p.status.push(v);
-                continue;
-            }
-            "industry" => {
-                p.industry.push(v);
-                continue;
-            }
-            "city" => {
-                p.city.push(v);
-                continue;
-            }
-            "assignedTo" => &mut p.assigned_to,
-            "listId" => &mut p.list_id,
-            "tag" => &mut p.tag,
-            "hasPhone" => &mut p.has_phone,
-            "hasWebsite" => &mut p.has_website,
-            "createdFrom" => &mut p.created_from,
-            "createdTo" => &mut p.created_to,
-            "scoreMin" => &mut p.score_min,
-            "q" => &mut p.q,
-            "sort" => &mut p.sort,
-            "limit" => &mut p.limit,
-            "cursor" => &mut p.cursor,
-            _ => continue,
-        };
-        *slot = Some(v);
+    leadzone_app::leads::list_params_from_pairs(pairs)
+}
+
+/// A JSON filter object as query pairs; arrays repeat the key.
+pub(crate) fn object_pairs(filter: &serde_json::Map<String, serde_json::Value>) -> Vec<(String, String)> {
+    let mut pairs = Vec::new();
+    for (k, v) in filter {
+        match v {
+            serde_json::Value::Array(items) => pairs.extend(
+                items.iter().map(|i| (k.clone(), i.as_str().map(str::to_owned).unwrap_or_else(|| i.to_string()))),
+            ),
+            serde_json::Value::String(s) => pairs.push((k.clone(), s.clone())),
+            serde_json::Value::Number(n) => pairs.push((k.clone(), n.to_string())),
+            serde_json::Value::Bool(b) => pairs.push((k.clone(), b.to_string())),
+            serde_json::Value::Null => {}
+            serde_json::Value::Object(_) => pairs.push((k.clone(), v.to_string())),
+        }
     }
-    p
+    pairs
 }
 
 fn leads_page(page: leadzone_app::leads::Page<leadzone_domain::entities::Lead>) -> HttpResponse {

@@ -11,6 +11,7 @@ pub mod body;
 pub mod dto;
 pub mod health;
 pub mod identity;
+pub mod jobs;
 pub mod leads;
 pub mod lists;
 pub mod metrics;
@@ -69,6 +70,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .configure(api_keys::configure)
                 .configure(leads::configure)
                 .configure(lists::configure)
+                .configure(jobs::configure)
                 .default_service(web::to(not_found)),
         )
         .service(web::scope("/admin/v1").configure(admin::configure).default_service(web::to(not_found)));

@@ -5,6 +5,7 @@
 //! Every trait documents what an adapter MUST return in its `# Errors` section.
 
 pub mod error;
+pub mod jobs;
 pub mod leads;
 pub mod security;
 pub mod store;

@@ -36,6 +36,7 @@ pub trait TenantTx: Send + Sync {
     fn invites(&self) -> &dyn InviteRepo;
     fn api_keys(&self) -> &dyn ApiKeyRepo;
     fn evidence(&self) -> &dyn EvidenceRepo;
+    fn jobs(&self) -> &dyn crate::jobs::JobRepo;
 
     /// Makes every write of this transaction durable.
     ///
@@ -196,6 +197,46 @@ pub trait LeadRepo: Send + Sync {
     async fn count_matching(&self, visibility: &LeadVisibility, filters: &[LeadFilter]) -> Result<Vec<i64>, RepoError>;
     async fn stats(&self, visibility: &LeadVisibility, since: time::OffsetDateTime) -> Result<LeadStats, RepoError>;
     async fn touch_contacted(&self, id: LeadId, at: time::OffsetDateTime) -> Result<(), RepoError>;
+    /// Inserts many leads in one statement (imports). Rows must already be validated and
+    /// deduplicated by the caller.
+    async fn insert_many(&self, leads: &[(Lead, DedupKeys)]) -> Result<(), RepoError>;
+    /// Which of these keys already belong to a lead of the tenant (for batch duplicate checks).
+    async fn existing_keys(&self, keys: &[DedupKeys]) -> Result<ExistingKeys, RepoError>;
+}
+
+/// Dedup keys found among a tenant's leads.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExistingKeys {
+    pub phones: std::collections::HashSet<String>,
+    pub hosts: std::collections::HashSet<String>,
+    /// `name_key` + "\u{1}" + `city_key` (empty when none).
+    pub names: std::collections::HashSet<String>,
+}
+
+impl ExistingKeys {
+    pub fn name_city(keys: &DedupKeys) -> String {
+        format!("{}\u{1}{}", keys.name_key, keys.city_key.as_deref().unwrap_or(""))
+    }
+
+    /// Whether a lead with these keys would duplicate one of the found leads.
+    pub fn matches(&self, keys: &DedupKeys) -> bool {
+        keys.phone.as_ref().is_some_and(|p| self.phones.contains(p))
+            || keys.website_host.as_ref().is_some_and(|h| self.hosts.contains(h))
+            || (!keys.name_key.is_empty() && self.names.contains(&Self::name_city(keys)))
+    }
+
+    /// Adds these keys (a row accepted earlier in the same file).
+    pub fn add(&mut self, keys: &DedupKeys) {
+        if let Some(p) = &keys.phone {
+            self.phones.insert(p.clone());
+        }
+        if let Some(h) = &keys.website_host {
+            self.hosts.insert(h.clone());
+        }
+        if !keys.name_key.is_empty() {
+            self.names.insert(Self::name_city(keys));
+        }
+    }
 }
 
 /// One change applied to many leads at once (`POST /leads/bulk`).

@@ -24,9 +24,9 @@ fn prefix_query(q: &str) -> Option<String> {
     (!terms.is_empty()).then(|| terms.iter().map(|t| format!("{t}:*")).collect::<Vec<_>>().join(" & "))
 }
 
-/// The SQL of a search match on the stored vector: folded prefixes, or the Arabic stemmer.
-const SEARCH_MATCH: &str =
-    "(search_vector @@ to_tsquery('simple', $1) OR search_vector @@ plainto_tsquery('arabic', $2))";
+/// The SQL of a search match on the stored vector: folded prefixes, or the Arabic stemmer — one
+/// tsquery, so one scan of the GIN index.
+const SEARCH_MATCH: &str = "search_vector @@ (to_tsquery('simple', $1) || plainto_tsquery('arabic', $2))";
 const SEARCH_RANK: &str = "ts_rank(search_vector, to_tsquery('simple', $1) || plainto_tsquery('arabic', $2))";
 
 fn visibility_condition(v: &LeadVisibility) -> Option<Condition> {
@@ -388,4 +388,102 @@ pub(crate) async fn stats<C: ConnectionTrait>(
     let created_per_day =
         days.into_iter().filter_map(|(k, n)| time::Date::parse(&k, &format).ok().map(|d| (d, n))).collect();
     Ok(LeadStats { total, by_status, by_city, by_industry, created_per_day })
+}
+
+/// Many leads in one INSERT … SELECT (COPY is refused on tables with row-level security). The rows
+/// travel as one JSON array expanded by `jsonb_to_recordset`: one parameter, NULLs included.
+pub(crate) async fn insert_many<C: ConnectionTrait>(
+    db: &C,
+    tenant: uuid::Uuid,
+    rows: &[(Lead, DedupKeys)],
+) -> Result<(), RepoError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let json_rows: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|(l, k)| {
+            serde_json::json!({
+                "id": l.id.as_uuid(),
+                "company_name": l.company_name,
+                "industry": l.industry,
+                "city": l.city,
+                "phone": l.phone,
+                "email": l.email,
+                "website": l.website,
+                "status": l.status.as_str(),
+                "score": l.score,
+                "tags": l.tags,
+                "enrichment_data": l.enrichment_data,
+                "list_id": l.list_id.map(|x| x.as_uuid()),
+                "assigned_to": l.assigned_to.map(|x| x.as_uuid()),
+                "created_by": l.created_by.as_uuid(),
+                "created_at": l.created_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+                "website_host": k.website_host,
+                "name_key": k.name_key,
+                "city_key": k.city_key,
+                "search_text": leadzone_domain::leads::search_text(&l.company_name, l.industry.as_deref()),
+            })
+        })
+        .collect();
+    db.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "INSERT INTO leads (tenant_id, id, company_name, industry, city, phone, email, website, status, score, tags,
+                            enrichment_data, list_id, assigned_to, created_by, created_at, updated_at,
+                            website_host, name_key, city_key, search_text)
+         SELECT $1, r.id, r.company_name, r.industry, r.city, r.phone, r.email, r.website, r.status, r.score,
+                ARRAY(SELECT jsonb_array_elements_text(r.tags)), r.enrichment_data, r.list_id, r.assigned_to,
+                r.created_by, r.created_at, r.created_at, r.website_host, r.name_key, r.city_key, r.search_text
+           FROM jsonb_to_recordset($2::jsonb) AS r(
+                id uuid, company_name text, industry text, city text, phone text, email text, website text,
+                status text, score int, tags jsonb, enrichment_data jsonb, list_id uuid, assigned_to uuid,
+                created_by uuid, created_at timestamptz, website_host text, name_key text, city_key text,
+                search_text text)",
+        [tenant.into(), serde_json::Value::Array(json_rows).into()],
+    ))
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+pub(crate) async fn existing_keys<C: ConnectionTrait>(
+    db: &C,
+    tenant: uuid::Uuid,
+    keys: &[DedupKeys],
+) -> Result<leadzone_ports::store::ExistingKeys, RepoError> {
+    use leadzone_ports::store::ExistingKeys;
+    let phones: Vec<String> = keys.iter().filter_map(|k| k.phone.clone()).collect();
+    let hosts: Vec<String> = keys.iter().filter_map(|k| k.website_host.clone()).collect();
+    let names: Vec<String> = keys.iter().filter(|k| !k.name_key.is_empty()).map(|k| k.name_key.clone()).collect();
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            // Three arms, so that each uses its own (tenant_id, key) index; an OR would scan the tenant.
+            "SELECT phone, website_host, name_key, COALESCE(city_key, '') AS city_key FROM leads
+              WHERE tenant_id = $1 AND phone = ANY($2)
+             UNION ALL
+             SELECT phone, website_host, name_key, COALESCE(city_key, '') FROM leads
+              WHERE tenant_id = $1 AND website_host = ANY($3)
+             UNION ALL
+             SELECT phone, website_host, name_key, COALESCE(city_key, '') FROM leads
+              WHERE tenant_id = $1 AND name_key = ANY($4)",
+            [tenant.into(), phones.into(), hosts.into(), names.into()],
+        ))
+        .await
+        .map_err(db_err)?;
+    let mut found = ExistingKeys::default();
+    for r in rows {
+        if let Some(p) = r.try_get::<Option<String>>("", "phone").map_err(db_err)? {
+            found.phones.insert(p);
+        }
+        if let Some(h) = r.try_get::<Option<String>>("", "website_host").map_err(db_err)? {
+            found.hosts.insert(h);
+        }
+        let name: String = r.try_get("", "name_key").map_err(db_err)?;
+        let city: String = r.try_get("", "city_key").map_err(db_err)?;
+        if !name.is_empty() {
+            found.names.insert(format!("{name}\u{1}{city}"));
+        }
+    }
+    Ok(found)
 }

@@ -9,12 +9,14 @@ mod audit;
 mod entities;
 mod error;
 mod identity;
+mod jobs;
 mod leads;
 mod mapping;
 mod system;
 mod tx;
 
 pub use error::db_err;
+pub use jobs::{JOBS_CHANNEL, PgJobQueue};
 pub use system::{OutboxMailer, PgSystemStore};
 pub use tx::{PgTenantTx, PgUnitOfWork};
 

@@ -413,3 +413,45 @@ impl From<&ApiKey> for api_keys::ActiveModel {
         }
     }
 }
+
+impl TryFrom<jobs::Model> for Job {
+    type Error = RepoError;
+    fn try_from(m: jobs::Model) -> Result<Self, RepoError> {
+        Ok(Job {
+            id: m.id.into(),
+            tenant_id: m.tenant_id.into(),
+            kind: parse(&m.kind, "job type")?,
+            status: parse(&m.status, "job status")?,
+            progress: m.progress,
+            message: m.message,
+            entity_type: m.entity_type.as_deref().map(|e| parse(e, "job entity type")).transpose()?,
+            entity_id: m.entity_id,
+            input: m.input,
+            result: m.result,
+            error: m.error.map(|e| from_json(e, "job error")).transpose()?,
+            created_by: m.created_by.into(),
+            created_at: m.created_at,
+            started_at: m.started_at,
+            completed_at: m.completed_at,
+            attempts: m.attempts,
+            max_attempts: m.max_attempts,
+            run_at: m.run_at,
+            priority: m.priority,
+            cancel_requested: m.cancel_requested,
+        })
+    }
+}
+
+impl TryFrom<job_logs::Model> for JobLog {
+    type Error = RepoError;
+    fn try_from(m: job_logs::Model) -> Result<Self, RepoError> {
+        Ok(JobLog {
+            id: m.id.into(),
+            job_id: m.job_id.into(),
+            level: parse(&m.level, "log level")?,
+            message: m.message,
+            data: m.data,
+            created_at: m.created_at,
+        })
+    }
+}

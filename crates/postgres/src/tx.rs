@@ -118,6 +118,9 @@ impl TenantTx for PgTenantTx {
     fn evidence(&self) -> &dyn EvidenceRepo {
         self
     }
+    fn jobs(&self) -> &dyn leadzone_ports::jobs::JobRepo {
+        self
+    }
 
     async fn commit(self: Box<Self>) -> Result<(), RepoError> {
         self.txn.commit().await.map_err(db_err)
@@ -261,6 +264,14 @@ impl LeadRepo for PgTenantTx {
 
     async fn stats(&self, visibility: &LeadVisibility, since: time::OffsetDateTime) -> Result<LeadStats, RepoError> {
         crate::leads::stats(&self.txn, self.tid(), visibility, since).await
+    }
+
+    async fn insert_many(&self, leads: &[(Lead, DedupKeys)]) -> Result<(), RepoError> {
+        crate::leads::insert_many(&self.txn, self.tid(), leads).await
+    }
+
+    async fn existing_keys(&self, keys: &[DedupKeys]) -> Result<ExistingKeys, RepoError> {
+        crate::leads::existing_keys(&self.txn, self.tid(), keys).await
     }
 
     async fn touch_contacted(&self, id: LeadId, at: time::OffsetDateTime) -> Result<(), RepoError> {

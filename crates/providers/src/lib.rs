@@ -1,3 +1,7 @@
-//! Outbound HTTP adapters (Places API searchText, WhatsApp Cloud API, OpenAI-compatible chat
-//! completions, HubSpot, Slack), the website surveyor with its SSRF guard, and a local dev double of
-//! each. Empty until the capabilities that need them land: the foundation reaches no outside service.
+//! Outbound adapters and local doubles: today the local blob store (files under the data
+//! directory); the HTTP providers (Places, WhatsApp Cloud API, chat completions, HubSpot, Slack)
+//! join as their capabilities land.
+
+pub mod blob;
+
+pub use blob::LocalBlobStore;

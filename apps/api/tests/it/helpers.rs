@@ -13,6 +13,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub db: TestDb,
     pub proxy: Option<DbProxy>,
+    pub data_dir: String,
     #[allow(dead_code)]
     pub handle: actix_web::dev::ServerHandle,
 }
@@ -47,7 +48,12 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_without_admin() -> TestApp {
-    spawn_inner(false, false).await
+    spawn_inner(false, false, &[]).await
+}
+
+/// A server with extra settings (e.g. `LEADZONE_WORKERS=0`).
+pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
+    spawn_inner(false, true, overrides).await
 }
 
 /// The server reaches Postgres through a proxy the test can cut, to simulate an outage.
@@ -56,10 +62,10 @@ pub async fn spawn_app_behind_proxy() -> TestApp {
 }
 
 async fn spawn_with(behind_proxy: bool) -> TestApp {
-    spawn_inner(behind_proxy, true).await
+    spawn_inner(behind_proxy, true, &[]).await
 }
 
-async fn spawn_inner(behind_proxy: bool, admin: bool) -> TestApp {
+async fn spawn_inner(behind_proxy: bool, admin: bool, overrides: &[(&str, &str)]) -> TestApp {
     init_logs();
     let db = TestDb::new().await;
     let proxy = if behind_proxy { Some(DbProxy::start(&db.owner_url()).await) } else { None };
@@ -83,13 +89,21 @@ async fn spawn_inner(behind_proxy: bool, admin: bool) -> TestApp {
     if !admin {
         env.remove("LEADZONE_ADMIN_TOKEN");
     }
+    env.insert(
+        "LEADZONE_DATA_DIR".into(),
+        std::env::temp_dir().join(format!("leadzone-test-{}", db.name)).display().to_string(),
+    );
+    for (k, v) in overrides {
+        env.insert((*k).to_owned(), (*v).to_owned());
+    }
     let settings = Settings::from_map(&env).expect("settings");
     // The template database is already migrated.
     let app = Application::build(&settings, false).await.expect("server builds");
     let base = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
     tokio::spawn(app.run_until_stopped());
-    TestApp { base, client: reqwest::Client::new(), db, proxy, handle }
+    let data_dir = env.get("LEADZONE_DATA_DIR").cloned().unwrap_or_default();
+    TestApp { base, client: reqwest::Client::new(), db, proxy, handle, data_dir }
 }
 
 impl TestApp {
@@ -303,5 +317,30 @@ impl TestApp {
 
     pub async fn login(&self, email: &str, password: &str) -> reqwest::Response {
         self.post("/api/v1/auth/login", None, &json!({"email": email, "password": password})).await
+    }
+}
+
+impl TestApp {
+    /// Polls a job until it has finished; panics after `secs` seconds.
+    pub async fn wait_job(&self, token: &str, id: &str, secs: u64) -> Value {
+        for _ in 0..secs * 10 {
+            let job: Value = self.get(&format!("/api/v1/jobs/{id}"), Some(token)).await.json().await.expect("job");
+            if matches!(job["status"].as_str(), Some("SUCCESS" | "FAILED" | "CANCELLED")) {
+                return job;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("job {id} did not finish in {secs} s");
+    }
+
+    pub async fn import_csv(&self, token: &str, csv: Vec<u8>, query: &str) -> reqwest::Response {
+        self.client
+            .post(self.url(&format!("/api/v1/imports{query}")))
+            .bearer_auth(token)
+            .header("content-type", "text/csv")
+            .body(csv)
+            .send()
+            .await
+            .expect("request")
     }
 }

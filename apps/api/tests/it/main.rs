@@ -5,6 +5,7 @@
 mod health;
 mod helpers;
 mod identity;
+mod jobs;
 mod leads;
 mod robustness;
 mod sessions;

@@ -5,6 +5,8 @@ pub(crate) mod activities;
 pub(crate) mod api_keys;
 pub(crate) mod evidence;
 pub(crate) mod invites;
+pub(crate) mod job_logs;
+pub(crate) mod jobs;
 pub(crate) mod leads;
 pub(crate) mod lists;
 pub(crate) mod memberships;

@@ -1,0 +1,189 @@
+//! `just bench-leads`: latency of `GET /api/v1/leads` at scale. Not a test: it prints numbers.
+//!
+//! Seeds 1,000,000 leads across 1,000 tenants plus one tenant with 200,000, starts the real
+//! server (2 HTTP workers) and measures p50/p99 at concurrency 16 for: the first page, page 100
+//! (by cursor), a filter, and a `q` search. Uses `BENCH_DATABASE_URL` (default
+//! postgres://postgres@127.0.0.1:5432/leadzone_bench), which it drops and recreates.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use leadzone_api::config::Settings;
+use leadzone_api::startup::Application;
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const CONCURRENCY: usize = 16;
+const REQUESTS: usize = 2_000;
+
+#[tokio::main]
+async fn main() {
+    let url = std::env::var("BENCH_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/leadzone_bench".into());
+    let mut admin_url = url::Url::parse(&url).unwrap();
+    let name = admin_url.path().trim_start_matches('/').to_owned();
+    admin_url.set_path("/postgres");
+    let admin = Database::connect(admin_url.as_str()).await.unwrap();
+    admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await.unwrap();
+    admin.close().await.unwrap();
+
+    let env: HashMap<String, String> = [
+        ("DATABASE_URL", url.clone()),
+        ("LEADZONE_BIND", "127.0.0.1:0".into()),
+        ("LEADZONE_HTTP_WORKERS", "2".into()),
+        ("LEADZONE_DB_POOL_SIZE", "20".into()),
+        ("LEADZONE_MASTER_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let settings = Settings::from_map(&env).unwrap();
+    let app = Application::build(&settings, true).await.unwrap();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    let client = reqwest::Client::new();
+
+    // The big tenant is a real registered account; the others are seeded directly.
+    let reg: Value = client
+        .post(format!("{base}/api/v1/auth/register"))
+        .json(&json!({"email": "bench@example.sa", "password": "bench password 1", "name": "Bench", "organizationName": "Big Tenant"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = reg["accessToken"].as_str().unwrap().to_owned();
+    let (tenant, user) =
+        (reg["tenant"]["id"].as_str().unwrap().to_owned(), reg["user"]["id"].as_str().unwrap().to_owned());
+
+    let owner = Database::connect(url.as_str()).await.unwrap();
+    let started = Instant::now();
+    eprintln!("seeding 1,000 tenants × 1,000 leads and one tenant × 200,000 …");
+    owner
+        .execute_unprepared(
+            "INSERT INTO users (id, email, password_hash, name)
+               SELECT gen_random_uuid(), 'seed' || i || '@example.sa', 'x', 'Seed ' || i FROM generate_series(1, 1000) i;
+             INSERT INTO tenants (id, name, slug)
+               SELECT gen_random_uuid(), 'Tenant ' || i, 'tenant-' || i FROM generate_series(1, 1000) i;",
+        )
+        .await
+        .unwrap();
+    let lead_sql = |tenant: &str, user: &str, from: i64, to: i64| {
+        format!(
+            "INSERT INTO leads (id, tenant_id, company_name, industry, city, phone, status, score, tags, created_by,
+                                created_at, updated_at, name_key, search_text)
+             SELECT gen_random_uuid(), {tenant}, n.name, (ARRAY['Software','Retail','Construction','Healthcare','Logistics'])[1 + i % 5],
+                    (ARRAY['Riyadh','Jeddah','Dammam','Makkah','Madinah','Khobar','Abha'])[1 + i % 7],
+                    CASE WHEN i % 3 = 0 THEN NULL ELSE '+9665' || lpad((i % 100000000)::text, 8, '0') END,
+                    (ARRAY['NEW','PROSPECTED','CONTACTED','QUALIFIED','LOST'])[1 + i % 5], CASE WHEN i % 4 = 0 THEN NULL ELSE i % 101 END,
+                    '{{}}', {user}, now() - (i % 86400) * interval '1 minute', now() - (i % 5000) * interval '1 minute',
+                    lower(n.name), lower(n.name)
+               FROM generate_series({from}, {to}) i,
+                    LATERAL (SELECT (ARRAY['شركة','مؤسسة','Al','Gulf','Saudi','Najd','Hejaz','Eastern'])[1 + i % 8] || ' ' ||
+                                    (ARRAY['الرياض','النور','Techno','Future','الأمل','Vision','Delta','السلام','Orbit','Falcon'])[1 + (i / 8) % 10] || ' ' ||
+                                    (ARRAY['للتقنية','Trading','Solutions','للمقاولات','Logistics','Medical','للتجارة'])[1 + (i / 80) % 7] || ' ' || i AS name) n"
+        )
+    };
+    owner.execute_unprepared(&lead_sql(&format!("'{tenant}'"), &format!("'{user}'"), 1, 200_000)).await.unwrap();
+    // 1,000 leads for each seeded tenant, created by that tenant's seed user, in batches.
+    for batch in 0..10 {
+        owner
+            .execute_unprepared(&format!(
+                "WITH t AS (SELECT id, row_number() OVER (ORDER BY slug) AS n FROM tenants WHERE slug LIKE 'tenant-%'),
+                      u AS (SELECT id, row_number() OVER (ORDER BY email) AS n FROM users WHERE email LIKE 'seed%')
+                 INSERT INTO leads (id, tenant_id, company_name, city, status, created_by, name_key, search_text, created_at, updated_at)
+                 SELECT gen_random_uuid(), t.id, 'Company ' || g, 'Riyadh', 'NEW', u.id, 'company ' || g, 'company ' || g,
+                        now() - g * interval '1 second', now()
+                   FROM t JOIN u ON u.n = t.n, generate_series({}, {}) g",
+                batch * 100 + 1,
+                batch * 100 + 100
+            ))
+            .await
+            .unwrap();
+    }
+    // VACUUM also flushes the GIN pending list a bulk load leaves behind (searches scan it otherwise).
+    owner.execute_unprepared("VACUUM ANALYZE leads").await.unwrap();
+    let total: i64 = owner
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT count(*) FROM leads".to_owned(),
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index(0)
+        .unwrap();
+    eprintln!("seeded {total} leads in {:.1} s", started.elapsed().as_secs_f64());
+
+    // The cursor of page 100 (limit 50).
+    let mut cursor = String::new();
+    for _ in 0..99 {
+        let page: Value = client
+            .get(format!(
+                "{base}/api/v1/leads?limit=50{}",
+                if cursor.is_empty() { String::new() } else { format!("&cursor={cursor}") }
+            ))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        cursor = page["nextCursor"].as_str().unwrap().to_owned();
+    }
+
+    let cases = [
+        ("first page", "/api/v1/leads?limit=50".to_owned()),
+        ("page 100", format!("/api/v1/leads?limit=50&cursor={cursor}")),
+        (
+            "filter (city + status + hasPhone)",
+            "/api/v1/leads?limit=50&city=Jeddah&status=CONTACTED&hasPhone=true".to_owned(),
+        ),
+        ("q search (one company, by relevance)", "/api/v1/leads?limit=50&q=Falcon%20150072".to_owned()),
+        ("q search (common word, newest first)", "/api/v1/leads?limit=50&q=Gulf&sort=-createdAt".to_owned()),
+        ("q search (2,856 matches, by relevance)", "/api/v1/leads?limit=50&q=Falcon%20Medical".to_owned()),
+    ];
+    println!(
+        "\nGET /api/v1/leads on a tenant with 200,000 leads ({total} leads in the database), concurrency {CONCURRENCY}, {REQUESTS} requests each"
+    );
+    println!("| case | p50 ms | p99 ms | req/s |");
+    println!("| --- | --- | --- | --- |");
+    for (label, path) in cases {
+        let url = Arc::new(format!("{base}{path}"));
+        run(&client, &url, &token, 200).await; // warm-up
+        let started = Instant::now();
+        let mut lat = run(&client, &url, &token, REQUESTS).await;
+        let wall = started.elapsed();
+        lat.sort();
+        let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)].as_secs_f64() * 1000.0;
+        println!("| {label} | {:.1} | {:.1} | {:.0} |", pct(0.50), pct(0.99), REQUESTS as f64 / wall.as_secs_f64());
+    }
+}
+
+async fn run(client: &reqwest::Client, url: &Arc<String>, token: &str, n: usize) -> Vec<Duration> {
+    let per = n / CONCURRENCY;
+    let tasks: Vec<_> = (0..CONCURRENCY)
+        .map(|_| {
+            let (client, url, token) = (client.clone(), url.clone(), token.to_owned());
+            tokio::spawn(async move {
+                let mut out = Vec::with_capacity(per);
+                for _ in 0..per {
+                    let t = Instant::now();
+                    let res = client.get(url.as_str()).bearer_auth(&token).send().await.unwrap();
+                    assert_eq!(res.status(), 200);
+                    let _ = res.bytes().await.unwrap();
+                    out.push(t.elapsed());
+                }
+                out
+            })
+        })
+        .collect();
+    let mut all = Vec::with_capacity(n);
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    all
+}

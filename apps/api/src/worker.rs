@@ -1,0 +1,228 @@
+//! The job runner: claims jobs from the queue, runs each through its handler with a lease kept
+//! alive by heartbeats, and records how it ended. `leadzone serve` runs it beside HTTP
+//! (`LEADZONE_WORKERS`), `leadzone worker` runs it alone, so API and workers scale separately.
+//!
+//! Shutdown: stop claiming, ask running handlers to stop at their next checkpoint, wait up to the
+//! grace period, then release what is left back to PENDING (without spending an attempt).
+
+use futures::FutureExt;
+use leadzone_app::App;
+use leadzone_app::jobs::{JobControl, JobFailure};
+use leadzone_domain::entities::Job;
+use leadzone_domain::enums::LogLevel;
+use leadzone_ports::jobs::{Finish, JobQueue, Lease};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    pub id: String,
+    pub concurrency: usize,
+    pub lease: Duration,
+    pub poll: Duration,
+    pub grace: Duration,
+}
+
+impl WorkerConfig {
+    pub fn new(concurrency: usize, lease_secs: u64) -> Self {
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".into());
+        Self {
+            id: format!("{host}-{}-{}", std::process::id(), &uuid::Uuid::now_v7().simple().to_string()[24..]),
+            concurrency,
+            lease: Duration::from_secs(lease_secs.max(2)),
+            poll: Duration::from_secs(1),
+            grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What a running handler sees of its worker.
+struct Control {
+    queue: Arc<dyn JobQueue>,
+    job: Job,
+    worker: String,
+    stop: Arc<AtomicBool>,
+    last_progress: std::sync::Mutex<Option<Instant>>,
+}
+
+#[async_trait::async_trait]
+impl JobControl for Control {
+    async fn progress(&self, progress: i32, message: &str) {
+        // At most a few writes a second, however often a handler reports.
+        let due = match self.last_progress.lock() {
+            Ok(mut last) => {
+                let due = last.is_none_or(|t| t.elapsed() >= Duration::from_millis(250)) || progress >= 100;
+                if due {
+                    *last = Some(Instant::now());
+                }
+                due
+            }
+            Err(_) => true,
+        };
+        if due && let Err(e) = self.queue.progress(self.job.id, &self.worker, progress, message).await {
+            tracing::warn!(job = %self.job.id, error = %e, "progress not saved");
+        }
+    }
+
+    async fn log(&self, level: LogLevel, message: &str, data: Option<serde_json::Value>) {
+        if let Err(e) = self.queue.log(&self.job, level, message, data).await {
+            tracing::warn!(job = %self.job.id, error = %e, "job log not saved");
+        }
+    }
+
+    fn should_stop(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+}
+
+fn jitter() -> f64 {
+    let bits = (uuid::Uuid::now_v7().as_u128() & 0xffff) as f64;
+    bits / 65535.0 * 2.0 - 1.0
+}
+
+async fn run_one(app: App, queue: Arc<dyn JobQueue>, job: Job, cfg: WorkerConfig, shutdown: Arc<AtomicBool>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let cancel_requested = Arc::new(AtomicBool::new(job.cancel_requested));
+    let lost = Arc::new(AtomicBool::new(false));
+    if job.cancel_requested {
+        stop.store(true, Ordering::SeqCst);
+    }
+    // Heartbeat: keep the lease, learn about cancellation, notice a lost lease, pass on shutdown.
+    let beat = {
+        let (queue, id, worker, lease) = (queue.clone(), job.id, cfg.id.clone(), cfg.lease);
+        let (stop, cancel_requested, lost, shutdown) =
+            (stop.clone(), cancel_requested.clone(), lost.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(lease / 3).await;
+                if shutdown.load(Ordering::SeqCst) {
+                    stop.store(true, Ordering::SeqCst);
+                }
+                let now = time::OffsetDateTime::now_utc();
+                match queue
+                    .heartbeat(id, &worker, time::Duration::try_from(lease).unwrap_or(time::Duration::MINUTE), now)
+                    .await
+                {
+                    Ok(Lease::Held { cancel_requested: c }) => {
+                        if c {
+                            cancel_requested.store(true, Ordering::SeqCst);
+                            stop.store(true, Ordering::SeqCst);
+                        }
+                    }
+                    Ok(Lease::Lost) => {
+                        lost.store(true, Ordering::SeqCst);
+                        stop.store(true, Ordering::SeqCst);
+                        return;
+                    }
+                    Err(e) => tracing::warn!(job = %id, error = %e, "heartbeat failed"),
+                }
+            }
+        })
+    };
+    let control = Control {
+        queue: queue.clone(),
+        job: job.clone(),
+        worker: cfg.id.clone(),
+        stop: stop.clone(),
+        last_progress: std::sync::Mutex::new(None),
+    };
+    // A panicking handler is a failed job, not a dead worker task with a job stuck in RUNNING.
+    let outcome = match std::panic::AssertUnwindSafe(app.run_job(&job, &control)).catch_unwind().await {
+        Ok(outcome) => outcome,
+        Err(_) => Err(JobFailure::Permanent(leadzone_app::jobs::job_error("INTERNAL", "the job's handler crashed"))),
+    };
+    beat.abort();
+    let now = time::OffsetDateTime::now_utc();
+    let finish = match outcome {
+        Ok(result) => Finish::Success(result),
+        Err(JobFailure::Stopped) if lost.load(Ordering::SeqCst) => {
+            tracing::warn!(job = %job.id, "lease lost; another worker owns the job now");
+            return;
+        }
+        Err(JobFailure::Stopped) if cancel_requested.load(Ordering::SeqCst) => Finish::Cancelled,
+        Err(JobFailure::Stopped) => Finish::Released,
+        Err(JobFailure::Permanent(error)) => Finish::Failed(error),
+        Err(JobFailure::Retryable(error)) if job.attempts >= job.max_attempts => Finish::Failed(error),
+        Err(JobFailure::Retryable(error)) => {
+            Finish::Retry { at: now + leadzone_domain::jobs::retry_delay(job.attempts, jitter()), error }
+        }
+    };
+    match &finish {
+        Finish::Failed(e) | Finish::Retry { error: e, .. } => {
+            control.log(LogLevel::Error, &format!("{}: {}", e.code, e.message), None).await;
+        }
+        _ => {}
+    }
+    match queue.finish(job.id, &cfg.id, &finish, now).await {
+        Ok(true) => {
+            tracing::info!(job = %job.id, kind = %job.kind, outcome = ?std::mem::discriminant(&finish), "job finished")
+        }
+        Ok(false) => tracing::warn!(job = %job.id, "job was taken back before it finished; result dropped"),
+        Err(e) => {
+            tracing::error!(job = %job.id, error = %e, "could not record the job's end; the rescuer will retry it")
+        }
+    }
+}
+
+/// Runs workers until `shutdown` turns true, then drains within the grace period.
+pub async fn run(app: App, queue: Arc<dyn JobQueue>, cfg: WorkerConfig, mut shutdown: watch::Receiver<bool>) {
+    if cfg.concurrency == 0 {
+        return;
+    }
+    tracing::info!(worker = %cfg.id, concurrency = cfg.concurrency, "job worker started");
+    let stopping = Arc::new(AtomicBool::new(false));
+    let mut running: JoinSet<()> = JoinSet::new();
+    let mut last_rescue = Instant::now() - cfg.lease;
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        while running.try_join_next().is_some() {}
+        if last_rescue.elapsed() >= cfg.lease / 2 {
+            last_rescue = Instant::now();
+            match queue.rescue(time::OffsetDateTime::now_utc()).await {
+                Ok(r) if r.requeued + r.failed > 0 => {
+                    tracing::warn!(requeued = r.requeued, failed = r.failed, "rescued jobs with expired leases")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "rescue failed"),
+            }
+        }
+        let free = cfg.concurrency.saturating_sub(running.len());
+        let mut claimed = 0;
+        if free > 0 {
+            let lease = time::Duration::try_from(cfg.lease).unwrap_or(time::Duration::MINUTE);
+            match queue.claim(&cfg.id, free as u32, lease, time::OffsetDateTime::now_utc()).await {
+                Ok(jobs) => {
+                    claimed = jobs.len();
+                    for job in jobs {
+                        running.spawn(run_one(app.clone(), queue.clone(), job, cfg.clone(), stopping.clone()));
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "claim failed"),
+            }
+        }
+        if claimed == 0 || running.len() >= cfg.concurrency {
+            tokio::select! {
+                _ = queue.wait_for_work(cfg.poll) => {}
+                _ = shutdown.changed() => {}
+                Some(_) = running.join_next(), if !running.is_empty() => {}
+            }
+        }
+    }
+    tracing::info!(
+        running = running.len(),
+        "worker stopping: no new claims; running jobs stop at their next checkpoint"
+    );
+    stopping.store(true, Ordering::SeqCst);
+    let drained =
+        tokio::time::timeout(cfg.grace + cfg.lease / 3, async { while running.join_next().await.is_some() {} }).await;
+    if drained.is_err() {
+        // Past the grace period: abandon what is left; its lease expires and the rescuer requeues it.
+        running.abort_all();
+    }
+    tracing::info!("job worker stopped");
+}

@@ -1,0 +1,264 @@
+//! Jobs end to end: CSV imports (Arabic headers, Windows-1256, duplicates, bad rows, quota,
+//! dry runs), exports and the round trip, idempotency keys, SSE, cancellation, isolation, and a
+//! worker killed with SIGKILL in the middle of an import.
+
+use crate::helpers::*;
+use serde_json::{Value, json};
+
+fn arabic_csv(rows: usize) -> String {
+    let mut csv = String::from("اسم الشركة,المدينة,الجوال,البريد الإلكتروني\n");
+    for i in 0..rows {
+        let phone = if i % 100 == 7 {
+            "12".to_owned() // invalid
+        } else if i % 200 == 13 {
+            format!("05{:08}", i - 1) // the same phone as the row before: a duplicate
+        } else {
+            format!("05{i:08}")
+        };
+        csv.push_str(&format!("شركة رقم {i},الرياض,{phone},info{i}@example.sa\n"));
+    }
+    csv
+}
+
+#[tokio::test]
+async fn a_ten_thousand_row_arabic_import_counts_exactly() {
+    let app = spawn_app().await;
+    let owner = app.register().await;
+    app.set_plan(&owner, "enterprise").await;
+    let res = app.import_csv(&owner.token, arabic_csv(10_000).into_bytes(), "").await;
+    assert_eq!(res.status(), 202);
+    assert!(res.headers().get("location").unwrap().to_str().unwrap().starts_with("/api/v1/jobs/"));
+    let body: Value = res.json().await.unwrap();
+    let id = body["job"]["id"].as_str().unwrap().to_owned();
+    assert!(body["job"]["input"].get("blobKey").is_none());
+    let job = app.wait_job(&owner.token, &id, 120).await;
+    assert_eq!(job["status"], "SUCCESS", "{job}");
+    let r = &job["result"];
+    assert_eq!(
+        (r["total"].clone(), r["created"].clone(), r["failed"].clone(), r["duplicates"].clone()),
+        (json!(10000), json!(9850), json!(100), json!(50))
+    );
+    assert_eq!(app.sql_i64("SELECT count(*) FROM leads").await, 9850);
+    assert_eq!(app.sql_i64("SELECT value::bigint FROM usage_counters WHERE metric = 'leads'").await, 9850);
+    let errors = app
+        .client
+        .get(app.url(&format!("/api/v1/imports/{id}/errors.csv")))
+        .bearer_auth(&owner.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(errors.headers().get("content-type").unwrap(), "text/csv; charset=utf-8");
+    let text = String::from_utf8(errors.bytes().await.unwrap().to_vec()).unwrap();
+    let lines: Vec<&str> = text.trim_start_matches('\u{feff}').lines().collect();
+    assert_eq!(lines.len(), 101, "a header and the 100 rejected rows");
+    assert!(lines[1].starts_with("9,phone:"), "{}", lines[1]);
+    assert!(lines[1].contains("شركة رقم 7"));
+    assert_eq!(app.sql_i64("SELECT count(*) FROM audit_logs WHERE event_type = 'LEAD_IMPORTED'").await, 1);
+    let logs: Value = app.get(&format!("/api/v1/jobs/{id}/logs"), Some(&owner.token)).await.json().await.unwrap();
+    assert!(logs["data"].as_array().unwrap().iter().any(|l| l["message"] == "import finished"));
+}
+
+#[tokio::test]
+async fn windows_1256_semicolons_and_dry_runs() {
+    let app = spawn_app().await;
+    let owner = app.register().await;
+    let text = "اسم الشركة;المدينة;الجوال\nمؤسسة النور للتجارة;جدة;0551234567\n";
+    let (bytes, _, unmappable) = encoding_rs::WINDOWS_1256.encode(text);
+    assert!(!unmappable);
+    assert!(std::str::from_utf8(&bytes).is_err(), "really not UTF-8");
+
+    let dry: Value = app.import_csv(&owner.token, bytes.to_vec(), "?dryRun=true").await.json().await.unwrap();
+    let job = app.wait_job(&owner.token, dry["job"]["id"].as_str().unwrap(), 30).await;
+    assert_eq!((job["result"]["created"].clone(), job["result"]["dryRun"].clone()), (json!(1), json!(true)));
+    assert_eq!(app.sql_i64("SELECT count(*) FROM leads").await, 0, "a dry run writes nothing");
+
+    let real: Value = app.import_csv(&owner.token, bytes.to_vec(), "").await.json().await.unwrap();
+    app.wait_job(&owner.token, real["job"]["id"].as_str().unwrap(), 30).await;
+    let page: Value = app.get("/api/v1/leads", Some(&owner.token)).await.json().await.unwrap();
+    assert_eq!(page["data"][0]["companyName"], "مؤسسة النور للتجارة");
+    assert_eq!(page["data"][0]["city"], "جدة");
+    assert_eq!(page["data"][0]["phone"], "+966551234567");
+}
+
+#[tokio::test]
+async fn an_import_past_the_quota_creates_up_to_it() {
+    let app = spawn_app().await;
+    let owner = app.register().await;
+    let mut csv = String::from("Company,Phone\n");
+    for i in 0..150 {
+        csv.push_str(&format!("Company {i},05{i:08}\n"));
+    }
+    let body: Value = app.import_csv(&owner.token, csv.into_bytes(), "").await.json().await.unwrap();
+    let job = app.wait_job(&owner.token, body["job"]["id"].as_str().unwrap(), 30).await;
+    assert_eq!((job["result"]["created"].clone(), job["result"]["failed"].clone()), (json!(100), json!(50)));
+    assert!(job["result"]["errors"][0]["message"].as_str().unwrap().starts_with("QUOTA_EXCEEDED"));
+    assert_eq!(app.sql_i64("SELECT count(*) FROM leads").await, 100);
+}
+
+#[tokio::test]
+async fn export_then_reimport_creates_nothing_and_keeps_arabic_byte_for_byte() {
+    let app = spawn_app().await;
+    let owner = app.register().await;
+    app.set_plan(&owner, "enterprise").await;
+    let original = "اسم الشركة,المدينة,الجوال,الموقع\nشركة الرياض للتقنية,الرياض,0501234567,riyadh-tech.sa\nمؤسسة النُّور,جدة,,\n\"Techno \"\"Solutions\"\", LLC\",Dammam,0509999999,\n";
+    let imported: Value = app.import_csv(&owner.token, original.as_bytes().to_vec(), "").await.json().await.unwrap();
+    let job = app.wait_job(&owner.token, imported["job"]["id"].as_str().unwrap(), 30).await;
+    assert_eq!(job["result"]["created"], 3, "{job}");
+
+    let res = app.post("/api/v1/exports", Some(&owner.token), &json!({"format": "csv", "filter": {}})).await;
+    assert_eq!(res.status(), 202);
+    let export: Value = res.json().await.unwrap();
+    let export_id = export["job"]["id"].as_str().unwrap().to_owned();
+    let done = app.wait_job(&owner.token, &export_id, 30).await;
+    assert_eq!(done["result"]["rows"], 3);
+    let file = app
+        .client
+        .get(app.url(&format!("/api/v1/exports/{export_id}/download")))
+        .bearer_auth(&owner.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(file.status(), 200);
+    let bytes = file.bytes().await.unwrap().to_vec();
+    assert!(bytes.starts_with(b"\xEF\xBB\xBF"), "UTF-8 with BOM, for Excel");
+    let text = String::from_utf8(bytes.clone()).unwrap();
+    for name in ["شركة الرياض للتقنية", "مؤسسة النُّور", "جدة"] {
+        assert!(text.contains(name), "the exported bytes hold {name} exactly");
+    }
+    let again: Value = app.import_csv(&owner.token, bytes, "").await.json().await.unwrap();
+    let job = app.wait_job(&owner.token, again["job"]["id"].as_str().unwrap(), 30).await;
+    assert_eq!((job["result"]["created"].clone(), job["result"]["duplicates"].clone()), (json!(0), json!(3)), "{job}");
+    assert_eq!(app.sql_i64("SELECT count(*) FROM leads").await, 3);
+    assert_eq!(app.sql_i64("SELECT count(*) FROM audit_logs WHERE event_type = 'LEAD_EXPORTED'").await, 1);
+}
+
+#[tokio::test]
+async fn idempotency_keys_sse_cancel_and_isolation() {
+    let app = spawn_app_with(&[("LEADZONE_WORKERS", "0")]).await;
+    let owner = app.register().await;
+    let send = |body: Value, key: &str| {
+        let (app, token, key) = (&app, owner.token.clone(), key.to_owned());
+        async move {
+            app.client
+                .post(app.url("/api/v1/exports"))
+                .bearer_auth(token)
+                .header("idempotency-key", key)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let first: Value = send(json!({"filter": {"city": "Riyadh"}}), "k-1").await.json().await.unwrap();
+    let replay = send(json!({"filter": {"city": "Riyadh"}}), "k-1").await;
+    assert_eq!(replay.status(), 202);
+    let replay: Value = replay.json().await.unwrap();
+    assert_eq!(replay["job"]["id"], first["job"]["id"], "the same key returns the first job");
+    problem(send(json!({"filter": {"city": "Jeddah"}}), "k-1").await, 422, "VALIDATION_FAILED").await;
+    problem(send(json!({"filter": {"status": "WON"}}), "k-2").await, 422, "VALIDATION_FAILED").await;
+    let id = first["job"]["id"].as_str().unwrap().to_owned();
+    let jobs: Value = app.get("/api/v1/jobs?type=EXPORT", Some(&owner.token)).await.json().await.unwrap();
+    assert_eq!(jobs["data"].as_array().unwrap().len(), 1);
+
+    // No workers here: the job stays PENDING, so cancelling it is immediate; then it is finished.
+    let cancelled: Value =
+        app.post(&format!("/api/v1/jobs/{id}/cancel"), Some(&owner.token), &json!({})).await.json().await.unwrap();
+    assert_eq!(cancelled["status"], "CANCELLED");
+    problem(
+        app.post(&format!("/api/v1/jobs/{id}/cancel"), Some(&owner.token), &json!({})).await,
+        409,
+        "INVALID_STATE_TRANSITION",
+    )
+    .await;
+
+    // SSE: a progress event, then done.
+    let sse =
+        app.client.get(app.url(&format!("/api/v1/jobs/{id}/events"))).bearer_auth(&owner.token).send().await.unwrap();
+    assert_eq!(sse.headers().get("content-type").unwrap(), "text/event-stream");
+    let text = sse.text().await.unwrap();
+    assert!(text.contains("event: progress\n") && text.contains("event: done\n"), "{text}");
+    assert!(text.contains("\"status\":\"CANCELLED\""));
+
+    let other = app.register().await;
+    for path in [
+        format!("/api/v1/jobs/{id}"),
+        format!("/api/v1/jobs/{id}/logs"),
+        format!("/api/v1/jobs/{id}/events"),
+        format!("/api/v1/exports/{id}/download"),
+        format!("/api/v1/imports/{id}/errors.csv"),
+    ] {
+        problem(app.get(&path, Some(&other.token)).await, 404, "NOT_FOUND").await;
+    }
+    problem(app.post(&format!("/api/v1/jobs/{id}/cancel"), Some(&other.token), &json!({})).await, 404, "NOT_FOUND")
+        .await;
+    let sales = app.add_member(&owner, "SALES").await;
+    problem(app.post("/api/v1/exports", Some(&sales.token), &json!({})).await, 403, "FORBIDDEN").await;
+    problem(app.import_csv(&sales.token, b"Company\nx\n".to_vec(), "").await, 403, "FORBIDDEN").await;
+    problem(app.get(&format!("/api/v1/jobs/{id}"), Some(&sales.token)).await, 404, "NOT_FOUND").await;
+    problem(app.import_csv(&owner.token, b"Colour,Size\nred,1\n".to_vec(), "").await, 422, "VALIDATION_FAILED").await;
+}
+
+/// A worker process killed with SIGKILL in the middle of a 100,000-row import, then a new worker:
+/// exactly 100,000 leads, no duplicates.
+#[tokio::test]
+async fn an_import_survives_kill_dash_nine_of_its_worker() {
+    use std::process::{Command, Stdio};
+    // The API process runs no workers; workers are separate processes, as in production.
+    let app = spawn_app_with(&[("LEADZONE_WORKERS", "0")]).await;
+    let owner = app.register().await;
+    app.set_plan(&owner, "enterprise").await;
+    let mut csv = String::with_capacity(4_000_000);
+    csv.push_str("Company,City,Phone\n");
+    for i in 0..100_000 {
+        csv.push_str(&format!("Company {i},Riyadh,05{i:08}\n"));
+    }
+    let body: Value = app.import_csv(&owner.token, csv.into_bytes(), "").await.json().await.unwrap();
+    let id = body["job"]["id"].as_str().unwrap().to_owned();
+
+    let worker = |lease: &str| {
+        Command::new(env!("CARGO_BIN_EXE_leadzone"))
+            .arg("worker")
+            .env("DATABASE_URL", app.db.owner_url())
+            .env("DATABASE_APP_URL", app.db.app_url())
+            .env("DATABASE_SYSTEM_URL", app.db.system_url())
+            .env("LEADZONE_MASTER_KEY", TEST_MASTER_KEY)
+            .env("LEADZONE_DATA_DIR", &app.data_dir)
+            .env("LEADZONE_WORKERS", "1")
+            .env("LEADZONE_JOB_LEASE_SECS", lease)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut first = worker("2");
+    // Let it get well into the file, then kill it without any chance to clean up.
+    let mut progressed = false;
+    for _ in 0..600 {
+        let job: Value = app.get(&format!("/api/v1/jobs/{id}"), Some(&owner.token)).await.json().await.unwrap();
+        if job["progress"].as_i64().unwrap_or(0) >= 20 {
+            progressed = job["status"] == "RUNNING";
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(progressed, "the first worker made progress");
+    first.kill().unwrap(); // SIGKILL
+    first.wait().unwrap();
+    let mid = app.sql_i64("SELECT count(*) FROM leads").await;
+    assert!(mid > 0 && mid < 100_000, "killed mid-import at {mid}");
+
+    let mut second = worker("2");
+    let job = app.wait_job(&owner.token, &id, 300).await;
+    second.kill().unwrap();
+    second.wait().unwrap();
+    assert_eq!(job["status"], "SUCCESS", "{job}");
+    assert_eq!(job["result"]["created"], 100_000);
+    assert_eq!(app.sql_i64("SELECT count(*) FROM leads").await, 100_000);
+    assert_eq!(app.sql_i64("SELECT count(DISTINCT phone) FROM leads").await, 100_000, "no lead twice");
+    assert_eq!(
+        app.sql_i64("SELECT value::bigint FROM usage_counters WHERE metric = 'leads'").await,
+        100_000,
+        "no unit charged twice"
+    );
+    assert!(job["attempts"].as_i64().unwrap() >= 2);
+}

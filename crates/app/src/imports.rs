@@ -1,0 +1,540 @@
+//! CSV import and export jobs.
+//!
+//! Import: UTF-8 (with or without BOM) or Windows-1256, `,` or `;`, English or Arabic headers.
+//! Every row goes through the same domain validation as `POST /leads`; duplicates are found
+//! within the file and against the tenant's leads with the same keys. Good rows are inserted in
+//! batches; each batch, its quota charge and the job's checkpoint commit in one transaction, so a
+//! crashed import resumes at its last checkpoint and never creates a lead twice.
+
+use crate::jobs::{JobControl, JobFailure, job_error};
+use crate::leads::ListParams;
+use crate::{App, AppError, Ctx, audit, policy};
+use leadzone_domain::access::Permission;
+use leadzone_domain::entities::{AuditDetails, Job, Lead, Limit};
+use leadzone_domain::enums::{AuditEventType, JobType, LogLevel, MembershipStatus, UsageMetric};
+use leadzone_domain::ids::{JobId, ListId};
+use leadzone_domain::imports::{map_headers, row_input};
+use leadzone_domain::leads::{DedupKeys, LeadSort, NewLead};
+use leadzone_ports::leads::{LeadPosition, LeadQuery, SortKey};
+use leadzone_ports::store::{ExistingKeys, Increment};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::collections::HashMap;
+
+/// Rows per transaction.
+pub const IMPORT_BATCH: usize = 1000;
+/// Rejected rows kept in the job result (the errors CSV lists them all).
+const MAX_ERRORS_IN_RESULT: usize = 1000;
+pub const MAX_IMPORT_BYTES: usize = 50 * 1024 * 1024;
+
+#[derive(Debug, Clone, Default)]
+pub struct ImportRequest {
+    pub file: Vec<u8>,
+    pub mapping: HashMap<String, String>,
+    pub list_id: Option<ListId>,
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RowError {
+    pub row: usize,
+    pub field: String,
+    pub message: String,
+}
+
+/// The import's checkpoint and, at the end, its result.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportResult {
+    pub total: usize,
+    /// Data rows handled so far (the resume point).
+    pub processed: usize,
+    pub created: usize,
+    pub duplicates: usize,
+    pub failed: usize,
+    pub errors: Vec<RowError>,
+    #[serde(default)]
+    pub dry_run: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errors_csv: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ImportInput {
+    blob_key: String,
+    #[serde(default)]
+    mapping: HashMap<String, String>,
+    list_id: Option<ListId>,
+    #[serde(default)]
+    dry_run: bool,
+}
+
+/// Decodes an upload: UTF-8 (BOM stripped) or, when that fails, Windows-1256 (Arabic Excel).
+pub fn decode_csv(bytes: &[u8]) -> String {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_owned(),
+        Err(_) => encoding_rs::WINDOWS_1256.decode(bytes).0.into_owned(),
+    }
+}
+
+/// `;` when the header line has more semicolons than commas (European and Arabic Excel).
+pub fn detect_delimiter(text: &str) -> u8 {
+    let first = text.lines().next().unwrap_or("");
+    if first.matches(';').count() > first.matches(',').count() { b';' } else { b',' }
+}
+
+fn parse_csv(text: &str) -> Result<(Vec<String>, Vec<Vec<String>>), AppError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(detect_delimiter(text))
+        .flexible(true)
+        .has_headers(true)
+        .from_reader(text.as_bytes());
+    let headers: Vec<String> = reader
+        .headers()
+        .map_err(|e| AppError::field("file", &format!("is not a readable CSV file: {e}")))?
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        // A malformed line is kept as an empty row so that row numbers stay true.
+        rows.push(record.map(|r| r.iter().map(str::to_owned).collect()).unwrap_or_default());
+    }
+    Ok((headers, rows))
+}
+
+impl App {
+    /// `POST /imports`: stores the file and enqueues an IMPORT job.
+    pub async fn start_import(
+        &self,
+        ctx: &Ctx,
+        req: ImportRequest,
+        idempotency_key: Option<String>,
+    ) -> Result<(Job, bool), AppError> {
+        policy::require(ctx, Permission::LeadsImport)?;
+        if req.file.len() > MAX_IMPORT_BYTES {
+            return Err(AppError::field("file", "is larger than 50 MB"));
+        }
+        if req.file.iter().all(u8::is_ascii_whitespace) {
+            return Err(AppError::field("file", "is empty"));
+        }
+        // Check the header now: a file no column of which is a company name is refused at once.
+        let text = decode_csv(&req.file);
+        let (headers, _) = parse_csv(text.lines().next().map(|l| format!("{l}\n")).unwrap_or_default().as_str())?;
+        map_headers(&headers, &req.mapping)?;
+        if let Some(list) = req.list_id {
+            let tx = self.uow.begin(ctx.tenant_id).await?;
+            match tx.lists().get(list).await {
+                Ok(l) if !l.is_smart => {}
+                Ok(_) => return Err(AppError::field("listId", "must be a static list")),
+                Err(leadzone_ports::RepoError::NotFound) => return Err(AppError::field("listId", "no such list")),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let request_hash = self.tokens.hash(&format!(
+            "{}|{:?}|{:?}|{}",
+            self.tokens.hash(&String::from_utf8_lossy(&req.file)),
+            {
+                let mut m: Vec<_> = req.mapping.iter().collect();
+                m.sort();
+                m
+            },
+            req.list_id,
+            req.dry_run
+        ));
+        let blob_key = format!("imports/{}/{}.csv", ctx.tenant_id, self.ids.new_id());
+        let idempotency = idempotency_key.map(|k| (k, request_hash));
+        if let Some((key, hash)) = &idempotency {
+            let tx = self.uow.begin(ctx.tenant_id).await?;
+            if let Some(existing) = tx.jobs().by_idempotency_key(key).await? {
+                return crate::jobs::replay(existing, hash);
+            }
+        }
+        self.blobs.put(&blob_key, &req.file).await?;
+        let input = json!({"blobKey": blob_key, "mapping": req.mapping, "listId": req.list_id, "dryRun": req.dry_run});
+        self.enqueue(ctx, JobType::Import, input, idempotency).await
+    }
+
+    /// The creator's context as of now, for a job running on their behalf: a removed or
+    /// suspended member's jobs stop, a demoted one's shrink.
+    async fn creator_ctx(&self, job: &Job) -> Result<Ctx, JobFailure> {
+        let tx = self.uow.begin(job.tenant_id).await?;
+        let membership = match tx.memberships().get_by_user(job.created_by).await {
+            Ok(m) if m.status == MembershipStatus::Active => m,
+            Ok(_) | Err(leadzone_ports::RepoError::NotFound) => {
+                return Err(JobFailure::Permanent(job_error(
+                    "FORBIDDEN",
+                    "the member who started this job can no longer act",
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let tenant = tx.tenants().current().await?;
+        Ok(Ctx {
+            user_id: job.created_by,
+            tenant_id: job.tenant_id,
+            role: membership.role,
+            permissions: membership.role.permissions(),
+            via: crate::ctx::Via::Session(uuid::Uuid::nil().into()),
+            client: crate::ClientInfo::default(),
+            tenant_status: tenant.status,
+        })
+    }
+
+    pub(crate) async fn run_import(
+        &self,
+        job: &Job,
+        control: &dyn JobControl,
+    ) -> Result<serde_json::Value, JobFailure> {
+        let ctx = self.creator_ctx(job).await?;
+        policy::require(&ctx, Permission::LeadsImport).map_err(JobFailure::from)?;
+        let input: ImportInput = serde_json::from_value(job.input.clone().unwrap_or_default())
+            .map_err(|e| JobFailure::Permanent(job_error("BAD_INPUT", e.to_string())))?;
+        let bytes = self.blobs.get(&input.blob_key).await?;
+        let text = decode_csv(&bytes);
+        let (headers, rows) = parse_csv(&text).map_err(JobFailure::from)?;
+        let fields = map_headers(&headers, &input.mapping).map_err(|e| JobFailure::from(AppError::from(e)))?;
+
+        let mut result: ImportResult =
+            job.result.clone().and_then(|r| serde_json::from_value(r).ok()).unwrap_or_default();
+        result.total = rows.len();
+        result.dry_run = input.dry_run;
+        if result.processed == 0 {
+            control.log(LogLevel::Info, "import started", Some(json!({"rows": rows.len(), "columns": headers}))).await;
+        } else {
+            control.log(LogLevel::Info, "import resumed", Some(json!({"from": result.processed}))).await;
+        }
+
+        // Keys of the rows accepted before the checkpoint: in-file duplicates stay duplicates.
+        let mut seen = ExistingKeys::default();
+        for row in rows.iter().take(result.processed) {
+            if let Ok(lead) = NewLead::parse(row_input(&fields, row).0) {
+                seen.add(&lead.dedup_keys());
+            }
+        }
+        let mut all_errors: Vec<RowError> = Vec::new();
+
+        while result.processed < rows.len() {
+            if control.should_stop() {
+                return Err(JobFailure::Stopped);
+            }
+            let start = result.processed;
+            let end = (start + IMPORT_BATCH).min(rows.len());
+            let mut candidates: Vec<(usize, NewLead, DedupKeys)> = Vec::new();
+            let mut batch_errors: Vec<RowError> = Vec::new();
+            for (i, row) in rows.iter().enumerate().take(end).skip(start) {
+                let line = i + 2; // 1-based, after the header
+                let (mut lead_input, mut errs) = row_input(&fields, row);
+                if let Some(list) = input.list_id {
+                    lead_input.list_id = Some(list);
+                }
+                match NewLead::parse(lead_input) {
+                    Ok(lead) if errs.is_empty() => {
+                        let keys = lead.dedup_keys();
+                        candidates.push((line, lead, keys));
+                    }
+                    Ok(_) => {}
+                    Err(e) => errs.extend(e.field_errors().iter().cloned()),
+                }
+                for e in errs {
+                    batch_errors.push(RowError { row: line, field: e.field, message: e.message });
+                }
+            }
+            let failed_rows: std::collections::HashSet<usize> = batch_errors.iter().map(|e| e.row).collect();
+
+            let tx = self.uow.begin(job.tenant_id).await?;
+            let existing =
+                tx.leads().existing_keys(&candidates.iter().map(|(_, _, k)| k.clone()).collect::<Vec<_>>()).await?;
+            let mut fresh: Vec<(usize, NewLead, DedupKeys)> = Vec::new();
+            for (line, lead, keys) in candidates {
+                if existing.matches(&keys) || seen.matches(&keys) {
+                    result.duplicates += 1;
+                } else {
+                    seen.add(&keys);
+                    fresh.push((line, lead, keys));
+                }
+            }
+            let mut quota_refused: Vec<usize> = Vec::new();
+            if !input.dry_run && !fresh.is_empty() {
+                let allowed = self.charge_up_to(&*tx, UsageMetric::Leads, fresh.len() as i64).await? as usize;
+                quota_refused = fresh.drain(allowed..).map(|(line, _, _)| line).collect();
+                let now = self.clock.now();
+                let leads: Vec<(Lead, DedupKeys)> = fresh
+                    .iter()
+                    .map(|(_, new, keys)| (lead_from(self, &ctx, new.clone(), now), keys.clone()))
+                    .collect();
+                tx.leads().insert_many(&leads).await?;
+            }
+            result.created += fresh.len();
+            for line in &quota_refused {
+                batch_errors.push(RowError {
+                    row: *line,
+                    field: String::new(),
+                    message: "QUOTA_EXCEEDED: the plan's monthly lead limit is reached".into(),
+                });
+            }
+            result.failed += failed_rows.len() + quota_refused.len();
+            all_errors.extend(batch_errors.iter().cloned());
+            for e in batch_errors {
+                if result.errors.len() < MAX_ERRORS_IN_RESULT {
+                    result.errors.push(e);
+                }
+            }
+            result.processed = end;
+            let progress = ((end * 100) / rows.len().max(1)) as i32;
+            let message = format!("{end} of {} rows", rows.len());
+            let cancel = tx
+                .jobs()
+                .checkpoint(job.id, progress, &message, &serde_json::to_value(&result).unwrap_or_default())
+                .await?;
+            tx.commit().await?;
+            control.progress(progress, &message).await;
+            if cancel {
+                return Err(JobFailure::Stopped);
+            }
+        }
+
+        // The rejected rows, with their reasons, as a CSV to download.
+        let errors_key = format!("imports/{}/{}-errors.csv", job.tenant_id, job.id);
+        let all_errors = if result.errors.len() >= all_errors.len() { result.errors.clone() } else { all_errors };
+        self.blobs.put(&errors_key, &errors_csv(&headers, &rows, &all_errors)).await?;
+        result.errors_csv = Some(format!("/api/v1/imports/{}/errors.csv", job.id));
+
+        if !input.dry_run {
+            let tx = self.uow.begin(job.tenant_id).await?;
+            tx.audit()
+                .append(&audit::entry(
+                    &*self.ids,
+                    &ctx,
+                    AuditEventType::LeadImported,
+                    Some(("job", job.id.as_uuid())),
+                    "leads imported",
+                    AuditDetails {
+                        metadata: Some(json!({"total": result.total, "created": result.created, "duplicates": result.duplicates, "failed": result.failed})),
+                        ..Default::default()
+                    },
+                ))
+                .await?;
+            tx.commit().await?;
+        }
+        control
+            .log(
+                LogLevel::Info,
+                "import finished",
+                Some(json!({"created": result.created, "duplicates": result.duplicates, "failed": result.failed})),
+            )
+            .await;
+        Ok(serde_json::to_value(&result).unwrap_or_default())
+    }
+
+    /// Charges as many of `n` units as the plan allows; returns how many were charged.
+    async fn charge_up_to(
+        &self,
+        tx: &dyn leadzone_ports::store::TenantTx,
+        metric: UsageMetric,
+        n: i64,
+    ) -> Result<i64, AppError> {
+        let (_, plan) = tx.subscriptions().current_with_plan().await?;
+        let tenant = tx.tenants().current().await?;
+        let period = leadzone_domain::billing::usage_period(self.clock.now(), tenant.settings.timezone());
+        let limit = plan.limit(metric);
+        match tx.usage().try_increment(metric, &period, n, limit).await? {
+            Increment::Counted { .. } => Ok(n),
+            Increment::Refused { used, limit: max } => {
+                let left = (max - used).max(0).min(n);
+                if left > 0 {
+                    match tx.usage().try_increment(metric, &period, left, Limit::AtMost(max)).await? {
+                        Increment::Counted { .. } => Ok(left),
+                        Increment::Refused { .. } => Ok(0),
+                    }
+                } else {
+                    Ok(0)
+                }
+            }
+        }
+    }
+
+    /// The rejected rows of an import, as CSV (UTF-8 with BOM).
+    pub async fn import_errors_csv(&self, ctx: &Ctx, id: JobId) -> Result<Vec<u8>, AppError> {
+        let job = self.get_job(ctx, id).await?;
+        if job.kind != JobType::Import || job.status != leadzone_domain::enums::JobStatus::Success {
+            return Err(AppError::NotFound);
+        }
+        Ok(self.blobs.get(&format!("imports/{}/{}-errors.csv", job.tenant_id, job.id)).await?)
+    }
+
+    /// `POST /exports`: enqueues an EXPORT job for the leads matching `filter`.
+    pub async fn start_export(
+        &self,
+        ctx: &Ctx,
+        filter: ListParams,
+        raw_filter: serde_json::Value,
+        idempotency_key: Option<String>,
+    ) -> Result<(Job, bool), AppError> {
+        policy::require(ctx, Permission::LeadsExport)?;
+        // Validate now, so a bad filter is a 422 rather than a failed job.
+        crate::leads::parse_list_params(ctx, filter.clone())?;
+        let hash = self.tokens.hash(&raw_filter.to_string());
+        let input = json!({"filter": raw_filter, "format": "csv"});
+        self.enqueue(ctx, JobType::Export, input, idempotency_key.map(|k| (k, hash))).await
+    }
+
+    pub(crate) async fn run_export(
+        &self,
+        job: &Job,
+        control: &dyn JobControl,
+    ) -> Result<serde_json::Value, JobFailure> {
+        let ctx = self.creator_ctx(job).await?;
+        policy::require(&ctx, Permission::LeadsExport).map_err(JobFailure::from)?;
+        let params = filter_params(job.input.as_ref().and_then(|i| i.get("filter")));
+        let (filter, ..) = crate::leads::parse_list_params(&ctx, params).map_err(JobFailure::from)?;
+        let key = format!("exports/{}/{}.csv", job.tenant_id, job.id);
+        // Restarting an export rewrites it from the start: the file is the checkpoint's output.
+        self.blobs.put(&key, b"\xEF\xBB\xBF").await?;
+        let mut header = csv::Writer::from_writer(Vec::new());
+        let _ = header.write_record(EXPORT_COLUMNS);
+        self.blobs.append(&key, &header.into_inner().unwrap_or_default()).await?;
+        let mut after: Option<LeadPosition> = None;
+        let mut rows = 0usize;
+        loop {
+            if control.should_stop() {
+                return Err(JobFailure::Stopped);
+            }
+            let tx = self.uow.begin(job.tenant_id).await?;
+            let visibility = policy::lead_visibility(&ctx, &*tx).await.map_err(JobFailure::from)?;
+            let page = tx
+                .leads()
+                .list(&LeadQuery {
+                    visibility,
+                    filter: filter.clone(),
+                    sort: LeadSort::CreatedAtAsc,
+                    after: after.clone(),
+                    limit: 1000,
+                })
+                .await?;
+            drop(tx);
+            if page.is_empty() {
+                break;
+            }
+            let mut w = csv::Writer::from_writer(Vec::new());
+            for r in &page {
+                let _ = w.write_record(export_row(&r.lead));
+            }
+            self.blobs.append(&key, &w.into_inner().unwrap_or_default()).await?;
+            rows += page.len();
+            after = page.last().map(|r| LeadPosition { key: SortKey::Time(r.lead.created_at), id: r.lead.id });
+            control.progress(50, &format!("{rows} leads written")).await;
+        }
+        let tx = self.uow.begin(job.tenant_id).await?;
+        tx.audit()
+            .append(&audit::entry(
+                &*self.ids,
+                &ctx,
+                AuditEventType::LeadExported,
+                Some(("job", job.id.as_uuid())),
+                "leads exported",
+                AuditDetails {
+                    metadata: Some(json!({"rows": rows, "filter": job.input.as_ref().and_then(|i| i.get("filter"))})),
+                    ..Default::default()
+                },
+            ))
+            .await?;
+        tx.commit().await?;
+        Ok(json!({"rows": rows, "format": "csv", "download": format!("/api/v1/exports/{}/download", job.id)}))
+    }
+
+    /// A chunk of a finished export's file; empty at the end.
+    pub async fn export_chunk(&self, ctx: &Ctx, id: JobId, offset: u64, max: usize) -> Result<Vec<u8>, AppError> {
+        let job = self.get_job(ctx, id).await?;
+        if job.kind != JobType::Export || job.status != leadzone_domain::enums::JobStatus::Success {
+            return Err(AppError::NotFound);
+        }
+        Ok(self.blobs.read_at(&format!("exports/{}/{}.csv", job.tenant_id, job.id), offset, max).await?)
+    }
+}
+
+/// Columns of an export, named so that re-importing the file maps every one back.
+pub const EXPORT_COLUMNS: [&str; 10] =
+    ["companyName", "industry", "city", "phone", "email", "website", "status", "score", "tags", "createdAt"];
+
+fn export_row(l: &Lead) -> [String; 10] {
+    [
+        l.company_name.clone(),
+        l.industry.clone().unwrap_or_default(),
+        l.city.clone().unwrap_or_default(),
+        l.phone.clone().unwrap_or_default(),
+        l.email.clone().unwrap_or_default(),
+        l.website.clone().unwrap_or_default(),
+        l.status.as_str().to_owned(),
+        l.score.map(|s| s.to_string()).unwrap_or_default(),
+        l.tags.join(", "),
+        l.created_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+    ]
+}
+
+/// An export's stored JSON filter as listing parameters.
+fn filter_params(filter: Option<&serde_json::Value>) -> ListParams {
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    if let Some(serde_json::Value::Object(map)) = filter {
+        for (k, v) in map {
+            match v {
+                serde_json::Value::Array(items) => {
+                    pairs.extend(items.iter().filter_map(|i| i.as_str()).map(|s| (k.clone(), s.to_owned())))
+                }
+                serde_json::Value::String(s) => pairs.push((k.clone(), s.clone())),
+                serde_json::Value::Number(n) => pairs.push((k.clone(), n.to_string())),
+                serde_json::Value::Bool(b) => pairs.push((k.clone(), b.to_string())),
+                _ => {}
+            }
+        }
+    }
+    crate::leads::list_params_from_pairs(pairs)
+}
+
+fn lead_from(app: &App, ctx: &Ctx, new: NewLead, now: time::OffsetDateTime) -> Lead {
+    Lead {
+        id: app.ids.new_id().into(),
+        tenant_id: ctx.tenant_id,
+        company_name: new.company_name,
+        industry: new.industry,
+        city: new.city,
+        phone: new.phone.map(|p| p.as_str().to_owned()),
+        email: new.email.map(|e| e.as_str().to_owned()),
+        website: new.website.map(|w| w.as_str().to_owned()),
+        status: new.status,
+        score: new.score,
+        tags: new.tags,
+        enrichment_data: new.enrichment_data,
+        list_id: new.list_id,
+        assigned_to: None,
+        created_by: ctx.user_id,
+        created_at: now,
+        updated_at: now,
+        last_contacted_at: None,
+    }
+}
+
+/// Rejected rows: the reason columns, then the row as it was.
+fn errors_csv(headers: &[String], rows: &[Vec<String>], errors: &[RowError]) -> Vec<u8> {
+    let mut by_row: std::collections::BTreeMap<usize, Vec<&RowError>> = std::collections::BTreeMap::new();
+    for e in errors {
+        by_row.entry(e.row).or_default().push(e);
+    }
+    let mut w = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
+    let mut header = vec!["row".to_owned(), "reason".to_owned()];
+    header.extend(headers.iter().cloned());
+    let _ = w.write_record(&header);
+    for (row, errs) in by_row {
+        let reason = errs
+            .iter()
+            .map(|e| if e.field.is_empty() { e.message.clone() } else { format!("{}: {}", e.field, e.message) })
+            .collect::<Vec<_>>()
+            .join("; ");
+        let mut record = vec![row.to_string(), reason];
+        record.extend(rows.get(row.saturating_sub(2)).cloned().unwrap_or_default());
+        let _ = w.write_record(&record);
+    }
+    w.into_inner().unwrap_or_default()
+}

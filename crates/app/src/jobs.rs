@@ -1,0 +1,220 @@
+//! Jobs: enqueueing (with Idempotency-Key), reading, cancelling — and running them. Each job
+//! type has one handler, run inside the job's tenant (row-level security applies). Handlers are
+//! idempotent: work and checkpoint commit together, so a job resumed after a crash continues
+//! where its last checkpoint left it.
+
+use crate::leads::Page;
+use crate::{App, AppError, Ctx, policy};
+use leadzone_domain::access::LeadScope;
+use leadzone_domain::entities::{Job, JobError, JobLog};
+use leadzone_domain::enums::{JobStatus, JobType, LogLevel};
+use leadzone_domain::ids::JobId;
+use leadzone_domain::jobs::{CancelEffect, cancel_effect};
+use leadzone_ports::RepoError;
+use leadzone_ports::jobs::{JobListQuery, NewJob};
+use std::str::FromStr;
+
+/// What a handler may ask of the worker running it.
+#[async_trait::async_trait]
+pub trait JobControl: Send + Sync {
+    /// Reports progress (0–100) and a message; the worker throttles writes.
+    async fn progress(&self, progress: i32, message: &str);
+    async fn log(&self, level: LogLevel, message: &str, data: Option<serde_json::Value>);
+    /// True once cancellation was requested, the lease was lost, or the worker is shutting down:
+    /// the handler stops at its next checkpoint.
+    fn should_stop(&self) -> bool;
+}
+
+/// How a handler run ended, other than with a result.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobFailure {
+    /// Worth retrying (a database or network hiccup).
+    Retryable(JobError),
+    /// Retrying cannot help (bad input, missing feature).
+    Permanent(JobError),
+    /// Stopped at a checkpoint because `should_stop` said so; its work so far is committed.
+    Stopped,
+}
+
+pub fn job_error(code: &str, message: impl Into<String>) -> JobError {
+    JobError { code: code.to_owned(), message: message.into(), stack: None }
+}
+
+impl From<AppError> for JobFailure {
+    fn from(e: AppError) -> Self {
+        match e {
+            AppError::Unavailable(why) | AppError::Internal(why) => JobFailure::Retryable(job_error("INTERNAL", why)),
+            AppError::Validation(errors) => JobFailure::Permanent(job_error(
+                "VALIDATION_FAILED",
+                errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
+            )),
+            other => JobFailure::Permanent(job_error("FAILED", other.to_string())),
+        }
+    }
+}
+
+impl From<RepoError> for JobFailure {
+    fn from(e: RepoError) -> Self {
+        AppError::from(e).into()
+    }
+}
+
+/// `GET /jobs` parameters, as sent.
+#[derive(Debug, Clone, Default)]
+pub struct JobListParams {
+    pub kind: Option<String>,
+    pub status: Option<String>,
+    pub limit: Option<String>,
+    pub cursor: Option<String>,
+}
+
+impl App {
+    /// Enqueues a job, or — with an Idempotency-Key used before in this tenant — returns that first
+    /// job. The same key with a different request is 422.
+    pub(crate) async fn enqueue(
+        &self,
+        ctx: &Ctx,
+        kind: JobType,
+        input: serde_json::Value,
+        idempotency: Option<(String, String)>,
+    ) -> Result<(Job, bool), AppError> {
+        let now = self.clock.now();
+        if let Some((key, _)) = &idempotency
+            && (key.is_empty() || key.len() > 255)
+        {
+            return Err(AppError::field("Idempotency-Key", "must be 1–255 characters"));
+        }
+        let mut input = input;
+        if let (Some((_, hash)), Some(obj)) = (&idempotency, input.as_object_mut()) {
+            obj.insert("requestHash".into(), serde_json::json!(hash));
+        }
+        let new = NewJob {
+            id: self.ids.new_id().into(),
+            kind,
+            entity_type: Some(leadzone_domain::enums::JobEntityType::Tenant),
+            entity_id: Some(ctx.tenant_id.as_uuid()),
+            input,
+            created_by: ctx.user_id,
+            max_attempts: 5,
+            priority: 100,
+            idempotency_key: idempotency.as_ref().map(|(k, _)| k.clone()),
+        };
+        if let Some((key, hash)) = &idempotency {
+            let tx = self.uow.begin(ctx.tenant_id).await?;
+            if let Some(existing) = tx.jobs().by_idempotency_key(key).await? {
+                return replay(existing, hash);
+            }
+        }
+        let tx = self.uow.begin(ctx.tenant_id).await?;
+        match tx.jobs().insert(&new, now).await {
+            Ok(job) => {
+                tx.commit().await?;
+                Ok((job, false))
+            }
+            // Another request with the same key won the race: answer as it did.
+            Err(RepoError::Conflict(_)) if idempotency.is_some() => {
+                drop(tx);
+                let (key, hash) = idempotency.unwrap_or_default();
+                let tx = self.uow.begin(ctx.tenant_id).await?;
+                let existing = tx.jobs().by_idempotency_key(&key).await?.ok_or(AppError::NotFound)?;
+                replay(existing, &hash)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// A job the actor may see: OWNER and ADMIN see the tenant's jobs, others their own.
+    pub async fn get_job(&self, ctx: &Ctx, id: JobId) -> Result<Job, AppError> {
+        policy::require_active_tenant(ctx)?;
+        let tx = self.uow.begin(ctx.tenant_id).await?;
+        let job = tx.jobs().get(id).await?;
+        if ctx.role.lead_scope() != LeadScope::All && job.created_by != ctx.user_id {
+            return Err(AppError::NotFound);
+        }
+        Ok(job)
+    }
+
+    pub async fn list_jobs(&self, ctx: &Ctx, p: JobListParams) -> Result<Page<Job>, AppError> {
+        policy::require_active_tenant(ctx)?;
+        let mut v = leadzone_domain::error::Validator::new();
+        let kind = p
+            .kind
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .and_then(|k| JobType::from_str(k).map_err(|_| v.push("type", "is not a job type")).ok());
+        let status = p
+            .status
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .and_then(|s| JobStatus::from_str(s).map_err(|_| v.push("status", "is not a job status")).ok());
+        v.finish()?;
+        let (limit, after) = crate::lead_actions::parse_time_page(p.limit, p.cursor)?;
+        let tx = self.uow.begin(ctx.tenant_id).await?;
+        let mine_only = ctx.role.lead_scope() != LeadScope::All;
+        let mut rows = tx
+            .jobs()
+            .list(&JobListQuery { kind, status, after: after.map(|(t, i)| (t, i.into())), limit: limit + 1 })
+            .await?;
+        if mine_only {
+            rows.retain(|j| j.created_by == ctx.user_id);
+        }
+        let next_cursor = if rows.len() as u64 > limit {
+            rows.truncate(limit as usize);
+            rows.last().map(|j| crate::lead_actions::encode_time_cursor(j.created_at, j.id.as_uuid()))
+        } else {
+            None
+        };
+        Ok(Page { data: rows, next_cursor })
+    }
+
+    pub async fn job_logs(&self, ctx: &Ctx, id: JobId) -> Result<Vec<JobLog>, AppError> {
+        self.get_job(ctx, id).await?;
+        let tx = self.uow.begin(ctx.tenant_id).await?;
+        Ok(tx.jobs().logs(id, 1000).await?)
+    }
+
+    /// PENDING → CANCELLED at once; RUNNING → cancellation requested; finished → 409.
+    pub async fn cancel_job(&self, ctx: &Ctx, id: JobId) -> Result<Job, AppError> {
+        let job = self.get_job(ctx, id).await?;
+        match cancel_effect(job.status) {
+            CancelEffect::Refuse => {
+                Err(AppError::InvalidStateTransition { from: job.status.to_string(), to: "CANCELLED".into() })
+            }
+            CancelEffect::CancelNow | CancelEffect::RequestStop => {
+                let tx = self.uow.begin(ctx.tenant_id).await?;
+                let after = tx.jobs().cancel(id, self.clock.now()).await?;
+                tx.commit().await?;
+                if after.status.is_finished() && after.status != JobStatus::Cancelled {
+                    // It finished between our read and the cancel.
+                    return Err(AppError::InvalidStateTransition {
+                        from: after.status.to_string(),
+                        to: "CANCELLED".into(),
+                    });
+                }
+                Ok(after)
+            }
+        }
+    }
+
+    /// Runs one claimed job to its end (the worker records the outcome).
+    pub async fn run_job(&self, job: &Job, control: &dyn JobControl) -> Result<serde_json::Value, JobFailure> {
+        match job.kind {
+            JobType::Import => self.run_import(job, control).await,
+            JobType::Export => self.run_export(job, control).await,
+            other => {
+                Err(JobFailure::Permanent(job_error("NOT_IMPLEMENTED", format!("{other} jobs are not available yet"))))
+            }
+        }
+    }
+}
+
+pub(crate) fn replay(existing: Job, hash: &str) -> Result<(Job, bool), AppError> {
+    let same = existing.input.as_ref().and_then(|i| i.get("requestHash")).and_then(|h| h.as_str()) == Some(hash);
+    if same {
+        Ok((existing, true))
+    } else {
+        Err(AppError::field("Idempotency-Key", "was already used with a different request"))
+    }
+}

@@ -1,0 +1,145 @@
+//! The job queue (architecture.md, Jobs). Two sides:
+//! - `JobRepo`, inside a tenant transaction: enqueue, read, cancel, checkpoint (row-level
+//!   security applies — a tenant only ever sees its own jobs);
+//! - `JobQueue`, the workers' cross-tenant side: claim with `FOR UPDATE SKIP LOCKED`, heartbeat
+//!   the lease, finish, rescue expired leases, wait for `NOTIFY`, and run scheduled work once.
+
+use crate::RepoError;
+use leadzone_domain::entities::{Job, JobError, JobLog};
+use leadzone_domain::enums::{JobEntityType, JobStatus, JobType, LogLevel};
+use leadzone_domain::ids::{JobId, UserId};
+use time::{Duration, OffsetDateTime};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewJob {
+    pub id: JobId,
+    pub kind: JobType,
+    pub entity_type: Option<JobEntityType>,
+    pub entity_id: Option<uuid::Uuid>,
+    pub input: serde_json::Value,
+    pub created_by: UserId,
+    pub max_attempts: i32,
+    pub priority: i32,
+    pub idempotency_key: Option<String>,
+}
+
+/// Filters of `GET /jobs`, and where the previous page ended.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct JobListQuery {
+    pub kind: Option<JobType>,
+    pub status: Option<JobStatus>,
+    pub after: Option<(OffsetDateTime, JobId)>,
+    pub limit: u64,
+}
+
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait::async_trait]
+pub trait JobRepo: Send + Sync {
+    /// Enqueues a job (PENDING, runnable now) and wakes the workers when the transaction commits.
+    ///
+    /// # Errors
+    /// `Conflict` when the idempotency key is already used in this tenant.
+    async fn insert(&self, job: &NewJob, now: OffsetDateTime) -> Result<Job, RepoError>;
+    /// # Errors
+    /// `NotFound` when no such job exists in this tenant.
+    async fn get(&self, id: JobId) -> Result<Job, RepoError>;
+    async fn by_idempotency_key(&self, key: &str) -> Result<Option<Job>, RepoError>;
+    /// Newest first.
+    async fn list(&self, query: &JobListQuery) -> Result<Vec<Job>, RepoError>;
+    /// Oldest first, at most `limit`.
+    async fn logs(&self, id: JobId, limit: u64) -> Result<Vec<JobLog>, RepoError>;
+    /// PENDING → CANCELLED now; RUNNING → `cancel_requested`. Returns the job after the change.
+    async fn cancel(&self, id: JobId, now: OffsetDateTime) -> Result<Job, RepoError>;
+    /// Saves a running job's progress and partial result in the handler's own transaction, so that
+    /// work and checkpoint commit together. Returns whether cancellation was requested.
+    async fn checkpoint(
+        &self,
+        id: JobId,
+        progress: i32,
+        message: &str,
+        result: &serde_json::Value,
+    ) -> Result<bool, RepoError>;
+}
+
+/// A worker's view of its lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lease {
+    /// Still ours; `cancel_requested` tells the handler to stop at its next checkpoint.
+    Held { cancel_requested: bool },
+    /// Rescued or finished by someone else: stop without writing anything.
+    Lost,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Finish {
+    Success(serde_json::Value),
+    /// Failed for good (attempts spent, or an error that retrying cannot fix).
+    Failed(JobError),
+    /// Back to PENDING, to run again at `at`.
+    Retry {
+        error: JobError,
+        at: OffsetDateTime,
+    },
+    Cancelled,
+    /// Graceful shutdown: back to PENDING without spending the attempt.
+    Released,
+}
+
+/// What the rescuer did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Rescued {
+    pub requeued: u64,
+    pub failed: u64,
+}
+
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait::async_trait]
+pub trait JobQueue: Send + Sync {
+    /// Claims up to `n` runnable jobs (PENDING, `run_at` due), by priority then `run_at`, marking
+    /// them RUNNING with a lease of `lease` for `worker` and counting the attempt.
+    async fn claim(&self, worker: &str, n: u32, lease: Duration, now: OffsetDateTime) -> Result<Vec<Job>, RepoError>;
+    /// Extends the lease while `worker` still holds the job.
+    async fn heartbeat(
+        &self,
+        id: JobId,
+        worker: &str,
+        lease: Duration,
+        now: OffsetDateTime,
+    ) -> Result<Lease, RepoError>;
+    /// Progress 0–100 and a message, while `worker` holds the job.
+    async fn progress(&self, id: JobId, worker: &str, progress: i32, message: &str) -> Result<(), RepoError>;
+    async fn log(
+        &self,
+        job: &Job,
+        level: LogLevel,
+        message: &str,
+        data: Option<serde_json::Value>,
+    ) -> Result<(), RepoError>;
+    /// Ends a run held by `worker`; `false` when the lease was lost meanwhile (nothing written).
+    async fn finish(&self, id: JobId, worker: &str, outcome: &Finish, now: OffsetDateTime) -> Result<bool, RepoError>;
+    /// Returns RUNNING jobs whose lease expired to PENDING, or FAILED once their attempts are
+    /// spent. Never touches a finished job.
+    async fn rescue(&self, now: OffsetDateTime) -> Result<Rescued, RepoError>;
+    /// Waits until a job is enqueued (`NOTIFY`) or `timeout` passes.
+    async fn wait_for_work(&self, timeout: std::time::Duration);
+    /// Claims the scheduled task `name` when it is due: exactly one caller across all processes
+    /// wins, and the next run is set to `next`.
+    async fn try_schedule(&self, name: &str, now: OffsetDateTime, next: OffsetDateTime) -> Result<bool, RepoError>;
+}
+
+/// Files the system keeps: import uploads, export results, error reports, archives.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait::async_trait]
+pub trait BlobStore: Send + Sync {
+    /// Writes (or replaces) a whole object.
+    async fn put(&self, key: &str, data: &[u8]) -> Result<(), RepoError>;
+    /// Appends to an object, creating it.
+    async fn append(&self, key: &str, data: &[u8]) -> Result<(), RepoError>;
+    /// # Errors
+    /// `NotFound` when no such object exists.
+    async fn get(&self, key: &str) -> Result<Vec<u8>, RepoError>;
+    /// Up to `max` bytes from `offset`; empty at the end.
+    async fn read_at(&self, key: &str, offset: u64, max: usize) -> Result<Vec<u8>, RepoError>;
+    async fn delete(&self, key: &str) -> Result<(), RepoError>;
+}
