@@ -38,6 +38,7 @@ sql_migration!(LeadsWorkspace, "0005_leads_workspace.sql");
 sql_migration!(SystemLeastPrivilege, "0006_system_role_least_privilege.sql");
 sql_migration!(LeadsStatistics, "0007_leads_statistics.sql");
 sql_migration!(Jobs, "0008_jobs.sql");
+sql_migration!(Retention, "0009_retention.sql");
 
 pub struct Migrator;
 
@@ -53,6 +54,7 @@ impl MigratorTrait for Migrator {
             Box::new(SystemLeastPrivilege),
             Box::new(LeadsStatistics),
             Box::new(Jobs),
+            Box::new(Retention),
         ]
     }
 }
@@ -68,6 +70,7 @@ pub fn migration_sources() -> &'static [&'static str] {
         include_str!("../sql/0006_system_role_least_privilege.sql"),
         include_str!("../sql/0007_leads_statistics.sql"),
         include_str!("../sql/0008_jobs.sql"),
+        include_str!("../sql/0009_retention.sql"),
     ]
 }
 

@@ -111,7 +111,9 @@ fn write_private(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
 }
 
 /// The use cases and the job queue, wired to their adapters.
-pub async fn build_core(settings: &Settings) -> Result<(App, Arc<dyn JobQueue>), StartupError> {
+pub async fn build_core(
+    settings: &Settings,
+) -> Result<(App, Arc<dyn JobQueue>, crate::worker::Scheduled), StartupError> {
     let pool = PoolConfig { max_connections: settings.db_pool_size, ..Default::default() };
     let app_db = connect(settings.database_app_url.expose_secret(), &pool).await.map_err(db)?;
     let system_db = connect(
@@ -123,6 +125,8 @@ pub async fn build_core(settings: &Settings) -> Result<(App, Arc<dyn JobQueue>),
     let secrets = AesGcmBox::new(&master_keys(settings)?).map_err(|e| StartupError::Crypto(e.0))?;
     let queue: Arc<dyn JobQueue> =
         Arc::new(PgJobQueue::new(system_db.clone(), settings.database_system_url.expose_secret()));
+    let scheduled =
+        crate::worker::Scheduled { retention: Arc::new(leadzone_postgres::PgRetention::new(system_db.clone())) };
     let app = App {
         uow: Arc::new(PgUnitOfWork::new(app_db)),
         system: Arc::new(PgSystemStore::new(system_db.clone())),
@@ -141,7 +145,7 @@ pub async fn build_core(settings: &Settings) -> Result<(App, Arc<dyn JobQueue>),
             ..AppConfig::default()
         },
     };
-    Ok((app, queue))
+    Ok((app, queue, scheduled))
 }
 
 /// A built, bound, not yet running server (and its job workers, when configured).
@@ -156,11 +160,11 @@ impl Application {
         if run_migrations {
             migrate(settings).await?;
         }
-        let (app, queue) = build_core(settings).await?;
+        let (app, queue, scheduled) = build_core(settings).await?;
         let workers = (settings.workers > 0).then(|| {
             let (tx, rx) = tokio::sync::watch::channel(false);
             let cfg = crate::worker::WorkerConfig::new(settings.workers, settings.job_lease_secs);
-            (tx, tokio::spawn(crate::worker::run(app.clone(), queue.clone(), cfg, rx)))
+            (tx, tokio::spawn(crate::worker::run(app.clone(), queue.clone(), scheduled, cfg, rx)))
         });
         let state = HttpState {
             app,
@@ -196,10 +200,10 @@ impl Application {
 
 /// `leadzone worker`: job workers only, until SIGTERM/SIGINT.
 pub async fn run_worker(settings: &Settings) -> Result<(), StartupError> {
-    let (app, queue) = build_core(settings).await?;
+    let (app, queue, scheduled) = build_core(settings).await?;
     let (tx, rx) = tokio::sync::watch::channel(false);
     let cfg = crate::worker::WorkerConfig::new(settings.workers.max(1), settings.job_lease_secs);
-    let task = tokio::spawn(crate::worker::run(app, queue, cfg, rx));
+    let task = tokio::spawn(crate::worker::run(app, queue, scheduled, cfg, rx));
     shutdown_signal().await;
     let _ = tx.send(true);
     let _ = task.await;

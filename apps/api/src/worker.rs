@@ -10,7 +10,7 @@ use leadzone_app::App;
 use leadzone_app::jobs::{JobControl, JobFailure};
 use leadzone_domain::entities::Job;
 use leadzone_domain::enums::LogLevel;
-use leadzone_ports::jobs::{Finish, JobQueue, Lease};
+use leadzone_ports::jobs::{Finish, JobQueue, Lease, RetentionStore};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -75,6 +75,19 @@ impl JobControl for Control {
 
     fn should_stop(&self) -> bool {
         self.stop.load(Ordering::SeqCst)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retention_runs_after_riyadh_midnight() {
+        let now = time::macros::datetime!(2026-11-26 22:30 UTC); // 01:30 on the 27th in Riyadh
+        assert_eq!(next_riyadh_midnight(now), time::macros::datetime!(2026-11-27 21:00 UTC));
+        let now = time::macros::datetime!(2026-11-26 08:00 UTC);
+        assert_eq!(next_riyadh_midnight(now), time::macros::datetime!(2026-11-26 21:00 UTC));
     }
 }
 
@@ -167,8 +180,44 @@ async fn run_one(app: App, queue: Arc<dyn JobQueue>, job: Job, cfg: WorkerConfig
     }
 }
 
+/// The daily tasks a worker may win: today the retention policy.
+#[derive(Clone)]
+pub struct Scheduled {
+    pub retention: Arc<dyn RetentionStore>,
+}
+
+/// The start of the next day in Riyadh (UTC+3), where most tenants live: quiet hours.
+fn next_riyadh_midnight(now: time::OffsetDateTime) -> time::OffsetDateTime {
+    let riyadh = time::UtcOffset::from_hms(3, 0, 0).unwrap_or(time::UtcOffset::UTC);
+    let local = now.to_offset(riyadh);
+    (local.date() + time::Duration::days(1)).midnight().assume_offset(riyadh).to_offset(time::UtcOffset::UTC)
+}
+
+async fn maybe_run_scheduled(app: &App, queue: &Arc<dyn JobQueue>, scheduled: &Scheduled) {
+    let now = time::OffsetDateTime::now_utc();
+    match queue.try_schedule("retention", now, next_riyadh_midnight(now)).await {
+        Ok(true) => {
+            let (store, blobs) = (scheduled.retention.clone(), app.blobs.clone());
+            tokio::spawn(async move {
+                match leadzone_app::retention::run_retention(&*store, &*blobs, time::OffsetDateTime::now_utc()).await {
+                    Ok(report) => tracing::info!(?report, "retention done"),
+                    Err(e) => tracing::error!(error = %e, "retention failed; it runs again tomorrow"),
+                }
+            });
+        }
+        Ok(false) => {}
+        Err(e) => tracing::warn!(error = %e, "scheduler check failed"),
+    }
+}
+
 /// Runs workers until `shutdown` turns true, then drains within the grace period.
-pub async fn run(app: App, queue: Arc<dyn JobQueue>, cfg: WorkerConfig, mut shutdown: watch::Receiver<bool>) {
+pub async fn run(
+    app: App,
+    queue: Arc<dyn JobQueue>,
+    scheduled: Scheduled,
+    cfg: WorkerConfig,
+    mut shutdown: watch::Receiver<bool>,
+) {
     if cfg.concurrency == 0 {
         return;
     }
@@ -176,9 +225,14 @@ pub async fn run(app: App, queue: Arc<dyn JobQueue>, cfg: WorkerConfig, mut shut
     let stopping = Arc::new(AtomicBool::new(false));
     let mut running: JoinSet<()> = JoinSet::new();
     let mut last_rescue = Instant::now() - cfg.lease;
+    let mut last_schedule_check: Option<Instant> = None;
     loop {
         if *shutdown.borrow() {
             break;
+        }
+        if last_schedule_check.is_none_or(|t| t.elapsed() >= Duration::from_secs(60)) {
+            last_schedule_check = Some(Instant::now());
+            maybe_run_scheduled(&app, &queue, &scheduled).await;
         }
         while running.try_join_next().is_some() {}
         if last_rescue.elapsed() >= cfg.lease / 2 {

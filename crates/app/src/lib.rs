@@ -19,6 +19,7 @@ pub mod lead_actions;
 pub mod leads;
 pub mod lists;
 pub mod policy;
+pub mod retention;
 pub mod team;
 pub mod tenant;
 pub mod usage;

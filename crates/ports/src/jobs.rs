@@ -143,3 +143,38 @@ pub trait BlobStore: Send + Sync {
     async fn read_at(&self, key: &str, offset: u64, max: usize) -> Result<Vec<u8>, RepoError>;
     async fn delete(&self, key: &str) -> Result<(), RepoError>;
 }
+
+/// Tables whose old rows are archived before they are removed (data-model.md, Retention).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArchiveTable {
+    WhatsAppMessages,
+    AuditLogs,
+}
+
+impl ArchiveTable {
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::WhatsAppMessages => "whatsapp_messages",
+            Self::AuditLogs => "audit_logs",
+        }
+    }
+}
+
+/// The retention policy's storage side (system role: it crosses tenants).
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait::async_trait]
+pub trait RetentionStore: Send + Sync {
+    /// Deletes job logs created before `before`; returns how many.
+    async fn purge_job_logs(&self, before: OffsetDateTime) -> Result<u64, RepoError>;
+    /// Deletes finished jobs completed before `before` (their logs go with them).
+    async fn purge_finished_jobs(&self, before: OffsetDateTime) -> Result<u64, RepoError>;
+    /// Up to `limit` rows older than `before`, oldest first, as (id, row as JSON).
+    async fn archive_batch(
+        &self,
+        table: ArchiveTable,
+        before: OffsetDateTime,
+        limit: u64,
+    ) -> Result<Vec<(uuid::Uuid, serde_json::Value)>, RepoError>;
+    /// Deletes archived rows (audit rows only through this path: the trigger refuses all else).
+    async fn delete_archived(&self, table: ArchiveTable, ids: &[uuid::Uuid]) -> Result<u64, RepoError>;
+}

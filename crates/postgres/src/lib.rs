@@ -12,11 +12,13 @@ mod identity;
 mod jobs;
 mod leads;
 mod mapping;
+mod retention;
 mod system;
 mod tx;
 
 pub use error::db_err;
 pub use jobs::{JOBS_CHANNEL, PgJobQueue};
+pub use retention::PgRetention;
 pub use system::{OutboxMailer, PgSystemStore};
 pub use tx::{PgTenantTx, PgUnitOfWork};
 

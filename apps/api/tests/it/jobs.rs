@@ -198,8 +198,8 @@ async fn idempotency_keys_sse_cancel_and_isolation() {
     problem(app.import_csv(&owner.token, b"Colour,Size\nred,1\n".to_vec(), "").await, 422, "VALIDATION_FAILED").await;
 }
 
-/// A worker process killed with SIGKILL in the middle of a 100,000-row import, then a new worker:
-/// exactly 100,000 leads, no duplicates.
+/// A worker process killed with SIGKILL in the middle of a 100,000-row import, a second one
+/// stopped with SIGTERM, then a third: exactly 100,000 leads, no duplicates, nothing charged twice.
 #[tokio::test]
 async fn an_import_survives_kill_dash_nine_of_its_worker() {
     use std::process::{Command, Stdio};
@@ -247,10 +247,29 @@ async fn an_import_survives_kill_dash_nine_of_its_worker() {
     let mid = app.sql_i64("SELECT count(*) FROM leads").await;
     assert!(mid > 0 && mid < 100_000, "killed mid-import at {mid}");
 
-    let mut second = worker("2");
+    // A second worker resumes it; SIGTERM stops it at a checkpoint and releases the job.
+    let second = worker("2");
+    let mut resumed = false;
+    for _ in 0..600 {
+        if app.sql_i64("SELECT count(*) FROM leads").await > mid + 10_000 {
+            resumed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(resumed, "the second worker resumed the import");
+    assert!(Command::new("kill").args(["-TERM", &second.id().to_string()]).status().unwrap().success());
+    let out = second.wait_with_output().unwrap();
+    assert!(out.status.success(), "SIGTERM is a clean stop");
+    let released: Value = app.get(&format!("/api/v1/jobs/{id}"), Some(&owner.token)).await.json().await.unwrap();
+    if released["status"] != "SUCCESS" {
+        assert_eq!(released["status"], "PENDING", "released for another worker: {released}");
+    }
+
+    let mut third = worker("2");
     let job = app.wait_job(&owner.token, &id, 300).await;
-    second.kill().unwrap();
-    second.wait().unwrap();
+    third.kill().unwrap();
+    third.wait().unwrap();
     assert_eq!(job["status"], "SUCCESS", "{job}");
     assert_eq!(job["result"]["created"], 100_000);
     assert_eq!(app.sql_i64("SELECT count(*) FROM leads").await, 100_000);
@@ -261,4 +280,51 @@ async fn an_import_survives_kill_dash_nine_of_its_worker() {
         "no unit charged twice"
     );
     assert!(job["attempts"].as_i64().unwrap() >= 2);
+}
+
+/// Retention: old job history goes; old WhatsApp messages and audit rows are archived to gzip JSON
+/// Lines first, then removed; recent rows stay.
+#[tokio::test]
+async fn retention_archives_before_it_deletes() {
+    use leadzone_app::retention::run_retention;
+    use std::io::Read;
+    let app = spawn_app_with(&[("LEADZONE_WORKERS", "0")]).await;
+    let owner = app.register().await;
+    let (t, u) = (&owner.tenant_id, &owner.user_id);
+    app.sql(&format!(
+        "INSERT INTO jobs (id, tenant_id, type, status, created_by, completed_at) VALUES
+           (gen_random_uuid(), '{t}', 'EXPORT', 'SUCCESS', '{u}', now() - interval '100 days'),
+           (gen_random_uuid(), '{t}', 'EXPORT', 'SUCCESS', '{u}', now() - interval '10 days'),
+           (gen_random_uuid(), '{t}', 'EXPORT', 'PENDING', '{u}', NULL);
+         UPDATE jobs SET created_at = now() - interval '200 days' WHERE status = 'PENDING';
+         INSERT INTO job_logs (id, tenant_id, job_id, level, message, created_at)
+           SELECT gen_random_uuid(), tenant_id, id, 'INFO', 'old', now() - interval '40 days' FROM jobs WHERE completed_at > now() - interval '20 days';
+         INSERT INTO whatsapp_messages (id, tenant_id, phone, message, sent_by, sent_at) VALUES
+           (gen_random_uuid(), '{t}', '+966500000001', 'مرحبا', '{u}', now() - interval '400 days'),
+           (gen_random_uuid(), '{t}', '+966500000002', 'recent', '{u}', now() - interval '1 day');
+         INSERT INTO audit_logs (id, tenant_id, event_type, action, created_at) VALUES
+           (gen_random_uuid(), '{t}', 'AUTH_LOGIN', 'ancient', now() - interval '800 days');"
+    ))
+    .await;
+    let system = leadzone_postgres::connect(&app.db.system_url(), &Default::default()).await.unwrap();
+    let store = leadzone_postgres::PgRetention::new(system);
+    let blobs = leadzone_providers::LocalBlobStore::new(std::path::Path::new(&app.data_dir).join("blobs"));
+    let report = run_retention(&store, &blobs, time::OffsetDateTime::now_utc()).await.unwrap();
+    assert_eq!((report.job_logs, report.jobs, report.whatsapp_messages, report.audit_logs), (1, 1, 1, 1));
+    assert_eq!(app.sql_i64("SELECT count(*) FROM jobs").await, 2, "recent and unfinished jobs stay");
+    assert_eq!(app.sql_i64("SELECT count(*) FROM whatsapp_messages").await, 1);
+    assert_eq!(app.sql_i64("SELECT count(*) FROM audit_logs WHERE action = 'ancient'").await, 0);
+    assert!(app.sql_i64("SELECT count(*) FROM audit_logs").await >= 1, "recent audit rows stay");
+    // The archives hold the removed rows.
+    let dir = std::path::Path::new(&app.data_dir).join("blobs/archives/whatsapp_messages");
+    let file = std::fs::read_dir(&dir).unwrap().next().unwrap().unwrap().path();
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(file).unwrap()).read_to_string(&mut text).unwrap();
+    let row: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(row["message"], "مرحبا");
+    assert!(std::path::Path::new(&app.data_dir).join("blobs/archives/audit_logs").exists());
+    // The application role still cannot delete audit rows.
+    let app_role = app.db.connect_as("leadzone_app").await;
+    use sea_orm::ConnectionTrait;
+    assert!(app_role.execute_unprepared("DELETE FROM audit_logs").await.is_err());
 }
