@@ -37,3 +37,11 @@ db-up:
 # Latency of GET /leads on 1.2 million leads (drops and recreates the database leadzone_bench).
 bench-leads:
     cargo bench -p leadzone-api --bench leads
+
+# 1,000,000 rows through the IMPORT job beside psql \copy and one INSERT per row.
+bench-import:
+    cargo bench -p leadzone-api --bench import
+
+# No-op jobs claimed and completed per second with 4 workers.
+bench-jobs:
+    cargo bench -p leadzone-api --bench jobs

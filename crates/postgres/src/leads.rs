@@ -455,6 +455,9 @@ pub(crate) async fn existing_keys<C: ConnectionTrait>(
     let phones: Vec<String> = keys.iter().filter_map(|k| k.phone.clone()).collect();
     let hosts: Vec<String> = keys.iter().filter_map(|k| k.website_host.clone()).collect();
     let names: Vec<String> = keys.iter().filter(|k| !k.name_key.is_empty()).map(|k| k.name_key.clone()).collect();
+    // An import grows the table from nothing within one session: a generic plan cached while it
+    // was empty would scan the whole tenant for every batch. Plan with the real size each time.
+    db.execute_unprepared("SET LOCAL plan_cache_mode = force_custom_plan").await.map_err(db_err)?;
     let rows = db
         .query_all_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,

@@ -1,0 +1,63 @@
+//! Shared by the benchmarks: a fresh database and a running server.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use leadzone_api::config::Settings;
+use leadzone_api::startup::Application;
+use sea_orm::{ConnectionTrait, Database};
+use std::collections::HashMap;
+
+pub struct Bench {
+    pub url: String,
+    pub base: String,
+    pub settings: Settings,
+}
+
+/// Drops and recreates `BENCH_DATABASE_URL`'s database (default `name`) and starts the server.
+pub async fn start(name: &str, workers: &str) -> Bench {
+    let url =
+        std::env::var("BENCH_DATABASE_URL").unwrap_or_else(|_| format!("postgres://postgres@127.0.0.1:5432/{name}"));
+    let mut admin_url = url::Url::parse(&url).unwrap();
+    let db = admin_url.path().trim_start_matches('/').to_owned();
+    admin_url.set_path("/postgres");
+    let admin = Database::connect(admin_url.as_str()).await.unwrap();
+    admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)")).await.unwrap();
+    admin.close().await.unwrap();
+    let data_dir = std::env::temp_dir().join(format!("leadzone-bench-{db}"));
+    let env: HashMap<String, String> = [
+        ("DATABASE_URL", url.clone()),
+        ("LEADZONE_BIND", "127.0.0.1:0".into()),
+        ("LEADZONE_HTTP_WORKERS", "2".into()),
+        ("LEADZONE_DB_POOL_SIZE", "20".into()),
+        ("LEADZONE_WORKERS", workers.into()),
+        ("LEADZONE_DATA_DIR", data_dir.display().to_string()),
+        ("LEADZONE_MASTER_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let settings = Settings::from_map(&env).unwrap();
+    let app = Application::build(&settings, true).await.unwrap();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    Bench { url, base, settings }
+}
+
+/// Registers an owner on the enterprise plan; returns (token, tenant id, user id).
+pub async fn owner(b: &Bench) -> (String, String, String) {
+    let client = reqwest::Client::new();
+    let reg: serde_json::Value = client
+        .post(format!("{}/api/v1/auth/register", b.base))
+        .json(&serde_json::json!({"email": "bench@example.sa", "password": "bench password 1", "name": "Bench", "organizationName": "Bench"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let tenant = reg["tenant"]["id"].as_str().unwrap().to_owned();
+    let db = Database::connect(b.url.as_str()).await.unwrap();
+    db.execute_unprepared(&format!("UPDATE subscriptions SET plan_id = 'enterprise' WHERE tenant_id = '{tenant}'"))
+        .await
+        .unwrap();
+    (reg["accessToken"].as_str().unwrap().to_owned(), tenant, reg["user"]["id"].as_str().unwrap().to_owned())
+}

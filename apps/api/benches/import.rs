@@ -1,0 +1,113 @@
+//! `just bench-import`: 1,000,000 CSV rows through the IMPORT job (validation and duplicate
+//! detection on), beside (a) `psql \copy` of the same rows into a table with the seed's lead
+//! columns and only the seed's lead indexes, and (b) one INSERT per row.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use sea_orm::{ConnectionTrait, Database};
+use std::time::Instant;
+
+const ROWS: usize = 1_000_000;
+
+#[tokio::main]
+async fn main() {
+    let b = common::start("leadzone_bench_import", "1").await;
+    let (token, tenant, user) = common::owner(&b).await;
+    let mut csv = String::with_capacity(ROWS * 40);
+    csv.push_str("Company,City,Phone\n");
+    for i in 0..ROWS {
+        csv.push_str(&format!("Company {i},Riyadh,05{i:08}\n"));
+    }
+    eprintln!("importing {ROWS} rows ({} MB) …", csv.len() / 1_000_000);
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    let res: serde_json::Value = client
+        .post(format!("{}/api/v1/imports", b.base))
+        .bearer_auth(&token)
+        .header("content-type", "text/csv")
+        .body(csv.clone())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = res["job"]["id"].as_str().unwrap().to_owned();
+    let job = loop {
+        let job: serde_json::Value = client
+            .get(format!("{}/api/v1/jobs/{id}", b.base))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if matches!(job["status"].as_str(), Some("SUCCESS" | "FAILED")) {
+            break job;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    let import_secs = started.elapsed().as_secs_f64();
+    assert_eq!(job["result"]["created"], ROWS, "{job}");
+    let import_rate = ROWS as f64 / import_secs;
+
+    // (a) the floor a seed-compliant schema imposes: \copy into the seed's columns and indexes.
+    let db = Database::connect(b.url.as_str()).await.unwrap();
+    db.execute_unprepared(
+        "CREATE TABLE seed_leads (
+           id UUID PRIMARY KEY DEFAULT gen_random_uuid(), tenant_id UUID NOT NULL, company_name VARCHAR(255) NOT NULL,
+           industry VARCHAR(100), city VARCHAR(100), phone VARCHAR(50), email VARCHAR(255), website TEXT,
+           status VARCHAR(20) DEFAULT 'NEW', score INTEGER, tags TEXT[] DEFAULT '{}', enrichment_data JSONB DEFAULT '{}',
+           list_id UUID, assigned_to UUID, created_by UUID NOT NULL, created_at TIMESTAMP DEFAULT NOW(),
+           updated_at TIMESTAMP DEFAULT NOW(), last_contacted_at TIMESTAMP);
+         CREATE INDEX ON seed_leads(tenant_id); CREATE INDEX ON seed_leads(tenant_id, status);
+         CREATE INDEX ON seed_leads(tenant_id, created_at DESC); CREATE INDEX ON seed_leads(tenant_id, assigned_to);
+         CREATE INDEX ON seed_leads(list_id);
+         CREATE INDEX ON seed_leads USING gin(to_tsvector('arabic', company_name || ' ' || COALESCE(industry, '')));",
+    )
+    .await
+    .unwrap();
+    let path = std::env::temp_dir().join("leadzone-bench-copy.csv");
+    let mut copy = String::with_capacity(ROWS * 100);
+    for i in 0..ROWS {
+        copy.push_str(&format!("{tenant},Company {i},Riyadh,+9665{:08},{user}\n", i % 100_000_000));
+    }
+    std::fs::write(&path, copy).unwrap();
+    let started = Instant::now();
+    let status = std::process::Command::new("psql")
+        .arg(&b.url)
+        .arg("-qc")
+        .arg(format!(
+            "\\copy seed_leads(tenant_id, company_name, city, phone, created_by) FROM '{}' CSV",
+            path.display()
+        ))
+        .status()
+        .expect("psql is needed for the \\copy baseline");
+    assert!(status.success());
+    let copy_rate = ROWS as f64 / started.elapsed().as_secs_f64();
+
+    // (b) one INSERT per row, measured on 20,000 rows.
+    let sample = 20_000;
+    let started = Instant::now();
+    for i in 0..sample {
+        db.execute_unprepared(&format!(
+            "INSERT INTO seed_leads (tenant_id, company_name, city, phone, created_by) VALUES ('{tenant}', 'Row {i}', 'Riyadh', '+9660{i:08}', '{user}')"
+        ))
+        .await
+        .unwrap();
+    }
+    let row_rate = sample as f64 / started.elapsed().as_secs_f64();
+    let _ = std::fs::remove_file(path);
+
+    println!("\n1,000,000-row import, this machine (2 cores)");
+    println!("| path | rows/s | vs \\copy |");
+    println!("| --- | --- | --- |");
+    println!(
+        "| IMPORT job (validation + duplicates, all indexes) | {import_rate:.0} | {:.0}% |",
+        import_rate / copy_rate * 100.0
+    );
+    println!("| (a) psql \\copy, seed columns and seed indexes only | {copy_rate:.0} | 100% |");
+    println!("| (b) one INSERT per row | {row_rate:.0} | {:.0}% |", row_rate / copy_rate * 100.0);
+}
