@@ -1,5 +1,5 @@
 //! Shared by the benchmarks: a fresh database and a running server.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use leadzone_api::config::Settings;
 use leadzone_api::startup::Application;

@@ -1,7 +1,7 @@
 //! `just bench-import`: 1,000,000 CSV rows through the IMPORT job (validation and duplicate
 //! detection on), beside (a) `psql \copy` of the same rows into a table with the seed's lead
 //! columns and only the seed's lead indexes, and (b) one INSERT per row.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod common;
 

@@ -1,6 +1,6 @@
 //! `just bench-jobs`: no-op jobs claimed and completed per second with 4 workers, through the
 //! real queue (FOR UPDATE SKIP LOCKED claims, lease bookkeeping, completion).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod common;
 
