@@ -103,7 +103,11 @@ async fn spawn_inner(behind_proxy: bool, admin: bool, overrides: &[(&str, &str)]
     let handle = app.handle();
     tokio::spawn(app.run_until_stopped());
     let data_dir = env.get("LEADZONE_DATA_DIR").cloned().unwrap_or_default();
-    TestApp { base, client: reqwest::Client::new(), db, proxy, handle, data_dir }
+    // Idle connections are dropped before the server's 5-second keep-alive closes them, so a reused
+    // connection never races its own closing (hyper's IncompleteMessage).
+    let client =
+        reqwest::Client::builder().pool_idle_timeout(std::time::Duration::from_secs(2)).build().expect("client");
+    TestApp { base, client, db, proxy, handle, data_dir }
 }
 
 impl TestApp {
