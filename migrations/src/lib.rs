@@ -39,6 +39,7 @@ sql_migration!(SystemLeastPrivilege, "0006_system_role_least_privilege.sql");
 sql_migration!(LeadsStatistics, "0007_leads_statistics.sql");
 sql_migration!(Jobs, "0008_jobs.sql");
 sql_migration!(Retention, "0009_retention.sql");
+sql_migration!(FeatureFlags, "0010_feature_flags.sql");
 
 pub struct Migrator;
 
@@ -55,6 +56,7 @@ impl MigratorTrait for Migrator {
             Box::new(LeadsStatistics),
             Box::new(Jobs),
             Box::new(Retention),
+            Box::new(FeatureFlags),
         ]
     }
 }
@@ -71,6 +73,7 @@ pub fn migration_sources() -> &'static [&'static str] {
         include_str!("../sql/0007_leads_statistics.sql"),
         include_str!("../sql/0008_jobs.sql"),
         include_str!("../sql/0009_retention.sql"),
+        include_str!("../sql/0010_feature_flags.sql"),
     ]
 }
 

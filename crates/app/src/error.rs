@@ -20,6 +20,8 @@ pub enum AppError {
     Forbidden,
     #[error("tenant suspended")]
     TenantSuspended,
+    #[error("feature {0} disabled")]
+    FeatureDisabled(String),
     #[error("not found")]
     NotFound,
     #[error("conflict: {0}")]

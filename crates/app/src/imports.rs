@@ -374,6 +374,7 @@ impl App {
         idempotency_key: Option<String>,
     ) -> Result<(Job, bool), AppError> {
         policy::require(ctx, Permission::LeadsExport)?;
+        self.require_feature(ctx, "export").await?;
         // Validate now, so a bad filter is a 422 rather than a failed job.
         crate::leads::parse_list_params(ctx, filter.clone())?;
         let hash = self.tokens.hash(&raw_filter.to_string());

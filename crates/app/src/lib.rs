@@ -11,6 +11,7 @@ pub mod audit;
 pub mod ctx;
 pub mod cursor;
 pub mod error;
+pub mod flags;
 pub mod health;
 pub mod identity;
 pub mod imports;

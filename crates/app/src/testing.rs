@@ -20,6 +20,7 @@ pub struct FakeTx {
     pub api_keys: MockApiKeyRepo,
     pub evidence: MockEvidenceRepo,
     pub jobs: leadzone_ports::jobs::MockJobRepo,
+    pub features: MockFeatureRepo,
 }
 
 #[async_trait::async_trait]
@@ -65,6 +66,9 @@ impl TenantTx for FakeTx {
     }
     fn jobs(&self) -> &dyn leadzone_ports::jobs::JobRepo {
         &self.jobs
+    }
+    fn features(&self) -> &dyn FeatureRepo {
+        &self.features
     }
     async fn commit(self: Box<Self>) -> Result<(), RepoError> {
         Ok(())

@@ -9,6 +9,7 @@ pub mod billing;
 pub mod entities;
 pub mod enums;
 pub mod error;
+pub mod flags;
 pub mod ids;
 pub mod imports;
 pub mod jobs;

@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod api_keys;
 pub mod auth;
+pub mod billing;
 pub mod body;
 pub mod dto;
 pub mod health;
@@ -65,6 +66,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(
             web::scope("/api/v1")
                 .configure(identity::configure)
+                .configure(billing::configure)
                 .configure(tenant::configure)
                 .configure(team::configure)
                 .configure(api_keys::configure)
@@ -73,7 +75,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .configure(jobs::configure)
                 .default_service(web::to(not_found)),
         )
-        .service(web::scope("/admin/v1").configure(admin::configure).default_service(web::to(not_found)));
+        .service(
+            web::scope("/admin/v1")
+                .configure(admin::configure)
+                .configure(billing::configure_admin)
+                .default_service(web::to(not_found)),
+        );
 }
 
 /// Builds the HTTP server on an already-bound listener. Dropping every handle of the returned

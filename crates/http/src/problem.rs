@@ -78,6 +78,11 @@ impl Problem {
                 E::OtpRequired => p(StatusCode::UNAUTHORIZED, "OTP_REQUIRED"),
                 E::Forbidden => p(StatusCode::FORBIDDEN, "FORBIDDEN"),
                 E::TenantSuspended => p(StatusCode::FORBIDDEN, "TENANT_SUSPENDED"),
+                E::FeatureDisabled(key) => {
+                    let mut prob = p(StatusCode::FORBIDDEN, "FEATURE_DISABLED");
+                    prob.extra.insert("feature".into(), json!(key));
+                    prob
+                }
                 E::NotFound => p(StatusCode::NOT_FOUND, "NOT_FOUND"),
                 E::Conflict(why) => {
                     let mut prob = p(StatusCode::CONFLICT, "CONFLICT");

@@ -37,6 +37,7 @@ pub trait TenantTx: Send + Sync {
     fn api_keys(&self) -> &dyn ApiKeyRepo;
     fn evidence(&self) -> &dyn EvidenceRepo;
     fn jobs(&self) -> &dyn crate::jobs::JobRepo;
+    fn features(&self) -> &dyn FeatureRepo;
 
     /// Makes every write of this transaction durable.
     ///
@@ -364,4 +365,14 @@ pub trait AuditRepo: Send + Sync {
     async fn append(&self, entry: &NewAuditLog) -> Result<(), RepoError>;
     /// Newest first.
     async fn list(&self, query: &AuditQuery) -> Result<Vec<AuditLog>, RepoError>;
+}
+
+/// Plans, flags and this tenant's overrides, as the flag evaluation needs them.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait::async_trait]
+pub trait FeatureRepo: Send + Sync {
+    /// Active plans by `sortOrder`.
+    async fn plans(&self) -> Result<Vec<Plan>, RepoError>;
+    async fn flags(&self) -> Result<Vec<FeatureFlag>, RepoError>;
+    async fn overrides(&self) -> Result<Vec<TenantFeature>, RepoError>;
 }

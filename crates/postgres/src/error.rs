@@ -6,8 +6,13 @@ use sea_orm::{DbErr, RuntimeErr, SqlErr};
 /// Unique violations (SQLSTATE 23505) become `Conflict` naming the constraint; lost or refused
 /// connections become `Unavailable`; "no row" becomes `NotFound`; the rest is `Other`.
 pub fn db_err(e: DbErr) -> RepoError {
-    if let Some(SqlErr::UniqueConstraintViolation(message)) = e.sql_err() {
-        return RepoError::Conflict(constraint_name(&message).unwrap_or(message));
+    match e.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(message)) => {
+            return RepoError::Conflict(constraint_name(&message).unwrap_or(message));
+        }
+        // A reference to a row that does not exist (or not in this tenant).
+        Some(SqlErr::ForeignKeyConstraintViolation(_)) => return RepoError::NotFound,
+        _ => {}
     }
     match &e {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => RepoError::Unavailable(e.to_string()),

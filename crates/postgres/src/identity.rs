@@ -316,3 +316,40 @@ impl ApiKeyRepo for PgTenantTx {
         Ok(())
     }
 }
+
+#[async_trait::async_trait]
+impl FeatureRepo for PgTenantTx {
+    async fn plans(&self) -> Result<Vec<Plan>, RepoError> {
+        crate::entities::plans::Entity::find()
+            .filter(crate::entities::plans::Column::IsActive.eq(true))
+            .order_by_asc(crate::entities::plans::Column::SortOrder)
+            .all(&self.txn)
+            .await
+            .map_err(db_err)?
+            .into_iter()
+            .map(Plan::try_from)
+            .collect()
+    }
+
+    async fn flags(&self) -> Result<Vec<FeatureFlag>, RepoError> {
+        Ok(crate::entities::feature_flags::Entity::find()
+            .order_by_asc(crate::entities::feature_flags::Column::Key)
+            .all(&self.txn)
+            .await
+            .map_err(db_err)?
+            .into_iter()
+            .map(FeatureFlag::from)
+            .collect::<Vec<_>>())
+    }
+
+    async fn overrides(&self) -> Result<Vec<TenantFeature>, RepoError> {
+        Ok(crate::entities::tenant_features::Entity::find()
+            .filter(crate::entities::tenant_features::Column::TenantId.eq(self.tid()))
+            .all(&self.txn)
+            .await
+            .map_err(db_err)?
+            .into_iter()
+            .map(TenantFeature::from)
+            .collect())
+    }
+}

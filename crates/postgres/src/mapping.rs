@@ -455,3 +455,46 @@ impl TryFrom<job_logs::Model> for JobLog {
         })
     }
 }
+
+impl From<feature_flags::Model> for FeatureFlag {
+    fn from(m: feature_flags::Model) -> Self {
+        FeatureFlag {
+            id: m.id.into(),
+            key: m.key,
+            name: m.name,
+            description: m.description,
+            enabled: m.enabled,
+            rollout_percentage: m.rollout_percentage,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
+}
+
+impl From<&FeatureFlag> for feature_flags::ActiveModel {
+    fn from(f: &FeatureFlag) -> Self {
+        feature_flags::ActiveModel {
+            id: Set(f.id.as_uuid()),
+            key: Set(f.key.clone()),
+            name: Set(f.name.clone()),
+            description: Set(f.description.clone()),
+            enabled: Set(f.enabled),
+            rollout_percentage: Set(f.rollout_percentage),
+            created_at: Set(f.created_at),
+            updated_at: Set(f.updated_at),
+        }
+    }
+}
+
+impl From<tenant_features::Model> for TenantFeature {
+    fn from(m: tenant_features::Model) -> Self {
+        TenantFeature {
+            id: m.id.into(),
+            tenant_id: m.tenant_id.into(),
+            feature_key: m.feature_key,
+            enabled: m.enabled,
+            expires_at: m.expires_at,
+            created_at: m.created_at,
+        }
+    }
+}

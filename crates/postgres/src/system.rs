@@ -360,6 +360,99 @@ impl SystemStore for PgSystemStore {
         q.all(&self.db).await.map_err(db_err)?.into_iter().map(Tenant::try_from).collect()
     }
 
+    async fn active_plans(&self) -> Result<Vec<leadzone_domain::entities::Plan>, RepoError> {
+        use crate::entities::plans;
+        plans::Entity::find()
+            .filter(plans::Column::IsActive.eq(true))
+            .order_by_asc(plans::Column::SortOrder)
+            .all(&self.db)
+            .await
+            .map_err(db_err)?
+            .into_iter()
+            .map(TryInto::try_into)
+            .collect()
+    }
+
+    async fn list_flags(&self) -> Result<Vec<leadzone_domain::entities::FeatureFlag>, RepoError> {
+        use crate::entities::feature_flags;
+        Ok(feature_flags::Entity::find()
+            .order_by_asc(feature_flags::Column::Key)
+            .all(&self.db)
+            .await
+            .map_err(db_err)?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    async fn insert_flag(&self, flag: &leadzone_domain::entities::FeatureFlag) -> Result<(), RepoError> {
+        use sea_orm::ActiveModelTrait;
+        crate::entities::feature_flags::ActiveModel::from(flag).insert(&self.db).await.map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn update_flag(&self, flag: &leadzone_domain::entities::FeatureFlag) -> Result<(), RepoError> {
+        let res = self
+            .db
+            .execute_raw(Self::stmt(
+                "UPDATE feature_flags SET name = $2, description = $3, enabled = $4, rollout_percentage = $5, updated_at = $6
+                  WHERE key = $1",
+                vec![
+                    flag.key.clone().into(),
+                    flag.name.clone().into(),
+                    flag.description.clone().into(),
+                    flag.enabled.into(),
+                    flag.rollout_percentage.into(),
+                    flag.updated_at.into(),
+                ],
+            ))
+            .await
+            .map_err(db_err)?;
+        if res.rows_affected() == 0 { Err(RepoError::NotFound) } else { Ok(()) }
+    }
+
+    async fn flag(&self, key: &str) -> Result<Option<leadzone_domain::entities::FeatureFlag>, RepoError> {
+        use crate::entities::feature_flags;
+        Ok(feature_flags::Entity::find()
+            .filter(feature_flags::Column::Key.eq(key))
+            .one(&self.db)
+            .await
+            .map_err(db_err)?
+            .map(Into::into))
+    }
+
+    async fn set_override(&self, o: &leadzone_domain::entities::TenantFeature) -> Result<(), RepoError> {
+        self.db
+            .execute_raw(Self::stmt(
+                "INSERT INTO tenant_features (id, tenant_id, feature_key, enabled, expires_at, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (tenant_id, feature_key) DO UPDATE SET enabled = EXCLUDED.enabled, expires_at = EXCLUDED.expires_at",
+                vec![
+                    o.id.as_uuid().into(),
+                    o.tenant_id.as_uuid().into(),
+                    o.feature_key.clone().into(),
+                    o.enabled.into(),
+                    o.expires_at.into(),
+                    o.created_at.into(),
+                ],
+            ))
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn delete_override(&self, tenant: TenantId, key: &str) -> Result<bool, RepoError> {
+        let res = self
+            .db
+            .execute_raw(Self::stmt(
+                "DELETE FROM tenant_features WHERE tenant_id = $1 AND feature_key = $2",
+                vec![tenant.as_uuid().into(), key.into()],
+            ))
+            .await
+            .map_err(db_err)?;
+        Ok(res.rows_affected() > 0)
+    }
+
     async fn set_tenant_status(
         &self,
         tenant: TenantId,

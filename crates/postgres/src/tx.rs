@@ -121,6 +121,9 @@ impl TenantTx for PgTenantTx {
     fn jobs(&self) -> &dyn leadzone_ports::jobs::JobRepo {
         self
     }
+    fn features(&self) -> &dyn FeatureRepo {
+        self
+    }
 
     async fn commit(self: Box<Self>) -> Result<(), RepoError> {
         self.txn.commit().await.map_err(db_err)

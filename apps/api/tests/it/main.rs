@@ -2,6 +2,7 @@
 //! database per test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+mod billing;
 mod health;
 mod helpers;
 mod identity;

@@ -4,6 +4,7 @@
 pub(crate) mod activities;
 pub(crate) mod api_keys;
 pub(crate) mod evidence;
+pub(crate) mod feature_flags;
 pub(crate) mod invites;
 pub(crate) mod job_logs;
 pub(crate) mod jobs;
@@ -12,5 +13,6 @@ pub(crate) mod lists;
 pub(crate) mod memberships;
 pub(crate) mod plans;
 pub(crate) mod subscriptions;
+pub(crate) mod tenant_features;
 pub(crate) mod tenants;
 pub(crate) mod users;
