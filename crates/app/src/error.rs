@@ -30,6 +30,8 @@ pub enum AppError {
     DuplicateLead { existing: LeadId },
     #[error("cannot move from {from} to {to}")]
     InvalidStateTransition { from: String, to: String },
+    #[error("the plan's {metric} limit is below current use")]
+    PlanLimitConflict { metric: UsageMetric, limit: i64, used: i64 },
     #[error("quota exceeded for {metric}")]
     QuotaExceeded { metric: UsageMetric, limit: i64, used: i64 },
     #[error("invite expired")]

@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod api_keys;
 pub mod audit;
+pub mod billing;
 pub mod ctx;
 pub mod cursor;
 pub mod error;

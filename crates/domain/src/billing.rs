@@ -36,10 +36,43 @@ pub fn usage_period(now: OffsetDateTime, timezone: &str) -> String {
     format!("{:04}-{:02}", local.year(), u8::from(local.month()))
 }
 
+impl crate::enums::SubscriptionStatus {
+    /// The transitions Stripe's events and the period-end job drive.
+    pub fn can_transition_to(self, to: crate::enums::SubscriptionStatus) -> bool {
+        use crate::enums::SubscriptionStatus::*;
+        matches!(
+            (self, to),
+            (Trialing, Active | PastDue | Cancelled)
+                | (Active, PastDue | Cancelled)
+                | (PastDue, Active | Unpaid | Cancelled)
+                | (Unpaid, Active | Cancelled)
+        )
+    }
+
+    /// Whether the tenant may still write (an UNPAID tenant may only read).
+    pub fn allows_writes(self) -> bool {
+        self != crate::enums::SubscriptionStatus::Unpaid
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use time::macros::datetime;
+
+    #[test]
+    fn subscription_transitions() {
+        use crate::enums::SubscriptionStatus::*;
+        assert!(Trialing.can_transition_to(Active));
+        assert!(Active.can_transition_to(PastDue));
+        assert!(PastDue.can_transition_to(Active));
+        assert!(PastDue.can_transition_to(Unpaid));
+        assert!(Unpaid.can_transition_to(Active));
+        assert!(!Cancelled.can_transition_to(Active), "a cancelled subscription is final");
+        assert!(!Active.can_transition_to(Unpaid), "UNPAID only follows PAST_DUE");
+        assert!(!Active.can_transition_to(Trialing));
+        assert!(!Unpaid.allows_writes() && PastDue.allows_writes());
+    }
 
     #[test]
     fn the_month_turns_at_local_midnight() {

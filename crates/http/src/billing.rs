@@ -134,8 +134,63 @@ async fn delete_override(
     Ok(HttpResponse::NoContent().finish())
 }
 
+fn subscription_json(v: &leadzone_app::billing::SubscriptionView) -> Value {
+    let s = &v.subscription;
+    let usage_by_metric: serde_json::Map<String, Value> =
+        v.usage.iter().map(|(m, used, limit)| (m.as_str().to_owned(), json!({"used": used, "limit": limit}))).collect();
+    json!({
+        "subscription": {
+            "id": s.id, "tenantId": s.tenant_id, "planId": s.plan_id.as_str(), "status": s.status,
+            "billingCycle": s.billing_cycle, "currentPeriodStart": ts(s.current_period_start),
+            "currentPeriodEnd": ts(s.current_period_end), "cancelAtPeriodEnd": s.cancel_at_period_end,
+            "trialEndsAt": s.trial_ends_at.map(ts), "stripeSubscriptionId": s.stripe_subscription_id,
+            "createdAt": ts(s.created_at), "updatedAt": ts(s.updated_at),
+        },
+        "plan": plan_json(&v.plan),
+        "usage": usage_by_metric,
+    })
+}
+
+#[get("/billing/subscription")]
+async fn subscription(state: web::Data<HttpState>, Authed(ctx): Authed) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(subscription_json(&state.app.subscription(&ctx).await?)))
+}
+
+#[post("/billing/subscription/change")]
+async fn change(
+    state: web::Data<HttpState>,
+    Authed(ctx): Authed,
+    JsonBody(body): JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    let mut f = Fields::new(&body);
+    let (plan, cycle) = (f.string("planId"), f.opt_string("billingCycle"));
+    f.finish()?;
+    Ok(HttpResponse::Ok().json(subscription_json(&state.app.change_plan(&ctx, &plan, cycle.as_deref()).await?)))
+}
+
+#[post("/billing/subscription/cancel")]
+async fn cancel(state: web::Data<HttpState>, Authed(ctx): Authed) -> Result<HttpResponse, ApiError> {
+    state.app.cancel_subscription(&ctx).await?;
+    Ok(HttpResponse::Ok().json(subscription_json(&state.app.subscription(&ctx).await?)))
+}
+
+#[get("/usage")]
+async fn usage_counters(
+    state: web::Data<HttpState>,
+    req: HttpRequest,
+    Authed(ctx): Authed,
+) -> Result<HttpResponse, ApiError> {
+    let q = crate::query_pairs(&req)?;
+    let (period, counters) = state.app.usage(&ctx, crate::query_param(&q, "period")).await?;
+    let data: Vec<Value> = counters
+        .iter()
+        .map(|c| json!({"id": c.id, "tenantId": c.tenant_id, "metric": c.metric, "value": c.value, "period": c.period, "updatedAt": ts(c.updated_at)}))
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({"period": period, "data": data})))
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(plans).service(features);
+    cfg.service(plans).service(features).service(subscription).service(change).service(cancel).service(usage_counters);
 }
 
 pub fn configure_admin(cfg: &mut web::ServiceConfig) {

@@ -100,6 +100,13 @@ impl Problem {
                     prob.extra.insert("to".into(), json!(to));
                     prob
                 }
+                E::PlanLimitConflict { metric, limit, used } => {
+                    let mut prob = p(StatusCode::CONFLICT, "PLAN_LIMIT_CONFLICT");
+                    prob.extra.insert("metric".into(), json!(metric.as_str()));
+                    prob.extra.insert("limit".into(), json!(limit));
+                    prob.extra.insert("used".into(), json!(used));
+                    prob
+                }
                 E::QuotaExceeded { metric, limit, used } => {
                     let mut prob = p(StatusCode::PAYMENT_REQUIRED, "QUOTA_EXCEEDED");
                     prob.extra.insert("metric".into(), json!(metric.as_str()));

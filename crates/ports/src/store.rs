@@ -128,6 +128,7 @@ pub trait SubscriptionRepo: Send + Sync {
     /// # Errors
     /// `NotFound` if the tenant has none.
     async fn current_with_plan(&self) -> Result<(Subscription, Plan), RepoError>;
+    async fn update(&self, subscription: &Subscription) -> Result<(), RepoError>;
 }
 
 /// The outcome of a metered increment.
@@ -152,6 +153,8 @@ pub trait UsageRepo: Send + Sync {
         n: i64,
         limit: Limit,
     ) -> Result<Increment, RepoError>;
+    /// The tenant's counters of one period.
+    async fn for_period(&self, period: &str) -> Result<Vec<UsageCounter>, RepoError>;
 }
 
 #[cfg_attr(feature = "mock", mockall::automock)]

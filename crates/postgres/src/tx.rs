@@ -137,6 +137,11 @@ impl SubscriptionRepo for PgTenantTx {
         Ok(())
     }
 
+    async fn update(&self, subscription: &Subscription) -> Result<(), RepoError> {
+        subscriptions::ActiveModel::from(subscription).reset_all().update(&self.txn).await.map_err(db_err)?;
+        Ok(())
+    }
+
     async fn current_with_plan(&self) -> Result<(Subscription, Plan), RepoError> {
         let sub = subscriptions::Entity::find()
             .filter(subscriptions::Column::TenantId.eq(self.tid()))
@@ -195,6 +200,30 @@ impl UsageRepo for PgTenantTx {
             .map_err(db_err)?
             .unwrap_or(0);
         Ok(Increment::Refused { used: i64::from(used), limit: limit_value })
+    }
+
+    async fn for_period(&self, period: &str) -> Result<Vec<UsageCounter>, RepoError> {
+        let rows = self
+            .txn
+            .query_all_raw(Self::stmt(
+                "SELECT id, metric, value, period, updated_at FROM usage_counters WHERE tenant_id = $1 AND period = $2 ORDER BY metric",
+                vec![self.tid().into(), period.into()],
+            ))
+            .await
+            .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                let metric: String = r.try_get("", "metric").map_err(db_err)?;
+                Ok(UsageCounter {
+                    id: r.try_get::<uuid::Uuid>("", "id").map_err(db_err)?.into(),
+                    tenant_id: self.tenant,
+                    metric: metric.parse().map_err(|_| RepoError::Other(format!("stored metric {metric:?}")))?,
+                    value: i64::from(r.try_get::<i32>("", "value").map_err(db_err)?),
+                    period: r.try_get("", "period").map_err(db_err)?,
+                    updated_at: r.try_get("", "updated_at").map_err(db_err)?,
+                })
+            })
+            .collect()
     }
 }
 

@@ -97,3 +97,202 @@ async fn features_follow_override_then_plan_then_rollout() {
     let flags: Value = app.get("/admin/v1/feature-flags", Some(ADMIN_TOKEN)).await.json().await.unwrap();
     assert_eq!(flags["data"].as_array().unwrap().len(), 1);
 }
+
+/// With 10 units left, 50 concurrent `POST /leads` across two server processes on one database
+/// give exactly 10 × 201 and 40 × 402, and the counter reads the limit.
+#[tokio::test]
+async fn quotas_are_exact_under_concurrency_across_two_processes() {
+    use std::process::{Command, Stdio};
+    let app = spawn_app_with(&[("LEADZONE_WORKERS", "0")]).await;
+    let owner = app.register().await;
+    // The free plan allows 100 leads a month: use 90 of them.
+    let period = leadzone_domain::billing::usage_period(time::OffsetDateTime::now_utc(), "Asia/Riyadh");
+    app.sql(&format!(
+        "INSERT INTO usage_counters (tenant_id, metric, period, value) VALUES ('{}', 'leads', '{period}', 90)",
+        owner.tenant_id
+    ))
+    .await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut other = Command::new(env!("CARGO_BIN_EXE_leadzone"))
+        .args(["serve", "--no-migrate"])
+        .env("DATABASE_URL", app.db.owner_url())
+        .env("DATABASE_APP_URL", app.db.app_url())
+        .env("DATABASE_SYSTEM_URL", app.db.system_url())
+        .env("LEADZONE_BIND", format!("127.0.0.1:{port}"))
+        .env("LEADZONE_WORKERS", "0")
+        .env("LEADZONE_MASTER_KEY", TEST_MASTER_KEY)
+        .env("LEADZONE_DATA_DIR", &app.data_dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let second = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let mut up = false;
+    for _ in 0..120 {
+        if client.get(format!("{second}/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    assert!(up, "the second server process started");
+    let tasks: Vec<_> = (0..50)
+        .map(|i| {
+            let base = if i % 2 == 0 { app.base.clone() } else { second.clone() };
+            let (client, token) = (client.clone(), owner.token.clone());
+            tokio::spawn(async move {
+                client
+                    .post(format!("{base}/api/v1/leads"))
+                    .bearer_auth(token)
+                    .json(&json!({"companyName": format!("Concurrent company {i}")}))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    let _ = other.kill();
+    let _ = other.wait();
+    assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 10, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 402).count(), 40, "{statuses:?}");
+    assert_eq!(
+        app.sql_i64(&format!(
+            "SELECT value::bigint FROM usage_counters WHERE metric = 'leads' AND period = '{period}'"
+        ))
+        .await,
+        100
+    );
+    assert_eq!(app.sql_i64("SELECT count(*) FROM leads").await, 10);
+}
+
+#[tokio::test]
+async fn subscription_usage_upgrade_trial_blocked_downgrade_and_cancel() {
+    let app = spawn_app().await;
+    let owner = app.register().await;
+    let other = app.register().await;
+    for i in 0..2 {
+        app.create_lead(&owner, json!({"companyName": format!("L{i}")})).await;
+    }
+    let sub: Value = app.get("/api/v1/billing/subscription", Some(&owner.token)).await.json().await.unwrap();
+    assert_eq!(sub["plan"]["id"], "free");
+    assert_eq!(sub["subscription"]["status"], "ACTIVE");
+    assert_eq!(sub["usage"]["seats"], json!({"used": 1, "limit": 3}));
+    assert_eq!(sub["usage"]["leads"], json!({"used": 2, "limit": 100}));
+
+    // First paid plan: a 14-day trial.
+    let res = app
+        .post(
+            "/api/v1/billing/subscription/change",
+            Some(&owner.token),
+            &json!({"planId": "starter", "billingCycle": "MONTHLY"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let sub: Value = res.json().await.unwrap();
+    assert_eq!(
+        (sub["plan"]["id"].clone(), sub["subscription"]["status"].clone()),
+        (json!("starter"), json!("TRIALING"))
+    );
+    let trial_end = time::OffsetDateTime::parse(
+        sub["subscription"]["trialEndsAt"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    let days = (trial_end - time::OffsetDateTime::now_utc()).whole_hours();
+    assert!((13 * 24..=14 * 24).contains(&days), "{days} hours");
+    assert_eq!(sub["usage"]["leads"]["limit"], 2000);
+    // A second upgrade is not a new trial.
+    let sub: Value = app
+        .post("/api/v1/billing/subscription/change", Some(&owner.token), &json!({"planId": "pro"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sub["subscription"]["status"], "ACTIVE");
+    assert_eq!(app.sql_i64("SELECT count(*) FROM audit_logs WHERE event_type = 'SUBSCRIPTION_UPGRADED'").await, 2);
+
+    // A downgrade below this month's use is refused, naming the metric.
+    let period = leadzone_domain::billing::usage_period(time::OffsetDateTime::now_utc(), "Asia/Riyadh");
+    app.sql(&format!("UPDATE usage_counters SET value = 150 WHERE metric = 'leads' AND period = '{period}'")).await;
+    let body = problem(
+        app.post("/api/v1/billing/subscription/change", Some(&owner.token), &json!({"planId": "free"})).await,
+        409,
+        "PLAN_LIMIT_CONFLICT",
+    )
+    .await;
+    assert_eq!(
+        (body["metric"].clone(), body["limit"].clone(), body["used"].clone()),
+        (json!("leads"), json!(100), json!(150))
+    );
+    assert_eq!(
+        app.get("/api/v1/billing/subscription", Some(&owner.token)).await.json::<Value>().await.unwrap()["plan"]["id"],
+        "pro"
+    );
+    problem(
+        app.post("/api/v1/billing/subscription/change", Some(&owner.token), &json!({"planId": "platinum"})).await,
+        422,
+        "VALIDATION_FAILED",
+    )
+    .await;
+    problem(
+        app.post(
+            "/api/v1/billing/subscription/change",
+            Some(&owner.token),
+            &json!({"planId": "starter", "billingCycle": "WEEKLY"}),
+        )
+        .await,
+        422,
+        "VALIDATION_FAILED",
+    )
+    .await;
+
+    // Cancel at period end.
+    let sub: Value =
+        app.post("/api/v1/billing/subscription/cancel", Some(&owner.token), &json!({})).await.json().await.unwrap();
+    assert_eq!(sub["subscription"]["cancelAtPeriodEnd"], true);
+    assert_eq!(sub["subscription"]["status"], "ACTIVE", "still active until the period ends");
+    assert_eq!(app.sql_i64("SELECT count(*) FROM audit_logs WHERE event_type = 'SUBSCRIPTION_CANCELLED'").await, 1);
+
+    // Usage by period.
+    let usage: Value =
+        app.get(&format!("/api/v1/usage?period={period}"), Some(&owner.token)).await.json().await.unwrap();
+    assert_eq!(usage["data"][0]["metric"], "leads");
+    assert_eq!(usage["data"][0]["value"], 150);
+    problem(app.get("/api/v1/usage?period=2026-13", Some(&owner.token)).await, 422, "VALIDATION_FAILED").await;
+
+    // Roles, isolation, suspension.
+    let admin = app.add_member(&owner, "ADMIN").await;
+    let sales = app.add_member(&owner, "SALES").await;
+    assert_eq!(app.get("/api/v1/billing/subscription", Some(&admin.token)).await.status(), 200);
+    problem(
+        app.post("/api/v1/billing/subscription/change", Some(&admin.token), &json!({"planId": "starter"})).await,
+        403,
+        "FORBIDDEN",
+    )
+    .await;
+    problem(app.get("/api/v1/billing/subscription", Some(&sales.token)).await, 403, "FORBIDDEN").await;
+    let theirs: Value = app.get("/api/v1/billing/subscription", Some(&other.token)).await.json().await.unwrap();
+    assert_eq!(
+        (theirs["plan"]["id"].clone(), theirs["usage"]["leads"]["used"].clone()),
+        (json!("free"), json!(0)),
+        "another tenant's billing is its own"
+    );
+    app.post(
+        &format!("/admin/v1/tenants/{}/status", owner.tenant_id),
+        Some(ADMIN_TOKEN),
+        &json!({"status": "SUSPENDED"}),
+    )
+    .await;
+    assert_eq!(
+        app.get("/api/v1/billing/subscription", Some(&owner.token)).await.status(),
+        200,
+        "billing stays reachable when suspended"
+    );
+}
