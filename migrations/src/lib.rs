@@ -40,6 +40,7 @@ sql_migration!(LeadsStatistics, "0007_leads_statistics.sql");
 sql_migration!(Jobs, "0008_jobs.sql");
 sql_migration!(Retention, "0009_retention.sql");
 sql_migration!(FeatureFlags, "0010_feature_flags.sql");
+sql_migration!(Stripe, "0011_stripe.sql");
 
 pub struct Migrator;
 
@@ -57,6 +58,7 @@ impl MigratorTrait for Migrator {
             Box::new(Jobs),
             Box::new(Retention),
             Box::new(FeatureFlags),
+            Box::new(Stripe),
         ]
     }
 }
@@ -74,6 +76,7 @@ pub fn migration_sources() -> &'static [&'static str] {
         include_str!("../sql/0008_jobs.sql"),
         include_str!("../sql/0009_retention.sql"),
         include_str!("../sql/0010_feature_flags.sql"),
+        include_str!("../sql/0011_stripe.sql"),
     ]
 }
 

@@ -43,6 +43,7 @@ pub struct Settings {
     /// Job workers inside `serve` (0 = none).
     pub workers: usize,
     pub job_lease_secs: u64,
+    pub stripe_webhook_secret: Option<SecretString>,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/leadzone";
@@ -174,7 +175,9 @@ impl Settings {
         if job_lease_secs < 2 {
             return Err(ConfigError { var: "LEADZONE_JOB_LEASE_SECS", message: "must be at least 2".into() });
         }
+        let stripe_webhook_secret = get("STRIPE_WEBHOOK_SECRET").map(SecretString::from);
         Ok(Self {
+            stripe_webhook_secret,
             workers,
             job_lease_secs,
             data_dir,

@@ -142,6 +142,7 @@ pub async fn build_core(
             access_token_ttl: time::Duration::seconds(i64::from(settings.access_token_ttl_secs)),
             admin_token: settings.admin_token.as_ref().map(|t| t.expose_secret().to_owned()),
             public_url: settings.public_url.clone(),
+            stripe_webhook_secret: settings.stripe_webhook_secret.as_ref().map(|s| s.expose_secret().to_owned()),
             ..AppConfig::default()
         },
     };

@@ -10,6 +10,9 @@ use leadzone_ports::security::CryptoError;
 pub enum AppError {
     #[error("validation failed")]
     Validation(Vec<FieldError>),
+    /// The request cannot be read at all (a bad webhook signature, say).
+    #[error("bad request: {0}")]
+    BadRequest(String),
     #[error("not authenticated")]
     Unauthenticated,
     #[error("invalid credentials")]

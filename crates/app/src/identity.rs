@@ -156,6 +156,7 @@ impl App {
             stripe_subscription_id: None,
             created_at: now,
             updated_at: now,
+            stripe_event_at: None,
         };
 
         let tx = self.uow.begin(tenant.id).await?;

@@ -368,6 +368,7 @@ mod tests {
                     stripe_subscription_id: None,
                     created_at: now(),
                     updated_at: now(),
+                    stripe_event_at: None,
                 },
                 plan(leads),
             ))

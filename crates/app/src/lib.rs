@@ -22,6 +22,7 @@ pub mod leads;
 pub mod lists;
 pub mod policy;
 pub mod retention;
+pub mod stripe;
 pub mod team;
 pub mod tenant;
 pub mod usage;
@@ -46,6 +47,8 @@ pub struct AppConfig {
     pub admin_token: Option<String>,
     /// Where invitation links point (the web app's accept page).
     pub public_url: String,
+    /// `whsec_…`; `None` turns the Stripe webhook off.
+    pub stripe_webhook_secret: Option<String>,
 }
 
 impl Default for AppConfig {
@@ -56,6 +59,7 @@ impl Default for AppConfig {
             invite_ttl: Duration::days(7),
             admin_token: None,
             public_url: "http://localhost:8080".to_owned(),
+            stripe_webhook_secret: None,
         }
     }
 }

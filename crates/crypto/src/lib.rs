@@ -166,6 +166,10 @@ impl Tokens for RandomTokens {
         format!("{body}_{check}")
     }
 
+    fn hmac_sha256(&self, key: &[u8], data: &[u8]) -> Vec<u8> {
+        ring::hmac::sign(&ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key), data).as_ref().to_vec()
+    }
+
     fn checksum_valid(&self, token: &str) -> bool {
         match token.rsplit_once('_') {
             Some((body, check)) => totp::ring_constant_eq(checksum(body).as_bytes(), check.as_bytes()),

@@ -176,6 +176,8 @@ pub struct Subscription {
     pub stripe_subscription_id: Option<String>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+    /// Created time of the last Stripe event applied (events may arrive out of order).
+    pub stripe_event_at: Option<OffsetDateTime>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

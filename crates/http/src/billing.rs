@@ -196,3 +196,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub fn configure_admin(cfg: &mut web::ServiceConfig) {
     cfg.service(list_flags).service(create_flag).service(update_flag).service(set_override).service(delete_override);
 }
+
+/// `POST /webhooks/stripe`: raw body, verified by the app.
+#[post("/stripe")]
+async fn stripe(state: web::Data<HttpState>, req: HttpRequest, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+    let signature = req.headers().get("stripe-signature").and_then(|v| v.to_str().ok());
+    let outcome = state.app.stripe_webhook(signature, &body).await?;
+    Ok(HttpResponse::Ok().json(json!({"received": true, "outcome": format!("{outcome:?}").to_lowercase()})))
+}
+
+pub fn configure_webhooks(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(web::PayloadConfig::new(1 << 20)).service(stripe);
+}

@@ -75,6 +75,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .configure(jobs::configure)
                 .default_service(web::to(not_found)),
         )
+        .service(web::scope("/webhooks").configure(billing::configure_webhooks).default_service(web::to(not_found)))
         .service(
             web::scope("/admin/v1")
                 .configure(admin::configure)

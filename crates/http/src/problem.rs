@@ -73,6 +73,11 @@ impl Problem {
                     prob.errors = errors.clone();
                     prob
                 }
+                E::BadRequest(why) => {
+                    let mut prob = p(StatusCode::BAD_REQUEST, "BAD_REQUEST");
+                    prob.errors.push(FieldError::new("body", why.clone()));
+                    prob
+                }
                 E::Unauthenticated => p(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED"),
                 E::InvalidCredentials => p(StatusCode::UNAUTHORIZED, "INVALID_CREDENTIALS"),
                 E::OtpRequired => p(StatusCode::UNAUTHORIZED, "OTP_REQUIRED"),

@@ -43,6 +43,8 @@ pub trait Tokens: Send + Sync {
     /// Like `generate`, with a checksum suffix (`_XXXXXX`) that `checksum_valid` verifies offline.
     fn generate_with_checksum(&self, prefix: &str) -> String;
     fn checksum_valid(&self, token: &str) -> bool;
+    /// HMAC-SHA256 of `data` under `key` (webhook signatures).
+    fn hmac_sha256(&self, key: &[u8], data: &[u8]) -> Vec<u8>;
 }
 
 /// Symmetric encryption of secrets the server must read back (AES-256-GCM with key ids).

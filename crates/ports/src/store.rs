@@ -129,6 +129,14 @@ pub trait SubscriptionRepo: Send + Sync {
     /// `NotFound` if the tenant has none.
     async fn current_with_plan(&self) -> Result<(Subscription, Plan), RepoError>;
     async fn update(&self, subscription: &Subscription) -> Result<(), RepoError>;
+    /// Records an inbound webhook event in this transaction; `false` when it was already
+    /// recorded (a replay: apply nothing).
+    async fn record_webhook_event(
+        &self,
+        provider: &str,
+        event_id: &str,
+        created: time::OffsetDateTime,
+    ) -> Result<bool, RepoError>;
 }
 
 /// The outcome of a metered increment.

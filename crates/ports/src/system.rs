@@ -137,6 +137,8 @@ pub trait SystemStore: Send + Sync {
 
     /// Platform admin: tenants by creation, after `after`.
     async fn list_tenants(&self, after: Option<TenantId>, limit: u64) -> Result<Vec<Tenant>, RepoError>;
+    /// The tenant whose subscription has this Stripe id.
+    async fn tenant_by_stripe_subscription(&self, stripe_id: &str) -> Result<Option<TenantId>, RepoError>;
     /// Active plans by `sortOrder` (public).
     async fn active_plans(&self) -> Result<Vec<leadzone_domain::entities::Plan>, RepoError>;
     async fn list_flags(&self) -> Result<Vec<leadzone_domain::entities::FeatureFlag>, RepoError>;

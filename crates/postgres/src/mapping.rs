@@ -162,6 +162,7 @@ impl TryFrom<subscriptions::Model> for Subscription {
             stripe_subscription_id: m.stripe_subscription_id,
             created_at: m.created_at,
             updated_at: m.updated_at,
+            stripe_event_at: m.stripe_event_at,
         })
     }
 }
@@ -181,6 +182,7 @@ impl From<&Subscription> for subscriptions::ActiveModel {
             stripe_subscription_id: Set(s.stripe_subscription_id.clone()),
             created_at: Set(s.created_at),
             updated_at: Set(s.updated_at),
+            stripe_event_at: Set(s.stripe_event_at),
         }
     }
 }

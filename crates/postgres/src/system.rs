@@ -360,6 +360,18 @@ impl SystemStore for PgSystemStore {
         q.all(&self.db).await.map_err(db_err)?.into_iter().map(Tenant::try_from).collect()
     }
 
+    async fn tenant_by_stripe_subscription(&self, stripe_id: &str) -> Result<Option<TenantId>, RepoError> {
+        let row = self
+            .db
+            .query_one_raw(Self::stmt(
+                "SELECT tenant_id FROM subscriptions WHERE stripe_subscription_id = $1",
+                vec![stripe_id.into()],
+            ))
+            .await
+            .map_err(db_err)?;
+        row.map(|r| r.try_get::<uuid::Uuid>("", "tenant_id").map(Into::into).map_err(db_err)).transpose()
+    }
+
     async fn active_plans(&self) -> Result<Vec<leadzone_domain::entities::Plan>, RepoError> {
         use crate::entities::plans;
         plans::Entity::find()

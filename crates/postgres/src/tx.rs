@@ -142,6 +142,24 @@ impl SubscriptionRepo for PgTenantTx {
         Ok(())
     }
 
+    async fn record_webhook_event(
+        &self,
+        provider: &str,
+        event_id: &str,
+        created: time::OffsetDateTime,
+    ) -> Result<bool, RepoError> {
+        let row = self
+            .txn
+            .query_one_raw(Self::stmt(
+                "INSERT INTO processed_webhook_events (provider, event_id, event_created_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (provider, event_id) DO NOTHING RETURNING event_id",
+                vec![provider.into(), event_id.into(), created.into()],
+            ))
+            .await
+            .map_err(db_err)?;
+        Ok(row.is_some())
+    }
+
     async fn current_with_plan(&self) -> Result<(Subscription, Plan), RepoError> {
         let sub = subscriptions::Entity::find()
             .filter(subscriptions::Column::TenantId.eq(self.tid()))

@@ -296,3 +296,113 @@ async fn subscription_usage_upgrade_trial_blocked_downgrade_and_cancel() {
         "billing stays reachable when suspended"
     );
 }
+
+fn stripe_signature(body: &str, t: i64, secret: &str) -> String {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
+    let sig = ring::hmac::sign(&key, format!("{t}.{body}").as_bytes());
+    let hex: String = sig.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    format!("t={t},v1={hex}")
+}
+
+async fn deliver(app: &TestApp, body: &Value, signature: Option<String>) -> reqwest::Response {
+    let raw = body.to_string();
+    let sig = signature
+        .unwrap_or_else(|| stripe_signature(&raw, time::OffsetDateTime::now_utc().unix_timestamp(), STRIPE_SECRET));
+    app.client
+        .post(app.url("/webhooks/stripe"))
+        .header("stripe-signature", sig)
+        .header("content-type", "application/json")
+        .body(raw)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn event(id: &str, kind: &str, created: i64, sub: &str) -> Value {
+    let object = if kind == "customer.subscription.deleted" {
+        json!({"id": sub})
+    } else {
+        json!({"subscription": sub, "period_end": created + 30 * 86_400})
+    };
+    json!({"id": id, "type": kind, "created": created, "data": {"object": object}})
+}
+
+async fn status(app: &TestApp, owner: &Account) -> String {
+    let sub: Value = app.get("/api/v1/billing/subscription", Some(&owner.token)).await.json().await.unwrap();
+    sub["subscription"]["status"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn stripe_webhooks_are_verified_applied_once_and_ordered_by_created() {
+    let app = spawn_app().await;
+    let owner = app.register().await;
+    app.sql(&format!(
+        "UPDATE subscriptions SET plan_id = 'pro', stripe_subscription_id = 'sub_123' WHERE tenant_id = '{}'",
+        owner.tenant_id
+    ))
+    .await;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+
+    // A bad signature, a stale timestamp and a missing header change nothing.
+    let failed = event("evt_1", "invoice.payment_failed", now - 60, "sub_123");
+    let raw = failed.to_string();
+    problem(deliver(&app, &failed, Some(stripe_signature(&raw, now, "whsec_wrong"))).await, 400, "BAD_REQUEST").await;
+    problem(deliver(&app, &failed, Some(stripe_signature(&raw, now - 301, STRIPE_SECRET))).await, 400, "BAD_REQUEST")
+        .await;
+    let res = app.client.post(app.url("/webhooks/stripe")).body(raw.clone()).send().await.unwrap();
+    problem(res, 400, "BAD_REQUEST").await;
+    assert_eq!(status(&app, &owner).await, "ACTIVE");
+
+    // payment_failed → PAST_DUE; its replay changes nothing; paid → ACTIVE.
+    assert_eq!(deliver(&app, &failed, None).await.status(), 200);
+    assert_eq!(status(&app, &owner).await, "PAST_DUE");
+    let replay: Value = deliver(&app, &failed, None).await.json().await.unwrap();
+    assert_eq!(replay["outcome"], "replayed");
+    let paid = event("evt_2", "invoice.paid", now - 30, "sub_123");
+    assert_eq!(deliver(&app, &paid, None).await.status(), 200);
+    assert_eq!(status(&app, &owner).await, "ACTIVE");
+    assert_eq!(app.sql_i64("SELECT count(*) FROM audit_logs WHERE event_type = 'PAYMENT_FAILED'").await, 1);
+    assert_eq!(app.sql_i64("SELECT count(*) FROM audit_logs WHERE event_type = 'PAYMENT_SUCCEEDED'").await, 1);
+
+    // Unknown subscriptions and event types are acknowledged and ignored.
+    let other: Value =
+        deliver(&app, &event("evt_9", "invoice.paid", now, "sub_unknown"), None).await.json().await.unwrap();
+    assert_eq!(other["outcome"], "ignored");
+    let other: Value = deliver(
+        &app,
+        &json!({"id": "evt_10", "type": "charge.refunded", "created": now, "data": {"object": {}}}),
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(other["outcome"], "ignored");
+}
+
+#[tokio::test]
+async fn stripe_events_in_reverse_order_end_in_the_right_state() {
+    let app = spawn_app().await;
+    let owner = app.register().await;
+    app.sql(&format!(
+        "UPDATE subscriptions SET plan_id = 'pro', stripe_subscription_id = 'sub_rev' WHERE tenant_id = '{}'",
+        owner.tenant_id
+    ))
+    .await;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    // First the failure made it PAST_DUE…
+    deliver(&app, &event("evt_a", "invoice.payment_failed", now - 120, "sub_rev"), None).await;
+    assert_eq!(status(&app, &owner).await, "PAST_DUE");
+    // …then the payment (created later) and a second failure created in between arrive reversed.
+    deliver(&app, &event("evt_c", "invoice.paid", now - 30, "sub_rev"), None).await;
+    deliver(&app, &event("evt_b", "invoice.payment_failed", now - 60, "sub_rev"), None).await;
+    assert_eq!(status(&app, &owner).await, "ACTIVE", "the older failure does not undo the newer payment");
+    assert_eq!(
+        app.sql_i64("SELECT count(*) FROM audit_logs WHERE event_type = 'PAYMENT_FAILED'").await,
+        2,
+        "both failures are on record"
+    );
+    assert_eq!(app.sql_i64("SELECT count(*) FROM audit_logs WHERE event_type = 'PAYMENT_SUCCEEDED'").await, 1);
+    deliver(&app, &event("evt_d", "customer.subscription.deleted", now, "sub_rev"), None).await;
+    assert_eq!(status(&app, &owner).await, "CANCELLED");
+}

@@ -29,6 +29,7 @@ pub struct Account {
 }
 
 pub const TEST_MASTER_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+pub const STRIPE_SECRET: &str = "whsec_test_secret_for_leadzone";
 pub const ADMIN_TOKEN: &str = "operator-token-for-tests-0123456789";
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -82,6 +83,7 @@ async fn spawn_inner(behind_proxy: bool, admin: bool, overrides: &[(&str, &str)]
         ("LEADZONE_DB_POOL_SIZE", "8".to_owned()),
         ("LEADZONE_MASTER_KEY", TEST_MASTER_KEY.to_owned()),
         ("LEADZONE_ADMIN_TOKEN", ADMIN_TOKEN.to_owned()),
+        ("STRIPE_WEBHOOK_SECRET", STRIPE_SECRET.to_owned()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
