@@ -44,6 +44,7 @@ pub struct Settings {
     pub workers: usize,
     pub job_lease_secs: u64,
     pub stripe_webhook_secret: Option<SecretString>,
+    pub grace_days: u32,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/leadzone";
@@ -176,7 +177,9 @@ impl Settings {
             return Err(ConfigError { var: "LEADZONE_JOB_LEASE_SECS", message: "must be at least 2".into() });
         }
         let stripe_webhook_secret = get("STRIPE_WEBHOOK_SECRET").map(SecretString::from);
+        let grace_days = parse_num(get("LEADZONE_GRACE_DAYS"), "LEADZONE_GRACE_DAYS", 7)?;
         Ok(Self {
+            grace_days,
             stripe_webhook_secret,
             workers,
             job_lease_secs,

@@ -143,6 +143,7 @@ pub async fn build_core(
             admin_token: settings.admin_token.as_ref().map(|t| t.expose_secret().to_owned()),
             public_url: settings.public_url.clone(),
             stripe_webhook_secret: settings.stripe_webhook_secret.as_ref().map(|s| s.expose_secret().to_owned()),
+            grace_days: i64::from(settings.grace_days),
             ..AppConfig::default()
         },
     };

@@ -208,6 +208,16 @@ async fn maybe_run_scheduled(app: &App, queue: &Arc<dyn JobQueue>, scheduled: &S
         Ok(false) => {}
         Err(e) => tracing::warn!(error = %e, "scheduler check failed"),
     }
+    // Billing periods: hourly, on one worker.
+    match queue.try_schedule("billing_periods", now, now + time::Duration::HOUR).await {
+        Ok(true) => match app.run_billing_periods(now).await {
+            Ok(n) if n > 0 => tracing::info!(changed = n, "billing periods applied"),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "billing periods failed; retried next hour"),
+        },
+        Ok(false) => {}
+        Err(e) => tracing::warn!(error = %e, "scheduler check failed"),
+    }
 }
 
 /// Runs workers until `shutdown` turns true, then drains within the grace period.

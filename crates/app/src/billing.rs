@@ -178,3 +178,61 @@ impl App {
         Ok(after)
     }
 }
+
+impl App {
+    /// The hourly billing step: subscriptions cancelled at period end become CANCELLED on the free
+    /// plan once the period is over; PAST_DUE longer than the grace period becomes UNPAID (the
+    /// tenant may then only read). Returns how many subscriptions changed.
+    pub async fn run_billing_periods(&self, now: time::OffsetDateTime) -> Result<usize, AppError> {
+        let grace = Duration::days(self.config.grace_days);
+        let due = self.system.due_subscriptions(now, now - grace).await?;
+        let mut changed = 0;
+        for tenant in due {
+            let tx = self.uow.begin(tenant).await?;
+            let (before, _) = tx.subscriptions().current_with_plan().await?;
+            let mut after = before.clone();
+            let (event, action) = if before.cancel_at_period_end && before.current_period_end <= now {
+                after.status = SubscriptionStatus::Cancelled;
+                after.plan_id = PlanId::free();
+                after.cancel_at_period_end = false;
+                (AuditEventType::SubscriptionCancelled, "period ended: cancelled, moved to the free plan")
+            } else if before.status == SubscriptionStatus::PastDue
+                && before.status.can_transition_to(SubscriptionStatus::Unpaid)
+            {
+                after.status = SubscriptionStatus::Unpaid;
+                (AuditEventType::PaymentFailed, "grace period over: unpaid, read-only")
+            } else {
+                continue;
+            };
+            after.updated_at = now;
+            tx.subscriptions().update(&after).await?;
+            let ctx = Ctx {
+                user_id: uuid::Uuid::nil().into(),
+                tenant_id: tenant,
+                role: leadzone_domain::enums::Role::Owner,
+                permissions: vec![],
+                via: crate::ctx::Via::Session(uuid::Uuid::nil().into()),
+                client: crate::ClientInfo::default(),
+                tenant_status: leadzone_domain::enums::TenantStatus::Active,
+                subscription_status: None,
+            };
+            let mut row = audit::entry(
+                &*self.ids,
+                &ctx,
+                event,
+                Some(("subscription", after.id.as_uuid())),
+                action,
+                AuditDetails {
+                    before: Some(json!({"status": before.status, "planId": before.plan_id.as_str()})),
+                    after: Some(json!({"status": after.status, "planId": after.plan_id.as_str()})),
+                    metadata: None,
+                },
+            );
+            row.user_id = None;
+            tx.audit().append(&row).await?;
+            tx.commit().await?;
+            changed += 1;
+        }
+        Ok(changed)
+    }
+}

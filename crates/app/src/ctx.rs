@@ -31,6 +31,8 @@ pub struct Ctx {
     pub client: ClientInfo,
     /// Checked by `policy::require`: a suspended tenant may only read `GET /me` and billing.
     pub tenant_status: TenantStatus,
+    /// An UNPAID subscription leaves the tenant read-only (`policy::require`).
+    pub subscription_status: Option<leadzone_domain::enums::SubscriptionStatus>,
 }
 
 impl Ctx {

@@ -23,6 +23,8 @@ pub enum AppError {
     Forbidden,
     #[error("tenant suspended")]
     TenantSuspended,
+    #[error("subscription unpaid")]
+    SubscriptionUnpaid,
     #[error("feature {0} disabled")]
     FeatureDisabled(String),
     #[error("not found")]

@@ -404,6 +404,7 @@ impl App {
             via: Via::Session(SessionId::from_uuid(uuid::Uuid::nil())),
             client,
             tenant_status: TenantStatus::Active,
+            subscription_status: None,
         }
     }
 
@@ -433,6 +434,7 @@ impl App {
                 via: Via::ApiKey(p.key.id),
                 client,
                 tenant_status: p.tenant_status,
+                subscription_status: p.subscription_status,
             });
         }
         if !bearer.starts_with(ACCESS_TOKEN_PREFIX) {
@@ -454,6 +456,7 @@ impl App {
             via: Via::Session(principal.session_id),
             client,
             tenant_status: principal.tenant_status,
+            subscription_status: principal.subscription_status,
         })
     }
 

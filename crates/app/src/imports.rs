@@ -180,6 +180,7 @@ impl App {
             via: crate::ctx::Via::Session(uuid::Uuid::nil().into()),
             client: crate::ClientInfo::default(),
             tenant_status: tenant.status,
+            subscription_status: None,
         })
     }
 

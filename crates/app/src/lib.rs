@@ -49,6 +49,8 @@ pub struct AppConfig {
     pub public_url: String,
     /// `whsec_…`; `None` turns the Stripe webhook off.
     pub stripe_webhook_secret: Option<String>,
+    /// Days a PAST_DUE subscription keeps writing before it becomes UNPAID.
+    pub grace_days: i64,
 }
 
 impl Default for AppConfig {
@@ -60,6 +62,7 @@ impl Default for AppConfig {
             admin_token: None,
             public_url: "http://localhost:8080".to_owned(),
             stripe_webhook_secret: None,
+            grace_days: 7,
         }
     }
 }

@@ -13,10 +13,29 @@ pub fn require_active_tenant(ctx: &Ctx) -> Result<(), AppError> {
     if ctx.tenant_status == TenantStatus::Suspended { Err(AppError::TenantSuspended) } else { Ok(()) }
 }
 
-/// Refuses with 403 `FORBIDDEN` unless the actor holds `p` (and the tenant is not suspended).
+/// Permissions that only read: an UNPAID tenant keeps them.
+fn reads_only(p: Permission) -> bool {
+    matches!(
+        p,
+        Permission::LeadsRead
+            | Permission::ListsRead
+            | Permission::AuditRead
+            | Permission::BillingRead
+            | Permission::LeadsExport
+    )
+}
+
+/// Refuses with 403 `FORBIDDEN` unless the actor holds `p`; with 403 `TENANT_SUSPENDED` for a
+/// suspended tenant; with 402 `SUBSCRIPTION_UNPAID` for a write while the subscription is unpaid.
 pub fn require(ctx: &Ctx, p: Permission) -> Result<(), AppError> {
     require_active_tenant(ctx)?;
-    if ctx.has(p) { Ok(()) } else { Err(AppError::Forbidden) }
+    if !ctx.has(p) {
+        return Err(AppError::Forbidden);
+    }
+    if ctx.subscription_status.is_some_and(|s| !s.allows_writes()) && !reads_only(p) {
+        return Err(AppError::SubscriptionUnpaid);
+    }
+    Ok(())
 }
 
 /// Only a session may do this (not an API key): account-level actions such as password changes.

@@ -115,6 +115,7 @@ impl App {
             via: crate::ctx::Via::Session(uuid::Uuid::nil().into()),
             client: crate::ClientInfo::default(),
             tenant_status: TenantStatus::Active,
+            subscription_status: None,
         };
         let mut row = audit::entry(
             &*self.ids,

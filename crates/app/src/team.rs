@@ -320,6 +320,7 @@ impl App {
             via: crate::ctx::Via::Session(uuid::Uuid::nil().into()),
             client: client.clone(),
             tenant_status: leadzone_domain::enums::TenantStatus::Active,
+            subscription_status: None,
         };
         tx.audit()
             .append(&audit::entry(

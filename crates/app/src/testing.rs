@@ -125,5 +125,6 @@ pub fn ctx(role: leadzone_domain::enums::Role, user: u128) -> crate::Ctx {
         via: crate::ctx::Via::Session(uuid::Uuid::nil().into()),
         client: crate::ClientInfo::default(),
         tenant_status: leadzone_domain::enums::TenantStatus::Active,
+        subscription_status: None,
     }
 }

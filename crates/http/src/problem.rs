@@ -83,6 +83,7 @@ impl Problem {
                 E::OtpRequired => p(StatusCode::UNAUTHORIZED, "OTP_REQUIRED"),
                 E::Forbidden => p(StatusCode::FORBIDDEN, "FORBIDDEN"),
                 E::TenantSuspended => p(StatusCode::FORBIDDEN, "TENANT_SUSPENDED"),
+                E::SubscriptionUnpaid => p(StatusCode::PAYMENT_REQUIRED, "SUBSCRIPTION_UNPAID"),
                 E::FeatureDisabled(key) => {
                     let mut prob = p(StatusCode::FORBIDDEN, "FEATURE_DISABLED");
                     prob.extra.insert("feature".into(), json!(key));
@@ -248,6 +249,10 @@ fn texts(code: &str, lang: Lang) -> (&'static str, &'static str) {
         "VALIDATION_FAILED" => {
             (("Validation failed", "One or more fields are invalid."), ("فشل التحقق", "حقل واحد أو أكثر غير صالح."))
         }
+        "SUBSCRIPTION_UNPAID" => (
+            ("Subscription unpaid", "The subscription is unpaid: the organization can only read until it is paid."),
+            ("الاشتراك غير مدفوع", "الاشتراك غير مدفوع: يمكن للمنظمة القراءة فقط حتى يتم السداد."),
+        ),
         "QUOTA_EXCEEDED" => (
             ("Quota exceeded", "Your plan's limit for this month is reached."),
             ("تم تجاوز الحصة", "تم بلوغ حد خطتك لهذا الشهر."),

@@ -24,6 +24,7 @@ pub struct NewSession {
 /// What a valid access token resolves to: the session, its user's membership, the tenant's state.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SessionPrincipal {
+    pub subscription_status: Option<leadzone_domain::enums::SubscriptionStatus>,
     pub session_id: SessionId,
     pub user_id: UserId,
     pub tenant_id: TenantId,
@@ -55,6 +56,7 @@ pub enum RefreshOutcome {
 /// What a valid API key resolves to.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiKeyPrincipal {
+    pub subscription_status: Option<leadzone_domain::enums::SubscriptionStatus>,
     pub key: ApiKey,
     pub tenant_status: TenantStatus,
     /// The creator's current role when they are still an active member; `None` otherwise (a
@@ -137,6 +139,13 @@ pub trait SystemStore: Send + Sync {
 
     /// Platform admin: tenants by creation, after `after`.
     async fn list_tenants(&self, after: Option<TenantId>, limit: u64) -> Result<Vec<Tenant>, RepoError>;
+    /// Tenants whose subscription is due a period-end change at `now`: cancelled at period end
+    /// and past it, or PAST_DUE since before `past_due_before`.
+    async fn due_subscriptions(
+        &self,
+        now: OffsetDateTime,
+        past_due_before: OffsetDateTime,
+    ) -> Result<Vec<TenantId>, RepoError>;
     /// The tenant whose subscription has this Stripe id.
     async fn tenant_by_stripe_subscription(&self, stripe_id: &str) -> Result<Option<TenantId>, RepoError>;
     /// Active plans by `sortOrder` (public).

@@ -41,7 +41,8 @@ fn parse<T: FromStr>(value: &str) -> Result<T, RepoError> {
 
 /// A session with its user's membership and tenant state.
 const PRINCIPAL_SQL: &str = "SELECT s.id, s.user_id, s.tenant_id, s.access_expires_at,
-        m.role, m.status AS membership_status, t.status AS tenant_status
+        m.role, m.status AS membership_status, t.status AS tenant_status,
+        (SELECT b.status FROM subscriptions b WHERE b.tenant_id = s.tenant_id) AS subscription_status
    FROM sessions s
    JOIN memberships m ON m.user_id = s.user_id AND m.tenant_id = s.tenant_id
    JOIN tenants t ON t.id = s.tenant_id";
@@ -49,7 +50,9 @@ const PRINCIPAL_SQL: &str = "SELECT s.id, s.user_id, s.tenant_id, s.access_expir
 fn principal(row: &QueryResult) -> Result<SessionPrincipal, RepoError> {
     let get_uuid = |col: &str| row.try_get::<uuid::Uuid>("", col).map_err(db_err);
     let get_str = |col: &str| row.try_get::<String>("", col).map_err(db_err);
+    let subscription_status: Option<String> = row.try_get("", "subscription_status").map_err(db_err)?;
     Ok(SessionPrincipal {
+        subscription_status: subscription_status.as_deref().map(parse).transpose()?,
         session_id: get_uuid("id")?.into(),
         user_id: get_uuid("user_id")?.into(),
         tenant_id: get_uuid("tenant_id")?.into(),
@@ -337,7 +340,25 @@ impl SystemStore for PgSystemStore {
             .await
             .map_err(db_err)?;
         let creator_role = creator.map(|m| parse(&m.role)).transpose()?;
-        Ok(Some(ApiKeyPrincipal { key: ApiKey::from(key), tenant_status: parse(&tenant.status)?, creator_role }))
+        let subscription_status = self
+            .db
+            .query_one_raw(Self::stmt(
+                "SELECT status FROM subscriptions WHERE tenant_id = $1",
+                vec![key.tenant_id.into()],
+            ))
+            .await
+            .map_err(db_err)?
+            .map(|r| r.try_get::<String>("", "status").map_err(db_err))
+            .transpose()?
+            .as_deref()
+            .map(parse)
+            .transpose()?;
+        Ok(Some(ApiKeyPrincipal {
+            subscription_status,
+            key: ApiKey::from(key),
+            tenant_status: parse(&tenant.status)?,
+            creator_role,
+        }))
     }
 
     async fn touch_api_key(&self, key: ApiKeyId, now: OffsetDateTime) -> Result<(), RepoError> {
@@ -358,6 +379,24 @@ impl SystemStore for PgSystemStore {
             q = q.filter(tenants::Column::Id.gt(after.as_uuid()));
         }
         q.all(&self.db).await.map_err(db_err)?.into_iter().map(Tenant::try_from).collect()
+    }
+
+    async fn due_subscriptions(
+        &self,
+        now: OffsetDateTime,
+        past_due_before: OffsetDateTime,
+    ) -> Result<Vec<TenantId>, RepoError> {
+        let rows = self
+            .db
+            .query_all_raw(Self::stmt(
+                "SELECT tenant_id FROM subscriptions
+                  WHERE (cancel_at_period_end AND current_period_end <= $1 AND status <> 'CANCELLED')
+                     OR (status = 'PAST_DUE' AND COALESCE(stripe_event_at, updated_at) < $2)",
+                vec![now.into(), past_due_before.into()],
+            ))
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(|r| r.try_get::<uuid::Uuid>("", "tenant_id").map(Into::into).map_err(db_err)).collect()
     }
 
     async fn tenant_by_stripe_subscription(&self, stripe_id: &str) -> Result<Option<TenantId>, RepoError> {

@@ -406,3 +406,63 @@ async fn stripe_events_in_reverse_order_end_in_the_right_state() {
     deliver(&app, &event("evt_d", "customer.subscription.deleted", now, "sub_rev"), None).await;
     assert_eq!(status(&app, &owner).await, "CANCELLED");
 }
+
+/// The hourly billing step: past the grace period a PAST_DUE tenant becomes UNPAID and read-only;
+/// a subscription cancelled at period end moves to CANCELLED on the free plan once the period ends.
+#[tokio::test]
+async fn grace_period_and_period_end() {
+    let app = spawn_app_with(&[("LEADZONE_WORKERS", "0")]).await;
+    let owner = app.register().await;
+    let other = app.register().await;
+    app.sql(&format!(
+        "UPDATE subscriptions SET plan_id = 'pro', status = 'PAST_DUE', stripe_event_at = now() - interval '8 days' WHERE tenant_id = '{}';
+         UPDATE subscriptions SET plan_id = 'pro', cancel_at_period_end = true, current_period_end = now() - interval '1 minute' WHERE tenant_id = '{}'",
+        owner.tenant_id, other.tenant_id
+    ))
+    .await;
+    let lead: Value = app.create_lead(&owner, json!({"companyName": "Before"})).await.json().await.unwrap();
+    let (core, _, _) = leadzone_api::startup::build_core(&app.settings).await.unwrap();
+    assert_eq!(core.run_billing_periods(time::OffsetDateTime::now_utc()).await.unwrap(), 2);
+    assert_eq!(core.run_billing_periods(time::OffsetDateTime::now_utc()).await.unwrap(), 0, "nothing twice");
+
+    assert_eq!(status(&app, &owner).await, "UNPAID");
+    problem(app.create_lead(&owner, json!({"companyName": "After"})).await, 402, "SUBSCRIPTION_UNPAID").await;
+    assert_eq!(
+        app.get(&format!("/api/v1/leads/{}", lead["id"].as_str().unwrap()), Some(&owner.token)).await.status(),
+        200,
+        "reads still work"
+    );
+    assert_eq!(app.get("/api/v1/billing/subscription", Some(&owner.token)).await.status(), 200);
+
+    let theirs: Value = app.get("/api/v1/billing/subscription", Some(&other.token)).await.json().await.unwrap();
+    assert_eq!(
+        (theirs["subscription"]["status"].clone(), theirs["plan"]["id"].clone()),
+        (json!("CANCELLED"), json!("free"))
+    );
+    assert_eq!(app.create_lead(&other, json!({"companyName": "Still free"})).await.status(), 201);
+}
+
+/// `invoice.payment_failed` then `invoice.paid`, delivered the other way round: ACTIVE at the end,
+/// both audit rows written.
+#[tokio::test]
+async fn failed_then_paid_delivered_reversed() {
+    let app = spawn_app().await;
+    let owner = app.register().await;
+    app.sql(&format!(
+        "UPDATE subscriptions SET plan_id = 'pro', stripe_subscription_id = 'sub_x' WHERE tenant_id = '{}'",
+        owner.tenant_id
+    ))
+    .await;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    assert_eq!(deliver(&app, &event("evt_paid", "invoice.paid", now - 10, "sub_x"), None).await.status(), 200);
+    assert_eq!(
+        deliver(&app, &event("evt_failed", "invoice.payment_failed", now - 20, "sub_x"), None).await.status(),
+        200
+    );
+    assert_eq!(status(&app, &owner).await, "ACTIVE");
+    assert_eq!(
+        app.sql_i64("SELECT count(*) FROM audit_logs WHERE event_type IN ('PAYMENT_FAILED', 'PAYMENT_SUCCEEDED')")
+            .await,
+        2
+    );
+}

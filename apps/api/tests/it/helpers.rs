@@ -14,6 +14,7 @@ pub struct TestApp {
     pub db: TestDb,
     pub proxy: Option<DbProxy>,
     pub data_dir: String,
+    pub settings: Settings,
     #[allow(dead_code)]
     pub handle: actix_web::dev::ServerHandle,
 }
@@ -99,6 +100,7 @@ async fn spawn_inner(behind_proxy: bool, admin: bool, overrides: &[(&str, &str)]
         env.insert((*k).to_owned(), (*v).to_owned());
     }
     let settings = Settings::from_map(&env).expect("settings");
+    let kept_settings = settings.clone();
     // The template database is already migrated.
     let app = Application::build(&settings, false).await.expect("server builds");
     let base = format!("http://127.0.0.1:{}", app.port());
@@ -109,7 +111,7 @@ async fn spawn_inner(behind_proxy: bool, admin: bool, overrides: &[(&str, &str)]
     // connection never races its own closing (hyper's IncompleteMessage).
     let client =
         reqwest::Client::builder().pool_idle_timeout(std::time::Duration::from_secs(2)).build().expect("client");
-    TestApp { base, client, db, proxy, handle, data_dir }
+    TestApp { base, client, db, proxy, handle, data_dir, settings: kept_settings }
 }
 
 impl TestApp {
