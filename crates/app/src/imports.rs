@@ -262,10 +262,8 @@ impl App {
                 let allowed = self.charge_up_to(&*tx, UsageMetric::Leads, fresh.len() as i64).await? as usize;
                 quota_refused = fresh.drain(allowed..).map(|(line, _, _)| line).collect();
                 let now = self.clock.now();
-                let leads: Vec<(Lead, DedupKeys)> = fresh
-                    .iter()
-                    .map(|(_, new, keys)| (lead_from(self, &ctx, new.clone(), now), keys.clone()))
-                    .collect();
+                let leads: Vec<(Lead, DedupKeys)> =
+                    fresh.iter().map(|(_, new, keys)| (self.lead_row(&ctx, new.clone(), now), keys.clone())).collect();
                 tx.leads().insert_many(&leads).await?;
             }
             result.created += fresh.len();
@@ -493,29 +491,6 @@ fn filter_params(filter: Option<&serde_json::Value>) -> ListParams {
         }
     }
     crate::leads::list_params_from_pairs(pairs)
-}
-
-fn lead_from(app: &App, ctx: &Ctx, new: NewLead, now: time::OffsetDateTime) -> Lead {
-    Lead {
-        id: app.ids.new_id().into(),
-        tenant_id: ctx.tenant_id,
-        company_name: new.company_name,
-        industry: new.industry,
-        city: new.city,
-        phone: new.phone.map(|p| p.as_str().to_owned()),
-        email: new.email.map(|e| e.as_str().to_owned()),
-        website: new.website.map(|w| w.as_str().to_owned()),
-        status: new.status,
-        score: new.score,
-        tags: new.tags,
-        enrichment_data: new.enrichment_data,
-        list_id: new.list_id,
-        assigned_to: None,
-        created_by: ctx.user_id,
-        created_at: now,
-        updated_at: now,
-        last_contacted_at: None,
-    }
 }
 
 /// Rejected rows: the reason columns, then the row as it was.

@@ -95,26 +95,7 @@ impl App {
         let now = self.clock.now();
         usage::charge(&*tx, now, UsageMetric::Leads, 1).await?;
 
-        let lead = Lead {
-            id: self.ids.new_id().into(),
-            tenant_id: ctx.tenant_id,
-            company_name: new.company_name,
-            industry: new.industry,
-            city: new.city,
-            phone: new.phone.map(|p| p.as_str().to_owned()),
-            email: new.email.map(|e| e.as_str().to_owned()),
-            website: new.website.map(|w| w.as_str().to_owned()),
-            status: new.status,
-            score: new.score,
-            tags: new.tags,
-            enrichment_data: new.enrichment_data,
-            list_id: new.list_id,
-            assigned_to: new.assigned_to,
-            created_by: ctx.user_id,
-            created_at: now,
-            updated_at: now,
-            last_contacted_at: None,
-        };
+        let lead = self.lead_row(ctx, new, now);
         tx.leads().insert(&lead, &keys).await?;
         tx.activities()
             .insert(&Activity {
@@ -140,6 +121,30 @@ impl App {
             .await?;
         tx.commit().await?;
         Ok(lead)
+    }
+
+    /// A new lead's row, created by the actor now (import keeps the assignee empty).
+    pub(crate) fn lead_row(&self, ctx: &Ctx, new: NewLead, now: time::OffsetDateTime) -> Lead {
+        Lead {
+            id: self.ids.new_id().into(),
+            tenant_id: ctx.tenant_id,
+            company_name: new.company_name,
+            industry: new.industry,
+            city: new.city,
+            phone: new.phone.map(|p| p.as_str().to_owned()),
+            email: new.email.map(|e| e.as_str().to_owned()),
+            website: new.website.map(|w| w.as_str().to_owned()),
+            status: new.status,
+            score: new.score,
+            tags: new.tags,
+            enrichment_data: new.enrichment_data,
+            list_id: new.list_id,
+            assigned_to: new.assigned_to,
+            created_by: ctx.user_id,
+            created_at: now,
+            updated_at: now,
+            last_contacted_at: None,
+        }
     }
 
     pub async fn get_lead(&self, ctx: &Ctx, id: LeadId) -> Result<Lead, AppError> {
