@@ -32,6 +32,8 @@ async fn serve_creates_and_migrates_a_fresh_database_and_connects_as_the_restric
         .env("DATABASE_URL", url.as_str())
         .env("LEADZONE_BIND", format!("127.0.0.1:{port}"))
         .env("LEADZONE_HTTP_WORKERS", "1")
+        .env("LEADZONE_WORKERS", "0")
+        .env("LEADZONE_DATA_DIR", std::env::temp_dir().join(format!("leadzone-startup-{fresh}")))
         .env_remove("DATABASE_APP_URL")
         .env_remove("DATABASE_SYSTEM_URL")
         .stdout(Stdio::null())
