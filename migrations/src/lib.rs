@@ -41,6 +41,7 @@ sql_migration!(Jobs, "0008_jobs.sql");
 sql_migration!(Retention, "0009_retention.sql");
 sql_migration!(FeatureFlags, "0010_feature_flags.sql");
 sql_migration!(Stripe, "0011_stripe.sql");
+sql_migration!(SearchUnderRls, "0012_search_under_rls.sql");
 
 pub struct Migrator;
 
@@ -59,6 +60,7 @@ impl MigratorTrait for Migrator {
             Box::new(Retention),
             Box::new(FeatureFlags),
             Box::new(Stripe),
+            Box::new(SearchUnderRls),
         ]
     }
 }
@@ -77,6 +79,7 @@ pub fn migration_sources() -> &'static [&'static str] {
         include_str!("../sql/0009_retention.sql"),
         include_str!("../sql/0010_feature_flags.sql"),
         include_str!("../sql/0011_stripe.sql"),
+        include_str!("../sql/0012_search_under_rls.sql"),
     ]
 }
 
