@@ -125,6 +125,12 @@ pub(crate) async fn list<C: ConnectionTrait>(
     query: &LeadQuery,
 ) -> Result<Vec<ListedLead>, RepoError> {
     let search = query.filter.q.as_deref().and_then(|q| prefix_query(q).map(|p| (p, q.to_owned())));
+    if search.is_some() {
+        // A cached generic plan cannot see how selective the words are and ANDs the GIN bitmap
+        // with every row of the tenant (8.5 ms vs 0.14 ms on a 200k-lead tenant): plan each search.
+        // Only searches: for the plain listings the extra round trip and planning cost more.
+        db.execute_unprepared("SET LOCAL plan_cache_mode = force_custom_plan").await.map_err(db_err)?;
+    }
     let mut select = Entity::find().filter(condition(tenant, &query.visibility, &query.filter));
     let rank_expr = match &search {
         Some((prefix, q)) => Expr::cust_with_values(SEARCH_RANK, [prefix.clone(), q.clone()]),
