@@ -42,6 +42,7 @@ sql_migration!(Retention, "0009_retention.sql");
 sql_migration!(FeatureFlags, "0010_feature_flags.sql");
 sql_migration!(Stripe, "0011_stripe.sql");
 sql_migration!(SearchUnderRls, "0012_search_under_rls.sql");
+sql_migration!(TotpReplay, "0013_totp_replay.sql");
 
 pub struct Migrator;
 
@@ -61,6 +62,7 @@ impl MigratorTrait for Migrator {
             Box::new(FeatureFlags),
             Box::new(Stripe),
             Box::new(SearchUnderRls),
+            Box::new(TotpReplay),
         ]
     }
 }
@@ -80,6 +82,7 @@ pub fn migration_sources() -> &'static [&'static str] {
         include_str!("../sql/0010_feature_flags.sql"),
         include_str!("../sql/0011_stripe.sql"),
         include_str!("../sql/0012_search_under_rls.sql"),
+        include_str!("../sql/0013_totp_replay.sql"),
     ]
 }
 

@@ -231,7 +231,7 @@ impl App {
             let Some(code) = input.otp.as_deref().map(str::trim).filter(|c| !c.is_empty()) else {
                 return Err(AppError::OtpRequired);
             };
-            if !self.verify_totp(&user, code)? {
+            if !self.verify_totp(&user, code).await? {
                 self.audit_failed_login(&user, &memberships, "wrong one-time code", &client).await?;
                 return Err(AppError::InvalidCredentials);
             }
@@ -293,10 +293,14 @@ impl App {
         Ok(())
     }
 
-    fn verify_totp(&self, user: &User, code: &str) -> Result<bool, AppError> {
+    /// A valid code whose time step was not spent before; spending it makes a replay fail.
+    async fn verify_totp(&self, user: &User, code: &str) -> Result<bool, AppError> {
         let Some(sealed) = &user.totp_secret else { return Ok(false) };
         let secret = self.secrets.open(sealed)?;
-        Ok(self.totp.verify(&secret, code, self.clock.now().unix_timestamp()))
+        match self.totp.verify(&secret, code, self.clock.now().unix_timestamp()) {
+            Some(step) => Ok(self.system.claim_totp_step(user.id, step).await?),
+            None => Ok(false),
+        }
     }
 
     /// Rotates a refresh token: the old one stops working, and presenting it again revokes the
@@ -588,7 +592,7 @@ impl App {
                 if enable { "on" } else { "off" }
             )));
         }
-        if !self.verify_totp(&user, code)? {
+        if !self.verify_totp(&user, code).await? {
             return Err(AppError::field("code", "is not a valid one-time code"));
         }
         user.totp_enabled = enable;

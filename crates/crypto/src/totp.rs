@@ -78,15 +78,17 @@ impl Totp for RfcTotp {
         base32_encode(secret)
     }
 
-    /// Accepts the current step and one on either side (clock drift), comparing in constant time.
-    fn verify(&self, secret: &[u8], code: &str, unix_time: i64) -> bool {
+    /// Accepts the current step and one on either side (clock drift), comparing in constant time
+    /// (all three are always compared); returns the step the code belongs to.
+    fn verify(&self, secret: &[u8], code: &str, unix_time: i64) -> Option<i64> {
         let code = code.trim();
         if code.len() != DIGITS as usize || !code.chars().all(|c| c.is_ascii_digit()) {
-            return false;
+            return None;
         }
-        [-STEP, 0, STEP].iter().fold(false, |ok, drift| {
-            let expected = totp_code(secret, unix_time + drift);
-            ring_constant_eq(expected.as_bytes(), code.as_bytes()) | ok
+        [-STEP, 0, STEP].iter().fold(None, |found, drift| {
+            let at = unix_time + drift;
+            let expected = totp_code(secret, at);
+            if ring_constant_eq(expected.as_bytes(), code.as_bytes()) { Some(at.div_euclid(STEP)) } else { found }
         })
     }
 
@@ -134,11 +136,13 @@ mod tests {
         let totp = RfcTotp::new("Leadzone");
         let secret = b"12345678901234567890";
         let now = 1_234_567_890;
-        assert!(totp.verify(secret, &totp_code(secret, now), now));
-        assert!(totp.verify(secret, &totp_code(secret, now - 30), now));
-        assert!(!totp.verify(secret, &totp_code(secret, now - 90), now));
-        assert!(!totp.verify(secret, "12345", now));
-        assert!(!totp.verify(secret, "abcdef", now));
+        let step = now / 30;
+        assert_eq!(totp.verify(secret, &totp_code(secret, now), now), Some(step));
+        assert_eq!(totp.verify(secret, &totp_code(secret, now - 30), now), Some(step - 1));
+        assert_eq!(totp.verify(secret, &totp_code(secret, now + 30), now), Some(step + 1));
+        assert_eq!(totp.verify(secret, &totp_code(secret, now - 90), now), None);
+        assert_eq!(totp.verify(secret, "12345", now), None);
+        assert_eq!(totp.verify(secret, "abcdef", now), None);
     }
 
     #[test]

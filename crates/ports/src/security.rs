@@ -64,8 +64,9 @@ pub trait Totp: Send + Sync {
     fn new_secret(&self) -> Vec<u8>;
     /// The secret as shown to the user (base32).
     fn encode_secret(&self, secret: &[u8]) -> String;
-    /// Whether `code` is valid at `unix_time` (allowing one step of clock drift).
-    fn verify(&self, secret: &[u8], code: &str, unix_time: i64) -> bool;
+    /// The time step `code` belongs to when it is valid at `unix_time` (allowing one step of clock
+    /// drift), so a caller can refuse a step that was already used (RFC 6238 §5.2).
+    fn verify(&self, secret: &[u8], code: &str, unix_time: i64) -> Option<i64>;
     fn otpauth_url(&self, secret: &[u8], account: &str) -> String;
 }
 

@@ -93,6 +93,10 @@ pub trait SystemStore: Send + Sync {
 
     async fn record_login(&self, user: UserId, at: OffsetDateTime) -> Result<(), RepoError>;
 
+    /// Records that the user spent one-time-code time step `step`; false when that step or a
+    /// later one was already spent (a replayed code). Atomic across concurrent logins.
+    async fn claim_totp_step(&self, user: UserId, step: i64) -> Result<bool, RepoError>;
+
     /// Swaps a session's tokens when `refresh_token_hash` is its live refresh token; detects reuse
     /// of a rotated one (and then revokes the session).
     async fn rotate_refresh(

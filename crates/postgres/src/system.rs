@@ -148,6 +148,19 @@ impl SystemStore for PgSystemStore {
         row.map(|r| principal(&r)).transpose()
     }
 
+    async fn claim_totp_step(&self, user: UserId, step: i64) -> Result<bool, RepoError> {
+        let done = self
+            .db
+            .execute_raw(Self::stmt(
+                "UPDATE users SET totp_last_step = $2
+                  WHERE id = $1 AND (totp_last_step IS NULL OR totp_last_step < $2)",
+                vec![user.as_uuid().into(), step.into()],
+            ))
+            .await
+            .map_err(db_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn record_login(&self, user: UserId, at: OffsetDateTime) -> Result<(), RepoError> {
         self.db
             .execute_raw(Self::stmt(

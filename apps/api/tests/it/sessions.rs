@@ -103,21 +103,35 @@ async fn two_factor_login_needs_a_valid_code() {
     assert_eq!(app.login(&a.email, &a.password).await.status(), 200);
     let res = app.post("/api/v1/me/2fa/enable", Some(&a.token), &json!({"code": "000000"})).await;
     problem(res, 422, "VALIDATION_FAILED").await;
-    assert_eq!(app.post("/api/v1/me/2fa/enable", Some(&a.token), &json!({"code": code(now())})).await.status(), 204);
+    // Each code below belongs to a later time step than the one before (one step of drift is
+    // accepted either side), because a spent step cannot be used again.
+    assert_eq!(
+        app.post("/api/v1/me/2fa/enable", Some(&a.token), &json!({"code": code(now() - 30)})).await.status(),
+        204
+    );
 
     problem(app.login(&a.email, &a.password).await, 401, "OTP_REQUIRED").await;
     let res =
         app.post("/api/v1/auth/login", None, &json!({"email": a.email, "password": a.password, "otp": "123456"})).await;
     problem(res, 401, "INVALID_CREDENTIALS").await;
-    let res = app
-        .post("/api/v1/auth/login", None, &json!({"email": a.email, "password": a.password, "otp": code(now())}))
-        .await;
+    let otp = code(now());
+    let res =
+        app.post("/api/v1/auth/login", None, &json!({"email": a.email, "password": a.password, "otp": otp})).await;
     assert_eq!(res.status(), 200);
+    // The same code again (a replay, e.g. shoulder-surfed or phished) is refused.
+    let res =
+        app.post("/api/v1/auth/login", None, &json!({"email": a.email, "password": a.password, "otp": otp})).await;
+    problem(res, 401, "INVALID_CREDENTIALS").await;
     // A wrong password never reveals whether 2FA is on.
     let res = app.post("/api/v1/auth/login", None, &json!({"email": a.email, "password": "wrong horse 1"})).await;
     problem(res, 401, "INVALID_CREDENTIALS").await;
 
-    assert_eq!(app.post("/api/v1/me/2fa/disable", Some(&a.token), &json!({"code": code(now())})).await.status(), 204);
+    let res = app.post("/api/v1/me/2fa/disable", Some(&a.token), &json!({"code": otp})).await;
+    problem(res, 422, "VALIDATION_FAILED").await;
+    assert_eq!(
+        app.post("/api/v1/me/2fa/disable", Some(&a.token), &json!({"code": code(now() + 30)})).await.status(),
+        204
+    );
     assert_eq!(app.login(&a.email, &a.password).await.status(), 200);
     assert_eq!(
         app.sql_i64("SELECT count(*) FROM audit_logs WHERE event_type IN ('AUTH_2FA_ENABLE', 'AUTH_2FA_DISABLE')")
