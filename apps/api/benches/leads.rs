@@ -6,11 +6,10 @@
 //! postgres://postgres@127.0.0.1:5432/leadzone_bench), which it drops and recreates.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-use leadzone_api::config::Settings;
-use leadzone_api::startup::Application;
+mod common;
+
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,29 +18,9 @@ const REQUESTS: usize = 2_000;
 
 #[tokio::main]
 async fn main() {
-    let url = std::env::var("BENCH_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/leadzone_bench".into());
-    let mut admin_url = url::Url::parse(&url).unwrap();
-    let name = admin_url.path().trim_start_matches('/').to_owned();
-    admin_url.set_path("/postgres");
-    let admin = Database::connect(admin_url.as_str()).await.unwrap();
-    admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await.unwrap();
-    admin.close().await.unwrap();
-
-    let env: HashMap<String, String> = [
-        ("DATABASE_URL", url.clone()),
-        ("LEADZONE_BIND", "127.0.0.1:0".into()),
-        ("LEADZONE_HTTP_WORKERS", "2".into()),
-        ("LEADZONE_DB_POOL_SIZE", "20".into()),
-        ("LEADZONE_MASTER_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".into()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
-    let settings = Settings::from_map(&env).unwrap();
-    let app = Application::build(&settings, true).await.unwrap();
-    let base = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
+    // No in-process job workers: the bench measures the API alone.
+    let b = common::start("leadzone_bench", "0").await;
+    let (url, base) = (b.url.clone(), b.base.clone());
     let client = reqwest::Client::new();
 
     // The big tenant is a real registered account; the others are seeded directly.
@@ -145,14 +124,15 @@ async fn main() {
         ("q search (a selective word)", "/api/v1/leads?limit=50&q=150072".to_owned()),
         ("q search (a word in 1 of 8 names, newest first)", "/api/v1/leads?limit=50&q=Gulf&sort=-createdAt".to_owned()),
     ];
-    println!(
-        "\nGET /api/v1/leads on a tenant with 200,000 leads ({total} leads in the database), concurrency {CONCURRENCY}, {REQUESTS} requests each"
-    );
-    println!("| case | p50 ms | p99 ms | req/s |");
-    println!("| --- | --- | --- | --- |");
     // wrk (a separate, light process) when installed; otherwise an in-process client, which
     // competes with the server for the same two cores.
     let wrk = std::process::Command::new("wrk").arg("--version").output().is_ok();
+    println!(
+        "\nGET /api/v1/leads on a tenant with 200,000 leads ({total} leads in the database), concurrency {CONCURRENCY} ({})",
+        if wrk { "wrk, 10 s per case".to_owned() } else { format!("in-process client, {REQUESTS} requests per case") }
+    );
+    println!("| case | p50 ms | p99 ms | req/s |");
+    println!("| --- | --- | --- | --- |");
     for (label, path) in cases {
         if wrk {
             let (p50, p99, rps) = run_wrk(&format!("{base}{path}"), &token);
