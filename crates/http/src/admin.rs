@@ -43,10 +43,7 @@ async fn set_status(
     state.app.authenticate_admin(bearer(&req).as_deref())?;
     let id: TenantId = path_id(&id)?;
     let mut f = Fields::new(&body);
-    let status = f.opt_parsed::<TenantStatus>("status", "one of PENDING_VERIFICATION, ACTIVE, SUSPENDED, DELETED");
-    if status.is_none() && f.opt_json("status").is_none() {
-        f.string("status");
-    }
+    let status = f.parsed::<TenantStatus>("status", "one of PENDING_VERIFICATION, ACTIVE, SUSPENDED, DELETED");
     f.finish()?;
     let Some(status) = status else { return Err(AppError::field("status", "is required").into()) };
     Ok(HttpResponse::Ok().json(TenantDto::from(&state.app.admin_set_tenant_status(id, status).await?)))

@@ -202,6 +202,15 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// A required value parsed from a string; missing records "is required".
+    pub fn parsed<T: FromStr>(&mut self, name: &str, what: &str) -> Option<T> {
+        if self.present(name).is_none() {
+            self.bad(name, "is required");
+            return None;
+        }
+        self.opt_parsed(name, what)
+    }
+
     /// An optional value parsed from a string (ids, enum spellings).
     pub fn opt_parsed<T: FromStr>(&mut self, name: &str, what: &str) -> Option<T> {
         let raw = self.opt_string(name)?;
@@ -240,9 +249,11 @@ mod tests {
         assert_eq!(f.opt_i32("score"), None);
         assert_eq!(f.opt_bool("flag"), None);
         assert_eq!(f.opt_parsed::<uuid::Uuid>("id", "a UUID"), None);
+        assert_eq!(f.parsed::<uuid::Uuid>("tenantId", "a UUID"), None);
         let Err(ApiError::App(AppError::Validation(errors))) = f.finish() else { panic!("expected 422") };
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(fields, ["email", "name", "tags", "score", "flag", "id"]);
+        assert_eq!(fields, ["email", "name", "tags", "score", "flag", "id", "tenantId"]);
+        assert_eq!(errors.last().map(|e| e.message.as_str()), Some("is required"));
     }
 
     #[test]

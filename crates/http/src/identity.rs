@@ -99,10 +99,7 @@ async fn switch_tenant(
     JsonBody(body): JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let mut f = Fields::new(&body);
-    let tenant = f.opt_parsed::<TenantId>("tenantId", "a tenant id (UUID)");
-    if tenant.is_none() && f.opt_json("tenantId").is_none() {
-        f.string("tenantId");
-    }
+    let tenant = f.parsed::<TenantId>("tenantId", "a tenant id (UUID)");
     f.finish()?;
     let Some(tenant) = tenant else { return Err(leadzone_app::AppError::field("tenantId", "is required").into()) };
     let result = state.app.switch_tenant(&ctx, tenant).await?;
