@@ -152,14 +152,18 @@ impl App {
         v.finish()?;
         let (limit, after) = crate::lead_actions::parse_time_page(p.limit, p.cursor)?;
         let tx = self.uow.begin(ctx.tenant_id).await?;
-        let mine_only = ctx.role.lead_scope() != LeadScope::All;
+        // Filtered in the query, not after it, so a page is full and its cursor is right.
+        let created_by = (ctx.role.lead_scope() != LeadScope::All).then_some(ctx.user_id);
         let mut rows = tx
             .jobs()
-            .list(&JobListQuery { kind, status, after: after.map(|(t, i)| (t, i.into())), limit: limit + 1 })
+            .list(&JobListQuery {
+                kind,
+                status,
+                created_by,
+                after: after.map(|(t, i)| (t, i.into())),
+                limit: limit + 1,
+            })
             .await?;
-        if mine_only {
-            rows.retain(|j| j.created_by == ctx.user_id);
-        }
         let next_cursor = if rows.len() as u64 > limit {
             rows.truncate(limit as usize);
             rows.last().map(|j| crate::lead_actions::encode_time_cursor(j.created_at, j.id.as_uuid()))

@@ -28,6 +28,8 @@ pub struct NewJob {
 pub struct JobListQuery {
     pub kind: Option<JobType>,
     pub status: Option<JobStatus>,
+    /// Only jobs this user started (roles that see their own jobs only).
+    pub created_by: Option<UserId>,
     pub after: Option<(OffsetDateTime, JobId)>,
     pub limit: u64,
 }

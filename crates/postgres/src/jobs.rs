@@ -84,6 +84,9 @@ impl JobRepo for PgTenantTx {
         if let Some(s) = q.status {
             select = select.filter(jobs::Column::Status.eq(s.as_str()));
         }
+        if let Some(user) = q.created_by {
+            select = select.filter(jobs::Column::CreatedBy.eq(user.as_uuid()));
+        }
         if let Some((at, id)) = q.after {
             select = select.filter(
                 Expr::tuple([Expr::col(jobs::Column::CreatedAt), Expr::col(jobs::Column::Id)])

@@ -328,3 +328,31 @@ async fn retention_archives_before_it_deletes() {
     use sea_orm::ConnectionTrait;
     assert!(app_role.execute_unprepared("DELETE FROM audit_logs").await.is_err());
 }
+
+#[tokio::test]
+async fn a_member_who_sees_only_their_jobs_gets_full_pages() {
+    let app = spawn_app().await;
+    let owner = app.register().await;
+    let manager = app.add_member(&owner, "MANAGER").await;
+    let import = |token: String, name: &'static str| {
+        let app = &app;
+        async move {
+            let body: Value =
+                app.import_csv(&token, format!("Company\n{name}\n").into_bytes(), "").await.json().await.unwrap();
+            let id = body["job"]["id"].as_str().unwrap().to_owned();
+            app.wait_job(&token, &id, 30).await;
+            id
+        }
+    };
+    // The member's job is the oldest; two newer ones belong to the owner.
+    let mine = import(manager.token.clone(), "Mine").await;
+    import(owner.token.clone(), "Owner One").await;
+    import(owner.token.clone(), "Owner Two").await;
+
+    let page: Value = app.get("/api/v1/jobs?limit=1", Some(&manager.token)).await.json().await.unwrap();
+    let ids: Vec<&str> = page["data"].as_array().unwrap().iter().map(|j| j["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [mine.as_str()], "a page is filled with the member's own jobs");
+    assert!(page["nextCursor"].is_null(), "nothing more is theirs");
+    let all: Value = app.get("/api/v1/jobs", Some(&owner.token)).await.json().await.unwrap();
+    assert_eq!(all["data"].as_array().unwrap().len(), 3, "the owner sees every job");
+}
