@@ -6,7 +6,7 @@ use leadzone_domain::entities::Tenant;
 use leadzone_domain::enums::TenantStatus;
 use leadzone_domain::ids::TenantId;
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     // Length is not secret (the token's length is fixed by whoever set it); content is.
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

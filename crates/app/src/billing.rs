@@ -101,7 +101,9 @@ impl App {
         if plan.id == current_plan.id && before.billing_cycle == cycle {
             return Err(AppError::Conflict("this is already the current plan".into()));
         }
-        for (metric, used) in self.current_use(&*tx).await? {
+        // Usage is counted per calendar month, so changing the plan does not change it: read once.
+        let current = self.current_use(&*tx).await?;
+        for &(metric, used) in &current {
             if let Limit::AtMost(max) = plan.limit(metric)
                 && used > max
             {
@@ -142,8 +144,7 @@ impl App {
                 },
             ))
             .await?;
-        let usage =
-            self.current_use(&*tx).await?.into_iter().map(|(m, used)| (m, used, plan.limit(m).to_stored())).collect();
+        let usage = current.into_iter().map(|(m, used)| (m, used, plan.limit(m).to_stored())).collect();
         tx.commit().await?;
         Ok(SubscriptionView { subscription: after, plan, usage })
     }

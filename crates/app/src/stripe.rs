@@ -2,6 +2,7 @@
 //! tolerance, constant-time comparison), each event id applied once (recorded in the same
 //! transaction as its change), out-of-order delivery resolved by the event's `created` time.
 
+use crate::admin::constant_time_eq;
 use crate::{App, AppError, Ctx, audit};
 use leadzone_domain::entities::AuditDetails;
 use leadzone_domain::enums::{AuditEventType, Role, SubscriptionStatus, TenantStatus};
@@ -18,10 +19,6 @@ pub enum WebhookOutcome {
     Replayed,
     /// Not about a subscription we know, or a type we do not handle.
     Ignored,
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 impl App {
