@@ -320,26 +320,11 @@ impl ApiKeyRepo for PgTenantTx {
 #[async_trait::async_trait]
 impl FeatureRepo for PgTenantTx {
     async fn plans(&self) -> Result<Vec<Plan>, RepoError> {
-        crate::entities::plans::Entity::find()
-            .filter(crate::entities::plans::Column::IsActive.eq(true))
-            .order_by_asc(crate::entities::plans::Column::SortOrder)
-            .all(&self.txn)
-            .await
-            .map_err(db_err)?
-            .into_iter()
-            .map(Plan::try_from)
-            .collect()
+        active_plans(&self.txn).await
     }
 
     async fn flags(&self) -> Result<Vec<FeatureFlag>, RepoError> {
-        Ok(crate::entities::feature_flags::Entity::find()
-            .order_by_asc(crate::entities::feature_flags::Column::Key)
-            .all(&self.txn)
-            .await
-            .map_err(db_err)?
-            .into_iter()
-            .map(FeatureFlag::from)
-            .collect::<Vec<_>>())
+        all_flags(&self.txn).await
     }
 
     async fn overrides(&self) -> Result<Vec<TenantFeature>, RepoError> {
@@ -352,4 +337,29 @@ impl FeatureRepo for PgTenantTx {
             .map(TenantFeature::from)
             .collect())
     }
+}
+
+/// The plans on sale, in display order (tenant and system paths alike).
+pub(crate) async fn active_plans<C: ConnectionTrait>(db: &C) -> Result<Vec<Plan>, RepoError> {
+    crate::entities::plans::Entity::find()
+        .filter(crate::entities::plans::Column::IsActive.eq(true))
+        .order_by_asc(crate::entities::plans::Column::SortOrder)
+        .all(db)
+        .await
+        .map_err(db_err)?
+        .into_iter()
+        .map(Plan::try_from)
+        .collect()
+}
+
+/// Every feature flag, by key (tenant and system paths alike).
+pub(crate) async fn all_flags<C: ConnectionTrait>(db: &C) -> Result<Vec<FeatureFlag>, RepoError> {
+    Ok(crate::entities::feature_flags::Entity::find()
+        .order_by_asc(crate::entities::feature_flags::Column::Key)
+        .all(db)
+        .await
+        .map_err(db_err)?
+        .into_iter()
+        .map(FeatureFlag::from)
+        .collect())
 }

@@ -425,28 +425,11 @@ impl SystemStore for PgSystemStore {
     }
 
     async fn active_plans(&self) -> Result<Vec<leadzone_domain::entities::Plan>, RepoError> {
-        use crate::entities::plans;
-        plans::Entity::find()
-            .filter(plans::Column::IsActive.eq(true))
-            .order_by_asc(plans::Column::SortOrder)
-            .all(&self.db)
-            .await
-            .map_err(db_err)?
-            .into_iter()
-            .map(TryInto::try_into)
-            .collect()
+        crate::identity::active_plans(&self.db).await
     }
 
     async fn list_flags(&self) -> Result<Vec<leadzone_domain::entities::FeatureFlag>, RepoError> {
-        use crate::entities::feature_flags;
-        Ok(feature_flags::Entity::find()
-            .order_by_asc(feature_flags::Column::Key)
-            .all(&self.db)
-            .await
-            .map_err(db_err)?
-            .into_iter()
-            .map(Into::into)
-            .collect())
+        crate::identity::all_flags(&self.db).await
     }
 
     async fn insert_flag(&self, flag: &leadzone_domain::entities::FeatureFlag) -> Result<(), RepoError> {
