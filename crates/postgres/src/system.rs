@@ -12,8 +12,8 @@ use leadzone_ports::system::{
     ApiKeyPrincipal, NewSession, RefreshOutcome, RotatedTokens, SessionPrincipal, SystemStore,
 };
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QueryResult, QuerySelect, Statement, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult, PaginatorTrait,
+    QueryFilter, QueryOrder, QueryResult, QuerySelect, Statement, TransactionTrait,
 };
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -331,46 +331,31 @@ impl SystemStore for PgSystemStore {
     }
 
     async fn api_key_by_hash(&self, key_hash: &str, now: OffsetDateTime) -> Result<Option<ApiKeyPrincipal>, RepoError> {
-        let Some(key) = api_keys::Entity::find()
-            .filter(api_keys::Column::KeyHash.eq(key_hash))
-            .filter(api_keys::Column::RevokedAt.is_null())
-            .one(&self.db)
-            .await
-            .map_err(db_err)?
-        else {
-            return Ok(None);
-        };
-        if key.expires_at.is_some_and(|e| e <= now) {
-            return Ok(None);
-        }
-        let tenant = tenants::Entity::find_by_id(key.tenant_id).one(&self.db).await.map_err(db_err)?;
-        let Some(tenant) = tenant else { return Ok(None) };
-        let creator = memberships::Entity::find()
-            .filter(memberships::Column::TenantId.eq(key.tenant_id))
-            .filter(memberships::Column::UserId.eq(key.created_by))
-            .filter(memberships::Column::Status.eq("ACTIVE"))
-            .one(&self.db)
-            .await
-            .map_err(db_err)?;
-        let creator_role = creator.map(|m| parse(&m.role)).transpose()?;
-        let subscription_status = self
+        // One round trip on every API-key request: the key, its tenant's state, its creator's
+        // active role and the subscription status.
+        let row = self
             .db
             .query_one_raw(Self::stmt(
-                "SELECT status FROM subscriptions WHERE tenant_id = $1",
-                vec![key.tenant_id.into()],
+                "SELECT k.*, t.status AS tenant_status,
+                        (SELECT m.role FROM memberships m
+                          WHERE m.tenant_id = k.tenant_id AND m.user_id = k.created_by AND m.status = 'ACTIVE')
+                          AS creator_role,
+                        (SELECT b.status FROM subscriptions b WHERE b.tenant_id = k.tenant_id) AS subscription_status
+                   FROM api_keys k
+                   JOIN tenants t ON t.id = k.tenant_id
+                  WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > $2)",
+                vec![key_hash.into(), now.into()],
             ))
             .await
-            .map_err(db_err)?
-            .map(|r| r.try_get::<String>("", "status").map_err(db_err))
-            .transpose()?
-            .as_deref()
-            .map(parse)
-            .transpose()?;
+            .map_err(db_err)?;
+        let Some(row) = row else { return Ok(None) };
+        let key = api_keys::Model::from_query_result(&row, "").map_err(db_err)?;
+        let text = |col: &str| row.try_get::<Option<String>>("", col).map_err(db_err);
         Ok(Some(ApiKeyPrincipal {
-            subscription_status,
+            subscription_status: text("subscription_status")?.as_deref().map(parse).transpose()?,
             key: ApiKey::from(key),
-            tenant_status: parse(&tenant.status)?,
-            creator_role,
+            tenant_status: parse(&row.try_get::<String>("", "tenant_status").map_err(db_err)?)?,
+            creator_role: text("creator_role")?.as_deref().map(parse).transpose()?,
         }))
     }
 
