@@ -121,17 +121,23 @@ impl JobRepo for PgTenantTx {
     }
 
     async fn cancel(&self, id: JobId, now: OffsetDateTime) -> Result<Job, RepoError> {
-        self.txn
-            .execute_raw(stmt(
+        let changed = jobs::Entity::find()
+            .from_raw_sql(stmt(
                 "UPDATE jobs SET status = CASE WHEN status = 'PENDING' THEN 'CANCELLED' ELSE status END,
                                  completed_at = CASE WHEN status = 'PENDING' THEN $3 ELSE completed_at END,
                                  cancel_requested = cancel_requested OR status = 'RUNNING'
-                  WHERE tenant_id = $1 AND id = $2 AND status IN ('PENDING', 'RUNNING')",
+                  WHERE tenant_id = $1 AND id = $2 AND status IN ('PENDING', 'RUNNING')
+                  RETURNING *",
                 vec![self.tid().into(), id.as_uuid().into(), now.into()],
             ))
+            .one(&self.txn)
             .await
             .map_err(db_err)?;
-        JobRepo::get(self, id).await
+        match changed {
+            Some(row) => Job::try_from(row),
+            // Already finished (returned as it is) or not this tenant's (NotFound).
+            None => JobRepo::get(self, id).await,
+        }
     }
 
     async fn checkpoint(
@@ -188,7 +194,7 @@ impl JobQueue for PgJobQueue {
         let rows = jobs::Entity::find()
             .from_raw_sql(stmt(
                 "UPDATE jobs SET status = 'RUNNING', locked_by = $1, locked_until = $2, attempts = attempts + 1,
-                                 started_at = COALESCE(started_at, $3), cancel_requested = cancel_requested
+                                 started_at = COALESCE(started_at, $3)
                   WHERE id IN (SELECT id FROM jobs
                                 WHERE status = 'PENDING' AND run_at <= $3
                                 ORDER BY priority, run_at
