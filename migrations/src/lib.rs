@@ -43,6 +43,7 @@ sql_migration!(FeatureFlags, "0010_feature_flags.sql");
 sql_migration!(Stripe, "0011_stripe.sql");
 sql_migration!(SearchUnderRls, "0012_search_under_rls.sql");
 sql_migration!(TotpReplay, "0013_totp_replay.sql");
+sql_migration!(LeanLeadIndexes, "0014_lean_lead_indexes.sql");
 
 pub struct Migrator;
 
@@ -63,6 +64,7 @@ impl MigratorTrait for Migrator {
             Box::new(Stripe),
             Box::new(SearchUnderRls),
             Box::new(TotpReplay),
+            Box::new(LeanLeadIndexes),
         ]
     }
 }
@@ -83,6 +85,7 @@ pub fn migration_sources() -> &'static [&'static str] {
         include_str!("../sql/0011_stripe.sql"),
         include_str!("../sql/0012_search_under_rls.sql"),
         include_str!("../sql/0013_totp_replay.sql"),
+        include_str!("../sql/0014_lean_lead_indexes.sql"),
     ]
 }
 

@@ -3,16 +3,18 @@
 //! Import: UTF-8 (with or without BOM) or Windows-1256, `,` or `;`, English or Arabic headers.
 //! Every row goes through the same domain validation as `POST /leads`; duplicates are found
 //! within the file and against the tenant's leads with the same keys. Good rows are inserted in
-//! batches; each batch, its quota charge and the job's checkpoint commit in one transaction, so a
-//! crashed import resumes at its last checkpoint and never creates a lead twice.
+//! batches, two transactions at once; each batch, its quota charge and a checkpoint commit
+//! together. Every row's lead id is derived from the job and the row, so a crashed import that
+//! resumes at its checkpoint recognises the rows it wrote after it and never creates a lead twice.
 
 use crate::jobs::{JobControl, JobFailure, job_error};
 use crate::leads::ListParams;
 use crate::{App, AppError, Ctx, audit, policy};
+use futures::StreamExt;
 use leadzone_domain::access::Permission;
 use leadzone_domain::entities::{AuditDetails, Job, Lead, Limit};
 use leadzone_domain::enums::{AuditEventType, JobType, LogLevel, MembershipStatus, UsageMetric};
-use leadzone_domain::ids::{JobId, ListId};
+use leadzone_domain::ids::{JobId, LeadId, ListId};
 use leadzone_domain::imports::{map_headers, row_input};
 use leadzone_domain::leads::{DedupKeys, LeadSort, NewLead};
 use leadzone_ports::leads::{LeadPosition, LeadQuery, SortKey};
@@ -57,6 +59,57 @@ pub struct ImportResult {
     pub dry_run: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub errors_csv: Option<String>,
+}
+
+/// Import batches stored at once, each in its own transaction on its own connection: one
+/// Postgres backend inserting keeps one core busy; two use both of a small machine's cores
+/// (measured: 1,000,000 rows in 24 s by one `\copy`, 16.6 s by two).
+const IMPORT_LANES: usize = 2;
+
+/// How often an import writes its checkpoint (and progress) at most.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// The batches finished without a gap, and when a lane last wrote them as the job's checkpoint.
+struct Checkpoint {
+    checkpoint: ImportResult,
+    written: Option<std::time::Instant>,
+}
+
+/// One batch of rows, validated and rid of in-file duplicates.
+#[derive(Default)]
+struct PreparedBatch {
+    start: usize,
+    end: usize,
+    /// (line, lead, keys) of the rows to store unless the tenant has them already.
+    candidates: Vec<(usize, Lead, DedupKeys)>,
+    in_file_duplicates: usize,
+    /// Rows rejected by validation.
+    failed: usize,
+    errors: Vec<RowError>,
+}
+
+/// What storing a batch did.
+struct BatchOutcome {
+    start: usize,
+    end: usize,
+    created: usize,
+    duplicates: usize,
+    failed: usize,
+    errors: Vec<RowError>,
+    /// Cancellation was requested.
+    cancel: bool,
+}
+
+/// The id of the lead made from data row `index` of import `job`: the same on every attempt, so
+/// that a resumed import recognises what it wrote. A UUIDv7 with the job's time and random bits,
+/// the row's index in its lowest 32 bits (a 50 MB file has far fewer rows).
+fn row_lead_id(job: JobId, index: usize) -> LeadId {
+    let id = (job.as_uuid().as_u128() & !0xFFFF_FFFF) | (index as u128 & 0xFFFF_FFFF);
+    uuid::Uuid::from_u128(id).into()
+}
+
+fn progress_of(result: &ImportResult) -> (i32, String) {
+    (((result.processed * 100) / result.total.max(1)) as i32, format!("{} of {} rows", result.processed, result.total))
 }
 
 #[derive(Debug, Deserialize)]
@@ -208,7 +261,7 @@ impl App {
             control.log(LogLevel::Info, "import resumed", Some(json!({"from": result.processed}))).await;
         }
 
-        // Keys of the rows accepted before the checkpoint: in-file duplicates stay duplicates.
+        // Keys of the rows before the checkpoint: in-file duplicates stay duplicates.
         let mut seen = ExistingKeys::default();
         for row in rows.iter().take(result.processed) {
             if let Ok(lead) = NewLead::parse(row_input(&fields, row).0) {
@@ -216,83 +269,50 @@ impl App {
             }
         }
         let mut all_errors: Vec<RowError> = Vec::new();
-
-        while result.processed < rows.len() {
-            if control.should_stop() {
-                return Err(JobFailure::Stopped);
-            }
-            let start = result.processed;
-            let end = (start + IMPORT_BATCH).min(rows.len());
-            let mut candidates: Vec<(usize, NewLead, DedupKeys)> = Vec::new();
-            let mut batch_errors: Vec<RowError> = Vec::new();
-            for (i, row) in rows.iter().enumerate().take(end).skip(start) {
-                let line = i + 2; // 1-based, after the header
-                let (mut lead_input, mut errs) = row_input(&fields, row);
-                if let Some(list) = input.list_id {
-                    lead_input.list_id = Some(list);
-                }
-                match NewLead::parse(lead_input) {
-                    Ok(lead) if errs.is_empty() => {
-                        let keys = lead.dedup_keys();
-                        candidates.push((line, lead, keys));
+        let total = rows.len();
+        // Batches are prepared in file order (validation and in-file duplicates are decided here,
+        // so they do not depend on which lane finishes first) and stored by IMPORT_LANES
+        // transactions at once; the checkpoint moves over the batches finished without a gap.
+        let committed = std::sync::Mutex::new(Checkpoint { checkpoint: result.clone(), written: None });
+        let now = self.clock.now();
+        let ranges =
+            (result.processed..total).step_by(IMPORT_BATCH).map(|start| start..(start + IMPORT_BATCH).min(total));
+        let mut outcomes = futures::stream::iter(ranges)
+            .take_while(|_| std::future::ready(!control.should_stop()))
+            .map(|range| {
+                let batch = self.prepare_batch(job, &ctx, &fields, &rows, range, input.list_id, &mut seen, now);
+                self.store_batch(job, input.dry_run, batch, &committed)
+            })
+            .buffer_unordered(IMPORT_LANES);
+        let mut finished: std::collections::BTreeMap<usize, BatchOutcome> = std::collections::BTreeMap::new();
+        while let Some(outcome) = outcomes.next().await {
+            let outcome = outcome?;
+            let cancel = outcome.cancel;
+            finished.insert(outcome.start, outcome);
+            while let Some(done) = finished.remove(&result.processed) {
+                result.processed = done.end;
+                result.created += done.created;
+                result.duplicates += done.duplicates;
+                result.failed += done.failed;
+                for e in done.errors {
+                    if result.errors.len() < MAX_ERRORS_IN_RESULT {
+                        result.errors.push(e.clone());
                     }
-                    Ok(_) => {}
-                    Err(e) => errs.extend(e.field_errors().iter().cloned()),
-                }
-                for e in errs {
-                    batch_errors.push(RowError { row: line, field: e.field, message: e.message });
+                    all_errors.push(e);
                 }
             }
-            let failed_rows: std::collections::HashSet<usize> = batch_errors.iter().map(|e| e.row).collect();
-
-            let tx = self.uow.begin(job.tenant_id).await?;
-            let existing =
-                tx.leads().existing_keys(&candidates.iter().map(|(_, _, k)| k.clone()).collect::<Vec<_>>()).await?;
-            let mut fresh: Vec<(usize, NewLead, DedupKeys)> = Vec::new();
-            for (line, lead, keys) in candidates {
-                if existing.matches(&keys) || seen.matches(&keys) {
-                    result.duplicates += 1;
-                } else {
-                    seen.add(&keys);
-                    fresh.push((line, lead, keys));
-                }
+            if let Ok(mut c) = committed.lock() {
+                c.checkpoint.clone_from(&result);
             }
-            let mut quota_refused: Vec<usize> = Vec::new();
-            if !input.dry_run && !fresh.is_empty() {
-                let allowed = self.charge_up_to(&*tx, UsageMetric::Leads, fresh.len() as i64).await? as usize;
-                quota_refused = fresh.drain(allowed..).map(|(line, _, _)| line).collect();
-                let now = self.clock.now();
-                let leads: Vec<(Lead, DedupKeys)> =
-                    fresh.iter().map(|(_, new, keys)| (self.lead_row(&ctx, new.clone(), now), keys.clone())).collect();
-                tx.leads().insert_many(&leads).await?;
-            }
-            result.created += fresh.len();
-            for line in &quota_refused {
-                batch_errors.push(RowError {
-                    row: *line,
-                    field: String::new(),
-                    message: "QUOTA_EXCEEDED: the plan's monthly lead limit is reached".into(),
-                });
-            }
-            result.failed += failed_rows.len() + quota_refused.len();
-            all_errors.extend(batch_errors.iter().cloned());
-            for e in batch_errors {
-                if result.errors.len() < MAX_ERRORS_IN_RESULT {
-                    result.errors.push(e);
-                }
-            }
-            result.processed = end;
-            let progress = ((end * 100) / rows.len().max(1)) as i32;
-            let message = format!("{end} of {} rows", rows.len());
-            let cancel = tx
-                .jobs()
-                .checkpoint(job.id, progress, &message, &serde_json::to_value(&result).unwrap_or_default())
-                .await?;
-            tx.commit().await?;
-            control.progress(progress, &message).await;
+            // Nothing else is awaited here: the lanes make progress only while this loop polls
+            // them, and a lane may hold the job's row until its commit.
             if cancel {
                 return Err(JobFailure::Stopped);
             }
+        }
+        drop(outcomes);
+        if result.processed < total {
+            return Err(JobFailure::Stopped);
         }
 
         // The rejected rows, with their reasons, as a CSV to download.
@@ -326,6 +346,123 @@ impl App {
             )
             .await;
         Ok(serde_json::to_value(&result).unwrap_or_default())
+    }
+
+    /// Validates one batch of rows and sets aside those that repeat an earlier row of the file.
+    #[allow(clippy::too_many_arguments)]
+    fn prepare_batch(
+        &self,
+        job: &Job,
+        ctx: &Ctx,
+        fields: &[Option<leadzone_domain::imports::ImportField>],
+        rows: &[Vec<String>],
+        range: std::ops::Range<usize>,
+        list_id: Option<ListId>,
+        seen: &mut ExistingKeys,
+        now: time::OffsetDateTime,
+    ) -> PreparedBatch {
+        let mut batch = PreparedBatch { start: range.start, end: range.end, ..Default::default() };
+        let mut failed_rows = std::collections::HashSet::new();
+        for (i, row) in rows.iter().enumerate().take(range.end).skip(range.start) {
+            let line = i + 2; // 1-based, after the header
+            let (mut lead_input, mut errs) = row_input(fields, row);
+            if let Some(list) = list_id {
+                lead_input.list_id = Some(list);
+            }
+            match NewLead::parse(lead_input) {
+                Ok(lead) if errs.is_empty() => {
+                    let keys = lead.dedup_keys();
+                    if seen.matches(&keys) {
+                        batch.in_file_duplicates += 1;
+                    } else {
+                        seen.add(&keys);
+                        let mut row = self.lead_row(ctx, lead, now);
+                        row.id = row_lead_id(job.id, i);
+                        batch.candidates.push((line, row, keys));
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => errs.extend(e.field_errors().iter().cloned()),
+            }
+            for e in errs {
+                failed_rows.insert(line);
+                batch.errors.push(RowError { row: line, field: e.field, message: e.message });
+            }
+        }
+        batch.failed = failed_rows.len();
+        batch
+    }
+
+    /// Stores one prepared batch in its own transaction: the rows that duplicate no lead of the
+    /// tenant, their quota charge and the job's checkpoint commit together.
+    async fn store_batch(
+        &self,
+        job: &Job,
+        dry_run: bool,
+        batch: PreparedBatch,
+        committed: &std::sync::Mutex<Checkpoint>,
+    ) -> Result<BatchOutcome, JobFailure> {
+        let PreparedBatch { start, end, candidates, in_file_duplicates, failed, mut errors } = batch;
+        let tx = self.uow.begin(job.tenant_id).await?;
+        let keys: Vec<DedupKeys> = candidates.iter().map(|(_, _, k)| k.clone()).collect();
+        let ids: Vec<LeadId> = candidates.iter().map(|(_, l, _)| l.id).collect();
+        // The batch's own ids are excluded: what an earlier attempt wrote is not a duplicate.
+        let existing = tx.leads().existing_keys(&keys, &ids).await?;
+        let (fresh, known): (Vec<_>, Vec<_>) = candidates.into_iter().partition(|(_, _, k)| !existing.matches(k));
+        let mut outcome = BatchOutcome {
+            start,
+            end,
+            created: fresh.len(),
+            duplicates: in_file_duplicates + known.len(),
+            failed,
+            errors: Vec::new(),
+            cancel: false,
+        };
+        if !dry_run && !fresh.is_empty() {
+            let leads: Vec<(Lead, DedupKeys)> = fresh.iter().map(|(_, l, k)| (l.clone(), k.clone())).collect();
+            // Inserted first and charged last, so that the counter's row is locked only briefly
+            // and the lanes do not wait for each other.
+            let written: std::collections::HashSet<LeadId> =
+                tx.leads().insert_many(&leads).await?.into_iter().collect();
+            let allowed = self.charge_up_to(&*tx, UsageMetric::Leads, written.len() as i64).await? as usize;
+            // Past the plan's limit: the last rows written now are taken back and reported.
+            let refused: Vec<(usize, LeadId)> = fresh
+                .iter()
+                .filter(|(_, l, _)| written.contains(&l.id))
+                .skip(allowed)
+                .map(|(line, l, _)| (*line, l.id))
+                .collect();
+            for (line, id) in &refused {
+                tx.leads().delete(*id).await?;
+                errors.push(RowError {
+                    row: *line,
+                    field: String::new(),
+                    message: "QUOTA_EXCEEDED: the plan's monthly lead limit is reached".into(),
+                });
+            }
+            outcome.created -= refused.len();
+            outcome.failed += refused.len();
+        }
+        errors.sort_by_key(|e| e.row);
+        outcome.errors = errors;
+        // A checkpoint (which is also the progress report) at most every CHECKPOINT_EVERY: the
+        // batches after it are stored again on a resume, which their lead ids make harmless.
+        let due = committed.lock().ok().and_then(|mut c| {
+            let due = c.written.is_none_or(|t| t.elapsed() >= CHECKPOINT_EVERY);
+            due.then(|| {
+                c.written = Some(std::time::Instant::now());
+                c.checkpoint.clone()
+            })
+        });
+        if let Some(checkpoint) = due {
+            let (progress, message) = progress_of(&checkpoint);
+            outcome.cancel = tx
+                .jobs()
+                .checkpoint(job.id, progress, &message, &serde_json::to_value(&checkpoint).unwrap_or_default())
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(outcome)
     }
 
     /// Charges as many of `n` units as the plan allows; returns how many were charged.

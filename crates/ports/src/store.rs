@@ -210,10 +210,12 @@ pub trait LeadRepo: Send + Sync {
     async fn stats(&self, visibility: &LeadVisibility, since: time::OffsetDateTime) -> Result<LeadStats, RepoError>;
     async fn touch_contacted(&self, id: LeadId, at: time::OffsetDateTime) -> Result<(), RepoError>;
     /// Inserts many leads in one statement (imports). Rows must already be validated and
-    /// deduplicated by the caller.
-    async fn insert_many(&self, leads: &[(Lead, DedupKeys)]) -> Result<(), RepoError>;
-    /// Which of these keys already belong to a lead of the tenant (for batch duplicate checks).
-    async fn existing_keys(&self, keys: &[DedupKeys]) -> Result<ExistingKeys, RepoError>;
+    /// deduplicated by the caller. A lead whose id exists already is skipped (a resumed import
+    /// sends again what an earlier attempt may have written); returns the ids inserted now.
+    async fn insert_many(&self, leads: &[(Lead, DedupKeys)]) -> Result<Vec<LeadId>, RepoError>;
+    /// Which of these keys already belong to a lead of the tenant other than the `except` ones
+    /// (for batch duplicate checks).
+    async fn existing_keys(&self, keys: &[DedupKeys], except: &[LeadId]) -> Result<ExistingKeys, RepoError>;
 }
 
 /// Dedup keys found among a tenant's leads.

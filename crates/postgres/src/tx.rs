@@ -316,12 +316,12 @@ impl LeadRepo for PgTenantTx {
         crate::leads::stats(&self.txn, self.tid(), visibility, since).await
     }
 
-    async fn insert_many(&self, leads: &[(Lead, DedupKeys)]) -> Result<(), RepoError> {
+    async fn insert_many(&self, leads: &[(Lead, DedupKeys)]) -> Result<Vec<LeadId>, RepoError> {
         crate::leads::insert_many(&self.txn, self.tid(), leads).await
     }
 
-    async fn existing_keys(&self, keys: &[DedupKeys]) -> Result<ExistingKeys, RepoError> {
-        crate::leads::existing_keys(&self.txn, self.tid(), keys).await
+    async fn existing_keys(&self, keys: &[DedupKeys], except: &[LeadId]) -> Result<ExistingKeys, RepoError> {
+        crate::leads::existing_keys(&self.txn, self.tid(), keys, except).await
     }
 
     async fn touch_contacted(&self, id: LeadId, at: time::OffsetDateTime) -> Result<(), RepoError> {

@@ -56,6 +56,23 @@ async fn a_ten_thousand_row_arabic_import_counts_exactly() {
     assert_eq!(app.sql_i64("SELECT count(*) FROM audit_logs WHERE event_type = 'LEAD_IMPORTED'").await, 1);
     let logs: Value = app.get(&format!("/api/v1/jobs/{id}/logs"), Some(&owner.token)).await.json().await.unwrap();
     assert!(logs["data"].as_array().unwrap().iter().any(|l| l["message"] == "import finished"));
+
+    // Run the same job again from no checkpoint at all, as after a crash right after its batches
+    // committed: it recognises every lead it wrote, so nothing is added or charged twice and it
+    // reports the same counts.
+    app.sql(&format!(
+        "UPDATE jobs SET status = 'PENDING', result = NULL, progress = 0, completed_at = NULL, run_at = now()
+          WHERE id = '{id}'"
+    ))
+    .await;
+    let again = app.wait_job(&owner.token, &id, 120).await;
+    assert_eq!(again["status"], "SUCCESS", "{again}");
+    assert_eq!(
+        (again["result"]["created"].clone(), again["result"]["failed"].clone(), again["result"]["duplicates"].clone()),
+        (json!(9850), json!(100), json!(50))
+    );
+    assert_eq!(app.sql_i64("SELECT count(*) FROM leads").await, 9850);
+    assert_eq!(app.sql_i64("SELECT value::bigint FROM usage_counters WHERE metric = 'leads'").await, 9850);
 }
 
 #[tokio::test]
@@ -93,6 +110,27 @@ async fn an_import_past_the_quota_creates_up_to_it() {
     assert_eq!((job["result"]["created"].clone(), job["result"]["failed"].clone()), (json!(100), json!(50)));
     assert!(job["result"]["errors"][0]["message"].as_str().unwrap().starts_with("QUOTA_EXCEEDED"));
     assert_eq!(app.sql_i64("SELECT count(*) FROM leads").await, 100);
+}
+
+#[tokio::test]
+async fn batches_stored_at_once_stop_exactly_at_the_quota() {
+    let app = spawn_app().await;
+    let owner = app.register().await;
+    app.set_plan(&owner, "starter").await;
+    app.sql("UPDATE plans SET leads_limit = 2500 WHERE id = 'starter'").await;
+    let mut csv = String::from("Company,Phone\n");
+    for i in 0..4000 {
+        csv.push_str(&format!("Company {i},05{i:08}\n"));
+    }
+    // Four batches, two stored at once: the limit falls inside the third while the fourth runs.
+    let body: Value = app.import_csv(&owner.token, csv.into_bytes(), "").await.json().await.unwrap();
+    let job = app.wait_job(&owner.token, body["job"]["id"].as_str().unwrap(), 60).await;
+    assert_eq!((job["result"]["created"].clone(), job["result"]["failed"].clone()), (json!(2500), json!(1500)));
+    let errors = job["result"]["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1000, "the result keeps the first 1,000 rejected rows");
+    assert!(errors.iter().all(|e| e["message"].as_str().unwrap().starts_with("QUOTA_EXCEEDED")));
+    assert_eq!(app.sql_i64("SELECT count(*) FROM leads").await, 2500);
+    assert_eq!(app.sql_i64("SELECT value::bigint FROM usage_counters WHERE metric = 'leads'").await, 2500);
 }
 
 #[tokio::test]

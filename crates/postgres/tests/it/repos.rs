@@ -164,6 +164,45 @@ async fn duplicates_are_found_by_phone_host_or_name_and_city_within_the_tenant_o
 }
 
 #[tokio::test]
+async fn batch_inserts_skip_known_ids_and_batch_lookups_find_every_kind_of_key() {
+    let db = TestDb::new().await;
+    seed_two_tenants(&db).await;
+    let uow = uow(&db).await;
+    let noor = new_lead("مؤسسة النور", Some("0501234567"), Some("www.alnoor.sa"), Some("الرياض"));
+    let plain = new_lead("Plain Co", None, None, None);
+    let first = (lead_from(&noor, OffsetDateTime::now_utc(), Some(40)), noor.dedup_keys());
+    let second = (lead_from(&plain, OffsetDateTime::now_utc(), None), plain.dedup_keys());
+    let tx = uow.begin(tenant_a()).await.unwrap();
+    assert_eq!(tx.leads().insert_many(std::slice::from_ref(&first)).await.unwrap(), vec![first.0.id]);
+    // Sent again with a new one: only the new one is written, NULLs stay NULL.
+    let both = [first.clone(), second.clone()];
+    assert_eq!(tx.leads().insert_many(&both).await.unwrap(), vec![second.0.id]);
+    let stored = tx.leads().get(second.0.id).await.unwrap();
+    assert_eq!((stored.phone, stored.city, stored.score, stored.website), (None, None, None, None));
+    assert_eq!(tx.leads().get(first.0.id).await.unwrap().score, Some(40));
+    tx.commit().await.unwrap();
+
+    let tx = uow.begin(tenant_a()).await.unwrap();
+    let probes = [
+        new_lead("Other", Some("+966 50 123 4567"), None, None).dedup_keys(),
+        new_lead("Other", None, Some("https://alnoor.sa/contact"), None).dedup_keys(),
+        new_lead("مؤسّسة نور", None, None, Some("الرياض")).dedup_keys(),
+        new_lead("النور", None, None, Some("جدة")).dedup_keys(),
+        new_lead("Plain Co.", None, None, None).dedup_keys(),
+    ];
+    let found = tx.leads().existing_keys(&probes, &[]).await.unwrap();
+    let hits: Vec<bool> = probes.iter().map(|k| found.matches(k)).collect();
+    assert_eq!(hits, [true, true, true, false, true], "{found:?}");
+    // A lead the caller wrote itself is not a duplicate of its own row.
+    let found = tx.leads().existing_keys(&probes, &[first.0.id]).await.unwrap();
+    let hits: Vec<bool> = probes.iter().map(|k| found.matches(k)).collect();
+    assert_eq!(hits, [false, false, false, false, true], "{found:?}");
+    drop(tx);
+    let tx = uow.begin(TENANT_B.parse().unwrap()).await.unwrap();
+    assert_eq!(tx.leads().existing_keys(&probes, &[]).await.unwrap(), Default::default(), "tenant B has none");
+}
+
+#[tokio::test]
 async fn keyset_pages_return_every_lead_once_in_order_even_with_equal_keys() {
     let db = TestDb::new().await;
     seed_two_tenants(&db).await;

@@ -322,8 +322,17 @@ async fn every_seed_table_has_every_seed_column_and_index() {
     for idx in SEED_INDEXES {
         assert!(indexes.iter().any(|i| i == idx), "index {idx} is missing");
     }
+    // The seed's Arabic full-text index indexes the stored search vector, which holds the seed's
+    // Arabic vector of name and industry (migration 0014).
     let gin = strings(&owner, "SELECT indexdef FROM pg_indexes WHERE indexname = 'idx_leads_search'").await;
-    assert!(gin[0].contains("gin") && gin[0].contains("'arabic'"), "{gin:?}");
+    assert!(gin[0].contains("gin") && gin[0].contains("search_vector"), "{gin:?}");
+    let vector = strings(
+        &owner,
+        "SELECT generation_expression::text FROM information_schema.columns
+          WHERE table_name = 'leads' AND column_name = 'search_vector'",
+    )
+    .await;
+    assert!(vector[0].contains("'arabic'") && vector[0].contains("company_name"), "{vector:?}");
 }
 
 #[tokio::test]
