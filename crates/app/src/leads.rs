@@ -95,7 +95,7 @@ impl App {
         let now = self.clock.now();
         usage::charge(&*tx, now, UsageMetric::Leads, 1).await?;
 
-        let lead = self.lead_row(ctx, new, now);
+        let lead = self.lead_row(self.ids.new_id().into(), ctx, new, now);
         tx.leads().insert(&lead, &keys).await?;
         tx.activities()
             .insert(&Activity {
@@ -124,9 +124,9 @@ impl App {
     }
 
     /// A new lead's row, created by the actor now (import keeps the assignee empty).
-    pub(crate) fn lead_row(&self, ctx: &Ctx, new: NewLead, now: time::OffsetDateTime) -> Lead {
+    pub(crate) fn lead_row(&self, id: LeadId, ctx: &Ctx, new: NewLead, now: time::OffsetDateTime) -> Lead {
         Lead {
-            id: self.ids.new_id().into(),
+            id,
             tenant_id: ctx.tenant_id,
             company_name: new.company_name,
             industry: new.industry,

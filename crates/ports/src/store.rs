@@ -223,20 +223,20 @@ pub trait LeadRepo: Send + Sync {
 pub struct ExistingKeys {
     pub phones: std::collections::HashSet<String>,
     pub hosts: std::collections::HashSet<String>,
-    /// `name_key` + "\u{1}" + `city_key` (empty when none).
-    pub names: std::collections::HashSet<String>,
+    /// `name_key` → the `city_key`s it is found with (empty when none).
+    pub names: std::collections::HashMap<String, std::collections::HashSet<String>>,
 }
 
 impl ExistingKeys {
-    pub fn name_city(keys: &DedupKeys) -> String {
-        format!("{}\u{1}{}", keys.name_key, keys.city_key.as_deref().unwrap_or(""))
-    }
-
     /// Whether a lead with these keys would duplicate one of the found leads.
     pub fn matches(&self, keys: &DedupKeys) -> bool {
         keys.phone.as_ref().is_some_and(|p| self.phones.contains(p))
             || keys.website_host.as_ref().is_some_and(|h| self.hosts.contains(h))
-            || (!keys.name_key.is_empty() && self.names.contains(&Self::name_city(keys)))
+            || (!keys.name_key.is_empty()
+                && self
+                    .names
+                    .get(&keys.name_key)
+                    .is_some_and(|cities| cities.contains(keys.city_key.as_deref().unwrap_or(""))))
     }
 
     /// Adds these keys (a row accepted earlier in the same file).
@@ -248,8 +248,12 @@ impl ExistingKeys {
             self.hosts.insert(h.clone());
         }
         if !keys.name_key.is_empty() {
-            self.names.insert(Self::name_city(keys));
+            self.add_name(keys.name_key.clone(), keys.city_key.clone().unwrap_or_default());
         }
+    }
+
+    pub fn add_name(&mut self, name_key: String, city_key: String) {
+        self.names.entry(name_key).or_default().insert(city_key);
     }
 }
 

@@ -408,6 +408,10 @@ pub(crate) async fn insert_many<C: ConnectionTrait>(
     if rows.is_empty() {
         return Ok(Vec::new());
     }
+    // An import batch need not wait for its commit to reach the disk: if the server crashes
+    // before it does, the batch is lost whole (rows, quota charge and checkpoint together) and
+    // the resumed import stores it again.
+    db.execute_unprepared("SET LOCAL synchronous_commit = off").await.map_err(db_err)?;
     fn column<T, F: Fn(&(Lead, DedupKeys)) -> T>(rows: &[(Lead, DedupKeys)], f: F) -> Vec<T> {
         rows.iter().map(f).collect()
     }
@@ -483,26 +487,27 @@ pub(crate) async fn existing_keys<C: ConnectionTrait>(
     let names: Vec<String> = named.iter().map(|k| k.name_key.clone()).collect();
     let cities: Vec<String> = named.iter().map(|k| k.city_key.clone().unwrap_or_default()).collect();
     let except: Vec<uuid::Uuid> = except.iter().map(|i| i.as_uuid()).collect();
-    // An import grows the table from nothing within one session: a generic plan cached while it
-    // was empty would scan the whole tenant for every batch. Plan with the real size each time.
-    db.execute_unprepared("SET LOCAL plan_cache_mode = force_custom_plan").await.map_err(db_err)?;
     // One index probe per key, whatever the statistics say: a LATERAL … LIMIT 1 is never turned
     // into a join, and `= ANY(keys)` was — measured during a 1,000,000-row import, before any
     // ANALYZE had seen the new rows, the planner took the tenant for 400 rows and walked all of
-    // them for every batch (8,000 rows/s, falling). `except`: the leads a resumed import wrote
-    // itself are not duplicates of its rows.
+    // them for every batch (8,000 rows/s, falling). Planned for its own arguments (a generic plan
+    // cached while the table was empty is as bad: 11,000 rows/s), and only this statement: left
+    // on, `force_custom_plan` makes Postgres re-plan the foreign-key check of every row the
+    // transaction inserts next (40% of an import's time). `except`: the leads a resumed import
+    // wrote itself are not duplicates of its rows.
+    db.execute_unprepared("SET LOCAL plan_cache_mode = force_custom_plan").await.map_err(db_err)?;
     let rows = db
         .query_all_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT 'p' AS kind, k.v AS key FROM unnest($2::text[]) AS k(v)
+            "SELECT 'p' AS kind, k.v AS key, '' AS city FROM unnest($2::text[]) AS k(v)
                CROSS JOIN LATERAL (SELECT 1 FROM leads
                                     WHERE tenant_id = $1 AND phone = k.v AND id <> ALL($5) LIMIT 1) m
              UNION ALL
-             SELECT 'h', k.v FROM unnest($3::text[]) AS k(v)
+             SELECT 'h', k.v, '' FROM unnest($3::text[]) AS k(v)
                CROSS JOIN LATERAL (SELECT 1 FROM leads
                                     WHERE tenant_id = $1 AND website_host = k.v AND id <> ALL($5) LIMIT 1) m
              UNION ALL
-             SELECT 'n', k.n || chr(1) || k.c FROM unnest($4::text[], $6::text[]) AS k(n, c)
+             SELECT 'n', k.n, k.c FROM unnest($4::text[], $6::text[]) AS k(n, c)
                CROSS JOIN LATERAL (SELECT 1 FROM leads
                                     WHERE tenant_id = $1 AND name_key = k.n AND COALESCE(city_key, '') = k.c
                                       AND id <> ALL($5) LIMIT 1) m",
@@ -510,15 +515,20 @@ pub(crate) async fn existing_keys<C: ConnectionTrait>(
         ))
         .await
         .map_err(db_err)?;
+    db.execute_unprepared("SET LOCAL plan_cache_mode = auto").await.map_err(db_err)?;
     let mut found = ExistingKeys::default();
     for r in rows {
         let kind: String = r.try_get("", "kind").map_err(db_err)?;
         let key: String = r.try_get("", "key").map_err(db_err)?;
         match kind.as_str() {
-            "p" => found.phones.insert(key),
-            "h" => found.hosts.insert(key),
-            _ => found.names.insert(key),
-        };
+            "p" => {
+                found.phones.insert(key);
+            }
+            "h" => {
+                found.hosts.insert(key);
+            }
+            _ => found.add_name(key, r.try_get("", "city").map_err(db_err)?),
+        }
     }
     Ok(found)
 }
