@@ -24,3 +24,14 @@ ALTER INDEX idx_leads_search_vector RENAME TO idx_leads_search;
 -- Leads without an assignee (every imported one) need no entry: `assigned_to = $1` implies NOT NULL.
 DROP INDEX idx_leads_assigned;
 CREATE INDEX idx_leads_assigned ON leads(tenant_id, assigned_to) WHERE assigned_to IS NOT NULL;
+
+-- The duplicate keys and the status are machine values compared byte for byte: the "C"
+-- collation compares them without the locale's string comparison (in a C.UTF-8 or en_US
+-- database every comparison copied both strings and called strcoll). Company names keep the
+-- database's collation: they are sorted for people.
+ALTER TABLE leads
+  ALTER COLUMN phone TYPE VARCHAR(50) COLLATE "C",
+  ALTER COLUMN status TYPE VARCHAR(20) COLLATE "C",
+  ALTER COLUMN website_host TYPE TEXT COLLATE "C",
+  ALTER COLUMN name_key TYPE TEXT COLLATE "C",
+  ALTER COLUMN city_key TYPE TEXT COLLATE "C";
