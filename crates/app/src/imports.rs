@@ -264,11 +264,16 @@ impl App {
             control.log(LogLevel::Info, "import resumed", Some(json!({"from": result.processed}))).await;
         }
 
-        // Keys of the rows before the checkpoint: in-file duplicates stay duplicates.
+        // Keys of the rows before the checkpoint, taken as `prepare_batch` takes them: in-file
+        // duplicates stay duplicates.
         let mut seen = ExistingKeys::default();
         for row in rows.iter().take(result.processed) {
-            if let Ok(lead) = NewLead::parse(row_input(&fields, row).0) {
-                seen.add(&lead.dedup_keys());
+            let (lead_input, errs) = row_input(&fields, row);
+            if let (true, Ok(lead)) = (errs.is_empty(), NewLead::parse(lead_input)) {
+                let keys = lead.dedup_keys();
+                if !seen.matches(&keys) {
+                    seen.add(&keys);
+                }
             }
         }
         let mut all_errors: Vec<RowError> = Vec::new();
