@@ -132,6 +132,36 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// A lead filter object (`POST /leads/bulk`, `POST /exports`) as the query pairs of
+    /// `GET /leads`, so that one parser serves all three; a list repeats its key. Values other
+    /// than strings, numbers, booleans and lists of strings are an error on `name`.
+    pub fn filter_pairs(&mut self, name: &str) -> Option<Vec<(String, String)>> {
+        let filter = self.object(name)?;
+        let mut pairs = Vec::new();
+        let mut well_formed = true;
+        for (key, value) in filter {
+            match value {
+                Value::String(s) => pairs.push((key, s)),
+                Value::Number(n) => pairs.push((key, n.to_string())),
+                Value::Bool(b) => pairs.push((key, b.to_string())),
+                Value::Null => {}
+                Value::Array(items) => {
+                    for item in items {
+                        match item {
+                            Value::String(s) => pairs.push((key.clone(), s)),
+                            _ => well_formed = false,
+                        }
+                    }
+                }
+                Value::Object(_) => well_formed = false,
+            }
+        }
+        if !well_formed {
+            self.bad(name, "must be an object of strings, numbers, booleans or lists of strings");
+        }
+        Some(pairs)
+    }
+
     /// Records errors found by a nested `Fields`, prefixing their field names.
     pub fn absorb(&mut self, prefix: &str, nested: Fields<'_>) {
         for e in nested.errors {

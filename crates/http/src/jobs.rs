@@ -164,10 +164,10 @@ async fn export(
     {
         return Err(AppError::field("format", "must be csv").into());
     }
-    let filter = f.object("filter").unwrap_or_default();
+    let pairs = f.filter_pairs("filter").unwrap_or_default();
+    let raw_filter = f.opt_json("filter").unwrap_or_else(|| Value::Object(Default::default()));
     f.finish()?;
-    let params = leadzone_app::leads::list_params_from_pairs(crate::leads::object_pairs(&filter));
-    let (job, _) = state.app.start_export(&ctx, params, Value::Object(filter), key).await?;
+    let (job, _) = state.app.start_export(&ctx, crate::leads::list_params(pairs), raw_filter, key).await?;
     Ok(accepted(&job))
 }
 

@@ -61,24 +61,6 @@ pub(crate) fn list_params(pairs: Vec<(String, String)>) -> ListParams {
     leadzone_app::leads::list_params_from_pairs(pairs)
 }
 
-/// A JSON filter object as query pairs; arrays repeat the key.
-pub(crate) fn object_pairs(filter: &serde_json::Map<String, serde_json::Value>) -> Vec<(String, String)> {
-    let mut pairs = Vec::new();
-    for (k, v) in filter {
-        match v {
-            serde_json::Value::Array(items) => pairs.extend(
-                items.iter().map(|i| (k.clone(), i.as_str().map(str::to_owned).unwrap_or_else(|| i.to_string()))),
-            ),
-            serde_json::Value::String(s) => pairs.push((k.clone(), s.clone())),
-            serde_json::Value::Number(n) => pairs.push((k.clone(), n.to_string())),
-            serde_json::Value::Bool(b) => pairs.push((k.clone(), b.to_string())),
-            serde_json::Value::Null => {}
-            serde_json::Value::Object(_) => pairs.push((k.clone(), v.to_string())),
-        }
-    }
-    pairs
-}
-
 fn leads_page(page: leadzone_app::leads::Page<leadzone_domain::entities::Lead>) -> HttpResponse {
     HttpResponse::Ok()
         .json(PageDto { data: page.data.iter().map(LeadDto::from).collect(), next_cursor: page.next_cursor })
@@ -239,7 +221,7 @@ async fn bulk(
 ) -> Result<HttpResponse, ApiError> {
     let mut f = Fields::new(&body);
     let action = f.string("action");
-    let target = match (body.get("ids"), f.object("filter")) {
+    let target = match (body.get("ids"), f.filter_pairs("filter")) {
         (Some(_), None) => {
             let raw = f.string_list("ids");
             let mut ids = Vec::with_capacity(raw.len());
@@ -252,8 +234,7 @@ async fn bulk(
             }
             BulkTarget::Ids(ids)
         }
-        (None, Some(filter)) => {
-            let pairs = filter_pairs(&filter, &mut f);
+        (None, Some(pairs)) => {
             let (parsed, ..) = state.app.parse_lead_filter(&ctx, list_params(pairs))?;
             BulkTarget::Filter(parsed)
         }
@@ -271,34 +252,6 @@ async fn bulk(
     f.finish()?;
     let affected = state.app.bulk_leads(&ctx, input).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"affected": affected})))
-}
-
-/// A JSON filter object as query pairs (so one parser serves both); arrays repeat the key.
-fn filter_pairs(filter: &serde_json::Map<String, serde_json::Value>, f: &mut Fields<'_>) -> Vec<(String, String)> {
-    let mut pairs = Vec::new();
-    for (k, v) in filter {
-        match v {
-            serde_json::Value::Array(items) => {
-                for i in items {
-                    match i.as_str() {
-                        Some(s) => pairs.push((k.clone(), s.to_owned())),
-                        None => {
-                            f.opt_parsed::<uuid::Uuid>(
-                                "filter",
-                                "an object of strings, numbers, booleans or string lists",
-                            );
-                        }
-                    }
-                }
-            }
-            serde_json::Value::String(s) => pairs.push((k.clone(), s.clone())),
-            serde_json::Value::Number(n) => pairs.push((k.clone(), n.to_string())),
-            serde_json::Value::Bool(b) => pairs.push((k.clone(), b.to_string())),
-            serde_json::Value::Null => {}
-            serde_json::Value::Object(_) => pairs.push(("filter".into(), String::new())),
-        }
-    }
-    pairs
 }
 
 #[get("/stats/leads")]
