@@ -8,8 +8,6 @@ use crate::{HttpState, path_id};
 use actix_web::{HttpResponse, delete, get, post, web};
 use leadzone_app::api_keys::NewApiKeyInput;
 use serde_json::json;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 #[post("/api-keys")]
 async fn create(
@@ -21,13 +19,7 @@ async fn create(
     let label = f.string("label");
     let scopes = f.string_list("scopes");
     let mode = f.opt_string("mode");
-    let expires_at = f.opt_string("expiresAt").and_then(|raw| match OffsetDateTime::parse(raw.trim(), &Rfc3339) {
-        Ok(t) => Some(t),
-        Err(_) => {
-            f.opt_parsed::<uuid::Uuid>("expiresAt", "an RFC 3339 time");
-            None
-        }
-    });
+    let expires_at = f.opt_time("expiresAt");
     f.finish()?;
     let (key, secret) = state.app.create_api_key(&ctx, NewApiKeyInput { label, scopes, mode, expires_at }).await?;
     Ok(HttpResponse::Created().json(json!({"apiKey": ApiKeyDto::from(&key), "secret": secret})))

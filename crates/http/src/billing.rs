@@ -102,17 +102,8 @@ async fn set_override(
     let (id, key) = path.into_inner();
     let tenant: TenantId = path_id(&id)?;
     let mut f = Fields::new(&body);
-    let enabled = f.opt_bool("enabled");
-    if enabled.is_none() && !body.contains_key("enabled") {
-        f.string("enabled");
-    }
-    let expires_at = f.opt_string("expiresAt").and_then(|raw| match OffsetDateTime::parse(raw.trim(), &Rfc3339) {
-        Ok(t) => Some(t),
-        Err(_) => {
-            f.opt_parsed::<uuid::Uuid>("expiresAt", "an RFC 3339 time");
-            None
-        }
-    });
+    let enabled = f.bool("enabled");
+    let expires_at = f.opt_time("expiresAt");
     f.finish()?;
     let enabled = enabled.ok_or_else(|| AppError::field("enabled", "is required"))?;
     let o = state.app.admin_set_override(tenant, &key, enabled, expires_at).await?;

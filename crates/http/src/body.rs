@@ -253,6 +253,27 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// A required boolean.
+    pub fn bool(&mut self, name: &str) -> Option<bool> {
+        if self.present(name).is_none() {
+            self.bad(name, "is required");
+            return None;
+        }
+        self.opt_bool(name)
+    }
+
+    /// An optional RFC 3339 time (`2027-01-31T00:00:00Z`).
+    pub fn opt_time(&mut self, name: &str) -> Option<time::OffsetDateTime> {
+        let raw = self.opt_string(name)?;
+        match time::OffsetDateTime::parse(raw.trim(), &time::format_description::well_known::Rfc3339) {
+            Ok(t) => Some(t),
+            Err(_) => {
+                self.bad(name, "must be an RFC 3339 time");
+                None
+            }
+        }
+    }
+
     pub fn opt_json(&self, name: &str) -> Option<Value> {
         self.present(name).cloned()
     }
@@ -284,6 +305,39 @@ mod tests {
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["email", "name", "tags", "score", "flag", "id", "tenantId"]);
         assert_eq!(errors.last().map(|e| e.message.as_str()), Some("is required"));
+    }
+
+    #[test]
+    fn booleans_times_and_filters_are_checked() {
+        let body = json!({
+            "on": true, "at": "2027-01-31T10:00:00+03:00", "when": "tomorrow",
+            "filter": {"status": ["NEW", "LOST"], "hasPhone": true, "scoreMin": 40, "city": null},
+            "nested": {"city": {"eq": "Riyadh"}}
+        });
+        let map = body.as_object().unwrap();
+        let mut f = Fields::new(map);
+        assert_eq!(f.bool("on"), Some(true));
+        assert_eq!(f.opt_time("at").map(|t| t.unix_timestamp()), Some(1_801_378_800));
+        assert_eq!(f.opt_time("missing"), None);
+        let pairs = f.filter_pairs("filter").unwrap();
+        let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(pairs, [("hasPhone", "true"), ("scoreMin", "40"), ("status", "NEW"), ("status", "LOST")]);
+        assert!(f.finish().is_ok());
+
+        let mut f = Fields::new(map);
+        assert_eq!(f.bool("off"), None);
+        assert_eq!(f.opt_time("when"), None);
+        assert!(f.filter_pairs("nested").is_some());
+        let Err(ApiError::App(AppError::Validation(errors))) = f.finish() else { panic!("expected 422") };
+        let found: Vec<(&str, &str)> = errors.iter().map(|e| (e.field.as_str(), e.message.as_str())).collect();
+        assert_eq!(
+            found,
+            [
+                ("off", "is required"),
+                ("when", "must be an RFC 3339 time"),
+                ("nested", "must be an object of strings, numbers, booleans or lists of strings")
+            ]
+        );
     }
 
     #[test]
