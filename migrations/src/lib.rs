@@ -69,6 +69,53 @@ impl MigratorTrait for Migrator {
     }
 }
 
+/// Creates the database named in `owner_url` if it does not exist (connecting to the server's
+/// `postgres` database to do so), applies every pending migration, and sets the given passwords of
+/// the restricted roles (`leadzone_app`, `leadzone_system`).
+///
+/// # Errors
+/// Any database error but a concurrent creation of the same database.
+pub async fn migrate(owner_url: &str, role_passwords: &[(&str, &str)]) -> Result<(), DbErr> {
+    use sea_orm_migration::sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
+    let parsed = url::Url::parse(owner_url).map_err(|e| DbErr::Custom(format!("database url: {e}")))?;
+    let name = parsed.path().trim_start_matches('/').to_owned();
+    let mut admin_url = parsed.clone();
+    admin_url.set_path("/postgres");
+    let admin = Database::connect(admin_url.as_str()).await?;
+    let exists = admin
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT 1 AS one FROM pg_database WHERE datname = $1",
+            [name.clone().into()],
+        ))
+        .await?
+        .is_some();
+    if !exists {
+        tracing::info!(database = %name, "creating database");
+        let quoted = name.replace('"', "\"\"");
+        if let Err(e) = admin.execute_unprepared(&format!("CREATE DATABASE \"{quoted}\"")).await {
+            // Another process may have created it at the same moment; that is fine.
+            if !e.to_string().contains("already exists") {
+                return Err(e);
+            }
+        }
+    }
+    admin.close().await?;
+
+    let owner = Database::connect(owner_url).await?;
+    Migrator::up(&owner, None).await?;
+    for (role, password) in role_passwords {
+        if !matches!(*role, "leadzone_app" | "leadzone_system") {
+            return Err(DbErr::Custom(format!("{role} is not a Leadzone role")));
+        }
+        // ALTER ROLE takes no parameters; quote the literal (standard_conforming_strings is on).
+        let literal = password.replace('\'', "''");
+        owner.execute_unprepared(&format!("ALTER ROLE {role} PASSWORD '{literal}'")).await?;
+    }
+    owner.close().await?;
+    Ok(())
+}
+
 /// The SQL text of every migration in order: tests hash it to name their template database.
 pub fn migration_sources() -> &'static [&'static str] {
     &[

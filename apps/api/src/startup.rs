@@ -5,10 +5,8 @@ use crate::config::Settings;
 use leadzone_app::{App, AppConfig, SystemClock, UuidV7};
 use leadzone_crypto::{AesGcmBox, Argon2Hasher, RandomTokens, RfcTotp};
 use leadzone_http::HttpState;
-use leadzone_migrations::{Migrator, MigratorTrait};
 use leadzone_ports::jobs::JobQueue;
 use leadzone_postgres::{OutboxMailer, PgJobQueue, PgSystemStore, PgUnitOfWork, PoolConfig, connect};
-use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
 use secrecy::ExposeSecret;
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -27,49 +25,15 @@ fn db(e: impl std::fmt::Display) -> StartupError {
     StartupError::Database(e.to_string())
 }
 
-/// Creates the database named in `owner_url` if it does not exist (connecting to the server's
-/// `postgres` database to do so), applies every pending migration, and sets the restricted roles'
-/// passwords when they are configured.
+/// Creates the database if it does not exist, applies every pending migration, and sets the
+/// restricted roles' passwords when they are configured (`leadzone_migrations::migrate`).
 pub async fn migrate(settings: &Settings) -> Result<(), StartupError> {
-    let owner_url = settings.owner_url();
-    let parsed = url::Url::parse(owner_url).map_err(db)?;
-    let name = parsed.path().trim_start_matches('/').to_owned();
-    let mut admin_url = parsed.clone();
-    admin_url.set_path("/postgres");
-    let admin = Database::connect(admin_url.as_str()).await.map_err(db)?;
-    let exists = admin
-        .query_one_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT 1 AS one FROM pg_database WHERE datname = $1",
-            [name.clone().into()],
-        ))
-        .await
-        .map_err(db)?
-        .is_some();
-    if !exists {
-        tracing::info!(database = %name, "creating database");
-        let quoted = name.replace('"', "\"\"");
-        if let Err(e) = admin.execute_unprepared(&format!("CREATE DATABASE \"{quoted}\"")).await {
-            // Another process may have created it at the same moment; that is fine.
-            if !e.to_string().contains("already exists") {
-                return Err(db(e));
-            }
-        }
-    }
-    admin.close().await.map_err(db)?;
-
-    let owner = Database::connect(owner_url).await.map_err(db)?;
-    Migrator::up(&owner, None).await.map_err(db)?;
-    for (role, password) in
+    let passwords: Vec<(&str, &str)> =
         [("leadzone_app", &settings.app_db_password), ("leadzone_system", &settings.system_db_password)]
-    {
-        if let Some(pw) = password {
-            // ALTER ROLE takes no parameters; quote the literal (standard_conforming_strings is on).
-            let literal = pw.expose_secret().replace('\'', "''");
-            owner.execute_unprepared(&format!("ALTER ROLE {role} PASSWORD '{literal}'")).await.map_err(db)?;
-        }
-    }
-    owner.close().await.map_err(db)?;
+            .into_iter()
+            .filter_map(|(role, pw)| pw.as_ref().map(|pw| (role, pw.expose_secret())))
+            .collect();
+    leadzone_migrations::migrate(settings.owner_url(), &passwords).await.map_err(db)?;
     tracing::info!("migrations applied");
     Ok(())
 }

@@ -490,12 +490,15 @@ pub(crate) async fn existing_keys<C: ConnectionTrait>(
     // One index probe per key, whatever the statistics say: a LATERAL … LIMIT 1 is never turned
     // into a join, and `= ANY(keys)` was — measured during a 1,000,000-row import, before any
     // ANALYZE had seen the new rows, the planner took the tenant for 400 rows and walked all of
-    // them for every batch (8,000 rows/s, falling). Planned for its own arguments (a generic plan
-    // cached while the table was empty is as bad: 11,000 rows/s), and only this statement: left
-    // on, `force_custom_plan` makes Postgres re-plan the foreign-key check of every row the
-    // transaction inserts next (40% of an import's time). `except`: the leads a resumed import
-    // wrote itself are not duplicates of its rows.
-    db.execute_unprepared("SET LOCAL plan_cache_mode = force_custom_plan").await.map_err(db_err)?;
+    // them for every batch (8,000 rows/s, falling). A table that was nearly empty when planned
+    // also got a sequential scan per key (one batch of an import took 8 s), hence no sequential
+    // scans and a plan for this statement's own arguments (a cached generic plan: 11,000 rows/s).
+    // Only for this statement: left on, `force_custom_plan` makes Postgres re-plan the
+    // foreign-key check of every row the transaction inserts next (40% of an import's time).
+    // `except`: the leads a resumed import wrote itself are not duplicates of its rows.
+    db.execute_unprepared("SET LOCAL plan_cache_mode = force_custom_plan; SET LOCAL enable_seqscan = off")
+        .await
+        .map_err(db_err)?;
     let rows = db
         .query_all_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
@@ -515,7 +518,9 @@ pub(crate) async fn existing_keys<C: ConnectionTrait>(
         ))
         .await
         .map_err(db_err)?;
-    db.execute_unprepared("SET LOCAL plan_cache_mode = auto").await.map_err(db_err)?;
+    db.execute_unprepared("SET LOCAL plan_cache_mode TO DEFAULT; SET LOCAL enable_seqscan TO DEFAULT")
+        .await
+        .map_err(db_err)?;
     let mut found = ExistingKeys::default();
     for r in rows {
         let kind: String = r.try_get("", "kind").map_err(db_err)?;

@@ -276,15 +276,17 @@ async fn an_import_survives_kill_dash_nine_of_its_worker() {
     let mut first = worker("2");
     // Let it get well into the file, then kill it without any chance to clean up.
     let mut progressed = false;
+    let mut last = Value::Null;
     for _ in 0..600 {
         let job: Value = app.get(&format!("/api/v1/jobs/{id}"), Some(&owner.token)).await.json().await.unwrap();
         if job["progress"].as_i64().unwrap_or(0) >= 20 {
             progressed = job["status"] == "RUNNING";
+            last = job;
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    assert!(progressed, "the first worker made progress");
+    assert!(progressed, "the first worker made progress: {last}");
     first.kill().unwrap(); // SIGKILL
     first.wait().unwrap();
     let mid = app.sql_i64("SELECT count(*) FROM leads").await;
