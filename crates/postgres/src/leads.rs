@@ -227,15 +227,14 @@ pub(crate) async fn find_duplicate<C: ConnectionTrait>(
         lock_keys.push(format!("{tenant}:name:{}:{}", keys.name_key, keys.city_key.as_deref().unwrap_or("")));
     }
     lock_keys.sort();
-    for k in &lock_keys {
-        db.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-            [k.clone().into()],
-        ))
-        .await
-        .map_err(db_err)?;
-    }
+    // One round trip: `unnest` yields the keys, and the locks are taken, in the array's order.
+    db.query_all_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_advisory_xact_lock(hashtextextended(k, 0))::text FROM unnest($1::text[]) AS k",
+        [lock_keys.into()],
+    ))
+    .await
+    .map_err(db_err)?;
 
     let row = db
         .query_one_raw(Statement::from_sql_and_values(

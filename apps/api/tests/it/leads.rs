@@ -106,6 +106,27 @@ async fn bad_lead_input_is_422_with_every_field() {
 }
 
 #[tokio::test]
+async fn concurrent_creations_of_one_company_make_one_lead() {
+    let app = spawn_app().await;
+    let a = app.register().await;
+    // Twelve writers at once, each a different spelling of the same company (one phone, one host,
+    // or one name in one city between them): exactly one of each group gets in.
+    let bodies: Vec<Value> = (0..12)
+        .map(|i| match i % 3 {
+            0 => json!({"companyName": format!("Phone Co {i}"), "phone": "0507654321"}),
+            1 => json!({"companyName": format!("Web Co {i}"), "website": format!("https://www.race.sa/{i}")}),
+            _ => json!({"companyName": if i % 2 == 0 { "شركة السباق" } else { "السباق" }, "city": "الرياض"}),
+        })
+        .collect();
+    let statuses =
+        futures::future::join_all(bodies.into_iter().map(|b| async { app.create_lead(&a, b).await.status().as_u16() }))
+            .await;
+    assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 3, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 409).count(), 9, "{statuses:?}");
+    assert_eq!(app.sql_i64("SELECT count(*) FROM leads").await, 3);
+}
+
+#[tokio::test]
 async fn duplicates_are_409_unless_allowed() {
     let app = spawn_app().await;
     let a = app.register().await;
