@@ -98,6 +98,81 @@ async fn windows_1256_semicolons_and_dry_runs() {
 }
 
 #[tokio::test]
+async fn a_multipart_import_with_a_mapping_lands_in_a_list_with_every_field() {
+    let app = spawn_app().await;
+    let owner = app.register().await;
+    let list: Value =
+        app.post("/api/v1/lists", Some(&owner.token), &json!({"name": "Imported"})).await.json().await.unwrap();
+    let list_id = list["id"].as_str().unwrap().to_owned();
+    let csv = "Firma,Tel,Wert,Stichworte,Stand,Branche\n\
+               Alpha Co,0501110001,40,vip|gulf,CONTACTED,Retail\n\
+               شركة بيتا,,,,,\n";
+    let boundary = "leadzone-test-boundary";
+    let mut body = Vec::new();
+    let mut part = |headers: &str, data: &[u8]| {
+        body.extend_from_slice(format!("--{boundary}\r\n{headers}\r\n\r\n").as_bytes());
+        body.extend_from_slice(data);
+        body.extend_from_slice(b"\r\n");
+    };
+    part(
+        "Content-Disposition: form-data; name=\"file\"; filename=\"leads.csv\"\r\nContent-Type: text/csv",
+        csv.as_bytes(),
+    );
+    part(
+        "Content-Disposition: form-data; name=\"mapping\"",
+        br#"{"Firma": "companyName", "Tel": "phone", "Wert": "score", "Stichworte": "tags", "Stand": "status", "Branche": "ignore"}"#,
+    );
+    part("Content-Disposition: form-data; name=\"listId\"", list_id.as_bytes());
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    let res = app
+        .client
+        .post(app.url("/api/v1/imports"))
+        .bearer_auth(&owner.token)
+        .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
+    let started: Value = res.json().await.unwrap();
+    let job = app.wait_job(&owner.token, started["job"]["id"].as_str().unwrap(), 30).await;
+    assert_eq!((job["status"].clone(), job["result"]["created"].clone()), (json!("SUCCESS"), json!(2)), "{job}");
+
+    let page: Value = app
+        .get(&format!("/api/v1/leads?listId={list_id}&sort=companyName"), Some(&owner.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let leads = page["data"].as_array().unwrap();
+    assert_eq!(leads.len(), 2, "{page}");
+    let alpha = &leads[0];
+    assert_eq!(
+        (&alpha["companyName"], &alpha["phone"], &alpha["score"], &alpha["tags"], &alpha["status"], &alpha["industry"]),
+        (
+            &json!("Alpha Co"),
+            &json!("+966501110001"),
+            &json!(40),
+            &json!(["vip", "gulf"]),
+            &json!("CONTACTED"),
+            &Value::Null
+        )
+    );
+    let beta = &leads[1];
+    assert_eq!(
+        (&beta["companyName"], &beta["phone"], &beta["score"], &beta["tags"], &beta["status"], &beta["listId"]),
+        (&json!("شركة بيتا"), &Value::Null, &Value::Null, &json!([]), &json!("NEW"), &json!(list_id))
+    );
+    let lists: Value = app.get("/api/v1/lists", Some(&owner.token)).await.json().await.unwrap();
+    assert_eq!(lists["data"][0]["leadsCount"], 2, "{lists}");
+
+    // Another tenant's list is no list at all.
+    let other = app.register().await;
+    let res = app.import_csv(&other.token, b"Company\nX\n".to_vec(), &format!("?listId={list_id}")).await;
+    problem(res, 422, "VALIDATION_FAILED").await;
+}
+
+#[tokio::test]
 async fn an_import_past_the_quota_creates_up_to_it() {
     let app = spawn_app().await;
     let owner = app.register().await;
