@@ -46,6 +46,22 @@ pub struct ListParams {
 }
 
 /// Query pairs (`?status=NEW&status=LOST&city=…`) as listing parameters; unknown keys are ignored.
+/// The filters of `GET /leads`, which bulk actions and exports take as a JSON object too.
+pub const LEAD_FILTER_KEYS: &[&str] = &[
+    "status",
+    "industry",
+    "city",
+    "assignedTo",
+    "listId",
+    "tag",
+    "hasPhone",
+    "hasWebsite",
+    "createdFrom",
+    "createdTo",
+    "scoreMin",
+    "q",
+];
+
 pub fn list_params_from_pairs(pairs: Vec<(String, String)>) -> ListParams {
     let mut p = ListParams::default();
     for (k, v) in pairs {

@@ -133,31 +133,37 @@ impl<'a> Fields<'a> {
     }
 
     /// A lead filter object (`POST /leads/bulk`, `POST /exports`) as the query pairs of
-    /// `GET /leads`, so that one parser serves all three; a list repeats its key. Values other
-    /// than strings, numbers, booleans and lists of strings are an error on `name`.
-    pub fn filter_pairs(&mut self, name: &str) -> Option<Vec<(String, String)>> {
+    /// `GET /leads`, so that one parser serves all three; a list repeats its key. Only `keys` may
+    /// appear, each a string, number, boolean or non-empty list of strings: a misspelt key, a
+    /// `null` or an empty list would otherwise drop out and widen the filter — for a bulk delete,
+    /// to every visible lead. Errors name `name.key`.
+    pub fn filter_pairs(&mut self, name: &str, keys: &[&str]) -> Option<Vec<(String, String)>> {
         let filter = self.object(name)?;
         let mut pairs = Vec::new();
-        let mut well_formed = true;
         for (key, value) in filter {
+            let field = format!("{name}.{key}");
+            if !keys.contains(&key.as_str()) {
+                self.bad(&field, "is not a lead filter");
+                continue;
+            }
             match value {
                 Value::String(s) => pairs.push((key, s)),
                 Value::Number(n) => pairs.push((key, n.to_string())),
                 Value::Bool(b) => pairs.push((key, b.to_string())),
-                Value::Null => {}
+                Value::Null => self.bad(&field, "must not be null (leave it out)"),
+                Value::Array(items) if items.is_empty() => self.bad(&field, "must not be an empty list"),
                 Value::Array(items) => {
-                    for item in items {
-                        match item {
-                            Value::String(s) => pairs.push((key.clone(), s)),
-                            _ => well_formed = false,
-                        }
+                    if items.iter().all(Value::is_string) {
+                        pairs.extend(items.into_iter().filter_map(|i| match i {
+                            Value::String(s) => Some((key.clone(), s)),
+                            _ => None,
+                        }));
+                    } else {
+                        self.bad(&field, "must be a list of strings");
                     }
                 }
-                Value::Object(_) => well_formed = false,
+                Value::Object(_) => self.bad(&field, "must be a string, number, boolean or list of strings"),
             }
-        }
-        if !well_formed {
-            self.bad(name, "must be an object of strings, numbers, booleans or lists of strings");
         }
         Some(pairs)
     }
@@ -311,15 +317,16 @@ mod tests {
     fn booleans_times_and_filters_are_checked() {
         let body = json!({
             "on": true, "at": "2027-01-31T10:00:00+03:00", "when": "tomorrow",
-            "filter": {"status": ["NEW", "LOST"], "hasPhone": true, "scoreMin": 40, "city": null},
-            "nested": {"city": {"eq": "Riyadh"}}
+            "filter": {"status": ["NEW", "LOST"], "hasPhone": true, "scoreMin": 40},
+            "nested": {"city": {"eq": "Riyadh"}, "status": [], "scoreMin": null, "stauts": "NEW", "hasPhone": [true]}
         });
         let map = body.as_object().unwrap();
         let mut f = Fields::new(map);
         assert_eq!(f.bool("on"), Some(true));
         assert_eq!(f.opt_time("at").map(|t| t.unix_timestamp()), Some(1_801_378_800));
         assert_eq!(f.opt_time("missing"), None);
-        let pairs = f.filter_pairs("filter").unwrap();
+        let keys = ["status", "hasPhone", "scoreMin", "city"];
+        let pairs = f.filter_pairs("filter", &keys).unwrap();
         let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         assert_eq!(pairs, [("hasPhone", "true"), ("scoreMin", "40"), ("status", "NEW"), ("status", "LOST")]);
         assert!(f.finish().is_ok());
@@ -327,7 +334,7 @@ mod tests {
         let mut f = Fields::new(map);
         assert_eq!(f.bool("off"), None);
         assert_eq!(f.opt_time("when"), None);
-        assert!(f.filter_pairs("nested").is_some());
+        assert_eq!(f.filter_pairs("nested", &keys), Some(vec![]));
         let Err(ApiError::App(AppError::Validation(errors))) = f.finish() else { panic!("expected 422") };
         let found: Vec<(&str, &str)> = errors.iter().map(|e| (e.field.as_str(), e.message.as_str())).collect();
         assert_eq!(
@@ -335,7 +342,11 @@ mod tests {
             [
                 ("off", "is required"),
                 ("when", "must be an RFC 3339 time"),
-                ("nested", "must be an object of strings, numbers, booleans or lists of strings")
+                ("nested.city", "must be a string, number, boolean or list of strings"),
+                ("nested.hasPhone", "must be a list of strings"),
+                ("nested.scoreMin", "must not be null (leave it out)"),
+                ("nested.status", "must not be an empty list"),
+                ("nested.stauts", "is not a lead filter"),
             ]
         );
     }

@@ -164,7 +164,7 @@ async fn export(
     {
         return Err(AppError::field("format", "must be csv").into());
     }
-    let pairs = f.filter_pairs("filter").unwrap_or_default();
+    let pairs = f.filter_pairs("filter", leadzone_app::leads::LEAD_FILTER_KEYS).unwrap_or_default();
     let raw_filter = f.opt_json("filter").unwrap_or_else(|| Value::Object(Default::default()));
     f.finish()?;
     let (job, _) = state.app.start_export(&ctx, crate::leads::list_params(pairs), raw_filter, key).await?;

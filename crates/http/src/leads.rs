@@ -221,7 +221,7 @@ async fn bulk(
 ) -> Result<HttpResponse, ApiError> {
     let mut f = Fields::new(&body);
     let action = f.string("action");
-    let target = match (body.get("ids"), f.filter_pairs("filter")) {
+    let target = match (body.get("ids"), f.filter_pairs("filter", leadzone_app::leads::LEAD_FILTER_KEYS)) {
         (Some(_), None) => {
             let raw = f.string_list("ids");
             let mut ids = Vec::with_capacity(raw.len());

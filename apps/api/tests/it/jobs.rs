@@ -269,10 +269,17 @@ async fn idempotency_keys_sse_cancel_and_isolation() {
     assert_eq!(replay["job"]["id"], first["job"]["id"], "the same key returns the first job");
     problem(send(json!({"filter": {"city": "Jeddah"}}), "k-1").await, 422, "VALIDATION_FAILED").await;
     problem(send(json!({"filter": {"status": "WON"}}), "k-2").await, 422, "VALIDATION_FAILED").await;
-    // The same filter shapes as a bulk action: nested objects and non-string list items are refused.
-    for bad in [json!({"city": {"eq": "Riyadh"}}), json!({"status": ["NEW", 1]}), json!("Riyadh")] {
+    // The same filter rules as a bulk action: nothing that could silently widen the filter.
+    for (bad, field) in [
+        (json!({"city": {"eq": "Riyadh"}}), "filter.city"),
+        (json!({"status": ["NEW", 1]}), "filter.status"),
+        (json!({"status": []}), "filter.status"),
+        (json!({"listId": null}), "filter.listId"),
+        (json!({"cty": "Riyadh"}), "filter.cty"),
+        (json!("Riyadh"), "filter"),
+    ] {
         let body = problem(send(json!({"filter": bad}), "k-3").await, 422, "VALIDATION_FAILED").await;
-        assert_eq!(error_fields(&body), ["filter"], "{body}");
+        assert_eq!(error_fields(&body), [field], "{body}");
     }
     let id = first["job"]["id"].as_str().unwrap().to_owned();
     let jobs: Value = app.get("/api/v1/jobs?type=EXPORT", Some(&owner.token)).await.json().await.unwrap();

@@ -281,6 +281,13 @@ async fn bulk_actions_respect_visibility_and_the_status_machine() {
                 .unwrap()
         }
     };
+    // A filter that would drop out and match everything is refused, and nothing is deleted.
+    for filter in [json!({"listId": null}), json!({"status": []}), json!({"cityy": "Riyadh"})] {
+        let res =
+            app.post("/api/v1/leads/bulk", Some(&owner.token), &json!({"action": "delete", "filter": filter})).await;
+        problem(res, 422, "VALIDATION_FAILED").await;
+    }
+    assert_eq!(app.sql_i64("SELECT count(*) FROM leads").await, 6);
     assert_eq!(bulk(json!({"action": "addTags", "ids": all, "tags": ["vip", "q4"]})).await, 6);
     assert_eq!(bulk(json!({"action": "addTags", "ids": all, "tags": ["vip"]})).await, 0, "nothing new to add");
     assert_eq!(bulk(json!({"action": "removeTags", "filter": {"city": "Riyadh"}, "tags": ["q4"]})).await, 3);
