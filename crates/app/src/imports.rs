@@ -11,14 +11,14 @@ use crate::jobs::{JobControl, JobFailure, job_error};
 use crate::leads::ListParams;
 use crate::{App, AppError, Ctx, audit, policy};
 use futures::StreamExt;
-use leadzone_domain::access::Permission;
+use leadzone_domain::access::{LeadVisibility, Permission};
 use leadzone_domain::entities::{AuditDetails, Job, Lead, Limit};
 use leadzone_domain::enums::{AuditEventType, JobType, LogLevel, MembershipStatus, UsageMetric};
 use leadzone_domain::ids::{JobId, LeadId, ListId};
 use leadzone_domain::imports::{map_headers, row_input};
 use leadzone_domain::leads::{DedupKeys, LeadSort, NewLead};
 use leadzone_ports::leads::{LeadPosition, LeadQuery, SortKey};
-use leadzone_ports::store::{ExistingKeys, Increment};
+use leadzone_ports::store::{BulkChange, ExistingKeys, Increment};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::HashMap;
@@ -67,6 +67,16 @@ pub struct ImportResult {
 /// small machine's cores working (measured: two lanes of 1,000-row batches 31,700 rows/s, three of
 /// 2,000 35,900; 5,000-row batches were no faster).
 const IMPORT_LANES: usize = 3;
+
+/// The start of the message of a row refused by the plan's lead limit.
+const QUOTA_EXCEEDED: &str = "QUOTA_EXCEEDED";
+
+/// A batch's place in the order of quota charges: it waits for the one before to have charged
+/// (`after`), and tells the one after when it has (`charged`, also on being dropped).
+struct ChargeTurn {
+    after: Option<futures::channel::oneshot::Receiver<()>>,
+    charged: futures::channel::oneshot::Sender<()>,
+}
 
 /// How often an import writes its checkpoint (and progress) at most.
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
@@ -264,38 +274,48 @@ impl App {
             control.log(LogLevel::Info, "import resumed", Some(json!({"from": result.processed}))).await;
         }
 
-        // Keys of the rows before the checkpoint, taken as `prepare_batch` takes them: in-file
-        // duplicates stay duplicates.
+        // The rows before the checkpoint, prepared again batch by batch (and dropped): in-file
+        // duplicates stay duplicates, and their validation errors go into the errors CSV again.
+        // Their quota refusals are known only from the result's first MAX_ERRORS_IN_RESULT errors.
+        let now = self.clock.now();
         let mut seen = ExistingKeys::default();
-        for row in rows.iter().take(result.processed) {
-            let (lead_input, errs) = row_input(&fields, row);
-            if let (true, Ok(lead)) = (errs.is_empty(), NewLead::parse(lead_input)) {
-                let keys = lead.dedup_keys();
-                if !seen.matches(&keys) {
-                    seen.add(&keys);
-                }
-            }
-        }
         let mut all_errors: Vec<RowError> = Vec::new();
+        for start in (0..result.processed).step_by(IMPORT_BATCH) {
+            let range = start..(start + IMPORT_BATCH).min(result.processed);
+            let batch = self.prepare_batch(job, &ctx, &fields, &rows, range, input.list_id, &mut seen, now);
+            all_errors.extend(batch.errors);
+        }
+        all_errors.extend(result.errors.iter().filter(|e| e.message.starts_with(QUOTA_EXCEEDED)).cloned());
+        all_errors.sort_by_key(|e| e.row);
         let total = rows.len();
         // Batches are prepared in file order (validation and in-file duplicates are decided here,
         // so they do not depend on which lane finishes first) and stored by IMPORT_LANES
         // transactions at once; the checkpoint moves over the batches finished without a gap.
         let committed = std::sync::Mutex::new(Checkpoint { checkpoint: result.clone(), written: None });
-        let now = self.clock.now();
+        let cancelled = std::sync::atomic::AtomicBool::new(false);
         let ranges =
             (result.processed..total).step_by(IMPORT_BATCH).map(|start| start..(start + IMPORT_BATCH).min(total));
+        // Each batch charges the quota after the one before it, so that at the plan's limit the
+        // first rows of the file are the ones created.
+        let mut turn: Option<futures::channel::oneshot::Receiver<()>> = None;
         let mut outcomes = futures::stream::iter(ranges)
-            .take_while(|_| std::future::ready(!control.should_stop()))
+            .take_while(|_| {
+                std::future::ready(!control.should_stop() && !cancelled.load(std::sync::atomic::Ordering::Relaxed))
+            })
             .map(|range| {
                 let batch = self.prepare_batch(job, &ctx, &fields, &rows, range, input.list_id, &mut seen, now);
-                self.store_batch(job, input.dry_run, batch, &committed)
+                let (charged, next_turn) = futures::channel::oneshot::channel();
+                let turn = ChargeTurn { after: turn.replace(next_turn), charged };
+                self.store_batch(job, input.dry_run, batch, &committed, turn)
             })
             .buffer_unordered(IMPORT_LANES);
         let mut finished: std::collections::BTreeMap<usize, BatchOutcome> = std::collections::BTreeMap::new();
         while let Some(outcome) = outcomes.next().await {
             let outcome = outcome?;
-            let cancel = outcome.cancel;
+            if outcome.cancel {
+                // No new batches; those in flight finish, so that the result counts them.
+                cancelled.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
             finished.insert(outcome.start, outcome);
             while let Some(done) = finished.remove(&result.processed) {
                 result.processed = done.end;
@@ -314,18 +334,17 @@ impl App {
             }
             // Nothing else is awaited here: the lanes make progress only while this loop polls
             // them, and a lane may hold the job's row until its commit.
-            if cancel {
-                return Err(JobFailure::Stopped);
-            }
         }
         drop(outcomes);
         if result.processed < total {
+            // Stopped or cancelled: every batch started has finished, so this checkpoint counts
+            // every lead written (a cancelled job keeps it as its result).
+            self.write_checkpoint(job, &result).await;
             return Err(JobFailure::Stopped);
         }
 
         // The rejected rows, with their reasons, as a CSV to download.
         let errors_key = format!("imports/{}/{}-errors.csv", job.tenant_id, job.id);
-        let all_errors = if result.errors.len() >= all_errors.len() { result.errors.clone() } else { all_errors };
         self.blobs.put(&errors_key, &errors_csv(&headers, &rows, &all_errors)).await?;
         result.errors_csv = Some(format!("/api/v1/imports/{}/errors.csv", job.id));
 
@@ -408,6 +427,7 @@ impl App {
         dry_run: bool,
         batch: PreparedBatch,
         committed: &std::sync::Mutex<Checkpoint>,
+        turn: ChargeTurn,
     ) -> Result<BatchOutcome, JobFailure> {
         let PreparedBatch { start, end, candidates, lines, in_file_duplicates, failed, mut errors } = batch;
         let tx = self.uow.begin(job.tenant_id).await?;
@@ -433,12 +453,18 @@ impl App {
             cancel: false,
         };
         if !dry_run && !fresh.is_empty() {
-            // Inserted first and charged last, so that the counter's row is locked only briefly
-            // and the lanes do not wait for each other.
+            // Inserted first and charged last, in file order (after the batch before this one):
+            // the counter's row is locked only from the charge to the commit.
             let written: std::collections::HashSet<LeadId> =
                 tx.leads().insert_many(&fresh).await?.into_iter().collect();
+            if let Some(previous) = turn.after {
+                // Err: that batch failed and took its turn with it; this import fails too.
+                let _ = previous.await;
+            }
             let allowed = self.charge_up_to(&*tx, UsageMetric::Leads, written.len() as i64).await? as usize;
-            // Past the plan's limit: the last rows written now are taken back and reported.
+            let _ = turn.charged.send(());
+            // Past the plan's limit: the last rows written now are taken back (one statement)
+            // and reported; rows an earlier attempt wrote were counted and charged then.
             let refused: Vec<(usize, LeadId)> = fresh
                 .iter()
                 .zip(&fresh_lines)
@@ -446,16 +472,21 @@ impl App {
                 .skip(allowed)
                 .map(|((l, _), line)| (*line, l.id))
                 .collect();
-            for (line, id) in &refused {
-                tx.leads().delete(*id).await?;
+            if !refused.is_empty() {
+                let ids: Vec<LeadId> = refused.iter().map(|(_, id)| *id).collect();
+                tx.leads().bulk(&BulkChange::Delete, &ids, &LeadVisibility::All, self.clock.now()).await?;
+            }
+            for (line, _) in &refused {
                 errors.push(RowError {
                     row: *line,
                     field: String::new(),
-                    message: "QUOTA_EXCEEDED: the plan's monthly lead limit is reached".into(),
+                    message: format!("{QUOTA_EXCEEDED}: the plan's monthly lead limit is reached"),
                 });
             }
             outcome.created -= refused.len();
             outcome.failed += refused.len();
+        } else {
+            let _ = turn.charged.send(());
         }
         errors.sort_by_key(|e| e.row);
         outcome.errors = errors;
@@ -477,6 +508,21 @@ impl App {
         }
         tx.commit().await?;
         Ok(outcome)
+    }
+
+    /// Writes `result` as the job's checkpoint (and progress). Best effort: a job that is no longer
+    /// this worker's, or a database that is gone, keeps the last checkpoint written, which a
+    /// resumed import recounts exactly anyway.
+    async fn write_checkpoint(&self, job: &Job, result: &ImportResult) {
+        let (progress, message) = progress_of(result);
+        let written = async {
+            let tx = self.uow.begin(job.tenant_id).await?;
+            tx.jobs().checkpoint(job.id, progress, &message, &serde_json::to_value(result).unwrap_or_default()).await?;
+            tx.commit().await
+        };
+        if let Err(e) = written.await {
+            tracing::warn!(job = %job.id, error = %e, "could not write the import's last checkpoint");
+        }
     }
 
     /// Charges as many of `n` units as the plan allows; returns how many were charged.
