@@ -35,3 +35,6 @@ ALTER TABLE leads
   ALTER COLUMN website_host TYPE TEXT COLLATE "C",
   ALTER COLUMN name_key TYPE TEXT COLLATE "C",
   ALTER COLUMN city_key TYPE TEXT COLLATE "C";
+
+-- The collation change rebuilt the indexes on these columns and dropped their statistics.
+ANALYZE leads;

@@ -211,7 +211,9 @@ pub trait LeadRepo: Send + Sync {
     async fn touch_contacted(&self, id: LeadId, at: time::OffsetDateTime) -> Result<(), RepoError>;
     /// Inserts many leads in one statement (imports). Rows must already be validated and
     /// deduplicated by the caller. A lead whose id exists already is skipped (a resumed import
-    /// sends again what an earlier attempt may have written); returns the ids inserted now.
+    /// sends again what an earlier attempt may have written); returns the ids inserted now. For
+    /// imports only: the transaction then commits without waiting for the disk (a batch lost in
+    /// a crash is stored again when the import resumes).
     async fn insert_many(&self, leads: &[(Lead, DedupKeys)]) -> Result<Vec<LeadId>, RepoError>;
     /// Which of these keys already belong to a lead of the tenant other than the `except` ones
     /// (for batch duplicate checks).

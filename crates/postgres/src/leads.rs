@@ -245,7 +245,7 @@ pub(crate) async fn find_duplicate<C: ConnectionTrait>(
                 AND ($6::uuid IS NULL OR id <> $6)
                 AND (phone = $2
                      OR website_host = $3
-                     OR ($4 <> '' AND name_key = $4 AND city_key IS NOT DISTINCT FROM $5))
+                     OR ($4 <> '' AND name_key = $4 AND COALESCE(city_key, '') = COALESCE($5, '')))
               ORDER BY kind, created_at
               LIMIT 1",
             [

@@ -173,6 +173,18 @@ async fn a_multipart_import_with_a_mapping_lands_in_a_list_with_every_field() {
 }
 
 #[tokio::test]
+async fn an_imported_lead_is_a_duplicate_of_the_same_company_created_later() {
+    let app = spawn_app().await;
+    let owner = app.register().await;
+    // A city that folds to nothing ("-") is stored alike by the import and by POST /leads.
+    let body: Value = app.import_csv(&owner.token, b"Company,City\nNour,-\n".to_vec(), "").await.json().await.unwrap();
+    let job = app.wait_job(&owner.token, body["job"]["id"].as_str().unwrap(), 30).await;
+    assert_eq!(job["result"]["created"], 1, "{job}");
+    let res = app.create_lead(&owner, json!({"companyName": "Nour", "city": "-"})).await;
+    problem(res, 409, "DUPLICATE_LEAD").await;
+}
+
+#[tokio::test]
 async fn an_import_past_the_quota_creates_up_to_it() {
     let app = spawn_app().await;
     let owner = app.register().await;
