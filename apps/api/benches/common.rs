@@ -45,19 +45,21 @@ pub async fn start(name: &str, workers: &str) -> Bench {
 /// Registers an owner on the enterprise plan; returns (token, tenant id, user id).
 pub async fn owner(b: &Bench) -> (String, String, String) {
     let client = reqwest::Client::new();
-    let reg: serde_json::Value = client
-        .post(format!("{}/api/v1/auth/register", b.base))
-        .json(&serde_json::json!({"email": "bench@example.sa", "password": "bench password 1", "name": "Bench", "organizationName": "Bench"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let reg = json(
+        client
+            .post(format!("{}/api/v1/auth/register", b.base))
+            .json(&serde_json::json!({"email": "bench@example.sa", "password": "bench password 1", "name": "Bench", "organizationName": "Bench"})),
+    )
+    .await;
     let tenant = reg["tenant"]["id"].as_str().unwrap().to_owned();
     let db = Database::connect(b.url.as_str()).await.unwrap();
     db.execute_unprepared(&format!("UPDATE subscriptions SET plan_id = 'enterprise' WHERE tenant_id = '{tenant}'"))
         .await
         .unwrap();
     (reg["accessToken"].as_str().unwrap().to_owned(), tenant, reg["user"]["id"].as_str().unwrap().to_owned())
+}
+
+/// Sends a request and reads its JSON body.
+pub async fn json(request: reqwest::RequestBuilder) -> serde_json::Value {
+    request.send().await.unwrap().json().await.unwrap()
 }

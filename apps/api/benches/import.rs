@@ -22,28 +22,17 @@ async fn main() {
     eprintln!("importing {rows} rows ({} MB) …", csv.len() / 1_000_000);
     let client = reqwest::Client::new();
     let started = Instant::now();
-    let res: serde_json::Value = client
-        .post(format!("{}/api/v1/imports", b.base))
-        .bearer_auth(&token)
-        .header("content-type", "text/csv")
-        .body(csv.clone())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let res = common::json(
+        client
+            .post(format!("{}/api/v1/imports", b.base))
+            .bearer_auth(&token)
+            .header("content-type", "text/csv")
+            .body(csv.clone()),
+    )
+    .await;
     let id = res["job"]["id"].as_str().unwrap().to_owned();
     let job = loop {
-        let job: serde_json::Value = client
-            .get(format!("{}/api/v1/jobs/{id}", b.base))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let job = common::json(client.get(format!("{}/api/v1/jobs/{id}", b.base)).bearer_auth(&token)).await;
         if matches!(job["status"].as_str(), Some("SUCCESS" | "FAILED")) {
             break job;
         }
