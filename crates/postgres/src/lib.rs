@@ -50,6 +50,10 @@ pub async fn connect(url: &str, pool: &PoolConfig) -> Result<DatabaseConnection,
         .connect_timeout(pool.acquire_timeout)
         .acquire_timeout(pool.acquire_timeout)
         .idle_timeout(Duration::from_secs(300))
+        // sqlx pings every connection it hands out (one more round trip per checkout, two per
+        // request with the system pool); only a connection idle this long is tested first. A
+        // connection that died while busy fails its query and is discarded.
+        .test_before_acquire_if_idle_for(Duration::from_secs(10))
         .connect_lazy(true)
         .sqlx_logging(false);
     Database::connect(opts).await
