@@ -18,6 +18,16 @@ pub trait UnitOfWork: Send + Sync {
     /// # Errors
     /// `Unavailable` when the database cannot be reached.
     async fn begin(&self, tenant: TenantId) -> Result<Box<dyn TenantTx>, RepoError>;
+
+    /// Begins a read-only transaction bound to `tenant`, for listings and searches: every query
+    /// in it is planned for its own parameters (a plan cached for one tenant or one search word
+    /// can be a thousand times slower for another). Nothing can be written through it.
+    ///
+    /// # Errors
+    /// `Unavailable` when the database cannot be reached.
+    async fn begin_read(&self, tenant: TenantId) -> Result<Box<dyn TenantTx>, RepoError> {
+        self.begin(tenant).await
+    }
 }
 
 /// One tenant-scoped transaction and the repositories that run inside it.
@@ -210,11 +220,13 @@ pub trait LeadRepo: Send + Sync {
     async fn stats(&self, visibility: &LeadVisibility, since: time::OffsetDateTime) -> Result<LeadStats, RepoError>;
     async fn touch_contacted(&self, id: LeadId, at: time::OffsetDateTime) -> Result<(), RepoError>;
     /// Inserts many leads in one statement (imports). Rows must already be validated and
-    /// deduplicated by the caller. A lead whose id exists already is skipped (a resumed import
-    /// sends again what an earlier attempt may have written); returns the ids inserted now. For
-    /// imports only: the transaction then commits without waiting for the disk (a batch lost in
-    /// a crash is stored again when the import resumes).
-    async fn insert_many(&self, leads: &[(Lead, DedupKeys)]) -> Result<Vec<LeadId>, RepoError>;
+    /// deduplicated by the caller; returns the ids inserted now. With `may_exist` (a resumed or
+    /// retried import sends again what an earlier attempt may have written) a lead whose id is
+    /// stored already is skipped; without it, that is a `Conflict` and nothing is inserted —
+    /// the cheaper statement for an import's first run. For imports only: the transaction then
+    /// commits without waiting for the disk (a batch lost in a crash is stored again when the
+    /// import resumes).
+    async fn insert_many(&self, leads: &[(Lead, DedupKeys)], may_exist: bool) -> Result<Vec<LeadId>, RepoError>;
     /// Which of these keys already belong to a lead of the tenant other than the `except` ones
     /// (for batch duplicate checks).
     async fn existing_keys(&self, keys: &[DedupKeys], except: &[LeadId]) -> Result<ExistingKeys, RepoError>;

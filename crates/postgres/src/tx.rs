@@ -38,15 +38,31 @@ impl PgUnitOfWork {
     /// # Errors
     /// `Unavailable` when no connection can be had.
     pub async fn begin_tenant(&self, tenant: TenantId) -> Result<PgTenantTx, RepoError> {
-        let txn = self.db.begin().await.map_err(db_err)?;
-        txn.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT set_config('app.current_tenant_id', $1, true)",
-            [tenant.to_string().into()],
-        ))
+        self.begin_with(tenant, "SELECT set_config('app.current_tenant_id', $1, true)", false).await
+    }
+
+    /// Begins a read-only tenant transaction whose statements are planned per execution
+    /// (`plan_cache_mode`), set in the same round trip as the tenant.
+    ///
+    /// # Errors
+    /// `Unavailable` when no connection can be had.
+    pub async fn begin_tenant_read(&self, tenant: TenantId) -> Result<PgTenantTx, RepoError> {
+        self.begin_with(
+            tenant,
+            "SELECT set_config('app.current_tenant_id', $1, true), \
+                    set_config('plan_cache_mode', 'force_custom_plan', true), \
+                    set_config('transaction_read_only', 'on', true)",
+            true,
+        )
         .await
-        .map_err(db_err)?;
-        Ok(PgTenantTx { txn, tenant })
+    }
+
+    async fn begin_with(&self, tenant: TenantId, setup: &str, custom_plans: bool) -> Result<PgTenantTx, RepoError> {
+        let txn = self.db.begin().await.map_err(db_err)?;
+        txn.execute_raw(Statement::from_sql_and_values(DbBackend::Postgres, setup, [tenant.to_string().into()]))
+            .await
+            .map_err(db_err)?;
+        Ok(PgTenantTx { txn, tenant, custom_plans })
     }
 }
 
@@ -55,11 +71,17 @@ impl UnitOfWork for PgUnitOfWork {
     async fn begin(&self, tenant: TenantId) -> Result<Box<dyn TenantTx>, RepoError> {
         Ok(Box::new(self.begin_tenant(tenant).await?))
     }
+
+    async fn begin_read(&self, tenant: TenantId) -> Result<Box<dyn TenantTx>, RepoError> {
+        Ok(Box::new(self.begin_tenant_read(tenant).await?))
+    }
 }
 
 pub struct PgTenantTx {
     pub(crate) txn: DatabaseTransaction,
     pub(crate) tenant: TenantId,
+    /// Every statement is already planned per execution (a read transaction).
+    pub(crate) custom_plans: bool,
 }
 
 impl PgTenantTx {
@@ -263,7 +285,7 @@ impl LeadRepo for PgTenantTx {
     }
 
     async fn list(&self, query: &LeadQuery) -> Result<Vec<ListedLead>, RepoError> {
-        crate::leads::list(&self.txn, self.tid(), query).await
+        crate::leads::list(&self.txn, self.tid(), query, self.custom_plans).await
     }
 
     async fn find_duplicate(
@@ -316,8 +338,8 @@ impl LeadRepo for PgTenantTx {
         crate::leads::stats(&self.txn, self.tid(), visibility, since).await
     }
 
-    async fn insert_many(&self, leads: &[(Lead, DedupKeys)]) -> Result<Vec<LeadId>, RepoError> {
-        crate::leads::insert_many(&self.txn, self.tid(), leads).await
+    async fn insert_many(&self, leads: &[(Lead, DedupKeys)], may_exist: bool) -> Result<Vec<LeadId>, RepoError> {
+        crate::leads::insert_many(&self.txn, self.tid(), leads, may_exist).await
     }
 
     async fn existing_keys(&self, keys: &[DedupKeys], except: &[LeadId]) -> Result<ExistingKeys, RepoError> {

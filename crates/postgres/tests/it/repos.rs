@@ -173,10 +173,17 @@ async fn batch_inserts_skip_known_ids_and_batch_lookups_find_every_kind_of_key()
     let first = (lead_from(&noor, OffsetDateTime::now_utc(), Some(40)), noor.dedup_keys());
     let second = (lead_from(&plain, OffsetDateTime::now_utc(), None), plain.dedup_keys());
     let tx = uow.begin(tenant_a()).await.unwrap();
-    assert_eq!(tx.leads().insert_many(std::slice::from_ref(&first)).await.unwrap(), vec![first.0.id]);
-    // Sent again with a new one: only the new one is written, NULLs stay NULL.
+    assert_eq!(tx.leads().insert_many(std::slice::from_ref(&first), false).await.unwrap(), vec![first.0.id]);
+    tx.commit().await.unwrap();
+    // Sent again with a new one by a first run: a conflict, and nothing is written.
     let both = [first.clone(), second.clone()];
-    assert_eq!(tx.leads().insert_many(&both).await.unwrap(), vec![second.0.id]);
+    let tx = uow.begin(tenant_a()).await.unwrap();
+    let err = tx.leads().insert_many(&both, false).await.unwrap_err();
+    assert!(matches!(err, leadzone_ports::RepoError::Conflict(_)), "{err:?}");
+    drop(tx);
+    // By a resumed run: only the new one is written, NULLs stay NULL.
+    let tx = uow.begin(tenant_a()).await.unwrap();
+    assert_eq!(tx.leads().insert_many(&both, true).await.unwrap(), vec![second.0.id]);
     let stored = tx.leads().get(second.0.id).await.unwrap();
     assert_eq!((stored.phone, stored.city, stored.score, stored.website), (None, None, None, None));
     assert_eq!(tx.leads().get(first.0.id).await.unwrap().score, Some(40));
@@ -349,4 +356,51 @@ async fn api_key_last_used_is_written_at_most_once_a_minute() {
     assert_eq!(read().await, t0.unix_timestamp(), "a touch within the minute writes nothing");
     system.touch_api_key(key, t0 + time::Duration::seconds(61)).await.unwrap();
     assert_eq!(read().await, t0.unix_timestamp() + 61);
+}
+
+#[tokio::test]
+async fn a_read_transaction_sees_only_its_tenant_plans_each_query_and_refuses_writes() {
+    use leadzone_ports::store::TenantTx;
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    let db = TestDb::new().await;
+    seed_two_tenants(&db).await;
+    let uow = uow(&db).await;
+    let tx = uow.begin_tenant_read(tenant_a()).await.unwrap();
+    let setting = |sql: &str| Statement::from_string(DbBackend::Postgres, sql.to_owned());
+    let row = tx
+        .connection()
+        .query_one_raw(setting(
+            "SELECT current_setting('plan_cache_mode') AS mode, current_setting('transaction_read_only') AS ro",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.try_get::<String>("", "mode").unwrap(), "force_custom_plan");
+    assert_eq!(row.try_get::<String>("", "ro").unwrap(), "on");
+    // Tenant A's rows only, searches included (the search path skips its own SET LOCAL here).
+    let q = LeadQuery {
+        visibility: LeadVisibility::All,
+        filter: LeadFilter { q: Some("lead".into()), ..Default::default() },
+        sort: LeadSort::default(),
+        after: None,
+        limit: 50,
+    };
+    let found = tx.leads().list(&q).await.unwrap();
+    assert_eq!(found.len(), 1, "\"Lead of A\" only, not \"Lead of B\"");
+    assert_eq!(found[0].lead.tenant_id, tenant_a());
+    let all = tx.leads().list(&LeadQuery { filter: LeadFilter::default(), ..q }).await.unwrap();
+    assert!(!all.is_empty() && all.iter().all(|l| l.lead.tenant_id == tenant_a()));
+    // A write through it is refused by Postgres.
+    let new = new_lead("Read Only Trading", None, None, None);
+    let err = tx.leads().insert(&lead_from(&new, OffsetDateTime::now_utc(), None), &new.dedup_keys()).await;
+    assert!(err.is_err(), "a read transaction accepted an insert");
+    // An ordinary transaction keeps the default plan cache and can write.
+    let tx = uow.begin_tenant(tenant_a()).await.unwrap();
+    let row = tx
+        .connection()
+        .query_one_raw(setting("SELECT current_setting('plan_cache_mode') AS mode"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.try_get::<String>("", "mode").unwrap(), "auto");
 }
