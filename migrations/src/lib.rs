@@ -78,7 +78,7 @@ impl MigratorTrait for Migrator {
 pub async fn migrate(owner_url: &str, role_passwords: &[(&str, &str)]) -> Result<(), DbErr> {
     use sea_orm_migration::sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
     let parsed = url::Url::parse(owner_url).map_err(|e| DbErr::Custom(format!("database url: {e}")))?;
-    let name = parsed.path().trim_start_matches('/').to_owned();
+    let name = database_name(owner_url)?;
     let mut admin_url = parsed.clone();
     admin_url.set_path("/postgres");
     let admin = Database::connect(admin_url.as_str()).await?;
@@ -95,7 +95,7 @@ pub async fn migrate(owner_url: &str, role_passwords: &[(&str, &str)]) -> Result
         let quoted = name.replace('"', "\"\"");
         if let Err(e) = admin.execute_unprepared(&format!("CREATE DATABASE \"{quoted}\"")).await {
             // Another process may have created it at the same moment; that is fine.
-            if !e.to_string().contains("already exists") {
+            if !is_duplicate_database(&e) {
                 return Err(e);
             }
         }
@@ -114,6 +114,26 @@ pub async fn migrate(owner_url: &str, role_passwords: &[(&str, &str)]) -> Result
     }
     owner.close().await?;
     Ok(())
+}
+
+/// The database a URL names, as the driver will connect to it (percent-decoded: `lead%20zone` is
+/// the database `lead zone`).
+fn database_name(url: &str) -> Result<String, DbErr> {
+    use sea_orm_migration::sea_orm::sqlx::postgres::PgConnectOptions;
+    let options: PgConnectOptions = url.parse().map_err(|e| DbErr::Custom(format!("database url: {e}")))?;
+    options.get_database().map(str::to_owned).ok_or_else(|| DbErr::Custom("the database url names no database".into()))
+}
+
+/// A concurrent `CREATE DATABASE` of the same name: `duplicate_database` (42P04), or, when both
+/// commands ran at once, a unique violation on `pg_database`'s name index (23505).
+fn is_duplicate_database(e: &DbErr) -> bool {
+    use sea_orm_migration::sea_orm::RuntimeErr;
+    match e {
+        DbErr::Exec(RuntimeErr::SqlxError(err)) | DbErr::Query(RuntimeErr::SqlxError(err)) => {
+            matches!(err.as_database_error().and_then(|d| d.code()).as_deref(), Some("42P04" | "23505"))
+        }
+        _ => false,
+    }
 }
 
 /// The SQL text of every migration in order: tests hash it to name their template database.
@@ -152,5 +172,14 @@ mod tests {
         let names: Vec<String> = Migrator::migrations().iter().map(|m| m.name().to_owned()).collect();
         assert_eq!(names, files);
         assert_eq!(migration_sources().len(), files.len());
+    }
+
+    #[test]
+    fn the_database_name_is_read_percent_decoded() {
+        let name = |url: &str| database_name(url).map_err(|e| e.to_string());
+        assert_eq!(name("postgres://u@h:5432/leadzone").unwrap(), "leadzone");
+        assert_eq!(name("postgres://u@h/lead%20zone").unwrap(), "lead zone");
+        assert_eq!(name("postgres://u@h/%D9%84%D9%8A%D8%AF").unwrap(), "ليد");
+        assert!(name("not a url").is_err());
     }
 }

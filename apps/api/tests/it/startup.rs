@@ -24,7 +24,9 @@ async fn serve_creates_and_migrates_a_fresh_database_and_connects_as_the_restric
     // Borrow a test database only to learn the server's address; the binary gets a new name.
     let scratch = TestDb::new().await;
     let mut url = url::Url::parse(&scratch.owner_url()).unwrap();
-    let fresh = unique("lz_fresh_");
+    // A name that must be percent-encoded in the URL (a space, Arabic letters): the database is
+    // created under its real name, the one the roles then connect to.
+    let fresh = unique("lz fresh مؤسسة ");
     url.set_path(&format!("/{fresh}"));
     let port = free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_leadzone"))
