@@ -12,8 +12,9 @@ pub struct Bench {
     pub settings: Settings,
 }
 
-/// Drops and recreates `BENCH_DATABASE_URL`'s database (default `name`) and starts the server.
-pub async fn start(name: &str, workers: &str) -> Bench {
+/// Drops and recreates `BENCH_DATABASE_URL`'s database (default `name`) and starts the server
+/// with `workers` job workers and `pool` app-role connections (`LEADZONE_DB_POOL_SIZE` overrides).
+pub async fn start(name: &str, workers: &str, pool: &str) -> Bench {
     let url =
         std::env::var("BENCH_DATABASE_URL").unwrap_or_else(|_| format!("postgres://postgres@127.0.0.1:5432/{name}"));
     let mut admin_url = url::Url::parse(&url).unwrap();
@@ -27,7 +28,7 @@ pub async fn start(name: &str, workers: &str) -> Bench {
         ("DATABASE_URL", url.clone()),
         ("LEADZONE_BIND", "127.0.0.1:0".into()),
         ("LEADZONE_HTTP_WORKERS", "2".into()),
-        ("LEADZONE_DB_POOL_SIZE", "20".into()),
+        ("LEADZONE_DB_POOL_SIZE", std::env::var("LEADZONE_DB_POOL_SIZE").unwrap_or_else(|_| pool.into())),
         ("LEADZONE_WORKERS", workers.into()),
         ("LEADZONE_DATA_DIR", data_dir.display().to_string()),
         ("LEADZONE_MASTER_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".into()),

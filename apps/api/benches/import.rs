@@ -12,7 +12,7 @@ use std::time::Instant;
 async fn main() {
     // `LEADZONE_BENCH_ROWS` shrinks the run while investigating; the recorded numbers use 1,000,000.
     let rows: usize = std::env::var("LEADZONE_BENCH_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
-    let b = common::start("leadzone_bench_import", "1").await;
+    let b = common::start("leadzone_bench_import", "1", "10").await;
     let (token, tenant, user) = common::owner(&b).await;
     let mut csv = String::with_capacity(rows * 40);
     csv.push_str("Company,City,Phone\n");

@@ -15,7 +15,7 @@ const WORKERS: usize = 4;
 
 #[tokio::main]
 async fn main() {
-    let b = common::start("leadzone_bench_jobs", "0").await;
+    let b = common::start("leadzone_bench_jobs", "0", "10").await;
     let (_, tenant, user) = common::owner(&b).await;
     let db = Database::connect(b.url.as_str()).await.unwrap();
     db.execute_unprepared(&format!(

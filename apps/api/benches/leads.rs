@@ -17,8 +17,9 @@ const REQUESTS: usize = 2_000;
 
 #[tokio::main]
 async fn main() {
-    // No in-process job workers: the bench measures the API alone.
-    let b = common::start("leadzone_bench", "0").await;
+    // An API-only process (job workers run in `leadzone worker` processes), its pool sized at
+    // twice the cores as deploy/SCALING.md advises: more connections only queue inside Postgres.
+    let b = common::start("leadzone_bench", "0", "4").await;
     let (url, base) = (b.url.clone(), b.base.clone());
     let client = reqwest::Client::new();
 
