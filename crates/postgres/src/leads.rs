@@ -358,48 +358,59 @@ pub(crate) async fn stats<C: ConnectionTrait>(
 ) -> Result<LeadStats, RepoError> {
     let mut values: Vec<Value> = vec![tenant.into()];
     let vis = visibility_sql(visibility, &mut values);
+    values.push(since.into());
+    let since_arg = values.len();
     let scope = format!("tenant_id = $1{vis}");
-    let grouped = |column: &str, limit: Option<u32>| {
-        let limit = limit.map(|l| format!(" LIMIT {l}")).unwrap_or_default();
+    // One statement, so one snapshot: the counts agree with each other while leads are written.
+    let top = |column: &str, tag: &str| {
         format!(
-            "SELECT {column}::text AS k, count(*) AS n FROM leads WHERE {scope} AND {column} IS NOT NULL
-              GROUP BY {column} ORDER BY n DESC, k{limit}"
+            "(SELECT '{tag}' AS g, {column}::text AS k, count(*) AS n FROM leads WHERE {scope} AND {column} IS NOT NULL
+               GROUP BY {column} ORDER BY n DESC, k LIMIT 20)"
         )
     };
-    let pairs = |sql: String, values: Vec<Value>| async move {
-        let rows =
-            db.query_all_raw(Statement::from_sql_and_values(DbBackend::Postgres, sql, values)).await.map_err(db_err)?;
-        rows.iter()
-            .map(|r| Ok((r.try_get::<String>("", "k").map_err(db_err)?, r.try_get::<i64>("", "n").map_err(db_err)?)))
-            .collect::<Result<Vec<(String, i64)>, RepoError>>()
-    };
-    let by_status_raw = pairs(grouped("status", None), values.clone()).await?;
-    let by_status =
-        by_status_raw.into_iter().filter_map(|(k, n)| k.parse::<LeadStatus>().ok().map(|s| (s, n))).collect::<Vec<_>>();
-    let total = by_status.iter().map(|(_, n)| n).sum();
-    let by_city = pairs(grouped("city", Some(20)), values.clone()).await?;
-    let by_industry = pairs(grouped("industry", Some(20)), values.clone()).await?;
-    let mut day_values = values.clone();
-    day_values.push(since.into());
-    let since_arg = day_values.len();
-    let days = pairs(
-        format!(
-            "SELECT to_char(date_trunc('day', created_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD') AS k, count(*) AS n
-               FROM leads WHERE {scope} AND created_at >= ${since_arg} GROUP BY 1 ORDER BY 1"
-        ),
-        day_values,
-    )
-    .await?;
+    let sql = format!(
+        "(SELECT 's' AS g, status::text AS k, count(*) AS n FROM leads WHERE {scope} GROUP BY status)
+         UNION ALL {}
+         UNION ALL {}
+         UNION ALL
+         (SELECT 'd', to_char(date_trunc('day', created_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD'), count(*)
+            FROM leads WHERE {scope} AND created_at >= ${since_arg} GROUP BY 2)",
+        top("city", "c"),
+        top("industry", "i"),
+    );
+    let rows =
+        db.query_all_raw(Statement::from_sql_and_values(DbBackend::Postgres, sql, values)).await.map_err(db_err)?;
+    let (mut by_status, mut by_city, mut by_industry, mut created_per_day) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let format = time::macros::format_description!("[year]-[month]-[day]");
-    let created_per_day =
-        days.into_iter().filter_map(|(k, n)| time::Date::parse(&k, &format).ok().map(|d| (d, n))).collect();
+    for r in &rows {
+        let (g, k, n): (String, String, i64) = (
+            r.try_get("", "g").map_err(db_err)?,
+            r.try_get("", "k").map_err(db_err)?,
+            r.try_get("", "n").map_err(db_err)?,
+        );
+        match g.as_str() {
+            "s" => by_status.extend(k.parse::<LeadStatus>().ok().map(|s| (s, n))),
+            "c" => by_city.push((k, n)),
+            "i" => by_industry.push((k, n)),
+            _ => created_per_day.extend(time::Date::parse(&k, &format).ok().map(|d| (d, n))),
+        }
+    }
+    // UNION ALL keeps no order: most first (ties by name), days oldest first.
+    by_status.sort_by(|a: &(LeadStatus, i64), b| b.1.cmp(&a.1).then_with(|| a.0.as_str().cmp(b.0.as_str())));
+    for pairs in [&mut by_city, &mut by_industry] {
+        pairs.sort_by(|a: &(String, i64), b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    }
+    created_per_day.sort();
+    let total = by_status.iter().map(|(_, n)| n).sum();
     Ok(LeadStats { total, by_status, by_city, by_industry, created_per_day })
 }
 
 /// Many leads in one INSERT … SELECT (COPY is refused on tables with row-level security). Each
 /// column travels as one typed array expanded by `unnest`: binary, no per-row JSON to build or
-/// parse (measured against `jsonb_to_recordset`). A lead whose id exists already is skipped — a
-/// resumed import re-sends rows an earlier attempt may have written. Returns the ids written now.
+/// parse (measured against `jsonb_to_recordset`). With `may_exist`, a lead whose id exists already
+/// is skipped — a resumed import re-sends rows an earlier attempt may have written. Returns the ids
+/// written now.
 pub(crate) async fn insert_many<C: ConnectionTrait>(
     db: &C,
     tenant: uuid::Uuid,
