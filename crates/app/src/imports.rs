@@ -344,8 +344,15 @@ impl App {
         if result.processed < total {
             // Stopped or cancelled: every batch started has finished, so this checkpoint counts
             // every lead written (a cancelled job keeps it as its result).
-            self.write_checkpoint(job, &result).await;
-            return Err(JobFailure::Stopped);
+            if self.write_checkpoint(job, &result).await || cancelled.load(std::sync::atomic::Ordering::Relaxed) {
+                return Err(JobFailure::Stopped);
+            }
+            // Without that checkpoint a released job would start over as a first run (attempt and
+            // progress both given back) and meet the rows stored here: keep the attempt instead.
+            return Err(JobFailure::Retryable(job_error(
+                "CHECKPOINT_NOT_SAVED",
+                "the import stopped and could not save where it stopped; it resumes on its next attempt",
+            )));
         }
 
         // The rejected rows, with their reasons, as a CSV to download.
@@ -525,18 +532,22 @@ impl App {
         Ok(outcome)
     }
 
-    /// Writes `result` as the job's checkpoint (and progress). Best effort: a job that is no longer
-    /// this worker's, or a database that is gone, keeps the last checkpoint written, which a
-    /// resumed import recounts exactly anyway.
-    async fn write_checkpoint(&self, job: &Job, result: &ImportResult) {
+    /// Writes `result` as the job's checkpoint (and progress); false when it could not. A job that
+    /// is no longer this worker's, or a database that is gone, keeps the last checkpoint written,
+    /// which a resumed import recounts exactly anyway.
+    async fn write_checkpoint(&self, job: &Job, result: &ImportResult) -> bool {
         let (progress, message) = progress_of(result);
         let written = async {
             let tx = self.uow.begin(job.tenant_id).await?;
             tx.jobs().checkpoint(job.id, progress, &message, &serde_json::to_value(result).unwrap_or_default()).await?;
             tx.commit().await
         };
-        if let Err(e) = written.await {
-            tracing::warn!(job = %job.id, error = %e, "could not write the import's last checkpoint");
+        match written.await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(job = %job.id, error = %e, "could not write the import's last checkpoint");
+                false
+            }
         }
     }
 

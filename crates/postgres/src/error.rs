@@ -3,8 +3,8 @@
 use leadzone_ports::RepoError;
 use sea_orm::{DbErr, RuntimeErr, SqlErr};
 
-/// Unique violations (SQLSTATE 23505) become `Conflict` naming the constraint; lost or refused
-/// connections become `Unavailable`; "no row" becomes `NotFound`; the rest is `Other`.
+/// Unique violations (SQLSTATE 23505) become `Conflict` naming the constraint; lost, ended or
+/// refused connections become `Unavailable`; "no row" becomes `NotFound`; the rest is `Other`.
 pub fn db_err(e: DbErr) -> RepoError {
     match e.sql_err() {
         Some(SqlErr::UniqueConstraintViolation(message)) => {
@@ -24,6 +24,16 @@ pub fn db_err(e: DbErr) -> RepoError {
                     | sea_orm::sqlx::Error::PoolClosed
                     | sea_orm::sqlx::Error::Tls(_)
             ) =>
+        {
+            RepoError::Unavailable(e.to_string())
+        }
+        // The server ended the connection (a restart, a failover, a terminated backend) or will
+        // not take one now: connection exceptions (class 08) and 57P01–57P03.
+        DbErr::Exec(RuntimeErr::SqlxError(inner)) | DbErr::Query(RuntimeErr::SqlxError(inner))
+            if inner
+                .as_database_error()
+                .and_then(|d| d.code())
+                .is_some_and(|c| c.starts_with("08") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03")) =>
         {
             RepoError::Unavailable(e.to_string())
         }

@@ -73,6 +73,39 @@ async fn a_ten_thousand_row_arabic_import_counts_exactly() {
     );
     assert_eq!(app.sql_i64("SELECT count(*) FROM leads").await, 9850);
     assert_eq!(app.sql_i64("SELECT value::bigint FROM usage_counters WHERE metric = 'leads'").await, 9850);
+
+    // And as if it were its first run (attempt and checkpoint both given back, as after a stop
+    // whose last checkpoint was lost): the fast insert meets the stored rows, the attempt fails
+    // retryably, and the retry skips them with the same counts.
+    app.sql(&format!(
+        "UPDATE jobs SET status = 'PENDING', result = NULL, progress = 0, completed_at = NULL, run_at = now(),
+                attempts = 0 WHERE id = '{id}'"
+    ))
+    .await;
+    let mut retried = false;
+    for _ in 0..600 {
+        let waiting = app
+            .sql_i64(&format!(
+                "SELECT count(*) FROM jobs WHERE id = '{id}' AND status = 'PENDING' AND attempts = 1
+                   AND error->>'code' = 'ROWS_ALREADY_STORED'"
+            ))
+            .await;
+        if waiting == 1 {
+            retried = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(retried, "the first-run insert met its stored rows and was scheduled again");
+    app.sql(&format!("UPDATE jobs SET run_at = now() WHERE id = '{id}'")).await; // skip the backoff
+    let third = app.wait_job(&owner.token, &id, 120).await;
+    assert_eq!(third["status"], "SUCCESS", "{third}");
+    assert_eq!(
+        (third["result"]["created"].clone(), third["result"]["failed"].clone(), third["result"]["duplicates"].clone()),
+        (json!(9850), json!(100), json!(50))
+    );
+    assert_eq!(app.sql_i64("SELECT count(*) FROM leads").await, 9850);
+    assert_eq!(app.sql_i64("SELECT value::bigint FROM usage_counters WHERE metric = 'leads'").await, 9850);
 }
 
 #[tokio::test]

@@ -404,3 +404,39 @@ async fn a_read_transaction_sees_only_its_tenant_plans_each_query_and_refuses_wr
         .unwrap();
     assert_eq!(row.try_get::<String>("", "mode").unwrap(), "auto");
 }
+
+#[tokio::test]
+async fn a_connection_the_server_ended_is_unavailable_once_then_replaced() {
+    use leadzone_ports::RepoError;
+    use leadzone_ports::store::TenantTx;
+    use sea_orm::ConnectionTrait;
+    let db = TestDb::new().await;
+    seed_two_tenants(&db).await;
+    let pool = connect(&db.app_url(), &PoolConfig { max_connections: 1, ..Default::default() }).await.unwrap();
+    let uow = PgUnitOfWork::new(pool);
+    let tx = uow.begin_tenant(tenant_a()).await.unwrap();
+    let pid = scalar_i64(tx.connection(), "SELECT pg_backend_pid()::bigint").await;
+    drop(tx);
+    // A restart or failover, as the pooled connection sees it: its backend is gone.
+    let owner = db.owner().await;
+    owner.execute_unprepared(&format!("SELECT pg_terminate_backend({pid})")).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // Used again within the idle-ping window, it fails as Unavailable (503), not as an internal error…
+    match uow.begin_tenant(tenant_a()).await {
+        Err(e) => assert!(matches!(e, RepoError::Unavailable(_)), "{e:?}"),
+        Ok(tx) => {
+            let q = LeadQuery {
+                visibility: LeadVisibility::All,
+                filter: LeadFilter::default(),
+                sort: LeadSort::default(),
+                after: None,
+                limit: 1,
+            };
+            let err = tx.leads().list(&q).await.err();
+            assert!(matches!(err, Some(RepoError::Unavailable(_))), "{err:?}");
+        }
+    }
+    // …and the pool replaces it.
+    let tx = uow.begin_tenant(tenant_a()).await.unwrap();
+    assert_ne!(scalar_i64(tx.connection(), "SELECT pg_backend_pid()::bigint").await, pid);
+}
