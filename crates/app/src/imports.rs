@@ -73,11 +73,17 @@ const IMPORT_LANES: usize = 4;
 /// The start of the message of a row refused by the plan's lead limit.
 const QUOTA_EXCEEDED: &str = "QUOTA_EXCEEDED";
 
-/// A batch's place in the order of quota charges: it waits for the one before to have charged
-/// (`after`), and tells the one after when it has (`charged`, also on being dropped).
+/// A batch's place in file order, kept twice. Quota charges: it waits for the batch before to
+/// have charged (`after`) and tells the one after when it has (`charged`). Duplicate-key fences:
+/// it takes its fence (`existing_keys`) only once the batch before holds its own (`fenced_after`,
+/// `fenced`) — a batch waits for an earlier one's charge while holding its fence, so an earlier
+/// batch must never queue for a fence behind a single-lead write that waits for a later batch's
+/// (a cycle Postgres could not see). Each sender also fires on being dropped.
 struct ChargeTurn {
     after: Option<futures::channel::oneshot::Receiver<()>>,
     charged: futures::channel::oneshot::Sender<()>,
+    fenced_after: Option<futures::channel::oneshot::Receiver<()>>,
+    fenced: futures::channel::oneshot::Sender<()>,
 }
 
 /// How often an import writes its checkpoint (and progress) at most.
@@ -303,6 +309,7 @@ impl App {
         // Each batch charges the quota after the one before it, so that at the plan's limit the
         // first rows of the file are the ones created.
         let mut turn: Option<futures::channel::oneshot::Receiver<()>> = None;
+        let mut fence_turn: Option<futures::channel::oneshot::Receiver<()>> = None;
         let mut outcomes = futures::stream::iter(ranges)
             .take_while(|_| {
                 std::future::ready(!control.should_stop() && !cancelled.load(std::sync::atomic::Ordering::Relaxed))
@@ -310,7 +317,13 @@ impl App {
             .map(|range| {
                 let batch = self.prepare_batch(job, &ctx, &fields, &rows, range, input.list_id, &mut seen, now);
                 let (charged, next_turn) = futures::channel::oneshot::channel();
-                let turn = ChargeTurn { after: turn.replace(next_turn), charged };
+                let (fenced, next_fence) = futures::channel::oneshot::channel();
+                let turn = ChargeTurn {
+                    after: turn.replace(next_turn),
+                    charged,
+                    fenced_after: fence_turn.replace(next_fence),
+                    fenced,
+                };
                 self.store_batch(job, input.dry_run, may_exist, batch, &committed, turn)
             })
             .buffer_unordered(IMPORT_LANES);
@@ -446,8 +459,12 @@ impl App {
         let tx = self.uow.begin(job.tenant_id).await?;
         let keys: Vec<DedupKeys> = candidates.iter().map(|(_, k)| k.clone()).collect();
         let ids: Vec<LeadId> = candidates.iter().map(|(l, _)| l.id).collect();
+        if let Some(previous) = turn.fenced_after {
+            let _ = previous.await;
+        }
         // The batch's own ids are excluded: what an earlier attempt wrote is not a duplicate.
         let existing = tx.leads().existing_keys(&keys, &ids).await?;
+        let _ = turn.fenced.send(());
         let mut fresh: Vec<(Lead, DedupKeys)> = Vec::with_capacity(candidates.len());
         let mut fresh_lines: Vec<usize> = Vec::with_capacity(candidates.len());
         for (candidate, line) in candidates.into_iter().zip(lines) {

@@ -228,7 +228,9 @@ pub trait LeadRepo: Send + Sync {
     /// import resumes).
     async fn insert_many(&self, leads: &[(Lead, DedupKeys)], may_exist: bool) -> Result<Vec<LeadId>, RepoError>;
     /// Which of these keys already belong to a lead of the tenant other than the `except` ones
-    /// (for batch duplicate checks).
+    /// (for batch duplicate checks). The keys stay fenced until the transaction ends: a single
+    /// lead written meanwhile with one of them (`find_duplicate`) waits for the batch, then sees
+    /// its rows.
     async fn existing_keys(&self, keys: &[DedupKeys], except: &[LeadId]) -> Result<ExistingKeys, RepoError>;
 }
 

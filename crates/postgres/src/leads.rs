@@ -209,33 +209,67 @@ pub(crate) async fn count_matching<C: ConnectionTrait>(
     Ok(counts)
 }
 
+/// How a transaction holds the duplicate keys it checks: a single-lead write alone; import
+/// batches together (their rows were deduplicated against each other already) but never
+/// alongside a single-lead write of a key in the same slot.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum DedupLock {
+    Exclusive,
+    Shared,
+}
+
+/// Duplicate keys map to 64 lock slots per tenant (an import batch takes at most 64 locks, a
+/// single lead at most three), taken in slot order so that no two writers can deadlock. The slot
+/// is `hashtextextended`, which Postgres keeps stable across versions (it partitions by it).
+async fn lock_dedup_keys<C: ConnectionTrait>(
+    db: &C,
+    tenant: uuid::Uuid,
+    keys: &[DedupKeys],
+    mode: DedupLock,
+) -> Result<(), RepoError> {
+    let mut names: Vec<String> = Vec::with_capacity(keys.len() * 2);
+    for k in keys {
+        if let Some(p) = &k.phone {
+            names.push(format!("phone:{p}"));
+        }
+        if let Some(h) = &k.website_host {
+            names.push(format!("host:{h}"));
+        }
+        if !k.name_key.is_empty() {
+            names.push(format!("name:{}:{}", k.name_key, k.city_key.as_deref().unwrap_or("")));
+        }
+    }
+    if names.is_empty() {
+        return Ok(());
+    }
+    let function = match mode {
+        DedupLock::Exclusive => "pg_advisory_xact_lock",
+        DedupLock::Shared => "pg_advisory_xact_lock_shared",
+    };
+    // One round trip: the slots come out of the subquery in order and are locked in that order.
+    db.query_all_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        format!(
+            "SELECT {function}(hashtextextended($1 || ':dedup:' || s.slot, 0))::text
+               FROM (SELECT DISTINCT hashtextextended(k, 0) & 63 AS slot FROM unnest($2::text[]) AS k
+                      ORDER BY slot) s"
+        ),
+        [tenant.to_string().into(), names.into()],
+    ))
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
 pub(crate) async fn find_duplicate<C: ConnectionTrait>(
     db: &C,
     tenant: uuid::Uuid,
     keys: &DedupKeys,
     exclude: Option<LeadId>,
 ) -> Result<Option<DuplicateMatch>, RepoError> {
-    // Serialise writers of the same company within the tenant: lock every key this lead has, in
-    // a fixed order, until the transaction ends.
-    let mut lock_keys: Vec<String> = Vec::new();
-    if let Some(p) = &keys.phone {
-        lock_keys.push(format!("{tenant}:phone:{p}"));
-    }
-    if let Some(h) = &keys.website_host {
-        lock_keys.push(format!("{tenant}:host:{h}"));
-    }
-    if !keys.name_key.is_empty() {
-        lock_keys.push(format!("{tenant}:name:{}:{}", keys.name_key, keys.city_key.as_deref().unwrap_or("")));
-    }
-    lock_keys.sort();
-    // One round trip: `unnest` yields the keys, and the locks are taken, in the array's order.
-    db.query_all_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "SELECT pg_advisory_xact_lock(hashtextextended(k, 0))::text FROM unnest($1::text[]) AS k",
-        [lock_keys.into()],
-    ))
-    .await
-    .map_err(db_err)?;
+    // Serialise writers of the same company within the tenant (and fence off import batches
+    // holding its keys) until the transaction ends.
+    lock_dedup_keys(db, tenant, std::slice::from_ref(keys), DedupLock::Exclusive).await?;
 
     let row = db
         .query_one_raw(Statement::from_sql_and_values(
@@ -499,6 +533,12 @@ pub(crate) async fn existing_keys<C: ConnectionTrait>(
     except: &[LeadId],
 ) -> Result<leadzone_ports::store::ExistingKeys, RepoError> {
     use leadzone_ports::store::ExistingKeys;
+    // A batch waits for nothing for long; past a minute something is stuck (the batch fails and
+    // the import retries) rather than hanging forever.
+    db.execute_unprepared("SET LOCAL lock_timeout = '60s'").await.map_err(db_err)?;
+    // Held until the batch commits: a lead created alone with one of these keys either committed
+    // before (and is found below) or waits for this batch (and then finds its rows).
+    lock_dedup_keys(db, tenant, keys, DedupLock::Shared).await?;
     let phones: Vec<String> = keys.iter().filter_map(|k| k.phone.clone()).collect();
     let hosts: Vec<String> = keys.iter().filter_map(|k| k.website_host.clone()).collect();
     let named: Vec<&DedupKeys> = keys.iter().filter(|k| !k.name_key.is_empty()).collect();

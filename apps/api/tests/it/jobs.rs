@@ -217,6 +217,66 @@ async fn an_imported_lead_is_a_duplicate_of_the_same_company_created_later() {
     problem(res, 409, "DUPLICATE_LEAD").await;
 }
 
+/// Leads created one by one while an import stores the same companies: each company ends up
+/// once, created either by the import or by POST /leads (409 for the other).
+#[tokio::test]
+async fn single_leads_racing_an_import_of_the_same_companies_make_no_duplicates() {
+    const ROWS: usize = 6_000;
+    let app = spawn_app().await;
+    let owner = app.register().await;
+    app.set_plan(&owner, "enterprise").await;
+    let mut csv = String::from("Company,City,Phone\n");
+    for i in 0..ROWS {
+        csv.push_str(&format!("Racing {i},Riyadh,05{i:08}\n"));
+    }
+    let body: Value = app.import_csv(&owner.token, csv.into_bytes(), "").await.json().await.unwrap();
+    let id = body["job"]["id"].as_str().unwrap().to_owned();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers: Vec<_> = (0..6u64)
+        .map(|w| {
+            let (base, token, done) = (app.base.clone(), owner.token.clone(), done.clone());
+            tokio::spawn(async move {
+                let client = reqwest::Client::new();
+                let (mut created, mut i) = (0usize, w);
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    // Spread over the file, so that every batch of the import meets some.
+                    let row = (i * 977) as usize % ROWS;
+                    i += 6;
+                    let res = client
+                        .post(format!("{base}/api/v1/leads"))
+                        .bearer_auth(&token)
+                        .json(&json!({"companyName": format!("Racing {row}"), "city": "Riyadh", "phone": format!("05{row:08}")}))
+                        .send()
+                        .await
+                        .unwrap();
+                    match res.status().as_u16() {
+                        201 => created += 1,
+                        409 => {}
+                        other => panic!("POST /leads: {other}"),
+                    }
+                }
+                created
+            })
+        })
+        .collect();
+    let job = app.wait_job(&owner.token, &id, 180).await;
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut posted = 0;
+    for w in writers {
+        posted += w.await.unwrap();
+    }
+    assert_eq!(job["status"], "SUCCESS", "{job}");
+    assert!(posted > 0, "no single lead was created during the import");
+    assert_eq!(
+        app.sql_i64("SELECT count(*) FROM (SELECT phone FROM leads GROUP BY phone HAVING count(*) > 1) d").await,
+        0
+    );
+    assert_eq!(app.sql_i64("SELECT count(*) FROM leads").await, ROWS as i64);
+    let created = job["result"]["created"].as_u64().unwrap() as usize;
+    assert_eq!(created + posted, ROWS, "{job}");
+    assert_eq!(job["result"]["duplicates"].as_u64().unwrap() as usize, posted, "{job}");
+}
+
 #[tokio::test]
 async fn an_import_past_the_quota_creates_up_to_it() {
     let app = spawn_app().await;
