@@ -533,12 +533,6 @@ pub(crate) async fn existing_keys<C: ConnectionTrait>(
     except: &[LeadId],
 ) -> Result<leadzone_ports::store::ExistingKeys, RepoError> {
     use leadzone_ports::store::ExistingKeys;
-    // A batch waits for nothing for long; past a minute something is stuck (the batch fails and
-    // the import retries) rather than hanging forever.
-    db.execute_unprepared("SET LOCAL lock_timeout = '60s'").await.map_err(db_err)?;
-    // Held until the batch commits: a lead created alone with one of these keys either committed
-    // before (and is found below) or waits for this batch (and then finds its rows).
-    lock_dedup_keys(db, tenant, keys, DedupLock::Shared).await?;
     let phones: Vec<String> = keys.iter().filter_map(|k| k.phone.clone()).collect();
     let hosts: Vec<String> = keys.iter().filter_map(|k| k.website_host.clone()).collect();
     let named: Vec<&DedupKeys> = keys.iter().filter(|k| !k.name_key.is_empty()).collect();
@@ -554,9 +548,17 @@ pub(crate) async fn existing_keys<C: ConnectionTrait>(
     // Only for this statement: left on, `force_custom_plan` makes Postgres re-plan the
     // foreign-key check of every row the transaction inserts next (40% of an import's time).
     // `except`: the leads a resumed import wrote itself are not duplicates of its rows.
-    db.execute_unprepared("SET LOCAL plan_cache_mode = force_custom_plan; SET LOCAL enable_seqscan = off")
-        .await
-        .map_err(db_err)?;
+    // A batch waits for nothing for long (`lock_timeout`, kept for the rest of its transaction):
+    // past a minute something is stuck, and the batch fails and the import retries rather than
+    // hanging forever.
+    db.execute_unprepared(
+        "SET LOCAL lock_timeout = '60s'; SET LOCAL plan_cache_mode = force_custom_plan; SET LOCAL enable_seqscan = off",
+    )
+    .await
+    .map_err(db_err)?;
+    // Held until the batch commits: a lead created alone with one of these keys either committed
+    // before (and is found below) or waits for this batch (and then finds its rows).
+    lock_dedup_keys(db, tenant, keys, DedupLock::Shared).await?;
     let rows = db
         .query_all_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
