@@ -334,7 +334,7 @@ impl App {
     /// Statistics over the leads the actor can see (the last 30 days for `createdPerDay`).
     pub async fn lead_stats(&self, ctx: &Ctx) -> Result<LeadStats, AppError> {
         policy::require(ctx, Permission::LeadsRead)?;
-        let tx = self.uow.begin_read(ctx.tenant_id).await?;
+        let tx = self.uow.begin_read(ctx.tenant_id, false).await?;
         let visibility = policy::lead_visibility(ctx, &*tx).await?;
         Ok(tx.leads().stats(&visibility, self.clock.now() - time::Duration::days(30)).await?)
     }

@@ -179,7 +179,7 @@ impl App {
     pub async fn list_leads(&self, ctx: &Ctx, params: ListParams) -> Result<Page<Lead>, AppError> {
         policy::require(ctx, Permission::LeadsRead)?;
         let (filter, sort, sort_name, limit, after) = parse_list_params(ctx, params)?;
-        let tx = self.uow.begin_read(ctx.tenant_id).await?;
+        let tx = self.uow.begin_read(ctx.tenant_id, filter.q.is_some()).await?;
         let visibility = policy::lead_visibility(ctx, &*tx).await?;
         self.page_of_leads(&*tx, LeadQuery { visibility, filter, sort, after, limit }, &sort_name).await
     }

@@ -117,7 +117,7 @@ impl App {
         policy::require(ctx, Permission::ListsRead)?;
         policy::require(ctx, Permission::LeadsRead)?;
         let (_, sort, sort_name, limit, after) = parse_list_params(ctx, ListParams { q: None, ..params })?;
-        let tx = self.uow.begin_read(ctx.tenant_id).await?;
+        let tx = self.uow.begin_read(ctx.tenant_id, false).await?;
         let list = tx.lists().get(id).await?;
         let visibility = policy::lead_visibility(ctx, &*tx).await?;
         self.page_of_leads(&*tx, LeadQuery { visibility, filter: filter_of(&list), sort, after, limit }, &sort_name)

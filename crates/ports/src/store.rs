@@ -19,13 +19,14 @@ pub trait UnitOfWork: Send + Sync {
     /// `Unavailable` when the database cannot be reached.
     async fn begin(&self, tenant: TenantId) -> Result<Box<dyn TenantTx>, RepoError>;
 
-    /// Begins a read-only transaction bound to `tenant`, for listings and searches: every query
-    /// in it is planned for its own parameters (a plan cached for one tenant or one search word
-    /// can be a thousand times slower for another). Nothing can be written through it.
+    /// Begins a read-only transaction bound to `tenant`, for listings: nothing can be written
+    /// through it. With `search`, every query in it is planned for its own arguments (a plan
+    /// cached for one search word can be a thousand times slower for another); otherwise the
+    /// database may reuse a plan, which saves the planning of each filtered listing.
     ///
     /// # Errors
     /// `Unavailable` when the database cannot be reached.
-    async fn begin_read(&self, tenant: TenantId) -> Result<Box<dyn TenantTx>, RepoError> {
+    async fn begin_read(&self, tenant: TenantId, _search: bool) -> Result<Box<dyn TenantTx>, RepoError> {
         self.begin(tenant).await
     }
 }

@@ -41,20 +41,20 @@ impl PgUnitOfWork {
         self.begin_with(tenant, "SELECT set_config('app.current_tenant_id', $1, true)", false).await
     }
 
-    /// Begins a read-only tenant transaction whose statements are planned per execution
-    /// (`plan_cache_mode`), set in the same round trip as the tenant.
+    /// Begins a read-only tenant transaction; with `search`, its statements are planned per
+    /// execution (`plan_cache_mode`). Both are set in the same round trip as the tenant.
     ///
     /// # Errors
     /// `Unavailable` when no connection can be had.
-    pub async fn begin_tenant_read(&self, tenant: TenantId) -> Result<PgTenantTx, RepoError> {
-        self.begin_with(
-            tenant,
+    pub async fn begin_tenant_read(&self, tenant: TenantId, search: bool) -> Result<PgTenantTx, RepoError> {
+        let setup = if search {
             "SELECT set_config('app.current_tenant_id', $1, true), \
                     set_config('plan_cache_mode', 'force_custom_plan', true), \
-                    set_config('transaction_read_only', 'on', true)",
-            true,
-        )
-        .await
+                    set_config('transaction_read_only', 'on', true)"
+        } else {
+            "SELECT set_config('app.current_tenant_id', $1, true), set_config('transaction_read_only', 'on', true)"
+        };
+        self.begin_with(tenant, setup, search).await
     }
 
     async fn begin_with(&self, tenant: TenantId, setup: &str, custom_plans: bool) -> Result<PgTenantTx, RepoError> {
@@ -72,15 +72,15 @@ impl UnitOfWork for PgUnitOfWork {
         Ok(Box::new(self.begin_tenant(tenant).await?))
     }
 
-    async fn begin_read(&self, tenant: TenantId) -> Result<Box<dyn TenantTx>, RepoError> {
-        Ok(Box::new(self.begin_tenant_read(tenant).await?))
+    async fn begin_read(&self, tenant: TenantId, search: bool) -> Result<Box<dyn TenantTx>, RepoError> {
+        Ok(Box::new(self.begin_tenant_read(tenant, search).await?))
     }
 }
 
 pub struct PgTenantTx {
     pub(crate) txn: DatabaseTransaction,
     pub(crate) tenant: TenantId,
-    /// Every statement is already planned per execution (a read transaction).
+    /// Every statement is already planned per execution (a search's read transaction).
     pub(crate) custom_plans: bool,
 }
 

@@ -8,7 +8,7 @@ use leadzone_domain::ids::{LeadId, TenantId, UserId};
 use leadzone_domain::leads::{EnrichmentData, LeadFilter, LeadInput, LeadSort, NewLead};
 use leadzone_ports::leads::{DuplicateMatch, LeadPosition, LeadQuery, SortKey};
 use leadzone_ports::store::{Increment, UnitOfWork};
-use leadzone_postgres::{PgUnitOfWork, PoolConfig, connect};
+use leadzone_postgres::{PgTenantTx, PgUnitOfWork, PoolConfig, connect};
 use std::collections::HashSet;
 use time::OffsetDateTime;
 
@@ -359,25 +359,29 @@ async fn api_key_last_used_is_written_at_most_once_a_minute() {
 }
 
 #[tokio::test]
-async fn a_read_transaction_sees_only_its_tenant_plans_each_query_and_refuses_writes() {
+async fn read_transactions_see_only_their_tenant_refuse_writes_and_plan_searches_per_query() {
     use leadzone_ports::store::TenantTx;
     use sea_orm::{ConnectionTrait, DbBackend, Statement};
     let db = TestDb::new().await;
     seed_two_tenants(&db).await;
     let uow = uow(&db).await;
-    let tx = uow.begin_tenant_read(tenant_a()).await.unwrap();
-    let setting = |sql: &str| Statement::from_string(DbBackend::Postgres, sql.to_owned());
-    let row = tx
-        .connection()
-        .query_one_raw(setting(
-            "SELECT current_setting('plan_cache_mode') AS mode, current_setting('transaction_read_only') AS ro",
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(row.try_get::<String>("", "mode").unwrap(), "force_custom_plan");
-    assert_eq!(row.try_get::<String>("", "ro").unwrap(), "on");
+    let modes = |tx: PgTenantTx| async move {
+        let sql = "SELECT current_setting('plan_cache_mode') AS mode, current_setting('transaction_read_only') AS ro";
+        let row = tx
+            .connection()
+            .query_one_raw(Statement::from_string(DbBackend::Postgres, sql.to_owned()))
+            .await
+            .unwrap()
+            .unwrap();
+        (row.try_get::<String>("", "mode").unwrap(), row.try_get::<String>("", "ro").unwrap())
+    };
+    let on = |mode: &str, ro: &str| (mode.to_owned(), ro.to_owned());
+    assert_eq!(modes(uow.begin_tenant_read(tenant_a(), true).await.unwrap()).await, on("force_custom_plan", "on"));
+    assert_eq!(modes(uow.begin_tenant_read(tenant_a(), false).await.unwrap()).await, on("auto", "on"));
+    assert_eq!(modes(uow.begin_tenant(tenant_a()).await.unwrap()).await, on("auto", "off"));
+
     // Tenant A's rows only, searches included (the search path skips its own SET LOCAL here).
+    let tx = uow.begin_tenant_read(tenant_a(), true).await.unwrap();
     let q = LeadQuery {
         visibility: LeadVisibility::All,
         filter: LeadFilter { q: Some("lead".into()), ..Default::default() },
@@ -390,19 +394,13 @@ async fn a_read_transaction_sees_only_its_tenant_plans_each_query_and_refuses_wr
     assert_eq!(found[0].lead.tenant_id, tenant_a());
     let all = tx.leads().list(&LeadQuery { filter: LeadFilter::default(), ..q }).await.unwrap();
     assert!(!all.is_empty() && all.iter().all(|l| l.lead.tenant_id == tenant_a()));
-    // A write through it is refused by Postgres.
-    let new = new_lead("Read Only Trading", None, None, None);
-    let err = tx.leads().insert(&lead_from(&new, OffsetDateTime::now_utc(), None), &new.dedup_keys()).await;
-    assert!(err.is_err(), "a read transaction accepted an insert");
-    // An ordinary transaction keeps the default plan cache and can write.
-    let tx = uow.begin_tenant(tenant_a()).await.unwrap();
-    let row = tx
-        .connection()
-        .query_one_raw(setting("SELECT current_setting('plan_cache_mode') AS mode"))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(row.try_get::<String>("", "mode").unwrap(), "auto");
+    // A write through a read transaction is refused by Postgres.
+    for search in [true, false] {
+        let tx = uow.begin_tenant_read(tenant_a(), search).await.unwrap();
+        let new = new_lead("Read Only Trading", None, None, None);
+        let err = tx.leads().insert(&lead_from(&new, OffsetDateTime::now_utc(), None), &new.dedup_keys()).await;
+        assert!(err.is_err(), "a read transaction (search: {search}) accepted an insert");
+    }
 }
 
 #[tokio::test]
