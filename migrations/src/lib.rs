@@ -77,11 +77,8 @@ impl MigratorTrait for Migrator {
 /// Any database error but a concurrent creation of the same database.
 pub async fn migrate(owner_url: &str, role_passwords: &[(&str, &str)]) -> Result<(), DbErr> {
     use sea_orm_migration::sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
-    let parsed = url::Url::parse(owner_url).map_err(|e| DbErr::Custom(format!("database url: {e}")))?;
     let name = database_name(owner_url)?;
-    let mut admin_url = parsed.clone();
-    admin_url.set_path("/postgres");
-    let admin = Database::connect(admin_url.as_str()).await?;
+    let admin = Database::connect(admin_url(owner_url)?).await?;
     let exists = admin
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
@@ -122,6 +119,20 @@ fn database_name(url: &str) -> Result<String, DbErr> {
     use sea_orm_migration::sea_orm::sqlx::postgres::PgConnectOptions;
     let options: PgConnectOptions = url.parse().map_err(|e| DbErr::Custom(format!("database url: {e}")))?;
     options.get_database().map(str::to_owned).ok_or_else(|| DbErr::Custom("the database url names no database".into()))
+}
+
+/// The same server and credentials, on the `postgres` database (a `dbname` parameter, which
+/// would name the database again, is dropped; the others — `sslmode` and the like — are kept).
+fn admin_url(owner_url: &str) -> Result<String, DbErr> {
+    let mut url = url::Url::parse(owner_url).map_err(|e| DbErr::Custom(format!("database url: {e}")))?;
+    let kept: Vec<(String, String)> =
+        url.query_pairs().filter(|(k, _)| k != "dbname").map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    url.set_path("/postgres");
+    url.set_query(None);
+    if !kept.is_empty() {
+        url.query_pairs_mut().extend_pairs(kept);
+    }
+    Ok(url.into())
 }
 
 /// A concurrent `CREATE DATABASE` of the same name: `duplicate_database` (42P04), or, when both
@@ -181,5 +192,16 @@ mod tests {
         assert_eq!(name("postgres://u@h/lead%20zone").unwrap(), "lead zone");
         assert_eq!(name("postgres://u@h/%D9%84%D9%8A%D8%AF").unwrap(), "ليد");
         assert!(name("not a url").is_err());
+        assert_eq!(name("postgres://u@h/?dbname=lead%20zone").unwrap(), "lead zone");
+    }
+
+    #[test]
+    fn the_admin_connection_goes_to_the_postgres_database_with_the_same_options() {
+        assert_eq!(admin_url("postgres://u:p@h:5432/leadzone").unwrap(), "postgres://u:p@h:5432/postgres");
+        assert_eq!(
+            admin_url("postgres://u@h/x?dbname=leadzone&sslmode=require").unwrap(),
+            "postgres://u@h/postgres?sslmode=require"
+        );
+        assert_eq!(database_name(&admin_url("postgres://u@h/?dbname=leadzone").unwrap()).unwrap(), "postgres");
     }
 }
