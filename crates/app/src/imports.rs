@@ -456,12 +456,13 @@ impl App {
         turn: ChargeTurn,
     ) -> Result<BatchOutcome, JobFailure> {
         let PreparedBatch { start, end, candidates, lines, in_file_duplicates, failed, mut errors } = batch;
-        let tx = self.uow.begin(job.tenant_id).await?;
-        let keys: Vec<DedupKeys> = candidates.iter().map(|(_, k)| k.clone()).collect();
-        let ids: Vec<LeadId> = candidates.iter().map(|(l, _)| l.id).collect();
+        // Waited for before taking a connection: the wait holds nothing.
         if let Some(previous) = turn.fenced_after {
             let _ = previous.await;
         }
+        let tx = self.uow.begin(job.tenant_id).await?;
+        let keys: Vec<DedupKeys> = candidates.iter().map(|(_, k)| k.clone()).collect();
+        let ids: Vec<LeadId> = candidates.iter().map(|(l, _)| l.id).collect();
         // The batch's own ids are excluded: what an earlier attempt wrote is not a duplicate.
         let existing = tx.leads().existing_keys(&keys, &ids).await?;
         let _ = turn.fenced.send(());
