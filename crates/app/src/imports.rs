@@ -543,7 +543,7 @@ impl App {
             let (progress, message) = progress_of(&checkpoint);
             outcome.cancel = tx
                 .jobs()
-                .checkpoint(job.id, progress, &message, &serde_json::to_value(&checkpoint).unwrap_or_default())
+                .checkpoint(job, progress, &message, &serde_json::to_value(&checkpoint).unwrap_or_default())
                 .await?;
         }
         tx.commit().await?;
@@ -557,7 +557,7 @@ impl App {
         let (progress, message) = progress_of(result);
         let written = async {
             let tx = self.uow.begin(job.tenant_id).await?;
-            tx.jobs().checkpoint(job.id, progress, &message, &serde_json::to_value(result).unwrap_or_default()).await?;
+            tx.jobs().checkpoint(job, progress, &message, &serde_json::to_value(result).unwrap_or_default()).await?;
             tx.commit().await
         };
         match written.await {

@@ -127,11 +127,7 @@ impl App {
     pub async fn get_job(&self, ctx: &Ctx, id: JobId) -> Result<Job, AppError> {
         policy::require_active_tenant(ctx)?;
         let tx = self.uow.begin(ctx.tenant_id).await?;
-        let job = tx.jobs().get(id).await?;
-        if ctx.role.lead_scope() != LeadScope::All && job.created_by != ctx.user_id {
-            return Err(AppError::NotFound);
-        }
-        Ok(job)
+        visible_job(&*tx, ctx, id).await
     }
 
     pub async fn list_jobs(&self, ctx: &Ctx, p: JobListParams) -> Result<Page<Job>, AppError> {
@@ -173,21 +169,24 @@ impl App {
         Ok(Page { data: rows, next_cursor })
     }
 
+    /// The job's first 1,000 log lines, read in the same transaction as the visibility check.
     pub async fn job_logs(&self, ctx: &Ctx, id: JobId) -> Result<Vec<JobLog>, AppError> {
-        self.get_job(ctx, id).await?;
+        policy::require_active_tenant(ctx)?;
         let tx = self.uow.begin(ctx.tenant_id).await?;
+        visible_job(&*tx, ctx, id).await?;
         Ok(tx.jobs().logs(id, 1000).await?)
     }
 
     /// PENDING → CANCELLED at once; RUNNING → cancellation requested; finished → 409.
     pub async fn cancel_job(&self, ctx: &Ctx, id: JobId) -> Result<Job, AppError> {
-        let job = self.get_job(ctx, id).await?;
+        policy::require_active_tenant(ctx)?;
+        let tx = self.uow.begin(ctx.tenant_id).await?;
+        let job = visible_job(&*tx, ctx, id).await?;
         match cancel_effect(job.status) {
             CancelEffect::Refuse => {
                 Err(AppError::InvalidStateTransition { from: job.status.to_string(), to: "CANCELLED".into() })
             }
             CancelEffect::CancelNow | CancelEffect::RequestStop => {
-                let tx = self.uow.begin(ctx.tenant_id).await?;
                 let after = tx.jobs().cancel(id, self.clock.now()).await?;
                 tx.commit().await?;
                 if after.status.is_finished() && after.status != JobStatus::Cancelled {
@@ -212,6 +211,15 @@ impl App {
             }
         }
     }
+}
+
+/// A job of the tenant that the actor may see: OWNER and ADMIN see all, others their own.
+async fn visible_job(tx: &dyn leadzone_ports::store::TenantTx, ctx: &Ctx, id: JobId) -> Result<Job, AppError> {
+    let job = tx.jobs().get(id).await?;
+    if ctx.role.lead_scope() != LeadScope::All && job.created_by != ctx.user_id {
+        return Err(AppError::NotFound);
+    }
+    Ok(job)
 }
 
 pub(crate) fn replay(existing: Job, hash: &str) -> Result<(Job, bool), AppError> {

@@ -54,9 +54,14 @@ pub trait JobRepo: Send + Sync {
     async fn cancel(&self, id: JobId, now: OffsetDateTime) -> Result<Job, RepoError>;
     /// Saves a running job's progress and partial result in the handler's own transaction, so that
     /// work and checkpoint commit together. Returns whether cancellation was requested.
+    ///
+    /// `job` is the run as it was claimed: the checkpoint holds only while that same attempt is
+    /// running. A worker whose lease expired — the job rescued and perhaps claimed again, by
+    /// another worker or by this one — gets `NotFound` and writes nothing, so its transaction
+    /// rolls back instead of overwriting the new run's counts.
     async fn checkpoint(
         &self,
-        id: JobId,
+        job: &Job,
         progress: i32,
         message: &str,
         result: &serde_json::Value,

@@ -142,22 +142,26 @@ impl JobRepo for PgTenantTx {
 
     async fn checkpoint(
         &self,
-        id: JobId,
+        job: &Job,
         progress: i32,
         message: &str,
         result: &serde_json::Value,
     ) -> Result<bool, RepoError> {
+        // Every claim counts an attempt and a release gives it back while the job is PENDING, so
+        // a RUNNING job never again shows an attempt number that a rescue took from a worker.
         let row = self
             .txn
             .query_one_raw(stmt(
                 "UPDATE jobs SET progress = $3, message = $4, result = $5
-                  WHERE tenant_id = $1 AND id = $2 AND status = 'RUNNING' RETURNING cancel_requested",
+                  WHERE tenant_id = $1 AND id = $2 AND status = 'RUNNING' AND attempts = $6
+                  RETURNING cancel_requested",
                 vec![
                     self.tid().into(),
-                    id.as_uuid().into(),
+                    job.id.as_uuid().into(),
                     progress.clamp(0, 100).into(),
                     message.into(),
                     result.clone().into(),
+                    job.attempts.into(),
                 ],
             ))
             .await

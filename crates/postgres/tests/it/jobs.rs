@@ -114,6 +114,17 @@ async fn a_dead_workers_job_is_rescued_and_finishes_once() {
     assert_eq!(again[0].attempts, 2);
     // The dead worker cannot finish or extend what is no longer its job.
     assert_eq!(q.heartbeat(id, "doomed", Duration::seconds(5), t0 + Duration::seconds(8)).await.unwrap(), Lease::Lost);
+    // Nor checkpoint over the new run: its attempt is over (a handler's transaction then rolls back).
+    let tenant: TenantId = TENANT_A.parse().unwrap();
+    let tx = uow.begin(tenant).await.unwrap();
+    let stale = tx.jobs().checkpoint(&claimed[0], 90, "doomed", &serde_json::json!({"by": "doomed"})).await;
+    assert_eq!(stale, Err(leadzone_ports::RepoError::NotFound));
+    drop(tx);
+    let tx = uow.begin(tenant).await.unwrap();
+    assert!(!tx.jobs().checkpoint(&again[0], 40, "healthy", &serde_json::json!({"by": "healthy"})).await.unwrap());
+    tx.commit().await.unwrap();
+    let job = status_of(&uow, id).await;
+    assert_eq!((job.progress, job.message.as_deref()), (40, Some("healthy")));
     assert!(!q.finish(id, "doomed", &Finish::Success(serde_json::json!({"by": "doomed"})), t0).await.unwrap());
     assert!(q.finish(id, "healthy", &Finish::Success(serde_json::json!({"by": "healthy"})), t0).await.unwrap());
     let job = status_of(&uow, id).await;
