@@ -44,6 +44,7 @@ sql_migration!(Stripe, "0011_stripe.sql");
 sql_migration!(SearchUnderRls, "0012_search_under_rls.sql");
 sql_migration!(TotpReplay, "0013_totp_replay.sql");
 sql_migration!(LeanLeadIndexes, "0014_lean_lead_indexes.sql");
+sql_migration!(NameOrder, "0015_name_order_on_the_name_key.sql");
 
 pub struct Migrator;
 
@@ -65,6 +66,7 @@ impl MigratorTrait for Migrator {
             Box::new(SearchUnderRls),
             Box::new(TotpReplay),
             Box::new(LeanLeadIndexes),
+            Box::new(NameOrder),
         ]
     }
 }
@@ -115,7 +117,7 @@ pub async fn migrate(owner_url: &str, role_passwords: &[(&str, &str)]) -> Result
 
 /// The database a URL names, as the driver will connect to it (percent-decoded: `lead%20zone` is
 /// the database `lead zone`).
-fn database_name(url: &str) -> Result<String, DbErr> {
+pub fn database_name(url: &str) -> Result<String, DbErr> {
     use sea_orm_migration::sea_orm::sqlx::postgres::PgConnectOptions;
     let options: PgConnectOptions = url.parse().map_err(|e| DbErr::Custom(format!("database url: {e}")))?;
     options.get_database().map(str::to_owned).ok_or_else(|| DbErr::Custom("the database url names no database".into()))
@@ -123,7 +125,7 @@ fn database_name(url: &str) -> Result<String, DbErr> {
 
 /// The same server and credentials, on the `postgres` database (a `dbname` parameter, which
 /// would name the database again, is dropped; the others — `sslmode` and the like — are kept).
-fn admin_url(owner_url: &str) -> Result<String, DbErr> {
+pub fn admin_url(owner_url: &str) -> Result<String, DbErr> {
     let mut url = url::Url::parse(owner_url).map_err(|e| DbErr::Custom(format!("database url: {e}")))?;
     let kept: Vec<(String, String)> =
         url.query_pairs().filter(|(k, _)| k != "dbname").map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
@@ -164,6 +166,7 @@ pub fn migration_sources() -> &'static [&'static str] {
         include_str!("../sql/0012_search_under_rls.sql"),
         include_str!("../sql/0013_totp_replay.sql"),
         include_str!("../sql/0014_lean_lead_indexes.sql"),
+        include_str!("../sql/0015_name_order_on_the_name_key.sql"),
     ]
 }
 

@@ -17,11 +17,11 @@ pub struct Bench {
 pub async fn start(name: &str, workers: &str, pool: &str) -> Bench {
     let url =
         std::env::var("BENCH_DATABASE_URL").unwrap_or_else(|_| format!("postgres://postgres@127.0.0.1:5432/{name}"));
-    let mut admin_url = url::Url::parse(&url).unwrap();
-    let db = admin_url.path().trim_start_matches('/').to_owned();
-    admin_url.set_path("/postgres");
-    let admin = Database::connect(admin_url.as_str()).await.unwrap();
-    admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)")).await.unwrap();
+    // The name as the driver reads the URL (percent-decoded), on the same server's `postgres`.
+    let db = leadzone_migrations::database_name(&url).unwrap();
+    let admin = Database::connect(leadzone_migrations::admin_url(&url).unwrap()).await.unwrap();
+    let quoted = db.replace('"', "\"\"");
+    admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{quoted}\" WITH (FORCE)")).await.unwrap();
     admin.close().await.unwrap();
     let data_dir = std::env::temp_dir().join(format!("leadzone-bench-{db}"));
     let env: HashMap<String, String> = [

@@ -238,7 +238,7 @@ pub fn position_of(sort: LeadSort, row: &ListedLead) -> LeadPosition {
         LeadSort::CreatedAtDesc | LeadSort::CreatedAtAsc => SortKey::Time(lead.created_at),
         LeadSort::UpdatedAtDesc => SortKey::Time(lead.updated_at),
         LeadSort::ScoreDesc | LeadSort::ScoreAsc => SortKey::Int(i64::from(lead.score.unwrap_or(-1))),
-        LeadSort::CompanyNameAsc => SortKey::Text(lead.company_name.clone()),
+        LeadSort::CompanyNameAsc => SortKey::Text(row.name_key.clone()),
     };
     LeadPosition { key, id: lead.id }
 }

@@ -21,6 +21,8 @@ pub enum SortKey {
 pub struct ListedLead {
     pub lead: leadzone_domain::entities::Lead,
     pub rank: f32,
+    /// The stored duplicate key of the name, which `sort=companyName` orders by.
+    pub name_key: String,
 }
 
 /// Where the previous page ended: the sort key and id of its last row.

@@ -98,7 +98,8 @@ fn sort_sql(sort: LeadSort) -> (&'static str, Order) {
         LeadSort::UpdatedAtDesc => ("updated_at", Order::Desc),
         LeadSort::ScoreDesc => ("COALESCE(score, -1)", Order::Desc),
         LeadSort::ScoreAsc => ("COALESCE(score, -1)", Order::Asc),
-        LeadSort::CompanyNameAsc => ("company_name", Order::Asc),
+        // The name as duplicates compare it (migration 0015): one index serves both.
+        LeadSort::CompanyNameAsc => ("name_key", Order::Asc),
         LeadSort::Relevance => ("rank", Order::Desc),
     }
 }
@@ -156,7 +157,12 @@ pub(crate) async fn list<C: ConnectionTrait>(
         .all(db)
         .await
         .map_err(db_err)?;
-    rows.into_iter().map(|r| Ok(ListedLead { lead: Lead::try_from(r.lead)?, rank: r.rank })).collect()
+    rows.into_iter()
+        .map(|r| {
+            let name_key = r.lead.name_key.clone();
+            Ok(ListedLead { lead: Lead::try_from(r.lead)?, rank: r.rank, name_key })
+        })
+        .collect()
 }
 
 pub(crate) async fn matching_ids<C: ConnectionTrait>(

@@ -30,8 +30,8 @@ async fn server() -> &'static Server {
     SERVER
         .get_or_init(|| async {
             if let Ok(raw) = std::env::var("DATABASE_URL") {
-                let mut admin_url = url::Url::parse(&raw).expect("DATABASE_URL is not a valid URL");
-                admin_url.set_path("/postgres");
+                let admin = leadzone_migrations::admin_url(&raw).expect("DATABASE_URL is not a valid URL");
+                let admin_url = url::Url::parse(&admin).expect("DATABASE_URL is not a valid URL");
                 return Server { admin_url, role_password: None, _container: None };
             }
             start_container().await

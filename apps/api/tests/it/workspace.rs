@@ -425,6 +425,29 @@ async fn stats_count_the_visible_leads() {
     assert_eq!(mine["total"], 1, "SALES count their own leads only");
 }
 
+/// `sort=companyName` orders by the name as duplicates compare it: company words (شركة, مؤسسة,
+/// LLC), the article ال and case do not count; the names come back as they were entered.
+#[tokio::test]
+async fn company_names_sort_without_company_words_articles_or_case() {
+    let app = spawn_app().await;
+    let a = app.register().await;
+    for name in ["شركة الرياض للتقنية", "zeta trading", "مؤسسة بدر", "Alpha LLC", "beta"] {
+        lead(&app, &a, json!({"companyName": name})).await;
+    }
+    let page: Value = app.get("/api/v1/leads?sort=companyName&limit=3", Some(&a.token)).await.json().await.unwrap();
+    assert_eq!(names(&page), ["Alpha LLC", "beta", "zeta trading"]);
+    let next = page["nextCursor"].as_str().unwrap();
+    let rest: Value = app
+        .get(&format!("/api/v1/leads?sort=companyName&limit=3&cursor={next}"), Some(&a.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    // بدر before رياض: "مؤسسة" and "شركة" are not part of the order.
+    assert_eq!(names(&rest), ["مؤسسة بدر", "شركة الرياض للتقنية"]);
+    assert!(rest["nextCursor"].is_null(), "{rest}");
+}
+
 /// Paging 1,000 leads with limit=37 returns each exactly once in order, for every sort, while
 /// other leads are being inserted.
 #[tokio::test]
@@ -478,7 +501,7 @@ async fn deep_paging_is_exact_under_concurrent_inserts() {
         ("createdAt", "created_at ASC, id ASC"),
         ("-score", "COALESCE(score, -1) DESC, id DESC"),
         ("score", "COALESCE(score, -1) ASC, id ASC"),
-        ("companyName", "company_name ASC, id ASC"),
+        ("companyName", "name_key ASC, id ASC"),
         ("-updatedAt", "updated_at DESC, id DESC"),
     ] {
         let mut seen: Vec<String> = Vec::new();

@@ -235,7 +235,7 @@ async fn keyset_pages_return_every_lead_once_in_order_even_with_equal_keys() {
         LeadSort::CompanyNameAsc,
         LeadSort::UpdatedAtDesc,
     ] {
-        let mut seen: Vec<Lead> = Vec::new();
+        let mut seen: Vec<leadzone_ports::leads::ListedLead> = Vec::new();
         let mut after: Option<LeadPosition> = None;
         loop {
             let tx = uow.begin(tenant_a()).await.unwrap();
@@ -253,14 +253,14 @@ async fn keyset_pages_return_every_lead_once_in_order_even_with_equal_keys() {
             if page.is_empty() {
                 break;
             }
-            let page: Vec<Lead> = page.into_iter().map(|r| r.lead).collect();
-            let last = page.last().unwrap();
+            let row = page.last().unwrap();
+            let last = &row.lead;
             after = Some(LeadPosition {
                 key: match sort {
                     LeadSort::CreatedAtDesc | LeadSort::CreatedAtAsc => SortKey::Time(last.created_at),
                     LeadSort::UpdatedAtDesc => SortKey::Time(last.updated_at),
                     LeadSort::ScoreDesc | LeadSort::ScoreAsc => SortKey::Int(i64::from(last.score.unwrap_or(-1))),
-                    LeadSort::CompanyNameAsc => SortKey::Text(last.company_name.clone()),
+                    LeadSort::CompanyNameAsc => SortKey::Text(row.name_key.clone()),
                     LeadSort::Relevance => unreachable!("not a sort of this test"),
                 },
                 id: last.id,
@@ -268,19 +268,19 @@ async fn keyset_pages_return_every_lead_once_in_order_even_with_equal_keys() {
             seen.extend(page);
         }
         assert_eq!(seen.len(), 41, "{sort:?}");
-        let unique: HashSet<LeadId> = seen.iter().map(|l| l.id).collect();
+        let unique: HashSet<LeadId> = seen.iter().map(|l| l.lead.id).collect();
         assert_eq!(unique.len(), 41, "{sort:?}: no lead twice");
         assert!(ids.is_subset(&unique));
         for pair in seen.windows(2) {
-            let (a, b) = (&pair[0], &pair[1]);
+            let (a, b) = (&pair[0].lead, &pair[1].lead);
             let ordered = match sort {
                 LeadSort::CreatedAtDesc => (a.created_at, a.id) > (b.created_at, b.id),
                 LeadSort::CreatedAtAsc => (a.created_at, a.id) < (b.created_at, b.id),
                 LeadSort::UpdatedAtDesc => (a.updated_at, a.id) > (b.updated_at, b.id),
                 LeadSort::ScoreDesc => (a.score.unwrap_or(-1), a.id) > (b.score.unwrap_or(-1), b.id),
                 LeadSort::ScoreAsc => (a.score.unwrap_or(-1), a.id) < (b.score.unwrap_or(-1), b.id),
-                // Collation order is the database's; equal names must still be ordered by id.
-                LeadSort::CompanyNameAsc => a.company_name != b.company_name || a.id < b.id,
+                // The duplicate key, byte for byte (COLLATE "C"), then the id.
+                LeadSort::CompanyNameAsc => (&pair[0].name_key, a.id) < (&pair[1].name_key, b.id),
                 LeadSort::Relevance => unreachable!("not a sort of this test"),
             };
             assert!(ordered, "{sort:?}: {} then {}", a.company_name, b.company_name);
