@@ -463,7 +463,9 @@ impl App {
         let tx = self.uow.begin(job.tenant_id).await?;
         let keys: Vec<DedupKeys> = candidates.iter().map(|(_, k)| k.clone()).collect();
         let ids: Vec<LeadId> = candidates.iter().map(|(l, _)| l.id).collect();
-        // The batch's own ids are excluded: what an earlier attempt wrote is not a duplicate.
+        // The batch's own ids are excluded, even on what looks like a first run: what an earlier
+        // attempt wrote is not a duplicate, and a "first" run that meets its own rows must find
+        // them on insert (and retry), not count them as duplicates.
         let existing = tx.leads().existing_keys(&keys, &ids).await?;
         let _ = turn.fenced.send(());
         let mut fresh: Vec<(Lead, DedupKeys)> = Vec::with_capacity(candidates.len());
