@@ -1,6 +1,7 @@
 //! Platform operators: a bearer token from the environment, compared in constant time. Without a
 //! configured token the admin API does not exist (404).
 
+use crate::leads::Page;
 use crate::{App, AppError};
 use leadzone_domain::entities::Tenant;
 use leadzone_domain::enums::TenantStatus;
@@ -23,8 +24,32 @@ impl App {
         }
     }
 
-    pub async fn admin_list_tenants(&self, after: Option<TenantId>, limit: u64) -> Result<Vec<Tenant>, AppError> {
-        Ok(self.system.list_tenants(after, limit).await?)
+    /// Every tenant, oldest first, a page at a time: `limit` 1–200 (default 50), `cursor` the
+    /// previous page's `nextCursor`.
+    pub async fn admin_list_tenants(
+        &self,
+        limit: Option<&str>,
+        cursor: Option<&str>,
+    ) -> Result<Page<Tenant>, AppError> {
+        let limit = match limit {
+            None => 50,
+            Some(l) => l
+                .parse::<u64>()
+                .ok()
+                .filter(|n| (1..=200).contains(n))
+                .ok_or_else(|| AppError::field("limit", "must be 1–200"))?,
+        };
+        let after = cursor
+            .map(|c| c.parse::<TenantId>().map_err(|_| AppError::field("cursor", "is not a valid cursor")))
+            .transpose()?;
+        let mut data = self.system.list_tenants(after, limit + 1).await?;
+        let next_cursor = if data.len() as u64 > limit {
+            data.truncate(limit as usize);
+            data.last().map(|t| t.id.to_string())
+        } else {
+            None
+        };
+        Ok(Page { data, next_cursor })
     }
 
     pub async fn admin_set_tenant_status(&self, tenant: TenantId, status: TenantStatus) -> Result<Tenant, AppError> {

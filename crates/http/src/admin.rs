@@ -14,23 +14,10 @@ use leadzone_domain::ids::TenantId;
 async fn list_tenants(state: web::Data<HttpState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     state.app.authenticate_admin(bearer(&req).as_deref())?;
     let q = query_pairs(&req)?;
-    let limit = match query_param(&q, "limit") {
-        None => 50,
-        Some(l) => l
-            .parse::<u64>()
-            .ok()
-            .filter(|n| (1..=200).contains(n))
-            .ok_or_else(|| AppError::field("limit", "must be 1–200"))?,
-    };
-    let after = match query_param(&q, "cursor") {
-        None => None,
-        Some(c) => Some(c.parse::<TenantId>().map_err(|_| AppError::field("cursor", "is not a valid cursor"))?),
-    };
-    let tenants = state.app.admin_list_tenants(after, limit + 1).await?;
-    let next =
-        (tenants.len() as u64 > limit).then(|| tenants.get(limit as usize - 1).map(|t| t.id.to_string())).flatten();
-    let data: Vec<TenantDto> = tenants.iter().take(limit as usize).map(TenantDto::from).collect();
-    Ok(HttpResponse::Ok().json(PageDto { data, next_cursor: next }))
+    let (limit, cursor) = (query_param(&q, "limit"), query_param(&q, "cursor"));
+    let page = state.app.admin_list_tenants(limit.as_deref(), cursor.as_deref()).await?;
+    let data: Vec<TenantDto> = page.data.iter().map(TenantDto::from).collect();
+    Ok(HttpResponse::Ok().json(PageDto { data, next_cursor: page.next_cursor }))
 }
 
 #[post("/tenants/{id}/status")]

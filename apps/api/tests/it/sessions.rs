@@ -256,6 +256,25 @@ async fn a_suspended_tenant_gets_403_except_me_and_the_admin_api_is_guarded() {
     assert!(
         list["data"].as_array().unwrap().iter().any(|t| t["id"] == a.tenant_id.as_str() && t["status"] == "SUSPENDED")
     );
+    // A page at a time, each tenant once; bad paging parameters are 422.
+    let b = app.register().await;
+    let mut seen: Vec<String> = Vec::new();
+    let mut page_path = "/admin/v1/tenants?limit=1".to_owned();
+    loop {
+        let page: Value = app.get(&page_path, Some(ADMIN_TOKEN)).await.json().await.unwrap();
+        let data = page["data"].as_array().unwrap();
+        assert!(data.len() <= 1, "{page}");
+        seen.extend(data.iter().map(|t| t["id"].as_str().unwrap().to_owned()));
+        match page["nextCursor"].as_str() {
+            Some(c) => page_path = format!("/admin/v1/tenants?limit=1&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), seen.iter().collect::<std::collections::HashSet<_>>().len(), "no tenant twice");
+    assert!(seen.contains(&a.tenant_id) && seen.contains(&b.tenant_id), "{seen:?}");
+    for bad in ["limit=0", "limit=201", "limit=ten", "cursor=not-a-tenant"] {
+        problem(app.get(&format!("/admin/v1/tenants?{bad}"), Some(ADMIN_TOKEN)).await, 422, "VALIDATION_FAILED").await;
+    }
     problem(
         app.post(
             &format!("/admin/v1/tenants/{}/status", uuid::Uuid::now_v7()),
