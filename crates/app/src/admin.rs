@@ -42,14 +42,8 @@ impl App {
         let after = cursor
             .map(|c| c.parse::<TenantId>().map_err(|_| AppError::field("cursor", "is not a valid cursor")))
             .transpose()?;
-        let mut data = self.system.list_tenants(after, limit + 1).await?;
-        let next_cursor = if data.len() as u64 > limit {
-            data.truncate(limit as usize);
-            data.last().map(|t| t.id.to_string())
-        } else {
-            None
-        };
-        Ok(Page { data, next_cursor })
+        let rows = self.system.list_tenants(after, limit + 1).await?;
+        Ok(Page::of_overfetched(rows, limit, |t| t.id.to_string()))
     }
 
     pub async fn admin_set_tenant_status(&self, tenant: TenantId, status: TenantStatus) -> Result<Tenant, AppError> {

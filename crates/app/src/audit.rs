@@ -91,13 +91,9 @@ impl crate::App {
         q.after = after.map(|(t, id)| (t, id.into()));
         q.limit = limit + 1;
         let tx = self.uow.begin(ctx.tenant_id).await?;
-        let mut rows = tx.audit().list(&q).await?;
-        let next_cursor = if rows.len() as u64 > limit {
-            rows.truncate(limit as usize);
-            rows.last().map(|last| crate::lead_actions::encode_time_cursor(last.created_at, last.id.as_uuid()))
-        } else {
-            None
-        };
-        Ok(crate::leads::Page { data: rows, next_cursor })
+        let rows = tx.audit().list(&q).await?;
+        Ok(crate::leads::Page::of_overfetched(rows, limit, |last| {
+            crate::lead_actions::encode_time_cursor(last.created_at, last.id.as_uuid())
+        }))
     }
 }

@@ -150,7 +150,7 @@ impl App {
         let tx = self.uow.begin(ctx.tenant_id).await?;
         // Filtered in the query, not after it, so a page is full and its cursor is right.
         let created_by = (ctx.role.lead_scope() != LeadScope::All).then_some(ctx.user_id);
-        let mut rows = tx
+        let rows = tx
             .jobs()
             .list(&JobListQuery {
                 kind,
@@ -160,13 +160,7 @@ impl App {
                 limit: limit + 1,
             })
             .await?;
-        let next_cursor = if rows.len() as u64 > limit {
-            rows.truncate(limit as usize);
-            rows.last().map(|j| crate::lead_actions::encode_time_cursor(j.created_at, j.id.as_uuid()))
-        } else {
-            None
-        };
-        Ok(Page { data: rows, next_cursor })
+        Ok(Page::of_overfetched(rows, limit, |j| crate::lead_actions::encode_time_cursor(j.created_at, j.id.as_uuid())))
     }
 
     /// The job's first 1,000 log lines, read in the same transaction as the visibility check.

@@ -228,14 +228,8 @@ impl App {
         let (limit, after) = parse_time_page(limit, cursor)?;
         let tx = self.uow.begin(ctx.tenant_id).await?;
         self.visible_lead(ctx, &*tx, id, Permission::LeadsRead).await?;
-        let mut rows = tx.activities().list(id, after.map(|(t, i)| (t, ActivityId::from_uuid(i))), limit + 1).await?;
-        let next_cursor = if rows.len() as u64 > limit {
-            rows.truncate(limit as usize);
-            rows.last().map(|a| encode_time_cursor(a.created_at, a.id.as_uuid()))
-        } else {
-            None
-        };
-        Ok(Page { data: rows, next_cursor })
+        let rows = tx.activities().list(id, after.map(|(t, i)| (t, ActivityId::from_uuid(i))), limit + 1).await?;
+        Ok(Page::of_overfetched(rows, limit, |a| encode_time_cursor(a.created_at, a.id.as_uuid())))
     }
 
     /// Records a NOTE, CALL or MEETING; a CALL or MEETING sets `lastContactedAt`.

@@ -25,6 +25,20 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
+impl<T> Page<T> {
+    /// A page from up to `limit + 1` rows fetched in order: the extra row, when there is one, only
+    /// tells that a next page exists, and the cursor points after the page's last row.
+    pub(crate) fn of_overfetched(mut rows: Vec<T>, limit: u64, cursor_of: impl Fn(&T) -> String) -> Self {
+        let next_cursor = if rows.len() as u64 > limit {
+            rows.truncate(limit as usize);
+            rows.last().map(cursor_of)
+        } else {
+            None
+        };
+        Page { data: rows, next_cursor }
+    }
+}
+
 /// The query string of `GET /leads`, raw; the use case validates every parameter.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListParams {
@@ -193,14 +207,9 @@ impl App {
     ) -> Result<Page<Lead>, AppError> {
         let limit = query.limit;
         query.limit = limit + 1;
-        let mut rows = tx.leads().list(&query).await?;
-        let next_cursor = if rows.len() as u64 > limit {
-            rows.truncate(limit as usize);
-            rows.last().map(|last| cursor::encode(sort_name, &position_of(query.sort, last)))
-        } else {
-            None
-        };
-        Ok(Page { data: rows.into_iter().map(|r| r.lead).collect(), next_cursor })
+        let rows = tx.leads().list(&query).await?;
+        let page = Page::of_overfetched(rows, limit, |last| cursor::encode(sort_name, &position_of(query.sort, last)));
+        Ok(Page { data: page.data.into_iter().map(|r| r.lead).collect(), next_cursor: page.next_cursor })
     }
 }
 
@@ -347,6 +356,15 @@ pub(crate) fn lead_snapshot(lead: &Lead) -> serde_json::Value {
 mod tests {
     use super::*;
     use crate::testing::{FakeTx, app_with, ctx, now};
+
+    #[test]
+    fn an_overfetched_row_only_says_that_a_next_page_exists() {
+        let page = Page::of_overfetched(vec![1, 2, 3], 2, |n| format!("after-{n}"));
+        assert_eq!(page, Page { data: vec![1, 2], next_cursor: Some("after-2".into()) });
+        let last = Page::of_overfetched(vec![1, 2], 2, |n| format!("after-{n}"));
+        assert_eq!(last, Page { data: vec![1, 2], next_cursor: None });
+        assert_eq!(Page::of_overfetched(Vec::<i32>::new(), 2, |n| n.to_string()).next_cursor, None);
+    }
     use leadzone_domain::entities::{Limit, Plan, Subscription, Tenant, TenantSettings};
     use leadzone_domain::enums::{BillingCycle, Role, SubscriptionStatus, TenantStatus};
     use leadzone_domain::ids::PlanId;

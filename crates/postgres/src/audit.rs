@@ -15,7 +15,7 @@ impl AuditRepo for PgTenantTx {
         // Raw SQL for the INET cast; SeaORM has no INET type without the ipnetwork feature.
         let details = serde_json::to_value(&e.details).map_err(|err| RepoError::Other(err.to_string()))?;
         self.txn
-            .execute_raw(Self::stmt(
+            .execute_raw(crate::stmt(
                 "INSERT INTO audit_logs (id, tenant_id, event_type, entity_type, entity_id, action, details,
                                          user_id, ip_address, user_agent)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::inet, $10)",
@@ -73,7 +73,7 @@ impl AuditRepo for PgTenantTx {
             sql.push_str(&format!(" AND (created_at, id) < (${}, ${n})", n - 1));
         }
         sql.push_str(&format!(" ORDER BY created_at DESC, id DESC LIMIT {}", q.limit));
-        let rows = self.txn.query_all_raw(Self::stmt(&sql, values)).await.map_err(db_err)?;
+        let rows = self.txn.query_all_raw(crate::stmt(&sql, values)).await.map_err(db_err)?;
         rows.into_iter()
             .map(|r| {
                 let event: String = r.try_get("", "event_type").map_err(db_err)?;

@@ -173,7 +173,7 @@ impl MembershipRepo for PgTenantTx {
 
     async fn clear_manager(&self, user: UserId) -> Result<(), RepoError> {
         self.txn
-            .execute_raw(Self::stmt(
+            .execute_raw(crate::stmt(
                 "UPDATE memberships SET manager_id = NULL, updated_at = now() WHERE tenant_id = $1 AND manager_id = $2",
                 vec![self.tid().into(), user.as_uuid().into()],
             ))
@@ -185,7 +185,7 @@ impl MembershipRepo for PgTenantTx {
     async fn email_is_member(&self, email: &str) -> Result<bool, RepoError> {
         let row = self
             .txn
-            .query_one_raw(Self::stmt(
+            .query_one_raw(crate::stmt(
                 "SELECT 1 AS one FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.tenant_id = $1 AND u.email = $2",
                 vec![self.tid().into(), email.into()],
             ))
@@ -229,7 +229,7 @@ impl InviteRepo for PgTenantTx {
         let accepted_at = (status == InviteStatus::Accepted).then_some(at);
         let res = self
             .txn
-            .execute_raw(Self::stmt(
+            .execute_raw(crate::stmt(
                 "UPDATE invites SET status = $3, accepted_at = COALESCE($4, accepted_at)
                   WHERE tenant_id = $1 AND id = $2 AND status = 'PENDING'",
                 vec![self.tid().into(), id.as_uuid().into(), status.as_str().into(), accepted_at.into()],
@@ -296,7 +296,7 @@ impl ApiKeyRepo for PgTenantTx {
     async fn revoke_created_by(&self, user: UserId, at: OffsetDateTime) -> Result<u64, RepoError> {
         let res = self
             .txn
-            .execute_raw(Self::stmt(
+            .execute_raw(crate::stmt(
                 "UPDATE api_keys SET revoked_at = $3 WHERE tenant_id = $1 AND created_by = $2 AND revoked_at IS NULL",
                 vec![self.tid().into(), user.as_uuid().into(), at.into()],
             ))
@@ -307,7 +307,7 @@ impl ApiKeyRepo for PgTenantTx {
 
     async fn revoke(&self, id: ApiKeyId, at: OffsetDateTime) -> Result<(), RepoError> {
         self.txn
-            .execute_raw(Self::stmt(
+            .execute_raw(crate::stmt(
                 "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $3) WHERE tenant_id = $1 AND id = $2",
                 vec![self.tid().into(), id.as_uuid().into(), at.into()],
             ))

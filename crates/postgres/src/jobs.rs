@@ -4,6 +4,7 @@
 
 use crate::entities::{job_logs, jobs};
 use crate::error::db_err;
+use crate::stmt;
 use crate::tx::PgTenantTx;
 use leadzone_domain::entities::{Job, JobLog};
 use leadzone_domain::enums::{JobStatus, LogLevel};
@@ -12,17 +13,13 @@ use leadzone_ports::RepoError;
 use leadzone_ports::jobs::{Finish, JobListQuery, JobQueue, JobRepo, Lease, NewJob, Rescued};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult,
-    QueryFilter, QueryOrder, QuerySelect, Statement, Value,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, QueryFilter,
+    QueryOrder, QuerySelect, Value,
 };
 use time::{Duration, OffsetDateTime};
 
 /// The channel workers LISTEN on; a trigger NOTIFYs it when a job is enqueued.
 pub const JOBS_CHANNEL: &str = "leadzone_jobs";
-
-fn stmt(sql: &str, values: Vec<Value>) -> Statement {
-    Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
-}
 
 #[async_trait::async_trait]
 impl JobRepo for PgTenantTx {

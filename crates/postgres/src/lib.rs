@@ -25,6 +25,11 @@ pub use tx::{PgTenantTx, PgUnitOfWork};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 use std::time::Duration;
 
+/// A raw Postgres statement with its bound values: the one way this adapter writes SQL by hand.
+pub(crate) fn stmt(sql: &str, values: Vec<sea_orm::Value>) -> sea_orm::Statement {
+    sea_orm::Statement::from_sql_and_values(sea_orm::DbBackend::Postgres, sql, values)
+}
+
 /// Pool settings for one role's connections.
 #[derive(Debug, Clone)]
 pub struct PoolConfig {

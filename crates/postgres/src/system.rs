@@ -29,10 +29,6 @@ impl PgSystemStore {
     pub fn new(db: DatabaseConnection) -> Self {
         Self { db }
     }
-
-    fn stmt(sql: &str, values: Vec<sea_orm::Value>) -> Statement {
-        Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
-    }
 }
 
 fn parse<T: FromStr>(value: &str) -> Result<T, RepoError> {
@@ -111,7 +107,7 @@ impl SystemStore for PgSystemStore {
 
     async fn create_session(&self, s: &NewSession) -> Result<(), RepoError> {
         self.db
-            .execute_raw(Self::stmt(
+            .execute_raw(crate::stmt(
                 "INSERT INTO sessions (id, user_id, tenant_id, access_token_hash, access_expires_at,
                                        refresh_token_hash, refresh_expires_at, ip_address, user_agent)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8::inet, $9)",
@@ -139,7 +135,7 @@ impl SystemStore for PgSystemStore {
     ) -> Result<Option<SessionPrincipal>, RepoError> {
         let row = self
             .db
-            .query_one_raw(Self::stmt(
+            .query_one_raw(crate::stmt(
                 &format!("{PRINCIPAL_SQL} WHERE s.access_token_hash = $1 AND s.revoked_at IS NULL AND s.access_expires_at > $2"),
                 vec![access_token_hash.into(), now.into()],
             ))
@@ -151,7 +147,7 @@ impl SystemStore for PgSystemStore {
     async fn claim_totp_step(&self, user: UserId, step: i64) -> Result<bool, RepoError> {
         let done = self
             .db
-            .execute_raw(Self::stmt(
+            .execute_raw(crate::stmt(
                 "UPDATE users SET totp_last_step = $2
                   WHERE id = $1 AND (totp_last_step IS NULL OR totp_last_step < $2)",
                 vec![user.as_uuid().into(), step.into()],
@@ -163,7 +159,7 @@ impl SystemStore for PgSystemStore {
 
     async fn record_login(&self, user: UserId, at: OffsetDateTime) -> Result<(), RepoError> {
         self.db
-            .execute_raw(Self::stmt(
+            .execute_raw(crate::stmt(
                 "UPDATE users SET last_login_at = $2 WHERE id = $1",
                 vec![user.as_uuid().into(), at.into()],
             ))
@@ -180,7 +176,7 @@ impl SystemStore for PgSystemStore {
     ) -> Result<RefreshOutcome, RepoError> {
         let txn = self.db.begin().await.map_err(db_err)?;
         let live = txn
-            .query_one_raw(Self::stmt(
+            .query_one_raw(crate::stmt(
                 "SELECT id FROM sessions
                   WHERE refresh_token_hash = $1 AND revoked_at IS NULL AND refresh_expires_at > $2
                   FOR UPDATE",
@@ -190,13 +186,13 @@ impl SystemStore for PgSystemStore {
             .map_err(db_err)?;
         if let Some(row) = live {
             let id: uuid::Uuid = row.try_get("", "id").map_err(db_err)?;
-            txn.execute_raw(Self::stmt(
+            txn.execute_raw(crate::stmt(
                 "INSERT INTO session_rotated_tokens (token_hash, session_id, rotated_at) VALUES ($1, $2, $3)",
                 vec![refresh_token_hash.into(), id.into(), now.into()],
             ))
             .await
             .map_err(db_err)?;
-            txn.execute_raw(Self::stmt(
+            txn.execute_raw(crate::stmt(
                 "UPDATE sessions SET access_token_hash = $2, access_expires_at = $3,
                                      refresh_token_hash = $4, refresh_expires_at = $5
                   WHERE id = $1",
@@ -211,7 +207,7 @@ impl SystemStore for PgSystemStore {
             .await
             .map_err(db_err)?;
             let row = txn
-                .query_one_raw(Self::stmt(&format!("{PRINCIPAL_SQL} WHERE s.id = $1"), vec![id.into()]))
+                .query_one_raw(crate::stmt(&format!("{PRINCIPAL_SQL} WHERE s.id = $1"), vec![id.into()]))
                 .await
                 .map_err(db_err)?;
             txn.commit().await.map_err(db_err)?;
@@ -223,7 +219,7 @@ impl SystemStore for PgSystemStore {
         }
         // Not live: a rotated-away token presented again means it leaked; end the whole session.
         let reused = txn
-            .execute_raw(Self::stmt(
+            .execute_raw(crate::stmt(
                 "UPDATE sessions SET revoked_at = COALESCE(revoked_at, $2)
                   WHERE id = (SELECT session_id FROM session_rotated_tokens WHERE token_hash = $1)",
                 vec![refresh_token_hash.into(), now.into()],
@@ -236,7 +232,7 @@ impl SystemStore for PgSystemStore {
 
     async fn revoke_session(&self, session: SessionId, at: OffsetDateTime) -> Result<(), RepoError> {
         self.db
-            .execute_raw(Self::stmt(
+            .execute_raw(crate::stmt(
                 "UPDATE sessions SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1",
                 vec![session.as_uuid().into(), at.into()],
             ))
@@ -253,7 +249,7 @@ impl SystemStore for PgSystemStore {
     ) -> Result<u64, RepoError> {
         let res = self
             .db
-            .execute_raw(Self::stmt(
+            .execute_raw(crate::stmt(
                 "UPDATE sessions SET revoked_at = $3 WHERE user_id = $1 AND tenant_id = $2 AND revoked_at IS NULL",
                 vec![user.as_uuid().into(), tenant.as_uuid().into(), at.into()],
             ))
@@ -270,7 +266,7 @@ impl SystemStore for PgSystemStore {
     ) -> Result<u64, RepoError> {
         let res = self
             .db
-            .execute_raw(Self::stmt(
+            .execute_raw(crate::stmt(
                 "UPDATE sessions SET revoked_at = $3
                   WHERE user_id = $1 AND revoked_at IS NULL AND ($2::uuid IS NULL OR id <> $2)",
                 vec![user.as_uuid().into(), keep.map(|k| k.as_uuid()).into(), at.into()],
@@ -287,7 +283,7 @@ impl SystemStore for PgSystemStore {
     ) -> Result<(i64, Option<OffsetDateTime>), RepoError> {
         let row = self
             .db
-            .query_one_raw(Self::stmt(
+            .query_one_raw(crate::stmt(
                 "SELECT count(*) AS n, min(failed_at) AS oldest FROM login_failures WHERE email = $1 AND failed_at > $2",
                 vec![email.into(), since.into()],
             ))
@@ -302,7 +298,7 @@ impl SystemStore for PgSystemStore {
     async fn record_login_failure(&self, email: &str, at: OffsetDateTime) -> Result<(), RepoError> {
         // Old rows for this email are of no further use; prune them on the way.
         self.db
-            .execute_raw(Self::stmt(
+            .execute_raw(crate::stmt(
                 "WITH pruned AS (DELETE FROM login_failures WHERE email = $1 AND failed_at < $2 - interval '1 day')
                  INSERT INTO login_failures (email, failed_at) VALUES ($1, $2)",
                 vec![email.into(), at.into()],
@@ -314,7 +310,7 @@ impl SystemStore for PgSystemStore {
 
     async fn clear_login_failures(&self, email: &str) -> Result<(), RepoError> {
         self.db
-            .execute_raw(Self::stmt("DELETE FROM login_failures WHERE email = $1", vec![email.into()]))
+            .execute_raw(crate::stmt("DELETE FROM login_failures WHERE email = $1", vec![email.into()]))
             .await
             .map_err(db_err)?;
         Ok(())
@@ -335,7 +331,7 @@ impl SystemStore for PgSystemStore {
         // active role and the subscription status.
         let row = self
             .db
-            .query_one_raw(Self::stmt(
+            .query_one_raw(crate::stmt(
                 "SELECT k.*, t.status AS tenant_status,
                         (SELECT m.role FROM memberships m
                           WHERE m.tenant_id = k.tenant_id AND m.user_id = k.created_by AND m.status = 'ACTIVE')
@@ -361,7 +357,7 @@ impl SystemStore for PgSystemStore {
 
     async fn touch_api_key(&self, key: ApiKeyId, now: OffsetDateTime) -> Result<(), RepoError> {
         self.db
-            .execute_raw(Self::stmt(
+            .execute_raw(crate::stmt(
                 "UPDATE api_keys SET last_used_at = $2
                   WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2 - interval '1 minute')",
                 vec![key.as_uuid().into(), now.into()],
@@ -386,7 +382,7 @@ impl SystemStore for PgSystemStore {
     ) -> Result<Vec<TenantId>, RepoError> {
         let rows = self
             .db
-            .query_all_raw(Self::stmt(
+            .query_all_raw(crate::stmt(
                 "SELECT tenant_id FROM subscriptions
                   WHERE (cancel_at_period_end AND current_period_end <= $1 AND status <> 'CANCELLED')
                      OR (status = 'PAST_DUE' AND COALESCE(stripe_event_at, updated_at) < $2)",
@@ -400,7 +396,7 @@ impl SystemStore for PgSystemStore {
     async fn tenant_by_stripe_subscription(&self, stripe_id: &str) -> Result<Option<TenantId>, RepoError> {
         let row = self
             .db
-            .query_one_raw(Self::stmt(
+            .query_one_raw(crate::stmt(
                 "SELECT tenant_id FROM subscriptions WHERE stripe_subscription_id = $1",
                 vec![stripe_id.into()],
             ))
@@ -426,7 +422,7 @@ impl SystemStore for PgSystemStore {
     async fn update_flag(&self, flag: &leadzone_domain::entities::FeatureFlag) -> Result<(), RepoError> {
         let res = self
             .db
-            .execute_raw(Self::stmt(
+            .execute_raw(crate::stmt(
                 "UPDATE feature_flags SET name = $2, description = $3, enabled = $4, rollout_percentage = $5, updated_at = $6
                   WHERE key = $1",
                 vec![
@@ -455,7 +451,7 @@ impl SystemStore for PgSystemStore {
 
     async fn set_override(&self, o: &leadzone_domain::entities::TenantFeature) -> Result<(), RepoError> {
         self.db
-            .execute_raw(Self::stmt(
+            .execute_raw(crate::stmt(
                 "INSERT INTO tenant_features (id, tenant_id, feature_key, enabled, expires_at, created_at)
                  VALUES ($1, $2, $3, $4, $5, $6)
                  ON CONFLICT (tenant_id, feature_key) DO UPDATE SET enabled = EXCLUDED.enabled, expires_at = EXCLUDED.expires_at",
@@ -476,7 +472,7 @@ impl SystemStore for PgSystemStore {
     async fn delete_override(&self, tenant: TenantId, key: &str) -> Result<bool, RepoError> {
         let res = self
             .db
-            .execute_raw(Self::stmt(
+            .execute_raw(crate::stmt(
                 "DELETE FROM tenant_features WHERE tenant_id = $1 AND feature_key = $2",
                 vec![tenant.as_uuid().into(), key.into()],
             ))
@@ -493,7 +489,7 @@ impl SystemStore for PgSystemStore {
     ) -> Result<Tenant, RepoError> {
         let res = self
             .db
-            .execute_raw(Self::stmt(
+            .execute_raw(crate::stmt(
                 "UPDATE tenants SET status = $2, updated_at = $3 WHERE id = $1",
                 vec![tenant.as_uuid().into(), status.as_str().into(), at.into()],
             ))

@@ -89,10 +89,6 @@ impl PgTenantTx {
         self.tenant.as_uuid()
     }
 
-    pub(crate) fn stmt(sql: &str, values: Vec<sea_orm::Value>) -> Statement {
-        Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
-    }
-
     /// The transaction itself, for adapter tests that need raw SQL inside the tenant context.
     pub fn connection(&self) -> &DatabaseTransaction {
         &self.txn
@@ -172,7 +168,7 @@ impl SubscriptionRepo for PgTenantTx {
     ) -> Result<bool, RepoError> {
         let row = self
             .txn
-            .query_one_raw(Self::stmt(
+            .query_one_raw(crate::stmt(
                 "INSERT INTO processed_webhook_events (provider, event_id, event_created_at) VALUES ($1, $2, $3)
                  ON CONFLICT (provider, event_id) DO NOTHING RETURNING event_id",
                 vec![provider.into(), event_id.into(), created.into()],
@@ -212,7 +208,7 @@ impl UsageRepo for PgTenantTx {
         let limit_value = limit.to_stored();
         let counted = self
             .txn
-            .query_one_raw(Self::stmt(
+            .query_one_raw(crate::stmt(
                 "INSERT INTO usage_counters (tenant_id, metric, period, value, updated_at)
                  SELECT $1, $2, $3, $4, now() WHERE $5 < 0 OR $4 <= $5
                  ON CONFLICT (tenant_id, metric, period) DO UPDATE
@@ -229,7 +225,7 @@ impl UsageRepo for PgTenantTx {
         }
         let used = self
             .txn
-            .query_one_raw(Self::stmt(
+            .query_one_raw(crate::stmt(
                 "SELECT value FROM usage_counters WHERE tenant_id = $1 AND metric = $2 AND period = $3",
                 vec![self.tid().into(), metric.as_str().into(), period.into()],
             ))
@@ -245,7 +241,7 @@ impl UsageRepo for PgTenantTx {
     async fn for_period(&self, period: &str) -> Result<Vec<UsageCounter>, RepoError> {
         let rows = self
             .txn
-            .query_all_raw(Self::stmt(
+            .query_all_raw(crate::stmt(
                 "SELECT id, metric, value, period, updated_at FROM usage_counters WHERE tenant_id = $1 AND period = $2 ORDER BY metric",
                 vec![self.tid().into(), period.into()],
             ))
@@ -348,7 +344,7 @@ impl LeadRepo for PgTenantTx {
 
     async fn touch_contacted(&self, id: LeadId, at: time::OffsetDateTime) -> Result<(), RepoError> {
         self.txn
-            .execute_raw(Self::stmt(
+            .execute_raw(crate::stmt(
                 "UPDATE leads SET last_contacted_at = GREATEST(COALESCE(last_contacted_at, $3), $3), updated_at = $3
                   WHERE tenant_id = $1 AND id = $2",
                 vec![self.tid().into(), id.as_uuid().into(), at.into()],
@@ -361,7 +357,7 @@ impl LeadRepo for PgTenantTx {
     async fn unassign_user(&self, user: UserId) -> Result<u64, RepoError> {
         let res = self
             .txn
-            .execute_raw(Self::stmt(
+            .execute_raw(crate::stmt(
                 "UPDATE leads SET assigned_to = NULL, updated_at = now() WHERE tenant_id = $1 AND assigned_to = $2",
                 vec![self.tid().into(), user.as_uuid().into()],
             ))
