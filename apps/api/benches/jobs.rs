@@ -51,6 +51,7 @@ async fn main() {
                             .finish(
                                 j.id,
                                 &name,
+                                j.attempts,
                                 &Finish::Success(serde_json::json!({})),
                                 time::OffsetDateTime::now_utc(),
                             )

@@ -62,7 +62,9 @@ impl JobControl for Control {
             }
             Err(_) => true,
         };
-        if due && let Err(e) = self.queue.progress(self.job.id, &self.worker, progress, message).await {
+        if due
+            && let Err(e) = self.queue.progress(self.job.id, &self.worker, self.job.attempts, progress, message).await
+        {
             tracing::warn!(job = %self.job.id, error = %e, "progress not saved");
         }
     }
@@ -105,7 +107,7 @@ async fn run_one(app: App, queue: Arc<dyn JobQueue>, job: Job, cfg: WorkerConfig
     }
     // Heartbeat: keep the lease, learn about cancellation, notice a lost lease, pass on shutdown.
     let beat = {
-        let (queue, id, worker, lease) = (queue.clone(), job.id, cfg.id.clone(), cfg.lease);
+        let (queue, id, attempt, worker, lease) = (queue.clone(), job.id, job.attempts, cfg.id.clone(), cfg.lease);
         let (stop, cancel_requested, lost, shutdown) =
             (stop.clone(), cancel_requested.clone(), lost.clone(), shutdown.clone());
         tokio::spawn(async move {
@@ -116,7 +118,13 @@ async fn run_one(app: App, queue: Arc<dyn JobQueue>, job: Job, cfg: WorkerConfig
                 }
                 let now = time::OffsetDateTime::now_utc();
                 match queue
-                    .heartbeat(id, &worker, time::Duration::try_from(lease).unwrap_or(time::Duration::MINUTE), now)
+                    .heartbeat(
+                        id,
+                        &worker,
+                        attempt,
+                        time::Duration::try_from(lease).unwrap_or(time::Duration::MINUTE),
+                        now,
+                    )
                     .await
                 {
                     Ok(Lease::Held { cancel_requested: c }) => {
@@ -163,14 +171,12 @@ async fn run_one(app: App, queue: Arc<dyn JobQueue>, job: Job, cfg: WorkerConfig
             Finish::Retry { at: now + leadzone_domain::jobs::retry_delay(job.attempts, jitter()), error }
         }
     };
-    match &finish {
-        Finish::Failed(e) | Finish::Retry { error: e, .. } => {
-            control.log(LogLevel::Error, &format!("{}: {}", e.code, e.message), None).await;
-        }
-        _ => {}
-    }
-    match queue.finish(job.id, &cfg.id, &finish, now).await {
+    match queue.finish(job.id, &cfg.id, job.attempts, &finish, now).await {
         Ok(true) => {
+            // Logged only by the run that still held the job: a stale one's error is not the job's.
+            if let Finish::Failed(e) | Finish::Retry { error: e, .. } = &finish {
+                control.log(LogLevel::Error, &format!("{}: {}", e.code, e.message), None).await;
+            }
             tracing::info!(job = %job.id, kind = %job.kind, outcome = ?std::mem::discriminant(&finish), "job finished")
         }
         Ok(false) => tracing::warn!(job = %job.id, "job was taken back before it finished; result dropped"),

@@ -357,7 +357,11 @@ impl App {
         if result.processed < total {
             // Stopped or cancelled: every batch started has finished, so this checkpoint counts
             // every lead written (a cancelled job keeps it as its result).
-            if self.write_checkpoint(job, &result).await || cancelled.load(std::sync::atomic::Ordering::Relaxed) {
+            // A run whose attempt is over (NotFound: rescued, maybe claimed again) just stops.
+            let saved = self.write_checkpoint(job, &result).await;
+            if matches!(saved, Ok(()) | Err(RepoError::NotFound))
+                || cancelled.load(std::sync::atomic::Ordering::Relaxed)
+            {
                 return Err(JobFailure::Stopped);
             }
             // Without that checkpoint a released job would start over as a first run (attempt and
@@ -543,32 +547,37 @@ impl App {
         });
         if let Some(checkpoint) = due {
             let (progress, message) = progress_of(&checkpoint);
-            outcome.cancel = tx
+            outcome.cancel = match tx
                 .jobs()
                 .checkpoint(job, progress, &message, &serde_json::to_value(&checkpoint).unwrap_or_default())
-                .await?;
+                .await
+            {
+                Ok(cancel) => cancel,
+                // This attempt is over (its lease expired and the job was rescued): the batch rolls
+                // back and the run stops; whoever holds the job now stores these rows.
+                Err(RepoError::NotFound) => return Err(JobFailure::Stopped),
+                Err(e) => return Err(e.into()),
+            };
         }
         tx.commit().await?;
         Ok(outcome)
     }
 
-    /// Writes `result` as the job's checkpoint (and progress); false when it could not. A job that
-    /// is no longer this worker's, or a database that is gone, keeps the last checkpoint written,
-    /// which a resumed import recounts exactly anyway.
-    async fn write_checkpoint(&self, job: &Job, result: &ImportResult) -> bool {
+    /// Writes `result` as the job's checkpoint (and progress). `NotFound` when this run's attempt
+    /// is over; a job that is no longer this run's, or a database that is gone, keeps the last
+    /// checkpoint written, which a resumed import recounts exactly anyway.
+    async fn write_checkpoint(&self, job: &Job, result: &ImportResult) -> Result<(), RepoError> {
         let (progress, message) = progress_of(result);
         let written = async {
             let tx = self.uow.begin(job.tenant_id).await?;
             tx.jobs().checkpoint(job, progress, &message, &serde_json::to_value(result).unwrap_or_default()).await?;
             tx.commit().await
         };
-        match written.await {
-            Ok(()) => true,
-            Err(e) => {
-                tracing::warn!(job = %job.id, error = %e, "could not write the import's last checkpoint");
-                false
-            }
+        let written = written.await;
+        if let Err(e) = &written {
+            tracing::warn!(job = %job.id, error = %e, "could not write the import's last checkpoint");
         }
+        written
     }
 
     /// Charges as many of `n` units as the plan allows; returns how many were charged.

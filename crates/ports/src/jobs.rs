@@ -106,16 +106,25 @@ pub trait JobQueue: Send + Sync {
     /// Claims up to `n` runnable jobs (PENDING, `run_at` due), by priority then `run_at`, marking
     /// them RUNNING with a lease of `lease` for `worker` and counting the attempt.
     async fn claim(&self, worker: &str, n: u32, lease: Duration, now: OffsetDateTime) -> Result<Vec<Job>, RepoError>;
-    /// Extends the lease while `worker` still holds the job.
+    /// Extends the lease while `worker` still holds the job in the claimed `attempt`. The attempt
+    /// tells two runs of one worker apart: after a rescue the same worker may claim the job again.
     async fn heartbeat(
         &self,
         id: JobId,
         worker: &str,
+        attempt: i32,
         lease: Duration,
         now: OffsetDateTime,
     ) -> Result<Lease, RepoError>;
-    /// Progress 0–100 and a message, while `worker` holds the job.
-    async fn progress(&self, id: JobId, worker: &str, progress: i32, message: &str) -> Result<(), RepoError>;
+    /// Progress 0–100 and a message, while `worker` holds the job in `attempt`.
+    async fn progress(
+        &self,
+        id: JobId,
+        worker: &str,
+        attempt: i32,
+        progress: i32,
+        message: &str,
+    ) -> Result<(), RepoError>;
     async fn log(
         &self,
         job: &Job,
@@ -123,8 +132,16 @@ pub trait JobQueue: Send + Sync {
         message: &str,
         data: Option<serde_json::Value>,
     ) -> Result<(), RepoError>;
-    /// Ends a run held by `worker`; `false` when the lease was lost meanwhile (nothing written).
-    async fn finish(&self, id: JobId, worker: &str, outcome: &Finish, now: OffsetDateTime) -> Result<bool, RepoError>;
+    /// Ends the run `attempt` held by `worker`; `false` when the lease was lost meanwhile (nothing
+    /// written).
+    async fn finish(
+        &self,
+        id: JobId,
+        worker: &str,
+        attempt: i32,
+        outcome: &Finish,
+        now: OffsetDateTime,
+    ) -> Result<bool, RepoError>;
     /// Returns RUNNING jobs whose lease expired to PENDING, or FAILED once their attempts are
     /// spent. Never touches a finished job.
     async fn rescue(&self, now: OffsetDateTime) -> Result<Rescued, RepoError>;

@@ -214,15 +214,17 @@ impl JobQueue for PgJobQueue {
         &self,
         id: JobId,
         worker: &str,
+        attempt: i32,
         lease: Duration,
         now: OffsetDateTime,
     ) -> Result<Lease, RepoError> {
         let row = self
             .db
             .query_one_raw(stmt(
-                "UPDATE jobs SET locked_until = $3 WHERE id = $1 AND locked_by = $2 AND status = 'RUNNING'
+                "UPDATE jobs SET locked_until = $3
+                  WHERE id = $1 AND locked_by = $2 AND attempts = $4 AND status = 'RUNNING'
                  RETURNING cancel_requested",
-                vec![id.as_uuid().into(), worker.into(), (now + lease).into()],
+                vec![id.as_uuid().into(), worker.into(), (now + lease).into(), attempt.into()],
             ))
             .await
             .map_err(db_err)?;
@@ -232,11 +234,19 @@ impl JobQueue for PgJobQueue {
         }
     }
 
-    async fn progress(&self, id: JobId, worker: &str, progress: i32, message: &str) -> Result<(), RepoError> {
+    async fn progress(
+        &self,
+        id: JobId,
+        worker: &str,
+        attempt: i32,
+        progress: i32,
+        message: &str,
+    ) -> Result<(), RepoError> {
         self.db
             .execute_raw(stmt(
-                "UPDATE jobs SET progress = $3, message = $4 WHERE id = $1 AND locked_by = $2 AND status = 'RUNNING'",
-                vec![id.as_uuid().into(), worker.into(), progress.clamp(0, 100).into(), message.into()],
+                "UPDATE jobs SET progress = $3, message = $4
+                  WHERE id = $1 AND locked_by = $2 AND attempts = $5 AND status = 'RUNNING'",
+                vec![id.as_uuid().into(), worker.into(), progress.clamp(0, 100).into(), message.into(), attempt.into()],
             ))
             .await
             .map_err(db_err)?;
@@ -267,30 +277,37 @@ impl JobQueue for PgJobQueue {
         Ok(())
     }
 
-    async fn finish(&self, id: JobId, worker: &str, outcome: &Finish, now: OffsetDateTime) -> Result<bool, RepoError> {
-        let owned = "WHERE id = $1 AND locked_by = $2 AND status = 'RUNNING'";
+    async fn finish(
+        &self,
+        id: JobId,
+        worker: &str,
+        attempt: i32,
+        outcome: &Finish,
+        now: OffsetDateTime,
+    ) -> Result<bool, RepoError> {
+        let owned = "WHERE id = $1 AND locked_by = $2 AND attempts = $3 AND status = 'RUNNING'";
         let (sql, extra): (String, Vec<Value>) = match outcome {
             Finish::Success(result) => (
                 format!(
-                    "UPDATE jobs SET status = 'SUCCESS', progress = 100, result = $3, error = NULL, completed_at = $4, locked_by = NULL, locked_until = NULL {owned}"
+                    "UPDATE jobs SET status = 'SUCCESS', progress = 100, result = $4, error = NULL, completed_at = $5, locked_by = NULL, locked_until = NULL {owned}"
                 ),
                 vec![result.clone().into(), now.into()],
             ),
             Finish::Failed(error) => (
                 format!(
-                    "UPDATE jobs SET status = 'FAILED', error = $3, completed_at = $4, locked_by = NULL, locked_until = NULL {owned}"
+                    "UPDATE jobs SET status = 'FAILED', error = $4, completed_at = $5, locked_by = NULL, locked_until = NULL {owned}"
                 ),
                 vec![serde_json::to_value(error).unwrap_or_default().into(), now.into()],
             ),
             Finish::Retry { error, at } => (
                 format!(
-                    "UPDATE jobs SET status = 'PENDING', error = $3, run_at = $4, locked_by = NULL, locked_until = NULL {owned}"
+                    "UPDATE jobs SET status = 'PENDING', error = $4, run_at = $5, locked_by = NULL, locked_until = NULL {owned}"
                 ),
                 vec![serde_json::to_value(error).unwrap_or_default().into(), (*at).into()],
             ),
             Finish::Cancelled => (
                 format!(
-                    "UPDATE jobs SET status = 'CANCELLED', completed_at = $3, locked_by = NULL, locked_until = NULL {owned}"
+                    "UPDATE jobs SET status = 'CANCELLED', completed_at = $4, locked_by = NULL, locked_until = NULL {owned}"
                 ),
                 vec![now.into()],
             ),
@@ -301,7 +318,7 @@ impl JobQueue for PgJobQueue {
                 vec![],
             ),
         };
-        let mut values: Vec<Value> = vec![id.as_uuid().into(), worker.into()];
+        let mut values: Vec<Value> = vec![id.as_uuid().into(), worker.into(), attempt.into()];
         values.extend(extra);
         let res = self.db.execute_raw(stmt(&sql, values)).await.map_err(db_err)?;
         Ok(res.rows_affected() == 1)

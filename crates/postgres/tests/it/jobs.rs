@@ -73,6 +73,7 @@ async fn eight_workers_claim_a_thousand_jobs_each_exactly_once() {
                             q.finish(
                                 j.id,
                                 &format!("w{w}"),
+                                j.attempts,
                                 &Finish::Success(serde_json::json!({})),
                                 OffsetDateTime::now_utc()
                             )
@@ -113,7 +114,10 @@ async fn a_dead_workers_job_is_rescued_and_finishes_once() {
     assert_eq!(again[0].id, id);
     assert_eq!(again[0].attempts, 2);
     // The dead worker cannot finish or extend what is no longer its job.
-    assert_eq!(q.heartbeat(id, "doomed", Duration::seconds(5), t0 + Duration::seconds(8)).await.unwrap(), Lease::Lost);
+    assert_eq!(
+        q.heartbeat(id, "doomed", 1, Duration::seconds(5), t0 + Duration::seconds(8)).await.unwrap(),
+        Lease::Lost
+    );
     // Nor checkpoint over the new run: its attempt is over (a handler's transaction then rolls back).
     let tenant: TenantId = TENANT_A.parse().unwrap();
     let tx = uow.begin(tenant).await.unwrap();
@@ -125,10 +129,51 @@ async fn a_dead_workers_job_is_rescued_and_finishes_once() {
     tx.commit().await.unwrap();
     let job = status_of(&uow, id).await;
     assert_eq!((job.progress, job.message.as_deref()), (40, Some("healthy")));
-    assert!(!q.finish(id, "doomed", &Finish::Success(serde_json::json!({"by": "doomed"})), t0).await.unwrap());
-    assert!(q.finish(id, "healthy", &Finish::Success(serde_json::json!({"by": "healthy"})), t0).await.unwrap());
+    assert!(!q.finish(id, "doomed", 1, &Finish::Success(serde_json::json!({"by": "doomed"})), t0).await.unwrap());
+    assert!(q.finish(id, "healthy", 2, &Finish::Success(serde_json::json!({"by": "healthy"})), t0).await.unwrap());
     let job = status_of(&uow, id).await;
     assert_eq!((job.status, job.result.unwrap()["by"].clone()), (JobStatus::Success, serde_json::json!("healthy")));
+}
+
+/// One worker process may claim again a job that one of its own stale runs still works on (its
+/// heartbeats failed for longer than the lease): the attempt tells the two runs apart.
+#[tokio::test]
+async fn a_stale_run_of_the_same_worker_cannot_touch_its_new_run() {
+    let db = TestDb::new().await;
+    seed_two_tenants(&db).await;
+    let uow = uow(&db).await;
+    let id = enqueue(&uow, 1, 3).await[0];
+    let q = queue(&db).await;
+    let t0 = OffsetDateTime::now_utc();
+    let stale = q.claim("w", 1, Duration::seconds(5), t0).await.unwrap().remove(0);
+    assert_eq!(q.rescue(t0 + Duration::seconds(6)).await.unwrap().requeued, 1);
+    let live = q.claim("w", 1, Duration::seconds(60), t0 + Duration::seconds(7)).await.unwrap().remove(0);
+    assert_eq!((stale.attempts, live.attempts), (1, 2));
+    let later = t0 + Duration::seconds(8);
+    assert_eq!(q.heartbeat(id, "w", stale.attempts, Duration::seconds(60), later).await.unwrap(), Lease::Lost);
+    q.progress(id, "w", stale.attempts, 99, "stale").await.unwrap();
+    for outcome in [
+        Finish::Released,
+        Finish::Failed(leadzone_domain::entities::JobError {
+            code: "FAILED".into(),
+            message: "stale".into(),
+            stack: None,
+        }),
+    ] {
+        assert!(!q.finish(id, "w", stale.attempts, &outcome, later).await.unwrap(), "{outcome:?}");
+    }
+    let job = status_of(&uow, id).await;
+    assert_eq!((job.status, job.attempts, job.progress), (JobStatus::Running, 2, 0), "untouched by the stale run");
+    assert_eq!(
+        q.heartbeat(id, "w", live.attempts, Duration::seconds(60), later).await.unwrap(),
+        Lease::Held { cancel_requested: false }
+    );
+    q.progress(id, "w", live.attempts, 40, "live").await.unwrap();
+    assert!(
+        q.finish(id, "w", live.attempts, &Finish::Success(serde_json::json!({"by": "live"})), later).await.unwrap()
+    );
+    let job = status_of(&uow, id).await;
+    assert_eq!((job.status, job.result.unwrap()["by"].clone()), (JobStatus::Success, serde_json::json!("live")));
 }
 
 #[tokio::test]
@@ -142,7 +187,7 @@ async fn the_rescuer_fails_a_job_whose_attempts_are_spent_and_never_touches_fini
     let claimed = q.claim("w", 2, Duration::seconds(1), t0).await.unwrap();
     assert_eq!(claimed.len(), 2);
     // One finishes; the other's worker dies.
-    assert!(q.finish(ids[0], "w", &Finish::Success(serde_json::json!({})), t0).await.unwrap());
+    assert!(q.finish(ids[0], "w", 1, &Finish::Success(serde_json::json!({})), t0).await.unwrap());
     let r = q.rescue(t0 + Duration::seconds(5)).await.unwrap();
     assert_eq!((r.requeued, r.failed), (0, 1), "one attempt allowed: the lost job fails");
     let failed = status_of(&uow, ids[1]).await;
@@ -176,15 +221,15 @@ async fn retries_wait_for_their_time_and_cancellation_follows_the_rule() {
     tx.commit().await.unwrap();
     assert_eq!((flagged.status, flagged.cancel_requested), (JobStatus::Running, true));
     assert_eq!(
-        q.heartbeat(ids[1], "w", Duration::seconds(60), t0).await.unwrap(),
+        q.heartbeat(ids[1], "w", 1, Duration::seconds(60), t0).await.unwrap(),
         Lease::Held { cancel_requested: true }
     );
-    assert!(q.finish(ids[1], "w", &Finish::Cancelled, t0).await.unwrap());
+    assert!(q.finish(ids[1], "w", 1, &Finish::Cancelled, t0).await.unwrap());
     assert_eq!(status_of(&uow, ids[1]).await.status, JobStatus::Cancelled);
     // A retry is not claimable before its time.
     let err = leadzone_domain::entities::JobError { code: "X".into(), message: "flaky".into(), stack: None };
     let at = t0 + leadzone_domain::jobs::retry_delay(1, 0.0);
-    assert!(q.finish(ids[2], "w", &Finish::Retry { error: err, at }, t0).await.unwrap());
+    assert!(q.finish(ids[2], "w", 1, &Finish::Retry { error: err, at }, t0).await.unwrap());
     assert!(q.claim("w", 5, Duration::seconds(60), t0 + Duration::seconds(15)).await.unwrap().is_empty());
     let later = q.claim("w", 5, Duration::seconds(60), t0 + Duration::seconds(17)).await.unwrap();
     assert_eq!((later[0].id, later[0].attempts), (ids[2], 2));
