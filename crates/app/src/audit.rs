@@ -28,6 +28,28 @@ pub fn entry(
     }
 }
 
+/// An audit row for what the system did on its own (a billing period ending, a payment provider's
+/// webhook): no actor, no client.
+pub fn system_entry(
+    ids: &dyn Ids,
+    event: AuditEventType,
+    entity: Option<(&str, uuid::Uuid)>,
+    action: impl Into<String>,
+    details: AuditDetails,
+) -> NewAuditLog {
+    NewAuditLog {
+        id: ids.new_id().into(),
+        event_type: event,
+        entity_type: entity.map(|(t, _)| t.to_owned()),
+        entity_id: entity.map(|(_, id)| id),
+        action: action.into(),
+        details,
+        user_id: None,
+        ip_address: None,
+        user_agent: None,
+    }
+}
+
 /// `GET /audit-logs`: filters, newest first, keyset cursor on (createdAt, id).
 #[derive(Debug, Clone, Default)]
 pub struct AuditParams {

@@ -207,19 +207,8 @@ impl App {
             };
             after.updated_at = now;
             tx.subscriptions().update(&after).await?;
-            let ctx = Ctx {
-                user_id: uuid::Uuid::nil().into(),
-                tenant_id: tenant,
-                role: leadzone_domain::enums::Role::Owner,
-                permissions: vec![],
-                via: crate::ctx::Via::Session(uuid::Uuid::nil().into()),
-                client: crate::ClientInfo::default(),
-                tenant_status: leadzone_domain::enums::TenantStatus::Active,
-                subscription_status: None,
-            };
-            let mut row = audit::entry(
+            let row = audit::system_entry(
                 &*self.ids,
-                &ctx,
                 event,
                 Some(("subscription", after.id.as_uuid())),
                 action,
@@ -229,7 +218,6 @@ impl App {
                     metadata: None,
                 },
             );
-            row.user_id = None;
             tx.audit().append(&row).await?;
             tx.commit().await?;
             changed += 1;

@@ -3,9 +3,9 @@
 //! transaction as its change), out-of-order delivery resolved by the event's `created` time.
 
 use crate::admin::constant_time_eq;
-use crate::{App, AppError, Ctx, audit};
+use crate::{App, AppError, audit};
 use leadzone_domain::entities::AuditDetails;
-use leadzone_domain::enums::{AuditEventType, Role, SubscriptionStatus, TenantStatus};
+use leadzone_domain::enums::{AuditEventType, SubscriptionStatus};
 use serde_json::{Value, json};
 use time::{Duration, OffsetDateTime};
 
@@ -104,19 +104,8 @@ impl App {
             after.stripe_event_at = Some(created);
             tx.subscriptions().update(&after).await?;
         }
-        let ctx = Ctx {
-            user_id: uuid::Uuid::nil().into(),
-            tenant_id: tenant,
-            role: Role::Owner,
-            permissions: vec![],
-            via: crate::ctx::Via::Session(uuid::Uuid::nil().into()),
-            client: crate::ClientInfo::default(),
-            tenant_status: TenantStatus::Active,
-            subscription_status: None,
-        };
-        let mut row = audit::entry(
+        let row = audit::system_entry(
             &*self.ids,
-            &ctx,
             event_type,
             Some(("subscription", before.id.as_uuid())),
             format!("stripe {kind}"),
@@ -126,7 +115,6 @@ impl App {
                 metadata: Some(json!({"eventId": id, "created": created.unix_timestamp(), "stale": stale})),
             },
         );
-        row.user_id = None;
         tx.audit().append(&row).await?;
         tx.commit().await?;
         Ok(WebhookOutcome::Applied)

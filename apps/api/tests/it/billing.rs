@@ -363,6 +363,15 @@ async fn stripe_webhooks_are_verified_applied_once_and_ordered_by_created() {
     assert_eq!(status(&app, &owner).await, "ACTIVE");
     assert_eq!(app.sql_i64("SELECT count(*) FROM audit_logs WHERE event_type = 'PAYMENT_FAILED'").await, 1);
     assert_eq!(app.sql_i64("SELECT count(*) FROM audit_logs WHERE event_type = 'PAYMENT_SUCCEEDED'").await, 1);
+    // The provider acted, not a member: no actor, no client on those rows.
+    assert_eq!(
+        app.sql_i64(
+            "SELECT count(*) FROM audit_logs WHERE event_type IN ('PAYMENT_FAILED', 'PAYMENT_SUCCEEDED')
+               AND user_id IS NULL AND ip_address IS NULL AND user_agent IS NULL"
+        )
+        .await,
+        2
+    );
 
     // Unknown subscriptions and event types are acknowledged and ignored.
     let other: Value =
