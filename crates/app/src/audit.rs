@@ -16,15 +16,10 @@ pub fn entry(
     details: AuditDetails,
 ) -> NewAuditLog {
     NewAuditLog {
-        id: ids.new_id().into(),
-        event_type: event,
-        entity_type: entity.map(|(t, _)| t.to_owned()),
-        entity_id: entity.map(|(_, id)| id),
-        action: action.into(),
-        details,
         user_id: Some(ctx.user_id),
         ip_address: ctx.client.ip,
         user_agent: ctx.client.user_agent.clone(),
+        ..system_entry(ids, event, entity, action, details)
     }
 }
 
