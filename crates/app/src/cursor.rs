@@ -19,21 +19,24 @@ struct Wire {
     t: Option<i128>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     i: Option<i64>,
+    /// Text: the name's duplicate key (`sort=companyName`, migration 0015). Cursors made before
+    /// carried the raw name as `x`; they are refused (422) rather than read as a key, which would
+    /// repeat or skip rows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    x: Option<String>,
+    k: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     r: Option<f32>,
     id: uuid::Uuid,
 }
 
 pub fn encode(sort: &str, pos: &LeadPosition) -> String {
-    let (t, i, x, r) = match &pos.key {
+    let (t, i, k, r) = match &pos.key {
         SortKey::Time(v) => (Some(v.unix_timestamp_nanos()), None, None, None),
         SortKey::Int(v) => (None, Some(*v), None, None),
         SortKey::Text(v) => (None, None, Some(v.clone()), None),
         SortKey::Rank(v) => (None, None, None, Some(*v)),
     };
-    let wire = Wire { s: sort.to_owned(), t, i, x, r, id: pos.id.as_uuid() };
+    let wire = Wire { s: sort.to_owned(), t, i, k, r, id: pos.id.as_uuid() };
     // Serialising this plain struct cannot fail; an empty cursor would only restart paging.
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(&wire).unwrap_or_default())
 }
@@ -61,7 +64,7 @@ pub fn decode(sort: &str, cursor: &str) -> Result<LeadPosition, AppError> {
     if wire.s != sort {
         return Err(bad());
     }
-    let key = match (wire.t, wire.i, wire.x, wire.r) {
+    let key = match (wire.t, wire.i, wire.k, wire.r) {
         (Some(t), None, None, None) => SortKey::Time(OffsetDateTime::from_unix_timestamp_nanos(t).map_err(|_| bad())?),
         (None, Some(i), None, None) => SortKey::Int(i),
         (None, None, Some(x), None) => SortKey::Text(x),
@@ -102,6 +105,10 @@ mod tests {
         assert!(decode_for("-createdAt", LeadSort::CreatedAtDesc, &ancient).is_err());
         let nul = encode("companyName", &pos(SortKey::Text("a\0b".into())));
         assert!(decode_for("companyName", LeadSort::CompanyNameAsc, &nul).is_err());
+        // A company-name cursor from before migration 0015 (the raw name as `x`).
+        let old_name = URL_SAFE_NO_PAD
+            .encode(br#"{"s":"companyName","x":"Alpha Co","id":"00000000-0000-0000-0000-000000000000"}"#);
+        assert!(decode_for("companyName", LeadSort::CompanyNameAsc, &old_name).is_err());
         let score = encode("-score", &pos(SortKey::Int(1_000_000)));
         assert!(decode_for("-score", LeadSort::ScoreDesc, &score).is_err());
     }
