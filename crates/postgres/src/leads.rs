@@ -224,6 +224,8 @@ enum DedupLock {
     Shared,
 }
 
+/// Lock slots per tenant for duplicate keys; both ways of taking them below must agree.
+const DEDUP_SLOTS: u32 = 64;
 /// From this many leads' keys on, a shared fence takes every slot.
 const ALL_SLOTS_FROM: usize = 256;
 
@@ -246,7 +248,8 @@ async fn lock_dedup_keys<C: ConnectionTrait>(
         // taken needlessly only makes a single-lead write of it wait for this batch's commit.
         db.execute_unprepared(&format!(
             "SELECT {function}(hashtextextended('{tenant}:dedup:' || s.slot, 0))
-               FROM (SELECT slot FROM generate_series(0, 63) AS slot ORDER BY slot) s"
+               FROM (SELECT slot FROM generate_series(0, {last}) AS slot ORDER BY slot) s",
+            last = DEDUP_SLOTS - 1
         ))
         .await
         .map_err(db_err)?;
@@ -272,8 +275,9 @@ async fn lock_dedup_keys<C: ConnectionTrait>(
         DbBackend::Postgres,
         format!(
             "SELECT {function}(hashtextextended($1 || ':dedup:' || s.slot, 0))::text
-               FROM (SELECT DISTINCT hashtextextended(k, 0) & 63 AS slot FROM unnest($2::text[]) AS k
-                      ORDER BY slot) s"
+               FROM (SELECT DISTINCT hashtextextended(k, 0) & {mask} AS slot FROM unnest($2::text[]) AS k
+                      ORDER BY slot) s",
+            mask = DEDUP_SLOTS - 1
         ),
         [tenant.to_string().into(), names.into()],
     ))
