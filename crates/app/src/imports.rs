@@ -100,8 +100,9 @@ struct Checkpoint {
 struct PreparedBatch {
     start: usize,
     end: usize,
-    /// The rows to store unless the tenant has them already, and their line numbers.
-    candidates: Vec<(Lead, DedupKeys)>,
+    /// The rows to store unless the tenant has them already, their keys and line numbers.
+    leads: Vec<Lead>,
+    keys: Vec<DedupKeys>,
     lines: Vec<usize>,
     in_file_duplicates: usize,
     /// Rows rejected by validation.
@@ -433,7 +434,8 @@ impl App {
                     } else {
                         seen.add(&keys);
                         batch.lines.push(line);
-                        batch.candidates.push((self.lead_row(row_lead_id(job.id, i), ctx, lead, now), keys));
+                        batch.leads.push(self.lead_row(row_lead_id(job.id, i), ctx, lead, now));
+                        batch.keys.push(keys);
                     }
                 }
                 Ok(_) => {}
@@ -459,24 +461,24 @@ impl App {
         committed: &std::sync::Mutex<Checkpoint>,
         turn: ChargeTurn,
     ) -> Result<BatchOutcome, JobFailure> {
-        let PreparedBatch { start, end, candidates, lines, in_file_duplicates, failed, mut errors } = batch;
+        let PreparedBatch { start, end, leads, keys, lines, in_file_duplicates, failed, mut errors } = batch;
         // Waited for before taking a connection: the wait holds nothing.
         if let Some(previous) = turn.fenced_after {
             let _ = previous.await;
         }
         let tx = self.uow.begin(job.tenant_id).await?;
-        let keys: Vec<DedupKeys> = candidates.iter().map(|(_, k)| k.clone()).collect();
-        let ids: Vec<LeadId> = candidates.iter().map(|(l, _)| l.id).collect();
+        let ids: Vec<LeadId> = leads.iter().map(|l| l.id).collect();
         // The batch's own ids are excluded, even on what looks like a first run: what an earlier
         // attempt wrote is not a duplicate, and a "first" run that meets its own rows must find
         // them on insert (and retry), not count them as duplicates.
         let existing = tx.leads().existing_keys(&keys, &ids).await?;
         let _ = turn.fenced.send(());
-        let mut fresh: Vec<(Lead, DedupKeys)> = Vec::with_capacity(candidates.len());
-        let mut fresh_lines: Vec<usize> = Vec::with_capacity(candidates.len());
-        for (candidate, line) in candidates.into_iter().zip(lines) {
-            if !existing.matches(&candidate.1) {
-                fresh.push(candidate);
+        let candidates = keys.len();
+        let mut fresh: Vec<(Lead, DedupKeys)> = Vec::with_capacity(candidates);
+        let mut fresh_lines: Vec<usize> = Vec::with_capacity(candidates);
+        for ((lead, lead_keys), line) in leads.into_iter().zip(keys).zip(lines) {
+            if !existing.matches(&lead_keys) {
+                fresh.push((lead, lead_keys));
                 fresh_lines.push(line);
             }
         }
@@ -484,7 +486,7 @@ impl App {
             start,
             end,
             created: fresh.len(),
-            duplicates: in_file_duplicates + keys.len() - fresh.len(),
+            duplicates: in_file_duplicates + candidates - fresh.len(),
             failed,
             errors: Vec::new(),
             cancel: false,
@@ -492,7 +494,8 @@ impl App {
         if !dry_run && !fresh.is_empty() {
             // Inserted first and charged last, in file order (after the batch before this one):
             // the counter's row is locked only from the charge to the commit.
-            let written: std::collections::HashSet<LeadId> = match tx.leads().insert_many(&fresh, may_exist).await {
+            let fresh_ids: Vec<LeadId> = fresh.iter().map(|(l, _)| l.id).collect();
+            let written: std::collections::HashSet<LeadId> = match tx.leads().insert_many(fresh, may_exist).await {
                 Ok(ids) => ids.into_iter().collect(),
                 // A first run found its own rows stored (it should not): the retry skips them.
                 Err(RepoError::Conflict(_)) if !may_exist => {
@@ -511,12 +514,12 @@ impl App {
             let _ = turn.charged.send(());
             // Past the plan's limit: the last rows written now are taken back (one statement)
             // and reported; rows an earlier attempt wrote were counted and charged then.
-            let refused: Vec<(usize, LeadId)> = fresh
+            let refused: Vec<(usize, LeadId)> = fresh_ids
                 .iter()
                 .zip(&fresh_lines)
-                .filter(|((l, _), _)| written.contains(&l.id))
+                .filter(|(id, _)| written.contains(id))
                 .skip(allowed)
-                .map(|((l, _), line)| (*line, l.id))
+                .map(|(id, line)| (*line, *id))
                 .collect();
             if !refused.is_empty() {
                 let ids: Vec<LeadId> = refused.iter().map(|(_, id)| *id).collect();

@@ -473,7 +473,7 @@ pub(crate) async fn stats<C: ConnectionTrait>(
 pub(crate) async fn insert_many<C: ConnectionTrait>(
     db: &C,
     tenant: uuid::Uuid,
-    rows: &[(Lead, DedupKeys)],
+    rows: Vec<(Lead, DedupKeys)>,
     may_exist: bool,
 ) -> Result<Vec<LeadId>, RepoError> {
     if rows.is_empty() {
@@ -483,39 +483,77 @@ pub(crate) async fn insert_many<C: ConnectionTrait>(
     // before it does, the batch is lost whole (rows, quota charge and checkpoint together) and
     // the resumed import stores it again.
     db.execute_unprepared("SET LOCAL synchronous_commit = off").await.map_err(db_err)?;
-    fn column<T, F: Fn(&(Lead, DedupKeys)) -> T>(rows: &[(Lead, DedupKeys)], f: F) -> Vec<T> {
-        rows.iter().map(f).collect()
+    // One array per column, the rows' texts moved into them. The driver binds arrays without
+    // NULL elements, so a NULL travels as a value no valid lead has — an empty text, the nil
+    // UUID, a score of -1 — and NULLIF turns it back.
+    let n = rows.len();
+    let mut ids = Vec::with_capacity(n);
+    let mut names = Vec::with_capacity(n);
+    let mut industries = Vec::with_capacity(n);
+    let mut cities = Vec::with_capacity(n);
+    let mut phones = Vec::with_capacity(n);
+    let mut emails = Vec::with_capacity(n);
+    let mut websites = Vec::with_capacity(n);
+    let mut statuses = Vec::with_capacity(n);
+    let mut scores = Vec::with_capacity(n);
+    let mut tags = Vec::with_capacity(n);
+    let mut enrichment = Vec::with_capacity(n);
+    let mut list_ids = Vec::with_capacity(n);
+    let mut assignees = Vec::with_capacity(n);
+    let mut creators = Vec::with_capacity(n);
+    let mut created = Vec::with_capacity(n);
+    let mut hosts = Vec::with_capacity(n);
+    let mut name_keys = Vec::with_capacity(n);
+    let mut city_keys = Vec::with_capacity(n);
+    let mut search_texts = Vec::with_capacity(n);
+    for (l, k) in rows {
+        ids.push(l.id.as_uuid());
+        search_texts.push(leadzone_domain::leads::search_text(&l.company_name, l.industry.as_deref()));
+        names.push(l.company_name);
+        industries.push(l.industry.unwrap_or_default());
+        cities.push(l.city.unwrap_or_default());
+        phones.push(l.phone.unwrap_or_default());
+        emails.push(l.email.unwrap_or_default());
+        websites.push(l.website.unwrap_or_default());
+        statuses.push(l.status.as_str().to_owned());
+        scores.push(l.score.unwrap_or(-1));
+        // Tags and enrichment data are nested: each row's as JSON text.
+        tags.push(if l.tags.is_empty() {
+            "[]".to_owned()
+        } else {
+            serde_json::to_string(&l.tags).unwrap_or_else(|_| "[]".into())
+        });
+        enrichment.push(serde_json::to_string(&l.enrichment_data).unwrap_or_else(|_| "{}".into()));
+        list_ids.push(l.list_id.map(|x| x.as_uuid()).unwrap_or_default());
+        assignees.push(l.assigned_to.map(|x| x.as_uuid()).unwrap_or_default());
+        creators.push(l.created_by.as_uuid());
+        created.push(l.created_at);
+        hosts.push(k.website_host.unwrap_or_default());
+        name_keys.push(k.name_key);
+        city_keys.push(k.city_key.unwrap_or_default());
     }
-    // The driver binds arrays without NULL elements, so a NULL travels as a value no valid lead
-    // has — an empty text, the nil UUID, a score of -1 — and NULLIF turns it back.
-    fn texts(rows: &[(Lead, DedupKeys)], f: impl Fn(&(Lead, DedupKeys)) -> Option<String>) -> Value {
-        column(rows, |r| f(r).unwrap_or_default()).into()
-    }
-    fn uuids(rows: &[(Lead, DedupKeys)], f: impl Fn(&(Lead, DedupKeys)) -> Option<uuid::Uuid>) -> Value {
-        column(rows, |r| f(r).unwrap_or_default()).into()
-    }
+    let written: Vec<LeadId> = ids.iter().map(|&id| LeadId::from(id)).collect();
     let values: Vec<Value> = vec![
         tenant.into(),
-        column(rows, |(l, _)| l.id.as_uuid()).into(),
-        column(rows, |(l, _)| l.company_name.clone()).into(),
-        texts(rows, |(l, _)| l.industry.clone()),
-        texts(rows, |(l, _)| l.city.clone()),
-        texts(rows, |(l, _)| l.phone.clone()),
-        texts(rows, |(l, _)| l.email.clone()),
-        texts(rows, |(l, _)| l.website.clone()),
-        column(rows, |(l, _)| l.status.as_str().to_owned()).into(),
-        column(rows, |(l, _)| l.score.unwrap_or(-1)).into(),
-        // Tags and enrichment data are nested: each row's as JSON text.
-        column(rows, |(l, _)| serde_json::to_string(&l.tags).unwrap_or_else(|_| "[]".into())).into(),
-        column(rows, |(l, _)| serde_json::to_string(&l.enrichment_data).unwrap_or_else(|_| "{}".into())).into(),
-        uuids(rows, |(l, _)| l.list_id.map(|x| x.as_uuid())),
-        uuids(rows, |(l, _)| l.assigned_to.map(|x| x.as_uuid())),
-        column(rows, |(l, _)| l.created_by.as_uuid()).into(),
-        column(rows, |(l, _)| l.created_at).into(),
-        texts(rows, |(_, k)| k.website_host.clone()),
-        column(rows, |(_, k)| k.name_key.clone()).into(),
-        texts(rows, |(_, k)| k.city_key.clone()),
-        column(rows, |(l, _)| leadzone_domain::leads::search_text(&l.company_name, l.industry.as_deref())).into(),
+        ids.into(),
+        names.into(),
+        industries.into(),
+        cities.into(),
+        phones.into(),
+        emails.into(),
+        websites.into(),
+        statuses.into(),
+        scores.into(),
+        tags.into(),
+        enrichment.into(),
+        list_ids.into(),
+        assignees.into(),
+        creators.into(),
+        created.into(),
+        hosts.into(),
+        name_keys.into(),
+        city_keys.into(),
+        search_texts.into(),
     ];
     // Speculative insertion (ON CONFLICT) costs about 15% of the statement: only a batch
     // that may have been stored before pays it.
@@ -538,7 +576,7 @@ pub(crate) async fn insert_many<C: ConnectionTrait>(
                          city_key, search_text)";
     if !may_exist {
         db.execute_raw(Statement::from_sql_and_values(DbBackend::Postgres, INSERT, values)).await.map_err(db_err)?;
-        return Ok(rows.iter().map(|(l, _)| l.id).collect());
+        return Ok(written);
     }
     let inserted = db
         .query_all_raw(Statement::from_sql_and_values(
@@ -612,10 +650,10 @@ pub(crate) async fn existing_keys<C: ConnectionTrait>(
         let key: String = r.try_get("", "key").map_err(db_err)?;
         match kind.as_str() {
             "p" => {
-                found.phones.insert(key);
+                found.add_phone(key);
             }
             "h" => {
-                found.hosts.insert(key);
+                found.add_host(key);
             }
             _ => found.add_name(key, r.try_get("", "city").map_err(db_err)?),
         }

@@ -334,7 +334,7 @@ impl LeadRepo for PgTenantTx {
         crate::leads::stats(&self.txn, self.tid(), visibility, since).await
     }
 
-    async fn insert_many(&self, leads: &[(Lead, DedupKeys)], may_exist: bool) -> Result<Vec<LeadId>, RepoError> {
+    async fn insert_many(&self, leads: Vec<(Lead, DedupKeys)>, may_exist: bool) -> Result<Vec<LeadId>, RepoError> {
         crate::leads::insert_many(&self.txn, self.tid(), leads, may_exist).await
     }
 

@@ -173,17 +173,17 @@ async fn batch_inserts_skip_known_ids_and_batch_lookups_find_every_kind_of_key()
     let first = (lead_from(&noor, OffsetDateTime::now_utc(), Some(40)), noor.dedup_keys());
     let second = (lead_from(&plain, OffsetDateTime::now_utc(), None), plain.dedup_keys());
     let tx = uow.begin(tenant_a()).await.unwrap();
-    assert_eq!(tx.leads().insert_many(std::slice::from_ref(&first), false).await.unwrap(), vec![first.0.id]);
+    assert_eq!(tx.leads().insert_many(vec![first.clone()], false).await.unwrap(), vec![first.0.id]);
     tx.commit().await.unwrap();
     // Sent again with a new one by a first run: a conflict, and nothing is written.
-    let both = [first.clone(), second.clone()];
+    let both = vec![first.clone(), second.clone()];
     let tx = uow.begin(tenant_a()).await.unwrap();
-    let err = tx.leads().insert_many(&both, false).await.unwrap_err();
+    let err = tx.leads().insert_many(both.clone(), false).await.unwrap_err();
     assert!(matches!(err, leadzone_ports::RepoError::Conflict(_)), "{err:?}");
     drop(tx);
     // By a resumed run: only the new one is written, NULLs stay NULL.
     let tx = uow.begin(tenant_a()).await.unwrap();
-    assert_eq!(tx.leads().insert_many(&both, true).await.unwrap(), vec![second.0.id]);
+    assert_eq!(tx.leads().insert_many(both, true).await.unwrap(), vec![second.0.id]);
     let stored = tx.leads().get(second.0.id).await.unwrap();
     assert_eq!((stored.phone, stored.city, stored.score, stored.website), (None, None, None, None));
     assert_eq!(tx.leads().get(first.0.id).await.unwrap().score, Some(40));
