@@ -45,6 +45,7 @@ sql_migration!(SearchUnderRls, "0012_search_under_rls.sql");
 sql_migration!(TotpReplay, "0013_totp_replay.sql");
 sql_migration!(LeanLeadIndexes, "0014_lean_lead_indexes.sql");
 sql_migration!(NameOrder, "0015_name_order_on_the_name_key.sql");
+sql_migration!(IndexesInInsertionOrder, "0016_lead_indexes_in_insertion_order.sql");
 
 pub struct Migrator;
 
@@ -67,6 +68,7 @@ impl MigratorTrait for Migrator {
             Box::new(TotpReplay),
             Box::new(LeanLeadIndexes),
             Box::new(NameOrder),
+            Box::new(IndexesInInsertionOrder),
         ]
     }
 }
@@ -167,6 +169,7 @@ pub fn migration_sources() -> &'static [&'static str] {
         include_str!("../sql/0013_totp_replay.sql"),
         include_str!("../sql/0014_lean_lead_indexes.sql"),
         include_str!("../sql/0015_name_order_on_the_name_key.sql"),
+        include_str!("../sql/0016_lead_indexes_in_insertion_order.sql"),
     ]
 }
 

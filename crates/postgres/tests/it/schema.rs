@@ -395,3 +395,52 @@ async fn the_four_plans_are_seeded() {
         ]
     );
 }
+
+/// Every sort of `GET /leads`, in either direction and with a status filter, reads an index in
+/// its order (forwards or backwards, migration 0016): with sorting disabled, no plan sorts.
+#[tokio::test]
+async fn every_lead_sort_reads_an_index_in_order() {
+    use sea_orm::TransactionTrait;
+    let db = TestDb::new().await;
+    let owner = db.owner().await;
+    let tx = owner.begin().await.unwrap();
+    tx.execute_unprepared("SET LOCAL enable_sort = off").await.unwrap();
+    let orders = [
+        "created_at DESC, id DESC",
+        "created_at, id",
+        "updated_at DESC, id DESC",
+        "COALESCE(score, -1) DESC, id DESC",
+        "COALESCE(score, -1), id",
+        "name_key, id",
+    ];
+    for order in orders {
+        for filter in ["", "AND status = 'NEW'"] {
+            let sql = format!(
+                "EXPLAIN SELECT id FROM leads WHERE tenant_id = '{TENANT_A}' {filter} ORDER BY {order} LIMIT 51"
+            );
+            let plan: Vec<String> = tx
+                .query_all_raw(Statement::from_string(DbBackend::Postgres, sql))
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| r.try_get_by_index::<String>(0).unwrap())
+                .collect();
+            let plan = plan.join("\n");
+            assert!(!plan.contains("Sort"), "ORDER BY {order} {filter} sorts:\n{plan}");
+            assert!(plan.contains("Index"), "ORDER BY {order} {filter}:\n{plan}");
+        }
+    }
+    tx.rollback().await.unwrap();
+    // The newest-first orders are the indexes read backwards: stored in insertion order, so that
+    // a new lead's entry goes to the end of its tenant's range.
+    let defs = strings(
+        &owner,
+        "SELECT indexdef FROM pg_indexes WHERE tablename = 'leads'
+            AND indexname IN ('idx_leads_tenant_created', 'idx_leads_tenant_updated', 'idx_leads_tenant_score', 'idx_leads_tenant_status')",
+    )
+    .await;
+    assert_eq!(defs.len(), 4);
+    for d in defs {
+        assert!(!d.contains("DESC"), "{d}");
+    }
+}
