@@ -30,6 +30,7 @@ async fn main() {
             .body(csv.clone()),
     )
     .await;
+    let uploaded = started.elapsed().as_secs_f64();
     let id = res["job"]["id"].as_str().unwrap().to_owned();
     let job = loop {
         let job = common::json(client.get(format!("{}/api/v1/jobs/{id}", b.base)).bearer_auth(&token)).await;
@@ -39,6 +40,7 @@ async fn main() {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     };
     let import_secs = started.elapsed().as_secs_f64();
+    eprintln!("import: {import_secs:.1} s ({uploaded:.1} s to upload and enqueue)");
     assert_eq!(job["result"]["created"], rows, "{job}");
     let import_rate = rows as f64 / import_secs;
 
