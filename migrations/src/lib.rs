@@ -46,6 +46,7 @@ sql_migration!(TotpReplay, "0013_totp_replay.sql");
 sql_migration!(LeanLeadIndexes, "0014_lean_lead_indexes.sql");
 sql_migration!(NameOrder, "0015_name_order_on_the_name_key.sql");
 sql_migration!(IndexesInInsertionOrder, "0016_lead_indexes_in_insertion_order.sql");
+sql_migration!(NewestFirstInInsertionOrder, "0017_newest_first_indexes_in_insertion_order.sql");
 
 pub struct Migrator;
 
@@ -69,6 +70,7 @@ impl MigratorTrait for Migrator {
             Box::new(LeanLeadIndexes),
             Box::new(NameOrder),
             Box::new(IndexesInInsertionOrder),
+            Box::new(NewestFirstInInsertionOrder),
         ]
     }
 }
@@ -170,6 +172,7 @@ pub fn migration_sources() -> &'static [&'static str] {
         include_str!("../sql/0014_lean_lead_indexes.sql"),
         include_str!("../sql/0015_name_order_on_the_name_key.sql"),
         include_str!("../sql/0016_lead_indexes_in_insertion_order.sql"),
+        include_str!("../sql/0017_newest_first_indexes_in_insertion_order.sql"),
     ]
 }
 
