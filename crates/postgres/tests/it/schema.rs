@@ -406,38 +406,28 @@ async fn every_listing_order_reads_an_index_stored_in_insertion_order() {
     let owner = db.owner().await;
     let tx = owner.begin().await.unwrap();
     tx.execute_unprepared("SET LOCAL enable_sort = off").await.unwrap();
-    let orders = [
+    let mut queries = Vec::new();
+    for order in [
         "created_at DESC, id DESC",
         "created_at, id",
         "updated_at DESC, id DESC",
         "COALESCE(score, -1) DESC, id DESC",
         "COALESCE(score, -1), id",
         "name_key, id",
-    ];
-    for order in orders {
+    ] {
         for filter in ["", "AND status = 'NEW'"] {
-            let sql = format!(
-                "EXPLAIN SELECT id FROM leads WHERE tenant_id = '{TENANT_A}' {filter} ORDER BY {order} LIMIT 51"
-            );
-            let plan: Vec<String> = tx
-                .query_all_raw(Statement::from_string(DbBackend::Postgres, sql))
-                .await
-                .unwrap()
-                .into_iter()
-                .map(|r| r.try_get_by_index::<String>(0).unwrap())
-                .collect();
-            let plan = plan.join("\n");
-            assert!(!plan.contains("Sort"), "ORDER BY {order} {filter} sorts:\n{plan}");
-            assert!(plan.contains("Index"), "ORDER BY {order} {filter}:\n{plan}");
+            queries.push(format!(
+                "SELECT id FROM leads WHERE tenant_id = '{TENANT_A}' {filter} ORDER BY {order} LIMIT 51"
+            ));
         }
     }
     // The other newest-first listings: the audit log, jobs, a lead's timeline.
-    let others = [
-        format!("SELECT id FROM audit_logs WHERE tenant_id = '{TENANT_A}' ORDER BY created_at DESC, id DESC LIMIT 51"),
-        format!("SELECT id FROM jobs WHERE tenant_id = '{TENANT_A}' ORDER BY created_at DESC, id DESC LIMIT 51"),
-        format!("SELECT id FROM activities WHERE lead_id = '{TENANT_A}' ORDER BY created_at DESC, id DESC LIMIT 51"),
-    ];
-    for sql in others {
+    for (table, key) in [("audit_logs", "tenant_id"), ("jobs", "tenant_id"), ("activities", "lead_id")] {
+        queries.push(format!(
+            "SELECT id FROM {table} WHERE {key} = '{TENANT_A}' ORDER BY created_at DESC, id DESC LIMIT 51"
+        ));
+    }
+    for sql in queries {
         let plan: Vec<String> = tx
             .query_all_raw(Statement::from_string(DbBackend::Postgres, format!("EXPLAIN {sql}")))
             .await
