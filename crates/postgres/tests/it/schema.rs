@@ -437,6 +437,8 @@ async fn every_listing_order_reads_an_index_stored_in_insertion_order() {
             .collect();
         let plan = plan.join("\n");
         assert!(!plan.contains("Sort") && plan.contains("Index"), "{sql}:\n{plan}");
+        // Newest first is an index read backwards (the indexes are in insertion order).
+        assert_eq!(sql.contains(" DESC"), plan.contains("Backward"), "{sql}:\n{plan}");
     }
     tx.rollback().await.unwrap();
     // Newest-first orders are indexes read backwards: every index is stored in insertion order,
