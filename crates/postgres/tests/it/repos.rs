@@ -163,6 +163,62 @@ async fn duplicates_are_found_by_phone_host_or_name_and_city_within_the_tenant_o
     );
 }
 
+/// A batch insert binds a column once when every row has the same value and sends it per row
+/// otherwise: both ways store exactly what was given, NULLs included.
+#[tokio::test]
+async fn batch_inserts_store_every_column_whether_rows_share_it_or_not() {
+    let db = TestDb::new().await;
+    seed_two_tenants(&db).await;
+    let list = uuid::Uuid::now_v7();
+    db.owner()
+        .await
+        .execute_unprepared(&format!(
+            "INSERT INTO lists (id, tenant_id, name, created_by) VALUES ('{list}', '{TENANT_A}', 'L', '{USER}')"
+        ))
+        .await
+        .unwrap();
+    let uow = uow(&db).await;
+    let at = OffsetDateTime::from_unix_timestamp(1_790_000_000).unwrap();
+    let rich = |name: &str| {
+        let mut l = lead_from(&new_lead(name, None, None, None), at, Some(70));
+        l.status = LeadStatus::Qualified;
+        l.tags = vec!["vip".into(), "رياض".into()];
+        l.enrichment_data = EnrichmentData { founded_year: Some(1999), ..Default::default() };
+        l.list_id = Some(list.into());
+        l.assigned_to = Some(USER.parse().unwrap());
+        l
+    };
+    // Every shared column the same, and not the defaults: bound once.
+    let same: Vec<Lead> = vec![rich("Alpha"), rich("Beta")];
+    // Every shared column different from one row to the next: sent per row.
+    let mut mixed =
+        vec![rich("Gamma"), lead_from(&new_lead("Delta", None, None, None), at + time::Duration::SECOND, None)];
+    mixed[0].tags = vec!["x".into()];
+    let batches = [same, mixed];
+    for batch in &batches {
+        let rows =
+            batch.iter().map(|l| (l.clone(), new_lead(&l.company_name, None, None, None).dedup_keys())).collect();
+        let tx = uow.begin(tenant_a()).await.unwrap();
+        let ids = tx.leads().insert_many(rows, false).await.unwrap();
+        assert_eq!(ids, batch.iter().map(|l| l.id).collect::<Vec<_>>());
+        for l in batch {
+            let stored = tx.leads().get(l.id).await.unwrap();
+            assert_eq!(
+                (stored.status, stored.score, &stored.tags, &stored.enrichment_data),
+                (l.status, l.score, &l.tags, &l.enrichment_data),
+                "{}",
+                l.company_name
+            );
+            assert_eq!(
+                (stored.list_id, stored.assigned_to, stored.created_by),
+                (l.list_id, l.assigned_to, l.created_by)
+            );
+            assert_eq!((stored.created_at, stored.updated_at), (l.created_at, l.created_at));
+        }
+        tx.commit().await.unwrap();
+    }
+}
+
 #[tokio::test]
 async fn batch_inserts_skip_known_ids_and_batch_lookups_find_every_kind_of_key() {
     let db = TestDb::new().await;
