@@ -182,7 +182,10 @@ mod tests {
 
     #[test]
     fn every_sql_file_is_a_migration_in_order() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sql");
+        // The checkout the test runs in (cargo and nextest set it): the one it was compiled in may be
+        // gone when another checkout shares the build cache and its artifacts were reused.
+        let root = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned());
+        let dir = std::path::Path::new(&root).join("sql");
         let mut files: Vec<String> = std::fs::read_dir(dir)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
