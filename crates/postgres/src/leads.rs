@@ -532,7 +532,6 @@ pub(crate) async fn insert_many<C: ConnectionTrait>(
     }
     let written: Vec<LeadId> = ids.iter().map(|&id| LeadId::from(id)).collect();
 
-    let nil = uuid::Uuid::nil();
     let mut b = BatchColumns::new(tenant);
     b.per_row(ids, "uuid", "id", "r.id");
     b.per_row(names, "text", "company_name", "r.company_name");
@@ -565,20 +564,8 @@ pub(crate) async fn insert_many<C: ConnectionTrait>(
         Ok(one) => b.once(one, "text::jsonb"),
         Err(each) => b.per_row(each, "text", "enrichment_data", "r.enrichment_data::jsonb"),
     }
-    match same(list_ids) {
-        Ok(one) => b.once(one, "uuid"),
-        Err(each) => {
-            let each: Vec<uuid::Uuid> = each.into_iter().map(|x| x.unwrap_or(nil)).collect();
-            b.per_row(each, "uuid", "list_id", "NULLIF(r.list_id, '00000000-0000-0000-0000-000000000000')");
-        }
-    }
-    match same(assignees) {
-        Ok(one) => b.once(one, "uuid"),
-        Err(each) => {
-            let each: Vec<uuid::Uuid> = each.into_iter().map(|x| x.unwrap_or(nil)).collect();
-            b.per_row(each, "uuid", "assigned_to", "NULLIF(r.assigned_to, '00000000-0000-0000-0000-000000000000')");
-        }
-    }
+    b.optional_uuid(list_ids, "list_id");
+    b.optional_uuid(assignees, "assigned_to");
     match same(creators) {
         Ok(one) => b.once(one, "uuid"),
         Err(each) => b.per_row(each, "uuid", "created_by", "r.created_by"),
@@ -651,6 +638,18 @@ impl BatchColumns {
             Err(each) => {
                 let each: Vec<String> = each.into_iter().map(Option::unwrap_or_default).collect();
                 self.per_row(each, "text", alias, &format!("NULLIF(r.{alias}, '')"));
+            }
+        }
+    }
+
+    /// An optional reference: NULL or one id for the whole batch, else per row with NULL as the
+    /// nil UUID.
+    fn optional_uuid(&mut self, values: Vec<Option<uuid::Uuid>>, alias: &'static str) {
+        match same(values) {
+            Ok(one) => self.once(one, "uuid"),
+            Err(each) => {
+                let each: Vec<uuid::Uuid> = each.into_iter().map(Option::unwrap_or_default).collect();
+                self.per_row(each, "uuid", alias, &format!("NULLIF(r.{alias}, '{}')", uuid::Uuid::nil()));
             }
         }
     }
