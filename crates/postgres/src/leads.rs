@@ -535,15 +535,12 @@ pub(crate) async fn insert_many<C: ConnectionTrait>(
     let mut b = BatchColumns::new(tenant);
     b.per_row(ids, "uuid", "id", "r.id");
     b.per_row(names, "text", "company_name", "r.company_name");
-    b.optional_text(industries, "industry");
-    b.optional_text(cities, "city");
-    b.optional_text(phones, "phone");
-    b.optional_text(emails, "email");
-    b.optional_text(websites, "website");
-    match same(statuses) {
-        Ok(one) => b.once(one, "text"),
-        Err(each) => b.per_row(each, "text", "status", "r.status"),
-    }
+    b.optional(industries, "text", "industry");
+    b.optional(cities, "text", "city");
+    b.optional(phones, "text", "phone");
+    b.optional(emails, "text", "email");
+    b.optional(websites, "text", "website");
+    b.column(statuses, "text", "status", "r.status");
     match same(scores) {
         Ok(one) => b.once(one, "int"),
         Err(each) => {
@@ -564,12 +561,9 @@ pub(crate) async fn insert_many<C: ConnectionTrait>(
         Ok(one) => b.once(one, "text::jsonb"),
         Err(each) => b.per_row(each, "text", "enrichment_data", "r.enrichment_data::jsonb"),
     }
-    b.optional_uuid(list_ids, "list_id");
-    b.optional_uuid(assignees, "assigned_to");
-    match same(creators) {
-        Ok(one) => b.once(one, "uuid"),
-        Err(each) => b.per_row(each, "uuid", "created_by", "r.created_by"),
-    }
+    b.optional(list_ids, "uuid", "list_id");
+    b.optional(assignees, "uuid", "assigned_to");
+    b.column(creators, "uuid", "created_by", "r.created_by");
     match same(created) {
         Ok(one) => {
             b.once(one, "timestamptz");
@@ -580,9 +574,9 @@ pub(crate) async fn insert_many<C: ConnectionTrait>(
             b.expr("r.created_at");
         }
     }
-    b.optional_text(hosts, "website_host");
+    b.optional(hosts, "text", "website_host");
     b.per_row(name_keys, "text", "name_key", "r.name_key");
-    b.optional_text(city_keys, "city_key");
+    b.optional(city_keys, "text", "city_key");
     b.per_row(search_texts, "text", "search_text", "r.search_text");
     let (sql, values) = b.insert();
     // Speculative insertion (ON CONFLICT) costs about 15% of the statement: only a batch
@@ -630,26 +624,32 @@ impl BatchColumns {
         self.select.push(expr.to_owned());
     }
 
-    /// An optional text: NULL or one value for the whole batch (a column the file leaves empty,
-    /// one city for all), else per row with NULL as an empty text.
-    fn optional_text(&mut self, values: Vec<Option<String>>, alias: &'static str) {
+    /// A column bound once when every row has the same value, else one array element per row.
+    fn column<T>(&mut self, values: Vec<T>, element: &str, alias: &'static str, expr: &str)
+    where
+        T: PartialEq + Into<Value>,
+        Vec<T>: Into<Value>,
+    {
         match same(values) {
-            Ok(one) => self.once(one, "text"),
-            Err(each) => {
-                let each: Vec<String> = each.into_iter().map(Option::unwrap_or_default).collect();
-                self.per_row(each, "text", alias, &format!("NULLIF(r.{alias}, '')"));
-            }
+            Ok(one) => self.once(one, element),
+            Err(each) => self.per_row(each, element, alias, expr),
         }
     }
 
-    /// An optional reference: NULL or one id for the whole batch, else per row with NULL as the
-    /// nil UUID.
-    fn optional_uuid(&mut self, values: Vec<Option<uuid::Uuid>>, alias: &'static str) {
+    /// An optional column: NULL or one value for the whole batch (a column the file leaves empty,
+    /// one city for all), else per row with NULL as the type's default — an empty text, the nil
+    /// UUID — which no valid lead has.
+    fn optional<T>(&mut self, values: Vec<Option<T>>, element: &str, alias: &'static str)
+    where
+        T: PartialEq + Default + std::fmt::Display,
+        Option<T>: Into<Value>,
+        Vec<T>: Into<Value>,
+    {
         match same(values) {
-            Ok(one) => self.once(one, "uuid"),
+            Ok(one) => self.once(one, element),
             Err(each) => {
-                let each: Vec<uuid::Uuid> = each.into_iter().map(Option::unwrap_or_default).collect();
-                self.per_row(each, "uuid", alias, &format!("NULLIF(r.{alias}, '{}')", uuid::Uuid::nil()));
+                let each: Vec<T> = each.into_iter().map(Option::unwrap_or_default).collect();
+                self.per_row(each, element, alias, &format!("NULLIF(r.{alias}, '{}')", T::default()));
             }
         }
     }
