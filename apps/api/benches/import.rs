@@ -27,33 +27,42 @@ async fn main() {
     }
     eprintln!("importing {rows} rows ({} MB) …", csv.len() / 1_000_000);
     let client = reqwest::Client::new();
-    let started = Instant::now();
-    let res = common::json(
-        client
-            .post(format!("{}/api/v1/imports", b.base))
-            .bearer_auth(&token)
-            .header("content-type", "text/csv")
-            .body(csv.clone()),
-    )
-    .await;
-    let uploaded = started.elapsed().as_secs_f64();
-    let id = res["job"]["id"].as_str().unwrap().to_owned();
-    let job = loop {
-        let job = common::json(client.get(format!("{}/api/v1/jobs/{id}", b.base)).bearer_auth(&token)).await;
-        if matches!(job["status"].as_str(), Some("SUCCESS" | "FAILED")) {
-            break job;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    };
-    let import_secs = started.elapsed().as_secs_f64();
-    eprintln!("import: {import_secs:.1} s ({uploaded:.1} s to upload and enqueue)");
-    assert_eq!(job["result"]["created"], rows, "{job}");
-    let import_rate = rows as f64 / import_secs;
+    let db = Database::connect(b.url.as_str()).await.unwrap();
+    // The import, like (a) below, runs three times from the same state (no leads, no usage,
+    // checkpointed first, so that no checkpoint of earlier work lands in the middle of it); the
+    // median is the import's rate.
+    let mut import_rates = Vec::new();
+    for run in 0..3 {
+        db.execute_unprepared("TRUNCATE leads CASCADE; DELETE FROM usage_counters; CHECKPOINT").await.unwrap();
+        let started = Instant::now();
+        let res = common::json(
+            client
+                .post(format!("{}/api/v1/imports", b.base))
+                .bearer_auth(&token)
+                .header("content-type", "text/csv")
+                .body(csv.clone()),
+        )
+        .await;
+        let uploaded = started.elapsed().as_secs_f64();
+        let id = res["job"]["id"].as_str().unwrap().to_owned();
+        let job = loop {
+            let job = common::json(client.get(format!("{}/api/v1/jobs/{id}", b.base)).bearer_auth(&token)).await;
+            if matches!(job["status"].as_str(), Some("SUCCESS" | "FAILED")) {
+                break job;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        };
+        let import_secs = started.elapsed().as_secs_f64();
+        eprintln!("import {}: {import_secs:.1} s ({uploaded:.1} s to upload and enqueue)", run + 1);
+        assert_eq!(job["result"]["created"], rows, "{job}");
+        import_rates.push(rows as f64 / import_secs);
+    }
+    import_rates.sort_by(f64::total_cmp);
+    let import_rate = import_rates[1];
 
     // (a) the floor a seed-compliant schema imposes: \copy into the seed's columns and indexes.
     // Vacuumed and checkpointed first, so that autovacuum of the freshly imported leads and the
     // import's dirty pages do not slow the baseline down (that would flatter the import).
-    let db = Database::connect(b.url.as_str()).await.unwrap();
     db.execute_unprepared("VACUUM ANALYZE leads").await.unwrap();
     db.execute_unprepared("CHECKPOINT").await.unwrap();
     db.execute_unprepared(
@@ -133,7 +142,7 @@ async fn main() {
     println!("| path | rows/s | vs \\copy |");
     println!("| --- | --- | --- |");
     println!(
-        "| IMPORT job (validation + duplicates, all indexes) | {import_rate:.0} | {:.0}% |",
+        "| IMPORT job (validation + duplicates, all indexes; median of 3) | {import_rate:.0} | {:.0}% |",
         import_rate / copy_rate * 100.0
     );
     println!("| (a) psql \\copy, seed columns and seed indexes only (median of 3) | {copy_rate:.0} | 100% |");
