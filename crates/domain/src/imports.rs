@@ -152,7 +152,10 @@ pub fn map_headers(
 
 /// One CSV row as a lead input, by the mapped columns. Score and status stay raw strings until
 /// validated, so that a bad value is reported against its field.
-pub fn row_input(fields: &[Option<ImportField>], row: &[String]) -> (LeadInput, Vec<crate::FieldError>) {
+pub fn row_input<'a>(
+    fields: &[Option<ImportField>],
+    row: impl IntoIterator<Item = &'a str>,
+) -> (LeadInput, Vec<crate::FieldError>) {
     let mut input = LeadInput::default();
     let mut errors = Vec::new();
     for (field, value) in fields.iter().zip(row) {
@@ -220,9 +223,8 @@ mod tests {
     #[test]
     fn rows_become_inputs_and_bad_numbers_are_field_errors() {
         let fields = vec![Some(ImportField::CompanyName), Some(ImportField::Score), Some(ImportField::Tags), None];
-        let row: Vec<String> =
-            ["  مؤسسة النور ", "high", "vip، جديد", "ignored"].iter().map(|s| s.to_string()).collect();
-        let (input, errors) = row_input(&fields, &row);
+        let row = ["  مؤسسة النور ", "high", "vip، جديد", "ignored"];
+        let (input, errors) = row_input(&fields, row);
         assert_eq!(input.company_name, "مؤسسة النور");
         assert_eq!(input.tags, vec!["vip", "جديد"]);
         assert_eq!(errors[0].field, "score");

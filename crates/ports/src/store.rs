@@ -239,56 +239,112 @@ pub trait LeadRepo: Send + Sync {
 /// default hasher (foldhash, seeded per process) and one set of (name, city) pairs: with std's
 /// SipHash and a set of cities per company name, keeping the keys of a 1,000,000-row file was a
 /// quarter of an import's own CPU time.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct ExistingKeys {
-    phones: hashbrown::HashSet<String>,
-    hosts: hashbrown::HashSet<String>,
+    phones: KeySet,
+    hosts: KeySet,
     /// `(name_key, city_key)`, the city empty when there is none.
-    names: hashbrown::HashSet<(String, String)>,
-}
-
-/// A `(name_key, city_key)` looked up without copying it: it hashes like the owned pair.
-#[derive(Hash)]
-struct NameCity<'a>(&'a str, &'a str);
-
-impl hashbrown::Equivalent<(String, String)> for NameCity<'_> {
-    fn equivalent(&self, key: &(String, String)) -> bool {
-        self.0 == key.0 && self.1 == key.1
-    }
+    names: KeySet,
+    /// Room each set takes when its first key comes.
+    expected: usize,
 }
 
 impl ExistingKeys {
+    /// Empty, and sized for `n` keys of each kind that comes: a 1,000,000-row file's keys go in
+    /// without the sets growing (and rehashing everything) twenty times; a kind the file does not
+    /// have takes no room.
+    pub fn expecting(n: usize) -> Self {
+        Self { expected: n, ..Self::default() }
+    }
+
     /// Whether a lead with these keys would duplicate one of the found leads.
     pub fn matches(&self, keys: &DedupKeys) -> bool {
-        keys.phone.as_ref().is_some_and(|p| self.phones.contains(p))
-            || keys.website_host.as_ref().is_some_and(|h| self.hosts.contains(h))
+        keys.phone.as_ref().is_some_and(|p| self.phones.contains((p, "")))
+            || keys.website_host.as_ref().is_some_and(|h| self.hosts.contains((h, "")))
             || (!keys.name_key.is_empty()
-                && self.names.contains(&NameCity(&keys.name_key, keys.city_key.as_deref().unwrap_or(""))))
+                && self.names.contains((&keys.name_key, keys.city_key.as_deref().unwrap_or(""))))
     }
 
     /// Adds these keys (a row accepted earlier in the same file).
     pub fn add(&mut self, keys: &DedupKeys) {
         if let Some(p) = &keys.phone {
-            self.add_phone(p.clone());
+            self.add_phone(p);
         }
         if let Some(h) = &keys.website_host {
-            self.add_host(h.clone());
+            self.add_host(h);
         }
         if !keys.name_key.is_empty() {
-            self.add_name(keys.name_key.clone(), keys.city_key.clone().unwrap_or_default());
+            self.add_name(&keys.name_key, keys.city_key.as_deref().unwrap_or(""));
         }
     }
 
-    pub fn add_phone(&mut self, phone: String) {
-        self.phones.insert(phone);
+    pub fn add_phone(&mut self, phone: &str) {
+        self.phones.insert((phone, ""), self.expected);
     }
 
-    pub fn add_host(&mut self, host: String) {
-        self.hosts.insert(host);
+    pub fn add_host(&mut self, host: &str) {
+        self.hosts.insert((host, ""), self.expected);
     }
 
-    pub fn add_name(&mut self, name_key: String, city_key: String) {
-        self.names.insert((name_key, city_key));
+    pub fn add_name(&mut self, name_key: &str, city_key: &str) {
+        self.names.insert((name_key, city_key), self.expected);
+    }
+}
+
+/// The same keys, however much room either was given.
+impl PartialEq for ExistingKeys {
+    fn eq(&self, other: &Self) -> bool {
+        self.phones == other.phones && self.hosts == other.hosts && self.names == other.names
+    }
+}
+
+impl Eq for ExistingKeys {}
+
+/// A set of keys of one kind, each one or two texts. The texts live in one buffer, so that a
+/// file's 1,000,000 keys are a few allocations to make and to free rather than one each: freeing
+/// them one by one held up the end of a 1,000,000-row import by a quarter of a second.
+#[derive(Debug, Clone, Default)]
+struct KeySet {
+    text: String,
+    /// Where each key lies in `text`: its start and the lengths of its two parts.
+    spans: hashbrown::HashTable<(usize, usize, usize)>,
+    hasher: hashbrown::DefaultHashBuilder,
+}
+
+use std::hash::BuildHasher as _;
+
+/// The key a span of `text` holds.
+fn key_at<'a>(text: &'a str, &(start, first, second): &(usize, usize, usize)) -> (&'a str, &'a str) {
+    let middle = start + first;
+    (text.get(start..middle).unwrap_or_default(), text.get(middle..middle + second).unwrap_or_default())
+}
+
+impl KeySet {
+    fn contains(&self, key: (&str, &str)) -> bool {
+        let hash = self.hasher.hash_one(key);
+        self.spans.find(hash, |span| key_at(&self.text, span) == key).is_some()
+    }
+
+    /// Adds `key` unless it is in already; the first key gives the set room for `expected`.
+    fn insert(&mut self, key: (&str, &str), expected: usize) {
+        let Self { text, spans, hasher } = self;
+        let hash = hasher.hash_one(key);
+        if spans.find(hash, |span| key_at(text, span) == key).is_some() {
+            return;
+        }
+        if spans.capacity() == 0 {
+            spans.reserve(expected, |span| hasher.hash_one(key_at(text, span)));
+        }
+        let start = text.len();
+        text.push_str(key.0);
+        text.push_str(key.1);
+        spans.insert_unique(hash, (start, key.0.len(), key.1.len()), |span| hasher.hash_one(key_at(text, span)));
+    }
+}
+
+impl PartialEq for KeySet {
+    fn eq(&self, other: &Self) -> bool {
+        self.spans.len() == other.spans.len() && self.spans.iter().all(|span| other.contains(key_at(&self.text, span)))
     }
 }
 
@@ -454,6 +510,43 @@ mod tests {
         assert!(!seen.matches(&keys(None, None, "tech", Some("رياض"))));
         // The pair is compared whole: a name that ends where the city begins is another key.
         assert!(!seen.matches(&keys(None, None, "نو", Some("ررياض"))));
+    }
+
+    #[test]
+    fn a_set_sized_for_a_file_takes_room_only_for_the_kinds_of_key_that_come() {
+        let mut seen = ExistingKeys::expecting(10_000);
+        seen.add(&keys(Some("+966500000001"), None, "نور", None));
+        assert!(seen.phones.spans.capacity() >= 10_000 && seen.names.spans.capacity() >= 10_000);
+        assert_eq!(seen.hosts.spans.capacity(), 0);
+        assert!(seen.matches(&keys(Some("+966500000001"), None, "", None)));
+        assert!(seen.matches(&keys(None, None, "نور", None)));
+        assert!(!seen.matches(&keys(Some("+966500000002"), Some("example.sa"), "", None)));
+    }
+
+    #[test]
+    fn keys_kept_in_one_buffer_survive_growth_and_compare_as_sets() {
+        // No room given: the set grows (and rehashes its spans) many times over.
+        let mut grown = ExistingKeys::default();
+        let mut sized = ExistingKeys::expecting(20_000);
+        for i in 0..5_000 {
+            let k = keys(Some(&format!("+9665{i:08}")), None, &format!("شركة {i}"), Some(["رياض", ""][i % 2]));
+            grown.add(&k);
+            grown.add(&k); // again: no second copy
+        }
+        for i in (0..5_000).rev() {
+            sized.add(&keys(Some(&format!("+9665{i:08}")), None, &format!("شركة {i}"), Some(["رياض", ""][i % 2])));
+        }
+        assert_eq!(grown.phones.spans.len(), 5_000);
+        assert_eq!(grown, sized, "the same keys, added in another order into other room");
+        for i in [0, 1, 2_500, 4_999] {
+            let city = ["رياض", ""][i % 2];
+            assert!(grown.matches(&keys(None, None, &format!("شركة {i}"), Some(city))));
+            assert!(!grown.matches(&keys(None, None, &format!("شركة {i}"), Some(["رياض", ""][(i + 1) % 2]))));
+            assert!(grown.matches(&keys(Some(&format!("+9665{i:08}")), None, "", None)));
+        }
+        assert!(!grown.matches(&keys(Some("+966500005000"), None, "شركة 5000", None)));
+        sized.add_host("example.sa");
+        assert_ne!(grown, sized);
     }
 
     #[test]

@@ -745,13 +745,9 @@ pub(crate) async fn existing_keys<C: ConnectionTrait>(
         let kind: String = r.try_get("", "kind").map_err(db_err)?;
         let key: String = r.try_get("", "key").map_err(db_err)?;
         match kind.as_str() {
-            "p" => {
-                found.add_phone(key);
-            }
-            "h" => {
-                found.add_host(key);
-            }
-            _ => found.add_name(key, r.try_get("", "city").map_err(db_err)?),
+            "p" => found.add_phone(&key),
+            "h" => found.add_host(&key),
+            _ => found.add_name(&key, &r.try_get::<String>("", "city").map_err(db_err)?),
         }
     }
     Ok(found)
