@@ -9,6 +9,7 @@ use leadzone_domain::entities::*;
 use leadzone_domain::enums::{AuditEventType, UsageMetric};
 use leadzone_domain::ids::*;
 use leadzone_domain::leads::{DedupKeys, LeadFilter};
+use std::hash::BuildHasher as _;
 
 /// Opens tenant-scoped transactions.
 #[async_trait::async_trait]
@@ -310,8 +311,6 @@ struct KeySet {
     spans: hashbrown::HashTable<(usize, usize, usize)>,
     hasher: hashbrown::DefaultHashBuilder,
 }
-
-use std::hash::BuildHasher as _;
 
 /// The key a span of `text` holds.
 fn key_at<'a>(text: &'a str, &(start, first, second): &(usize, usize, usize)) -> (&'a str, &'a str) {
