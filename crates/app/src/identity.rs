@@ -247,11 +247,11 @@ impl App {
         };
         let (membership, tenant) = chosen.clone();
 
-        self.system.clear_login_failures(&throttle_key).await?;
-        self.system.record_login(user.id, now).await?;
-        let tokens = self.open_session(user.id, tenant.id, &client).await?;
-
-        let ctx = self.actor_ctx(user.id, tenant.id, membership.role, client);
+        // Audited before anything changes: the session lives in another store (the system role's),
+        // so the two cannot commit together, and a login the audit log cannot record opens no
+        // session. (The other way round, an audit row whose session then failed to open, records
+        // a login that only was not completed.)
+        let ctx = self.actor_ctx(user.id, tenant.id, membership.role, client.clone());
         let tx = self.uow.begin(tenant.id).await?;
         tx.audit()
             .append(&audit::entry(
@@ -264,6 +264,10 @@ impl App {
             ))
             .await?;
         tx.commit().await?;
+
+        self.system.clear_login_failures(&throttle_key).await?;
+        self.system.record_login(user.id, now).await?;
+        let tokens = self.open_session(user.id, tenant.id, &client).await?;
 
         Ok(AuthResult { user: User { last_login_at: Some(now), ..user }, tenant, role: membership.role, tokens })
     }

@@ -39,6 +39,34 @@ async fn refresh_rotates_and_reusing_a_rotated_token_kills_the_session() {
 }
 
 #[tokio::test]
+async fn a_login_the_audit_log_cannot_record_opens_no_session() {
+    let app = spawn_app().await;
+    let a = app.register().await;
+    let sessions = format!("SELECT count(*) FROM sessions WHERE user_id = '{}'", a.user_id);
+    let logins =
+        format!("SELECT count(*) FROM audit_logs WHERE user_id = '{}' AND event_type = 'AUTH_LOGIN'", a.user_id);
+    let (before, logins_before) = (app.sql_i64(&sessions).await, app.sql_i64(&logins).await);
+    // The audit store refuses the login's row (as a full disk or a lost connection would).
+    app.sql(
+        "CREATE FUNCTION refuse_login_audit() RETURNS trigger LANGUAGE plpgsql AS
+           $$ BEGIN RAISE EXCEPTION 'the audit log is unavailable'; END $$;
+         CREATE TRIGGER refuse_login_audit BEFORE INSERT ON audit_logs FOR EACH ROW
+           WHEN (NEW.event_type = 'AUTH_LOGIN') EXECUTE FUNCTION refuse_login_audit();",
+    )
+    .await;
+    let res = app.login(&a.email, &a.password).await;
+    let body = problem(res, 500, "INTERNAL").await;
+    assert!(body.get("accessToken").is_none(), "{body}");
+    assert_eq!(app.sql_i64(&sessions).await, before, "no session without its audit row");
+
+    app.sql("DROP TRIGGER refuse_login_audit ON audit_logs").await;
+    let res = app.login(&a.email, &a.password).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(app.sql_i64(&sessions).await, before + 1);
+    assert_eq!(app.sql_i64(&logins).await, logins_before + 1, "the login that opened a session is audited");
+}
+
+#[tokio::test]
 async fn logout_revokes_access_and_refresh_at_once() {
     let app = spawn_app().await;
     let a = app.register().await;
