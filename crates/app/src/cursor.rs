@@ -74,12 +74,83 @@ pub fn decode(sort: &str, cursor: &str) -> Result<LeadPosition, AppError> {
     Ok(LeadPosition { key, id: LeadId::from_uuid(wire.id) })
 }
 
+/// One page of a small, bounded collection (a tenant's lists, members, invites, API keys, a lead's
+/// evidence) that the use case has already loaded whole: rows are ordered by id (UUIDv7, so by
+/// creation) and the cursor is the last id shown, so paging stays exact when rows come and go.
+/// `limit` and `cursor` are validated like every other listing's (422 when bad).
+///
+/// # Errors
+/// 422 for a limit outside 1–200 or a cursor this function did not make.
+pub fn page_by_id<T>(
+    mut rows: Vec<T>,
+    id_of: impl Fn(&T) -> uuid::Uuid,
+    limit: Option<String>,
+    cursor: Option<String>,
+) -> Result<crate::leads::Page<T>, AppError> {
+    let mut v = leadzone_domain::error::Validator::new();
+    let limit = match limit.map(|l| l.trim().to_owned()).filter(|l| !l.is_empty()) {
+        None => crate::leads::DEFAULT_PAGE,
+        Some(l) => match l.parse::<u64>() {
+            Ok(n) if (1..=crate::leads::MAX_PAGE).contains(&n) => n,
+            _ => {
+                v.push("limit", "must be an integer from 1 to 200");
+                crate::leads::DEFAULT_PAGE
+            }
+        },
+    };
+    let after = match cursor.map(|c| c.trim().to_owned()).filter(|c| !c.is_empty()) {
+        None => None,
+        Some(c) => {
+            let decoded = URL_SAFE_NO_PAD
+                .decode(c.as_bytes())
+                .ok()
+                .and_then(|b| serde_json::from_slice::<IdCursor>(&b).ok())
+                .map(|w| w.after);
+            if decoded.is_none() {
+                v.push("cursor", "is not a valid cursor for this query");
+            }
+            decoded
+        }
+    };
+    v.finish()?;
+    rows.sort_by_key(|r| id_of(r));
+    if let Some(after) = after {
+        rows.retain(|r| id_of(r) > after);
+    }
+    Ok(crate::leads::Page::of_overfetched(rows, limit, |r| {
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&IdCursor { after: id_of(r) }).unwrap_or_default())
+    }))
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IdCursor {
+    after: uuid::Uuid,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn pos(key: SortKey) -> LeadPosition {
         LeadPosition { key, id: LeadId::from_uuid(uuid::Uuid::now_v7()) }
+    }
+
+    #[test]
+    fn small_collections_page_by_id() {
+        let ids: Vec<uuid::Uuid> = (0..5).map(|_| uuid::Uuid::now_v7()).collect();
+        let mut rows = ids.clone();
+        rows.reverse();
+        let first = page_by_id(rows.clone(), |r| *r, Some("2".into()), None).unwrap();
+        assert_eq!(first.data, ids[..2]);
+        let second = page_by_id(rows.clone(), |r| *r, Some("2".into()), first.next_cursor).unwrap();
+        assert_eq!(second.data, ids[2..4]);
+        let last = page_by_id(rows.clone(), |r| *r, Some("2".into()), second.next_cursor).unwrap();
+        assert_eq!((last.data, last.next_cursor), (ids[4..].to_vec(), None));
+        for (limit, cursor) in [(Some("0"), None), (Some("201"), None), (Some("abc"), None), (None, Some("forged"))] {
+            let r = page_by_id(rows.clone(), |r| *r, limit.map(Into::into), cursor.map(Into::into));
+            assert!(matches!(r, Err(AppError::Validation(_))), "{limit:?} {cursor:?}");
+        }
     }
 
     #[test]

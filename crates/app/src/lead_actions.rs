@@ -29,6 +29,8 @@ pub struct EvidenceInput {
     pub snippet: Option<String>,
     pub source: Option<String>,
     pub confidence: Option<String>,
+    /// Any JSON object kept with the evidence (the HTTP layer refuses other JSON types).
+    pub raw_data: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -277,7 +279,10 @@ impl App {
 
     /// Adds CUSTOM evidence: a title, an optional http(s) URL and snippet.
     pub async fn add_evidence(&self, ctx: &Ctx, id: LeadId, input: EvidenceInput) -> Result<Evidence, AppError> {
-        let EvidenceInput { title, url, snippet, source, confidence } = input;
+        let EvidenceInput { title, url, snippet, source, confidence, raw_data } = input;
+        if raw_data.as_ref().is_some_and(|r| !r.is_object()) {
+            return Err(AppError::field("rawData", "must be an object"));
+        }
         let mut v = Validator::new();
         let title = v.check_field("title", required_text(&title, 255));
         let url = v.check_field(
@@ -316,7 +321,7 @@ impl App {
             source,
             url,
             snippet,
-            raw_data: None,
+            raw_data,
             confidence,
             created_at: self.clock.now(),
         };

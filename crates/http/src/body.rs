@@ -21,36 +21,46 @@ impl FromRequest for JsonBody {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
-    fn from_request(_req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let mut payload = payload.take();
-        Box::pin(async move {
-            let mut buf = web::BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|e| ApiError::BadRequest(e.to_string()))?;
-                if buf.len() + chunk.len() > MAX_JSON_BYTES {
-                    return Err(ApiError::PayloadTooLarge);
-                }
-                buf.extend_from_slice(&chunk);
-            }
-            if buf.iter().all(u8::is_ascii_whitespace) {
-                return Ok(JsonBody(Map::new()));
-            }
-            match serde_json::from_slice::<Value>(&buf) {
-                Ok(Value::Object(map)) => {
-                    // PostgreSQL cannot store NUL in text or jsonb; refuse it at the door, naming
-                    // the top-level field that carries it.
-                    let bad: Vec<FieldError> = map
-                        .iter()
-                        .filter(|(k, v)| k.contains('\0') || contains_nul(v))
-                        .map(|(k, _)| FieldError::new(k.replace('\0', ""), "must not contain NUL characters"))
-                        .collect();
-                    if bad.is_empty() { Ok(JsonBody(map)) } else { Err(AppError::Validation(bad).into()) }
-                }
-                Ok(_) => Err(AppError::field("body", "must be a JSON object").into()),
-                Err(e) => Err(ApiError::BadRequest(format!("body is not valid JSON: {e}"))),
-            }
-        })
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let read = read_json_object(req, payload);
+        Box::pin(async move { read.await.map(JsonBody) })
     }
+}
+
+/// Reads a bounded body and parses it as a JSON object: an empty body is `{}` (bodiless POSTs),
+/// a body that is not JSON is 400, a non-object or a NUL anywhere is 422.
+pub(crate) fn read_json_object(
+    _req: &HttpRequest,
+    payload: &mut Payload,
+) -> Pin<Box<dyn Future<Output = Result<Map<String, Value>, ApiError>>>> {
+    let mut payload = payload.take();
+    Box::pin(async move {
+        let mut buf = web::BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|e| ApiError::BadRequest(e.to_string()))?;
+            if buf.len() + chunk.len() > MAX_JSON_BYTES {
+                return Err(ApiError::PayloadTooLarge);
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        if buf.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Map::new());
+        }
+        match serde_json::from_slice::<Value>(&buf) {
+            Ok(Value::Object(map)) => {
+                // PostgreSQL cannot store NUL in text or jsonb; refuse it at the door, naming
+                // the top-level field that carries it.
+                let bad: Vec<FieldError> = map
+                    .iter()
+                    .filter(|(k, v)| k.contains('\0') || contains_nul(v))
+                    .map(|(k, _)| FieldError::new(k.replace('\0', ""), "must not contain NUL characters"))
+                    .collect();
+                if bad.is_empty() { Ok(map) } else { Err(AppError::Validation(bad).into()) }
+            }
+            Ok(_) => Err(AppError::field("body", "must be a JSON object").into()),
+            Err(e) => Err(ApiError::BadRequest(format!("body is not valid JSON: {e}"))),
+        }
+    })
 }
 
 fn contains_nul(v: &Value) -> bool {

@@ -1,6 +1,7 @@
 //! Response bodies: exactly the TypeScript interfaces of data-model.md, in camelCase. Secrets
 //! (`passwordHash`, token hashes) have no field here, so they cannot leak by accident.
 
+use crate::openapi::enums;
 use leadzone_domain::entities::{
     Activity, ApiKey, AuditDetails, AuditLog, Evidence, Invite, Lead, List, Membership, Tenant, TenantSettings, User,
 };
@@ -12,9 +13,10 @@ use leadzone_domain::leads::EnrichmentData;
 use leadzone_ports::store::MemberView;
 use serde::Serialize;
 use time::OffsetDateTime;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserDto {
     pub id: Uuid,
@@ -50,14 +52,16 @@ impl From<&User> for UserDto {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TenantDto {
     pub id: Uuid,
     pub name: String,
     pub slug: String,
     pub logo_url: Option<String>,
+    #[schema(value_type = enums::TenantStatus)]
     pub status: TenantStatus,
+    #[schema(value_type = Object)]
     pub settings: TenantSettings,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -80,11 +84,12 @@ impl From<&Tenant> for TenantDto {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuthResponse {
     pub user: UserDto,
     pub tenant: TenantDto,
+    #[schema(value_type = enums::Role)]
     pub role: Role,
     pub access_token: String,
     pub refresh_token: String,
@@ -92,24 +97,27 @@ pub struct AuthResponse {
     pub expires_at: OffsetDateTime,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MembershipSummary {
     pub tenant: TenantDto,
+    #[schema(value_type = enums::Role)]
     pub role: Role,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MeResponse {
     pub user: UserDto,
     pub tenant: TenantDto,
+    #[schema(value_type = enums::Role)]
     pub role: Role,
+    #[schema(value_type = Vec<String>)]
     pub permissions: Vec<&'static str>,
     pub memberships: Vec<MembershipSummary>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LeadDto {
     pub id: Uuid,
@@ -120,9 +128,11 @@ pub struct LeadDto {
     pub phone: Option<String>,
     pub email: Option<String>,
     pub website: Option<String>,
+    #[schema(value_type = enums::LeadStatus)]
     pub status: LeadStatus,
     pub score: Option<i32>,
     pub tags: Vec<String>,
+    #[schema(value_type = Object)]
     pub enrichment_data: EnrichmentData,
     pub list_id: Option<Uuid>,
     pub assigned_to: Option<Uuid>,
@@ -161,14 +171,14 @@ impl From<&Lead> for LeadDto {
 }
 
 /// `{"data": […], "nextCursor": …}`
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct PageDto<T: Serialize> {
+pub struct PageDto<T: Serialize + ToSchema> {
     pub data: Vec<T>,
     pub next_cursor: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TokensDto {
     pub access_token: String,
@@ -177,13 +187,15 @@ pub struct TokensDto {
     pub expires_at: OffsetDateTime,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MembershipDto {
     pub id: Uuid,
     pub user_id: Uuid,
     pub tenant_id: Uuid,
+    #[schema(value_type = enums::Role)]
     pub role: Role,
+    #[schema(value_type = enums::MembershipStatus)]
     pub status: MembershipStatus,
     pub manager_id: Option<Uuid>,
     #[serde(with = "time::serde::rfc3339")]
@@ -207,14 +219,14 @@ impl From<&Membership> for MembershipDto {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct MemberUserDto {
     pub id: Uuid,
     pub email: String,
     pub name: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MemberDto {
     #[serde(flatten)]
@@ -231,14 +243,16 @@ impl From<&MemberView> for MemberDto {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct InviteDto {
     pub id: Uuid,
     pub tenant_id: Uuid,
     pub email: String,
+    #[schema(value_type = enums::Role)]
     pub role: Role,
     pub invited_by: Uuid,
+    #[schema(value_type = enums::InviteStatus)]
     pub status: InviteStatus,
     #[serde(with = "time::serde::rfc3339")]
     pub expires_at: OffsetDateTime,
@@ -264,7 +278,7 @@ impl From<&Invite> for InviteDto {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiKeyDto {
     pub id: Uuid,
@@ -300,15 +314,17 @@ impl From<&ApiKey> for ApiKeyDto {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditLogDto {
     pub id: Uuid,
     pub tenant_id: Uuid,
+    #[schema(value_type = enums::AuditEventType)]
     pub event_type: AuditEventType,
     pub entity_type: Option<String>,
     pub entity_id: Option<Uuid>,
     pub action: String,
+    #[schema(value_type = Object)]
     pub details: AuditDetails,
     pub user_id: Option<Uuid>,
     pub ip_address: Option<String>,
@@ -335,15 +351,17 @@ impl From<&AuditLog> for AuditLogDto {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ActivityDto {
     pub id: Uuid,
     pub tenant_id: Uuid,
     pub lead_id: Uuid,
     #[serde(rename = "type")]
+    #[schema(value_type = enums::ActivityType)]
     pub kind: ActivityType,
     pub description: String,
+    #[schema(value_type = Option<Value>)]
     pub metadata: Option<serde_json::Value>,
     pub user_id: Uuid,
     #[serde(with = "time::serde::rfc3339")]
@@ -365,19 +383,22 @@ impl From<&Activity> for ActivityDto {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EvidenceDto {
     pub id: Uuid,
     pub tenant_id: Uuid,
     pub lead_id: Uuid,
     #[serde(rename = "type")]
+    #[schema(value_type = enums::EvidenceType)]
     pub kind: EvidenceType,
     pub title: String,
     pub source: Option<String>,
     pub url: Option<String>,
     pub snippet: Option<String>,
+    #[schema(value_type = Option<Object>)]
     pub raw_data: Option<serde_json::Value>,
+    #[schema(value_type = enums::Confidence)]
     pub confidence: Confidence,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -401,7 +422,7 @@ impl From<&Evidence> for EvidenceDto {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ListDto {
     pub id: Uuid,
@@ -410,6 +431,7 @@ pub struct ListDto {
     pub description: Option<String>,
     pub color: Option<String>,
     pub is_smart: bool,
+    #[schema(value_type = Option<Object>)]
     pub smart_filters: Option<leadzone_domain::entities::SmartFilters>,
     pub created_by: Uuid,
     #[serde(with = "time::serde::rfc3339")]

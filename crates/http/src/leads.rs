@@ -1,10 +1,11 @@
 //! `/api/v1/leads`.
 
 use crate::auth::Authed;
-use crate::body::{Fields, JsonBody};
 use crate::dto::{ActivityDto, EvidenceDto};
 use crate::dto::{LeadDto, PageDto};
+use crate::openapi::enums;
 use crate::problem::ApiError;
+use crate::typed::{Json, Patch, check_query};
 use crate::{HttpState, path_id, query_pairs, query_param};
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use leadzone_app::AppError;
@@ -14,37 +15,84 @@ use leadzone_domain::enums::LeadStatus;
 use leadzone_domain::ids::{LeadId, ListId, UserId};
 use leadzone_domain::leads::LeadInput;
 use leadzone_domain::leads::LeadPatchInput;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
 
+/// `POST /leads`.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NewLeadBody {
+    company_name: String,
+    industry: Option<String>,
+    city: Option<String>,
+    /// Saudi local forms (`0501234567`) are normalised to E.164.
+    phone: Option<String>,
+    email: Option<String>,
+    /// Normalised to a lowercase `https://host/…` URL.
+    website: Option<String>,
+    #[schema(value_type = Option<enums::LeadStatus>)]
+    status: Option<LeadStatus>,
+    #[schema(minimum = 0, maximum = 100)]
+    score: Option<i32>,
+    tags: Option<Vec<String>>,
+    list_id: Option<Uuid>,
+    assigned_to: Option<Uuid>,
+    #[schema(value_type = Option<Object>)]
+    enrichment_data: Option<serde_json::Value>,
+}
+
+/// `?allowDuplicate=`.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(rename_all = "camelCase")]
+pub struct DuplicateQuery {
+    /// Create the lead even when its phone or website host matches another lead's.
+    #[allow(dead_code)]
+    allow_duplicate: Option<bool>,
+}
+
+#[utoipa::path(
+    tag = "leads",
+    params(DuplicateQuery),
+    request_body = NewLeadBody,
+    security(("bearer" = [])),
+    responses((status = 201, description = "The new lead", body = LeadDto))
+)]
 #[post("/leads")]
 async fn create(
     state: web::Data<HttpState>,
     req: HttpRequest,
     Authed(ctx): Authed,
-    JsonBody(body): JsonBody,
+    Json(body): Json<NewLeadBody>,
 ) -> Result<HttpResponse, ApiError> {
     let allow_duplicate = allow_duplicate(&req)?;
-    let mut f = Fields::new(&body);
     let input = LeadInput {
-        company_name: f.string("companyName"),
-        industry: f.opt_string("industry"),
-        city: f.opt_string("city"),
-        phone: f.opt_string("phone"),
-        email: f.opt_string("email"),
-        website: f.opt_string("website"),
-        status: f.opt_parsed::<LeadStatus>("status", "one of NEW, PROSPECTED, CONTACTED, QUALIFIED, LOST"),
-        score: f.opt_i32("score"),
-        tags: f.string_list("tags"),
-        list_id: f.opt_parsed::<ListId>("listId", "a list id (UUID)"),
-        assigned_to: f.opt_parsed::<UserId>("assignedTo", "a user id (UUID)"),
-        enrichment_data: f.opt_json("enrichmentData"),
+        company_name: body.company_name,
+        industry: body.industry,
+        city: body.city,
+        phone: body.phone,
+        email: body.email,
+        website: body.website,
+        status: body.status,
+        score: body.score,
+        tags: body.tags.unwrap_or_default(),
+        list_id: body.list_id.map(ListId::from_uuid),
+        assigned_to: body.assigned_to.map(UserId::from_uuid),
+        enrichment_data: body.enrichment_data,
     };
-    f.finish()?;
     let lead = state.app.create_lead(&ctx, input, allow_duplicate).await?;
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/api/v1/leads/{}", lead.id)))
         .json(LeadDto::from(&lead)))
 }
 
+#[utoipa::path(
+    tag = "leads",
+    params(("id" = Uuid, Path, description = "The lead's id")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The lead", body = LeadDto))
+)]
 #[get("/leads/{id}")]
 async fn get_one(
     state: web::Data<HttpState>,
@@ -66,47 +114,140 @@ fn leads_page(page: leadzone_app::leads::Page<leadzone_domain::entities::Lead>) 
         .json(PageDto { data: page.data.iter().map(LeadDto::from).collect(), next_cursor: page.next_cursor })
 }
 
+/// The filters, order and page of a lead listing (`GET /leads`, list pages, exports and bulk
+/// filters speak the same keys).
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct LeadListQuery {
+    /// Repeatable: leads in any of these statuses.
+    #[param(value_type = Option<Vec<enums::LeadStatus>>)]
+    status: Option<Vec<String>>,
+    /// Repeatable.
+    industry: Option<Vec<String>>,
+    /// Repeatable.
+    city: Option<Vec<String>>,
+    /// A member's user id, or `me`.
+    assigned_to: Option<String>,
+    list_id: Option<Uuid>,
+    tag: Option<String>,
+    has_phone: Option<bool>,
+    has_website: Option<bool>,
+    created_from: Option<time::OffsetDateTime>,
+    created_to: Option<time::OffsetDateTime>,
+    #[param(minimum = 0, maximum = 100)]
+    score_min: Option<i32>,
+    /// Full text over company name and industry (Arabic and English), the last word as a prefix.
+    q: Option<String>,
+    #[param(value_type = Option<String>, pattern = "^-?(createdAt|score|companyName|updatedAt)$")]
+    sort: Option<String>,
+    #[param(minimum = 1, maximum = 200)]
+    limit: Option<i64>,
+    /// The `nextCursor` of the previous page.
+    cursor: Option<String>,
+}
+
+#[utoipa::path(
+    tag = "leads",
+    params(LeadListQuery),
+    security(("bearer" = [])),
+    responses((status = 200, description = "A page of visible leads", body = PageDto<LeadDto>))
+)]
 #[get("/leads")]
 async fn list(state: web::Data<HttpState>, req: HttpRequest, Authed(ctx): Authed) -> Result<HttpResponse, ApiError> {
-    let page = state.app.list_leads(&ctx, list_params(query_pairs(&req)?)).await?;
+    let pairs = query_pairs(&req)?;
+    check_query::<LeadListQuery>(&pairs)?;
+    let page = state.app.list_leads(&ctx, list_params(pairs)).await?;
     Ok(leads_page(page))
 }
 
 fn allow_duplicate(req: &HttpRequest) -> Result<bool, ApiError> {
-    Ok(query_pairs(req)?.iter().any(|(k, v)| k == "allowDuplicate" && (v == "true" || v == "1")))
+    let pairs = query_pairs(req)?;
+    check_query::<DuplicateQuery>(&pairs)?;
+    Ok(query_param(&pairs, "allowDuplicate").is_some_and(|v| v == "true"))
 }
 
+/// `PATCH /leads/{id}`: absent fields stay, `null` clears. `status` has its own endpoint.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LeadPatchBody {
+    company_name: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    industry: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    city: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    phone: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    email: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    website: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<i32>, minimum = 0, maximum = 100)]
+    score: Patch<i32>,
+    tags: Option<Vec<String>>,
+    #[serde(default)]
+    #[schema(value_type = Option<Uuid>)]
+    list_id: Patch<Uuid>,
+    #[serde(default)]
+    #[schema(value_type = Option<Uuid>)]
+    assigned_to: Patch<Uuid>,
+    #[schema(value_type = Option<Object>)]
+    enrichment_data: Option<serde_json::Value>,
+    /// Not accepted here: use `POST /leads/{id}/status`.
+    #[schema(value_type = Option<enums::LeadStatus>)]
+    #[allow(dead_code)]
+    status: Option<serde_json::Value>,
+}
+
+#[utoipa::path(
+    tag = "leads",
+    params(("id" = Uuid, Path, description = "The lead's id"), DuplicateQuery),
+    request_body = LeadPatchBody,
+    security(("bearer" = [])),
+    responses((status = 200, description = "The updated lead", body = LeadDto))
+)]
 #[patch("/leads/{id}")]
 async fn update(
     state: web::Data<HttpState>,
     req: HttpRequest,
     Authed(ctx): Authed,
     id: web::Path<String>,
-    JsonBody(body): JsonBody,
+    Json(body): Json<LeadPatchBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id: LeadId = path_id(&id)?;
-    let mut f = Fields::new(&body);
-    if body.contains_key("status") {
+    if body.status.is_some() {
         return Err(AppError::field("status", "cannot be changed here; use POST /leads/{id}/status").into());
     }
     let patch = LeadPatchInput {
-        company_name: f.opt_string("companyName"),
-        industry: f.patch_string("industry"),
-        city: f.patch_string("city"),
-        phone: f.patch_string("phone"),
-        email: f.patch_string("email"),
-        website: f.patch_string("website"),
-        score: f.patch_i32("score"),
-        tags: body.contains_key("tags").then(|| f.string_list("tags")),
-        list_id: f.patch_parsed::<ListId>("listId", "a list id (UUID) or null"),
-        assigned_to: f.patch_parsed::<UserId>("assignedTo", "a user id (UUID) or null"),
-        enrichment_data: f.opt_json("enrichmentData"),
+        company_name: body.company_name,
+        industry: body.industry.into_option(),
+        city: body.city.into_option(),
+        phone: body.phone.into_option(),
+        email: body.email.into_option(),
+        website: body.website.into_option(),
+        score: body.score.into_option(),
+        tags: body.tags,
+        list_id: body.list_id.map(ListId::from_uuid).into_option(),
+        assigned_to: body.assigned_to.map(UserId::from_uuid).into_option(),
+        enrichment_data: body.enrichment_data,
     };
-    f.finish()?;
     let lead = state.app.update_lead(&ctx, id, patch, allow_duplicate(&req)?).await?;
     Ok(HttpResponse::Ok().json(LeadDto::from(&lead)))
 }
 
+#[utoipa::path(
+    tag = "leads",
+    params(("id" = Uuid, Path, description = "The lead's id")),
+    security(("bearer" = [])),
+    responses((status = 204, description = "Deleted"))
+)]
 #[delete("/leads/{id}")]
 async fn remove(
     state: web::Data<HttpState>,
@@ -117,37 +258,78 @@ async fn remove(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// `POST /leads/{id}/status`.
+#[derive(Deserialize, ToSchema)]
+pub struct StatusBody {
+    #[schema(value_type = enums::LeadStatus)]
+    status: String,
+    reason: Option<String>,
+}
+
+#[utoipa::path(
+    tag = "leads",
+    params(("id" = Uuid, Path, description = "The lead's id")),
+    request_body = StatusBody,
+    security(("bearer" = [])),
+    responses((status = 200, description = "The lead in its new status", body = LeadDto))
+)]
 #[post("/leads/{id}/status")]
 async fn status(
     state: web::Data<HttpState>,
     Authed(ctx): Authed,
     id: web::Path<String>,
-    JsonBody(body): JsonBody,
+    Json(body): Json<StatusBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id: LeadId = path_id(&id)?;
-    let mut f = Fields::new(&body);
-    let (to, reason) = (f.string("status"), f.opt_string("reason"));
-    f.finish()?;
-    Ok(HttpResponse::Ok().json(LeadDto::from(&state.app.change_status(&ctx, id, &to, reason).await?)))
+    let lead = state.app.change_status(&ctx, id, &body.status, body.reason).await?;
+    Ok(HttpResponse::Ok().json(LeadDto::from(&lead)))
 }
 
+/// `POST /leads/{id}/assign`: `userId` is required; `null` unassigns.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AssignBody {
+    #[schema(required = true)]
+    user_id: Option<Uuid>,
+}
+
+#[utoipa::path(
+    tag = "leads",
+    params(("id" = Uuid, Path, description = "The lead's id")),
+    request_body = AssignBody,
+    security(("bearer" = [])),
+    responses((status = 200, description = "The lead with its new assignee", body = LeadDto))
+)]
 #[post("/leads/{id}/assign")]
 async fn assign(
     state: web::Data<HttpState>,
     Authed(ctx): Authed,
     id: web::Path<String>,
-    JsonBody(body): JsonBody,
+    Json(body): Json<AssignBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id: LeadId = path_id(&id)?;
-    let mut f = Fields::new(&body);
-    if !body.contains_key("userId") {
-        f.string("userId");
-    }
-    let user = f.patch_parsed::<UserId>("userId", "a user id (UUID) or null").flatten();
-    f.finish()?;
+    let user = body.user_id.map(UserId::from_uuid);
     Ok(HttpResponse::Ok().json(LeadDto::from(&state.app.assign_lead(&ctx, id, user).await?)))
 }
 
+/// `?limit=&cursor=` of a cursor-paged collection.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct PageQuery {
+    /// Page size, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    limit: Option<i64>,
+    /// The `nextCursor` of the previous page.
+    cursor: Option<String>,
+}
+
+#[utoipa::path(
+    tag = "leads",
+    params(("id" = Uuid, Path, description = "The lead's id"), PageQuery),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The lead's timeline, newest first", body = PageDto<ActivityDto>))
+)]
 #[get("/leads/{id}/activities")]
 async fn activities(
     state: web::Data<HttpState>,
@@ -157,26 +339,48 @@ async fn activities(
 ) -> Result<HttpResponse, ApiError> {
     let id: LeadId = path_id(&id)?;
     let q = query_pairs(&req)?;
+    check_query::<PageQuery>(&q)?;
     let page = state.app.list_activities(&ctx, id, query_param(&q, "limit"), query_param(&q, "cursor")).await?;
     Ok(HttpResponse::Ok()
         .json(PageDto { data: page.data.iter().map(ActivityDto::from).collect(), next_cursor: page.next_cursor }))
 }
 
+/// `POST /leads/{id}/activities`: what a user logs by hand.
+#[derive(Deserialize, ToSchema)]
+pub struct ActivityBody {
+    #[serde(rename = "type")]
+    #[schema(value_type = String, rename = "type", pattern = "^(NOTE|CALL|MEETING)$")]
+    kind: String,
+    description: String,
+    #[schema(value_type = Option<Object>)]
+    metadata: Option<serde_json::Value>,
+}
+
+#[utoipa::path(
+    tag = "leads",
+    params(("id" = Uuid, Path, description = "The lead's id")),
+    request_body = ActivityBody,
+    security(("bearer" = [])),
+    responses((status = 201, description = "The new activity", body = ActivityDto))
+)]
 #[post("/leads/{id}/activities")]
 async fn add_activity(
     state: web::Data<HttpState>,
     Authed(ctx): Authed,
     id: web::Path<String>,
-    JsonBody(body): JsonBody,
+    Json(body): Json<ActivityBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id: LeadId = path_id(&id)?;
-    let mut f = Fields::new(&body);
-    let (kind, description, metadata) = (f.string("type"), f.string("description"), f.opt_json("metadata"));
-    f.finish()?;
-    let a = state.app.add_activity(&ctx, id, &kind, &description, metadata).await?;
+    let a = state.app.add_activity(&ctx, id, &body.kind, &body.description, body.metadata).await?;
     Ok(HttpResponse::Created().json(ActivityDto::from(&a)))
 }
 
+#[utoipa::path(
+    tag = "leads",
+    params(("id" = Uuid, Path, description = "The lead's id"), PageQuery),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The lead's evidence", body = PageDto<EvidenceDto>))
+)]
 #[get("/leads/{id}/evidence")]
 async fn evidence(
     state: web::Data<HttpState>,
@@ -187,73 +391,211 @@ async fn evidence(
     Ok(HttpResponse::Ok().json(PageDto { data: rows.iter().map(EvidenceDto::from).collect(), next_cursor: None }))
 }
 
+/// `POST /leads/{id}/evidence`: only `CUSTOM` evidence is added by hand.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EvidenceBody {
+    #[serde(rename = "type")]
+    #[schema(value_type = Option<String>, rename = "type", pattern = "^CUSTOM$")]
+    #[allow(dead_code)]
+    kind: Option<String>,
+    title: String,
+    url: Option<String>,
+    snippet: Option<String>,
+    source: Option<String>,
+    #[schema(value_type = Option<enums::Confidence>)]
+    confidence: Option<String>,
+    /// Any JSON object kept with the evidence.
+    #[schema(value_type = Option<Object>)]
+    raw_data: Option<serde_json::Value>,
+}
+
+#[utoipa::path(
+    tag = "leads",
+    params(("id" = Uuid, Path, description = "The lead's id")),
+    request_body = EvidenceBody,
+    security(("bearer" = [])),
+    responses((status = 201, description = "The new evidence", body = EvidenceDto))
+)]
 #[post("/leads/{id}/evidence")]
 async fn add_evidence(
     state: web::Data<HttpState>,
     Authed(ctx): Authed,
     id: web::Path<String>,
-    JsonBody(body): JsonBody,
+    Json(body): Json<EvidenceBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id: LeadId = path_id(&id)?;
-    let mut f = Fields::new(&body);
-    if let Some(kind) = f.opt_string("type")
-        && kind != "CUSTOM"
-    {
-        return Err(AppError::field("type", "only CUSTOM evidence can be added by hand").into());
-    }
     let input = EvidenceInput {
-        title: f.string("title"),
-        url: f.opt_string("url"),
-        snippet: f.opt_string("snippet"),
-        source: f.opt_string("source"),
-        confidence: f.opt_string("confidence"),
+        title: body.title,
+        url: body.url,
+        snippet: body.snippet,
+        source: body.source,
+        confidence: body.confidence,
+        raw_data: body.raw_data,
     };
-    f.finish()?;
     let e = state.app.add_evidence(&ctx, id, input).await?;
     Ok(HttpResponse::Created().json(EvidenceDto::from(&e)))
 }
 
+/// The filter of a bulk action or an export: the keys of `GET /leads`' filters.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LeadFilterBody {
+    #[schema(value_type = Option<Vec<enums::LeadStatus>>, min_items = 1)]
+    status: Option<Vec<String>>,
+    #[schema(min_items = 1)]
+    industry: Option<Vec<String>>,
+    #[schema(min_items = 1)]
+    city: Option<Vec<String>>,
+    /// A member's user id, or `me`.
+    assigned_to: Option<String>,
+    list_id: Option<Uuid>,
+    tag: Option<String>,
+    has_phone: Option<bool>,
+    has_website: Option<bool>,
+    created_from: Option<time::OffsetDateTime>,
+    created_to: Option<time::OffsetDateTime>,
+    #[schema(minimum = 0, maximum = 100)]
+    score_min: Option<i32>,
+    q: Option<String>,
+}
+
+impl LeadFilterBody {
+    /// The filter as the query pairs of `GET /leads`, so one parser serves all three.
+    pub(crate) fn into_pairs(self) -> Vec<(String, String)> {
+        let mut pairs = Vec::new();
+        let mut put = |k: &str, v: String| pairs.push((k.to_owned(), v));
+        let time =
+            |t: time::OffsetDateTime| t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+        for v in self.status.into_iter().flatten() {
+            put("status", v);
+        }
+        for v in self.industry.into_iter().flatten() {
+            put("industry", v);
+        }
+        for v in self.city.into_iter().flatten() {
+            put("city", v);
+        }
+        if let Some(v) = self.assigned_to {
+            put("assignedTo", v);
+        }
+        if let Some(v) = self.list_id {
+            put("listId", v.to_string());
+        }
+        if let Some(v) = self.tag {
+            put("tag", v);
+        }
+        if let Some(v) = self.has_phone {
+            put("hasPhone", v.to_string());
+        }
+        if let Some(v) = self.has_website {
+            put("hasWebsite", v.to_string());
+        }
+        if let Some(v) = self.created_from {
+            put("createdFrom", time(v));
+        }
+        if let Some(v) = self.created_to {
+            put("createdTo", time(v));
+        }
+        if let Some(v) = self.score_min {
+            put("scoreMin", v.to_string());
+        }
+        if let Some(v) = self.q {
+            put("q", v);
+        }
+        pairs
+    }
+}
+
+/// The bulk actions on leads.
+#[derive(Deserialize, ToSchema, Clone, Copy)]
+#[serde(rename_all = "camelCase")]
+pub enum BulkAction {
+    Delete,
+    Assign,
+    SetStatus,
+    AddToList,
+    RemoveFromList,
+    AddTags,
+    RemoveTags,
+}
+
+impl BulkAction {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Delete => "delete",
+            Self::Assign => "assign",
+            Self::SetStatus => "setStatus",
+            Self::AddToList => "addToList",
+            Self::RemoveFromList => "removeFromList",
+            Self::AddTags => "addTags",
+            Self::RemoveTags => "removeTags",
+        }
+    }
+}
+
+/// `POST /leads/bulk`: `ids` or `filter`, not both.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BulkBody {
+    action: BulkAction,
+    #[schema(max_items = 10000)]
+    ids: Option<Vec<Uuid>>,
+    filter: Option<LeadFilterBody>,
+    #[schema(value_type = Option<enums::LeadStatus>)]
+    status: Option<String>,
+    /// For `assign`: a member's user id, or `null` to unassign.
+    #[serde(default)]
+    #[schema(value_type = Option<Uuid>)]
+    user_id: Patch<Uuid>,
+    list_id: Option<Uuid>,
+    tags: Option<Vec<String>>,
+}
+
+/// `{"affected": n}`.
+#[derive(serde::Serialize, ToSchema)]
+pub struct AffectedDto {
+    affected: u64,
+}
+
+#[utoipa::path(
+    tag = "leads",
+    request_body = BulkBody,
+    security(("bearer" = [])),
+    responses((status = 200, description = "How many leads the action changed", body = AffectedDto))
+)]
 #[post("/leads/bulk")]
 async fn bulk(
     state: web::Data<HttpState>,
     Authed(ctx): Authed,
-    JsonBody(body): JsonBody,
+    Json(body): Json<BulkBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut f = Fields::new(&body);
-    let action = f.string("action");
-    let target = match (body.get("ids"), f.filter_pairs("filter", leadzone_app::leads::LEAD_FILTER_KEYS)) {
-        (Some(_), None) => {
-            let raw = f.string_list("ids");
-            let mut ids = Vec::with_capacity(raw.len());
-            for r in raw {
-                match r.parse::<LeadId>() {
-                    Ok(id) => ids.push(id),
-                    // An id that is not a UUID names no lead: it is simply not affected.
-                    Err(_) => continue,
-                }
-            }
-            BulkTarget::Ids(ids)
-        }
-        (None, Some(pairs)) => {
-            let (parsed, ..) = state.app.parse_lead_filter(&ctx, list_params(pairs))?;
+    let target = match (body.ids, body.filter) {
+        (Some(ids), None) => BulkTarget::Ids(ids.into_iter().map(LeadId::from_uuid).collect()),
+        (None, Some(filter)) => {
+            let (parsed, ..) = state.app.parse_lead_filter(&ctx, list_params(filter.into_pairs()))?;
             BulkTarget::Filter(parsed)
         }
         (Some(_), Some(_)) => return Err(AppError::field("ids", "give ids or a filter, not both").into()),
         (None, None) => return Err(AppError::field("ids", "ids or a filter is required").into()),
     };
     let input = BulkInput {
-        action,
+        action: body.action.as_str().to_owned(),
         target,
-        status: f.opt_string("status"),
-        user_id: f.patch_parsed::<UserId>("userId", "a user id (UUID) or null"),
-        list_id: f.opt_parsed::<ListId>("listId", "a list id (UUID)"),
-        tags: body.contains_key("tags").then(|| f.string_list("tags")),
+        status: body.status,
+        user_id: body.user_id.map(UserId::from_uuid).into_option(),
+        list_id: body.list_id.map(ListId::from_uuid),
+        tags: body.tags,
     };
-    f.finish()?;
     let affected = state.app.bulk_leads(&ctx, input).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({"affected": affected})))
+    Ok(HttpResponse::Ok().json(AffectedDto { affected }))
 }
 
+#[utoipa::path(
+    tag = "leads",
+    security(("bearer" = [])),
+    responses((status = 200, description = "Counts over the visible leads", body = Object))
+)]
 #[get("/stats/leads")]
 async fn stats(state: web::Data<HttpState>, Authed(ctx): Authed) -> Result<HttpResponse, ApiError> {
     let s = state.app.lead_stats(&ctx).await?;
@@ -271,7 +613,7 @@ async fn stats(state: web::Data<HttpState>, Authed(ctx): Authed) -> Result<HttpR
     })))
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     // Literal paths (`/leads/bulk`) before `{id}` patterns.
     cfg.service(bulk)
         .service(stats)

@@ -17,15 +17,19 @@ pub mod leads;
 pub mod lists;
 pub mod metrics;
 pub mod middleware;
+pub mod openapi;
 pub mod problem;
 pub mod team;
 pub mod tenant;
+pub mod typed;
 
 use actix_web::dev::Server;
-use actix_web::{App, HttpServer, middleware::from_fn, web};
-use problem::{ApiError, Lang, Problem};
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, middleware::from_fn, web};
+use problem::ApiError;
 use std::net::TcpListener;
 use std::sync::Arc;
+use utoipa_actix_web::service_config::ServiceConfig;
+use utoipa_actix_web::{AppExt, scope};
 
 /// What handlers share: the use cases and the adapter's own state.
 pub struct HttpState {
@@ -56,31 +60,34 @@ pub(crate) fn query_param(pairs: &[(String, String)], key: &str) -> Option<Strin
     pairs.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.clone())
 }
 
-async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
-    Err(ApiError::App(leadzone_app::AppError::NotFound))
+/// What no route answers: 405 with `Allow` when the path is served with other methods (the
+/// document is the route table), 404 otherwise.
+async fn unrouted(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let allowed = openapi::allowed_methods(req.path());
+    if allowed.is_empty() {
+        return Err(ApiError::App(leadzone_app::AppError::NotFound));
+    }
+    Err(ApiError::MethodNotAllowed(allowed))
 }
 
-/// Every route of the service.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.configure(health::configure)
+/// Every route of the service, each documented by its handler's `#[utoipa::path]`.
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.map(|c| c.configure(health::configure))
         .service(
-            web::scope("/api/v1")
-                .configure(identity::configure)
-                .configure(billing::configure)
-                .configure(tenant::configure)
-                .configure(team::configure)
-                .configure(api_keys::configure)
+            scope("/api/v1")
+                .configure(openapi::configure)
+                .map(|s| s.configure(identity::configure))
+                .map(|s| s.configure(billing::configure))
+                .map(|s| s.configure(tenant::configure))
+                .map(|s| s.configure(team::configure))
+                .map(|s| s.configure(api_keys::configure))
                 .configure(leads::configure)
-                .configure(lists::configure)
-                .configure(jobs::configure)
-                .default_service(web::to(not_found)),
+                .map(|s| s.configure(lists::configure))
+                .map(|s| s.configure(jobs::configure)),
         )
-        .service(web::scope("/webhooks").configure(billing::configure_webhooks).default_service(web::to(not_found)))
+        .service(scope("/webhooks").map(|s| s.configure(billing::configure_webhooks)))
         .service(
-            web::scope("/admin/v1")
-                .configure(admin::configure)
-                .configure(billing::configure_admin)
-                .default_service(web::to(not_found)),
+            scope("/admin/v1").map(|s| s.configure(admin::configure)).map(|s| s.configure(billing::configure_admin)),
         );
 }
 
@@ -101,17 +108,14 @@ pub fn serve(
         App::new()
             .app_data(state.clone())
             .wrap(from_fn(middleware::observe))
+            .into_utoipa_app()
             .configure(routes)
-            .default_service(web::to(not_found))
+            .into_app()
+            .default_service(web::to(unrouted))
     })
     .workers(workers.max(1))
     .shutdown_timeout(shutdown_timeout_secs)
     .listen(listener)?
     .run();
     Ok(server)
-}
-
-/// A problem response outside any handler (used by tests and the binary).
-pub fn problem_response(err: &ApiError) -> actix_web::HttpResponse {
-    Problem::from_error(err).response(Lang::En, None)
 }

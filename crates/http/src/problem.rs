@@ -17,8 +17,9 @@ pub enum ApiError {
     BadRequest(String),
     #[error("payload too large")]
     PayloadTooLarge,
+    /// The path is served, but not with this method; the methods that are, for `Allow`.
     #[error("method not allowed")]
-    MethodNotAllowed,
+    MethodNotAllowed(Vec<String>),
 }
 
 /// What a problem response says, kept beside the body so the problem middleware can re-render it
@@ -32,6 +33,8 @@ pub struct Problem {
     pub extra: Map<String, Value>,
     /// For logs only; never sent.
     pub internal: Option<String>,
+    /// The `Allow` header of a 405.
+    pub allow: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,7 +56,7 @@ impl Lang {
 
 impl Problem {
     pub fn new(status: StatusCode, code: &'static str) -> Self {
-        Self { status, code, errors: Vec::new(), extra: Map::new(), internal: None }
+        Self { status, code, errors: Vec::new(), extra: Map::new(), internal: None, allow: None }
     }
 
     pub fn from_error(err: &ApiError) -> Self {
@@ -66,7 +69,11 @@ impl Problem {
                 prob
             }
             ApiError::PayloadTooLarge => p(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
-            ApiError::MethodNotAllowed => p(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"),
+            ApiError::MethodNotAllowed(methods) => {
+                let mut prob = p(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED");
+                prob.allow = Some(methods.join(", "));
+                prob
+            }
             ApiError::App(app) => match app {
                 E::Validation(errors) => {
                     let mut prob = p(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_FAILED");
@@ -171,6 +178,9 @@ impl Problem {
             && let Ok(v) = HeaderValue::from_str(&n.to_string())
         {
             res.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        if let Some(allow) = self.allow.as_deref().and_then(|a| HeaderValue::from_str(a).ok()) {
+            res.headers_mut().insert(header::ALLOW, allow);
         }
         res.extensions_mut().insert(self.clone());
         res

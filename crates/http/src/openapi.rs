@@ -1,0 +1,352 @@
+//! The published contract: the OpenAPI 3.1 document, generated from the handlers' `#[utoipa::path]`
+//! attributes and the typed bodies they parse (`GET /api/v1/openapi.json`).
+//!
+//! Handlers declare their success responses; the error answers every operation can give are added
+//! here by one rule (`add_problem_responses`), so a new endpoint is born with its errors documented.
+//! This module never decides behaviour: it only describes what the handlers do.
+
+use actix_web::get;
+use std::borrow::Cow;
+use std::collections::BTreeSet;
+use utoipa::openapi::path::{Operation, PathItem};
+use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, OpenApi, RefOr};
+use utoipa::{PartialSchema, ToSchema};
+
+/// The name of the bearer security scheme (a session access token or an API key).
+pub const BEARER: &str = "bearer";
+
+/// Schema-only mirrors of the domain's closed sets: the values come from the domain's `ALL`, so
+/// the document lists exactly what the server parses.
+pub mod enums {
+    use super::*;
+
+    macro_rules! enum_schemas {
+        ($($name:ident),+ $(,)?) => {$(
+            #[doc = concat!("The wire spellings of `", stringify!($name), "`.")]
+            pub struct $name;
+
+            impl PartialSchema for $name {
+                fn schema() -> RefOr<Schema> {
+                    let values = leadzone_domain::enums::$name::ALL.iter().map(|v| v.as_str());
+                    ObjectBuilder::new().schema_type(Type::String).enum_values(Some(values)).into()
+                }
+            }
+
+            impl ToSchema for $name {
+                fn name() -> Cow<'static, str> {
+                    Cow::Borrowed(stringify!($name))
+                }
+            }
+        )+};
+    }
+
+    enum_schemas!(
+        LeadStatus,
+        Role,
+        MembershipStatus,
+        TenantStatus,
+        InviteStatus,
+        SubscriptionStatus,
+        BillingCycle,
+        UsageMetric,
+        JobType,
+        JobStatus,
+        LogLevel,
+        JobEntityType,
+        EvidenceType,
+        Confidence,
+        ActivityType,
+        AuditEventType,
+    );
+}
+
+/// Every public problem code and its status (api.md's table).
+pub const PROBLEM_CODES: &[(&str, u16)] = &[
+    ("BAD_REQUEST", 400),
+    ("UNAUTHENTICATED", 401),
+    ("INVALID_CREDENTIALS", 401),
+    ("OTP_REQUIRED", 401),
+    ("SUBSCRIPTION_UNPAID", 402),
+    ("QUOTA_EXCEEDED", 402),
+    ("FORBIDDEN", 403),
+    ("TENANT_SUSPENDED", 403),
+    ("FEATURE_DISABLED", 403),
+    ("NOT_FOUND", 404),
+    ("METHOD_NOT_ALLOWED", 405),
+    ("NOT_ACCEPTABLE", 406),
+    ("CONFLICT", 409),
+    ("DUPLICATE_LEAD", 409),
+    ("INVALID_STATE_TRANSITION", 409),
+    ("PLAN_LIMIT_CONFLICT", 409),
+    ("RECIPIENT_OPTED_OUT", 409),
+    ("INVITE_EXPIRED", 410),
+    ("PAYLOAD_TOO_LARGE", 413),
+    ("UNSUPPORTED_MEDIA_TYPE", 415),
+    ("VALIDATION_FAILED", 422),
+    ("RATE_LIMITED", 429),
+    ("INTERNAL", 500),
+    ("UNAVAILABLE", 503),
+];
+
+/// One `errors[]` entry of a problem.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct FieldProblem {
+    /// The field, as the client named it (`filter.status`, `ids[3]`); `body` for the body itself.
+    field: String,
+    /// What is wrong, in the request's language.
+    message: String,
+}
+
+/// An `application/problem+json` body (RFC 9457). Extra members (`existingLeadId`, `metric`,
+/// `limit`, `used`, `retryAfter`, `feature`…) appear with the codes that carry them.
+pub struct Problem;
+
+impl PartialSchema for Problem {
+    fn schema() -> RefOr<Schema> {
+        let codes = PROBLEM_CODES.iter().map(|(c, _)| *c);
+        ObjectBuilder::new()
+            .property("type", ObjectBuilder::new().schema_type(Type::String))
+            .required("type")
+            .property("title", ObjectBuilder::new().schema_type(Type::String))
+            .required("title")
+            .property("status", ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(400)).maximum(Some(599)))
+            .required("status")
+            .property("detail", ObjectBuilder::new().schema_type(Type::String))
+            .required("detail")
+            .property("code", ObjectBuilder::new().schema_type(Type::String).enum_values(Some(codes)))
+            .required("code")
+            .property("errors", utoipa::openapi::schema::ArrayBuilder::new().items(FieldProblem::schema()))
+            .property("requestId", ObjectBuilder::new().schema_type(Type::String))
+            .into()
+    }
+}
+
+impl ToSchema for Problem {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("Problem")
+    }
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((FieldProblem::name().into_owned(), FieldProblem::schema()));
+    }
+}
+
+fn problem_response(description: &str) -> RefOr<utoipa::openapi::Response> {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/problem+json",
+            ContentBuilder::new().schema(Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name("Problem")))).build(),
+        )
+        .into()
+}
+
+/// The error statuses an operation can answer, by what it takes: every operation can fail
+/// inside (500, 503) and be called too often (429); authenticated ones add 401/403 and writes
+/// 402 (quota, unpaid) and 409; a path id adds 404; a body or query adds 400/413/422.
+fn error_statuses(path: &str, method: &str, op: &Operation) -> BTreeSet<u16> {
+    let mut s: BTreeSet<u16> = [429, 500, 503].into();
+    let authed = op.security.as_ref().is_some_and(|v| !v.is_empty());
+    if authed || path.starts_with("/admin/") {
+        s.extend([401, 403]);
+    }
+    let write = method != "get";
+    if authed && write {
+        s.extend([402, 409]);
+    }
+    if path.contains('{') || path.starts_with("/api/v1/") || path.starts_with("/admin/") {
+        // Also a tenant's missing singleton (`/tenant`) or a disabled admin API.
+        s.insert(404);
+    }
+    let has_query = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+    if op.request_body.is_some() || has_query || write {
+        s.extend([400, 422]);
+    }
+    if op.request_body.is_some() || write {
+        s.extend([413, 415]);
+    }
+    s
+}
+
+fn description(status: u16) -> &'static str {
+    match status {
+        400 => "The request could not be read (BAD_REQUEST).",
+        401 => "No valid session token or API key (UNAUTHENTICATED, INVALID_CREDENTIALS, OTP_REQUIRED).",
+        402 => "A plan limit is reached or the subscription is unpaid (QUOTA_EXCEEDED, SUBSCRIPTION_UNPAID).",
+        403 => "The role or API key lacks the permission, the tenant is suspended or the feature is off.",
+        404 => "No such resource in this tenant (NOT_FOUND).",
+        405 => "The path does not support this method (METHOD_NOT_ALLOWED).",
+        409 => "The request conflicts with the current state.",
+        410 => "The invitation has expired (INVITE_EXPIRED).",
+        413 => "The body is too large (PAYLOAD_TOO_LARGE).",
+        415 => "The body's content type is not accepted (UNSUPPORTED_MEDIA_TYPE).",
+        422 => "One or more fields are invalid (VALIDATION_FAILED), each listed in `errors`.",
+        429 => "Too many requests (RATE_LIMITED); see `Retry-After`.",
+        503 => "The service is temporarily unavailable (UNAVAILABLE).",
+        _ => "Something went wrong on the server (INTERNAL).",
+    }
+}
+
+fn operations(item: &mut PathItem) -> Vec<(&'static str, &mut Operation)> {
+    let mut ops = Vec::new();
+    for (m, op) in [
+        ("get", &mut item.get),
+        ("post", &mut item.post),
+        ("put", &mut item.put),
+        ("patch", &mut item.patch),
+        ("delete", &mut item.delete),
+    ] {
+        if let Some(op) = op.as_mut() {
+            ops.push((m, op));
+        }
+    }
+    ops
+}
+
+/// Adds the problem responses every operation can give (see `error_statuses`), keeping any an
+/// operation declared itself.
+fn add_problem_responses(doc: &mut OpenApi) {
+    for (path, item) in doc.paths.paths.iter_mut() {
+        for (method, op) in operations(item) {
+            for status in error_statuses(path, method, op) {
+                op.responses
+                    .responses
+                    .entry(status.to_string())
+                    .or_insert_with(|| problem_response(description(status)));
+            }
+        }
+    }
+}
+
+/// The (method, path) of every documented operation, upper-case methods.
+pub fn documented_operations(doc: &OpenApi) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (path, item) in doc.paths.paths.clone() {
+        let mut item = item;
+        for (m, _) in operations(&mut item) {
+            out.push((m.to_ascii_uppercase(), path.clone()));
+        }
+    }
+    out
+}
+
+/// Completes the document the routes produced: title, version, the bearer scheme, the problem
+/// schema and the error answers.
+pub fn finish(mut doc: OpenApi) -> OpenApi {
+    doc.info.title = "Leadzone API".to_owned();
+    doc.info.version = "1".to_owned();
+    doc.info.description = Some(
+        "Multi-tenant lead generation for sales teams in Saudi Arabia and the Gulf. Every error is \
+         `application/problem+json` with a stable `code`; `title`, `detail` and `errors[].message` follow \
+         `Accept-Language` (`ar` or `en`). Lists page by cursor (`limit` 1–200, default 50)."
+            .to_owned(),
+    );
+    let components = doc.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        BEARER,
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .description(Some("A session access token (from login) or an API key (`lz_live_…`, `lz_test_…`)."))
+                .build(),
+        ),
+    );
+    components.schemas.insert(Problem::name().into_owned(), Problem::schema());
+    let mut nested = Vec::new();
+    Problem::schemas(&mut nested);
+    components.schemas.extend(nested);
+    add_problem_responses(&mut doc);
+    doc
+}
+
+/// A request body's JSON schema with its referenced components, for the body validator.
+pub fn body_schema<T: ToSchema>() -> (RefOr<Schema>, Vec<(String, RefOr<Schema>)>) {
+    let mut components = Vec::new();
+    T::schemas(&mut components);
+    (T::schema(), components)
+}
+
+/// The finished document of every route, built once.
+pub fn document() -> &'static OpenApi {
+    static DOC: std::sync::OnceLock<OpenApi> = std::sync::OnceLock::new();
+    DOC.get_or_init(|| {
+        use utoipa_actix_web::AppExt;
+        let (_, doc) = actix_web::App::new().into_utoipa_app().configure(crate::routes).split_for_parts();
+        finish(doc)
+    })
+}
+
+/// The document as JSON, rendered once.
+fn document_json() -> &'static str {
+    static JSON: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    JSON.get_or_init(|| document().to_json().unwrap_or_else(|_| "{}".to_owned()))
+}
+
+fn template_matches(template: &str, path: &str) -> bool {
+    let (mut t, mut p) = (template.split('/'), path.trim_end_matches('/').split('/'));
+    loop {
+        match (t.next(), p.next()) {
+            (None, None) => return true,
+            (Some(ts), Some(ps)) => {
+                let param = ts.starts_with('{') && ts.ends_with('}');
+                if !(ts == ps || (param && !ps.is_empty())) {
+                    return false;
+                }
+            }
+            _ => return false,
+        }
+    }
+}
+
+/// The methods the document serves on `path` (empty when no template matches it).
+pub fn allowed_methods(path: &str) -> Vec<String> {
+    let mut methods: Vec<String> = documented_operations(document())
+        .into_iter()
+        .filter(|(_, template)| template_matches(template, path))
+        .map(|(m, _)| m)
+        .collect();
+    methods.sort();
+    methods.dedup();
+    methods
+}
+
+/// The OpenAPI 3.1 document of this API.
+#[utoipa::path(
+    tag = "meta",
+    responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json", body = Object))
+)]
+#[get("/openapi.json")]
+async fn openapi_json() -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Ok().content_type("application/json").body(document_json())
+}
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(openapi_json);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_match_segment_by_segment() {
+        assert!(template_matches("/api/v1/leads/{id}", "/api/v1/leads/abc"));
+        assert!(template_matches("/api/v1/leads", "/api/v1/leads/"));
+        assert!(!template_matches("/api/v1/leads/{id}", "/api/v1/leads/"));
+        assert!(!template_matches("/api/v1/leads/{id}", "/api/v1/leads/a/b"));
+        assert!(!template_matches("/api/v1/leads", "/api/v1/lists"));
+    }
+}
+
+#[cfg(test)]
+mod doc_tests {
+    #[test]
+    fn the_document_renders() {
+        let json = super::document_json();
+        std::fs::write(std::env::temp_dir().join("leadzone-openapi.json"), json).ok();
+        assert!(json.contains("\"/api/v1/leads\""), "{json}");
+    }
+}
