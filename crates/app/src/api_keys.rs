@@ -1,6 +1,7 @@
 //! API keys: `lz_live_…`/`lz_test_…` secrets shown once, stored as SHA-256, restricted by scopes.
 
 use crate::identity::{API_KEY_LIVE_PREFIX, API_KEY_TEST_PREFIX};
+use crate::leads::Page;
 use crate::{App, AppError, Ctx, audit, policy};
 use leadzone_domain::access::{Permission, api_key_permissions};
 use leadzone_domain::entities::{ApiKey, AuditDetails};
@@ -9,14 +10,15 @@ use leadzone_domain::error::Validator;
 use leadzone_domain::ids::ApiKeyId;
 use leadzone_domain::values::required_text;
 use serde_json::json;
-use time::OffsetDateTime;
+use time::{OffsetDateTime, UtcOffset};
 
 #[derive(Debug, Clone, Default)]
 pub struct NewApiKeyInput {
     pub label: String,
     pub scopes: Vec<String>,
-    /// `live` (default) or `test`.
-    pub mode: Option<String>,
+    /// `live` or `test` (required).
+    pub mode: String,
+    /// Any offset; stored and answered in UTC.
     pub expires_at: Option<OffsetDateTime>,
 }
 
@@ -39,15 +41,17 @@ impl App {
         }
         let beyond_caller = scopes.iter().any(|p| Role::Admin.has(*p) && !ctx.has(*p));
         let granted = api_key_permissions(&scopes);
-        let prefix = match input.mode.as_deref().map(str::trim) {
-            None | Some("live") => API_KEY_LIVE_PREFIX,
-            Some("test") => API_KEY_TEST_PREFIX,
-            Some(_) => {
+        let prefix = match input.mode.trim() {
+            "live" => API_KEY_LIVE_PREFIX,
+            "test" => API_KEY_TEST_PREFIX,
+            _ => {
                 v.push("mode", "must be live or test");
                 API_KEY_LIVE_PREFIX
             }
         };
-        if input.expires_at.is_some_and(|e| e <= now) {
+        // Every time the API answers is UTC, whatever offset the client wrote.
+        let expires_at = input.expires_at.map(|e| e.to_offset(UtcOffset::UTC));
+        if expires_at.is_some_and(|e| e <= now) {
             v.push("expiresAt", "must be in the future");
         }
         v.finish()?;
@@ -64,7 +68,7 @@ impl App {
             key_hash: self.tokens.hash(&secret),
             scopes: granted.iter().map(|p| p.as_str().to_owned()).collect(),
             last_used_at: None,
-            expires_at: input.expires_at,
+            expires_at,
             revoked_at: None,
             created_by: ctx.user_id,
             created_at: now,
@@ -88,10 +92,18 @@ impl App {
         Ok((key, secret))
     }
 
-    pub async fn list_api_keys(&self, ctx: &Ctx) -> Result<Vec<ApiKey>, AppError> {
+    /// A page of the tenant's keys, oldest first: `limit` 1–200 (default 50), `cursor` the previous
+    /// page's `nextCursor` (422 when either is bad).
+    pub async fn list_api_keys(
+        &self,
+        ctx: &Ctx,
+        limit: Option<String>,
+        cursor: Option<String>,
+    ) -> Result<Page<ApiKey>, AppError> {
         policy::require(ctx, Permission::ApiKeysManage)?;
         let tx = self.uow.begin(ctx.tenant_id).await?;
-        Ok(tx.api_keys().list().await?)
+        let keys = tx.api_keys().list().await?;
+        crate::cursor::page_by_id(keys, |k| k.id.as_uuid(), limit, cursor)
     }
 
     /// Revokes at once: the next request with the key is 401.

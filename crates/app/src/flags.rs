@@ -8,7 +8,7 @@ use leadzone_domain::flags::is_enabled;
 use leadzone_domain::ids::TenantId;
 use leadzone_ports::store::TenantTx;
 use std::collections::BTreeMap;
-use time::OffsetDateTime;
+use time::{OffsetDateTime, UtcOffset};
 
 /// `POST /admin/v1/feature-flags` and `PATCH …/{key}`; `None` leaves a field.
 #[derive(Debug, Clone, Default)]
@@ -144,7 +144,8 @@ impl App {
             tenant_id: tenant,
             feature_key: key.to_owned(),
             enabled,
-            expires_at,
+            // Answered as given: UTC, whatever offset the operator wrote.
+            expires_at: expires_at.map(|e| e.to_offset(UtcOffset::UTC)),
             created_at: now,
         };
         self.system.set_override(&o).await?;

@@ -216,11 +216,34 @@ async fn visible_job(tx: &dyn leadzone_ports::store::TenantTx, ctx: &Ctx, id: Jo
     Ok(job)
 }
 
+/// The answer to a request whose Idempotency-Key was used before in this tenant: the first
+/// answer again (api.md: same status and body), which is the job as it was enqueued, not as it is
+/// now. The same key with a different request is 422.
 pub(crate) fn replay(existing: Job, hash: &str) -> Result<(Job, bool), AppError> {
     let same = existing.input.as_ref().and_then(|i| i.get("requestHash")).and_then(|h| h.as_str()) == Some(hash);
     if same {
-        Ok((existing, true))
+        Ok((as_enqueued(existing), true))
     } else {
         Err(AppError::field("Idempotency-Key", "was already used with a different request"))
+    }
+}
+
+/// A job as `JobRepo::insert` returned it when it was enqueued: everything the queue changes
+/// afterwards (status, progress, message, result, error, run times, attempts, cancellation, the
+/// next run) back to its initial value. What the first answer showed — id, type, input, entity,
+/// creator, creation time — never changes, so this is exactly the first answer's job.
+pub(crate) fn as_enqueued(job: Job) -> Job {
+    Job {
+        status: JobStatus::Pending,
+        progress: 0,
+        message: None,
+        result: None,
+        error: None,
+        started_at: None,
+        completed_at: None,
+        attempts: 0,
+        run_at: job.created_at,
+        cancel_requested: false,
+        ..job
     }
 }

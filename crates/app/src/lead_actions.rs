@@ -271,10 +271,18 @@ impl App {
         Ok(activity)
     }
 
-    pub async fn list_evidence(&self, ctx: &Ctx, id: LeadId) -> Result<Vec<Evidence>, AppError> {
+    /// A lead's evidence, oldest first, paged by id (a lead has tens of rows, not thousands).
+    pub async fn list_evidence(
+        &self,
+        ctx: &Ctx,
+        id: LeadId,
+        limit: Option<String>,
+        cursor: Option<String>,
+    ) -> Result<crate::leads::Page<Evidence>, AppError> {
         let tx = self.uow.begin(ctx.tenant_id).await?;
         self.visible_lead(ctx, &*tx, id, Permission::LeadsRead).await?;
-        Ok(tx.evidence().list(id).await?)
+        let rows = tx.evidence().list(id).await?;
+        crate::cursor::page_by_id(rows, |e| e.id.as_uuid(), limit, cursor)
     }
 
     /// Adds CUSTOM evidence: a title, an optional http(s) URL and snippet.

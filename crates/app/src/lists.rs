@@ -51,11 +51,20 @@ impl App {
         self.views(ctx, tx, vec![list]).await?.pop().ok_or_else(|| AppError::Internal("no count".into()))
     }
 
-    pub async fn list_lists(&self, ctx: &Ctx) -> Result<Vec<ListView>, AppError> {
+    /// A page of the tenant's lists, oldest first (`limit` 1–200, default 50; `cursor` the
+    /// previous page's `nextCursor`). Counts are computed for the page's lists only.
+    pub async fn list_lists(
+        &self,
+        ctx: &Ctx,
+        limit: Option<String>,
+        cursor: Option<String>,
+    ) -> Result<Page<ListView>, AppError> {
         policy::require(ctx, Permission::ListsRead)?;
         let tx = self.uow.begin(ctx.tenant_id).await?;
         let lists = tx.lists().all().await?;
-        self.views(ctx, &*tx, lists).await
+        let page = crate::cursor::page_by_id(lists, |l| l.id.as_uuid(), limit, cursor)?;
+        let data = self.views(ctx, &*tx, page.data).await?;
+        Ok(Page { data, next_cursor: page.next_cursor })
     }
 
     pub async fn get_list(&self, ctx: &Ctx, id: ListId) -> Result<ListView, AppError> {
@@ -206,6 +215,8 @@ fn apply(mut list: List, input: ListInput, creating: bool) -> Result<List, AppEr
         list.is_smart = input.is_smart.unwrap_or(false);
     }
     match (&input.smart_filters, list.is_smart) {
+        // A list is not filters (serde would read `[null, null]` as `{}`: every lead).
+        (Some(Some(json)), true) if !json.is_object() => v.push("smartFilters", "must be an object"),
         (Some(Some(json)), true) => match serde_json::from_value::<SmartFilters>(json.clone()) {
             Ok(f) => list.smart_filters = Some(f),
             Err(e) => v.push("smartFilters", format!("does not match the smart filter shape: {e}")),

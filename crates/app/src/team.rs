@@ -1,5 +1,7 @@
 //! The team: members (roles, the manager hierarchy, suspension, removal) and invitations.
 
+use crate::cursor::page_by_id;
+use crate::leads::Page;
 use crate::{App, AppError, Ctx, audit, policy};
 use leadzone_domain::access::Permission;
 use leadzone_domain::entities::{AuditDetails, Invite, Membership, User};
@@ -40,14 +42,22 @@ fn member_json(m: &Membership) -> serde_json::Value {
 }
 
 impl App {
-    pub async fn list_members(&self, ctx: &Ctx) -> Result<Vec<MemberView>, AppError> {
+    /// A page of the tenant's members, oldest first (`limit` 1–200, default 50; `cursor` the
+    /// previous page's `nextCursor`).
+    pub async fn list_members(
+        &self,
+        ctx: &Ctx,
+        limit: Option<String>,
+        cursor: Option<String>,
+    ) -> Result<Page<MemberView>, AppError> {
         policy::require_active_tenant(ctx)?;
         // People see their team; a script needs the team:manage scope to read emails.
         if matches!(ctx.via, crate::ctx::Via::ApiKey(_)) {
             policy::require(ctx, Permission::TeamManage)?;
         }
         let tx = self.uow.begin(ctx.tenant_id).await?;
-        Ok(tx.memberships().list().await?)
+        let rows = tx.memberships().list().await?;
+        page_by_id(rows, |m| m.membership.id.as_uuid(), limit, cursor)
     }
 
     pub async fn update_member(&self, ctx: &Ctx, id: MembershipId, patch: MemberPatch) -> Result<Membership, AppError> {
@@ -138,16 +148,10 @@ impl App {
 
     /// Invites someone by email. Seats: active members + pending invites may not exceed the plan.
     /// The token is returned once (and mailed); only its hash is stored.
-    pub async fn create_invite(
-        &self,
-        ctx: &Ctx,
-        email: &str,
-        role: Option<Role>,
-    ) -> Result<(Invite, String), AppError> {
+    pub async fn create_invite(&self, ctx: &Ctx, email: &str, role: Role) -> Result<(Invite, String), AppError> {
         policy::require(ctx, Permission::TeamManage)?;
         let mut v = Validator::new();
         let email = v.check_field("email", Email::parse(email));
-        let role = role.unwrap_or(Role::Sales);
         if role == Role::Owner {
             v.push("role", "must be ADMIN, MANAGER or SALES");
         }
@@ -213,11 +217,20 @@ impl App {
         Ok((invite, token))
     }
 
-    pub async fn list_invites(&self, ctx: &Ctx) -> Result<Vec<Invite>, AppError> {
+    /// A page of the tenant's invitations, oldest first, each with its effective status
+    /// (`limit` 1–200, default 50; `cursor` the previous page's `nextCursor`).
+    pub async fn list_invites(
+        &self,
+        ctx: &Ctx,
+        limit: Option<String>,
+        cursor: Option<String>,
+    ) -> Result<Page<Invite>, AppError> {
         policy::require(ctx, Permission::TeamManage)?;
         let tx = self.uow.begin(ctx.tenant_id).await?;
         let now = self.clock.now();
-        Ok(tx.invites().list().await?.into_iter().map(|i| Invite { status: i.effective_status(now), ..i }).collect())
+        let rows: Vec<Invite> =
+            tx.invites().list().await?.into_iter().map(|i| Invite { status: i.effective_status(now), ..i }).collect();
+        page_by_id(rows, |i| i.id.as_uuid(), limit, cursor)
     }
 
     pub async fn revoke_invite(&self, ctx: &Ctx, id: InviteId) -> Result<Invite, AppError> {
@@ -436,7 +449,7 @@ mod tests {
             let app = app_with(FakeTx::default());
             let err = app.remove_member(&ctx(role, 1), uuid::Uuid::from_u128(5).into()).await.unwrap_err();
             assert_eq!(err, AppError::Forbidden, "{role}");
-            let err = app.create_invite(&ctx(role, 1), "x@y.sa", Some(Role::Sales)).await.unwrap_err();
+            let err = app.create_invite(&ctx(role, 1), "x@y.sa", Role::Sales).await.unwrap_err();
             assert_eq!(err, AppError::Forbidden, "{role}");
         }
     }
@@ -459,10 +472,8 @@ mod tests {
 
     #[tokio::test]
     async fn inviting_an_owner_is_refused() {
-        let err = app_with(FakeTx::default())
-            .create_invite(&ctx(Role::Owner, 1), "x@y.sa", Some(Role::Owner))
-            .await
-            .unwrap_err();
+        let err =
+            app_with(FakeTx::default()).create_invite(&ctx(Role::Owner, 1), "x@y.sa", Role::Owner).await.unwrap_err();
         assert!(matches!(err, AppError::Validation(ref e) if e[0].field == "role"));
     }
 }

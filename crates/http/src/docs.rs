@@ -12,7 +12,7 @@
 //! (`apps/api/tests/it/docs_page.rs`).
 
 use actix_web::http::header;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, get};
 use std::sync::LazyLock;
 
 /// The vendored Redoc release (`crates/http/assets/README.md` records the same).
@@ -117,6 +117,11 @@ static PAGE: LazyLock<String> = LazyLock::new(|| {
         .replace("{{MONO_FONTS}}", MONO_FONTS)
 });
 
+#[utoipa::path(
+    tag = "meta",
+    responses((status = 200, description = "The interactive API reference (Redoc)", content_type = "text/html", body = String))
+)]
+#[get("/docs")]
 async fn page() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
@@ -128,11 +133,18 @@ async fn page() -> HttpResponse {
 }
 
 /// `/docs/` is the same page at its canonical address.
+#[utoipa::path(tag = "meta", responses((status = 308, description = "Redirect to `/docs`")))]
+#[get("/docs/")]
 async fn page_with_slash() -> HttpResponse {
     HttpResponse::PermanentRedirect().insert_header((header::LOCATION, "/docs")).finish()
 }
 
 /// The bundle never changes under one version (the page asks for `?v=<version>`): cached for a year.
+#[utoipa::path(
+    tag = "meta",
+    responses((status = 200, description = "Redoc's standalone bundle", content_type = "text/javascript", body = String))
+)]
+#[get("/docs/redoc.standalone.js")]
 async fn redoc_js() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/javascript; charset=utf-8")
@@ -142,10 +154,8 @@ async fn redoc_js() -> HttpResponse {
 }
 
 /// `GET /docs`, `GET /docs/` (redirect) and `GET /docs/redoc.standalone.js`; no authentication.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/docs", web::get().to(page))
-        .route("/docs/", web::get().to(page_with_slash))
-        .route(REDOC_JS_PATH, web::get().to(redoc_js));
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(page).service(page_with_slash).service(redoc_js);
 }
 
 #[cfg(test)]
@@ -153,10 +163,12 @@ mod tests {
     use super::*;
     use actix_web::test::{TestRequest, call_service, init_service};
     use actix_web::{App, body::to_bytes};
+    use utoipa_actix_web::AppExt;
 
     #[test]
     fn the_bundle_requests_nothing_off_this_server() {
-        for banned in ["cdn.redoc.ly", "fonts.googleapis", "fonts.gstatic", "sourceMappingURL=redoc.standalone.js.map"] {
+        for banned in ["cdn.redoc.ly", "fonts.googleapis", "fonts.gstatic", "sourceMappingURL=redoc.standalone.js.map"]
+        {
             assert!(!REDOC_JS.contains(banned), "the vendored bundle mentions {banned}: re-run vendor-redoc.sh");
         }
         // Redoc prints its version in its error boundary.
@@ -174,7 +186,7 @@ mod tests {
 
     #[actix_web::test]
     async fn serves_the_page_and_the_bundle_with_their_types_and_caching() {
-        let app = init_service(App::new().configure(configure)).await;
+        let app = init_service(App::new().into_utoipa_app().configure(configure).into_app()).await;
 
         let res = call_service(&app, TestRequest::get().uri("/docs").to_request()).await;
         assert_eq!(res.status(), 200);

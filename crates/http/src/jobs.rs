@@ -1,9 +1,11 @@
 //! `/api/v1/imports`, `/api/v1/exports`, `/api/v1/jobs` (with server-sent events).
 
 use crate::auth::Authed;
-use crate::body::{Fields, JsonBody};
 use crate::dto::PageDto;
+use crate::leads::{LeadFilterBody, list_params};
+use crate::openapi::enums;
 use crate::problem::ApiError;
+use crate::typed::{Json, check_query};
 use crate::{HttpState, path_id, query_pairs, query_param};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
@@ -12,42 +14,137 @@ use leadzone_app::AppError;
 use leadzone_app::imports::{ImportRequest, MAX_IMPORT_BYTES};
 use leadzone_app::jobs::JobListParams;
 use leadzone_domain::entities::{Job, JobLog};
+use leadzone_domain::enums::{JobEntityType, JobStatus, JobType, LogLevel};
 use leadzone_domain::ids::{JobId, ListId};
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::collections::HashMap;
-use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
 
-fn time(t: Option<time::OffsetDateTime>) -> Value {
-    t.and_then(|t| t.format(&Rfc3339).ok()).map(Value::String).unwrap_or(Value::Null)
+/// Why a job failed.
+#[derive(Serialize, ToSchema)]
+pub struct JobErrorDto {
+    /// A stable code (`VALIDATION_FAILED`, `INTERNAL`, `FAILED`…).
+    code: String,
+    message: String,
 }
 
-/// A job as clients see it: internal input keys (where the upload is kept, the request hash) are
-/// not shown.
-pub fn job_json(j: &Job) -> Value {
-    let input = j.input.clone().map(|mut i| {
-        if let Some(o) = i.as_object_mut() {
-            o.remove("blobKey");
-            o.remove("requestHash");
+/// A background job as clients see it: internal input keys (where the upload is kept, the
+/// request hash) are not shown.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JobDto {
+    id: Uuid,
+    tenant_id: Uuid,
+    #[serde(rename = "type")]
+    #[schema(value_type = enums::JobType, rename = "type")]
+    kind: JobType,
+    #[schema(value_type = enums::JobStatus)]
+    status: JobStatus,
+    #[schema(minimum = 0, maximum = 100)]
+    progress: i32,
+    /// What the job is doing now, in words.
+    message: Option<String>,
+    #[schema(value_type = Option<enums::JobEntityType>)]
+    entity_type: Option<JobEntityType>,
+    entity_id: Option<Uuid>,
+    /// What the job was asked to do.
+    #[schema(value_type = Option<Object>)]
+    input: Option<Value>,
+    /// What the job produced (its checkpoint while it runs).
+    #[schema(value_type = Option<Object>)]
+    result: Option<Value>,
+    error: Option<JobErrorDto>,
+    created_by: Uuid,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    started_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    completed_at: Option<OffsetDateTime>,
+    /// Runs started so far (a retried job runs again).
+    #[schema(minimum = 0)]
+    attempts: i32,
+    /// Cancellation was asked for while it ran: it stops at its next checkpoint.
+    cancel_requested: bool,
+}
+
+impl From<&Job> for JobDto {
+    fn from(j: &Job) -> Self {
+        let input = j.input.clone().map(|mut i| {
+            if let Some(o) = i.as_object_mut() {
+                o.remove("blobKey");
+                o.remove("requestHash");
+            }
+            i
+        });
+        Self {
+            id: j.id.as_uuid(),
+            tenant_id: j.tenant_id.as_uuid(),
+            kind: j.kind,
+            status: j.status,
+            progress: j.progress,
+            message: j.message.clone(),
+            entity_type: j.entity_type,
+            entity_id: j.entity_id,
+            input,
+            result: j.result.clone(),
+            error: j.error.as_ref().map(|e| JobErrorDto { code: e.code.clone(), message: e.message.clone() }),
+            created_by: j.created_by.as_uuid(),
+            created_at: j.created_at,
+            started_at: j.started_at,
+            completed_at: j.completed_at,
+            attempts: j.attempts,
+            cancel_requested: j.cancel_requested,
         }
-        i
-    });
-    json!({
-        "id": j.id, "tenantId": j.tenant_id, "type": j.kind, "status": j.status, "progress": j.progress,
-        "message": j.message, "entityType": j.entity_type, "entityId": j.entity_id, "input": input,
-        "result": j.result, "error": j.error, "createdBy": j.created_by, "createdAt": time(Some(j.created_at)),
-        "startedAt": time(j.started_at), "completedAt": time(j.completed_at), "attempts": j.attempts,
-        "cancelRequested": j.cancel_requested,
-    })
+    }
 }
 
-fn log_json(l: &JobLog) -> Value {
-    json!({"id": l.id, "jobId": l.job_id, "level": l.level, "message": l.message, "data": l.data, "createdAt": time(Some(l.created_at))})
+/// A job as JSON (the body of `GET /jobs/{id}` and of each server-sent event).
+pub fn job_json(j: &Job) -> Value {
+    serde_json::to_value(JobDto::from(j)).unwrap_or(Value::Null)
 }
 
-fn accepted(job: &Job) -> HttpResponse {
+/// `{"job": …}`: the answer of an endpoint that starts work (202, `Location: /api/v1/jobs/{id}`).
+#[derive(Serialize, ToSchema)]
+pub struct JobAcceptedDto {
+    job: JobDto,
+}
+
+/// One line of a job's log.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JobLogDto {
+    id: Uuid,
+    job_id: Uuid,
+    #[schema(value_type = enums::LogLevel)]
+    level: LogLevel,
+    message: String,
+    #[schema(value_type = Option<Object>)]
+    data: Option<Value>,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+}
+
+impl From<&JobLog> for JobLogDto {
+    fn from(l: &JobLog) -> Self {
+        Self {
+            id: l.id.as_uuid(),
+            job_id: l.job_id.as_uuid(),
+            level: l.level,
+            message: l.message.clone(),
+            data: l.data.clone(),
+            created_at: l.created_at,
+        }
+    }
+}
+
+pub fn accepted(job: &Job) -> HttpResponse {
     HttpResponse::Accepted()
         .insert_header((header::LOCATION, format!("/api/v1/jobs/{}", job.id)))
-        .json(json!({"job": job_json(job)}))
+        .json(JobAcceptedDto { job: JobDto::from(job) })
 }
 
 fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
@@ -90,8 +187,51 @@ async fn read_limited(mut payload: actix_web::dev::Payload, limit: usize) -> Res
     Ok(buf)
 }
 
-/// `text/csv` body (options in the query string) or `multipart/form-data` with `file`, `mapping`,
-/// `listId`, `dryRun`.
+/// `POST /imports`'s query string (a `text/csv` body's options).
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct ImportQuery {
+    /// A static list the imported leads join.
+    list_id: Option<Uuid>,
+    /// Check every row and report, creating nothing.
+    dry_run: Option<bool>,
+}
+
+/// `POST /imports` as `multipart/form-data`.
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct ImportForm {
+    /// The CSV file (UTF-8 with or without BOM, or Windows-1256; `,` or `;`), at most 50 MB.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+    /// A JSON object of CSV column → lead field, for headers that are not recognised by name.
+    mapping: Option<String>,
+    /// A static list the imported leads join.
+    list_id: Option<Uuid>,
+    /// Check every row and report, creating nothing.
+    dry_run: Option<bool>,
+}
+
+#[utoipa::path(
+    tag = "jobs",
+    params(
+        ImportQuery,
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, description = "The same key within 24 h returns the first answer (same status and body) and starts nothing"),
+    ),
+    request_body(
+        description = "The CSV file itself (options in the query string), or a form with `file`, `mapping`, `listId`, `dryRun`",
+        content(
+            (String = "text/csv"),
+            (ImportForm = "multipart/form-data"),
+        ),
+    ),
+    security(("bearer" = [])),
+    responses((status = 202, description = "The IMPORT job, enqueued; `Location` names it", body = JobAcceptedDto,
+        headers(("Location" = String, description = "`/api/v1/jobs/{id}`"))))
+)]
 #[post("/imports")]
 async fn import(
     state: web::Data<HttpState>,
@@ -101,6 +241,7 @@ async fn import(
 ) -> Result<HttpResponse, ApiError> {
     let key = idempotency_key(&req)?;
     let q = query_pairs(&req)?;
+    check_query::<ImportQuery>(&q)?;
     let content_type =
         req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
     let mut request = ImportRequest {
@@ -150,30 +291,87 @@ async fn import(
     Ok(accepted(&job))
 }
 
+/// The only export format.
+#[derive(Deserialize, ToSchema, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportFormat {
+    Csv,
+}
+
+/// `POST /exports`.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportBody {
+    /// The leads to export, with the keys of `GET /leads`' filters; absent: every visible lead.
+    #[schema(value_type = Option<LeadFilterBody>)]
+    filter: Option<Value>,
+    #[allow(dead_code)]
+    format: ExportFormat,
+}
+
+#[utoipa::path(
+    tag = "jobs",
+    params(("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, description = "The same key within 24 h returns the first answer (same status and body) and starts nothing")),
+    request_body = ExportBody,
+    security(("bearer" = [])),
+    responses((status = 202, description = "The EXPORT job, enqueued; `Location` names it", body = JobAcceptedDto,
+        headers(("Location" = String, description = "`/api/v1/jobs/{id}`"))))
+)]
 #[post("/exports")]
 async fn export(
     state: web::Data<HttpState>,
     req: HttpRequest,
     Authed(ctx): Authed,
-    JsonBody(body): JsonBody,
+    Json(body): Json<ExportBody>,
 ) -> Result<HttpResponse, ApiError> {
     let key = idempotency_key(&req)?;
-    let mut f = Fields::new(&body);
-    if let Some(format) = f.opt_string("format")
-        && format != "csv"
-    {
-        return Err(AppError::field("format", "must be csv").into());
+    let raw_filter = match body.filter {
+        None | Some(Value::Null) => Value::Object(Default::default()),
+        Some(f) => f,
+    };
+    // A `null` filter key would silently widen the export: leave the key out instead.
+    if let Value::Object(map) = &raw_filter {
+        let nulls: Vec<leadzone_domain::FieldError> = map
+            .iter()
+            .filter(|(_, v)| v.is_null())
+            .map(|(k, _)| leadzone_domain::FieldError::new(format!("filter.{k}"), "must not be null (leave it out)"))
+            .collect();
+        if !nulls.is_empty() {
+            return Err(AppError::Validation(nulls).into());
+        }
     }
-    let pairs = f.filter_pairs("filter", leadzone_app::leads::LEAD_FILTER_KEYS).unwrap_or_default();
-    let raw_filter = f.opt_json("filter").unwrap_or_else(|| Value::Object(Default::default()));
-    f.finish()?;
-    let (job, _) = state.app.start_export(&ctx, crate::leads::list_params(pairs), raw_filter, key).await?;
+    let filter: LeadFilterBody = crate::typed::parse(raw_filter.clone())?;
+    let (job, _) = state.app.start_export(&ctx, list_params(filter.into_pairs()), raw_filter, key).await?;
     Ok(accepted(&job))
 }
 
+/// `GET /jobs`' filters and page.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct JobListQuery {
+    #[serde(rename = "type")]
+    #[param(value_type = Option<enums::JobType>)]
+    kind: Option<String>,
+    #[param(value_type = Option<enums::JobStatus>)]
+    status: Option<String>,
+    /// Page size, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    limit: Option<i64>,
+    /// The `nextCursor` of the previous page.
+    cursor: Option<String>,
+}
+
+#[utoipa::path(
+    tag = "jobs",
+    params(JobListQuery),
+    security(("bearer" = [])),
+    responses((status = 200, description = "A page of the jobs the caller may see, newest first", body = PageDto<JobDto>))
+)]
 #[get("/jobs")]
 async fn list(state: web::Data<HttpState>, req: HttpRequest, Authed(ctx): Authed) -> Result<HttpResponse, ApiError> {
     let q = query_pairs(&req)?;
+    check_query::<JobListQuery>(&q)?;
     let page = state
         .app
         .list_jobs(
@@ -187,18 +385,30 @@ async fn list(state: web::Data<HttpState>, req: HttpRequest, Authed(ctx): Authed
         )
         .await?;
     Ok(HttpResponse::Ok()
-        .json(PageDto { data: page.data.iter().map(job_json).collect(), next_cursor: page.next_cursor }))
+        .json(PageDto { data: page.data.iter().map(JobDto::from).collect(), next_cursor: page.next_cursor }))
 }
 
+#[utoipa::path(
+    tag = "jobs",
+    params(("id" = Uuid, Path, description = "The job's id")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The job", body = JobDto))
+)]
 #[get("/jobs/{id}")]
 async fn one(
     state: web::Data<HttpState>,
     Authed(ctx): Authed,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(job_json(&state.app.get_job(&ctx, path_id(&id)?).await?)))
+    Ok(HttpResponse::Ok().json(JobDto::from(&state.app.get_job(&ctx, path_id(&id)?).await?)))
 }
 
+#[utoipa::path(
+    tag = "jobs",
+    params(("id" = Uuid, Path, description = "The job's id")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The job's log, oldest first (its first 1,000 lines)", body = PageDto<JobLogDto>))
+)]
 #[get("/jobs/{id}/logs")]
 async fn logs(
     state: web::Data<HttpState>,
@@ -206,19 +416,42 @@ async fn logs(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let rows = state.app.job_logs(&ctx, path_id(&id)?).await?;
-    Ok(HttpResponse::Ok().json(PageDto { data: rows.iter().map(log_json).collect(), next_cursor: None }))
+    Ok(HttpResponse::Ok().json(PageDto { data: rows.iter().map(JobLogDto::from).collect(), next_cursor: None }))
 }
 
+#[utoipa::path(
+    tag = "jobs",
+    params(("id" = Uuid, Path, description = "The job's id")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The job: CANCELLED when it was PENDING; `cancelRequested` when it is RUNNING", body = JobDto))
+)]
 #[post("/jobs/{id}/cancel")]
 async fn cancel(
     state: web::Data<HttpState>,
     Authed(ctx): Authed,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(job_json(&state.app.cancel_job(&ctx, path_id(&id)?).await?)))
+    Ok(HttpResponse::Ok().json(JobDto::from(&state.app.cancel_job(&ctx, path_id(&id)?).await?)))
+}
+
+/// One server-sent event as Schemathesis and browsers read it: its name and its `data` line (the
+/// job as JSON text).
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct SseEvent {
+    /// `progress` or `done`.
+    event: String,
+    /// The job, as JSON text.
+    data: String,
 }
 
 /// `text/event-stream`: a `progress` event whenever the job changes, a final `done` event.
+#[utoipa::path(
+    tag = "jobs",
+    params(("id" = Uuid, Path, description = "The job's id")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "Server-sent events: `event: progress` with the job (JSON) on each change, then `event: done` with the finished job", content_type = "text/event-stream", body = SseEvent))
+)]
 #[get("/jobs/{id}/events")]
 async fn events(
     state: web::Data<HttpState>,
@@ -264,6 +497,13 @@ async fn events(
         .streaming(stream))
 }
 
+#[utoipa::path(
+    tag = "jobs",
+    params(("id" = Uuid, Path, description = "The EXPORT job's id")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The exported leads: UTF-8 CSV with a BOM", content_type = "text/csv", body = String,
+        headers(("Content-Disposition" = String, description = "`attachment; filename=\"leads-{id}.csv\"`"))))
+)]
 #[get("/exports/{id}/download")]
 async fn download(
     state: web::Data<HttpState>,
@@ -298,6 +538,12 @@ fn first_len_placeholder() -> u64 {
     0
 }
 
+#[utoipa::path(
+    tag = "jobs",
+    params(("id" = Uuid, Path, description = "The finished IMPORT job's id")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The rejected rows: the row number and reason, then the row as it was (UTF-8 CSV with a BOM)", content_type = "text/csv", body = String))
+)]
 #[get("/imports/{id}/errors.csv")]
 async fn import_errors(
     state: web::Data<HttpState>,
@@ -311,7 +557,7 @@ async fn import_errors(
         .body(bytes))
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(import)
         .service(export)
         .service(list)

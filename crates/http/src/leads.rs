@@ -33,7 +33,7 @@ pub struct NewLeadBody {
     website: Option<String>,
     #[schema(value_type = Option<enums::LeadStatus>)]
     status: Option<LeadStatus>,
-    #[schema(minimum = 0, maximum = 100)]
+    /// 0–100 (checked with the lead's other rules, so every bad field is reported at once).
     score: Option<i32>,
     tags: Option<Vec<String>>,
     list_id: Option<Uuid>,
@@ -140,7 +140,7 @@ pub struct LeadListQuery {
     score_min: Option<i32>,
     /// Full text over company name and industry (Arabic and English), the last word as a prefix.
     q: Option<String>,
-    #[param(value_type = Option<String>, pattern = "^-?(createdAt|score|companyName|updatedAt)$")]
+    #[param(value_type = Option<String>, pattern = "^(-createdAt|createdAt|-score|score|companyName|-updatedAt|relevance)$")]
     sort: Option<String>,
     #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
@@ -189,7 +189,8 @@ pub struct LeadPatchBody {
     #[schema(value_type = Option<String>)]
     website: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<i32>, minimum = 0, maximum = 100)]
+    /// 0–100 (checked with the lead's other rules).
+    #[schema(value_type = Option<i32>)]
     score: Patch<i32>,
     tags: Option<Vec<String>>,
     #[serde(default)]
@@ -349,7 +350,8 @@ async fn activities(
 #[derive(Deserialize, ToSchema)]
 pub struct ActivityBody {
     #[serde(rename = "type")]
-    #[schema(value_type = String, rename = "type", pattern = "^(NOTE|CALL|MEETING)$")]
+    /// `NOTE`, `CALL` or `MEETING` (checked with the other fields).
+    #[schema(value_type = String, rename = "type")]
     kind: String,
     description: String,
     #[schema(value_type = Option<Object>)]
@@ -384,11 +386,16 @@ async fn add_activity(
 #[get("/leads/{id}/evidence")]
 async fn evidence(
     state: web::Data<HttpState>,
+    req: HttpRequest,
     Authed(ctx): Authed,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let rows = state.app.list_evidence(&ctx, path_id(&id)?).await?;
-    Ok(HttpResponse::Ok().json(PageDto { data: rows.iter().map(EvidenceDto::from).collect(), next_cursor: None }))
+    let id: LeadId = path_id(&id)?;
+    let q = query_pairs(&req)?;
+    check_query::<PageQuery>(&q)?;
+    let page = state.app.list_evidence(&ctx, id, query_param(&q, "limit"), query_param(&q, "cursor")).await?;
+    Ok(HttpResponse::Ok()
+        .json(PageDto { data: page.data.iter().map(EvidenceDto::from).collect(), next_cursor: page.next_cursor }))
 }
 
 /// `POST /leads/{id}/evidence`: only `CUSTOM` evidence is added by hand.
@@ -403,7 +410,7 @@ pub struct EvidenceBody {
     url: Option<String>,
     snippet: Option<String>,
     source: Option<String>,
-    #[schema(value_type = Option<enums::Confidence>)]
+    /// `HIGH`, `MEDIUM` (the default) or `LOW`; checked with the evidence's other rules.
     confidence: Option<String>,
     /// Any JSON object kept with the evidence.
     #[schema(value_type = Option<Object>)]
@@ -437,26 +444,80 @@ async fn add_evidence(
     Ok(HttpResponse::Created().json(EvidenceDto::from(&e)))
 }
 
+/// A filter value given once or as a non-empty list (`"city": "Riyadh"` or `["Riyadh", "Jeddah"]`).
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany<T> {
+    One(T),
+    Many(Vec<T>),
+}
+
+/// The schema of a `OneOrMany<T>` field: `T` or a non-empty list of `T`.
+macro_rules! one_or_many_schema {
+    ($name:ident, $item:ty) => {
+        pub struct $name;
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                use utoipa::openapi::schema::{ArrayBuilder, OneOfBuilder};
+                let item = <$item as utoipa::PartialSchema>::schema;
+                OneOfBuilder::new().item(item()).item(ArrayBuilder::new().items(item()).min_items(Some(1))).into()
+            }
+        }
+
+        impl ToSchema for $name {
+            fn name() -> std::borrow::Cow<'static, str> {
+                std::borrow::Cow::Borrowed(stringify!($name))
+            }
+            fn schemas(schemas: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>) {
+                <$item as ToSchema>::schemas(schemas);
+            }
+        }
+    };
+}
+
+one_or_many_schema!(TextOrList, String);
+one_or_many_schema!(StatusOrList, enums::LeadStatus);
+
+impl<T> OneOrMany<T> {
+    fn into_vec(self) -> Vec<T> {
+        match self {
+            Self::One(v) => vec![v],
+            Self::Many(v) => v,
+        }
+    }
+}
+
 /// The filter of a bulk action or an export: the keys of `GET /leads`' filters.
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LeadFilterBody {
-    #[schema(value_type = Option<Vec<enums::LeadStatus>>, min_items = 1)]
-    status: Option<Vec<String>>,
-    #[schema(min_items = 1)]
-    industry: Option<Vec<String>>,
-    #[schema(min_items = 1)]
-    city: Option<Vec<String>>,
+    #[schema(nullable = false, value_type = Option<StatusOrList>)]
+    status: Option<OneOrMany<String>>,
+    #[schema(nullable = false, value_type = Option<TextOrList>)]
+    industry: Option<OneOrMany<String>>,
+    #[schema(nullable = false, value_type = Option<TextOrList>)]
+    city: Option<OneOrMany<String>>,
     /// A member's user id, or `me`.
+    #[schema(nullable = false)]
     assigned_to: Option<String>,
+    #[schema(nullable = false)]
     list_id: Option<Uuid>,
+    #[schema(nullable = false)]
     tag: Option<String>,
+    #[schema(nullable = false)]
     has_phone: Option<bool>,
+    #[schema(nullable = false)]
     has_website: Option<bool>,
+    #[schema(nullable = false)]
+    #[serde(default, with = "time::serde::rfc3339::option")]
     created_from: Option<time::OffsetDateTime>,
+    #[schema(nullable = false)]
+    #[serde(default, with = "time::serde::rfc3339::option")]
     created_to: Option<time::OffsetDateTime>,
-    #[schema(minimum = 0, maximum = 100)]
+    #[schema(nullable = false, minimum = 0, maximum = 100)]
     score_min: Option<i32>,
+    #[schema(nullable = false)]
     q: Option<String>,
 }
 
@@ -467,13 +528,13 @@ impl LeadFilterBody {
         let mut put = |k: &str, v: String| pairs.push((k.to_owned(), v));
         let time =
             |t: time::OffsetDateTime| t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
-        for v in self.status.into_iter().flatten() {
+        for v in self.status.into_iter().flat_map(OneOrMany::into_vec) {
             put("status", v);
         }
-        for v in self.industry.into_iter().flatten() {
+        for v in self.industry.into_iter().flat_map(OneOrMany::into_vec) {
             put("industry", v);
         }
-        for v in self.city.into_iter().flatten() {
+        for v in self.city.into_iter().flat_map(OneOrMany::into_vec) {
             put("city", v);
         }
         if let Some(v) = self.assigned_to {

@@ -9,12 +9,15 @@ pub mod api_keys;
 pub mod auth;
 pub mod billing;
 pub mod body;
+pub mod docs;
 pub mod dto;
 pub mod health;
 pub mod identity;
 pub mod jobs;
 pub mod leads;
 pub mod lists;
+pub mod malformed;
+pub mod messages;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
@@ -24,7 +27,7 @@ pub mod tenant;
 pub mod typed;
 
 use actix_web::dev::Server;
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, middleware::from_fn, web};
+use actix_web::{App, HttpRequest, HttpResponse, middleware::from_fn, web};
 use problem::ApiError;
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -72,23 +75,22 @@ async fn unrouted(req: HttpRequest) -> Result<HttpResponse, ApiError> {
 
 /// Every route of the service, each documented by its handler's `#[utoipa::path]`.
 pub fn routes(cfg: &mut ServiceConfig) {
-    cfg.map(|c| c.configure(health::configure))
+    cfg.configure(health::configure)
+        .configure(docs::configure)
         .service(
             scope("/api/v1")
                 .configure(openapi::configure)
-                .map(|s| s.configure(identity::configure))
-                .map(|s| s.configure(billing::configure))
-                .map(|s| s.configure(tenant::configure))
-                .map(|s| s.configure(team::configure))
-                .map(|s| s.configure(api_keys::configure))
+                .configure(identity::configure)
+                .configure(billing::configure)
+                .configure(tenant::configure)
+                .configure(team::configure)
+                .configure(api_keys::configure)
                 .configure(leads::configure)
-                .map(|s| s.configure(lists::configure))
-                .map(|s| s.configure(jobs::configure)),
+                .configure(lists::configure)
+                .configure(jobs::configure),
         )
-        .service(scope("/webhooks").map(|s| s.configure(billing::configure_webhooks)))
-        .service(
-            scope("/admin/v1").map(|s| s.configure(admin::configure)).map(|s| s.configure(billing::configure_admin)),
-        );
+        .service(scope("/webhooks").configure(billing::configure_webhooks))
+        .service(scope("/admin/v1").configure(admin::configure).configure(billing::configure_admin));
 }
 
 /// Builds the HTTP server on an already-bound listener. Dropping every handle of the returned
@@ -103,8 +105,9 @@ pub fn serve(
     workers: usize,
     shutdown_timeout_secs: u64,
 ) -> std::io::Result<Server> {
+    use actix_service::{ServiceFactoryExt, fn_service, map_config};
     let state = web::Data::new(state);
-    let server = HttpServer::new(move || {
+    let app = move || {
         App::new()
             .app_data(state.clone())
             .wrap(from_fn(middleware::observe))
@@ -112,10 +115,27 @@ pub fn serve(
             .configure(routes)
             .into_app()
             .default_service(web::to(unrouted))
-    })
-    .workers(workers.max(1))
-    .shutdown_timeout(shutdown_timeout_secs)
-    .listen(listener)?
-    .run();
+    };
+    // actix-web's HttpServer, less one thing: each connection is wrapped so that the codec's own
+    // error answers (requests no handler can see) are problem+json too (`malformed`).
+    let addr = listener.local_addr()?;
+    let server = actix_server::Server::build()
+        .workers(workers.max(1))
+        .shutdown_timeout(shutdown_timeout_secs)
+        .listen("leadzone-http", listener, move || {
+            let factory = actix_service::IntoServiceFactory::into_factory(app())
+                .map_err(|err: actix_web::Error| err.error_response());
+            fn_service(|io: actix_web::rt::net::TcpStream| {
+                let peer = io.peer_addr().ok();
+                let _ = io.set_nodelay(true);
+                std::future::ready(Ok::<_, actix_http::error::DispatchError>((malformed::ProblemIo::new(io), peer)))
+            })
+            .and_then(
+                actix_http::HttpService::build()
+                    .local_addr(addr)
+                    .h1(map_config(factory, |_| actix_web::dev::AppConfig::default())),
+            )
+        })?
+        .run();
     Ok(server)
 }

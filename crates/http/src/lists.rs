@@ -1,52 +1,123 @@
 //! `/api/v1/lists`.
 
 use crate::auth::Authed;
-use crate::body::{Fields, JsonBody};
 use crate::dto::{LeadDto, ListDto, PageDto};
-use crate::leads::list_params;
+use crate::leads::{AffectedDto, LeadListQuery, PageQuery, list_params};
+
+use crate::openapi::enums;
 use crate::problem::ApiError;
-use crate::{HttpState, path_id, query_pairs};
+use crate::typed::{Json, Patch, check_query};
+use crate::{HttpState, path_id, query_pairs, query_param};
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use leadzone_app::lists::{ListInput, ListView};
 use leadzone_domain::ids::{LeadId, ListId};
+use serde::Deserialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
 
 fn dto(v: &ListView) -> ListDto {
     ListDto::new(&v.list, v.leads_count)
 }
 
-fn list_input(f: &mut Fields<'_>, body: &serde_json::Map<String, serde_json::Value>) -> ListInput {
-    ListInput {
-        name: f.opt_string("name"),
-        description: f.patch_string("description"),
-        color: f.patch_string("color"),
-        is_smart: f.opt_bool("isSmart"),
-        smart_filters: match body.get("smartFilters") {
-            None => None,
-            Some(serde_json::Value::Null) => Some(None),
-            Some(v) => Some(Some(v.clone())),
-        },
-    }
+/// The saved filters of a smart list: the leads matching all of them belong to it. `{}` matches
+/// every visible lead.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct SmartFiltersBody {
+    #[schema(value_type = Option<Vec<enums::LeadStatus>>)]
+    status: Option<Vec<String>>,
+    industry: Option<Vec<String>>,
+    city: Option<Vec<String>>,
+    has_phone: Option<bool>,
+    has_website: Option<bool>,
 }
 
+/// `POST /lists`.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NewListBody {
+    name: String,
+    description: Option<String>,
+    /// A colour name or `#hex`, at most 20 characters.
+    color: Option<String>,
+    /// Whether the list is defined by `smartFilters` (cannot change after creation).
+    is_smart: bool,
+    /// Required for a smart list; a static list has none.
+    #[schema(value_type = Option<SmartFiltersBody>)]
+    smart_filters: Option<serde_json::Value>,
+}
+
+/// `PATCH /lists/{id}`: absent fields stay, `null` clears.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ListPatchBody {
+    name: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    description: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    color: Patch<String>,
+    /// Only the list's current value is accepted: a list never changes kind.
+    is_smart: Option<bool>,
+    #[serde(default)]
+    #[schema(value_type = Option<SmartFiltersBody>)]
+    smart_filters: Patch<serde_json::Value>,
+}
+
+/// `POST /lists/{id}/leads` and `DELETE /lists/{id}/leads`.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LeadIdsBody {
+    /// The leads to add or remove (at most 10 000); leads the caller cannot see are not affected.
+    #[schema(max_items = 10000)]
+    lead_ids: Vec<Uuid>,
+}
+
+#[utoipa::path(
+    tag = "lists",
+    params(PageQuery),
+    security(("bearer" = [])),
+    responses((status = 200, description = "A page of the tenant's lists, oldest first", body = PageDto<ListDto>))
+)]
 #[get("/lists")]
-async fn all(state: web::Data<HttpState>, Authed(ctx): Authed) -> Result<HttpResponse, ApiError> {
-    let lists = state.app.list_lists(&ctx).await?;
-    Ok(HttpResponse::Ok().json(PageDto { data: lists.iter().map(dto).collect(), next_cursor: None }))
+async fn all(state: web::Data<HttpState>, req: HttpRequest, Authed(ctx): Authed) -> Result<HttpResponse, ApiError> {
+    let q = query_pairs(&req)?;
+    check_query::<PageQuery>(&q)?;
+    let page = state.app.list_lists(&ctx, query_param(&q, "limit"), query_param(&q, "cursor")).await?;
+    Ok(HttpResponse::Ok().json(PageDto { data: page.data.iter().map(dto).collect(), next_cursor: page.next_cursor }))
 }
 
+#[utoipa::path(
+    tag = "lists",
+    request_body = NewListBody,
+    security(("bearer" = [])),
+    responses((status = 201, description = "The new list", body = ListDto))
+)]
 #[post("/lists")]
 async fn create(
     state: web::Data<HttpState>,
     Authed(ctx): Authed,
-    JsonBody(body): JsonBody,
+    Json(body): Json<NewListBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut f = Fields::new(&body);
-    let input = list_input(&mut f, &body);
-    f.finish()?;
+    let input = ListInput {
+        name: Some(body.name),
+        description: body.description.map(Some),
+        color: body.color.map(Some),
+        is_smart: Some(body.is_smart),
+        smart_filters: Some(body.smart_filters),
+    };
     let view = state.app.create_list(&ctx, input).await?;
-    Ok(HttpResponse::Created().json(dto(&view)))
+    Ok(HttpResponse::Created().insert_header(("Location", format!("/api/v1/lists/{}", view.list.id))).json(dto(&view)))
 }
 
+#[utoipa::path(
+    tag = "lists",
+    params(("id" = Uuid, Path, description = "The list's id")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The list", body = ListDto))
+)]
 #[get("/lists/{id}")]
 async fn one(
     state: web::Data<HttpState>,
@@ -56,20 +127,37 @@ async fn one(
     Ok(HttpResponse::Ok().json(dto(&state.app.get_list(&ctx, path_id(&id)?).await?)))
 }
 
+#[utoipa::path(
+    tag = "lists",
+    params(("id" = Uuid, Path, description = "The list's id")),
+    request_body = ListPatchBody,
+    security(("bearer" = [])),
+    responses((status = 200, description = "The updated list", body = ListDto))
+)]
 #[patch("/lists/{id}")]
 async fn update(
     state: web::Data<HttpState>,
     Authed(ctx): Authed,
     id: web::Path<String>,
-    JsonBody(body): JsonBody,
+    Json(body): Json<ListPatchBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id: ListId = path_id(&id)?;
-    let mut f = Fields::new(&body);
-    let input = list_input(&mut f, &body);
-    f.finish()?;
+    let input = ListInput {
+        name: body.name,
+        description: body.description.into_option(),
+        color: body.color.into_option(),
+        is_smart: body.is_smart,
+        smart_filters: body.smart_filters.into_option(),
+    };
     Ok(HttpResponse::Ok().json(dto(&state.app.update_list(&ctx, id, input).await?)))
 }
 
+#[utoipa::path(
+    tag = "lists",
+    params(("id" = Uuid, Path, description = "The list's id")),
+    security(("bearer" = [])),
+    responses((status = 204, description = "Deleted; its leads stay, without a list"))
+)]
 #[delete("/lists/{id}")]
 async fn remove(
     state: web::Data<HttpState>,
@@ -80,6 +168,12 @@ async fn remove(
     Ok(HttpResponse::NoContent().finish())
 }
 
+#[utoipa::path(
+    tag = "lists",
+    params(("id" = Uuid, Path, description = "The list's id"), LeadListQuery),
+    security(("bearer" = [])),
+    responses((status = 200, description = "A page of the list's leads (a smart list's: those matching its filters now)", body = PageDto<LeadDto>))
+)]
 #[get("/lists/{id}/leads")]
 async fn leads(
     state: web::Data<HttpState>,
@@ -88,7 +182,9 @@ async fn leads(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id: ListId = path_id(&id)?;
-    let page = state.app.list_leads_of(&ctx, id, list_params(query_pairs(&req)?)).await?;
+    let pairs = query_pairs(&req)?;
+    check_query::<LeadListQuery>(&pairs)?;
+    let page = state.app.list_leads_of(&ctx, id, list_params(pairs)).await?;
     Ok(HttpResponse::Ok()
         .json(PageDto { data: page.data.iter().map(LeadDto::from).collect(), next_cursor: page.next_cursor }))
 }
@@ -97,43 +193,51 @@ async fn membership(
     state: &HttpState,
     ctx: &leadzone_app::Ctx,
     id: &str,
-    body: &serde_json::Map<String, serde_json::Value>,
+    body: LeadIdsBody,
     add: bool,
 ) -> Result<HttpResponse, ApiError> {
     let id: ListId = path_id(id)?;
-    let mut f = Fields::new(body);
-    if !body.contains_key("leadIds") {
-        f.string("leadIds");
-    }
-    let raw = f.string_list("leadIds");
-    f.finish()?;
-    // Ids that are not UUIDs name no lead: they are simply not affected.
-    let ids: Vec<LeadId> = raw.iter().filter_map(|r| r.parse().ok()).collect();
+    let ids: Vec<LeadId> = body.lead_ids.into_iter().map(LeadId::from_uuid).collect();
     let affected = state.app.change_list_membership(ctx, id, ids, add).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({"affected": affected})))
+    // The shape of `AffectedDto`.
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "affected": affected })))
 }
 
+#[utoipa::path(
+    tag = "lists",
+    params(("id" = Uuid, Path, description = "The list's id (a static list)")),
+    request_body = LeadIdsBody,
+    security(("bearer" = [])),
+    responses((status = 200, description = "How many leads joined the list", body = AffectedDto))
+)]
 #[post("/lists/{id}/leads")]
 async fn add_leads(
     state: web::Data<HttpState>,
     Authed(ctx): Authed,
     id: web::Path<String>,
-    JsonBody(body): JsonBody,
+    Json(body): Json<LeadIdsBody>,
 ) -> Result<HttpResponse, ApiError> {
-    membership(&state, &ctx, &id, &body, true).await
+    membership(&state, &ctx, &id, body, true).await
 }
 
+#[utoipa::path(
+    tag = "lists",
+    params(("id" = Uuid, Path, description = "The list's id (a static list)")),
+    request_body = LeadIdsBody,
+    security(("bearer" = [])),
+    responses((status = 200, description = "How many leads left the list", body = AffectedDto))
+)]
 #[delete("/lists/{id}/leads")]
 async fn remove_leads(
     state: web::Data<HttpState>,
     Authed(ctx): Authed,
     id: web::Path<String>,
-    JsonBody(body): JsonBody,
+    Json(body): Json<LeadIdsBody>,
 ) -> Result<HttpResponse, ApiError> {
-    membership(&state, &ctx, &id, &body, false).await
+    membership(&state, &ctx, &id, body, false).await
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(all)
         .service(create)
         .service(one)

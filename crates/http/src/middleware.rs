@@ -39,7 +39,15 @@ pub async fn observe(
 
     let res = next.call(req).instrument(span.clone()).await?;
 
-    let problem = res.response().extensions().get::<Problem>().cloned();
+    let mut problem = res.response().extensions().get::<Problem>().cloned();
+    if let Some(p) = problem.as_ref().filter(|p| p.code == "NOT_FOUND") {
+        let allowed = crate::openapi::literal_methods(res.request().path());
+        if !allowed.is_empty() && !allowed.contains(&method) {
+            let mut not_allowed = Problem::from_error(&crate::problem::ApiError::MethodNotAllowed(allowed));
+            not_allowed.internal.clone_from(&p.internal);
+            problem = Some(not_allowed);
+        }
+    }
     let mut res = match problem {
         Some(problem) => {
             let rendered = problem.response(lang, Some(&id));

@@ -153,9 +153,17 @@ fn error_statuses(path: &str, method: &str, op: &Operation) -> BTreeSet<u16> {
     if authed || path.starts_with("/admin/") {
         s.extend([401, 403]);
     }
+    if path.starts_with("/api/v1/auth/") {
+        // Wrong credentials, a missing one-time code, a rotated refresh token.
+        s.insert(401);
+    }
     let write = method != "get";
+    if write {
+        // A unique email or slug, a state that forbids the change.
+        s.insert(409);
+    }
     if authed && write {
-        s.extend([402, 409]);
+        s.insert(402);
     }
     if path.contains('{') || path.starts_with("/api/v1/") || path.starts_with("/admin/") {
         // Also a tenant's missing singleton (`/tenant`) or a disabled admin API.
@@ -237,6 +245,8 @@ pub fn documented_operations(doc: &OpenApi) -> Vec<(String, String)> {
 /// schema and the error answers.
 pub fn finish(mut doc: OpenApi) -> OpenApi {
     doc.info.title = "Leadzone API".to_owned();
+    doc.info.contact = None;
+    doc.info.license = None;
     doc.info.version = "1".to_owned();
     doc.info.description = Some(
         "Multi-tenant lead generation for sales teams in Saudi Arabia and the Gulf. Every error is \
@@ -259,7 +269,25 @@ pub fn finish(mut doc: OpenApi) -> OpenApi {
     Problem::schemas(&mut nested);
     components.schemas.extend(nested);
     add_problem_responses(&mut doc);
+    name_operations(&mut doc);
     doc
+}
+
+/// `operationId`s from method and path (`post_api_v1_leads_id_status`): unique by construction,
+/// unlike the handler names utoipa would use.
+fn name_operations(doc: &mut OpenApi) {
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let tail: String = path
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(|s| s.trim_matches(|c| c == '{' || c == '}').replace(['.', '-'], "_"))
+            .collect::<Vec<_>>()
+            .join("_");
+        let slash = if path.len() > 1 && path.ends_with('/') { "_slash" } else { "" };
+        for (method, op) in operations(item) {
+            op.operation_id = Some(format!("{method}_{tail}{slash}"));
+        }
+    }
 }
 
 /// A request body's JSON schema with its referenced components, for the body validator.
@@ -303,14 +331,29 @@ fn template_matches(template: &str, path: &str) -> bool {
 
 /// The methods the document serves on `path` (empty when no template matches it).
 pub fn allowed_methods(path: &str) -> Vec<String> {
-    let mut methods: Vec<String> = documented_operations(document())
+    let ops = documented_operations(document());
+    // A literal path (`/invites/accept`) is its own resource even where a template
+    // (`/invites/{id}`) would also fit it.
+    let literal = ops.iter().any(|(_, t)| t == path);
+    let mut methods: Vec<String> = ops
         .into_iter()
-        .filter(|(_, template)| template_matches(template, path))
+        .filter(|(_, template)| if literal { template == path } else { template_matches(template, path) })
         .map(|(m, _)| m)
         .collect();
     methods.sort();
     methods.dedup();
     methods
+}
+
+/// The methods served on `path` when it is one of the document's literal paths (no `{…}`): a
+/// request there that a template route took instead (`DELETE /invites/accept` reaching
+/// `DELETE /invites/{id}`) is a 405, not the template's 404.
+pub fn literal_methods(path: &str) -> Vec<String> {
+    let ops = documented_operations(document());
+    if !ops.iter().any(|(_, t)| t == path) {
+        return Vec::new();
+    }
+    allowed_methods(path)
 }
 
 /// The OpenAPI 3.1 document of this API.
@@ -338,6 +381,119 @@ mod tests {
         assert!(!template_matches("/api/v1/leads/{id}", "/api/v1/leads/"));
         assert!(!template_matches("/api/v1/leads/{id}", "/api/v1/leads/a/b"));
         assert!(!template_matches("/api/v1/leads", "/api/v1/lists"));
+    }
+}
+
+#[cfg(test)]
+mod drift_tests {
+    //! The document and the router are one list walked two ways: every documented operation is
+    //! served by a handler whose route is the documented path, no other method on a documented path
+    //! reaches a handler, and every route the sources declare is documented.
+
+    use super::*;
+    use actix_web::{App, HttpMessage, dev::Service, test as atest};
+    use std::sync::{Arc, Mutex};
+    use utoipa_actix_web::AppExt;
+
+    /// The pattern the router matched, or `None` when the request fell through to `unrouted`.
+    async fn matched(method: &str, path: &str) -> Option<String> {
+        let seen: Arc<Mutex<Option<String>>> = Arc::default();
+        let record = seen.clone();
+        let app = atest::init_service(
+            App::new()
+                .wrap_fn(move |req, srv| {
+                    let record = record.clone();
+                    let fut = srv.call(req);
+                    async move {
+                        let res = fut.await?;
+                        let routed = res.request().extensions().get::<Unrouted>().is_none();
+                        *record.lock().map_err(|_| actix_web::error::ErrorInternalServerError("lock"))? =
+                            routed.then(|| res.request().match_pattern()).flatten();
+                        Ok(res)
+                    }
+                })
+                .into_utoipa_app()
+                .configure(crate::routes)
+                .into_app()
+                .default_service(actix_web::web::to(|req: actix_web::HttpRequest| async move {
+                    req.extensions_mut().insert(Unrouted);
+                    actix_web::HttpResponse::NotFound().finish()
+                })),
+        )
+        .await;
+        let req = atest::TestRequest::default()
+            .method(method.parse().unwrap_or(actix_web::http::Method::GET))
+            .uri(path)
+            .to_request();
+        let _ = atest::call_service(&app, req).await;
+        seen.lock().ok().and_then(|s| s.clone())
+    }
+
+    struct Unrouted;
+
+    fn concrete(template: &str) -> String {
+        template
+            .split('/')
+            .map(|seg| if seg.starts_with('{') { "0190c6a0-0000-7000-8000-000000000001" } else { seg })
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+
+    #[actix_web::test]
+    async fn every_documented_operation_is_served_at_its_path_and_no_other_method_is() {
+        let documented = documented_operations(document());
+        assert!(documented.len() > 10, "{documented:?}");
+        for (method, template) in &documented {
+            let got = matched(method, &concrete(template)).await;
+            assert_eq!(got.as_deref(), Some(template.as_str()), "{method} {template} is documented but not served");
+        }
+        for (_, template) in &documented {
+            for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
+                if documented.iter().any(|(m, t)| m == method && t == template) {
+                    continue;
+                }
+                // A literal path can also fit another template (`DELETE /invites/accept` is
+                // `DELETE /invites/{id}`); what must not happen is reaching an undocumented pair.
+                let got = matched(method, &concrete(template)).await;
+                if let Some(pattern) = got {
+                    assert!(
+                        documented.iter().any(|(m, t)| m == method && *t == pattern),
+                        "{method} {template} is served by {pattern} but not documented"
+                    );
+                }
+            }
+        }
+    }
+
+    /// Every `#[get("…")]`-style route in this crate's sources is in the document, and nothing
+    /// registers a route any other way (`.route(`, `web::resource(`), which the document would miss.
+    #[test]
+    fn every_route_in_the_sources_is_documented() {
+        let documented = documented_operations(document());
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut undocumented = Vec::new();
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let Ok(text) = std::fs::read_to_string(entry.path()) else { continue };
+            let code = text.split("#[cfg(test)]").next().unwrap_or("");
+            for bad in [".route(", "web::resource(", "web::route("] {
+                assert!(
+                    !code.contains(bad),
+                    "{} registers a route with {bad}: use a documented handler",
+                    entry.path().display()
+                );
+            }
+            for method in ["get", "post", "put", "patch", "delete"] {
+                let attr = format!("#[{method}(\"");
+                for (i, _) in code.match_indices(&attr) {
+                    let path = code.get(i + attr.len()..).and_then(|r| r.split('"').next()).unwrap_or("");
+                    let m = method.to_ascii_uppercase();
+                    if !documented.iter().any(|(dm, dp)| *dm == m && dp.ends_with(path)) {
+                        undocumented.push(format!("{m} {path} ({})", entry.path().display()));
+                    }
+                }
+            }
+        }
+        assert!(undocumented.is_empty(), "routes without documentation: {undocumented:?}");
     }
 }
 

@@ -157,8 +157,11 @@ impl Problem {
         body.insert("detail".into(), json!(detail));
         body.insert("code".into(), json!(self.code));
         if !self.errors.is_empty() {
-            let errors: Vec<Value> =
-                self.errors.iter().map(|e| json!({"field": e.field, "message": e.message})).collect();
+            let errors: Vec<Value> = self
+                .errors
+                .iter()
+                .map(|e| json!({"field": e.field, "message": crate::messages::localise(&e.message, lang)}))
+                .collect();
             body.insert("errors".into(), Value::Array(errors));
         }
         for (k, v) in &self.extra {

@@ -209,13 +209,22 @@ impl UsageRepo for PgTenantTx {
         let counted = self
             .txn
             .query_one_raw(crate::stmt(
-                "INSERT INTO usage_counters (tenant_id, metric, period, value, updated_at)
-                 SELECT $1, $2, $3, $4, now() WHERE $5 < 0 OR $4 <= $5
+                // The id is a UUIDv7 like every other (api.md), made here: the column's default
+                // (`gen_random_uuid()`) would be a v4. An existing counter keeps its id.
+                "INSERT INTO usage_counters (id, tenant_id, metric, period, value, updated_at)
+                 SELECT $6, $1, $2, $3, $4, now() WHERE $5 < 0 OR $4 <= $5
                  ON CONFLICT (tenant_id, metric, period) DO UPDATE
                    SET value = usage_counters.value + EXCLUDED.value, updated_at = now()
                    WHERE $5 < 0 OR usage_counters.value + EXCLUDED.value <= $5
                  RETURNING value",
-                vec![self.tid().into(), metric.as_str().into(), period.into(), n.into(), limit_value.into()],
+                vec![
+                    self.tid().into(),
+                    metric.as_str().into(),
+                    period.into(),
+                    n.into(),
+                    limit_value.into(),
+                    uuid::Uuid::now_v7().into(),
+                ],
             ))
             .await
             .map_err(db_err)?;

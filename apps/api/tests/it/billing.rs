@@ -31,8 +31,12 @@ async fn features_follow_override_then_plan_then_rollout() {
     let res =
         app.client.put(app.url(&path)).bearer_auth(ADMIN_TOKEN).json(&json!({"enabled": false})).send().await.unwrap();
     assert_eq!(res.status(), 200);
-    let body =
-        problem(app.post("/api/v1/exports", Some(&owner.token), &json!({})).await, 403, "FEATURE_DISABLED").await;
+    let body = problem(
+        app.post("/api/v1/exports", Some(&owner.token), &json!({"format": "csv"})).await,
+        403,
+        "FEATURE_DISABLED",
+    )
+    .await;
     assert_eq!(body["feature"], "export");
     // An expired override is ignored.
     let res = app
@@ -44,7 +48,7 @@ async fn features_follow_override_then_plan_then_rollout() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    assert_eq!(app.post("/api/v1/exports", Some(&owner.token), &json!({})).await.status(), 202);
+    assert_eq!(app.post("/api/v1/exports", Some(&owner.token), &json!({"format": "csv"})).await.status(), 202);
     assert_eq!(app.delete(&path, Some(ADMIN_TOKEN)).await.status(), 204);
     problem(app.delete(&path, Some(ADMIN_TOKEN)).await, 404, "NOT_FOUND").await;
 

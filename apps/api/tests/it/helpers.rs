@@ -316,8 +316,9 @@ impl TestApp {
 
     /// A new API key of the owner's tenant with these scopes; returns the secret.
     pub async fn api_key(&self, owner: &Account, scopes: &[&str]) -> (String, String) {
-        let res =
-            self.post("/api/v1/api-keys", Some(&owner.token), &json!({"label": "script", "scopes": scopes})).await;
+        let res = self
+            .post("/api/v1/api-keys", Some(&owner.token), &json!({"label": "script", "scopes": scopes, "mode": "live"}))
+            .await;
         assert_eq!(res.status(), 201, "api key");
         let body: Value = res.json().await.expect("json");
         (body["secret"].as_str().expect("secret").to_owned(), body["apiKey"]["id"].as_str().expect("id").to_owned())

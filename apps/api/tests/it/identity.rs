@@ -190,7 +190,7 @@ async fn no_secret_is_stored_in_plain_text() {
         .await
         .unwrap();
     let invite: Value = app
-        .post("/api/v1/invites", Some(&account.token), &json!({"email": "new@example.sa"}))
+        .post("/api/v1/invites", Some(&account.token), &json!({"email": "new@example.sa", "role": "SALES"}))
         .await
         .json()
         .await

@@ -125,8 +125,12 @@ async fn windows_1256_semicolons_and_dry_runs() {
 async fn a_multipart_import_with_a_mapping_lands_in_a_list_with_every_field() {
     let app = spawn_app().await;
     let owner = app.register().await;
-    let list: Value =
-        app.post("/api/v1/lists", Some(&owner.token), &json!({"name": "Imported"})).await.json().await.unwrap();
+    let list: Value = app
+        .post("/api/v1/lists", Some(&owner.token), &json!({"name": "Imported", "isSmart": false}))
+        .await
+        .json()
+        .await
+        .unwrap();
     let list_id = list["id"].as_str().unwrap().to_owned();
     let csv = "Firma,Tel,Wert,Stichworte,Stand,Branche\n\
                Alpha Co,0501110001,40,vip|gulf,CONTACTED,Retail\n\
@@ -362,23 +366,23 @@ async fn idempotency_keys_sse_cancel_and_isolation() {
                 .unwrap()
         }
     };
-    let first: Value = send(json!({"filter": {"city": "Riyadh"}}), "k-1").await.json().await.unwrap();
-    let replay = send(json!({"filter": {"city": "Riyadh"}}), "k-1").await;
+    let first: Value = send(json!({"format": "csv", "filter": {"city": "Riyadh"}}), "k-1").await.json().await.unwrap();
+    let replay = send(json!({"format": "csv", "filter": {"city": "Riyadh"}}), "k-1").await;
     assert_eq!(replay.status(), 202);
     let replay: Value = replay.json().await.unwrap();
     assert_eq!(replay["job"]["id"], first["job"]["id"], "the same key returns the first job");
-    problem(send(json!({"filter": {"city": "Jeddah"}}), "k-1").await, 422, "VALIDATION_FAILED").await;
-    problem(send(json!({"filter": {"status": "WON"}}), "k-2").await, 422, "VALIDATION_FAILED").await;
+    problem(send(json!({"format": "csv", "filter": {"city": "Jeddah"}}), "k-1").await, 422, "VALIDATION_FAILED").await;
+    problem(send(json!({"format": "csv", "filter": {"status": "WON"}}), "k-2").await, 422, "VALIDATION_FAILED").await;
     // The same filter rules as a bulk action: nothing that could silently widen the filter.
     for (bad, field) in [
         (json!({"city": {"eq": "Riyadh"}}), "filter.city"),
-        (json!({"status": ["NEW", 1]}), "filter.status"),
+        (json!({"status": ["NEW", 1]}), "filter.status[1]"),
         (json!({"status": []}), "filter.status"),
         (json!({"listId": null}), "filter.listId"),
         (json!({"cty": "Riyadh"}), "filter.cty"),
         (json!("Riyadh"), "filter"),
     ] {
-        let body = problem(send(json!({"filter": bad}), "k-3").await, 422, "VALIDATION_FAILED").await;
+        let body = problem(send(json!({"format": "csv", "filter": bad}), "k-3").await, 422, "VALIDATION_FAILED").await;
         assert_eq!(error_fields(&body), [field], "{body}");
     }
     let id = first["job"]["id"].as_str().unwrap().to_owned();
@@ -417,7 +421,7 @@ async fn idempotency_keys_sse_cancel_and_isolation() {
     problem(app.post(&format!("/api/v1/jobs/{id}/cancel"), Some(&other.token), &json!({})).await, 404, "NOT_FOUND")
         .await;
     let sales = app.add_member(&owner, "SALES").await;
-    problem(app.post("/api/v1/exports", Some(&sales.token), &json!({})).await, 403, "FORBIDDEN").await;
+    problem(app.post("/api/v1/exports", Some(&sales.token), &json!({"format": "csv"})).await, 403, "FORBIDDEN").await;
     problem(app.import_csv(&sales.token, b"Company\nx\n".to_vec(), "").await, 403, "FORBIDDEN").await;
     problem(app.get(&format!("/api/v1/jobs/{id}"), Some(&sales.token)).await, 404, "NOT_FOUND").await;
     problem(app.import_csv(&owner.token, b"Colour,Size\nred,1\n".to_vec(), "").await, 422, "VALIDATION_FAILED").await;

@@ -3,6 +3,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod billing;
+mod contract;
+mod contract_keys;
+mod contract_lists_jobs;
+mod contract_team;
+mod docs_page;
 mod health;
 mod helpers;
 mod identity;

@@ -47,7 +47,7 @@ async fn expired_invites_are_410_and_used_or_revoked_ones_404() {
     let mut ids = Vec::new();
     for i in 0..2 {
         let body: Value = app
-            .post("/api/v1/invites", Some(&owner.token), &json!({"email": format!("x{i}@example.sa")}))
+            .post("/api/v1/invites", Some(&owner.token), &json!({"email": format!("x{i}@example.sa"), "role": "SALES"}))
             .await
             .json()
             .await
@@ -68,8 +68,12 @@ async fn expired_invites_are_410_and_used_or_revoked_ones_404() {
     problem(app.post("/api/v1/invites/accept", None, &accept(&tokens[1])).await, 404, "NOT_FOUND").await;
     problem(app.post("/api/v1/invites/accept", None, &accept("lzi_unknown")).await, 404, "NOT_FOUND").await;
 
-    let body: Value =
-        app.post("/api/v1/invites", Some(&owner.token), &json!({"email": "y@example.sa"})).await.json().await.unwrap();
+    let body: Value = app
+        .post("/api/v1/invites", Some(&owner.token), &json!({"email": "y@example.sa", "role": "SALES"}))
+        .await
+        .json()
+        .await
+        .unwrap();
     let (token, id) = (body["token"].as_str().unwrap().to_owned(), body["invite"]["id"].as_str().unwrap().to_owned());
     let revoked: Value = app.delete(&format!("/api/v1/invites/{id}"), Some(&owner.token)).await.json().await.unwrap();
     assert_eq!(revoked["status"], "REVOKED");
@@ -307,7 +311,11 @@ async fn role_matrix() {
         let target = app.add_member(&owner, "SALES").await;
         let target_membership = app.membership_id(&owner, &target.user_id).await;
         let invite: Value = app
-            .post("/api/v1/invites", Some(&owner.token), &json!({"email": format!("{}@example.sa", unique("inv"))}))
+            .post(
+                "/api/v1/invites",
+                Some(&owner.token),
+                &json!({"email": format!("{}@example.sa", unique("inv")), "role": "SALES"}),
+            )
             .await
             .json()
             .await
@@ -324,14 +332,23 @@ async fn role_matrix() {
             ),
             (
                 "POST /invites",
-                app.post("/api/v1/invites", Some(token), &json!({"email": format!("{}@example.sa", unique("m"))}))
-                    .await,
+                app.post(
+                    "/api/v1/invites",
+                    Some(token),
+                    &json!({"email": format!("{}@example.sa", unique("m")), "role": "SALES"}),
+                )
+                .await,
             ),
             ("GET /invites", app.get("/api/v1/invites", Some(token)).await),
             ("DELETE /invites/{id}", app.delete(&format!("/api/v1/invites/{invite_id}"), Some(token)).await),
             (
                 "POST /api-keys",
-                app.post("/api/v1/api-keys", Some(token), &json!({"label": "k", "scopes": ["leads:read"]})).await,
+                app.post(
+                    "/api/v1/api-keys",
+                    Some(token),
+                    &json!({"label": "k", "scopes": ["leads:read"], "mode": "live"}),
+                )
+                .await,
             ),
             ("GET /api-keys", app.get("/api/v1/api-keys", Some(token)).await),
             ("DELETE /api-keys/{id}", app.delete(&format!("/api/v1/api-keys/{key_id}"), Some(token)).await),
@@ -384,8 +401,12 @@ async fn another_tenants_ids_are_404() {
     let b_member = app.add_member(&b, "SALES").await;
     let b_membership = app.membership_id(&b, &b_member.user_id).await;
     let b_owner_membership = app.membership_id(&b, &b.user_id).await;
-    let b_invite: Value =
-        app.post("/api/v1/invites", Some(&b.token), &json!({"email": "z@example.sa"})).await.json().await.unwrap();
+    let b_invite: Value = app
+        .post("/api/v1/invites", Some(&b.token), &json!({"email": "z@example.sa", "role": "SALES"}))
+        .await
+        .json()
+        .await
+        .unwrap();
     let b_invite_id = b_invite["invite"]["id"].as_str().unwrap();
     let (_, b_key) = app.api_key(&b, &["leads:read"]).await;
 
@@ -422,19 +443,29 @@ async fn keys_never_exceed_their_creator_and_seats_hold_on_reactivation() {
 
     // A key that may manage keys cannot mint a stronger one.
     let (manager_key, _) = app.api_key(&owner, &["api_keys:manage", "leads:read"]).await;
-    let res = app.post("/api/v1/api-keys", Some(&manager_key), &json!({"label": "x", "scopes": ["team:manage"]})).await;
+    let res = app
+        .post("/api/v1/api-keys", Some(&manager_key), &json!({"label": "x", "scopes": ["team:manage"], "mode": "live"}))
+        .await;
     problem(res, 403, "FORBIDDEN").await;
     assert_eq!(
-        app.post("/api/v1/api-keys", Some(&manager_key), &json!({"label": "x", "scopes": ["leads:read"]}))
-            .await
-            .status(),
+        app.post(
+            "/api/v1/api-keys",
+            Some(&manager_key),
+            &json!({"label": "x", "scopes": ["leads:read"], "mode": "live"})
+        )
+        .await
+        .status(),
         201
     );
 
     // An ADMIN's key shrinks when the ADMIN is demoted, and dies when they are removed.
     let admin = app.add_member(&owner, "ADMIN").await;
     let res = app
-        .post("/api/v1/api-keys", Some(&admin.token), &json!({"label": "a", "scopes": ["audit:read", "leads:read"]}))
+        .post(
+            "/api/v1/api-keys",
+            Some(&admin.token),
+            &json!({"label": "a", "scopes": ["audit:read", "leads:read"], "mode": "live"}),
+        )
         .await;
     let admin_key = res.json::<Value>().await.unwrap()["secret"].as_str().unwrap().to_owned();
     assert_eq!(app.get("/api/v1/audit-logs", Some(&admin_key)).await.status(), 200);
@@ -451,7 +482,12 @@ async fn keys_never_exceed_their_creator_and_seats_hold_on_reactivation() {
     let _b = app.add_member(&owner, "SALES").await;
     let a_membership = app.membership_id(&owner, &a.user_id).await;
     app.patch(&format!("/api/v1/members/{a_membership}"), Some(&owner.token), &json!({"status": "SUSPENDED"})).await;
-    assert_eq!(app.post("/api/v1/invites", Some(&owner.token), &json!({"email": "c@example.sa"})).await.status(), 201);
+    assert_eq!(
+        app.post("/api/v1/invites", Some(&owner.token), &json!({"email": "c@example.sa", "role": "SALES"}))
+            .await
+            .status(),
+        201
+    );
     let res =
         app.patch(&format!("/api/v1/members/{a_membership}"), Some(&owner.token), &json!({"status": "ACTIVE"})).await;
     let body = problem(res, 402, "QUOTA_EXCEEDED").await;
@@ -463,7 +499,7 @@ async fn an_invite_into_a_suspended_tenant_cannot_be_accepted() {
     let app = spawn_app().await;
     let owner = app.register().await;
     let body: Value = app
-        .post("/api/v1/invites", Some(&owner.token), &json!({"email": "late@example.sa"}))
+        .post("/api/v1/invites", Some(&owner.token), &json!({"email": "late@example.sa", "role": "SALES"}))
         .await
         .json()
         .await
