@@ -189,9 +189,16 @@ if "$venv/bin/python" -c 'import json, sys; sys.exit(0 if any(p.startswith("/adm
   st_run admin -H "Authorization: Bearer $admin_token" --include-path-regex '^/admin/v1/' || rc=1
 fi
 
+# 3. Logout last, with a session of its own: its first success revokes that session, and every
+# later case must then get the documented 401.
+second="$(curl -s "$base/api/v1/auth/register" -H 'content-type: application/json' \
+  -d "{\"email\":\"schemathesis-out-$$@example.sa\",\"password\":\"correct horse 1\",\"name\":\"Out\",\"organizationName\":\"Schemathesis out $$\"}" \
+  | "$venv/bin/python" -c 'import json, sys; print(json.load(sys.stdin)["accessToken"])')" || die "second register failed"
+st_run logout -H "Authorization: Bearer $second" --include-path /api/v1/auth/logout || rc=1
+
 # --- the summary: Schemathesis' own (operations, cases, time) for each run, then one line ---
 say "summary"
-for name in api admin; do
+for name in api admin logout; do
   log="$work/st-$name.log"
   [[ -f "$log" ]] || continue
   echo "run $name:"

@@ -27,12 +27,12 @@ impl FromRequest for JsonBody {
     }
 }
 
+/// A body being read as a JSON object.
+pub(crate) type ObjectFuture = Pin<Box<dyn Future<Output = Result<Map<String, Value>, ApiError>>>>;
+
 /// Reads a bounded body and parses it as a JSON object: an empty body is `{}` (bodiless POSTs),
 /// a body that is not JSON is 400, a non-object or a NUL anywhere is 422.
-pub(crate) fn read_json_object(
-    _req: &HttpRequest,
-    payload: &mut Payload,
-) -> Pin<Box<dyn Future<Output = Result<Map<String, Value>, ApiError>>>> {
+pub(crate) fn read_json_object(_req: &HttpRequest, payload: &mut Payload) -> ObjectFuture {
     let mut payload = payload.take();
     Box::pin(async move {
         let mut buf = web::BytesMut::new();

@@ -37,23 +37,23 @@ pub async fn observe(
     let metrics = req.app_data::<web::Data<HttpState>>().map(|s| s.metrics.clone());
     let span = tracing::info_span!("request", request_id = %id, %method, %path);
 
-    let res = next.call(req).instrument(span.clone()).await?;
-
-    let mut problem = res.response().extensions().get::<Problem>().cloned();
-    if let Some(p) = problem.as_ref().filter(|p| p.code == "NOT_FOUND") {
-        let allowed = crate::openapi::literal_methods(res.request().path());
-        if !allowed.is_empty() && !allowed.contains(&method) {
-            let mut not_allowed = Problem::from_error(&crate::problem::ApiError::MethodNotAllowed(allowed));
-            not_allowed.internal.clone_from(&p.internal);
-            problem = Some(not_allowed);
+    // A literal path (`/leads/bulk`) with a method it does not serve would otherwise reach the
+    // template beside it (`PATCH /leads/{id}`): answer 405 before any handler reads the body.
+    let res = match crate::openapi::literal_methods(&path) {
+        Some(allowed) if !allowed.contains(&method) => {
+            let err = crate::problem::ApiError::MethodNotAllowed(allowed.clone());
+            req.error_response(err)
         }
-    }
+        _ => next.call(req).instrument(span.clone()).await?.map_into_boxed_body(),
+    };
+
+    let problem = res.response().extensions().get::<Problem>().cloned();
     let mut res = match problem {
         Some(problem) => {
             let rendered = problem.response(lang, Some(&id));
             res.into_response(rendered).map_into_boxed_body()
         }
-        None => res.map_into_boxed_body(),
+        None => res,
     };
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut().insert(REQUEST_ID, v);

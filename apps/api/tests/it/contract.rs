@@ -150,3 +150,52 @@ async fn field_messages_are_in_the_clients_language() {
         .collect();
     assert_eq!(messages, [("companyName", "مطلوب"), ("score", "يجب أن يكون عددًا صحيحًا")]);
 }
+
+/// A request line with raw UTF-8 bytes (`curl 'localhost:8080/api/v1/leads?q=الرياض'`) never
+/// reaches a handler: actix-http's codec answered it with an empty 400. It is the contract's
+/// problem now, and so is a header the parser refuses.
+#[tokio::test]
+async fn requests_no_handler_can_read_get_problem_json() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app().await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    for raw in [
+        "GET /api/v1/leads?q=الرياض HTTP/1.1\r\nHost: x\r\n\r\n".as_bytes().to_vec(),
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n".to_vec(),
+    ] {
+        let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        stream.write_all(&raw).await.unwrap();
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).await.unwrap();
+        let answer = String::from_utf8(answer).unwrap();
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 400 "), "{head}");
+        assert!(head.to_ascii_lowercase().contains("content-type: application/problem+json"), "{head}");
+        let body: Value = serde_json::from_str(body).unwrap();
+        assert_eq!((body["status"].as_u64(), body["code"].as_str()), (Some(400), Some("BAD_REQUEST")));
+    }
+    // The same search, percent-encoded as a client should send it, is an ordinary request.
+    let a = app.register().await;
+    let res = app.get("/api/v1/leads?q=%D8%A7%D9%84%D8%B1%D9%8A%D8%A7%D8%B6", Some(&a.token)).await;
+    assert_eq!(res.status(), 200);
+}
+
+/// A literal path answers 405 for a method it does not serve, even where a template beside it
+/// would take the request (`PATCH /leads/bulk` is not `PATCH /leads/{id}`).
+#[tokio::test]
+async fn literal_paths_are_not_taken_by_the_template_beside_them() {
+    let app = spawn_app().await;
+    let a = app.register().await;
+    let res = app
+        .client
+        .patch(app.url("/api/v1/leads/bulk"))
+        .bearer_auth(&a.token)
+        .json(&json!({"listId": ""}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers().get("allow").and_then(|v| v.to_str().ok()), Some("POST"));
+    problem(res, 405, "METHOD_NOT_ALLOWED").await;
+    let res = app.client.delete(app.url("/api/v1/invites/accept")).bearer_auth(&a.token).send().await.unwrap();
+    problem(res, 405, "METHOD_NOT_ALLOWED").await;
+}
