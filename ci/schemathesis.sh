@@ -109,6 +109,7 @@ env DATABASE_URL="$pg/$db" \
   STRIPE_WEBHOOK_SECRET="whsec_schemathesis_only_for_this_run" \
   LEADZONE_ACCESS_TOKEN_TTL_SECS=3600 \
   LEADZONE_WORKERS=0 \
+  LEADZONE_RATE_LIMIT_PER_MIN=0 \
   LEADZONE_HTTP_WORKERS=2 \
   RUST_LOG="${RUST_LOG:-warn}" \
   "$bin" serve >"$work/server.log" 2>&1 &

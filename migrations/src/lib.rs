@@ -47,6 +47,8 @@ sql_migration!(LeanLeadIndexes, "0014_lean_lead_indexes.sql");
 sql_migration!(NameOrder, "0015_name_order_on_the_name_key.sql");
 sql_migration!(IndexesInInsertionOrder, "0016_lead_indexes_in_insertion_order.sql");
 sql_migration!(NewestFirstInInsertionOrder, "0017_newest_first_indexes_in_insertion_order.sql");
+sql_migration!(LoginFailuresByClientIp, "0018_login_failures_by_client_ip.sql");
+sql_migration!(SealedMailOutbox, "0019_sealed_mail_outbox.sql");
 
 pub struct Migrator;
 
@@ -71,6 +73,8 @@ impl MigratorTrait for Migrator {
             Box::new(NameOrder),
             Box::new(IndexesInInsertionOrder),
             Box::new(NewestFirstInInsertionOrder),
+            Box::new(LoginFailuresByClientIp),
+            Box::new(SealedMailOutbox),
         ]
     }
 }
@@ -173,6 +177,8 @@ pub fn migration_sources() -> &'static [&'static str] {
         include_str!("../sql/0015_name_order_on_the_name_key.sql"),
         include_str!("../sql/0016_lead_indexes_in_insertion_order.sql"),
         include_str!("../sql/0017_newest_first_indexes_in_insertion_order.sql"),
+        include_str!("../sql/0018_login_failures_by_client_ip.sql"),
+        include_str!("../sql/0019_sealed_mail_outbox.sql"),
     ]
 }
 

@@ -4,23 +4,39 @@
 //! server (2 HTTP workers) and measures p50/p99 at concurrency 16 for: the first page, page 100
 //! (by cursor), a filter, and a `q` search. Uses `BENCH_DATABASE_URL` (default
 //! postgres://postgres@127.0.0.1:5432/leadzone_bench), which it drops and recreates.
+//!
+//! Then the rate limiter's cost: the first page on two servers over the same database, one with
+//! `LEADZONE_RATE_LIMIT_PER_MIN=0` (off) and one with a limit no client reaches (every request
+//! still charged to its bucket), in alternating rounds; and the limiter's own check, alone.
+//! `BENCH_LEADS_SMALL=1` seeds a tenth (20,000 + 100,000 leads) for a quick run.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod common;
 
+use leadzone_api::startup::Application;
 use sea_orm::{ConnectionTrait, Database};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const CONCURRENCY: usize = 16;
 const REQUESTS: usize = 2_000;
+/// Alternating off/on rounds of the limiter comparison.
+const LIMITER_ROUNDS: usize = 4;
+/// A limit no client of the bench reaches: the limiter runs, nothing is refused.
+const UNREACHED_LIMIT: u32 = 1_000_000_000;
 
 #[tokio::main]
 async fn main() {
     // An API-only process (job workers run in `leadzone worker` processes), its pool sized at
     // twice the cores as deploy/SCALING.md advises: more connections only queue inside Postgres.
     let b = common::start("leadzone_bench", "0", "4").await;
-    let (url, base) = (b.url.clone(), b.base.clone());
+    let url = b.url.clone();
+    let small = std::env::var_os("BENCH_LEADS_SMALL").is_some();
+    let (big, batches) = if small { (20_000, 1) } else { (200_000, 10) };
+    // The measured servers: the limiter on (a limit the bench never reaches, so every request is
+    // charged but none refused — the default 1,200/min would refuse one token's 2,000) and off.
+    let base = server(&b, UNREACHED_LIMIT).await;
+    let base_off = server(&b, 0).await;
     let client = reqwest::Client::new();
 
     // The big tenant is a real registered account; the others are seeded directly.
@@ -28,7 +44,7 @@ async fn main() {
 
     let owner = Database::connect(url.as_str()).await.unwrap();
     let started = Instant::now();
-    eprintln!("seeding 1,000 tenants × 1,000 leads and one tenant × 200,000 …");
+    eprintln!("seeding 1,000 tenants × {} leads and one tenant × {big} …", batches * 100);
     owner
         .execute_unprepared(
             "INSERT INTO users (id, email, password_hash, name)
@@ -54,9 +70,9 @@ async fn main() {
                                     (ARRAY['للتقنية','Trading','Solutions','للمقاولات','Logistics','Medical','للتجارة'])[1 + (i / 80) % 7] || ' ' || i AS name) n"
         )
     };
-    owner.execute_unprepared(&lead_sql(&format!("'{tenant}'"), &format!("'{user}'"), 1, 200_000)).await.unwrap();
+    owner.execute_unprepared(&lead_sql(&format!("'{tenant}'"), &format!("'{user}'"), 1, big)).await.unwrap();
     // 1,000 leads for each seeded tenant, created by that tenant's seed user, in batches.
-    for batch in 0..10 {
+    for batch in 0..batches {
         owner
             .execute_unprepared(&format!(
                 "WITH t AS (SELECT id, row_number() OVER (ORDER BY slug) AS n FROM tenants WHERE slug LIKE 'tenant-%'),
@@ -117,7 +133,7 @@ async fn main() {
     // competes with the server for the same two cores.
     let wrk = std::process::Command::new("wrk").arg("--version").output().is_ok();
     println!(
-        "\nGET /api/v1/leads on a tenant with 200,000 leads ({total} leads in the database), concurrency {CONCURRENCY} ({})",
+        "\nGET /api/v1/leads on a tenant with {big} leads ({total} leads in the database), concurrency {CONCURRENCY} ({})",
         if wrk { "wrk, 10 s per case".to_owned() } else { format!("in-process client, {REQUESTS} requests per case") }
     );
     println!("| case | p50 ms | p99 ms | req/s |");
@@ -137,6 +153,61 @@ async fn main() {
         let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)].as_secs_f64() * 1000.0;
         println!("| {label} | {:.1} | {:.1} | {:.0} |", pct(0.50), pct(0.99), REQUESTS as f64 / wall.as_secs_f64());
     }
+
+    // The rate limiter's cost on the first page: alternating rounds, off then on, so that drift
+    // (other load, Postgres caches) falls on both alike.
+    let path = "/api/v1/leads?limit=50";
+    println!(
+        "\nRate limiter, GET {path}: off (LEADZONE_RATE_LIMIT_PER_MIN=0) vs on ({UNREACHED_LIMIT}/min, never reached), \
+         {LIMITER_ROUNDS} alternating rounds"
+    );
+    println!("| round | off req/s | on req/s |");
+    println!("| --- | --- | --- |");
+    let (mut off_total, mut on_total) = (0.0, 0.0);
+    for round in 1..=LIMITER_ROUNDS {
+        let mut rps = [0.0; 2];
+        for (i, server) in [&base_off, &base].into_iter().enumerate() {
+            rps[i] = if wrk {
+                run_wrk(&format!("{server}{path}"), &token).2
+            } else {
+                let url = Arc::new(format!("{server}{path}"));
+                run(&client, &url, &token, 200).await; // warm-up
+                let started = Instant::now();
+                run(&client, &url, &token, REQUESTS).await;
+                REQUESTS as f64 / started.elapsed().as_secs_f64()
+            };
+        }
+        println!("| {round} | {:.0} | {:.0} |", rps[0], rps[1]);
+        off_total += rps[0];
+        on_total += rps[1];
+    }
+    let (off, on) = (off_total / LIMITER_ROUNDS as f64, on_total / LIMITER_ROUNDS as f64);
+    println!("| mean | {off:.0} | {on:.0} |");
+    println!("limiter on costs {:.2}% of the throughput (negative: within noise)", (off - on) / off * 100.0);
+
+    // The check alone: what one request pays (a keyed hash, a DashMap lookup, one GCRA step).
+    let limiter = leadzone_http::ratelimit::Limiter::per_minute(std::num::NonZeroU32::new(UNREACHED_LIMIT).unwrap());
+    let checks = 1_000_000u32;
+    let started = Instant::now();
+    for _ in 0..checks {
+        std::hint::black_box(limiter.check(&limiter.token_key(std::hint::black_box(&token))));
+    }
+    let per_check = started.elapsed().as_secs_f64() / f64::from(checks);
+    println!(
+        "one limiter check: {:.0} ns, {:.3}% of a request at the limiter-off rate ({off:.0} req/s on {CONCURRENCY} connections)",
+        per_check * 1e9,
+        per_check * off / 2.0 * 100.0 // two server workers share the work
+    );
+}
+
+/// Another server on the bench's database, with `LEADZONE_RATE_LIMIT_PER_MIN=per_min`; its base URL.
+async fn server(b: &common::Bench, per_min: u32) -> String {
+    let mut settings = b.settings.clone();
+    settings.rate_limit_per_min = per_min;
+    let app = Application::build(&settings, false).await.unwrap();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    base
 }
 
 /// p50 ms, p99 ms and requests/s from `wrk --latency` (10 s, 16 connections, 2 threads).

@@ -32,6 +32,10 @@ pub struct Settings {
     pub environment: Environment,
     pub access_token_ttl_secs: u32,
     pub trusted_proxies: Vec<leadzone_http::auth::Cidr>,
+    /// `LEADZONE_RATE_LIMIT_PER_MIN`: requests per minute per API key, session or IP (0 = off).
+    pub rate_limit_per_min: u32,
+    /// `LEADZONE_CORS_ORIGINS`: exact origins whose pages may call the API.
+    pub cors_origins: Vec<String>,
     pub http_workers: usize,
     pub db_pool_size: u32,
     pub shutdown_timeout_secs: u64,
@@ -40,6 +44,10 @@ pub struct Settings {
     pub master_keys: Option<Vec<Vec<u8>>>,
     pub admin_token: Option<SecretString>,
     pub public_url: String,
+    /// `LEADZONE_SMTP_URL`: where mail is delivered; `None` = logged (development only).
+    pub smtp_url: Option<SecretString>,
+    /// `LEADZONE_MAIL_FROM`: the sender of every mail.
+    pub mail_from: String,
     /// Job workers inside `serve` (0 = none).
     pub workers: usize,
     pub job_lease_secs: u64,
@@ -122,6 +130,7 @@ impl Settings {
         if !(30..=86_400).contains(&access_token_ttl_secs) {
             return Err(ConfigError { var: "LEADZONE_ACCESS_TOKEN_TTL_SECS", message: "must be 30–86400".into() });
         }
+        let rate_limit_per_min = parse_num(get("LEADZONE_RATE_LIMIT_PER_MIN"), "LEADZONE_RATE_LIMIT_PER_MIN", 1200)?;
         let trusted_proxies = match get("LEADZONE_TRUSTED_PROXIES") {
             None => Vec::new(),
             Some(list) => list
@@ -136,6 +145,8 @@ impl Settings {
                 })
                 .collect::<Result<_, _>>()?,
         };
+        let cors_origins = leadzone_http::cors::parse_origins(&get("LEADZONE_CORS_ORIGINS").unwrap_or_default())
+            .map_err(|message| ConfigError { var: "LEADZONE_CORS_ORIGINS", message })?;
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         let http_workers = parse_num(get("LEADZONE_HTTP_WORKERS"), "LEADZONE_HTTP_WORKERS", cores as u32)? as usize;
         let db_pool_size = parse_num(get("LEADZONE_DB_POOL_SIZE"), "LEADZONE_DB_POOL_SIZE", 10)?;
@@ -170,7 +181,27 @@ impl Settings {
             return Err(ConfigError { var: "LEADZONE_ADMIN_TOKEN", message: "must be at least 16 characters".into() });
         }
         let public_url = get("LEADZONE_PUBLIC_URL").unwrap_or_else(|| format!("http://{bind}"));
-        url::Url::parse(&public_url).map_err(|e| ConfigError { var: "LEADZONE_PUBLIC_URL", message: e.to_string() })?;
+        let parsed_public_url = url::Url::parse(&public_url)
+            .map_err(|e| ConfigError { var: "LEADZONE_PUBLIC_URL", message: e.to_string() })?;
+        let smtp_url = get("LEADZONE_SMTP_URL");
+        if let Some(u) = &smtp_url {
+            leadzone_providers::mail::check_smtp_url(u)
+                .map_err(|message| ConfigError { var: "LEADZONE_SMTP_URL", message })?;
+        } else if environment == Environment::Production {
+            return Err(ConfigError {
+                var: "LEADZONE_SMTP_URL",
+                message: "is required in production (invitations are mailed)".into(),
+            });
+        }
+        let mail_from = get("LEADZONE_MAIL_FROM").unwrap_or_else(|| {
+            let domain = match parsed_public_url.host() {
+                Some(url::Host::Domain(d)) if d.contains('.') => d.to_owned(),
+                _ => "localhost".to_owned(),
+            };
+            format!("Leadzone <no-reply@{domain}>")
+        });
+        leadzone_providers::mail::check_mail_from(&mail_from)
+            .map_err(|message| ConfigError { var: "LEADZONE_MAIL_FROM", message })?;
         let workers = parse_num(get("LEADZONE_WORKERS"), "LEADZONE_WORKERS", 2)? as usize;
         let job_lease_secs = u64::from(parse_num(get("LEADZONE_JOB_LEASE_SECS"), "LEADZONE_JOB_LEASE_SECS", 60)?);
         if job_lease_secs < 2 {
@@ -187,6 +218,8 @@ impl Settings {
             master_keys,
             admin_token: admin_token.map(Into::into),
             public_url,
+            smtp_url: smtp_url.map(Into::into),
+            mail_from,
             database_url: database_url.into(),
             database_app_url: database_app_url.into(),
             database_system_url: database_system_url.into(),
@@ -196,6 +229,8 @@ impl Settings {
             environment,
             access_token_ttl_secs,
             trusted_proxies,
+            rate_limit_per_min,
+            cors_origins,
             http_workers,
             db_pool_size,
             shutdown_timeout_secs,
@@ -235,6 +270,7 @@ mod tests {
         );
         assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
         assert_eq!(s.access_token_ttl_secs, 900);
+        assert_eq!(s.rate_limit_per_min, 1200);
         assert_eq!(s.environment, Environment::Development);
     }
 
@@ -243,8 +279,32 @@ mod tests {
         let err = Settings::from_map(&env(&[("LEADZONE_ENV", "production")])).unwrap_err();
         assert_eq!(err.var, "LEADZONE_MASTER_KEY");
         let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
-        let s = Settings::from_map(&env(&[("LEADZONE_ENV", "production"), ("LEADZONE_MASTER_KEY", key)])).unwrap();
+        let smtp = ("LEADZONE_SMTP_URL", "smtps://u:p@smtp.example.com:465");
+        let s =
+            Settings::from_map(&env(&[("LEADZONE_ENV", "production"), ("LEADZONE_MASTER_KEY", key), smtp])).unwrap();
         assert_eq!(s.master_keys.unwrap()[0].len(), 32);
+    }
+
+    #[test]
+    fn production_needs_a_mail_server_and_its_password_never_prints() {
+        let key = ("LEADZONE_MASTER_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=");
+        let err = Settings::from_map(&env(&[("LEADZONE_ENV", "production"), key])).unwrap_err();
+        assert_eq!(err.var, "LEADZONE_SMTP_URL");
+        assert!(err.to_string().contains("LEADZONE_SMTP_URL"), "{err}");
+        let s = Settings::from_map(&env(&[])).unwrap();
+        assert!(s.smtp_url.is_none(), "development logs mail instead");
+        assert_eq!(s.mail_from, "Leadzone <no-reply@localhost>");
+        let s = Settings::from_map(&env(&[
+            ("LEADZONE_SMTP_URL", "smtp://mailer:hunter2@smtp.example.com:587?tls=required"),
+            ("LEADZONE_PUBLIC_URL", "https://app.leadzone.sa"),
+        ]))
+        .unwrap();
+        assert_eq!(s.mail_from, "Leadzone <no-reply@app.leadzone.sa>");
+        assert!(!format!("{s:?}").contains("hunter2"), "secrets never print");
+        let err = Settings::from_map(&env(&[("LEADZONE_SMTP_URL", "smtp://mailer:hunter2@smtp.example.com:25")]))
+            .unwrap_err();
+        assert_eq!(err.var, "LEADZONE_SMTP_URL");
+        assert!(!err.to_string().contains("hunter2"), "{err}");
     }
 
     #[test]
@@ -264,8 +324,11 @@ mod tests {
             ("LEADZONE_ACCESS_TOKEN_TTL_SECS", "ten"),
             ("LEADZONE_ACCESS_TOKEN_TTL_SECS", "5"),
             ("LEADZONE_TRUSTED_PROXIES", "10.0.0.0/8, nope"),
+            ("LEADZONE_RATE_LIMIT_PER_MIN", "-1"),
             ("LEADZONE_MASTER_KEY", "c2hvcnQ="),
             ("LEADZONE_ADMIN_TOKEN", "short"),
+            ("LEADZONE_SMTP_URL", "http://mail.example.com"),
+            ("LEADZONE_MAIL_FROM", "nobody"),
         ] {
             let err = Settings::from_map(&env(&[(var, value)])).unwrap_err();
             assert_eq!(err.var, var, "{value}");

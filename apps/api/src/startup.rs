@@ -6,7 +6,7 @@ use leadzone_app::{App, AppConfig, SystemClock, UuidV7};
 use leadzone_crypto::{AesGcmBox, Argon2Hasher, RandomTokens, RfcTotp};
 use leadzone_http::HttpState;
 use leadzone_ports::jobs::JobQueue;
-use leadzone_postgres::{OutboxMailer, PgJobQueue, PgSystemStore, PgUnitOfWork, PoolConfig, connect};
+use leadzone_postgres::{PgJobQueue, PgMailOutbox, PgSystemStore, PgUnitOfWork, PoolConfig, connect};
 use secrecy::ExposeSecret;
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -19,6 +19,8 @@ pub enum StartupError {
     Listen(#[from] std::io::Error),
     #[error("crypto: {0}")]
     Crypto(String),
+    #[error("mail: {0}")]
+    Mail(String),
 }
 
 fn db(e: impl std::fmt::Display) -> StartupError {
@@ -89,8 +91,6 @@ pub async fn build_core(
     let secrets = AesGcmBox::new(&master_keys(settings)?).map_err(|e| StartupError::Crypto(e.0))?;
     let queue: Arc<dyn JobQueue> =
         Arc::new(PgJobQueue::new(system_db.clone(), settings.database_system_url.expose_secret()));
-    let scheduled =
-        crate::worker::Scheduled { retention: Arc::new(leadzone_postgres::PgRetention::new(system_db.clone())) };
     let app = App {
         uow: Arc::new(PgUnitOfWork::new(app_db)),
         system: Arc::new(PgSystemStore::new(system_db.clone())),
@@ -98,7 +98,6 @@ pub async fn build_core(
         tokens: Arc::new(RandomTokens::new()),
         secrets: Arc::new(secrets),
         totp: Arc::new(RfcTotp::new("Leadzone")),
-        mailer: Arc::new(OutboxMailer::new(system_db)),
         blobs: Arc::new(leadzone_providers::LocalBlobStore::new(settings.data_dir.join("blobs"))),
         clock: Arc::new(SystemClock),
         ids: Arc::new(UuidV7),
@@ -111,7 +110,33 @@ pub async fn build_core(
             ..AppConfig::default()
         },
     };
+    let mail = leadzone_app::mail::MailDelivery {
+        outbox: Arc::new(PgMailOutbox::new(system_db.clone())),
+        transport: mail_transport(settings)?,
+        secrets: app.secrets.clone(),
+        clock: app.clock.clone(),
+    };
+    let scheduled = crate::worker::Scheduled {
+        retention: Arc::new(leadzone_postgres::PgRetention::new(system_db)),
+        mail: Arc::new(mail),
+    };
     Ok((app, queue, scheduled))
+}
+
+/// SMTP when `LEADZONE_SMTP_URL` is set; otherwise (development only: production refuses to start
+/// without it) mail goes to the log.
+fn mail_transport(settings: &Settings) -> Result<Arc<dyn leadzone_ports::mail::MailTransport>, StartupError> {
+    match &settings.smtp_url {
+        Some(url) => {
+            let smtp = leadzone_providers::SmtpMailer::new(url, &settings.mail_from).map_err(StartupError::Mail)?;
+            tracing::info!(server = %smtp.server(), from = %settings.mail_from, "mail is delivered over SMTP");
+            Ok(Arc::new(smtp))
+        }
+        None => {
+            tracing::warn!("LEADZONE_SMTP_URL is not set: mail is written to the log, not sent (development only)");
+            Ok(Arc::new(leadzone_providers::LogMailer))
+        }
+    }
 }
 
 /// A built, bound, not yet running server (and its job workers, when configured).
@@ -136,6 +161,8 @@ impl Application {
             app,
             metrics: Arc::new(leadzone_http::metrics::Metrics::new()),
             trusted_proxies: settings.trusted_proxies.clone(),
+            cors_origins: settings.cors_origins.clone(),
+            rate_limit: leadzone_http::ratelimit::RateLimit::per_minute(settings.rate_limit_per_min),
         };
         let listener = TcpListener::bind(settings.bind)?;
         let port = listener.local_addr()?.port();

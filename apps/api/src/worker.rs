@@ -8,6 +8,7 @@
 use futures::FutureExt;
 use leadzone_app::App;
 use leadzone_app::jobs::{JobControl, JobFailure};
+use leadzone_app::mail::MailDelivery;
 use leadzone_domain::entities::Job;
 use leadzone_domain::enums::LogLevel;
 use leadzone_ports::jobs::{Finish, JobQueue, Lease, RetentionStore};
@@ -16,6 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
@@ -151,9 +153,16 @@ async fn run_one(app: App, queue: Arc<dyn JobQueue>, job: Job, cfg: WorkerConfig
         last_progress: std::sync::Mutex::new(None),
     };
     // A panicking handler is a failed job, not a dead worker task with a job stuck in RUNNING.
-    let outcome = match std::panic::AssertUnwindSafe(app.run_job(&job, &control)).catch_unwind().await {
+    // Every line the handler logs names the job, so an internal error kept out of the job's public
+    // `error` is found in the log by the job id.
+    let span = tracing::info_span!("job", job = %job.id, kind = %job.kind);
+    let outcome = match std::panic::AssertUnwindSafe(app.run_job(&job, &control).instrument(span)).catch_unwind().await
+    {
         Ok(outcome) => outcome,
-        Err(_) => Err(JobFailure::Permanent(leadzone_app::jobs::job_error("INTERNAL", "the job's handler crashed"))),
+        Err(_) => Err(JobFailure::Permanent(leadzone_app::jobs::job_error(
+            leadzone_app::error::ProblemCode::Internal,
+            "the job's handler crashed",
+        ))),
     };
     beat.abort();
     let now = time::OffsetDateTime::now_utc();
@@ -177,7 +186,7 @@ async fn run_one(app: App, queue: Arc<dyn JobQueue>, job: Job, cfg: WorkerConfig
             if let Finish::Failed(e) | Finish::Retry { error: e, .. } = &finish {
                 control.log(LogLevel::Error, &format!("{}: {}", e.code, e.message), None).await;
             }
-            tracing::info!(job = %job.id, kind = %job.kind, outcome = ?std::mem::discriminant(&finish), "job finished")
+            tracing::info!(job = %job.id, kind = %job.kind, outcome = finish_name(&finish), "job finished")
         }
         Ok(false) => tracing::warn!(job = %job.id, "job was taken back before it finished; result dropped"),
         Err(e) => {
@@ -186,10 +195,55 @@ async fn run_one(app: App, queue: Arc<dyn JobQueue>, job: Job, cfg: WorkerConfig
     }
 }
 
-/// The daily tasks a worker may win: today the retention policy.
+/// How a run ended, for the log.
+fn finish_name(finish: &Finish) -> &'static str {
+    match finish {
+        Finish::Success(_) => "success",
+        Finish::Failed(_) => "failed",
+        Finish::Retry { .. } => "retry",
+        Finish::Cancelled => "cancelled",
+        Finish::Released => "released",
+    }
+}
+
+/// The daily tasks a worker may win (today the retention policy), and mail delivery.
 #[derive(Clone)]
 pub struct Scheduled {
     pub retention: Arc<dyn RetentionStore>,
+    pub mail: Arc<MailDelivery>,
+}
+
+/// Delivers queued mail until `shutdown`: a round every second (the next one at once while rounds
+/// come back full), and every minute the erasure of bodies older than 7 days. Each process runs
+/// one; the outbox's leases keep two processes from sending the same mail.
+async fn deliver_mail(mail: Arc<MailDelivery>, mut shutdown: watch::Receiver<bool>) {
+    let mut last_erase: Option<Instant> = None;
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        if last_erase.is_none_or(|t| t.elapsed() >= Duration::from_secs(60)) {
+            last_erase = Some(Instant::now());
+            match mail.erase_expired().await {
+                Ok(n) if n > 0 => tracing::info!(erased = n, "mail bodies older than 7 days erased"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "erasing old mail bodies failed; retried in a minute"),
+            }
+        }
+        let full = match mail.deliver_due().await {
+            Ok(report) => report.claimed() >= leadzone_app::mail::BATCH,
+            Err(e) => {
+                tracing::warn!(error = %e, "mail delivery round failed");
+                false
+            }
+        };
+        if !full {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                changed = shutdown.changed() => if changed.is_err() { break },
+            }
+        }
+    }
 }
 
 /// The start of the next day in Riyadh (UTC+3), where most tenants live: quiet hours.
@@ -238,6 +292,7 @@ pub async fn run(
         return;
     }
     tracing::info!(worker = %cfg.id, concurrency = cfg.concurrency, "job worker started");
+    let mut mail_task = tokio::spawn(deliver_mail(scheduled.mail.clone(), shutdown.clone()));
     let stopping = Arc::new(AtomicBool::new(false));
     let mut running: JoinSet<()> = JoinSet::new();
     let mut last_rescue = Instant::now() - cfg.lease;
@@ -293,6 +348,10 @@ pub async fn run(
     if drained.is_err() {
         // Past the grace period: abandon what is left; its lease expires and the rescuer requeues it.
         running.abort_all();
+    }
+    // A mail being handed over when the grace period ends is sent again once its lease expires.
+    if tokio::time::timeout(cfg.grace, &mut mail_task).await.is_err() {
+        mail_task.abort();
     }
     tracing::info!("job worker stopped");
 }

@@ -31,14 +31,9 @@ impl App {
         limit: Option<&str>,
         cursor: Option<&str>,
     ) -> Result<Page<Tenant>, AppError> {
-        let limit = match limit {
-            None => 50,
-            Some(l) => l
-                .parse::<u64>()
-                .ok()
-                .filter(|n| (1..=200).contains(n))
-                .ok_or_else(|| AppError::field("limit", "must be 1–200"))?,
-        };
+        let mut v = leadzone_domain::error::Validator::new();
+        let limit = crate::cursor::parse_limit(limit, &mut v);
+        v.finish()?;
         let after = cursor
             .map(|c| c.parse::<TenantId>().map_err(|_| AppError::field("cursor", "is not a valid cursor")))
             .transpose()?;

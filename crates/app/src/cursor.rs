@@ -74,6 +74,21 @@ pub fn decode(sort: &str, cursor: &str) -> Result<LeadPosition, AppError> {
     Ok(LeadPosition { key, id: LeadId::from_uuid(wire.id) })
 }
 
+/// A listing's `?limit=`: absent or blank is the default page (50); anything but an integer from 1
+/// to 200 records one error on `limit` (every listing says it the same way).
+pub fn parse_limit(raw: Option<&str>, v: &mut leadzone_domain::error::Validator) -> u64 {
+    match raw.map(str::trim).filter(|l| !l.is_empty()) {
+        None => crate::leads::DEFAULT_PAGE,
+        Some(l) => match l.parse::<u64>() {
+            Ok(n) if (1..=crate::leads::MAX_PAGE).contains(&n) => n,
+            _ => {
+                v.push("limit", format!("must be an integer from 1 to {}", crate::leads::MAX_PAGE));
+                crate::leads::DEFAULT_PAGE
+            }
+        },
+    }
+}
+
 /// One page of a small, bounded collection (a tenant's lists, members, invites, API keys, a lead's
 /// evidence) that the use case has already loaded whole: rows are ordered by id (UUIDv7, so by
 /// creation) and the cursor is the last id shown, so paging stays exact when rows come and go.
@@ -88,16 +103,7 @@ pub fn page_by_id<T>(
     cursor: Option<String>,
 ) -> Result<crate::leads::Page<T>, AppError> {
     let mut v = leadzone_domain::error::Validator::new();
-    let limit = match limit.map(|l| l.trim().to_owned()).filter(|l| !l.is_empty()) {
-        None => crate::leads::DEFAULT_PAGE,
-        Some(l) => match l.parse::<u64>() {
-            Ok(n) if (1..=crate::leads::MAX_PAGE).contains(&n) => n,
-            _ => {
-                v.push("limit", "must be an integer from 1 to 200");
-                crate::leads::DEFAULT_PAGE
-            }
-        },
-    };
+    let limit = parse_limit(limit.as_deref(), &mut v);
     let after = match cursor.map(|c| c.trim().to_owned()).filter(|c| !c.is_empty()) {
         None => None,
         Some(c) => {

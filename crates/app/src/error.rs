@@ -53,6 +53,81 @@ impl AppError {
     pub fn field(field: &str, message: &str) -> Self {
         Self::Validation(vec![FieldError::new(field, message)])
     }
+
+    /// The stable public code of this error (api.md's table).
+    pub fn code(&self) -> ProblemCode {
+        use ProblemCode as P;
+        match self {
+            Self::Validation(_) => P::ValidationFailed,
+            Self::BadRequest(_) => P::BadRequest,
+            Self::Unauthenticated => P::Unauthenticated,
+            Self::InvalidCredentials => P::InvalidCredentials,
+            Self::OtpRequired => P::OtpRequired,
+            Self::Forbidden => P::Forbidden,
+            Self::TenantSuspended => P::TenantSuspended,
+            Self::SubscriptionUnpaid => P::SubscriptionUnpaid,
+            Self::FeatureDisabled(_) => P::FeatureDisabled,
+            Self::NotFound => P::NotFound,
+            Self::Conflict(_) => P::Conflict,
+            Self::DuplicateLead { .. } => P::DuplicateLead,
+            Self::InvalidStateTransition { .. } => P::InvalidStateTransition,
+            Self::PlanLimitConflict { .. } => P::PlanLimitConflict,
+            Self::QuotaExceeded { .. } => P::QuotaExceeded,
+            Self::InviteExpired => P::InviteExpired,
+            Self::RateLimited { .. } => P::RateLimited,
+            Self::Unavailable(_) => P::Unavailable,
+            Self::Internal(_) => P::Internal,
+        }
+    }
+}
+
+macro_rules! problem_codes {
+    ($($variant:ident => $s:literal),+ $(,)?) => {
+        /// Every public error code of the API (api.md's table), the same in HTTP answers and in a
+        /// failed job's `error.code`.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ProblemCode { $($variant),+ }
+
+        impl ProblemCode {
+            pub const ALL: &'static [ProblemCode] = &[$(ProblemCode::$variant),+];
+
+            pub const fn as_str(self) -> &'static str {
+                match self { $(ProblemCode::$variant => $s),+ }
+            }
+        }
+    };
+}
+
+problem_codes!(
+    BadRequest => "BAD_REQUEST",
+    Unauthenticated => "UNAUTHENTICATED",
+    InvalidCredentials => "INVALID_CREDENTIALS",
+    OtpRequired => "OTP_REQUIRED",
+    SubscriptionUnpaid => "SUBSCRIPTION_UNPAID",
+    QuotaExceeded => "QUOTA_EXCEEDED",
+    Forbidden => "FORBIDDEN",
+    TenantSuspended => "TENANT_SUSPENDED",
+    FeatureDisabled => "FEATURE_DISABLED",
+    NotFound => "NOT_FOUND",
+    MethodNotAllowed => "METHOD_NOT_ALLOWED",
+    Conflict => "CONFLICT",
+    DuplicateLead => "DUPLICATE_LEAD",
+    InvalidStateTransition => "INVALID_STATE_TRANSITION",
+    PlanLimitConflict => "PLAN_LIMIT_CONFLICT",
+    RecipientOptedOut => "RECIPIENT_OPTED_OUT",
+    InviteExpired => "INVITE_EXPIRED",
+    PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+    UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+    ValidationFailed => "VALIDATION_FAILED",
+    RateLimited => "RATE_LIMITED",
+    Internal => "INTERNAL",
+    Unavailable => "UNAVAILABLE",
+);
+
+impl std::fmt::Display for ProblemCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl From<DomainError> for AppError {

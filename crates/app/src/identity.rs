@@ -9,7 +9,9 @@ use leadzone_domain::error::Validator;
 use leadzone_domain::ids::{PlanId, SessionId, TenantId, UserId};
 use leadzone_domain::values::{Email, Slug, check_password_strength, optional_text, required_text};
 use leadzone_ports::RepoError;
-use leadzone_ports::system::{NewSession, RefreshOutcome, RotatedTokens};
+use leadzone_ports::system::{LoginFailures, NewSession, RefreshOutcome, RotatedTokens};
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock};
 use time::{Duration, OffsetDateTime};
 
 pub const ACCESS_TOKEN_PREFIX: &str = "lza_";
@@ -17,8 +19,11 @@ pub const REFRESH_TOKEN_PREFIX: &str = "lzr_";
 pub const API_KEY_LIVE_PREFIX: &str = "lz_live_";
 pub const API_KEY_TEST_PREFIX: &str = "lz_test_";
 const NAME_MAX: usize = 255;
-/// Login throttling: this many failures for one email within the window → 429.
+/// Login throttling: this many failures for one email from one client IP within the window →
+/// 429 for that email from that client.
 pub const MAX_LOGIN_FAILURES: i64 = 5;
+/// …and this many from all clients → 429 for that email from everywhere (distributed guessing).
+pub const MAX_LOGIN_FAILURES_PER_EMAIL: i64 = 50;
 pub const LOGIN_FAILURE_WINDOW: Duration = Duration::minutes(15);
 
 #[derive(Debug, Clone, Default)]
@@ -201,17 +206,24 @@ impl App {
 
     /// Checks the password (and the one-time code when 2FA is on) and opens a session in the
     /// requested tenant, or in the oldest active membership. Unknown email and wrong password are
-    /// indistinguishable, in answer and in cost; 5 failures for one email in 15 minutes → 429.
+    /// indistinguishable, in answer and in cost. 5 failures for one email from one client IP in
+    /// 15 minutes → 429 for that email from that client; 50 from all clients → 429 for that email
+    /// everywhere. Only failures count: correct logins, however many at once, never do.
     pub async fn login(&self, input: LoginInput, client: ClientInfo) -> Result<AuthResult, AppError> {
-        let now = self.clock.now();
-        // Throttled by a hash of the email as typed: any length fits, nothing readable is kept.
-        // The attempt is recorded before the password is checked, so parallel guesses count too;
-        // a success clears the record.
+        // Throttled by a hash of the email as typed: any length fits, nothing readable is kept,
+        // and unknown emails are throttled like known ones.
         let throttle_key = self.tokens.hash(&input.email.trim().to_lowercase());
-        self.system.record_login_failure(&throttle_key, now).await?;
-        let (attempts, oldest) = self.system.login_failures(&throttle_key, now - LOGIN_FAILURE_WINDOW).await?;
-        if attempts > MAX_LOGIN_FAILURES {
-            let until = oldest.map(|o| o + LOGIN_FAILURE_WINDOW).unwrap_or(now + LOGIN_FAILURE_WINDOW);
+        let ip = client.ip;
+        // Attempts for one (email, client) take turns in this process: each reads the failures,
+        // checks the password and records the outcome before the next one reads, so parallel
+        // guesses get no more password checks than sequential ones. Nothing holds a database
+        // connection meanwhile; every store call below is a statement of its own.
+        let ip_text = ip.map(|ip| ip.to_string()).unwrap_or_default();
+        let turn = LOGIN_TURNS.take(self.tokens.hash(&format!("{throttle_key}\n{ip_text}"))).await;
+
+        let now = self.clock.now();
+        let failures = self.system.login_failures(&throttle_key, ip, now - LOGIN_FAILURE_WINDOW).await?;
+        if let Some(until) = throttled_until(&failures, now) {
             return Err(AppError::RateLimited { retry_after_secs: (until - now).whole_seconds().max(1) as u64 });
         }
         let user = match Email::parse(&input.email) {
@@ -220,22 +232,31 @@ impl App {
         };
         let Some(user) = user else {
             self.hasher.verify_dummy(&input.password).await;
+            self.system.record_login_failure(&throttle_key, ip, now).await?;
             return Err(AppError::InvalidCredentials);
         };
         let memberships = self.system.memberships_of_user(user.id).await?;
         if !self.hasher.verify(&input.password, &user.password_hash).await? {
+            self.system.record_login_failure(&throttle_key, ip, now).await?;
             self.audit_failed_login(&user, &memberships, "wrong password", &client).await?;
             return Err(AppError::InvalidCredentials);
         }
         if user.totp_enabled {
+            // The right password without a code is the first half of a login, not a failure (and
+            // not a success: it clears nothing, or it would reset the count of wrong codes).
             let Some(code) = input.otp.as_deref().map(str::trim).filter(|c| !c.is_empty()) else {
                 return Err(AppError::OtpRequired);
             };
             if !self.verify_totp(&user, code).await? {
+                self.system.record_login_failure(&throttle_key, ip, now).await?;
                 self.audit_failed_login(&user, &memberships, "wrong one-time code", &client).await?;
                 return Err(AppError::InvalidCredentials);
             }
         }
+        // The credentials are right: this client's failures are forgiven (other clients' stay,
+        // and so does the email's ceiling), and the next attempt may go.
+        self.system.clear_login_failures(&throttle_key, ip).await?;
+        drop(turn);
 
         let usable =
             |(m, t): &&(Membership, Tenant)| m.status == MembershipStatus::Active && t.status != TenantStatus::Deleted;
@@ -265,7 +286,6 @@ impl App {
             .await?;
         tx.commit().await?;
 
-        self.system.clear_login_failures(&throttle_key).await?;
         self.system.record_login(user.id, now).await?;
         let tokens = self.open_session(user.id, tenant.id, &client).await?;
 
@@ -630,5 +650,162 @@ fn conflict_as(message: &'static str) -> impl Fn(RepoError) -> AppError {
     move |e| match e {
         RepoError::Conflict(_) => AppError::Conflict(message.to_owned()),
         other => other.into(),
+    }
+}
+
+/// When the throttle lifts for a client with these failures, if it is throttled: 5 from the client
+/// (for this email) or 50 from all clients; the later of the two when both.
+fn throttled_until(failures: &LoginFailures, now: OffsetDateTime) -> Option<OffsetDateTime> {
+    let lifts = |oldest: Option<OffsetDateTime>| oldest.unwrap_or(now) + LOGIN_FAILURE_WINDOW;
+    let from_ip = (failures.from_ip >= MAX_LOGIN_FAILURES).then(|| lifts(failures.from_ip_oldest));
+    let total = (failures.total >= MAX_LOGIN_FAILURES_PER_EMAIL).then(|| lifts(failures.total_oldest));
+    from_ip.max(total)
+}
+
+/// Login attempts take turns per key (a hash of email and client IP) within this process. Each
+/// key has an async mutex while someone holds or awaits it; the last one out removes it, so the
+/// map holds only keys in use (plus, briefly, those whose waiter was cancelled: swept when the
+/// map has doubled since the last sweep). Across processes the turns are not shared: with N
+/// processes one client gets at most N × 5 password checks per window (deploy/SCALING.md). The
+/// map is one per process (a static), shared by every `App` in it: turns are about this process's
+/// concurrency, and keys of different databases only ever wait for each other, never mix counts.
+struct LoginTurns {
+    keys: std::sync::Mutex<TurnMap>,
+}
+
+struct TurnMap {
+    locks: HashMap<String, Arc<futures::lock::Mutex<()>>>,
+    sweep_at: usize,
+}
+
+/// Idle keys are swept once the map reaches this many (or twice the live ones at the last sweep).
+const TURNS_SWEEP_AT: usize = 1024;
+
+static LOGIN_TURNS: LazyLock<LoginTurns> = LazyLock::new(LoginTurns::new);
+
+impl LoginTurns {
+    fn new() -> Self {
+        Self { keys: std::sync::Mutex::new(TurnMap { locks: HashMap::new(), sweep_at: TURNS_SWEEP_AT }) }
+    }
+
+    fn keys(&self) -> std::sync::MutexGuard<'_, TurnMap> {
+        // The map stays consistent whatever panicked while holding it (each step is one call).
+        self.keys.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Waits for the key's turn; the turn ends when the returned value is dropped.
+    async fn take(&self, key: String) -> Turn<'_> {
+        let lock = {
+            let mut keys = self.keys();
+            if keys.locks.len() >= keys.sweep_at {
+                keys.locks.retain(|_, lock| Arc::strong_count(lock) > 1);
+                keys.sweep_at = (keys.locks.len() * 2).max(TURNS_SWEEP_AT);
+            }
+            Arc::clone(keys.locks.entry(key.clone()).or_default())
+        };
+        let guard = Arc::clone(&lock).lock_owned().await;
+        Turn { turns: self, key, lock, guard: Some(guard) }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.keys().locks.len()
+    }
+}
+
+/// One attempt's turn for its key.
+struct Turn<'a> {
+    turns: &'a LoginTurns,
+    key: String,
+    lock: Arc<futures::lock::Mutex<()>>,
+    guard: Option<futures::lock::OwnedMutexGuard<()>>,
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        drop(self.guard.take());
+        let mut keys = self.turns.keys();
+        // Only the map and this turn know the lock: nobody holds or awaits it, so it goes. (Under
+        // the map's mutex no one can pick it up meanwhile; a later attempt makes a new one.)
+        if Arc::strong_count(&self.lock) == 2 && keys.locks.get(&self.key).is_some_and(|l| Arc::ptr_eq(l, &self.lock)) {
+            keys.locks.remove(&self.key);
+        }
+    }
+}
+
+#[cfg(test)]
+mod login_turn_tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn failures(from_ip: i64, total: i64, from_ip_oldest: i64, total_oldest: i64) -> LoginFailures {
+        let at = |mins_ago: i64| Some(crate::testing::now() - Duration::minutes(mins_ago));
+        LoginFailures { from_ip, from_ip_oldest: at(from_ip_oldest), total, total_oldest: at(total_oldest) }
+    }
+
+    #[test]
+    fn five_from_one_client_or_fifty_from_all_throttle_until_the_oldest_leaves_the_window() {
+        let now = crate::testing::now();
+        assert_eq!(throttled_until(&LoginFailures::default(), now), None);
+        assert_eq!(throttled_until(&failures(4, 49, 10, 14), now), None);
+        assert_eq!(throttled_until(&failures(5, 5, 10, 10), now), Some(now + Duration::minutes(5)));
+        assert_eq!(throttled_until(&failures(0, 50, 0, 14), now), Some(now + Duration::minutes(1)));
+        // Both: the later.
+        assert_eq!(throttled_until(&failures(5, 50, 3, 14), now), Some(now + Duration::minutes(12)));
+        assert_eq!(throttled_until(&failures(5, 50, 14, 3), now), Some(now + Duration::minutes(12)));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn attempts_for_one_key_take_turns_and_idle_keys_are_dropped() {
+        let turns: &'static LoginTurns = Box::leak(Box::new(LoginTurns::new()));
+        let inside = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let tasks: Vec<_> = (0..16)
+            .map(|_| {
+                let (inside, most) = (inside.clone(), most.clone());
+                tokio::spawn(async move {
+                    let _turn = turns.take("a".into()).await;
+                    let n = inside.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(n, Ordering::SeqCst);
+                    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+                    inside.fetch_sub(1, Ordering::SeqCst);
+                })
+            })
+            .collect();
+        // Another key does not wait for them.
+        let other = turns.take("b".into()).await;
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(most.load(Ordering::SeqCst), 1);
+        assert_eq!(turns.len(), 1, "only the key still held is kept");
+        drop(other);
+        assert_eq!(turns.len(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_waiter_cancelled_after_its_wake_up_leaves_a_key_that_a_sweep_removes() {
+        let turns: &'static LoginTurns = Box::leak(Box::new(LoginTurns::new()));
+        let held = turns.take("k".into()).await;
+        let mut waiter = Box::pin(turns.take("k".into()));
+        assert!(futures::FutureExt::now_or_never(&mut waiter).is_none());
+        // The holder leaves while someone waits, so it keeps the key; then the waiter gives up
+        // (its client went away) without ever taking its turn.
+        drop(held);
+        drop(waiter);
+        assert_eq!(turns.len(), 1);
+        // Once the map reaches the sweep mark, idle keys go.
+        let mut many = Vec::new();
+        for i in 0..TURNS_SWEEP_AT {
+            many.push(turns.take(format!("k{i}")).await);
+        }
+        assert!(!turns.keys().locks.contains_key("k"));
+        assert_eq!(turns.len(), TURNS_SWEEP_AT);
+        drop(many);
+        assert_eq!(turns.len(), 0);
+        // And "k" works as before.
+        drop(turns.take("k".into()).await);
+        assert_eq!(turns.len(), 0);
     }
 }

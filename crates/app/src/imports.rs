@@ -15,7 +15,7 @@ use leadzone_domain::access::{LeadVisibility, Permission};
 use leadzone_domain::entities::{AuditDetails, Job, Lead, Limit};
 use leadzone_domain::enums::{AuditEventType, JobType, LogLevel, MembershipStatus, UsageMetric};
 use leadzone_domain::ids::{JobId, LeadId, ListId};
-use leadzone_domain::imports::{map_headers, row_input};
+use leadzone_domain::imports::{map_headers, neutralise_formula, row_input};
 use leadzone_domain::leads::{DedupKeys, LeadSort, NewLead};
 use leadzone_ports::RepoError;
 use leadzone_ports::leads::{LeadPosition, LeadQuery, SortKey};
@@ -242,7 +242,7 @@ impl App {
             Ok(m) if m.status == MembershipStatus::Active => m,
             Ok(_) | Err(leadzone_ports::RepoError::NotFound) => {
                 return Err(JobFailure::Permanent(job_error(
-                    "FORBIDDEN",
+                    crate::error::ProblemCode::Forbidden,
                     "the member who started this job can no longer act",
                 )));
             }
@@ -268,8 +268,9 @@ impl App {
     ) -> Result<serde_json::Value, JobFailure> {
         let ctx = self.creator_ctx(job).await?;
         policy::require(&ctx, Permission::LeadsImport).map_err(JobFailure::from)?;
-        let input: ImportInput = serde_json::from_value(job.input.clone().unwrap_or_default())
-            .map_err(|e| JobFailure::Permanent(job_error("BAD_INPUT", e.to_string())))?;
+        let input: ImportInput = serde_json::from_value(job.input.clone().unwrap_or_default()).map_err(|e| {
+            JobFailure::Permanent(job_error(crate::error::ProblemCode::ValidationFailed, e.to_string()))
+        })?;
         let bytes = self.blobs.get(&input.blob_key).await?;
         let text = decode_csv(&bytes);
         let (headers, rows) = parse_csv(&text).map_err(JobFailure::from)?;
@@ -370,7 +371,7 @@ impl App {
             // Without that checkpoint a released job would start over as a first run (attempt and
             // progress both given back) and meet the rows stored here: keep the attempt instead.
             return Err(JobFailure::Retryable(job_error(
-                "CHECKPOINT_NOT_SAVED",
+                crate::error::ProblemCode::Internal,
                 "the import stopped and could not save where it stopped; it resumes on its next attempt",
             )));
         }
@@ -502,7 +503,7 @@ impl App {
                 // A first run found its own rows stored (it should not): the retry skips them.
                 Err(RepoError::Conflict(_)) if !may_exist => {
                     return Err(JobFailure::Retryable(job_error(
-                        "ROWS_ALREADY_STORED",
+                        crate::error::ProblemCode::Internal,
                         "rows of this import are stored already; the next attempt skips them",
                     )));
                 }
@@ -716,6 +717,8 @@ impl App {
 pub const EXPORT_COLUMNS: [&str; 10] =
     ["companyName", "industry", "city", "phone", "email", "website", "status", "score", "tags", "createdAt"];
 
+/// One lead as an export row; every cell that a spreadsheet would read as a formula (`=…`, `+966…`,
+/// `-…`, `@…`) carries a leading `'`, which an import of the file strips again.
 fn export_row(l: &Lead) -> [String; 10] {
     [
         l.company_name.clone(),
@@ -729,6 +732,10 @@ fn export_row(l: &Lead) -> [String; 10] {
         l.tags.join(", "),
         l.created_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
     ]
+    .map(|cell| match neutralise_formula(&cell) {
+        std::borrow::Cow::Borrowed(_) => cell,
+        std::borrow::Cow::Owned(guarded) => guarded,
+    })
 }
 
 /// An export's stored JSON filter as listing parameters.
@@ -767,7 +774,9 @@ fn errors_csv(headers: &[String], rows: &[csv::StringRecord], errors: &[RowError
             .collect::<Vec<_>>()
             .join("; ");
         let mut record = vec![row.to_string(), reason];
-        record.extend(rows.get(row.saturating_sub(2)).into_iter().flatten().map(str::to_owned));
+        // The uploaded cells as they were, but never as a formula Excel would run.
+        record
+            .extend(rows.get(row.saturating_sub(2)).into_iter().flatten().map(|c| neutralise_formula(c).into_owned()));
         let _ = w.write_record(&record);
     }
     w.into_inner().unwrap_or_default()

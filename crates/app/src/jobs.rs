@@ -3,6 +3,7 @@
 //! idempotent: work and checkpoint commit together, so a job resumed after a crash continues
 //! where its last checkpoint left it.
 
+use crate::error::ProblemCode;
 use crate::leads::Page;
 use crate::{App, AppError, Ctx, policy};
 use leadzone_domain::access::LeadScope;
@@ -36,19 +37,44 @@ pub enum JobFailure {
     Stopped,
 }
 
-pub fn job_error(code: &str, message: impl Into<String>) -> JobError {
-    JobError { code: code.to_owned(), message: message.into(), stack: None }
+/// A failed job's public error: one of the API's codes and a message for the tenant.
+pub fn job_error(code: ProblemCode, message: impl Into<String>) -> JobError {
+    JobError { code: code.as_str().to_owned(), message: message.into(), stack: None }
 }
 
 impl From<AppError> for JobFailure {
+    /// A failed job speaks the contract: the error's public code and a message written for the
+    /// tenant. The text of an internal error (SQL, a driver's message) goes to the log — inside the
+    /// worker's span, which names the job — and never into the job that `GET /jobs/{id}` shows.
     fn from(e: AppError) -> Self {
+        let code = e.code();
         match e {
-            AppError::Unavailable(why) | AppError::Internal(why) => JobFailure::Retryable(job_error("INTERNAL", why)),
+            AppError::Unavailable(why) | AppError::Internal(why) => {
+                tracing::error!(error = %why, code = code.as_str(), "job step failed");
+                JobFailure::Retryable(job_error(code, "Something went wrong on our side; it has been logged."))
+            }
             AppError::Validation(errors) => JobFailure::Permanent(job_error(
-                "VALIDATION_FAILED",
+                code,
                 errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
             )),
-            other => JobFailure::Permanent(job_error("FAILED", other.to_string())),
+            AppError::QuotaExceeded { metric, limit, used } => JobFailure::Permanent(job_error(
+                code,
+                format!("The plan's monthly {} limit is reached ({used} of {limit}).", metric.as_str()),
+            )),
+            AppError::FeatureDisabled(feature) => JobFailure::Permanent(job_error(
+                code,
+                format!("The feature {feature} is not enabled for this organization."),
+            )),
+            AppError::TenantSuspended => JobFailure::Permanent(job_error(code, "The organization is suspended.")),
+            AppError::SubscriptionUnpaid => JobFailure::Permanent(job_error(
+                code,
+                "The subscription is unpaid: the organization can only read until it is paid.",
+            )),
+            AppError::NotFound => JobFailure::Permanent(job_error(code, "What this job works on no longer exists.")),
+            AppError::Forbidden => {
+                JobFailure::Permanent(job_error(code, "The member who started this job may no longer do it."))
+            }
+            other => JobFailure::Permanent(job_error(code, other.to_string())),
         }
     }
 }
@@ -200,9 +226,10 @@ impl App {
         match job.kind {
             JobType::Import => self.run_import(job, control).await,
             JobType::Export => self.run_export(job, control).await,
-            other => {
-                Err(JobFailure::Permanent(job_error("NOT_IMPLEMENTED", format!("{other} jobs are not available yet"))))
-            }
+            other => Err(JobFailure::Permanent(job_error(
+                ProblemCode::FeatureDisabled,
+                format!("{other} jobs are not available yet"),
+            ))),
         }
     }
 }
@@ -245,5 +272,48 @@ pub(crate) fn as_enqueued(job: Job) -> Job {
         run_at: job.created_at,
         cancel_requested: false,
         ..job
+    }
+}
+
+#[cfg(test)]
+mod error_tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?.extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// The detail of an internal error is logged with the job id (the worker's span) and kept out
+    /// of the job's public error; the tenant's errors keep their contract code.
+    #[test]
+    fn internal_detail_goes_to_the_log_with_the_job_id_not_to_the_job() {
+        let buf = Buf::default();
+        let writer = buf.clone();
+        let subscriber = tracing_subscriber::fmt().with_writer(move || writer.clone()).with_ansi(false).finish();
+        let failure = tracing::subscriber::with_default(subscriber, || {
+            let _span = tracing::info_span!("job", job = "job-42").entered();
+            JobFailure::from(AppError::Internal("duplicate key violates \"leads_pkey\": SELECT 1".into()))
+        });
+        let JobFailure::Retryable(error) = failure else { panic!("an internal error is retried") };
+        assert_eq!(error.code, "INTERNAL");
+        assert!(!error.message.contains("leads_pkey") && !error.message.contains("SELECT"), "{}", error.message);
+        let log = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        assert!(log.contains("job-42") && log.contains("leads_pkey"), "{log}");
+
+        let quota = AppError::QuotaExceeded { metric: leadzone_domain::enums::UsageMetric::Leads, limit: 10, used: 10 };
+        let JobFailure::Permanent(error) = JobFailure::from(quota) else { panic!("a quota is not retried") };
+        assert_eq!(error.code, "QUOTA_EXCEEDED");
+        let JobFailure::Permanent(error) = JobFailure::from(AppError::TenantSuspended) else { panic!() };
+        assert_eq!(error.code, "TENANT_SUSPENDED");
     }
 }

@@ -502,16 +502,7 @@ pub(crate) fn parse_time_page(
 ) -> Result<(u64, Option<(OffsetDateTime, uuid::Uuid)>), AppError> {
     use base64::Engine;
     let mut v = Validator::new();
-    let limit = match limit.map(|l| l.trim().to_owned()).filter(|l| !l.is_empty()) {
-        None => crate::leads::DEFAULT_PAGE,
-        Some(l) => match l.parse::<u64>() {
-            Ok(n) if (1..=crate::leads::MAX_PAGE).contains(&n) => n,
-            _ => {
-                v.push("limit", "must be an integer from 1 to 200");
-                crate::leads::DEFAULT_PAGE
-            }
-        },
-    };
+    let limit = crate::cursor::parse_limit(limit.as_deref(), &mut v);
     let after = match cursor.map(|c| c.trim().to_owned()).filter(|c| !c.is_empty()) {
         None => None,
         Some(c) => {

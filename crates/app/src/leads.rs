@@ -288,16 +288,7 @@ pub(crate) fn parse_list_params(ctx: &Ctx, p: ListParams) -> Result<ParsedList, 
     } else {
         v.check(LeadSort::parse(&sort_name)).unwrap_or_default()
     };
-    let limit = match non_blank(p.limit) {
-        None => DEFAULT_PAGE,
-        Some(raw) => match raw.parse::<u64>() {
-            Ok(n) if (1..=MAX_PAGE).contains(&n) => n,
-            _ => {
-                v.push("limit", format!("must be an integer from 1 to {MAX_PAGE}"));
-                DEFAULT_PAGE
-            }
-        },
-    };
+    let limit = crate::cursor::parse_limit(p.limit.as_deref(), &mut v);
     v.finish()?;
     let after = match non_blank(p.cursor) {
         None => None,

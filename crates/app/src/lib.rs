@@ -20,6 +20,7 @@ pub mod jobs;
 pub mod lead_actions;
 pub mod leads;
 pub mod lists;
+pub mod mail;
 pub mod policy;
 pub mod retention;
 pub mod stripe;
@@ -27,7 +28,7 @@ pub mod team;
 pub mod tenant;
 pub mod usage;
 
-use leadzone_ports::security::{Mailer, PasswordHasher, SecretBox, Tokens, Totp};
+use leadzone_ports::security::{PasswordHasher, SecretBox, Tokens, Totp};
 use leadzone_ports::store::UnitOfWork;
 use leadzone_ports::system::SystemStore;
 use leadzone_ports::{Clock, Ids};
@@ -76,7 +77,6 @@ pub struct App {
     pub tokens: Arc<dyn Tokens>,
     pub secrets: Arc<dyn SecretBox>,
     pub totp: Arc<dyn Totp>,
-    pub mailer: Arc<dyn Mailer>,
     pub blobs: Arc<dyn leadzone_ports::jobs::BlobStore>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn Ids>,

@@ -5,12 +5,11 @@ use crate::leads::Page;
 use crate::{App, AppError, Ctx, audit, policy};
 use leadzone_domain::access::Permission;
 use leadzone_domain::entities::{AuditDetails, Invite, Membership, User};
-use leadzone_domain::enums::{AuditEventType, InviteStatus, MembershipStatus, Role, UsageMetric};
+use leadzone_domain::enums::{AuditEventType, InviteStatus, Language, MembershipStatus, Role, UsageMetric};
 use leadzone_domain::error::Validator;
 use leadzone_domain::ids::{InviteId, MembershipId, UserId};
 use leadzone_domain::values::{Email, check_password_strength, required_text};
 use leadzone_ports::RepoError;
-use leadzone_ports::security::Mail;
 use leadzone_ports::store::{MemberView, TenantTx};
 use serde_json::json;
 
@@ -196,23 +195,20 @@ impl App {
                 AuditDetails { after: Some(json!({"email": invite.email, "role": invite.role})), ..Default::default() },
             ))
             .await?;
-        // Mail before commit: if the mail cannot be handed over, the invitation does not exist.
-        self.mailer
-            .send(&Mail {
-                to: invite.email.clone(),
-                subject: format!("You are invited to {} on Leadzone — دعوة للانضمام إلى {}", tenant.name, tenant.name),
-                body: format!(
-                    "You have been invited to join {name} on Leadzone as {role}.\n\
-                     Accept: {url}/invites/accept?token={token}\n\
-                     The invitation expires on {expires}.\n\n\
-                     تمت دعوتك للانضمام إلى {name} على Leadzone.\n",
-                    name = tenant.name,
-                    role = role.as_str(),
-                    url = self.config.public_url.trim_end_matches('/'),
-                    expires = invite.expires_at.date(),
-                ),
-            })
-            .await?;
+        // Queued in the same transaction: the mail exists exactly when the invitation does. Its body
+        // (the link is a live credential) is stored sealed and delivered by a worker.
+        let accept_url = format!("{}/invites/accept?token={token}", self.config.public_url.trim_end_matches('/'));
+        let mail = crate::mail::invitation(
+            &invite.email,
+            &crate::mail::InvitationMail {
+                language: tenant.settings.language.unwrap_or(Language::En),
+                organization: &tenant.name,
+                role,
+                accept_url: &accept_url,
+                expires_on: invite.expires_at.date(),
+            },
+        );
+        crate::mail::queue(&*tx, &*self.secrets, self.ids.new_id(), &mail).await?;
         tx.commit().await?;
         Ok((invite, token))
     }

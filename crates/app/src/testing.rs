@@ -21,6 +21,7 @@ pub struct FakeTx {
     pub evidence: MockEvidenceRepo,
     pub jobs: leadzone_ports::jobs::MockJobRepo,
     pub features: MockFeatureRepo,
+    pub outbox: leadzone_ports::mail::MockOutboxRepo,
 }
 
 #[async_trait::async_trait]
@@ -70,6 +71,9 @@ impl TenantTx for FakeTx {
     fn features(&self) -> &dyn FeatureRepo {
         &self.features
     }
+    fn outbox(&self) -> &dyn leadzone_ports::mail::OutboxRepo {
+        &self.outbox
+    }
     async fn commit(self: Box<Self>) -> Result<(), RepoError> {
         Ok(())
     }
@@ -108,7 +112,6 @@ pub fn app_with(tx: FakeTx) -> crate::App {
         tokens: Arc::new(leadzone_ports::security::MockTokens::new()),
         secrets: Arc::new(leadzone_ports::security::MockSecretBox::new()),
         totp: Arc::new(leadzone_ports::security::MockTotp::new()),
-        mailer: Arc::new(leadzone_ports::security::MockMailer::new()),
         blobs: Arc::new(leadzone_ports::jobs::MockBlobStore::new()),
         clock: Arc::new(FixedClock(now())),
         ids: Arc::new(crate::UuidV7),

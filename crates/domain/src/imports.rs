@@ -1,5 +1,6 @@
 //! CSV import rules that need no IO: which lead field a column header means (English or Arabic,
-//! case-insensitive), and how one row becomes a `LeadInput`.
+//! case-insensitive), how one row becomes a `LeadInput`, and how an exported cell is kept from
+//! being read as a formula by a spreadsheet (and read back as it was by an import).
 
 use crate::leads::LeadInput;
 
@@ -150,6 +151,39 @@ pub fn map_headers(
     Ok(out)
 }
 
+/// The first characters that make a spreadsheet (Excel, LibreOffice, Google Sheets) read a cell
+/// as a formula or a DDE command (OWASP "CSV injection"): `=`, `+`, `-`, `@`, tab and carriage
+/// return.
+const FORMULA_TRIGGERS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// Whether a cell needs the `'` prefix: it starts with a formula trigger, or with `'`s followed by
+/// one (so that the `'` an import strips is always one that the export added, and
+/// `strip_formula_guard(neutralise_formula(s)) == s` for every `s`).
+fn needs_formula_guard(cell: &str) -> bool {
+    cell.trim_start_matches('\'').starts_with(FORMULA_TRIGGERS)
+}
+
+/// A cell as an export writes it: prefixed with `'` when a spreadsheet would otherwise read it as
+/// a formula (`=HYPERLINK(…)` → `'=HYPERLINK(…)`, `+966501234567` → `'+966501234567`); every
+/// other cell unchanged.
+pub fn neutralise_formula(cell: &str) -> std::borrow::Cow<'_, str> {
+    if needs_formula_guard(cell) {
+        std::borrow::Cow::Owned(format!("'{cell}"))
+    } else {
+        std::borrow::Cow::Borrowed(cell)
+    }
+}
+
+/// A cell as an import reads it: the `'` that [`neutralise_formula`] adds is removed again (a
+/// cell that starts with `'` followed by `=`, `+`, `-`, `@`, tab or carriage return — or by more
+/// `'`s and then one of those — loses its first `'`); any other `'` stays (`'s Gravenhage`).
+pub fn strip_formula_guard(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if needs_formula_guard(rest) => rest,
+        _ => cell,
+    }
+}
+
 /// One CSV row as a lead input, by the mapped columns. Score and status stay raw strings until
 /// validated, so that a bad value is reported against its field.
 pub fn row_input<'a>(
@@ -160,7 +194,8 @@ pub fn row_input<'a>(
     let mut errors = Vec::new();
     for (field, value) in fields.iter().zip(row) {
         let Some(field) = field else { continue };
-        let v = value.trim();
+        // An exported cell's formula guard (`'=…`, `'+966…`) comes off before anything else.
+        let v = strip_formula_guard(value).trim();
         if v.is_empty() {
             continue;
         }
@@ -192,6 +227,7 @@ pub fn row_input<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use std::collections::HashMap;
 
     #[test]
@@ -228,5 +264,74 @@ mod tests {
         assert_eq!(input.company_name, "مؤسسة النور");
         assert_eq!(input.tags, vec!["vip", "جديد"]);
         assert_eq!(errors[0].field, "score");
+    }
+
+    #[test]
+    fn formula_cells_get_a_quote_and_others_stay() {
+        for (raw, out) in [
+            ("=HYPERLINK(\"http://evil.example\",\"click\")", "'=HYPERLINK(\"http://evil.example\",\"click\")"),
+            ("=cmd|' /C calc'!A0", "'=cmd|' /C calc'!A0"),
+            ("+966501234567", "'+966501234567"),
+            ("-2+3", "'-2+3"),
+            ("@SUM(1)", "'@SUM(1)"),
+            ("\tx", "'\tx"),
+            ("\rx", "'\rx"),
+            ("'=x", "''=x"),
+        ] {
+            assert_eq!(neutralise_formula(raw), out, "{raw:?}");
+        }
+        for plain in ["", "شركة الرياض", "Acme = best", "'s Gravenhage", "'", "''", "0501234567", " =x", "\nx"]
+        {
+            assert_eq!(neutralise_formula(plain), plain, "{plain:?}");
+            assert!(matches!(neutralise_formula(plain), std::borrow::Cow::Borrowed(_)));
+        }
+    }
+
+    #[test]
+    fn only_the_guard_quote_is_stripped() {
+        assert_eq!(strip_formula_guard("'=cmd"), "=cmd");
+        assert_eq!(strip_formula_guard("'+966501234567"), "+966501234567");
+        assert_eq!(strip_formula_guard("'-1"), "-1");
+        assert_eq!(strip_formula_guard("'@SUM(1)"), "@SUM(1)");
+        assert_eq!(strip_formula_guard("'\tx"), "\tx");
+        assert_eq!(strip_formula_guard("'\rx"), "\rx");
+        assert_eq!(strip_formula_guard("''=x"), "'=x");
+        for kept in ["'s Gravenhage", "'quoted'", "'", "''", "it's", "=x", " '=x"] {
+            assert_eq!(strip_formula_guard(kept), kept, "{kept:?}");
+        }
+    }
+
+    #[test]
+    fn an_imported_row_loses_the_guard() {
+        let fields = vec![Some(ImportField::CompanyName), Some(ImportField::Phone), Some(ImportField::City)];
+        let (input, errors) = row_input(&fields, ["'=cmd|' /C calc'!A0", "'+966501234567", "'s Hertogenbosch"]);
+        assert!(errors.is_empty());
+        assert_eq!(input.company_name, "=cmd|' /C calc'!A0");
+        assert_eq!(input.phone.as_deref(), Some("+966501234567"));
+        assert_eq!(input.city.as_deref(), Some("'s Hertogenbosch"));
+    }
+
+    proptest! {
+        #[test]
+        fn strip_undoes_neutralise(s in "\\PC*|['=+@\t\r -]{0,6}\\PC{0,8}") {
+            let exported = neutralise_formula(&s);
+            prop_assert_eq!(strip_formula_guard(&exported), s.as_str());
+        }
+
+        #[test]
+        fn a_neutralised_cell_never_starts_a_formula(s in "['=+@\t\r -]{0,4}\\PC{0,8}") {
+            let out = neutralise_formula(&s);
+            prop_assert!(!out.starts_with(FORMULA_TRIGGERS));
+            // The guard is the one quote and nothing else.
+            prop_assert!(out.len() == s.len() || out.len() == s.len() + 1);
+        }
+
+        #[test]
+        fn row_input_reads_back_any_neutralised_name(s in "['=+@ -]{0,3}[A-Za-z0-9 \u{0621}-\u{064A}()|!'\"]{1,20}") {
+            let fields = vec![Some(ImportField::CompanyName)];
+            let cell = neutralise_formula(&s).into_owned();
+            let (input, _) = row_input(&fields, [cell.as_str()]);
+            prop_assert_eq!(input.company_name, s.trim());
+        }
     }
 }

@@ -9,6 +9,7 @@ pub mod api_keys;
 pub mod auth;
 pub mod billing;
 pub mod body;
+pub mod cors;
 pub mod docs;
 pub mod dto;
 pub mod health;
@@ -22,6 +23,7 @@ pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod problem;
+pub mod ratelimit;
 pub mod team;
 pub mod tenant;
 pub mod typed;
@@ -39,6 +41,10 @@ pub struct HttpState {
     pub app: leadzone_app::App,
     pub metrics: Arc<metrics::Metrics>,
     pub trusted_proxies: Vec<auth::Cidr>,
+    /// Origins whose pages may call the API (`LEADZONE_CORS_ORIGINS`).
+    pub cors_origins: Vec<String>,
+    /// Requests per minute per API key, session or client IP (`LEADZONE_RATE_LIMIT_PER_MIN`).
+    pub rate_limit: ratelimit::RateLimit,
 }
 
 /// A path id that is not a UUID names nothing: 404, never 400 or 500.
@@ -106,11 +112,19 @@ pub fn serve(
     shutdown_timeout_secs: u64,
 ) -> std::io::Result<Server> {
     use actix_service::{ServiceFactoryExt, fn_service, map_config};
+    let origins = state.cors_origins.clone();
     let state = web::Data::new(state);
     let app = move || {
         App::new()
             .app_data(state.clone())
+            // Inside `observe`: a refused request becomes the problem `observe` renders.
+            .wrap(from_fn(ratelimit::enforce))
             .wrap(from_fn(middleware::observe))
+            // Around `observe` (which re-renders problems from scratch): charges the bucket and
+            // puts `RateLimit-*` on every answer, problems included.
+            .wrap(from_fn(ratelimit::account))
+            // Outermost: a preflight is answered before anything else runs.
+            .wrap(cors::layer(&origins))
             .into_utoipa_app()
             .configure(routes)
             .into_app()

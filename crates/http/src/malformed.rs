@@ -40,7 +40,7 @@ pub fn rewrite(head: &[u8]) -> Option<Vec<u8>> {
     if !text.ends_with("\r\n\r\n") || !text.contains("\r\ncontent-length: 0\r\n") {
         return None;
     }
-    let mut problem = Problem::new(status, "BAD_REQUEST");
+    let mut problem = Problem::new(status, leadzone_app::error::ProblemCode::BadRequest);
     problem.errors.push(leadzone_domain::FieldError::new(
         "request",
         if status == StatusCode::BAD_REQUEST {

@@ -24,6 +24,23 @@ fn incoming_id(req: &ServiceRequest) -> Option<String> {
     ok.then(|| v.to_owned())
 }
 
+/// Paths whose responses may carry a token or a secret and so are sent with
+/// `Cache-Control: no-store` (no browser cache, no proxy, no back-forward cache keeps them):
+/// register, login, refresh and switch-tenant (token pairs) under [`NO_STORE_PREFIX`], invite
+/// creation (the invite token) and acceptance (a token pair), API-key creation (the secret),
+/// two-factor setup (the TOTP secret) and outbound-webhook creation (the signing secret).
+/// Matched by path whatever the method: the listings that share a path lose nothing by it.
+const NO_STORE_PATHS: &[&str] =
+    &["/api/v1/invites", "/api/v1/invites/accept", "/api/v1/api-keys", "/api/v1/me/2fa/setup", "/api/v1/webhooks"];
+/// Every path under it answers with `Cache-Control: no-store` (see [`NO_STORE_PATHS`]).
+const NO_STORE_PREFIX: &str = "/api/v1/auth/";
+
+/// Whether the response to `path` must not be stored (it may carry a token or a secret).
+fn carries_secrets(path: &str) -> bool {
+    let path = path.strip_suffix('/').unwrap_or(path);
+    path.starts_with(NO_STORE_PREFIX) || NO_STORE_PATHS.contains(&path)
+}
+
 pub async fn observe(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -58,6 +75,11 @@ pub async fn observe(
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut().insert(REQUEST_ID, v);
     }
+    // Set after a problem body is re-rendered (that replaces the response and its headers).
+    res.headers_mut().insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    if carries_secrets(&path) {
+        res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     let status = res.status().as_u16();
     let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned());
     let elapsed = started.elapsed();
@@ -66,4 +88,30 @@ pub async fn observe(
     }
     span.in_scope(|| tracing::info!(status, route = %route, latency_ms = elapsed.as_millis() as u64, "handled"));
     Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::carries_secrets;
+
+    #[test]
+    fn token_and_secret_paths_are_not_stored() {
+        for path in [
+            "/api/v1/auth/login",
+            "/api/v1/auth/register",
+            "/api/v1/auth/refresh",
+            "/api/v1/auth/switch-tenant",
+            "/api/v1/invites",
+            "/api/v1/invites/accept",
+            "/api/v1/api-keys",
+            "/api/v1/api-keys/",
+            "/api/v1/me/2fa/setup",
+            "/api/v1/webhooks",
+        ] {
+            assert!(carries_secrets(path), "{path}");
+        }
+        for path in ["/api/v1/leads", "/api/v1/api-keys/123", "/api/v1/me", "/api/v1/authx", "/healthz", "/"] {
+            assert!(!carries_secrets(path), "{path}");
+        }
+    }
 }

@@ -5,6 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use leadzone_app::AppError;
+use leadzone_app::error::ProblemCode;
 use leadzone_domain::FieldError;
 use serde_json::{Map, Value, json};
 
@@ -27,7 +28,7 @@ pub enum ApiError {
 #[derive(Debug, Clone)]
 pub struct Problem {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ProblemCode,
     pub errors: Vec<FieldError>,
     /// Extra members (`existingLeadId`, `metric`…).
     pub extra: Map<String, Value>,
@@ -54,96 +55,91 @@ impl Lang {
     }
 }
 
+/// The HTTP status of each public code (api.md's table).
+pub fn status_of(code: ProblemCode) -> StatusCode {
+    use ProblemCode as P;
+    match code {
+        P::BadRequest => StatusCode::BAD_REQUEST,
+        P::Unauthenticated | P::InvalidCredentials | P::OtpRequired => StatusCode::UNAUTHORIZED,
+        P::SubscriptionUnpaid | P::QuotaExceeded => StatusCode::PAYMENT_REQUIRED,
+        P::Forbidden | P::TenantSuspended | P::FeatureDisabled => StatusCode::FORBIDDEN,
+        P::NotFound => StatusCode::NOT_FOUND,
+        P::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        P::Conflict | P::DuplicateLead | P::InvalidStateTransition | P::PlanLimitConflict | P::RecipientOptedOut => {
+            StatusCode::CONFLICT
+        }
+        P::InviteExpired => StatusCode::GONE,
+        P::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        P::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        P::ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
+        P::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        P::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        P::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
 impl Problem {
-    pub fn new(status: StatusCode, code: &'static str) -> Self {
+    /// A problem with `code`'s status.
+    pub fn of(code: ProblemCode) -> Self {
+        Self::new(status_of(code), code)
+    }
+
+    pub fn new(status: StatusCode, code: ProblemCode) -> Self {
         Self { status, code, errors: Vec::new(), extra: Map::new(), internal: None, allow: None }
     }
 
     pub fn from_error(err: &ApiError) -> Self {
         use AppError as E;
-        let p = Self::new;
         match err {
             ApiError::BadRequest(why) => {
-                let mut prob = p(StatusCode::BAD_REQUEST, "BAD_REQUEST");
+                let mut prob = Self::of(ProblemCode::BadRequest);
                 prob.errors.push(FieldError::new("body", why.clone()));
                 prob
             }
-            ApiError::PayloadTooLarge => p(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
+            ApiError::PayloadTooLarge => Self::of(ProblemCode::PayloadTooLarge),
             ApiError::MethodNotAllowed(methods) => {
-                let mut prob = p(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED");
+                let mut prob = Self::of(ProblemCode::MethodNotAllowed);
                 prob.allow = Some(methods.join(", "));
                 prob
             }
-            ApiError::App(app) => match app {
-                E::Validation(errors) => {
-                    let mut prob = p(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_FAILED");
-                    prob.errors = errors.clone();
-                    prob
+            ApiError::App(app) => {
+                let mut prob = Self::of(app.code());
+                match app {
+                    E::Validation(errors) => prob.errors = errors.clone(),
+                    E::BadRequest(why) => prob.errors.push(FieldError::new("body", why.clone())),
+                    E::FeatureDisabled(key) => {
+                        prob.extra.insert("feature".into(), json!(key));
+                    }
+                    E::Conflict(why) => {
+                        prob.extra.insert("reason".into(), json!(why));
+                    }
+                    E::DuplicateLead { existing } => {
+                        prob.extra.insert("existingLeadId".into(), json!(existing.to_string()));
+                    }
+                    E::InvalidStateTransition { from, to } => {
+                        prob.extra.insert("from".into(), json!(from));
+                        prob.extra.insert("to".into(), json!(to));
+                    }
+                    E::PlanLimitConflict { metric, limit, used } | E::QuotaExceeded { metric, limit, used } => {
+                        prob.extra.insert("metric".into(), json!(metric.as_str()));
+                        prob.extra.insert("limit".into(), json!(limit));
+                        prob.extra.insert("used".into(), json!(used));
+                    }
+                    E::RateLimited { retry_after_secs } => {
+                        prob.extra.insert("retryAfter".into(), json!(retry_after_secs));
+                    }
+                    E::Unavailable(why) | E::Internal(why) => prob.internal = Some(why.clone()),
+                    E::Unauthenticated
+                    | E::InvalidCredentials
+                    | E::OtpRequired
+                    | E::Forbidden
+                    | E::TenantSuspended
+                    | E::SubscriptionUnpaid
+                    | E::NotFound
+                    | E::InviteExpired => {}
                 }
-                E::BadRequest(why) => {
-                    let mut prob = p(StatusCode::BAD_REQUEST, "BAD_REQUEST");
-                    prob.errors.push(FieldError::new("body", why.clone()));
-                    prob
-                }
-                E::Unauthenticated => p(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED"),
-                E::InvalidCredentials => p(StatusCode::UNAUTHORIZED, "INVALID_CREDENTIALS"),
-                E::OtpRequired => p(StatusCode::UNAUTHORIZED, "OTP_REQUIRED"),
-                E::Forbidden => p(StatusCode::FORBIDDEN, "FORBIDDEN"),
-                E::TenantSuspended => p(StatusCode::FORBIDDEN, "TENANT_SUSPENDED"),
-                E::SubscriptionUnpaid => p(StatusCode::PAYMENT_REQUIRED, "SUBSCRIPTION_UNPAID"),
-                E::FeatureDisabled(key) => {
-                    let mut prob = p(StatusCode::FORBIDDEN, "FEATURE_DISABLED");
-                    prob.extra.insert("feature".into(), json!(key));
-                    prob
-                }
-                E::NotFound => p(StatusCode::NOT_FOUND, "NOT_FOUND"),
-                E::Conflict(why) => {
-                    let mut prob = p(StatusCode::CONFLICT, "CONFLICT");
-                    prob.extra.insert("reason".into(), json!(why));
-                    prob
-                }
-                E::DuplicateLead { existing } => {
-                    let mut prob = p(StatusCode::CONFLICT, "DUPLICATE_LEAD");
-                    prob.extra.insert("existingLeadId".into(), json!(existing.to_string()));
-                    prob
-                }
-                E::InvalidStateTransition { from, to } => {
-                    let mut prob = p(StatusCode::CONFLICT, "INVALID_STATE_TRANSITION");
-                    prob.extra.insert("from".into(), json!(from));
-                    prob.extra.insert("to".into(), json!(to));
-                    prob
-                }
-                E::PlanLimitConflict { metric, limit, used } => {
-                    let mut prob = p(StatusCode::CONFLICT, "PLAN_LIMIT_CONFLICT");
-                    prob.extra.insert("metric".into(), json!(metric.as_str()));
-                    prob.extra.insert("limit".into(), json!(limit));
-                    prob.extra.insert("used".into(), json!(used));
-                    prob
-                }
-                E::QuotaExceeded { metric, limit, used } => {
-                    let mut prob = p(StatusCode::PAYMENT_REQUIRED, "QUOTA_EXCEEDED");
-                    prob.extra.insert("metric".into(), json!(metric.as_str()));
-                    prob.extra.insert("limit".into(), json!(limit));
-                    prob.extra.insert("used".into(), json!(used));
-                    prob
-                }
-                E::InviteExpired => p(StatusCode::GONE, "INVITE_EXPIRED"),
-                E::RateLimited { retry_after_secs } => {
-                    let mut prob = p(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED");
-                    prob.extra.insert("retryAfter".into(), json!(retry_after_secs));
-                    prob
-                }
-                E::Unavailable(why) => {
-                    let mut prob = p(StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE");
-                    prob.internal = Some(why.clone());
-                    prob
-                }
-                E::Internal(why) => {
-                    let mut prob = p(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL");
-                    prob.internal = Some(why.clone());
-                    prob
-                }
-            },
+                prob
+            }
         }
     }
 
@@ -151,11 +147,11 @@ impl Problem {
     pub fn body(&self, lang: Lang, request_id: Option<&str>) -> Value {
         let (title, detail) = texts(self.code, lang);
         let mut body = Map::new();
-        body.insert("type".into(), json!(format!("urn:leadzone:problem:{}", self.code)));
+        body.insert("type".into(), json!(format!("urn:leadzone:problem:{}", self.code.as_str())));
         body.insert("title".into(), json!(title));
         body.insert("status".into(), json!(self.status.as_u16()));
         body.insert("detail".into(), json!(detail));
-        body.insert("code".into(), json!(self.code));
+        body.insert("code".into(), json!(self.code.as_str()));
         if !self.errors.is_empty() {
             let errors: Vec<Value> = self
                 .errors
@@ -198,87 +194,96 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         let problem = Problem::from_error(self);
         if let Some(internal) = &problem.internal {
-            tracing::error!(code = problem.code, error = %internal, "request failed");
+            tracing::error!(code = problem.code.as_str(), error = %internal, "request failed");
         }
         problem.response(Lang::En, None)
     }
 }
 
 /// Title and detail of each public code.
-fn texts(code: &str, lang: Lang) -> (&'static str, &'static str) {
+pub fn texts(code: ProblemCode, lang: Lang) -> (&'static str, &'static str) {
+    use ProblemCode as P;
     let (en, ar) = match code {
-        "BAD_REQUEST" => (("Bad request", "The request could not be read."), ("طلب غير صالح", "تعذّرت قراءة الطلب.")),
-        "UNAUTHENTICATED" => (
+        P::BadRequest => (("Bad request", "The request could not be read."), ("طلب غير صالح", "تعذّرت قراءة الطلب.")),
+        P::Unauthenticated => (
             ("Not authenticated", "A valid access token or API key is required."),
             ("غير مصادق", "يلزم رمز وصول أو مفتاح API صالح."),
         ),
-        "INVALID_CREDENTIALS" => (
+        P::InvalidCredentials => (
             ("Invalid credentials", "The email or password is incorrect."),
             ("بيانات الدخول غير صحيحة", "البريد الإلكتروني أو كلمة المرور غير صحيحة."),
         ),
-        "OTP_REQUIRED" => (
+        P::OtpRequired => (
             ("One-time code required", "Two-factor authentication is on: send a valid one-time code."),
             ("رمز التحقق مطلوب", "المصادقة الثنائية مفعّلة: أرسل رمز تحقق صالحًا."),
         ),
-        "FORBIDDEN" => (
+        P::Forbidden => (
             ("Forbidden", "Your role or API key does not allow this action."),
             ("غير مسموح", "دورك أو مفتاح API لا يسمح بهذا الإجراء."),
         ),
-        "TENANT_SUSPENDED" => {
+        P::TenantSuspended => {
             (("Organization suspended", "This organization is suspended."), ("المنظمة موقوفة", "هذه المنظمة موقوفة."))
         }
-        "FEATURE_DISABLED" => (
+        P::FeatureDisabled => (
             ("Feature disabled", "This feature is not enabled for your organization."),
             ("الميزة غير مفعّلة", "هذه الميزة غير مفعّلة لمنظمتك."),
         ),
-        "NOT_FOUND" => (("Not found", "The resource does not exist."), ("غير موجود", "المورد غير موجود.")),
-        "METHOD_NOT_ALLOWED" => (
+        P::NotFound => (("Not found", "The resource does not exist."), ("غير موجود", "المورد غير موجود.")),
+        P::MethodNotAllowed => (
             ("Method not allowed", "This method is not supported on this path."),
             ("الطريقة غير مسموحة", "هذه الطريقة غير مدعومة على هذا المسار."),
         ),
-        "CONFLICT" => (
+        P::Conflict => (
             ("Conflict", "The request conflicts with the current state."),
             ("تعارض", "الطلب يتعارض مع الحالة الحالية."),
         ),
-        "DUPLICATE_LEAD" => (
+        P::DuplicateLead => (
             ("Duplicate lead", "A lead for this company already exists."),
             ("عميل محتمل مكرر", "يوجد عميل محتمل لهذه الشركة بالفعل."),
         ),
-        "INVALID_STATE_TRANSITION" => (
+        P::InvalidStateTransition => (
             ("Invalid state transition", "This status change is not allowed."),
             ("انتقال حالة غير صالح", "تغيير الحالة هذا غير مسموح."),
         ),
-        "PLAN_LIMIT_CONFLICT" => (
+        P::PlanLimitConflict => (
             ("Plan limit conflict", "Current usage is above the new plan's limits."),
             ("تعارض مع حدود الخطة", "الاستخدام الحالي يتجاوز حدود الخطة الجديدة."),
         ),
-        "INVITE_EXPIRED" => {
+        P::InviteExpired => {
             (("Invite expired", "This invitation has expired."), ("انتهت صلاحية الدعوة", "انتهت صلاحية هذه الدعوة."))
         }
-        "PAYLOAD_TOO_LARGE" => (
+        P::PayloadTooLarge => (
             ("Payload too large", "The request body is too large."),
             ("حجم الطلب كبير جدًا", "محتوى الطلب أكبر من المسموح."),
         ),
-        "VALIDATION_FAILED" => {
+        P::ValidationFailed => {
             (("Validation failed", "One or more fields are invalid."), ("فشل التحقق", "حقل واحد أو أكثر غير صالح."))
         }
-        "SUBSCRIPTION_UNPAID" => (
+        P::SubscriptionUnpaid => (
             ("Subscription unpaid", "The subscription is unpaid: the organization can only read until it is paid."),
             ("الاشتراك غير مدفوع", "الاشتراك غير مدفوع: يمكن للمنظمة القراءة فقط حتى يتم السداد."),
         ),
-        "QUOTA_EXCEEDED" => (
+        P::QuotaExceeded => (
             ("Quota exceeded", "Your plan's limit for this month is reached."),
             ("تم تجاوز الحصة", "تم بلوغ حد خطتك لهذا الشهر."),
         ),
-        "RATE_LIMITED" => (
+        P::RateLimited => (
             ("Too many requests", "Slow down and retry after the indicated time."),
             ("طلبات كثيرة جدًا", "يرجى الانتظار ثم إعادة المحاولة بعد الوقت المحدد."),
         ),
-        "UNAVAILABLE" => (
+        P::Unavailable => (
             ("Service unavailable", "The service is temporarily unavailable."),
             ("الخدمة غير متاحة", "الخدمة غير متاحة مؤقتًا."),
         ),
-        _ => (("Internal error", "Something went wrong on our side."), ("خطأ داخلي", "حدث خطأ من جهتنا.")),
+        P::Internal => (("Internal error", "Something went wrong on our side."), ("خطأ داخلي", "حدث خطأ من جهتنا.")),
+        P::RecipientOptedOut => (
+            ("Recipient opted out", "This recipient asked not to be messaged."),
+            ("المستلم ألغى الاشتراك", "طلب هذا المستلم عدم مراسلته."),
+        ),
+        P::UnsupportedMediaType => (
+            ("Unsupported media type", "The body's content type is not accepted here."),
+            ("نوع محتوى غير مدعوم", "نوع محتوى الطلب غير مقبول هنا."),
+        ),
     };
     match lang {
         Lang::En => en,
@@ -306,7 +311,7 @@ mod tests {
         ];
         for (err, status, code) in cases {
             let p = Problem::from_error(&ApiError::App(err));
-            assert_eq!((p.status.as_u16(), p.code), (status, code));
+            assert_eq!((p.status.as_u16(), p.code.as_str()), (status, code));
         }
     }
 
@@ -325,6 +330,23 @@ mod tests {
         assert_eq!(body["metric"], "leads");
         assert_eq!(body["limit"], 100);
         assert_eq!(body["detail"], "تم بلوغ حد خطتك لهذا الشهر.");
+    }
+
+    /// Every code has a status in the 4xx/5xx range and its own English and Arabic title and detail.
+    #[test]
+    fn every_code_has_a_status_and_both_texts() {
+        let mut titles = std::collections::HashSet::new();
+        for code in ProblemCode::ALL {
+            let status = status_of(*code).as_u16();
+            assert!((400..600).contains(&status), "{code}");
+            let (en_title, en_detail) = texts(*code, Lang::En);
+            let (ar_title, ar_detail) = texts(*code, Lang::Ar);
+            assert!(titles.insert(en_title), "{code} shares its title");
+            for text in [en_title, en_detail, ar_title, ar_detail] {
+                assert!(!text.is_empty(), "{code}");
+            }
+            assert!(ar_title.chars().any(|c| ('\u{0600}'..='\u{06FF}').contains(&c)), "{code}: {ar_title}");
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@
 pub mod error;
 pub mod jobs;
 pub mod leads;
+pub mod mail;
 pub mod security;
 pub mod store;
 pub mod system;

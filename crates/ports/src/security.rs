@@ -69,21 +69,3 @@ pub trait Totp: Send + Sync {
     fn verify(&self, secret: &[u8], code: &str, unix_time: i64) -> Option<i64>;
     fn otpauth_url(&self, secret: &[u8], account: &str) -> String;
 }
-
-/// An outgoing email.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Mail {
-    pub to: String,
-    pub subject: String,
-    pub body: String,
-}
-
-#[cfg_attr(feature = "mock", mockall::automock)]
-#[async_trait::async_trait]
-pub trait Mailer: Send + Sync {
-    /// Hands a mail over for delivery.
-    ///
-    /// # Errors
-    /// When the mail could not be handed over; the caller decides whether that fails its action.
-    async fn send(&self, mail: &Mail) -> Result<(), RepoError>;
-}

@@ -50,6 +50,8 @@ pub trait TenantTx: Send + Sync {
     fn evidence(&self) -> &dyn EvidenceRepo;
     fn jobs(&self) -> &dyn crate::jobs::JobRepo;
     fn features(&self) -> &dyn FeatureRepo;
+    /// Mail queued with the change that sends it.
+    fn outbox(&self) -> &dyn crate::mail::OutboxRepo;
 
     /// Makes every write of this transaction durable.
     ///

@@ -5,7 +5,19 @@ use crate::RepoError;
 use leadzone_domain::entities::{ApiKey, Invite, Membership, Tenant, User};
 use leadzone_domain::enums::{MembershipStatus, Role, TenantStatus};
 use leadzone_domain::ids::{ApiKeyId, SessionId, TenantId, UserId};
+use std::net::IpAddr;
 use time::OffsetDateTime;
+
+/// Failed logins for one email within the throttling window.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoginFailures {
+    /// From the client asked about: how many, and the oldest.
+    pub from_ip: i64,
+    pub from_ip_oldest: Option<OffsetDateTime>,
+    /// From every client, that one included.
+    pub total: i64,
+    pub total_oldest: Option<OffsetDateTime>,
+}
 
 /// A new login session; tokens arrive already hashed.
 #[derive(Debug, Clone, PartialEq)]
@@ -124,14 +136,18 @@ pub trait SystemStore: Send + Sync {
         at: OffsetDateTime,
     ) -> Result<u64, RepoError>;
 
-    /// Failed logins for `email` since `since`: how many, and the oldest.
+    /// Failed logins for `email` since `since`, from the client `ip` and from every client.
+    /// `email` is the throttle key (a hash of the address as typed); `ip: None` is a client of
+    /// unknown address, counted as one client of its own.
     async fn login_failures(
         &self,
         email: &str,
+        ip: Option<IpAddr>,
         since: OffsetDateTime,
-    ) -> Result<(i64, Option<OffsetDateTime>), RepoError>;
-    async fn record_login_failure(&self, email: &str, at: OffsetDateTime) -> Result<(), RepoError>;
-    async fn clear_login_failures(&self, email: &str) -> Result<(), RepoError>;
+    ) -> Result<LoginFailures, RepoError>;
+    async fn record_login_failure(&self, email: &str, ip: Option<IpAddr>, at: OffsetDateTime) -> Result<(), RepoError>;
+    /// Forgets the failures for `email` from `ip` only (a success there); other clients' stay.
+    async fn clear_login_failures(&self, email: &str, ip: Option<IpAddr>) -> Result<(), RepoError>;
 
     /// The invite whose token hashes to this, in whichever tenant.
     async fn invite_by_token_hash(&self, token_hash: &str) -> Result<Option<Invite>, RepoError>;

@@ -11,6 +11,7 @@ mod error;
 mod identity;
 mod jobs;
 mod leads;
+mod mail;
 mod mapping;
 mod retention;
 mod system;
@@ -18,8 +19,9 @@ mod tx;
 
 pub use error::db_err;
 pub use jobs::{JOBS_CHANNEL, PgJobQueue};
+pub use mail::PgMailOutbox;
 pub use retention::PgRetention;
-pub use system::{OutboxMailer, PgSystemStore};
+pub use system::PgSystemStore;
 pub use tx::{PgTenantTx, PgUnitOfWork};
 
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};

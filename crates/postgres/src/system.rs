@@ -7,15 +7,15 @@ use leadzone_domain::entities::{ApiKey, Invite, Membership, Tenant, User};
 use leadzone_domain::enums::TenantStatus;
 use leadzone_domain::ids::{ApiKeyId, SessionId, TenantId, UserId};
 use leadzone_ports::RepoError;
-use leadzone_ports::security::{Mail, Mailer};
 use leadzone_ports::system::{
-    ApiKeyPrincipal, NewSession, RefreshOutcome, RotatedTokens, SessionPrincipal, SystemStore,
+    ApiKeyPrincipal, LoginFailures, NewSession, RefreshOutcome, RotatedTokens, SessionPrincipal, SystemStore,
 };
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult, PaginatorTrait,
-    QueryFilter, QueryOrder, QueryResult, QuerySelect, Statement, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter,
+    QueryOrder, QueryResult, QuerySelect, TransactionTrait,
 };
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::str::FromStr;
 use time::OffsetDateTime;
 
@@ -279,40 +279,55 @@ impl SystemStore for PgSystemStore {
     async fn login_failures(
         &self,
         email: &str,
+        ip: Option<IpAddr>,
         since: OffsetDateTime,
-    ) -> Result<(i64, Option<OffsetDateTime>), RepoError> {
+    ) -> Result<LoginFailures, RepoError> {
+        // One pass over the email's rows in the window (idx_login_failures_email): the ceiling
+        // across clients needs them all, and this client's are among them.
         let row = self
             .db
             .query_one_raw(crate::stmt(
-                "SELECT count(*) AS n, min(failed_at) AS oldest FROM login_failures WHERE email = $1 AND failed_at > $2",
-                vec![email.into(), since.into()],
+                "SELECT count(*) FILTER (WHERE ip IS NOT DISTINCT FROM $2::inet) AS ip_n,
+                        min(failed_at) FILTER (WHERE ip IS NOT DISTINCT FROM $2::inet) AS ip_oldest,
+                        count(*) AS n, min(failed_at) AS oldest
+                   FROM login_failures WHERE email = $1 AND failed_at > $3",
+                vec![email.into(), ip.map(|ip| ip.to_string()).into(), since.into()],
             ))
             .await
             .map_err(db_err)?;
-        match row {
-            Some(r) => Ok((r.try_get("", "n").map_err(db_err)?, r.try_get("", "oldest").map_err(db_err)?)),
-            None => Ok((0, None)),
-        }
+        let Some(r) = row else { return Ok(LoginFailures::default()) };
+        Ok(LoginFailures {
+            from_ip: r.try_get("", "ip_n").map_err(db_err)?,
+            from_ip_oldest: r.try_get("", "ip_oldest").map_err(db_err)?,
+            total: r.try_get("", "n").map_err(db_err)?,
+            total_oldest: r.try_get("", "oldest").map_err(db_err)?,
+        })
     }
 
-    async fn record_login_failure(&self, email: &str, at: OffsetDateTime) -> Result<(), RepoError> {
+    async fn record_login_failure(&self, email: &str, ip: Option<IpAddr>, at: OffsetDateTime) -> Result<(), RepoError> {
         // Old rows for this email are of no further use; prune them on the way.
         self.db
             .execute_raw(crate::stmt(
-                "WITH pruned AS (DELETE FROM login_failures WHERE email = $1 AND failed_at < $2 - interval '1 day')
-                 INSERT INTO login_failures (email, failed_at) VALUES ($1, $2)",
-                vec![email.into(), at.into()],
+                "WITH pruned AS (DELETE FROM login_failures WHERE email = $1 AND failed_at < $3 - interval '1 day')
+                 INSERT INTO login_failures (email, ip, failed_at) VALUES ($1, $2::inet, $3)",
+                vec![email.into(), ip.map(|ip| ip.to_string()).into(), at.into()],
             ))
             .await
             .map_err(db_err)?;
         Ok(())
     }
 
-    async fn clear_login_failures(&self, email: &str) -> Result<(), RepoError> {
-        self.db
-            .execute_raw(crate::stmt("DELETE FROM login_failures WHERE email = $1", vec![email.into()]))
-            .await
-            .map_err(db_err)?;
+    async fn clear_login_failures(&self, email: &str, ip: Option<IpAddr>) -> Result<(), RepoError> {
+        // Two spellings so that both can use idx_login_failures_email_ip (`IS NOT DISTINCT FROM`
+        // cannot).
+        let statement = match ip {
+            Some(ip) => crate::stmt(
+                "DELETE FROM login_failures WHERE email = $1 AND ip = $2::inet",
+                vec![email.into(), ip.to_string().into()],
+            ),
+            None => crate::stmt("DELETE FROM login_failures WHERE email = $1 AND ip IS NULL", vec![email.into()]),
+        };
+        self.db.execute_raw(statement).await.map_err(db_err)?;
         Ok(())
     }
 
@@ -504,40 +519,5 @@ impl SystemStore for PgSystemStore {
             .map_err(db_err)?
             .ok_or(RepoError::NotFound)?
             .try_into()
-    }
-}
-
-/// The development mailer: logs each mail and keeps it in `mail_outbox`, so a developer (or a
-/// test) can read invitation links without an SMTP server.
-#[derive(Clone)]
-pub struct OutboxMailer {
-    db: DatabaseConnection,
-}
-
-impl OutboxMailer {
-    /// `db` must be a pool of the `leadzone_system` role.
-    pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
-    }
-}
-
-#[async_trait::async_trait]
-impl Mailer for OutboxMailer {
-    async fn send(&self, mail: &Mail) -> Result<(), RepoError> {
-        tracing::info!(to = %mail.to, subject = %mail.subject, "mail written to the outbox (development mailer)");
-        self.db
-            .execute_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "INSERT INTO mail_outbox (id, to_email, subject, body) VALUES ($1, $2, $3, $4)",
-                [
-                    uuid::Uuid::now_v7().into(),
-                    mail.to.clone().into(),
-                    mail.subject.clone().into(),
-                    mail.body.clone().into(),
-                ],
-            ))
-            .await
-            .map_err(db_err)?;
-        Ok(())
     }
 }

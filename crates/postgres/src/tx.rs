@@ -142,6 +142,9 @@ impl TenantTx for PgTenantTx {
     fn features(&self) -> &dyn FeatureRepo {
         self
     }
+    fn outbox(&self) -> &dyn leadzone_ports::mail::OutboxRepo {
+        self
+    }
 
     async fn commit(self: Box<Self>) -> Result<(), RepoError> {
         self.txn.commit().await.map_err(db_err)

@@ -9,7 +9,7 @@ use serde_json::Value;
 use std::time::Duration;
 
 /// The browser binary, or a failure that says how to get one.
-fn chromium() -> String {
+pub(crate) fn chromium() -> String {
     let from_env = std::env::var("LEADZONE_CHROMIUM").ok().filter(|s| !s.is_empty());
     let candidates: Vec<String> = from_env
         .clone()
@@ -34,7 +34,7 @@ fn chromium() -> String {
 }
 
 /// The DOM after the page's scripts ran, as Chromium serialises it.
-async fn rendered_dom(url: &str, budget_ms: u32) -> String {
+pub(crate) async fn rendered_dom(url: &str, budget_ms: u32) -> String {
     let profile = std::env::temp_dir().join(unique("leadzone-chromium-"));
     let child = tokio::process::Command::new(chromium())
         .args([
@@ -79,7 +79,7 @@ async fn rendered_dom(url: &str, budget_ms: u32) -> String {
 }
 
 /// An attribute of the `<html>` element, unescaped.
-fn html_attribute(dom: &str, name: &str) -> Option<String> {
+pub(crate) fn html_attribute(dom: &str, name: &str) -> Option<String> {
     let start = dom.find("<html")?;
     let tag = &dom[start..start + dom[start..].find('>')?];
     let key = format!(" {name}=\"");

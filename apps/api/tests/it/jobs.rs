@@ -85,7 +85,8 @@ async fn a_ten_thousand_row_arabic_import_counts_exactly() {
         let waiting = app
             .sql_i64(&format!(
                 "SELECT count(*) FROM jobs WHERE id = '{id}' AND status = 'PENDING' AND attempts = 1
-                   AND error->>'code' = 'ROWS_ALREADY_STORED'"
+                   AND error->>'code' = 'INTERNAL'
+                   AND error->>'message' LIKE 'rows of this import are stored already%'"
             ))
             .await;
         if waiting == 1 {

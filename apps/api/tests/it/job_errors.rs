@@ -1,0 +1,40 @@
+//! A failed job speaks the contract: a stable code and a message for the tenant, never the text
+//! of a database error.
+use crate::helpers::*;
+use serde_json::Value;
+use std::time::Duration;
+
+#[tokio::test]
+async fn a_job_failing_on_a_database_error_shows_internal_and_no_sql() {
+    let app = spawn_app().await;
+    let a = app.register().await;
+    // Every lead insert now fails inside PostgreSQL with a message that names SQL.
+    app.sql(
+        "CREATE FUNCTION refuse_leads() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+         RAISE EXCEPTION 'SELECT password_hash FROM users -- secret detail'; END $$",
+    )
+    .await;
+    app.sql("CREATE TRIGGER refuse_leads BEFORE INSERT ON leads FOR EACH ROW EXECUTE FUNCTION refuse_leads()").await;
+
+    let res = app.import_csv(&a.token, b"companyName\nAlpha Co\n".to_vec(), "").await;
+    assert_eq!(res.status(), 202);
+    let job: Value = res.json().await.unwrap();
+    let id = job["job"]["id"].as_str().unwrap().to_owned();
+
+    // The first attempt fails and is retried later: its error is on the job meanwhile.
+    let mut seen = Value::Null;
+    for _ in 0..100 {
+        let job: Value = app.get(&format!("/api/v1/jobs/{id}"), Some(&a.token)).await.json().await.unwrap();
+        if !job["error"].is_null() {
+            seen = job;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(seen["error"]["code"], "INTERNAL", "{seen}");
+    let text = seen.to_string();
+    assert!(!text.contains("password_hash") && !text.contains("SELECT"), "{text}");
+    let logs: Value = app.get(&format!("/api/v1/jobs/{id}/logs"), Some(&a.token)).await.json().await.unwrap();
+    let logs = logs.to_string();
+    assert!(!logs.contains("password_hash") && !logs.contains("SELECT"), "{logs}");
+}
