@@ -123,8 +123,13 @@ pub fn serve(
             // Around `observe` (which re-renders problems from scratch): charges the bucket and
             // puts `RateLimit-*` on every answer, problems included.
             .wrap(from_fn(ratelimit::account))
-            // Outermost: a preflight is answered before anything else runs.
+            // Around the rest: a preflight is answered before anything inside runs.
             .wrap(cors::layer(&origins))
+            // Outside everything, so a preflight answered by the CORS layer carries it too.
+            .wrap(actix_web::middleware::DefaultHeaders::new().add((
+                actix_web::http::header::X_CONTENT_TYPE_OPTIONS,
+                actix_web::http::header::HeaderValue::from_static("nosniff"),
+            )))
             .into_utoipa_app()
             .configure(routes)
             .into_app()

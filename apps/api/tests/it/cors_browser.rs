@@ -88,6 +88,7 @@ async fn preflights_answer_only_listed_origins() {
     assert!(ok.status().is_success(), "{}", ok.status());
     assert_eq!(ok.headers().get("access-control-allow-origin").unwrap(), "https://app.leadzone.sa");
     assert!(ok.headers().get("access-control-allow-credentials").is_none());
+    assert_eq!(ok.headers().get("x-content-type-options").unwrap(), "nosniff");
     let other = preflight("https://evil.example").await.unwrap();
     assert!(other.headers().get("access-control-allow-origin").is_none());
     // A simple request from the listed origin exposes the headers a client needs.
