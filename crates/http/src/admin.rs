@@ -5,9 +5,9 @@ use crate::auth::bearer;
 use crate::dto::{PageDto, TenantDto};
 use crate::leads::PageQuery;
 use crate::openapi::enums;
+use crate::path_id;
 use crate::problem::ApiError;
-use crate::typed::{Json, check_query};
-use crate::{path_id, query_pairs, query_param};
+use crate::typed::Json;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, dev::Payload, get, post, web};
 use leadzone_app::AppError;
 use leadzone_domain::enums::TenantStatus;
@@ -41,9 +41,7 @@ impl FromRequest for Admin {
 )]
 #[get("/tenants")]
 async fn list_tenants(state: web::Data<HttpState>, _admin: Admin, req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    let q = query_pairs(&req)?;
-    check_query::<PageQuery>(&q)?;
-    let (limit, cursor) = (query_param(&q, "limit"), query_param(&q, "cursor"));
+    let (limit, cursor) = crate::page_params(&req)?;
     let page = state.app.admin_list_tenants(limit.as_deref(), cursor.as_deref()).await?;
     let data: Vec<TenantDto> = page.data.iter().map(TenantDto::from).collect();
     Ok(HttpResponse::Ok().json(PageDto { data, next_cursor: page.next_cursor }))

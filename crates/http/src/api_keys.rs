@@ -4,8 +4,8 @@ use crate::auth::Authed;
 use crate::dto::{ApiKeyDto, PageDto};
 use crate::leads::PageQuery;
 use crate::problem::ApiError;
-use crate::typed::{Json, check_query};
-use crate::{HttpState, path_id, query_pairs, query_param};
+use crate::typed::Json;
+use crate::{HttpState, path_id};
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
 use leadzone_app::AppError;
 use leadzone_app::api_keys::NewApiKeyInput;
@@ -74,9 +74,8 @@ async fn create(
 )]
 #[get("/api-keys")]
 async fn list(state: web::Data<HttpState>, req: HttpRequest, Authed(ctx): Authed) -> Result<HttpResponse, ApiError> {
-    let q = query_pairs(&req)?;
-    check_query::<PageQuery>(&q)?;
-    let page = state.app.list_api_keys(&ctx, query_param(&q, "limit"), query_param(&q, "cursor")).await?;
+    let (limit, cursor) = crate::page_params(&req)?;
+    let page = state.app.list_api_keys(&ctx, limit, cursor).await?;
     Ok(HttpResponse::Ok()
         .json(PageDto { data: page.data.iter().map(ApiKeyDto::from).collect(), next_cursor: page.next_cursor }))
 }

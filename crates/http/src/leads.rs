@@ -339,9 +339,8 @@ async fn activities(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id: LeadId = path_id(&id)?;
-    let q = query_pairs(&req)?;
-    check_query::<PageQuery>(&q)?;
-    let page = state.app.list_activities(&ctx, id, query_param(&q, "limit"), query_param(&q, "cursor")).await?;
+    let (limit, cursor) = crate::page_params(&req)?;
+    let page = state.app.list_activities(&ctx, id, limit, cursor).await?;
     Ok(HttpResponse::Ok()
         .json(PageDto { data: page.data.iter().map(ActivityDto::from).collect(), next_cursor: page.next_cursor }))
 }
@@ -391,9 +390,8 @@ async fn evidence(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id: LeadId = path_id(&id)?;
-    let q = query_pairs(&req)?;
-    check_query::<PageQuery>(&q)?;
-    let page = state.app.list_evidence(&ctx, id, query_param(&q, "limit"), query_param(&q, "cursor")).await?;
+    let (limit, cursor) = crate::page_params(&req)?;
+    let page = state.app.list_evidence(&ctx, id, limit, cursor).await?;
     Ok(HttpResponse::Ok()
         .json(PageDto { data: page.data.iter().map(EvidenceDto::from).collect(), next_cursor: page.next_cursor }))
 }

@@ -64,6 +64,13 @@ pub(crate) fn query_pairs(req: &actix_web::HttpRequest) -> Result<Vec<(String, S
     }
 }
 
+/// `?limit=&cursor=` of a cursor-paged listing, checked against the documented `PageQuery`.
+pub(crate) fn page_params(req: &actix_web::HttpRequest) -> Result<(Option<String>, Option<String>), ApiError> {
+    let pairs = query_pairs(req)?;
+    typed::check_query::<leads::PageQuery>(&pairs)?;
+    Ok((query_param(&pairs, "limit"), query_param(&pairs, "cursor")))
+}
+
 /// The value of a query parameter (the last one when repeated).
 pub(crate) fn query_param(pairs: &[(String, String)], key: &str) -> Option<String> {
     pairs.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.clone())

@@ -7,7 +7,7 @@ use crate::leads::{AffectedDto, LeadListQuery, PageQuery, list_params};
 use crate::openapi::enums;
 use crate::problem::ApiError;
 use crate::typed::{Json, Patch, check_query};
-use crate::{HttpState, path_id, query_pairs, query_param};
+use crate::{HttpState, path_id, query_pairs};
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use leadzone_app::lists::{ListInput, ListView};
 use leadzone_domain::ids::{LeadId, ListId};
@@ -83,9 +83,8 @@ pub struct LeadIdsBody {
 )]
 #[get("/lists")]
 async fn all(state: web::Data<HttpState>, req: HttpRequest, Authed(ctx): Authed) -> Result<HttpResponse, ApiError> {
-    let q = query_pairs(&req)?;
-    check_query::<PageQuery>(&q)?;
-    let page = state.app.list_lists(&ctx, query_param(&q, "limit"), query_param(&q, "cursor")).await?;
+    let (limit, cursor) = crate::page_params(&req)?;
+    let page = state.app.list_lists(&ctx, limit, cursor).await?;
     Ok(HttpResponse::Ok().json(PageDto { data: page.data.iter().map(dto).collect(), next_cursor: page.next_cursor }))
 }
 

@@ -5,8 +5,8 @@ use crate::dto::{InviteDto, MemberDto, MembershipDto, PageDto};
 use crate::leads::PageQuery;
 use crate::openapi::{Problem, enums};
 use crate::problem::ApiError;
-use crate::typed::{Json, Patch, check_query};
-use crate::{HttpState, path_id, query_pairs, query_param};
+use crate::typed::{Json, Patch};
+use crate::{HttpState, path_id};
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use leadzone_app::AppError;
 use leadzone_app::team::{AcceptInput, MemberPatch};
@@ -29,9 +29,8 @@ async fn list_members(
     req: HttpRequest,
     Authed(ctx): Authed,
 ) -> Result<HttpResponse, ApiError> {
-    let q = query_pairs(&req)?;
-    check_query::<PageQuery>(&q)?;
-    let page = state.app.list_members(&ctx, query_param(&q, "limit"), query_param(&q, "cursor")).await?;
+    let (limit, cursor) = crate::page_params(&req)?;
+    let page = state.app.list_members(&ctx, limit, cursor).await?;
     Ok(HttpResponse::Ok()
         .json(PageDto { data: page.data.iter().map(MemberDto::from).collect(), next_cursor: page.next_cursor }))
 }
@@ -158,9 +157,8 @@ async fn list_invites(
     req: HttpRequest,
     Authed(ctx): Authed,
 ) -> Result<HttpResponse, ApiError> {
-    let q = query_pairs(&req)?;
-    check_query::<PageQuery>(&q)?;
-    let page = state.app.list_invites(&ctx, query_param(&q, "limit"), query_param(&q, "cursor")).await?;
+    let (limit, cursor) = crate::page_params(&req)?;
+    let page = state.app.list_invites(&ctx, limit, cursor).await?;
     Ok(HttpResponse::Ok()
         .json(PageDto { data: page.data.iter().map(InviteDto::from).collect(), next_cursor: page.next_cursor }))
 }

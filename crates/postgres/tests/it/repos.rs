@@ -474,7 +474,14 @@ async fn a_connection_the_server_ended_is_unavailable_once_then_replaced() {
     // A restart or failover, as the pooled connection sees it: its backend is gone.
     let owner = db.owner().await;
     owner.execute_unprepared(&format!("SELECT pg_terminate_backend({pid})")).await.unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // The backend exits asynchronously (slowly on a busy machine): wait until it is gone.
+    for _ in 0..100 {
+        let alive = scalar_i64(&owner, &format!("SELECT count(*) FROM pg_stat_activity WHERE pid = {pid}")).await;
+        if alive == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     // Used again within the idle-ping window, it fails as Unavailable (503), not as an internal error…
     match uow.begin_tenant(tenant_a()).await {
         Err(e) => assert!(matches!(e, RepoError::Unavailable(_)), "{e:?}"),
