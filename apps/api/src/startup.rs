@@ -103,9 +103,9 @@ pub async fn build_core(
         ids: Arc::new(UuidV7),
         config: AppConfig {
             access_token_ttl: time::Duration::seconds(i64::from(settings.access_token_ttl_secs)),
-            admin_token: settings.admin_token.as_ref().map(|t| t.expose_secret().to_owned()),
+            admin_token: settings.admin_token.clone(),
             public_url: settings.public_url.clone(),
-            stripe_webhook_secret: settings.stripe_webhook_secret.as_ref().map(|s| s.expose_secret().to_owned()),
+            stripe_webhook_secret: settings.stripe_webhook_secret.clone(),
             grace_days: i64::from(settings.grace_days),
             ..AppConfig::default()
         },

@@ -112,13 +112,14 @@ async fn run_one(app: App, queue: Arc<dyn JobQueue>, job: Job, cfg: WorkerConfig
         let (queue, id, attempt, worker, lease) = (queue.clone(), job.id, job.attempts, cfg.id.clone(), cfg.lease);
         let (stop, cancel_requested, lost, shutdown) =
             (stop.clone(), cancel_requested.clone(), lost.clone(), shutdown.clone());
+        let clock = app.clock.clone();
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(lease / 3).await;
                 if shutdown.load(Ordering::SeqCst) {
                     stop.store(true, Ordering::SeqCst);
                 }
-                let now = time::OffsetDateTime::now_utc();
+                let now = clock.now();
                 match queue
                     .heartbeat(
                         id,
@@ -165,7 +166,7 @@ async fn run_one(app: App, queue: Arc<dyn JobQueue>, job: Job, cfg: WorkerConfig
         ))),
     };
     beat.abort();
-    let now = time::OffsetDateTime::now_utc();
+    let now = app.clock.now();
     let finish = match outcome {
         Ok(result) => Finish::Success(result),
         Err(JobFailure::Stopped) if lost.load(Ordering::SeqCst) => {
@@ -254,12 +255,12 @@ fn next_riyadh_midnight(now: time::OffsetDateTime) -> time::OffsetDateTime {
 }
 
 async fn maybe_run_scheduled(app: &App, queue: &Arc<dyn JobQueue>, scheduled: &Scheduled) {
-    let now = time::OffsetDateTime::now_utc();
+    let now = app.clock.now();
     match queue.try_schedule("retention", now, next_riyadh_midnight(now)).await {
         Ok(true) => {
             let (store, blobs) = (scheduled.retention.clone(), app.blobs.clone());
             tokio::spawn(async move {
-                match leadzone_app::retention::run_retention(&*store, &*blobs, time::OffsetDateTime::now_utc()).await {
+                match leadzone_app::retention::run_retention(&*store, &*blobs, now).await {
                     Ok(report) => tracing::info!(?report, "retention done"),
                     Err(e) => tracing::error!(error = %e, "retention failed; it runs again tomorrow"),
                 }
@@ -308,7 +309,7 @@ pub async fn run(
         while running.try_join_next().is_some() {}
         if last_rescue.elapsed() >= cfg.lease / 2 {
             last_rescue = Instant::now();
-            match queue.rescue(time::OffsetDateTime::now_utc()).await {
+            match queue.rescue(app.clock.now()).await {
                 Ok(r) if r.requeued + r.failed > 0 => {
                     tracing::warn!(requeued = r.requeued, failed = r.failed, "rescued jobs with expired leases")
                 }
@@ -320,7 +321,7 @@ pub async fn run(
         let mut claimed = 0;
         if free > 0 {
             let lease = time::Duration::try_from(cfg.lease).unwrap_or(time::Duration::MINUTE);
-            match queue.claim(&cfg.id, free as u32, lease, time::OffsetDateTime::now_utc()).await {
+            match queue.claim(&cfg.id, free as u32, lease, app.clock.now()).await {
                 Ok(jobs) => {
                     claimed = jobs.len();
                     for job in jobs {

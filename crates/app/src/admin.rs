@@ -15,7 +15,9 @@ pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 impl App {
     /// `NotFound` when the admin API is off; `Unauthenticated` for a missing or wrong token.
     pub fn authenticate_admin(&self, bearer: Option<&str>) -> Result<(), AppError> {
-        let Some(expected) = self.config.admin_token.as_deref().filter(|t| !t.is_empty()) else {
+        use secrecy::ExposeSecret;
+        let Some(expected) = self.config.admin_token.as_ref().map(|t| t.expose_secret()).filter(|t| !t.is_empty())
+        else {
             return Err(AppError::NotFound);
         };
         match bearer {
@@ -55,7 +57,7 @@ mod tests {
     fn admin_api_is_off_without_a_token_and_checks_it_otherwise() {
         let mut app = app_with(FakeTx::default());
         assert_eq!(app.authenticate_admin(Some("x")), Err(AppError::NotFound));
-        app.config.admin_token = Some("s3cret-operator-token".into());
+        app.config.admin_token = Some(secrecy::SecretString::from("s3cret-operator-token"));
         assert_eq!(app.authenticate_admin(None), Err(AppError::Unauthenticated));
         assert_eq!(app.authenticate_admin(Some("s3cret-operator-tokeN")), Err(AppError::Unauthenticated));
         assert_eq!(app.authenticate_admin(Some("s3cret")), Err(AppError::Unauthenticated));

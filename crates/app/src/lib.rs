@@ -44,12 +44,13 @@ pub struct AppConfig {
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
     pub invite_ttl: Duration,
-    /// The platform operators' bearer token; `None` turns the admin API off.
-    pub admin_token: Option<String>,
+    /// The platform operators' bearer token; `None` turns the admin API off. `Debug` prints
+    /// `[REDACTED]`.
+    pub admin_token: Option<secrecy::SecretString>,
     /// Where invitation links point (the web app's accept page).
     pub public_url: String,
-    /// `whsec_…`; `None` turns the Stripe webhook off.
-    pub stripe_webhook_secret: Option<String>,
+    /// `whsec_…`; `None` turns the Stripe webhook off. `Debug` prints `[REDACTED]`.
+    pub stripe_webhook_secret: Option<secrecy::SecretString>,
     /// Days a PAST_DUE subscription keeps writing before it becomes UNPAID.
     pub grace_days: i64,
 }
@@ -107,3 +108,19 @@ impl Ids for UuidV7 {
 
 #[cfg(test)]
 pub(crate) mod testing;
+
+#[cfg(test)]
+mod config_tests {
+    /// The operators' token and the Stripe secret never print, not even in `{:?}` of the config.
+    #[test]
+    fn debug_output_hides_the_secrets() {
+        let config = super::AppConfig {
+            admin_token: Some(secrecy::SecretString::from("operator-token-123456")),
+            stripe_webhook_secret: Some(secrecy::SecretString::from("whsec_topsecret")),
+            ..Default::default()
+        };
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("operator-token-123456") && !printed.contains("whsec_topsecret"), "{printed}");
+        assert!(printed.contains("REDACTED"), "{printed}");
+    }
+}

@@ -21,6 +21,34 @@ pub enum WebhookOutcome {
     Ignored,
 }
 
+/// The Stripe event types the webhook acts on; every other type is logged and ignored, never
+/// mapped to a subscription state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StripeEvent {
+    InvoicePaid,
+    InvoicePaymentFailed,
+    SubscriptionDeleted,
+}
+
+impl StripeEvent {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::InvoicePaid => "invoice.paid",
+            Self::InvoicePaymentFailed => "invoice.payment_failed",
+            Self::SubscriptionDeleted => "customer.subscription.deleted",
+        }
+    }
+
+    fn parse(kind: &str) -> Option<Self> {
+        match kind {
+            "invoice.paid" => Some(Self::InvoicePaid),
+            "invoice.payment_failed" => Some(Self::InvoicePaymentFailed),
+            "customer.subscription.deleted" => Some(Self::SubscriptionDeleted),
+            _ => None,
+        }
+    }
+}
+
 impl App {
     /// Verifies the signature header against the raw body.
     fn verify_stripe(&self, secret: &str, header: Option<&str>, body: &[u8]) -> Result<(), AppError> {
@@ -51,8 +79,9 @@ impl App {
 
     /// `POST /webhooks/stripe`.
     pub async fn stripe_webhook(&self, signature: Option<&str>, body: &[u8]) -> Result<WebhookOutcome, AppError> {
-        let secret = self.config.stripe_webhook_secret.clone().ok_or(AppError::NotFound)?;
-        self.verify_stripe(&secret, signature, body)?;
+        use secrecy::ExposeSecret;
+        let secret = self.config.stripe_webhook_secret.as_ref().ok_or(AppError::NotFound)?;
+        self.verify_stripe(secret.expose_secret(), signature, body)?;
         let event: Value =
             serde_json::from_slice(body).map_err(|_| AppError::BadRequest("the event is not JSON".into()))?;
         let (Some(id), Some(kind), Some(created)) =
@@ -63,10 +92,13 @@ impl App {
         let created =
             OffsetDateTime::from_unix_timestamp(created).map_err(|_| AppError::BadRequest("bad created".into()))?;
         let object = at(&event, "/data/object");
+        let Some(kind) = StripeEvent::parse(kind) else {
+            tracing::info!(event = id, kind, "Stripe event type not handled; ignored");
+            return Ok(WebhookOutcome::Ignored);
+        };
         let stripe_sub = match kind {
-            "invoice.paid" | "invoice.payment_failed" => at(object, "/subscription").as_str(),
-            "customer.subscription.deleted" => at(object, "/id").as_str(),
-            _ => return Ok(WebhookOutcome::Ignored),
+            StripeEvent::InvoicePaid | StripeEvent::InvoicePaymentFailed => at(object, "/subscription").as_str(),
+            StripeEvent::SubscriptionDeleted => at(object, "/id").as_str(),
         };
         let Some(stripe_sub) = stripe_sub else { return Ok(WebhookOutcome::Ignored) };
         let Some(tenant) = self.system.tenant_by_stripe_subscription(stripe_sub).await? else {
@@ -79,9 +111,9 @@ impl App {
         }
         let (before, _) = tx.subscriptions().current_with_plan().await?;
         let (target, event_type) = match kind {
-            "invoice.paid" => (SubscriptionStatus::Active, AuditEventType::PaymentSucceeded),
-            "invoice.payment_failed" => (SubscriptionStatus::PastDue, AuditEventType::PaymentFailed),
-            _ => (SubscriptionStatus::Cancelled, AuditEventType::SubscriptionCancelled),
+            StripeEvent::InvoicePaid => (SubscriptionStatus::Active, AuditEventType::PaymentSucceeded),
+            StripeEvent::InvoicePaymentFailed => (SubscriptionStatus::PastDue, AuditEventType::PaymentFailed),
+            StripeEvent::SubscriptionDeleted => (SubscriptionStatus::Cancelled, AuditEventType::SubscriptionCancelled),
         };
         // An event older than the last one applied is recorded (audit) but changes nothing.
         let stale = before.stripe_event_at.is_some_and(|last| created < last);
@@ -89,7 +121,7 @@ impl App {
         if !stale && before.status.can_transition_to(target) {
             after.status = target;
             after.stripe_event_at = Some(created);
-            if kind == "invoice.paid" {
+            if kind == StripeEvent::InvoicePaid {
                 let end = at(object, "/period_end")
                     .as_i64()
                     .or_else(|| at(object, "/lines/data/0/period/end").as_i64())
@@ -108,7 +140,7 @@ impl App {
             &*self.ids,
             event_type,
             Some(("subscription", before.id.as_uuid())),
-            format!("stripe {kind}"),
+            format!("stripe {}", kind.as_str()),
             AuditDetails {
                 before: Some(json!({"status": before.status})),
                 after: Some(json!({"status": after.status})),
