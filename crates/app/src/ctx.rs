@@ -36,6 +36,30 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// The context of work done for a member outside a request of their own: a job running on
+    /// its creator's behalf, the audit row of an accepted invitation or of a login. It carries
+    /// the tenant's and the subscription's state as they are now, so `policy::require` refuses
+    /// what a request would be refused (a suspended tenant, an unpaid subscription).
+    pub fn on_behalf_of(
+        user_id: UserId,
+        tenant_id: TenantId,
+        role: Role,
+        client: ClientInfo,
+        tenant_status: TenantStatus,
+        subscription_status: Option<leadzone_domain::enums::SubscriptionStatus>,
+    ) -> Self {
+        Self {
+            user_id,
+            tenant_id,
+            role,
+            permissions: role.permissions(),
+            via: Via::Session(SessionId::from_uuid(uuid::Uuid::nil())),
+            client,
+            tenant_status,
+            subscription_status,
+        }
+    }
+
     pub fn has(&self, p: Permission) -> bool {
         self.permissions.contains(&p)
     }

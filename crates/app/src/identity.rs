@@ -6,7 +6,7 @@ use leadzone_domain::access::{Permission, api_key_permissions};
 use leadzone_domain::entities::{AuditDetails, Membership, Subscription, Tenant, TenantSettings, User};
 use leadzone_domain::enums::*;
 use leadzone_domain::error::Validator;
-use leadzone_domain::ids::{PlanId, SessionId, TenantId, UserId};
+use leadzone_domain::ids::{PlanId, TenantId, UserId};
 use leadzone_domain::values::{Email, Slug, check_password_strength, optional_text, required_text};
 use leadzone_ports::RepoError;
 use leadzone_ports::system::{LoginFailures, NewSession, RefreshOutcome, RotatedTokens};
@@ -424,16 +424,7 @@ impl App {
 
     /// A context for audit rows written on behalf of a user outside a request's own context.
     fn actor_ctx(&self, user: UserId, tenant: TenantId, role: Role, client: ClientInfo) -> Ctx {
-        Ctx {
-            user_id: user,
-            tenant_id: tenant,
-            role,
-            permissions: role.permissions(),
-            via: Via::Session(SessionId::from_uuid(uuid::Uuid::nil())),
-            client,
-            tenant_status: TenantStatus::Active,
-            subscription_status: None,
-        }
+        Ctx::on_behalf_of(user, tenant, role, client, TenantStatus::Active, None)
     }
 
     /// Resolves a bearer token — a session access token or an API key — to the context of a

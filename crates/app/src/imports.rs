@@ -249,16 +249,15 @@ impl App {
             Err(e) => return Err(e.into()),
         };
         let tenant = tx.tenants().current().await?;
-        Ok(Ctx {
-            user_id: job.created_by,
-            tenant_id: job.tenant_id,
-            role: membership.role,
-            permissions: membership.role.permissions(),
-            via: crate::ctx::Via::Session(uuid::Uuid::nil().into()),
-            client: crate::ClientInfo::default(),
-            tenant_status: tenant.status,
-            subscription_status: None,
-        })
+        let (subscription, _) = tx.subscriptions().current_with_plan().await?;
+        Ok(Ctx::on_behalf_of(
+            job.created_by,
+            job.tenant_id,
+            membership.role,
+            crate::ClientInfo::default(),
+            tenant.status,
+            Some(subscription.status),
+        ))
     }
 
     pub(crate) async fn run_import(
@@ -593,8 +592,16 @@ impl App {
         metric: UsageMetric,
         n: i64,
     ) -> Result<i64, AppError> {
-        let (_, plan) = tx.subscriptions().current_with_plan().await?;
+        let (subscription, plan) = tx.subscriptions().current_with_plan().await?;
         let tenant = tx.tenants().current().await?;
+        // Checked at every batch: a tenant suspended or a subscription gone UNPAID while the job
+        // runs stops it here, with this batch rolled back, as a request would be refused.
+        if tenant.status == leadzone_domain::enums::TenantStatus::Suspended {
+            return Err(AppError::TenantSuspended);
+        }
+        if !subscription.status.allows_writes() {
+            return Err(AppError::SubscriptionUnpaid);
+        }
         let period = leadzone_domain::billing::usage_period(self.clock.now(), tenant.settings.timezone());
         let limit = plan.limit(metric);
         match tx.usage().try_increment(metric, &period, n, limit).await? {

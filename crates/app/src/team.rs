@@ -321,16 +321,14 @@ impl App {
             RepoError::Conflict(_) => AppError::Conflict("already a member of this organization".into()),
             other => other.into(),
         })?;
-        let ctx = Ctx {
+        let ctx = Ctx::on_behalf_of(
             user_id,
-            tenant_id: invite.tenant_id,
-            role: invite.role,
-            permissions: invite.role.permissions(),
-            via: crate::ctx::Via::Session(uuid::Uuid::nil().into()),
-            client: client.clone(),
-            tenant_status: leadzone_domain::enums::TenantStatus::Active,
-            subscription_status: None,
-        };
+            invite.tenant_id,
+            invite.role,
+            client.clone(),
+            leadzone_domain::enums::TenantStatus::Active,
+            None,
+        );
         tx.audit()
             .append(&audit::entry(
                 &*self.ids,

@@ -38,3 +38,28 @@ async fn a_job_failing_on_a_database_error_shows_internal_and_no_sql() {
     let logs = logs.to_string();
     assert!(!logs.contains("password_hash") && !logs.contains("SELECT"), "{logs}");
 }
+
+/// A subscription that becomes UNPAID while an import runs stops it at its next batch, as a
+/// request would be refused: the job fails with SUBSCRIPTION_UNPAID and the leads it wrote are
+/// exactly the ones it charged.
+#[tokio::test]
+async fn an_import_stops_when_the_subscription_becomes_unpaid() {
+    let app = spawn_app().await;
+    let owner = app.register().await;
+    app.set_plan(&owner, "enterprise").await;
+    let mut csv = String::from("Company,Phone\n");
+    for i in 0..80_000 {
+        csv.push_str(&format!("Company {i},05{i:08}\n"));
+    }
+    let body: Value = app.import_csv(&owner.token, csv.into_bytes(), "").await.json().await.unwrap();
+    let id = body["job"]["id"].as_str().unwrap().to_owned();
+    app.sql(&format!("UPDATE subscriptions SET status = 'UNPAID' WHERE tenant_id = '{}'", owner.tenant_id)).await;
+    let job = app.wait_job(&owner.token, &id, 60).await;
+    assert_eq!(job["status"], "FAILED", "{job}");
+    assert_eq!(job["error"]["code"], "SUBSCRIPTION_UNPAID", "{job}");
+    let leads = app.sql_i64("SELECT count(*) FROM leads").await;
+    assert!(leads < 80_000, "{leads}");
+    let charged =
+        app.sql_i64("SELECT coalesce(sum(value), 0)::bigint FROM usage_counters WHERE metric = 'leads'").await;
+    assert_eq!(charged, leads);
+}
