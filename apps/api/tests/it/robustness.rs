@@ -2,8 +2,7 @@
 
 use crate::helpers::*;
 use proptest::prelude::*;
-use proptest::strategy::ValueTree;
-use proptest::test_runner::{Config, TestRunner};
+use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::{Value, json};
 
 const ENDPOINTS: &[&str] = &["/api/v1/auth/register", "/api/v1/auth/login", "/api/v1/leads"];
@@ -102,19 +101,48 @@ fn arb_json() -> impl Strategy<Value = Value> {
     })
 }
 
-#[tokio::test]
-async fn random_json_bodies_are_never_5xx() {
+/// Random JSON bodies, run by proptest's own runner (so a failure shrinks to a small body): every
+/// answer is a success or a problem+json whose `code` is one of the contract's and whose `status`
+/// is the answer's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_json_bodies_get_contract_answers() {
     let app = spawn_app().await;
     let a = app.register().await;
-    let mut runner = TestRunner::new(Config { cases: 60, ..Config::default() });
-    let mut bodies = Vec::new();
-    for _ in 0..60 {
-        bodies.push(arb_json().new_tree(&mut runner).unwrap().current());
+    let codes: Vec<&str> = leadzone_app::error::ProblemCode::ALL.iter().map(|c| c.as_str()).collect();
+    let handle = tokio::runtime::Handle::current();
+    let mut runner = TestRunner::new(Config { cases: 60, failure_persistence: None, ..Config::default() });
+    let cases = std::sync::atomic::AtomicUsize::new(0);
+    let result = tokio::task::block_in_place(|| {
+        runner.run(&arb_json(), |body| {
+            cases.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            for path in ENDPOINTS {
+                let (status, content_type, answer) = handle.block_on(async {
+                    let res = app
+                        .client
+                        .post(app.url(path))
+                        .bearer_auth(&a.token)
+                        .json(&body)
+                        .send()
+                        .await
+                        .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                    let status = res.status().as_u16();
+                    let ct = res.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+                    let answer: Value = res.json().await.unwrap_or(Value::Null);
+                    Ok::<_, TestCaseError>((status, ct, answer))
+                })?;
+                prop_assert!(status < 500, "{} answered {} to {}", path, status, body);
+                if status >= 400 {
+                    prop_assert_eq!(content_type.as_str(), "application/problem+json", "{} to {}", path, body);
+                    let code = answer["code"].as_str().unwrap_or("");
+                    prop_assert!(codes.contains(&code), "{} answered code {:?} to {}", path, code, body);
+                    prop_assert_eq!(answer["status"].as_u64(), Some(u64::from(status)));
+                }
+            }
+            Ok(())
+        })
+    });
+    if let Err(e) = result {
+        panic!("{e}");
     }
-    for body in bodies {
-        for path in ENDPOINTS {
-            let status = send_raw(&app, path, &a.token, serde_json::to_vec(&body).unwrap(), "application/json").await;
-            assert!(status < 500, "{path} answered {status} to {body}");
-        }
-    }
+    assert!(cases.into_inner() >= 60, "the runner ran every case");
 }
