@@ -82,29 +82,61 @@ struct Compiled {
     components: HashMap<String, Value>,
 }
 
-fn compiled<T: ToSchema + 'static>() -> Arc<Compiled> {
-    static CACHE: OnceLock<RwLock<HashMap<TypeId, Arc<Compiled>>>> = OnceLock::new();
+/// What `build` makes for the type `T`, made once per type and kept (schemas are fixed at compile
+/// time; turning them into JSON on every request would cost each request for nothing).
+fn per_type<T: 'static, V: Send + Sync + 'static>(build: impl FnOnce() -> V) -> Arc<V> {
+    type Cache = RwLock<HashMap<(TypeId, TypeId), Arc<dyn std::any::Any + Send + Sync>>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
-    if let Some(c) = cache.read().ok().and_then(|m| m.get(&TypeId::of::<T>()).cloned()) {
-        return c;
+    let key = (TypeId::of::<T>(), TypeId::of::<V>());
+    if let Some(v) = cache.read().ok().and_then(|m| m.get(&key).cloned()).and_then(|v| v.downcast::<V>().ok()) {
+        return v;
     }
-    let (schema, components) = body_schema::<T>();
-    let order = match &schema {
-        utoipa::openapi::RefOr::T(utoipa::openapi::schema::Schema::Object(o)) => o.properties.keys().cloned().collect(),
-        _ => Vec::new(),
-    };
-    let compiled = Arc::new(Compiled {
-        order,
-        schema: serde_json::to_value(&schema).unwrap_or(Value::Null),
-        components: components
-            .into_iter()
-            .map(|(name, s)| (name, serde_json::to_value(&s).unwrap_or(Value::Null)))
-            .collect(),
-    });
+    let v = Arc::new(build());
     if let Ok(mut m) = cache.write() {
-        m.insert(TypeId::of::<T>(), compiled.clone());
+        m.insert(key, v.clone());
     }
-    compiled
+    v
+}
+
+fn compiled<T: ToSchema + 'static>() -> Arc<Compiled> {
+    per_type::<T, Compiled>(|| {
+        let (schema, components) = body_schema::<T>();
+        let order = match &schema {
+            utoipa::openapi::RefOr::T(utoipa::openapi::schema::Schema::Object(o)) => {
+                o.properties.keys().cloned().collect()
+            }
+            _ => Vec::new(),
+        };
+        Compiled {
+            order,
+            schema: serde_json::to_value(&schema).unwrap_or(Value::Null),
+            components: components
+                .into_iter()
+                .map(|(name, s)| (name, serde_json::to_value(&s).unwrap_or(Value::Null)))
+                .collect(),
+        }
+    })
+}
+
+/// One documented query parameter, as the check reads it.
+struct QueryParam {
+    name: String,
+    required: bool,
+    schema: Value,
+}
+
+fn query_params<T: IntoParams + 'static>() -> Arc<Vec<QueryParam>> {
+    per_type::<T, Vec<QueryParam>>(|| {
+        T::into_params(|| Some(ParameterIn::Query))
+            .into_iter()
+            .map(|p| QueryParam {
+                required: matches!(p.required, utoipa::openapi::Required::True),
+                schema: p.schema.as_ref().and_then(|s| serde_json::to_value(s).ok()).unwrap_or(Value::Null),
+                name: p.name,
+            })
+            .collect()
+    })
 }
 
 /// The document's component schemas as JSON (query parameters refer to them).
@@ -380,27 +412,24 @@ fn type_message(t: &str, obj: &Map<String, Value>) -> String {
 ///
 /// # Errors
 /// 422 with one entry per bad parameter.
-pub fn check_query<T: IntoParams>(pairs: &[(String, String)]) -> Result<(), ApiError> {
-    let params = T::into_params(|| Some(ParameterIn::Query));
+pub fn check_query<T: IntoParams + 'static>(pairs: &[(String, String)]) -> Result<(), ApiError> {
     let checker = Checker { components: document_components() };
     let mut errors = Vec::new();
-    for p in params {
-        let schema = p.schema.as_ref().and_then(|s| serde_json::to_value(s).ok()).unwrap_or(Value::Null);
+    for p in query_params::<T>().iter() {
         let values: Vec<&str> = pairs.iter().filter(|(k, _)| *k == p.name).map(|(_, v)| v.as_str()).collect();
         if values.is_empty() {
-            if matches!(p.required, utoipa::openapi::Required::True) {
+            if p.required {
                 errors.push(FieldError::new(p.name.clone(), "is required"));
             }
             continue;
         }
-        let repeated = schema_types(&schema).contains(&"array");
-        let value = if repeated {
-            let items = schema.get("items").cloned().unwrap_or(Value::Null);
-            Value::Array(values.iter().map(|v| typed_value(&items, v)).collect())
+        let value = if schema_types(&p.schema).contains(&"array") {
+            let items = p.schema.get("items").unwrap_or(&Value::Null);
+            Value::Array(values.iter().map(|v| typed_value(items, v)).collect())
         } else {
-            values.last().map_or(Value::Null, |v| typed_value(&schema, v))
+            values.last().map_or(Value::Null, |v| typed_value(&p.schema, v))
         };
-        checker.check(&schema, &value, &p.name, &mut errors);
+        checker.check(&p.schema, &value, &p.name, &mut errors);
     }
     if errors.is_empty() { Ok(()) } else { Err(AppError::Validation(errors).into()) }
 }
