@@ -161,6 +161,15 @@ impl TestApp {
     }
 }
 
+/// A CSV of `rows` distinct companies with distinct Saudi mobile numbers (`Company,Phone`).
+pub fn companies_csv(rows: usize) -> Vec<u8> {
+    let mut csv = String::from("Company,Phone\n");
+    for i in 0..rows {
+        csv.push_str(&format!("Company {i},05{i:08}\n"));
+    }
+    csv.into_bytes()
+}
+
 /// Asserts a problem+json response and returns its body.
 pub async fn problem(res: reqwest::Response, status: u16, code: &str) -> Value {
     assert_eq!(res.status().as_u16(), status, "status");

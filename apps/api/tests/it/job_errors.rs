@@ -47,11 +47,7 @@ async fn an_import_stops_when_the_subscription_becomes_unpaid() {
     let app = spawn_app().await;
     let owner = app.register().await;
     app.set_plan(&owner, "enterprise").await;
-    let mut csv = String::from("Company,Phone\n");
-    for i in 0..80_000 {
-        csv.push_str(&format!("Company {i},05{i:08}\n"));
-    }
-    let body: Value = app.import_csv(&owner.token, csv.into_bytes(), "").await.json().await.unwrap();
+    let body: Value = app.import_csv(&owner.token, companies_csv(80_000), "").await.json().await.unwrap();
     let id = body["job"]["id"].as_str().unwrap().to_owned();
     app.sql(&format!("UPDATE subscriptions SET status = 'UNPAID' WHERE tenant_id = '{}'", owner.tenant_id)).await;
     let job = app.wait_job(&owner.token, &id, 60).await;

@@ -277,11 +277,7 @@ async fn single_leads_racing_an_import_of_the_same_companies_make_no_duplicates(
 async fn an_import_past_the_quota_creates_up_to_it() {
     let app = spawn_app().await;
     let owner = app.register().await;
-    let mut csv = String::from("Company,Phone\n");
-    for i in 0..150 {
-        csv.push_str(&format!("Company {i},05{i:08}\n"));
-    }
-    let body: Value = app.import_csv(&owner.token, csv.into_bytes(), "").await.json().await.unwrap();
+    let body: Value = app.import_csv(&owner.token, companies_csv(150), "").await.json().await.unwrap();
     let job = app.wait_job(&owner.token, body["job"]["id"].as_str().unwrap(), 30).await;
     assert_eq!((job["result"]["created"].clone(), job["result"]["failed"].clone()), (json!(100), json!(50)));
     assert!(job["result"]["errors"][0]["message"].as_str().unwrap().starts_with("QUOTA_EXCEEDED"));
@@ -294,12 +290,8 @@ async fn batches_stored_at_once_stop_exactly_at_the_quota() {
     let owner = app.register().await;
     app.set_plan(&owner, "starter").await;
     app.sql("UPDATE plans SET leads_limit = 2500 WHERE id = 'starter'").await;
-    let mut csv = String::from("Company,Phone\n");
-    for i in 0..4000 {
-        csv.push_str(&format!("Company {i},05{i:08}\n"));
-    }
     // Four batches, two stored at once: the limit falls inside the third while the fourth runs.
-    let body: Value = app.import_csv(&owner.token, csv.into_bytes(), "").await.json().await.unwrap();
+    let body: Value = app.import_csv(&owner.token, companies_csv(4000), "").await.json().await.unwrap();
     let job = app.wait_job(&owner.token, body["job"]["id"].as_str().unwrap(), 60).await;
     assert_eq!((job["result"]["created"].clone(), job["result"]["failed"].clone()), (json!(2500), json!(1500)));
     let errors = job["result"]["errors"].as_array().unwrap();
@@ -435,11 +427,7 @@ async fn a_cancelled_import_reports_exactly_what_it_created() {
     let app = spawn_app().await;
     let owner = app.register().await;
     app.set_plan(&owner, "enterprise").await;
-    let mut csv = String::from("Company,Phone\n");
-    for i in 0..80_000 {
-        csv.push_str(&format!("Company {i},05{i:08}\n"));
-    }
-    let body: Value = app.import_csv(&owner.token, csv.into_bytes(), "").await.json().await.unwrap();
+    let body: Value = app.import_csv(&owner.token, companies_csv(80_000), "").await.json().await.unwrap();
     let id = body["job"]["id"].as_str().unwrap().to_owned();
     let mut cancelled_while_running = false;
     for _ in 0..600 {
