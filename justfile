@@ -45,3 +45,8 @@ bench-import:
 # No-op jobs claimed and completed per second with 4 workers.
 bench-jobs:
     cargo bench -p leadzone-api --bench jobs
+
+# A 60-result SEARCH against a local fake of Google Places answering in 150 ms per page: the job's
+# own overhead (its wall time minus the fake's) per search.
+bench-search:
+    cargo bench -p leadzone-api --bench search

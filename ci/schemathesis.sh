@@ -63,6 +63,7 @@ fi
 work="$(mktemp -d "${TMPDIR:-/tmp}/leadzone-st.XXXXXX")"
 server_pid=""
 st_pid=""
+fake_pid=""
 # shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() {
   local rc=$?
@@ -70,6 +71,10 @@ cleanup() {
   if [[ -n "$st_pid" ]] && kill -0 "$st_pid" 2>/dev/null; then
     kill -TERM "$st_pid"
     wait "$st_pid" 2>/dev/null
+  fi
+  if [[ -n "$fake_pid" ]]; then
+    kill -TERM "$fake_pid" 2>/dev/null
+    wait "$fake_pid" 2>/dev/null
   fi
   if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
     kill -TERM "$server_pid"
@@ -96,6 +101,10 @@ trap 'exit 130' INT TERM
 port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 base="http://127.0.0.1:$port"
 admin_token="schemathesis-admin-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+# Connecting GOOGLE_MAPS checks the key with Google: a local stand-in answers instead.
+fake_port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+python3 ci/fake_places.py "$fake_port" &
+fake_pid=$!
 say "starting the server on $base, database $db"
 # Every optional surface is on, as in production: the admin API (its own token, second run below)
 # and the Stripe webhook (otherwise both answer 404 to everything). No job workers: jobs stay
@@ -111,6 +120,7 @@ env DATABASE_URL="$pg/$db" \
   LEADZONE_WORKERS=0 \
   LEADZONE_RATE_LIMIT_PER_MIN=0 \
   LEADZONE_HTTP_WORKERS=2 \
+  GOOGLE_PLACES_BASE_URL="http://127.0.0.1:$fake_port" \
   RUST_LOG="${RUST_LOG:-warn}" \
   "$bin" serve >"$work/server.log" 2>&1 &
 server_pid=$!

@@ -49,6 +49,7 @@ sql_migration!(IndexesInInsertionOrder, "0016_lead_indexes_in_insertion_order.sq
 sql_migration!(NewestFirstInInsertionOrder, "0017_newest_first_indexes_in_insertion_order.sql");
 sql_migration!(LoginFailuresByClientIp, "0018_login_failures_by_client_ip.sql");
 sql_migration!(SealedMailOutbox, "0019_sealed_mail_outbox.sql");
+sql_migration!(Discovery, "0020_discovery.sql");
 
 pub struct Migrator;
 
@@ -75,6 +76,7 @@ impl MigratorTrait for Migrator {
             Box::new(NewestFirstInInsertionOrder),
             Box::new(LoginFailuresByClientIp),
             Box::new(SealedMailOutbox),
+            Box::new(Discovery),
         ]
     }
 }
@@ -179,6 +181,7 @@ pub fn migration_sources() -> &'static [&'static str] {
         include_str!("../sql/0017_newest_first_indexes_in_insertion_order.sql"),
         include_str!("../sql/0018_login_failures_by_client_ip.sql"),
         include_str!("../sql/0019_sealed_mail_outbox.sql"),
+        include_str!("../sql/0020_discovery.sql"),
     ]
 }
 

@@ -15,6 +15,11 @@ pub struct Bench {
 /// Drops and recreates `BENCH_DATABASE_URL`'s database (default `name`) and starts the server
 /// with `workers` job workers and `pool` app-role connections (`LEADZONE_DB_POOL_SIZE` overrides).
 pub async fn start(name: &str, workers: &str, pool: &str) -> Bench {
+    start_with(name, workers, pool, &[]).await
+}
+
+/// `start`, with more settings (an outside service's base URL and key, say).
+pub async fn start_with(name: &str, workers: &str, pool: &str, extra: &[(&str, &str)]) -> Bench {
     let url =
         std::env::var("BENCH_DATABASE_URL").unwrap_or_else(|_| format!("postgres://postgres@127.0.0.1:5432/{name}"));
     // The name as the driver reads the URL (percent-decoded), on the same server's `postgres`.
@@ -35,6 +40,7 @@ pub async fn start(name: &str, workers: &str, pool: &str) -> Bench {
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
+    .chain(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())))
     .collect();
     let settings = Settings::from_map(&env).unwrap();
     let app = Application::build(&settings, true).await.unwrap();

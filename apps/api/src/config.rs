@@ -53,6 +53,24 @@ pub struct Settings {
     pub job_lease_secs: u64,
     pub stripe_webhook_secret: Option<SecretString>,
     pub grace_days: u32,
+    /// `GOOGLE_PLACES_API_KEY`: the platform's places key (a tenant's own connection wins).
+    pub google_places_api_key: Option<SecretString>,
+    /// `GOOGLE_PLACES_BASE_URL`.
+    pub google_places_base_url: String,
+    /// `HUNTER_API_KEY`: the contacts provider's key.
+    pub hunter_api_key: Option<SecretString>,
+    /// `HUNTER_BASE_URL`.
+    pub hunter_base_url: String,
+    /// `LEADZONE_ALLOW_PRIVATE_FETCH`: the website surveyor may fetch private and loopback
+    /// addresses on any port (tests and local development only; refused in production).
+    pub allow_private_fetch: bool,
+    /// `LLM_BASE_URL`: an OpenAI-compatible chat-completions API for reports; `None` = the
+    /// built-in writer.
+    pub llm_base_url: Option<String>,
+    /// `LLM_API_KEY`.
+    pub llm_api_key: Option<SecretString>,
+    /// `LLM_MODEL`.
+    pub llm_model: String,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/leadzone";
@@ -71,6 +89,15 @@ fn with_application_name(mut u: url::Url, role: &str) -> String {
         u.query_pairs_mut().append_pair("application_name", &name);
     }
     u.to_string()
+}
+
+/// An outside service's base URL: http(s), no query; kept without a trailing slash.
+fn base_url(raw: String, var: &'static str) -> Result<String, ConfigError> {
+    let u = url::Url::parse(&raw).map_err(|e| ConfigError { var, message: e.to_string() })?;
+    if !matches!(u.scheme(), "http" | "https") || u.query().is_some() || u.host().is_none() {
+        return Err(ConfigError { var, message: "must be an http(s) URL without a query".into() });
+    }
+    Ok(raw.trim_end_matches('/').to_owned())
 }
 
 fn check_postgres_url(var: &'static str, raw: &str) -> Result<url::Url, ConfigError> {
@@ -209,7 +236,42 @@ impl Settings {
         }
         let stripe_webhook_secret = get("STRIPE_WEBHOOK_SECRET").map(SecretString::from);
         let grace_days = parse_num(get("LEADZONE_GRACE_DAYS"), "LEADZONE_GRACE_DAYS", 7)?;
+        let google_places_base_url = base_url(
+            get("GOOGLE_PLACES_BASE_URL").unwrap_or_else(|| "https://places.googleapis.com".into()),
+            "GOOGLE_PLACES_BASE_URL",
+        )?;
+        let hunter_base_url =
+            base_url(get("HUNTER_BASE_URL").unwrap_or_else(|| "https://api.hunter.io".into()), "HUNTER_BASE_URL")?;
+        let allow_private_fetch = match get("LEADZONE_ALLOW_PRIVATE_FETCH").as_deref() {
+            None | Some("false" | "0") => false,
+            Some("true" | "1") => true,
+            Some(_) => {
+                return Err(ConfigError {
+                    var: "LEADZONE_ALLOW_PRIVATE_FETCH",
+                    message: "must be true or false".into(),
+                });
+            }
+        };
+        if allow_private_fetch && environment == Environment::Production {
+            return Err(ConfigError {
+                var: "LEADZONE_ALLOW_PRIVATE_FETCH",
+                message: "cannot be true in production (it lifts the SSRF guard)".into(),
+            });
+        }
+        let llm_base_url = get("LLM_BASE_URL").map(|u| base_url(u, "LLM_BASE_URL")).transpose()?;
+        let llm_api_key = get("LLM_API_KEY").map(SecretString::from);
+        if llm_base_url.is_some() && llm_api_key.is_none() {
+            return Err(ConfigError { var: "LLM_API_KEY", message: "is required when LLM_BASE_URL is set".into() });
+        }
         Ok(Self {
+            allow_private_fetch,
+            llm_base_url,
+            llm_api_key,
+            llm_model: get("LLM_MODEL").unwrap_or_else(|| "gpt-4o-mini".into()),
+            google_places_api_key: get("GOOGLE_PLACES_API_KEY").map(SecretString::from),
+            google_places_base_url,
+            hunter_api_key: get("HUNTER_API_KEY").map(SecretString::from),
+            hunter_base_url,
             grace_days,
             stripe_webhook_secret,
             workers,
@@ -272,6 +334,49 @@ mod tests {
         assert_eq!(s.access_token_ttl_secs, 900);
         assert_eq!(s.rate_limit_per_min, 1200);
         assert_eq!(s.environment, Environment::Development);
+    }
+
+    #[test]
+    fn outside_services_are_configured_by_their_variables() {
+        let s = Settings::from_map(&env(&[])).unwrap();
+        assert_eq!(s.google_places_base_url, "https://places.googleapis.com");
+        assert_eq!(s.hunter_base_url, "https://api.hunter.io");
+        assert!(s.google_places_api_key.is_none() && !s.allow_private_fetch && s.llm_base_url.is_none());
+        let s = Settings::from_map(&env(&[
+            ("GOOGLE_PLACES_BASE_URL", "http://127.0.0.1:9000/"),
+            ("GOOGLE_PLACES_API_KEY", "AIza-secret"),
+            ("LEADZONE_ALLOW_PRIVATE_FETCH", "true"),
+            ("LLM_BASE_URL", "http://127.0.0.1:9001/v1"),
+            ("LLM_API_KEY", "sk-secret"),
+        ]))
+        .unwrap();
+        assert_eq!(s.google_places_base_url, "http://127.0.0.1:9000");
+        assert!(s.allow_private_fetch);
+        assert!(
+            !format!("{s:?}").contains("AIza-secret") && !format!("{s:?}").contains("sk-secret"),
+            "keys never print"
+        );
+        for (var, value) in [
+            ("GOOGLE_PLACES_BASE_URL", "ftp://x"),
+            ("HUNTER_BASE_URL", "http://x/?k=1"),
+            ("LEADZONE_ALLOW_PRIVATE_FETCH", "yes"),
+        ] {
+            assert_eq!(Settings::from_map(&env(&[(var, value)])).unwrap_err().var, var);
+        }
+        assert_eq!(
+            Settings::from_map(&env(&[("LLM_BASE_URL", "http://127.0.0.1:9001/v1")])).unwrap_err().var,
+            "LLM_API_KEY"
+        );
+        let key = ("LEADZONE_MASTER_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=");
+        let smtp = ("LEADZONE_SMTP_URL", "smtps://u:p@smtp.example.com:465");
+        let err = Settings::from_map(&env(&[
+            ("LEADZONE_ENV", "production"),
+            key,
+            smtp,
+            ("LEADZONE_ALLOW_PRIVATE_FETCH", "true"),
+        ]))
+        .unwrap_err();
+        assert_eq!(err.var, "LEADZONE_ALLOW_PRIVATE_FETCH");
     }
 
     #[test]

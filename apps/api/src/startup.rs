@@ -21,6 +21,8 @@ pub enum StartupError {
     Crypto(String),
     #[error("mail: {0}")]
     Mail(String),
+    #[error("outside service: {0}")]
+    Provider(String),
 }
 
 fn db(e: impl std::fmt::Display) -> StartupError {
@@ -109,6 +111,7 @@ pub async fn build_core(
             grace_days: i64::from(settings.grace_days),
             ..AppConfig::default()
         },
+        providers: providers(settings)?,
     };
     let mail = leadzone_app::mail::MailDelivery {
         outbox: Arc::new(PgMailOutbox::new(system_db.clone())),
@@ -121,6 +124,70 @@ pub async fn build_core(
         mail: Arc::new(mail),
     };
     Ok((app, queue, scheduled))
+}
+
+/// The discovery adapters: Google Places and Hunter over HTTP, with the platform keys when set;
+/// the development doubles only in development (production refuses work that has no key).
+fn providers(settings: &Settings) -> Result<leadzone_app::Providers, StartupError> {
+    use leadzone_ports::discovery::ApiKey;
+    let provider = |e: leadzone_providers::OutboundSetupError| StartupError::Provider(e.to_string());
+    let outbound = leadzone_providers::OutboundConfig::default();
+    let places =
+        leadzone_providers::GooglePlaces::new(&settings.google_places_base_url, outbound.clone()).map_err(provider)?;
+    let contacts = leadzone_providers::Hunter::new(&settings.hunter_base_url, outbound).map_err(provider)?;
+    let places_key = settings.google_places_api_key.as_ref().map(|k| ApiKey::new(k.expose_secret()));
+    let contacts_key = settings.hunter_api_key.as_ref().map(|k| ApiKey::new(k.expose_secret()));
+    let development = settings.environment == crate::config::Environment::Development;
+    if development && places_key.is_none() {
+        tracing::warn!(
+            "GOOGLE_PLACES_API_KEY is not set: searches without a tenant key use the development double (not real data)"
+        );
+    }
+    if development && contacts_key.is_none() {
+        tracing::warn!("HUNTER_API_KEY is not set: reveals use the development double (not real data)");
+    }
+    let reports: Arc<dyn leadzone_ports::intelligence::ReportWriter> =
+        match (&settings.llm_base_url, &settings.llm_api_key) {
+            (Some(base), Some(key)) => {
+                // A model writing a report takes longer than a lookup.
+                let config = leadzone_providers::OutboundConfig {
+                    timeout: std::time::Duration::from_secs(90),
+                    ..leadzone_providers::OutboundConfig::default()
+                };
+                let writer = leadzone_providers::ChatCompletionsWriter::new(
+                    base,
+                    ApiKey::new(key.expose_secret()),
+                    settings.llm_model.clone(),
+                    config,
+                )
+                .map_err(provider)?;
+                tracing::info!(model = %settings.llm_model, "reports are written by a chat-completions model");
+                Arc::new(writer)
+            }
+            _ => Arc::new(leadzone_providers::BuiltinReportWriter::new()),
+        };
+    let surveyor = leadzone_providers::HttpSurveyor::new(
+        leadzone_providers::FetchPolicy { allow_private: settings.allow_private_fetch },
+        None,
+    )
+    .map_err(provider)?;
+    if settings.allow_private_fetch {
+        tracing::warn!(
+            "LEADZONE_ALLOW_PRIVATE_FETCH is on: the website surveyor may fetch private addresses (tests and development only)"
+        );
+    }
+    Ok(leadzone_app::Providers {
+        surveyor: Arc::new(surveyor),
+        reports,
+        places: Arc::new(places),
+        places_key,
+        contacts: Arc::new(contacts),
+        contacts_key,
+        doubles: development.then(|| leadzone_app::Doubles {
+            places: Arc::new(leadzone_providers::DevPlaces::new()),
+            contacts: Arc::new(leadzone_providers::DevContacts::new()),
+        }),
+    })
 }
 
 /// SMTP when `LEADZONE_SMTP_URL` is set; otherwise (development only: production refuses to start

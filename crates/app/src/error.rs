@@ -45,6 +45,10 @@ pub enum AppError {
     RateLimited { retry_after_secs: u64 },
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// An outside service this needs has no key configured (production refuses rather than fake
+    /// data): `setting` names the environment variable that would configure it.
+    #[error("{service} is not configured")]
+    NotConfigured { service: &'static str, setting: &'static str },
     #[error("internal: {0}")]
     Internal(String),
 }
@@ -75,7 +79,7 @@ impl AppError {
             Self::QuotaExceeded { .. } => P::QuotaExceeded,
             Self::InviteExpired => P::InviteExpired,
             Self::RateLimited { .. } => P::RateLimited,
-            Self::Unavailable(_) => P::Unavailable,
+            Self::Unavailable(_) | Self::NotConfigured { .. } => P::Unavailable,
             Self::Internal(_) => P::Internal,
         }
     }
@@ -122,6 +126,9 @@ problem_codes!(
     RateLimited => "RATE_LIMITED",
     Internal => "INTERNAL",
     Unavailable => "UNAVAILABLE",
+    ProviderUnauthorized => "PROVIDER_UNAUTHORIZED",
+    ProviderUnavailable => "PROVIDER_UNAVAILABLE",
+    ProviderRejected => "PROVIDER_REJECTED",
 );
 
 impl std::fmt::Display for ProblemCode {

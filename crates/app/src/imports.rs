@@ -125,7 +125,7 @@ struct BatchOutcome {
 /// The id of the lead made from data row `index` of import `job`: the same on every attempt, so
 /// that a resumed import recognises what it wrote. A UUIDv7 with the job's time and random bits,
 /// the row's index in its lowest 32 bits (a 50 MB file has far fewer rows).
-fn row_lead_id(job: JobId, index: usize) -> LeadId {
+pub(crate) fn row_lead_id(job: JobId, index: usize) -> LeadId {
     let id = (job.as_uuid().as_u128() & !0xFFFF_FFFF) | (index as u128 & 0xFFFF_FFFF);
     uuid::Uuid::from_u128(id).into()
 }
@@ -236,7 +236,7 @@ impl App {
 
     /// The creator's context as of now, for a job running on their behalf: a removed or
     /// suspended member's jobs stop, a demoted one's shrink.
-    async fn creator_ctx(&self, job: &Job) -> Result<Ctx, JobFailure> {
+    pub(crate) async fn creator_ctx(&self, job: &Job) -> Result<Ctx, JobFailure> {
         let tx = self.uow.begin(job.tenant_id).await?;
         let membership = match tx.memberships().get_by_user(job.created_by).await {
             Ok(m) if m.status == MembershipStatus::Active => m,
@@ -552,17 +552,9 @@ impl App {
         });
         if let Some(checkpoint) = due {
             let (progress, message) = progress_of(&checkpoint);
-            outcome.cancel = match tx
-                .jobs()
-                .checkpoint(job, progress, &message, &serde_json::to_value(&checkpoint).unwrap_or_default())
-                .await
-            {
-                Ok(cancel) => cancel,
-                // This attempt is over (its lease expired and the job was rescued): the batch rolls
-                // back and the run stops; whoever holds the job now stores these rows.
-                Err(RepoError::NotFound) => return Err(JobFailure::Stopped),
-                Err(e) => return Err(e.into()),
-            };
+            // An attempt that is over stops here: the batch rolls back, and whoever holds the
+            // job now stores these rows.
+            outcome.cancel = crate::jobs::checkpoint_in(&*tx, job, progress, &message, &checkpoint).await?;
         }
         tx.commit().await?;
         Ok(outcome)
@@ -586,7 +578,7 @@ impl App {
     }
 
     /// Charges as many of `n` units as the plan allows; returns how many were charged.
-    async fn charge_up_to(
+    pub(crate) async fn charge_up_to(
         &self,
         tx: &dyn leadzone_ports::store::TenantTx,
         metric: UsageMetric,

@@ -85,6 +85,15 @@ impl From<RepoError> for JobFailure {
     }
 }
 
+/// What `enqueue_with` adds to a plain enqueue.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Enqueue {
+    /// The entity the job is about; the tenant when `None`.
+    pub entity: Option<(leadzone_domain::enums::JobEntityType, uuid::Uuid)>,
+    /// One unit of this metric, counted with the job's insert.
+    pub charge: Option<leadzone_domain::enums::UsageMetric>,
+}
+
 /// `GET /jobs` parameters, as sent.
 #[derive(Debug, Clone, Default)]
 pub struct JobListParams {
@@ -104,6 +113,20 @@ impl App {
         input: serde_json::Value,
         idempotency: Option<(String, String)>,
     ) -> Result<(Job, bool), AppError> {
+        self.enqueue_with(ctx, kind, input, idempotency, Enqueue::default()).await
+    }
+
+    /// `enqueue`, for a job about one entity (a lead) or one that costs a unit of the plan when
+    /// it is enqueued: the unit is counted in the transaction that inserts the job, so a refused
+    /// charge (402) queues nothing, and a replayed Idempotency-Key charges nothing again.
+    pub(crate) async fn enqueue_with(
+        &self,
+        ctx: &Ctx,
+        kind: JobType,
+        input: serde_json::Value,
+        idempotency: Option<(String, String)>,
+        options: Enqueue,
+    ) -> Result<(Job, bool), AppError> {
         let now = self.clock.now();
         if let Some((key, _)) = &idempotency
             && (key.is_empty() || key.len() > 255)
@@ -117,8 +140,8 @@ impl App {
         let new = NewJob {
             id: self.ids.new_id().into(),
             kind,
-            entity_type: Some(leadzone_domain::enums::JobEntityType::Tenant),
-            entity_id: Some(ctx.tenant_id.as_uuid()),
+            entity_type: Some(options.entity.map_or(leadzone_domain::enums::JobEntityType::Tenant, |(t, _)| t)),
+            entity_id: Some(options.entity.map_or(ctx.tenant_id.as_uuid(), |(_, id)| id)),
             input,
             created_by: ctx.user_id,
             max_attempts: 5,
@@ -132,6 +155,9 @@ impl App {
             }
         }
         let tx = self.uow.begin(ctx.tenant_id).await?;
+        if let Some(metric) = options.charge {
+            crate::usage::charge(&*tx, now, metric, 1).await?;
+        }
         match tx.jobs().insert(&new, now).await {
             Ok(job) => {
                 tx.commit().await?;
@@ -226,11 +252,59 @@ impl App {
         match job.kind {
             JobType::Import => self.run_import(job, control).await,
             JobType::Export => self.run_export(job, control).await,
+            JobType::Search => self.run_search(job, control).await,
+            JobType::Reveal => self.run_reveal(job, control).await,
+            JobType::Survey => self.run_survey(job, control).await,
+            JobType::Report => self.run_report(job, control).await,
             other => Err(JobFailure::Permanent(job_error(
                 ProblemCode::FeatureDisabled,
                 format!("{other} jobs are not available yet"),
             ))),
         }
+    }
+}
+
+/// Writes a running job's checkpoint (and progress) in `tx`, the transaction of the work it
+/// covers; true when cancellation was requested. An attempt that is over (its lease expired and
+/// the job was rescued) stops here: the work rolls back and whoever holds the job now redoes it.
+pub(crate) async fn checkpoint_in(
+    tx: &dyn leadzone_ports::store::TenantTx,
+    job: &Job,
+    progress: i32,
+    message: &str,
+    state: &impl serde::Serialize,
+) -> Result<bool, JobFailure> {
+    match tx.jobs().checkpoint(job, progress, message, &serde_json::to_value(state).unwrap_or_default()).await {
+        Ok(cancel) => Ok(cancel),
+        Err(RepoError::NotFound) => Err(JobFailure::Stopped),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The lead a job about one lead works on (its input's `leadId`).
+pub(crate) fn job_lead(job: &Job) -> Result<leadzone_domain::ids::LeadId, JobFailure> {
+    job.input
+        .as_ref()
+        .and_then(|i| i.get("leadId"))
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .ok_or_else(|| JobFailure::Permanent(job_error(ProblemCode::ValidationFailed, "the job names no lead")))
+}
+
+impl App {
+    /// Enqueues a job about one lead (SURVEY, REVEAL, REPORT): the lead is its entity and its
+    /// input; an Idempotency-Key replays the first answer.
+    pub(crate) async fn enqueue_for_lead(
+        &self,
+        ctx: &Ctx,
+        kind: JobType,
+        lead: leadzone_domain::ids::LeadId,
+        idempotency_key: Option<String>,
+    ) -> Result<(Job, bool), AppError> {
+        let input = serde_json::json!({"leadId": lead});
+        let hash = self.tokens.hash(&format!("{kind}:{input}"));
+        let options =
+            Enqueue { entity: Some((leadzone_domain::enums::JobEntityType::Lead, lead.as_uuid())), charge: None };
+        self.enqueue_with(ctx, kind, input, idempotency_key.map(|k| (k, hash)), options).await
     }
 }
 

@@ -52,14 +52,20 @@ pub struct BulkInput {
 
 impl App {
     /// Loads a lead the actor may act on with `p`, in `tx`.
-    async fn visible_lead(&self, ctx: &Ctx, tx: &dyn TenantTx, id: LeadId, p: Permission) -> Result<Lead, AppError> {
+    pub(crate) async fn visible_lead(
+        &self,
+        ctx: &Ctx,
+        tx: &dyn TenantTx,
+        id: LeadId,
+        p: Permission,
+    ) -> Result<Lead, AppError> {
         policy::require(ctx, p)?;
         let lead = tx.leads().get(id).await?;
         policy::require_on_lead(ctx, tx, p, &lead).await?;
         Ok(lead)
     }
 
-    fn activity(
+    pub(crate) fn activity(
         &self,
         ctx: &Ctx,
         lead: LeadId,
@@ -485,7 +491,7 @@ impl App {
 }
 
 /// Dedup keys of a stored lead (for writes that do not change them).
-fn keys_of(lead: &Lead) -> Result<leadzone_domain::leads::DedupKeys, AppError> {
+pub(crate) fn keys_of(lead: &Lead) -> Result<leadzone_domain::leads::DedupKeys, AppError> {
     Ok(LeadPatchInput::default().apply(lead)?.dedup_keys())
 }
 

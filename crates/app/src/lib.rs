@@ -11,11 +11,14 @@ pub mod audit;
 pub mod billing;
 pub mod ctx;
 pub mod cursor;
+pub mod discovery;
 pub mod error;
 pub mod flags;
 pub mod health;
 pub mod identity;
 pub mod imports;
+pub mod integrations;
+pub mod intelligence;
 pub mod jobs;
 pub mod lead_actions;
 pub mod leads;
@@ -82,6 +85,36 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn Ids>,
     pub config: AppConfig,
+    /// The outside services lead discovery uses.
+    pub providers: Providers,
+}
+
+/// The outside services of lead discovery and how each is chosen: a tenant's own key (its
+/// connection) first, then the platform's key, then — in development only — a double.
+#[derive(Clone)]
+pub struct Providers {
+    /// The real places adapter (Google Places API (New)).
+    pub places: Arc<dyn leadzone_ports::discovery::PlacesProvider>,
+    /// `GOOGLE_PLACES_API_KEY`.
+    pub places_key: Option<leadzone_ports::discovery::ApiKey>,
+    /// The real contacts adapter (Hunter).
+    pub contacts: Arc<dyn leadzone_ports::discovery::ContactsProvider>,
+    /// `HUNTER_API_KEY`.
+    pub contacts_key: Option<leadzone_ports::discovery::ApiKey>,
+    /// The development doubles, used when no key is configured. `None` in production: there a
+    /// missing key refuses the work (503) instead of faking data.
+    pub doubles: Option<Doubles>,
+    /// The website surveyor (every fetch through the SSRF guard).
+    pub surveyor: Arc<dyn leadzone_ports::intelligence::WebsiteSurveyor>,
+    /// The report writer: a chat-completions model when `LLM_BASE_URL` is set, else the built-in
+    /// writer.
+    pub reports: Arc<dyn leadzone_ports::intelligence::ReportWriter>,
+}
+
+#[derive(Clone)]
+pub struct Doubles {
+    pub places: Arc<dyn leadzone_ports::discovery::PlacesProvider>,
+    pub contacts: Arc<dyn leadzone_ports::discovery::ContactsProvider>,
 }
 
 /// The real clock.

@@ -22,6 +22,8 @@ pub struct FakeTx {
     pub jobs: leadzone_ports::jobs::MockJobRepo,
     pub features: MockFeatureRepo,
     pub outbox: leadzone_ports::mail::MockOutboxRepo,
+    pub integrations: leadzone_ports::integrations::MockIntegrationRepo,
+    pub reports: leadzone_ports::intelligence::MockReportRepo,
 }
 
 #[async_trait::async_trait]
@@ -74,6 +76,12 @@ impl TenantTx for FakeTx {
     fn outbox(&self) -> &dyn leadzone_ports::mail::OutboxRepo {
         &self.outbox
     }
+    fn integrations(&self) -> &dyn leadzone_ports::integrations::IntegrationRepo {
+        &self.integrations
+    }
+    fn reports(&self) -> &dyn leadzone_ports::intelligence::ReportRepo {
+        &self.reports
+    }
     async fn commit(self: Box<Self>) -> Result<(), RepoError> {
         Ok(())
     }
@@ -98,6 +106,21 @@ impl leadzone_ports::Clock for FixedClock {
     }
 }
 
+/// A surveyor for use cases that never survey.
+pub struct NoSurveyor;
+
+#[async_trait::async_trait]
+impl leadzone_ports::intelligence::WebsiteSurveyor for NoSurveyor {
+    async fn survey(
+        &self,
+        _website: &str,
+        _limits: &leadzone_ports::intelligence::SurveyLimits,
+        _observer: &dyn leadzone_ports::intelligence::SurveyObserver,
+    ) -> Result<leadzone_ports::intelligence::SurveyOutcome, leadzone_ports::discovery::ProviderError> {
+        Err(leadzone_ports::discovery::ProviderError::Unavailable("no surveyor in unit tests".into()))
+    }
+}
+
 pub fn now() -> time::OffsetDateTime {
     time::macros::datetime!(2026-11-26 08:00 UTC)
 }
@@ -116,6 +139,15 @@ pub fn app_with(tx: FakeTx) -> crate::App {
         clock: Arc::new(FixedClock(now())),
         ids: Arc::new(crate::UuidV7),
         config: crate::AppConfig::default(),
+        providers: crate::Providers {
+            places: Arc::new(leadzone_ports::discovery::MockPlacesProvider::new()),
+            places_key: None,
+            contacts: Arc::new(leadzone_ports::discovery::MockContactsProvider::new()),
+            contacts_key: None,
+            doubles: None,
+            surveyor: Arc::new(NoSurveyor),
+            reports: Arc::new(leadzone_ports::intelligence::MockReportWriter::new()),
+        },
     }
 }
 

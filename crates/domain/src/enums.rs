@@ -181,6 +181,7 @@ string_enum!(AuditEventType {
     LeadBulkDelete => "LEAD_BULK_DELETE",
     LeadExported => "LEAD_EXPORTED",
     LeadImported => "LEAD_IMPORTED",
+    LeadSearched => "LEAD_SEARCHED",
     WhatsAppMessageSent => "WHATSAPP_MESSAGE_SENT",
     WhatsAppBulkSent => "WHATSAPP_BULK_SENT",
     ApiKeyCreated => "API_KEY_CREATED",
@@ -217,7 +218,7 @@ mod tests {
         for e in AuditEventType::ALL {
             assert_eq!(AuditEventType::from_str(e.as_str()).unwrap(), *e);
         }
-        assert_eq!(AuditEventType::ALL.len(), 31);
+        assert_eq!(AuditEventType::ALL.len(), 32);
         assert_eq!(ActivityType::ALL.len(), 10);
     }
 

@@ -230,6 +230,7 @@ impl NewLead {
             website_host: self.website.as_ref().map(|w| w.dedup_host().to_owned()),
             name_key: company_name_key(&self.company_name),
             city_key: self.city.as_deref().map(company_name_key),
+            place_id: None,
         }
     }
 }
@@ -249,6 +250,9 @@ pub struct DedupKeys {
     pub website_host: Option<String>,
     pub name_key: String,
     pub city_key: Option<String>,
+    /// The places provider's id of the company (a lead found by a SEARCH): the durable key of a
+    /// place. Set only by discovery; `None` leaves a stored lead's place id as it is.
+    pub place_id: Option<String>,
 }
 
 /// Sort orders of `GET /leads`. Each is completed by the id as a unique tiebreaker, so keyset

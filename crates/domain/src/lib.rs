@@ -15,6 +15,7 @@ pub mod imports;
 pub mod jobs;
 pub mod leads;
 pub mod normalize;
+pub mod scoring;
 pub mod values;
 
 pub use error::{DomainError, FieldError};

@@ -141,13 +141,26 @@ impl From<&JobLog> for JobLogDto {
     }
 }
 
+/// The answer to a `POST /leads/{id}/…` that starts a job about one lead: the lead's id from the
+/// path, the Idempotency-Key, `start`, then 202 with the job.
+pub(crate) async fn start_lead_job<F, Fut>(req: &HttpRequest, id: &str, start: F) -> Result<HttpResponse, ApiError>
+where
+    F: FnOnce(leadzone_domain::ids::LeadId, Option<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<(Job, bool), AppError>>,
+{
+    let id = crate::path_id(id)?;
+    let key = idempotency_key(req)?;
+    let (job, _) = start(id, key).await?;
+    Ok(accepted(&job))
+}
+
 pub fn accepted(job: &Job) -> HttpResponse {
     HttpResponse::Accepted()
         .insert_header((header::LOCATION, format!("/api/v1/jobs/{}", job.id)))
         .json(JobAcceptedDto { job: JobDto::from(job) })
 }
 
-fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+pub(crate) fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     match req.headers().get("idempotency-key") {
         None => Ok(None),
         Some(v) => v

@@ -10,10 +10,13 @@ pub mod auth;
 pub mod billing;
 pub mod body;
 pub mod cors;
+pub mod discovery;
 pub mod docs;
 pub mod dto;
 pub mod health;
 pub mod identity;
+pub mod integrations;
+pub mod intelligence;
 pub mod jobs;
 pub mod leads;
 pub mod lists;
@@ -100,7 +103,10 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .configure(api_keys::configure)
                 .configure(leads::configure)
                 .configure(lists::configure)
-                .configure(jobs::configure),
+                .configure(jobs::configure)
+                .configure(discovery::configure)
+                .configure(integrations::configure)
+                .configure(intelligence::configure),
         )
         .service(scope("/webhooks").configure(billing::configure_webhooks))
         .service(scope("/admin/v1").configure(admin::configure).configure(billing::configure_admin));

@@ -9,6 +9,11 @@ use std::borrow::Cow;
 /// English template → Arabic template (`{n}` stands for each number, `{list}` for an enum list).
 const TABLE: &[(&str, &str)] = &[
     ("is required", "مطلوب"),
+    ("the lead has no website to survey", "لا يوجد للعميل المحتمل موقع إلكتروني لمسحه"),
+    (
+        "the lead has no website to look up decision makers at",
+        "لا يوجد للعميل المحتمل موقع إلكتروني للبحث فيه عن صنّاع القرار",
+    ),
     ("required", "مطلوب"),
     ("must be a string", "يجب أن يكون نصًا"),
     ("must be an integer", "يجب أن يكون عددًا صحيحًا"),

@@ -60,6 +60,8 @@ pub mod enums {
         Confidence,
         ActivityType,
         AuditEventType,
+        IntegrationType,
+        IntegrationStatus,
     );
 }
 
@@ -165,7 +167,9 @@ fn description(status: u16) -> &'static str {
         415 => "The body's content type is not accepted (UNSUPPORTED_MEDIA_TYPE).",
         422 => "One or more fields are invalid (VALIDATION_FAILED), each listed in `errors`.",
         429 => "Too many requests (RATE_LIMITED); see `Retry-After`.",
-        503 => "The service is temporarily unavailable (UNAVAILABLE).",
+        503 => {
+            "The service is temporarily unavailable, or an outside service it needs is not configured (UNAVAILABLE)."
+        }
         _ => "Something went wrong on the server (INTERNAL).",
     }
 }

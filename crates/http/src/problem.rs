@@ -36,6 +36,8 @@ pub struct Problem {
     pub internal: Option<String>,
     /// The `Allow` header of a 405.
     pub allow: Option<String>,
+    /// A detail written for this one problem (English, Arabic) instead of the code's own.
+    pub detail: Option<(String, String)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +77,9 @@ pub fn status_of(code: ProblemCode) -> StatusCode {
         P::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         P::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         P::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        // Codes of failed jobs (an outside service's answer); a request that meets one answers
+        // as a gateway would.
+        P::ProviderUnauthorized | P::ProviderUnavailable | P::ProviderRejected => StatusCode::BAD_GATEWAY,
     }
 }
 
@@ -85,7 +90,7 @@ impl Problem {
     }
 
     pub fn new(status: StatusCode, code: ProblemCode) -> Self {
-        Self { status, code, errors: Vec::new(), extra: Map::new(), internal: None, allow: None }
+        Self { status, code, errors: Vec::new(), extra: Map::new(), internal: None, allow: None, detail: None }
     }
 
     pub fn from_error(err: &ApiError) -> Self {
@@ -129,6 +134,17 @@ impl Problem {
                         prob.extra.insert("retryAfter".into(), json!(retry_after_secs));
                     }
                     E::Unavailable(why) | E::Internal(why) => prob.internal = Some(why.clone()),
+                    E::NotConfigured { service, setting } => {
+                        prob.extra.insert("setting".into(), json!(setting));
+                        prob.detail = Some((
+                            format!(
+                                "{service} is not configured on this server: the operator sets {setting}, or the organization connects its own account."
+                            ),
+                            format!(
+                                "الخدمة {service} غير مهيأة على هذا الخادم: يضبط المشغّل {setting}، أو تربط المنظمة حسابها الخاص."
+                            ),
+                        ));
+                    }
                     E::Unauthenticated
                     | E::InvalidCredentials
                     | E::OtpRequired
@@ -146,6 +162,11 @@ impl Problem {
     /// The JSON body in `lang`, with the request id when known.
     pub fn body(&self, lang: Lang, request_id: Option<&str>) -> Value {
         let (title, detail) = texts(self.code, lang);
+        let detail = match (&self.detail, lang) {
+            (Some((en, _)), Lang::En) => en.as_str(),
+            (Some((_, ar)), Lang::Ar) => ar.as_str(),
+            (None, _) => detail,
+        };
         let mut body = Map::new();
         body.insert("type".into(), json!(format!("urn:leadzone:problem:{}", self.code.as_str())));
         body.insert("title".into(), json!(title));
@@ -283,6 +304,18 @@ pub fn texts(code: ProblemCode, lang: Lang) -> (&'static str, &'static str) {
         P::UnsupportedMediaType => (
             ("Unsupported media type", "The body's content type is not accepted here."),
             ("نوع محتوى غير مدعوم", "نوع محتوى الطلب غير مقبول هنا."),
+        ),
+        P::ProviderUnauthorized => (
+            ("Provider refused the key", "An outside service refused the key it was called with."),
+            ("رفض المزوّد المفتاح", "رفضت خدمة خارجية المفتاح الذي استُدعيت به."),
+        ),
+        P::ProviderUnavailable => (
+            ("Provider unavailable", "An outside service did not answer in time; the work is retried."),
+            ("المزوّد غير متاح", "لم تستجب خدمة خارجية في الوقت المناسب؛ ستُعاد المحاولة."),
+        ),
+        P::ProviderRejected => (
+            ("Provider refused the request", "An outside service refused the request."),
+            ("رفض المزوّد الطلب", "رفضت خدمة خارجية الطلب."),
         ),
     };
     match lang {

@@ -4,7 +4,10 @@
 //!
 //! Every trait documents what an adapter MUST return in its `# Errors` section.
 
+pub mod discovery;
 pub mod error;
+pub mod integrations;
+pub mod intelligence;
 pub mod jobs;
 pub mod leads;
 pub mod mail;

@@ -52,6 +52,8 @@ pub trait TenantTx: Send + Sync {
     fn features(&self) -> &dyn FeatureRepo;
     /// Mail queued with the change that sends it.
     fn outbox(&self) -> &dyn crate::mail::OutboxRepo;
+    fn integrations(&self) -> &dyn crate::integrations::IntegrationRepo;
+    fn reports(&self) -> &dyn crate::intelligence::ReportRepo;
 
     /// Makes every write of this transaction durable.
     ///
@@ -236,6 +238,10 @@ pub trait LeadRepo: Send + Sync {
     /// lead written meanwhile with one of them (`find_duplicate`) waits for the batch, then sees
     /// its rows.
     async fn existing_keys(&self, keys: &[DedupKeys], except: &[LeadId]) -> Result<ExistingKeys, RepoError>;
+    /// Takes the tenant's discovery lock until the transaction ends: two discovery jobs of one
+    /// tenant (two searches at once) store their pages one after the other, so the second sees
+    /// the first's leads among the existing keys and never creates the same company twice.
+    async fn lock_discovery(&self) -> Result<(), RepoError>;
 }
 
 /// Dedup keys found among a tenant's leads (or met earlier in one import file). hashbrown's
@@ -248,6 +254,8 @@ pub struct ExistingKeys {
     hosts: KeySet,
     /// `(name_key, city_key)`, the city empty when there is none.
     names: KeySet,
+    /// Place ids (leads found by discovery).
+    places: KeySet,
     /// Room each set takes when its first key comes.
     expected: usize,
 }
@@ -266,6 +274,7 @@ impl ExistingKeys {
             || keys.website_host.as_ref().is_some_and(|h| self.hosts.contains((h, "")))
             || (!keys.name_key.is_empty()
                 && self.names.contains((&keys.name_key, keys.city_key.as_deref().unwrap_or(""))))
+            || keys.place_id.as_ref().is_some_and(|p| self.places.contains((p, "")))
     }
 
     /// Adds these keys (a row accepted earlier in the same file).
@@ -279,6 +288,13 @@ impl ExistingKeys {
         if !keys.name_key.is_empty() {
             self.add_name(&keys.name_key, keys.city_key.as_deref().unwrap_or(""));
         }
+        if let Some(p) = &keys.place_id {
+            self.add_place(p);
+        }
+    }
+
+    pub fn add_place(&mut self, place_id: &str) {
+        self.places.insert((place_id, ""), self.expected);
     }
 
     pub fn add_phone(&mut self, phone: &str) {
@@ -297,7 +313,10 @@ impl ExistingKeys {
 /// The same keys, however much room either was given.
 impl PartialEq for ExistingKeys {
     fn eq(&self, other: &Self) -> bool {
-        self.phones == other.phones && self.hosts == other.hosts && self.names == other.names
+        self.phones == other.phones
+            && self.hosts == other.hosts
+            && self.names == other.names
+            && self.places == other.places
     }
 }
 
@@ -496,6 +515,7 @@ mod tests {
             website_host: host.map(str::to_owned),
             name_key: name.to_owned(),
             city_key: city.map(str::to_owned),
+            place_id: None,
         }
     }
 

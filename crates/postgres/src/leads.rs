@@ -509,6 +509,7 @@ pub(crate) async fn insert_many<C: ConnectionTrait>(
     let mut name_keys = Vec::with_capacity(n);
     let mut city_keys = Vec::with_capacity(n);
     let mut search_texts = Vec::with_capacity(n);
+    let mut place_ids = Vec::with_capacity(n);
     for (l, k) in rows {
         ids.push(l.id.as_uuid());
         search_texts.push(leadzone_domain::leads::search_text(&l.company_name, l.industry.as_deref()));
@@ -529,6 +530,7 @@ pub(crate) async fn insert_many<C: ConnectionTrait>(
         hosts.push(k.website_host);
         name_keys.push(k.name_key);
         city_keys.push(k.city_key);
+        place_ids.push(k.place_id);
     }
     let written: Vec<LeadId> = ids.iter().map(|&id| LeadId::from(id)).collect();
 
@@ -578,6 +580,7 @@ pub(crate) async fn insert_many<C: ConnectionTrait>(
     b.per_row(name_keys, "text", "name_key", "r.name_key");
     b.optional(city_keys, "text", "city_key");
     b.per_row(search_texts, "text", "search_text", "r.search_text");
+    b.optional(place_ids, "text", "place_id");
     let (sql, values) = b.insert();
     // Speculative insertion (ON CONFLICT) costs about 15% of the statement: only a batch
     // that may have been stored before pays it.
@@ -675,7 +678,7 @@ impl BatchColumns {
         let sql = format!(
             "INSERT INTO leads (tenant_id, id, company_name, industry, city, phone, email, website, status, score,
                                 tags, enrichment_data, list_id, assigned_to, created_by, created_at, updated_at,
-                                website_host, name_key, city_key, search_text)
+                                website_host, name_key, city_key, search_text, place_id)
              SELECT {} FROM unnest({}) AS r({})",
             self.select.join(", "),
             self.arrays.join(", "),
@@ -697,6 +700,7 @@ pub(crate) async fn existing_keys<C: ConnectionTrait>(
     let named: Vec<&DedupKeys> = keys.iter().filter(|k| !k.name_key.is_empty()).collect();
     let names: Vec<String> = named.iter().map(|k| k.name_key.clone()).collect();
     let cities: Vec<String> = named.iter().map(|k| k.city_key.clone().unwrap_or_default()).collect();
+    let places: Vec<String> = keys.iter().filter_map(|k| k.place_id.clone()).collect();
     let except: Vec<uuid::Uuid> = except.iter().map(|i| i.as_uuid()).collect();
     // One index probe per key, whatever the statistics say: a LATERAL … LIMIT 1 is never turned
     // into a join, and `= ANY(keys)` was — measured during a 1,000,000-row import, before any
@@ -732,8 +736,12 @@ pub(crate) async fn existing_keys<C: ConnectionTrait>(
              SELECT 'n', k.n, k.c FROM unnest($4::text[], $6::text[]) AS k(n, c)
                CROSS JOIN LATERAL (SELECT 1 FROM leads
                                     WHERE tenant_id = $1 AND name_key = k.n AND COALESCE(city_key, '') = k.c
-                                      AND id <> ALL($5) LIMIT 1) m",
-            [tenant.into(), phones.into(), hosts.into(), names.into(), except.into(), cities.into()],
+                                      AND id <> ALL($5) LIMIT 1) m
+             UNION ALL
+             SELECT 'g', k.v, '' FROM unnest($7::text[]) AS k(v)
+               CROSS JOIN LATERAL (SELECT 1 FROM leads
+                                    WHERE tenant_id = $1 AND place_id = k.v AND id <> ALL($5) LIMIT 1) m",
+            [tenant.into(), phones.into(), hosts.into(), names.into(), except.into(), cities.into(), places.into()],
         ))
         .await
         .map_err(db_err)?;
@@ -747,6 +755,7 @@ pub(crate) async fn existing_keys<C: ConnectionTrait>(
         match kind.as_str() {
             "p" => found.add_phone(&key),
             "h" => found.add_host(&key),
+            "g" => found.add_place(&key),
             _ => found.add_name(&key, &r.try_get::<String>("", "city").map_err(db_err)?),
         }
     }

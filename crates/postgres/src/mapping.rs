@@ -238,6 +238,8 @@ pub(crate) fn lead_active_model(l: &Lead, keys: &DedupKeys) -> leads::ActiveMode
         website_host: Set(keys.website_host.clone()),
         name_key: Set(keys.name_key.clone()),
         city_key: Set(keys.city_key.clone()),
+        // Written only by discovery: an update without one keeps the stored place id.
+        place_id: keys.place_id.clone().map_or(sea_orm::ActiveValue::NotSet, |p| Set(Some(p))),
         search_text: Set(leadzone_domain::leads::search_text(&l.company_name, l.industry.as_deref())),
     }
 }

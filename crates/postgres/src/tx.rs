@@ -145,6 +145,12 @@ impl TenantTx for PgTenantTx {
     fn outbox(&self) -> &dyn leadzone_ports::mail::OutboxRepo {
         self
     }
+    fn integrations(&self) -> &dyn leadzone_ports::integrations::IntegrationRepo {
+        self
+    }
+    fn reports(&self) -> &dyn leadzone_ports::intelligence::ReportRepo {
+        self
+    }
 
     async fn commit(self: Box<Self>) -> Result<(), RepoError> {
         self.txn.commit().await.map_err(db_err)
@@ -352,6 +358,17 @@ impl LeadRepo for PgTenantTx {
 
     async fn existing_keys(&self, keys: &[DedupKeys], except: &[LeadId]) -> Result<ExistingKeys, RepoError> {
         crate::leads::existing_keys(&self.txn, self.tid(), keys, except).await
+    }
+
+    async fn lock_discovery(&self) -> Result<(), RepoError> {
+        self.txn
+            .execute_raw(crate::stmt(
+                "SELECT pg_advisory_xact_lock(hashtextextended($1::text || ':discovery', 0))",
+                vec![self.tid().into()],
+            ))
+            .await
+            .map_err(db_err)?;
+        Ok(())
     }
 
     async fn touch_contacted(&self, id: LeadId, at: time::OffsetDateTime) -> Result<(), RepoError> {

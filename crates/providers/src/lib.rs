@@ -1,9 +1,27 @@
-//! Outbound adapters and local doubles: today the local blob store (files under the data
-//! directory) and mail (SMTP, or the log in development); the HTTP providers (Places, WhatsApp
-//! Cloud API, chat completions, HubSpot, Slack) join as their capabilities land.
+//! Outbound adapters and local doubles: the local blob store (files under the data directory),
+//! mail (SMTP, or the log in development), and lead discovery — Google Places (New) Text Search
+//! and Hunter Domain Search over the shared [`outbound`] client, with their development doubles.
+//! The other HTTP providers (WhatsApp Cloud API, chat completions, HubSpot, Slack) join as their
+//! capabilities land, on the same client.
+//! The website surveyor ([`survey`]) has its own client: it fetches URLs a tenant controls, so
+//! only through the [`ssrf`] guard.
 
 pub mod blob;
+pub mod discovery_doubles;
+pub mod hunter;
 pub mod mail;
+pub mod outbound;
+pub mod places;
+pub mod reports;
+pub mod ssrf;
+pub mod survey;
 
 pub use blob::LocalBlobStore;
+pub use discovery_doubles::{DevContacts, DevPlaces};
+pub use hunter::Hunter;
 pub use mail::{LogMailer, SmtpMailer};
+pub use outbound::{OutboundConfig, OutboundSetupError, RetryPolicy};
+pub use places::{GooglePlaces, search_all};
+pub use reports::{BuiltinReportWriter, ChatCompletionsWriter};
+pub use ssrf::FetchPolicy;
+pub use survey::HttpSurveyor;

@@ -252,6 +252,10 @@ impl TestApp {
         req.send().await.expect("request")
     }
 
+    pub async fn put_json(&self, path: &str, token: &str, body: &Value) -> reqwest::Response {
+        self.client.put(self.url(path)).bearer_auth(token).json(body).send().await.expect("request")
+    }
+
     pub async fn delete(&self, path: &str, token: Option<&str>) -> reqwest::Response {
         let mut req = self.client.delete(self.url(path));
         if let Some(t) = token {

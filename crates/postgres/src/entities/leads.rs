@@ -28,6 +28,7 @@ pub struct Model {
     pub name_key: String,
     pub city_key: Option<String>,
     pub search_text: String,
+    pub place_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,0 +1,155 @@
+//! The tenant's connections to outside services: connect (the credentials checked with the
+//! service, then sealed under the master key), list (never the credentials), disconnect — and the
+//! one place that opens a connection's credentials again, for the adapter that needs them.
+//!
+//! Connecting is available for `GOOGLE_MAPS` (the tenant's own Places key); the other types of
+//! the contract come with their adapters.
+
+use crate::{App, AppError, Ctx, audit, policy};
+use leadzone_domain::access::Permission;
+use leadzone_domain::entities::{AuditDetails, IntegrationConnection};
+use leadzone_domain::enums::{AuditEventType, IntegrationStatus, IntegrationType};
+use leadzone_ports::discovery::{ApiKey, ProviderError};
+use serde_json::{Value, json};
+
+/// Longest credential value accepted (a key, a token).
+const MAX_CREDENTIAL_LEN: usize = 2048;
+
+impl App {
+    /// `GET /integrations`: the tenant's connections, without credentials.
+    pub async fn list_integrations(
+        &self,
+        ctx: &Ctx,
+        limit: Option<String>,
+        cursor: Option<String>,
+    ) -> Result<crate::leads::Page<IntegrationConnection>, AppError> {
+        policy::require(ctx, Permission::IntegrationsManage)?;
+        let tx = self.uow.begin(ctx.tenant_id).await?;
+        let rows: Vec<IntegrationConnection> =
+            tx.integrations().list().await?.into_iter().map(without_credentials).collect();
+        crate::cursor::page_by_id(rows, |c| c.id.as_uuid(), limit, cursor)
+    }
+
+    /// `PUT /integrations/{type}`: checks the credentials with the service, seals them and stores
+    /// the connection (replacing one of the same type). A refusal is 422 with the service's words.
+    pub async fn connect_integration(
+        &self,
+        ctx: &Ctx,
+        kind: IntegrationType,
+        credentials: &Value,
+        config: Option<Value>,
+    ) -> Result<IntegrationConnection, AppError> {
+        policy::require(ctx, Permission::IntegrationsManage)?;
+        let config = config.unwrap_or_else(|| json!({}));
+        let sealed_plain = match kind {
+            IntegrationType::GoogleMaps => {
+                let key = credential(credentials, "apiKey")?;
+                self.check_places_key(&ApiKey::new(key.clone())).await?;
+                json!({ "apiKey": key })
+            }
+            other => {
+                return Err(AppError::field("type", &format!("{other} cannot be connected on this server yet")));
+            }
+        };
+        let sealed = self
+            .secrets
+            .seal(sealed_plain.to_string().as_bytes())
+            .map_err(|e| AppError::Internal(format!("sealing credentials: {e}")))?;
+        let now = self.clock.now();
+        let tx = self.uow.begin(ctx.tenant_id).await?;
+        let stored = tx
+            .integrations()
+            .upsert(&IntegrationConnection {
+                id: self.ids.new_id().into(),
+                tenant_id: ctx.tenant_id,
+                kind,
+                status: IntegrationStatus::Connected,
+                credentials: Some(sealed),
+                config: config.clone(),
+                last_sync_at: None,
+                last_error: None,
+                created_at: now,
+                updated_at: now,
+            })
+            .await?;
+        tx.audit()
+            .append(&audit::entry(
+                &*self.ids,
+                ctx,
+                AuditEventType::IntegrationConnected,
+                Some(("integration", stored.id.as_uuid())),
+                format!("{kind} connected"),
+                AuditDetails { metadata: Some(json!({"type": kind.as_str(), "config": config})), ..Default::default() },
+            ))
+            .await?;
+        tx.commit().await?;
+        Ok(without_credentials(stored))
+    }
+
+    /// `DELETE /integrations/{type}`: 404 when the tenant has no such connection.
+    pub async fn disconnect_integration(&self, ctx: &Ctx, kind: IntegrationType) -> Result<(), AppError> {
+        policy::require(ctx, Permission::IntegrationsManage)?;
+        let tx = self.uow.begin(ctx.tenant_id).await?;
+        let existing = tx.integrations().get(kind).await?.ok_or(AppError::NotFound)?;
+        tx.integrations().delete(kind).await?;
+        tx.audit()
+            .append(&audit::entry(
+                &*self.ids,
+                ctx,
+                AuditEventType::IntegrationDisconnected,
+                Some(("integration", existing.id.as_uuid())),
+                format!("{kind} disconnected"),
+                AuditDetails { metadata: Some(json!({"type": kind.as_str()})), ..Default::default() },
+            ))
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The key of the tenant's own connection of `kind` (its `credentials.apiKey`), when it has a
+    /// working one.
+    pub(crate) async fn tenant_api_key(
+        &self,
+        tx: &dyn leadzone_ports::store::TenantTx,
+        kind: IntegrationType,
+    ) -> Result<Option<ApiKey>, AppError> {
+        let Some(connection) = tx.integrations().get(kind).await? else { return Ok(None) };
+        if connection.status != IntegrationStatus::Connected {
+            return Ok(None);
+        }
+        let Some(sealed) = connection.credentials else { return Ok(None) };
+        let plain = self.secrets.open(&sealed).map_err(|e| AppError::Internal(format!("opening credentials: {e}")))?;
+        let value: Value = serde_json::from_slice(&plain)
+            .map_err(|e| AppError::Internal(format!("stored credentials are not JSON: {e}")))?;
+        Ok(value.get("apiKey").and_then(Value::as_str).map(ApiKey::new))
+    }
+
+    /// Connecting `GOOGLE_MAPS` asks the places service once (its free ids-only search).
+    async fn check_places_key(&self, key: &ApiKey) -> Result<(), AppError> {
+        match self.providers.places.check_key(key).await {
+            Ok(()) => Ok(()),
+            Err(ProviderError::Unauthorized(why) | ProviderError::Rejected(why)) => {
+                Err(AppError::field("credentials.apiKey", &why))
+            }
+            Err(e @ (ProviderError::RateLimited { .. } | ProviderError::Unavailable(_))) => {
+                Err(AppError::Unavailable(format!("checking a Google Maps key: {e}")))
+            }
+        }
+    }
+}
+
+/// A connection as the API shows it: the credentials never leave.
+fn without_credentials(c: IntegrationConnection) -> IntegrationConnection {
+    IntegrationConnection { credentials: None, ..c }
+}
+
+/// One credential: a non-empty string of bounded length.
+fn credential(credentials: &Value, name: &str) -> Result<String, AppError> {
+    let field = format!("credentials.{name}");
+    match credentials.get(name) {
+        Some(Value::String(s)) if !s.trim().is_empty() && s.len() <= MAX_CREDENTIAL_LEN => Ok(s.trim().to_owned()),
+        Some(Value::String(s)) if s.len() > MAX_CREDENTIAL_LEN => Err(AppError::field(&field, "is too long")),
+        Some(Value::String(_)) | None | Some(Value::Null) => Err(AppError::field(&field, "is required")),
+        Some(_) => Err(AppError::field(&field, "must be a string")),
+    }
+}
