@@ -50,3 +50,7 @@ bench-jobs:
 # own overhead (its wall time minus the fake's) per search.
 bench-search:
     cargo bench -p leadzone-api --bench search
+
+# 100 leads surveyed by 2 workers against an 11-page local site: pages/s and CPU per page and lead.
+bench-survey:
+    cargo bench -p leadzone-api --bench survey

@@ -166,11 +166,9 @@ fn providers(settings: &Settings) -> Result<leadzone_app::Providers, StartupErro
             }
             _ => Arc::new(leadzone_providers::BuiltinReportWriter::new()),
         };
-    let surveyor = leadzone_providers::HttpSurveyor::new(
-        leadzone_providers::FetchPolicy { allow_private: settings.allow_private_fetch },
-        None,
-    )
-    .map_err(provider)?;
+    let surveyor =
+        leadzone_providers::HttpSurveyor::new(leadzone_providers::FetchPolicy::new(settings.allow_private_fetch), None)
+            .map_err(provider)?;
     if settings.allow_private_fetch {
         tracing::warn!(
             "LEADZONE_ALLOW_PRIVATE_FETCH is on: the website surveyor may fetch private addresses (tests and development only)"

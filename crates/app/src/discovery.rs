@@ -369,8 +369,9 @@ impl App {
         }
         let now = self.clock.now();
         let mut activities = Vec::with_capacity(kept.len());
+        let mut provenance = Vec::with_capacity(kept.len());
         for (_, (id, place)) in &kept {
-            tx.evidence().insert(&self.place_evidence(ctx, *id, place, source, now)).await?;
+            provenance.push(self.place_evidence(ctx, *id, place, source, now));
             activities.push(self.activity(
                 ctx,
                 *id,
@@ -381,6 +382,7 @@ impl App {
             ));
         }
         if !activities.is_empty() {
+            tx.evidence().insert_many(&provenance).await?;
             tx.activities().insert_many(&activities).await?;
         }
         result.created += kept.len();
@@ -525,28 +527,30 @@ impl App {
         let known_urls: std::collections::HashSet<String> =
             tx.evidence().list(id).await?.into_iter().filter_map(|e| e.url).collect();
         let mut added_urls = std::collections::HashSet::new();
+        let mut rows = Vec::new();
         for (maker, contact) in &fresh {
             for uri in &contact.sources {
                 if known_urls.contains(uri) || !added_urls.insert(uri.clone()) {
                     continue;
                 }
-                tx.evidence()
-                    .insert(&Evidence {
-                        id: self.ids.new_id().into(),
-                        tenant_id: job.tenant_id,
-                        lead_id: id,
-                        kind: EvidenceType::Website,
-                        title: format!("{} ({}) named on the company's website", maker.name, maker.title),
-                        source: Some(if source == KeySource::Double { DEV_DOUBLE } else { "Hunter" }.to_owned()),
-                        url: Some(uri.clone()),
-                        snippet: Some(contact.email.clone()),
-                        raw_data: Some(json!({"email": contact.email, "confidence": contact.confidence, "position": contact.position})),
-                        confidence: contact_confidence(contact.confidence),
-                        created_at: now,
-                    })
-                    .await?;
+                rows.push(Evidence {
+                    id: self.ids.new_id().into(),
+                    tenant_id: job.tenant_id,
+                    lead_id: id,
+                    kind: EvidenceType::Website,
+                    title: format!("{} ({}) named on the company's website", maker.name, maker.title),
+                    source: Some(if source == KeySource::Double { DEV_DOUBLE } else { "Hunter" }.to_owned()),
+                    url: Some(uri.clone()),
+                    snippet: Some(contact.email.clone()),
+                    raw_data: Some(
+                        json!({"email": contact.email, "confidence": contact.confidence, "position": contact.position}),
+                    ),
+                    confidence: contact_confidence(contact.confidence),
+                    created_at: now,
+                });
             }
         }
+        tx.evidence().insert_many(&rows).await?;
         makers.extend(fresh.iter().map(|(m, _)| m.clone()));
         result.decision_makers = makers.len();
         enrichment.decision_makers = Some(makers);

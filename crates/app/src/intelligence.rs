@@ -162,15 +162,17 @@ impl App {
             .and_then(|w| leadzone_domain::values::WebsiteUrl::parse(w).ok())
             .map(|w| w.host().to_owned());
         let mut added = HashSet::new();
+        let mut rows = Vec::new();
         for fact in &outcome.facts {
             let evidence = fact_evidence(self, ctx, id, fact, host.as_deref(), now);
             let Some(key) = evidence_key(&evidence) else { continue };
             if known.contains(&key) || !added.insert(key) {
                 continue;
             }
-            tx.evidence().insert(&evidence).await?;
-            result.evidence_created += 1;
+            rows.push(evidence);
         }
+        tx.evidence().insert_many(&rows).await?;
+        result.evidence_created = rows.len();
         let mut after = lead.clone();
         merge_enrichment(&mut after, &outcome.facts);
         if after.phone.is_none()

@@ -468,6 +468,8 @@ pub trait ActivityRepo: Send + Sync {
 #[async_trait::async_trait]
 pub trait EvidenceRepo: Send + Sync {
     async fn insert(&self, evidence: &Evidence) -> Result<(), RepoError>;
+    /// Inserts many rows in one statement (a search page's provenance, a survey's facts).
+    async fn insert_many(&self, evidence: &[Evidence]) -> Result<(), RepoError>;
     /// A lead's evidence, newest first.
     async fn list(&self, lead: LeadId) -> Result<Vec<Evidence>, RepoError>;
 }

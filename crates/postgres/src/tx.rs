@@ -493,6 +493,16 @@ impl EvidenceRepo for PgTenantTx {
         Ok(())
     }
 
+    async fn insert_many(&self, items: &[Evidence]) -> Result<(), RepoError> {
+        for chunk in items.chunks(1000) {
+            evidence::Entity::insert_many(chunk.iter().map(evidence::ActiveModel::from))
+                .exec_without_returning(&self.txn)
+                .await
+                .map_err(db_err)?;
+        }
+        Ok(())
+    }
+
     async fn list(&self, lead: LeadId) -> Result<Vec<Evidence>, RepoError> {
         evidence::Entity::find()
             .filter(evidence::Column::TenantId.eq(self.tid()))

@@ -37,12 +37,25 @@ pub struct FetchPolicy {
     /// Private, loopback and other internal addresses, and ports other than 80/443, are allowed.
     /// Only for tests and local development (`LEADZONE_ALLOW_PRIVATE_FETCH=true`).
     pub allow_private: bool,
+    /// For tests of the strict policy only: one host NAME treated as public (any address it
+    /// resolves to, any port), so that a test can serve an "allowed" site on the loopback address
+    /// and show that what it redirects to is still checked. Nothing in the server sets it.
+    pub exempt_host: Option<&'static str>,
 }
 
 impl FetchPolicy {
     /// The production policy: public addresses on ports 80/443 only.
     pub const fn strict() -> Self {
-        Self { allow_private: false }
+        Self { allow_private: false, exempt_host: None }
+    }
+
+    /// Private fetches allowed or not (`LEADZONE_ALLOW_PRIVATE_FETCH`), nothing exempt.
+    pub const fn new(allow_private: bool) -> Self {
+        Self { allow_private, exempt_host: None }
+    }
+
+    fn exempts(&self, host: &str) -> bool {
+        self.exempt_host.is_some_and(|h| h.eq_ignore_ascii_case(host.trim_end_matches('.')))
     }
 
     /// Reads [`ALLOW_PRIVATE_ENV`]: private fetches only when it is exactly `true` (any case).
@@ -52,7 +65,7 @@ impl FetchPolicy {
 
     /// The policy a value of [`ALLOW_PRIVATE_ENV`] asks for (`None`: unset).
     pub fn from_env_value(value: Option<&str>) -> Self {
-        Self { allow_private: value.is_some_and(|v| v.trim().eq_ignore_ascii_case("true")) }
+        Self::new(value.is_some_and(|v| v.trim().eq_ignore_ascii_case("true")))
     }
 }
 
@@ -183,7 +196,7 @@ pub fn check_url(url: &Url, policy: &FetchPolicy) -> Result<(), Refusal> {
         return Err(Refusal::Scheme(url.scheme().to_owned()));
     }
     let host = url.host().ok_or(Refusal::NoHost)?;
-    if policy.allow_private {
+    if policy.allow_private || url.host_str().is_some_and(|h| policy.exempts(h)) {
         return Ok(());
     }
     let port = url.port_or_known_default().ok_or(Refusal::NoHost)?;
@@ -250,7 +263,7 @@ impl HostResolver for SystemResolver {
 /// # Errors
 /// [`Refusal::Resolved`] naming the first address when every one of them is forbidden.
 pub fn allowed_addresses(host: &str, addrs: Vec<IpAddr>, policy: &FetchPolicy) -> Result<Vec<IpAddr>, Refusal> {
-    if policy.allow_private {
+    if policy.allow_private || policy.exempts(host) {
         return Ok(addrs);
     }
     let first_forbidden = addrs.iter().find_map(|ip| forbidden_range(*ip).map(|range| (*ip, range)));
@@ -449,7 +462,7 @@ mod tests {
         let err = allowed_addresses("a.example", vec![ip("10.1.1.1"), ip("::1")], &strict).unwrap_err();
         assert_eq!(err.to_string(), "refused: a.example resolves to 10.1.1.1, a private address");
         assert_eq!(
-            allowed_addresses("a.example", vec![ip("127.0.0.1")], &FetchPolicy { allow_private: true }),
+            allowed_addresses("a.example", vec![ip("127.0.0.1")], &FetchPolicy::new(true)),
             Ok(vec![ip("127.0.0.1")])
         );
     }
@@ -468,7 +481,7 @@ mod tests {
         );
         let url = Url::parse("file:///etc/passwd").unwrap();
         assert_eq!(
-            check_url(&url, &FetchPolicy { allow_private: true }).unwrap_err().to_string(),
+            check_url(&url, &FetchPolicy::new(true)).unwrap_err().to_string(),
             "refused: only http and https URLs are fetched, not file:"
         );
     }
@@ -477,11 +490,8 @@ mod tests {
     async fn names_under_localhost_are_the_loopback_address_and_refused_without_the_switch() {
         let addrs = SystemResolver.lookup("Shop.LOCALHOST.").await.unwrap_or_default();
         assert!(addrs.iter().all(|ip| ip.is_loopback()) && !addrs.is_empty(), "{addrs:?}");
-        let refused = allowed_addresses("shop.localhost", addrs.clone(), &FetchPolicy { allow_private: false });
+        let refused = allowed_addresses("shop.localhost", addrs.clone(), &FetchPolicy::new(false));
         assert!(refused.is_err());
-        assert_eq!(
-            allowed_addresses("shop.localhost", addrs.clone(), &FetchPolicy { allow_private: true }).ok(),
-            Some(addrs)
-        );
+        assert_eq!(allowed_addresses("shop.localhost", addrs.clone(), &FetchPolicy::new(true)).ok(), Some(addrs));
     }
 }

@@ -62,7 +62,7 @@ impl HostResolver for TableResolver {
 }
 
 fn strict() -> FetchPolicy {
-    FetchPolicy { allow_private: false }
+    FetchPolicy::new(false)
 }
 
 fn limits() -> SurveyLimits {
@@ -173,7 +173,7 @@ async fn the_injected_resolver_is_the_one_the_client_connects_with() {
     // through the injected resolver (so it connects to the addresses the guard checked).
     let server = listening_server().await;
     let resolver = TableResolver::with(&[("public-looking.example", "127.0.0.1")]);
-    let surveyor = HttpSurveyor::new(FetchPolicy { allow_private: true }, Some(resolver.clone())).unwrap();
+    let surveyor = HttpSurveyor::new(FetchPolicy::new(true), Some(resolver.clone())).unwrap();
     let website = format!("http://public-looking.example:{}/", server.address().port());
 
     let outcome = survey(&surveyor, &website).await;
@@ -232,7 +232,7 @@ async fn a_live_redirect_to_a_refused_target_is_never_followed() {
         .respond_with(ResponseTemplate::new(301).insert_header("Location", "file:///etc/passwd"))
         .mount(&site)
         .await;
-    let surveyor = HttpSurveyor::new(FetchPolicy { allow_private: true }, None).unwrap();
+    let surveyor = HttpSurveyor::new(FetchPolicy::new(true), None).unwrap();
 
     let outcome = survey(&surveyor, &site.uri()).await;
     assert_eq!(outcome.blocked.as_deref(), Some("refused: only http and https URLs are fetched, not ftp:"));
@@ -248,4 +248,43 @@ fn the_switch_is_off_unless_set_to_true() {
     assert!(!FetchPolicy::from_env_value(Some("false")).allow_private);
     assert!(FetchPolicy::from_env_value(Some("true")).allow_private);
     assert_eq!(leadzone_providers::ssrf::ALLOW_PRIVATE_ENV, "LEADZONE_ALLOW_PRIVATE_FETCH");
+}
+
+/// Under the strict policy: an allowed site (the one name the test exempts, served on the
+/// loopback address) redirects to a loopback address; the redirect is refused with its reason
+/// and the loopback target never receives a request.
+#[tokio::test]
+async fn a_redirect_from_an_allowed_host_to_a_loopback_address_is_refused_live() {
+    let target = listening_server().await;
+    let site = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/"))
+        .respond_with(ResponseTemplate::new(302).insert_header("Location", "http://127.0.0.1/"))
+        .mount(&site)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/two"))
+        .respond_with(
+            ResponseTemplate::new(302)
+                .insert_header("Location", format!("http://127.0.0.1:{}/", target.address().port())),
+        )
+        .mount(&site)
+        .await;
+    Mock::given(method("GET")).and(path("/robots.txt")).respond_with(ResponseTemplate::new(404)).mount(&site).await;
+    let resolver = TableResolver::with(&[("allowed.test", "127.0.0.1")]);
+    let policy = FetchPolicy { exempt_host: Some("allowed.test"), ..strict() };
+    let surveyor = HttpSurveyor::new(policy, Some(resolver.clone())).unwrap();
+
+    let outcome = survey(&surveyor, &format!("http://allowed.test:{}/", site.address().port())).await;
+
+    assert!(!site.received_requests().await.unwrap().is_empty(), "the allowed site was asked");
+    let blocked = outcome.blocked.unwrap_or_default();
+    assert_eq!(blocked, "refused: 127.0.0.1 is a loopback address");
+    let outcome = survey(&surveyor, &format!("http://allowed.test:{}/two", site.address().port())).await;
+    assert!(outcome.blocked.is_some_and(|b| b.starts_with("refused")));
+    assert!(target.received_requests().await.unwrap().is_empty(), "the loopback target was contacted");
+    // Without the exemption the allowed site itself is refused: the exemption is what let it in.
+    let strict_surveyor = HttpSurveyor::new(strict(), Some(resolver)).unwrap();
+    let outcome = survey(&strict_surveyor, &format!("http://allowed.test:{}/", site.address().port())).await;
+    assert!(outcome.blocked.is_some_and(|b| b.contains("refused")));
 }

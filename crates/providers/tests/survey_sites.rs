@@ -36,7 +36,7 @@ impl SurveyObserver for Recorder {
 }
 
 fn surveyor() -> HttpSurveyor {
-    HttpSurveyor::new(FetchPolicy { allow_private: true }, None).unwrap()
+    HttpSurveyor::new(FetchPolicy::new(true), None).unwrap()
 }
 
 fn limits() -> SurveyLimits {
