@@ -756,6 +756,35 @@ mod tests {
         assert!(place_lead(&Place { name: "  ".into(), ..place }, None).is_none());
     }
 
+    /// Production without a key: the search is refused (503 naming the setting) before anything
+    /// is counted or queued — the strict mocks would fail on a charge or an insert.
+    #[tokio::test]
+    async fn without_a_key_or_a_double_a_search_is_refused_before_it_is_charged() {
+        use crate::testing::{FakeTx, app_with, ctx};
+        let mut tx = FakeTx::default();
+        tx.integrations.expect_get().times(1).returning(|_| Ok(None));
+        let app = app_with(tx);
+        let req =
+            SearchRequest { query: "مطاعم".into(), city: Some("الرياض".into()), max_results: Some(20) };
+        let err = app.start_search(&ctx(leadzone_domain::enums::Role::Sales, 1), req, None).await.unwrap_err();
+        assert!(matches!(err, AppError::NotConfigured { setting: "GOOGLE_PLACES_API_KEY", .. }), "{err:?}");
+    }
+
+    /// Every bad field at once, before the provider or the database is asked anything.
+    #[tokio::test]
+    async fn a_bad_search_is_refused_field_by_field() {
+        use crate::testing::{FakeTx, app_with, ctx};
+        let app = app_with(FakeTx::default());
+        let req = SearchRequest { query: " ".into(), city: Some("x".repeat(101)), max_results: Some(61) };
+        let AppError::Validation(errors) =
+            app.start_search(&ctx(leadzone_domain::enums::Role::Owner, 1), req, None).await.unwrap_err()
+        else {
+            panic!("validation")
+        };
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["query", "city", "maxResults"]);
+    }
+
     #[test]
     fn provider_errors_become_job_errors_with_contract_codes() {
         let JobFailure::Permanent(e) = provider_failure("x", ProviderError::Unauthorized("API key not valid".into()))

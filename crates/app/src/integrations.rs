@@ -153,3 +153,56 @@ fn credential(credentials: &Value, name: &str) -> Result<String, AppError> {
         Some(_) => Err(AppError::field(&field, "must be a string")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{FakeTx, app_with, ctx};
+    use leadzone_domain::enums::Role;
+    use std::sync::Arc;
+
+    /// A key Google refuses is a 422 on `credentials.apiKey` with Google's words, and nothing is
+    /// sealed or stored (the strict mocks would fail on a seal, a transaction or an upsert).
+    #[tokio::test]
+    async fn a_refused_key_is_422_with_the_services_words_and_nothing_is_stored() {
+        let mut places = leadzone_ports::discovery::MockPlacesProvider::new();
+        places
+            .expect_check_key()
+            .withf(|k| k.expose() == "bad-key")
+            .times(1)
+            .returning(|_| Err(ProviderError::Unauthorized("API key not valid. Please pass a valid API key.".into())));
+        let mut app = app_with(FakeTx::default());
+        app.providers.places = Arc::new(places);
+        let err = app
+            .connect_integration(&ctx(Role::Admin, 1), IntegrationType::GoogleMaps, &json!({"apiKey": "bad-key"}), None)
+            .await
+            .unwrap_err();
+        let AppError::Validation(errors) = err else { panic!("{err:?}") };
+        assert_eq!(errors[0].field, "credentials.apiKey");
+        assert!(errors[0].message.contains("API key not valid"));
+    }
+
+    #[tokio::test]
+    async fn only_owners_and_admins_connect_and_a_key_must_be_a_string() {
+        let app = app_with(FakeTx::default());
+        for role in [Role::Manager, Role::Sales] {
+            let err = app
+                .connect_integration(&ctx(role, 1), IntegrationType::GoogleMaps, &json!({"apiKey": "k"}), None)
+                .await
+                .unwrap_err();
+            assert!(matches!(err, AppError::Forbidden), "{role:?}: {err:?}");
+        }
+        for (credentials, message) in [
+            (json!({}), "is required"),
+            (json!({"apiKey": 7}), "must be a string"),
+            (json!({"apiKey": "  "}), "is required"),
+        ] {
+            let err = app
+                .connect_integration(&ctx(Role::Owner, 1), IntegrationType::GoogleMaps, &credentials, None)
+                .await
+                .unwrap_err();
+            let AppError::Validation(errors) = err else { panic!("{err:?}") };
+            assert_eq!((errors[0].field.as_str(), errors[0].message.as_str()), ("credentials.apiKey", message));
+        }
+    }
+}
