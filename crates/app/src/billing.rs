@@ -99,7 +99,7 @@ impl App {
             .find(|p| p.id.as_str() == plan_id.trim())
             .ok_or_else(|| AppError::field("planId", "is not an available plan"))?;
         if plan.id == current_plan.id && before.billing_cycle == cycle {
-            return Err(AppError::Conflict("this is already the current plan".into()));
+            return Err(AppError::Conflict(crate::error::ConflictKind::SamePlan));
         }
         // Usage is counted per calendar month, so changing the plan does not change it: read once.
         let current = self.current_use(&*tx).await?;
@@ -155,7 +155,7 @@ impl App {
         let tx = self.uow.begin(ctx.tenant_id).await?;
         let (before, plan) = tx.subscriptions().current_with_plan().await?;
         if plan.price_monthly == 0 {
-            return Err(AppError::Conflict("the free plan has nothing to cancel".into()));
+            return Err(AppError::Conflict(crate::error::ConflictKind::NothingToCancel));
         }
         if before.cancel_at_period_end {
             return Ok(before);

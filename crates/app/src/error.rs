@@ -30,7 +30,7 @@ pub enum AppError {
     #[error("not found")]
     NotFound,
     #[error("conflict: {0}")]
-    Conflict(String),
+    Conflict(ConflictKind),
     #[error("duplicate lead {existing}")]
     DuplicateLead { existing: LeadId },
     #[error("cannot move from {from} to {to}")]
@@ -82,6 +82,124 @@ impl AppError {
             Self::Unavailable(_) | Self::NotConfigured { .. } => P::Unavailable,
             Self::Internal(_) => P::Internal,
         }
+    }
+}
+
+/// Why a request conflicts with the current state (409 `CONFLICT`): one variant per rule, each
+/// with a stable `reason` code for clients and its text in English and Arabic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConflictKind {
+    EmailTaken,
+    SlugTaken,
+    NoFreeSlug,
+    TwoFactorAlreadyOn,
+    TwoFactorAlreadyOff,
+    TwoFactorNotSetUp,
+    SmartListMembership,
+    SamePlan,
+    NothingToCancel,
+    FlagExists,
+    AlreadyMember,
+    InvitePending,
+    /// The invitation is accepted, revoked or expired (its status).
+    InviteNotPending(String),
+    LastOwner,
+    /// A uniqueness rule without a rule of its own (the constraint goes to the log).
+    AlreadyExists,
+}
+
+impl ConflictKind {
+    /// Every kind (the text table's test walks them).
+    pub fn all() -> Vec<ConflictKind> {
+        use ConflictKind::*;
+        vec![
+            EmailTaken,
+            SlugTaken,
+            NoFreeSlug,
+            TwoFactorAlreadyOn,
+            TwoFactorAlreadyOff,
+            TwoFactorNotSetUp,
+            SmartListMembership,
+            SamePlan,
+            NothingToCancel,
+            FlagExists,
+            AlreadyMember,
+            InvitePending,
+            InviteNotPending("EXPIRED".into()),
+            LastOwner,
+            AlreadyExists,
+        ]
+    }
+
+    /// The stable code clients may branch on (`reason` in the problem body).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::EmailTaken => "EMAIL_TAKEN",
+            Self::SlugTaken => "SLUG_TAKEN",
+            Self::NoFreeSlug => "NO_FREE_SLUG",
+            Self::TwoFactorAlreadyOn => "TWO_FACTOR_ALREADY_ON",
+            Self::TwoFactorAlreadyOff => "TWO_FACTOR_ALREADY_OFF",
+            Self::TwoFactorNotSetUp => "TWO_FACTOR_NOT_SET_UP",
+            Self::SmartListMembership => "SMART_LIST_MEMBERSHIP",
+            Self::SamePlan => "SAME_PLAN",
+            Self::NothingToCancel => "NOTHING_TO_CANCEL",
+            Self::FlagExists => "FLAG_EXISTS",
+            Self::AlreadyMember => "ALREADY_MEMBER",
+            Self::InvitePending => "INVITE_PENDING",
+            Self::InviteNotPending(_) => "INVITE_NOT_PENDING",
+            Self::LastOwner => "LAST_OWNER",
+            Self::AlreadyExists => "ALREADY_EXISTS",
+        }
+    }
+
+    /// The text in English and in Arabic.
+    pub fn texts(&self) -> (String, String) {
+        let (en, ar): (&str, &str) = match self {
+            Self::EmailTaken => {
+                ("An account with this email already exists.", "يوجد حساب بهذا البريد الإلكتروني بالفعل.")
+            }
+            Self::SlugTaken => ("This organization slug is taken.", "هذا المعرّف المختصر للمنظمة مستخدم."),
+            Self::NoFreeSlug => (
+                "Could not find a free organization slug; please choose one.",
+                "تعذّر إيجاد معرّف مختصر متاح للمنظمة؛ يرجى اختيار واحد.",
+            ),
+            Self::TwoFactorAlreadyOn => (
+                "Two-factor authentication is already on; disable it first.",
+                "المصادقة الثنائية مفعّلة بالفعل؛ عطّلها أولًا.",
+            ),
+            Self::TwoFactorAlreadyOff => {
+                ("Two-factor authentication is already off.", "المصادقة الثنائية معطّلة بالفعل.")
+            }
+            Self::TwoFactorNotSetUp => ("Run the two-factor setup first.", "ابدأ إعداد المصادقة الثنائية أولًا."),
+            Self::SmartListMembership => (
+                "A smart list is defined by its filters; leads cannot be added or removed.",
+                "القائمة الذكية تُعرَّف بمرشحاتها؛ لا يمكن إضافة عملاء محتملين إليها أو إزالتهم منها.",
+            ),
+            Self::SamePlan => ("This is already the current plan.", "هذه هي الخطة الحالية بالفعل."),
+            Self::NothingToCancel => ("The free plan has nothing to cancel.", "الخطة المجانية لا تحتاج إلى إلغاء."),
+            Self::FlagExists => ("A flag with this key exists.", "توجد ميزة بهذا المفتاح بالفعل."),
+            Self::AlreadyMember => ("This person is already a member.", "هذا الشخص عضو بالفعل."),
+            Self::InvitePending => {
+                ("An invitation to this email is already pending.", "توجد دعوة معلّقة لهذا البريد الإلكتروني بالفعل.")
+            }
+            Self::InviteNotPending(status) => {
+                return (format!("The invitation is {status}."), format!("الدعوة لم تعد قائمة (الحالة: {status})."));
+            }
+            Self::LastOwner => (
+                "The last owner cannot be demoted, suspended or removed.",
+                "لا يمكن تخفيض دور المالك الأخير أو إيقافه أو إزالته.",
+            ),
+            Self::AlreadyExists => {
+                ("This conflicts with data that already exists.", "يتعارض هذا مع بيانات موجودة بالفعل.")
+            }
+        };
+        (en.to_owned(), ar.to_owned())
+    }
+}
+
+impl std::fmt::Display for ConflictKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.texts().0)
     }
 }
 
@@ -154,7 +272,7 @@ impl From<RepoError> for AppError {
             // The constraint name is for logs, not for clients.
             RepoError::Conflict(what) => {
                 tracing::info!(constraint = %what, "uniqueness conflict");
-                Self::Conflict("this conflicts with data that already exists".into())
+                Self::Conflict(ConflictKind::AlreadyExists)
             }
             RepoError::Unavailable(why) => Self::Unavailable(why),
             RepoError::Other(why) => Self::Internal(why),

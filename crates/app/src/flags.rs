@@ -100,7 +100,7 @@ impl App {
             updated_at: now,
         };
         self.system.insert_flag(&flag).await.map_err(|e| match e {
-            leadzone_ports::RepoError::Conflict(_) => AppError::Conflict("a flag with this key exists".into()),
+            leadzone_ports::RepoError::Conflict(_) => AppError::Conflict(crate::error::ConflictKind::FlagExists),
             other => other.into(),
         })?;
         Ok(flag)

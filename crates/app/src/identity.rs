@@ -101,11 +101,11 @@ impl App {
         };
 
         if self.system.find_user_by_email(email.as_str()).await?.is_some() {
-            return Err(AppError::Conflict("an account with this email already exists".into()));
+            return Err(AppError::Conflict(crate::error::ConflictKind::EmailTaken));
         }
         let slug = match slug {
             Some(s) if self.system.slug_taken(s.as_str()).await? => {
-                return Err(AppError::Conflict("this organization slug is taken".into()));
+                return Err(AppError::Conflict(crate::error::ConflictKind::SlugTaken));
             }
             Some(s) => s,
             None => self.free_slug(&Slug::from_name(&org_name)).await?,
@@ -165,8 +165,8 @@ impl App {
         };
 
         let tx = self.uow.begin(tenant.id).await?;
-        tx.users().insert(&user).await.map_err(conflict_as("an account with this email already exists"))?;
-        tx.tenants().insert(&tenant).await.map_err(conflict_as("this organization slug is taken"))?;
+        tx.users().insert(&user).await.map_err(conflict_as(crate::error::ConflictKind::EmailTaken))?;
+        tx.tenants().insert(&tenant).await.map_err(conflict_as(crate::error::ConflictKind::SlugTaken))?;
         tx.memberships().insert(&membership).await?;
         tx.subscriptions().insert(&subscription).await?;
         let ctx = self.actor_ctx(user.id, tenant.id, Role::Owner, client.clone());
@@ -183,7 +183,7 @@ impl App {
                 },
             ))
             .await?;
-        tx.commit().await.map_err(conflict_as("an account with this email already exists"))?;
+        tx.commit().await.map_err(conflict_as(crate::error::ConflictKind::EmailTaken))?;
 
         let tokens = self.open_session(user.id, tenant.id, &client).await?;
         Ok(AuthResult { user, tenant, role: Role::Owner, tokens })
@@ -201,7 +201,7 @@ impl App {
                 return Ok(candidate);
             }
         }
-        Err(AppError::Conflict("could not find a free organization slug; please choose one".into()))
+        Err(AppError::Conflict(crate::error::ConflictKind::NoFreeSlug))
     }
 
     /// Checks the password (and the one-time code when 2FA is on) and opens a session in the
@@ -572,7 +572,7 @@ impl App {
         let tx = self.uow.begin(ctx.tenant_id).await?;
         let mut user = tx.users().get(ctx.user_id).await?;
         if user.totp_enabled {
-            return Err(AppError::Conflict("two-factor authentication is already on; disable it first".into()));
+            return Err(AppError::Conflict(crate::error::ConflictKind::TwoFactorAlreadyOn));
         }
         let secret = self.totp.new_secret();
         user.totp_secret = Some(self.secrets.seal(&secret)?);
@@ -599,13 +599,14 @@ impl App {
         let tx = self.uow.begin(ctx.tenant_id).await?;
         let mut user = tx.users().get(ctx.user_id).await?;
         if user.totp_secret.is_none() {
-            return Err(AppError::Conflict("run 2FA setup first".into()));
+            return Err(AppError::Conflict(crate::error::ConflictKind::TwoFactorNotSetUp));
         }
         if user.totp_enabled == enable {
-            return Err(AppError::Conflict(format!(
-                "two-factor authentication is already {}",
-                if enable { "on" } else { "off" }
-            )));
+            return Err(AppError::Conflict(if enable {
+                crate::error::ConflictKind::TwoFactorAlreadyOn
+            } else {
+                crate::error::ConflictKind::TwoFactorAlreadyOff
+            }));
         }
         if !self.verify_totp(&user, code).await? {
             return Err(AppError::field("code", "is not a valid one-time code"));
@@ -636,10 +637,10 @@ impl App {
     }
 }
 
-/// Maps a uniqueness conflict to a client-facing message; other errors pass through.
-fn conflict_as(message: &'static str) -> impl Fn(RepoError) -> AppError {
+/// Maps a uniqueness conflict to the rule it breaks; other errors pass through.
+fn conflict_as(kind: crate::error::ConflictKind) -> impl Fn(RepoError) -> AppError {
     move |e| match e {
-        RepoError::Conflict(_) => AppError::Conflict(message.to_owned()),
+        RepoError::Conflict(_) => AppError::Conflict(kind.clone()),
         other => other.into(),
     }
 }

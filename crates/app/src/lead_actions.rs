@@ -426,9 +426,7 @@ impl App {
                     other => other.into(),
                 })?;
                 if l.is_smart {
-                    return Err(AppError::Conflict(
-                        "a smart list is defined by its filters; leads cannot be added or removed".into(),
-                    ));
+                    return Err(AppError::Conflict(crate::error::ConflictKind::SmartListMembership));
                 }
             }
             _ => {}

@@ -153,9 +153,7 @@ impl App {
         let tx = self.uow.begin(ctx.tenant_id).await?;
         let list = tx.lists().get(id).await?;
         if list.is_smart {
-            return Err(AppError::Conflict(
-                "a smart list is defined by its filters; leads cannot be added or removed".into(),
-            ));
+            return Err(AppError::Conflict(crate::error::ConflictKind::SmartListMembership));
         }
         let visibility = policy::lead_visibility(ctx, &*tx).await?;
         let change = if add { BulkChange::AddToList(id) } else { BulkChange::RemoveFromList(id) };

@@ -160,10 +160,10 @@ impl App {
         let tx = self.uow.begin(ctx.tenant_id).await?;
         let tenant = tx.tenants().lock_current().await?;
         if tx.memberships().email_is_member(email.as_str()).await? {
-            return Err(AppError::Conflict("this person is already a member".into()));
+            return Err(AppError::Conflict(crate::error::ConflictKind::AlreadyMember));
         }
         if tx.invites().pending_for_email(email.as_str(), now).await? {
-            return Err(AppError::Conflict("an invitation to this email is already pending".into()));
+            return Err(AppError::Conflict(crate::error::ConflictKind::InvitePending));
         }
         let (_, plan) = tx.subscriptions().current_with_plan().await?;
         let used = tx.memberships().count_active().await? + tx.invites().count_pending(now).await?;
@@ -235,7 +235,9 @@ impl App {
         let invite = tx.invites().get(id).await?;
         let now = self.clock.now();
         if !tx.invites().finish(id, InviteStatus::Revoked, now).await? {
-            return Err(AppError::Conflict(format!("the invitation is {}", invite.effective_status(now))));
+            return Err(AppError::Conflict(crate::error::ConflictKind::InviteNotPending(
+                invite.effective_status(now).to_string(),
+            )));
         }
         tx.commit().await?;
         Ok(Invite { status: InviteStatus::Revoked, ..invite })
@@ -298,7 +300,7 @@ impl App {
                     totp_enabled: false,
                 };
                 tx.users().insert(&user).await.map_err(|e| match e {
-                    RepoError::Conflict(_) => AppError::Conflict("an account with this email already exists".into()),
+                    RepoError::Conflict(_) => AppError::Conflict(crate::error::ConflictKind::EmailTaken),
                     other => other.into(),
                 })?;
                 user.id
@@ -318,7 +320,7 @@ impl App {
             updated_at: now,
         };
         tx.memberships().insert(&membership).await.map_err(|e| match e {
-            RepoError::Conflict(_) => AppError::Conflict("already a member of this organization".into()),
+            RepoError::Conflict(_) => AppError::Conflict(crate::error::ConflictKind::AlreadyMember),
             other => other.into(),
         })?;
         let ctx = Ctx::on_behalf_of(
@@ -361,7 +363,7 @@ async fn check_manager(tx: &dyn TenantTx, member: UserId, manager: UserId) -> Re
 /// The last active OWNER is protected: 409 unless another active OWNER remains.
 async fn ensure_another_owner(tx: &dyn TenantTx) -> Result<(), AppError> {
     if tx.memberships().lock_active_owners().await?.len() <= 1 {
-        return Err(AppError::Conflict("the last owner cannot be demoted, suspended or removed".into()));
+        return Err(AppError::Conflict(crate::error::ConflictKind::LastOwner));
     }
     Ok(())
 }

@@ -115,8 +115,9 @@ impl Problem {
                     E::FeatureDisabled(key) => {
                         prob.extra.insert("feature".into(), json!(key));
                     }
-                    E::Conflict(why) => {
-                        prob.extra.insert("reason".into(), json!(why));
+                    E::Conflict(kind) => {
+                        prob.extra.insert("reason".into(), json!(kind.code()));
+                        prob.detail = Some(kind.texts());
                     }
                     E::DuplicateLead { existing } => {
                         prob.extra.insert("existingLeadId".into(), json!(existing.to_string()));
@@ -337,7 +338,7 @@ mod tests {
             (AppError::InvalidCredentials, 401, "INVALID_CREDENTIALS"),
             (AppError::Forbidden, 403, "FORBIDDEN"),
             (AppError::NotFound, 404, "NOT_FOUND"),
-            (AppError::Conflict("x".into()), 409, "CONFLICT"),
+            (AppError::Conflict(leadzone_app::error::ConflictKind::SamePlan), 409, "CONFLICT"),
             (AppError::QuotaExceeded { metric: UsageMetric::Leads, limit: 1, used: 1 }, 402, "QUOTA_EXCEEDED"),
             (AppError::Unavailable("db".into()), 503, "UNAVAILABLE"),
             (AppError::Internal("boom".into()), 500, "INTERNAL"),
@@ -380,6 +381,24 @@ mod tests {
             }
             assert!(ar_title.chars().any(|c| ('\u{0600}'..='\u{06FF}').contains(&c)), "{code}: {ar_title}");
         }
+    }
+
+    /// Every conflict rule has its own stable reason and its text in both languages, and a 409
+    /// says which rule in the client's language.
+    #[test]
+    fn every_conflict_has_a_reason_and_both_texts() {
+        use leadzone_app::error::ConflictKind;
+        let mut codes = std::collections::HashSet::new();
+        for kind in ConflictKind::all() {
+            assert!(codes.insert(kind.code()), "{kind:?} shares its code");
+            let (en, ar) = kind.texts();
+            assert!(!en.is_empty() && ar.chars().any(|c| ('\u{0600}'..='\u{06FF}').contains(&c)), "{kind:?}");
+        }
+        let p = Problem::from_error(&ApiError::App(AppError::Conflict(ConflictKind::LastOwner)));
+        let body = p.body(Lang::Ar, None);
+        assert_eq!((body["status"].as_u64(), body["reason"].as_str()), (Some(409), Some("LAST_OWNER")));
+        assert_eq!(body["detail"], "لا يمكن تخفيض دور المالك الأخير أو إيقافه أو إزالته.");
+        assert_eq!(p.body(Lang::En, None)["detail"], "The last owner cannot be demoted, suspended or removed.");
     }
 
     #[test]
