@@ -43,6 +43,10 @@ pub struct RowError {
     pub row: usize,
     pub field: String,
     pub message: String,
+    /// The contract code of a row refused for a reason other than its own fields
+    /// (`QUOTA_EXCEEDED`); absent for a field's validation error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
 }
 
 /// The import's checkpoint and, at the end, its result.
@@ -69,9 +73,6 @@ pub struct ImportResult {
 /// 2,000 35,900; 5,000-row batches were no faster). A fourth lane fills the gaps while the others
 /// wait for their round trips (both cores were still 5–18% idle with three).
 const IMPORT_LANES: usize = 4;
-
-/// The start of the message of a row refused by the plan's lead limit.
-const QUOTA_EXCEEDED: &str = "QUOTA_EXCEEDED";
 
 /// A batch's place in file order, kept twice. Quota charges: it waits for the batch before to
 /// have charged (`after`) and tells the one after when it has (`charged`). Duplicate-key fences:
@@ -296,7 +297,8 @@ impl App {
             let batch = self.prepare_batch(job, &ctx, &fields, &rows, range, input.list_id, &mut seen, now);
             all_errors.extend(batch.errors);
         }
-        all_errors.extend(result.errors.iter().filter(|e| e.message.starts_with(QUOTA_EXCEEDED)).cloned());
+        let quota = crate::error::ProblemCode::QuotaExceeded.as_str();
+        all_errors.extend(result.errors.iter().filter(|e| e.code.as_deref() == Some(quota)).cloned());
         all_errors.sort_by_key(|e| e.row);
         let total = rows.len();
         // Only a resumed or retried run can meet rows an earlier run stored (their ids derive from
@@ -445,7 +447,7 @@ impl App {
             }
             for e in errs {
                 failed_rows.insert(line);
-                batch.errors.push(RowError { row: line, field: e.field, message: e.message });
+                batch.errors.push(RowError { row: line, field: e.field, message: e.message, code: None });
             }
         }
         batch.failed = failed_rows.len();
@@ -531,7 +533,8 @@ impl App {
                 errors.push(RowError {
                     row: *line,
                     field: String::new(),
-                    message: format!("{QUOTA_EXCEEDED}: the plan's monthly lead limit is reached"),
+                    message: "the plan's monthly lead limit is reached".to_owned(),
+                    code: Some(crate::error::ProblemCode::QuotaExceeded.as_str().to_owned()),
                 });
             }
             outcome.created -= refused.len();

@@ -280,7 +280,8 @@ async fn an_import_past_the_quota_creates_up_to_it() {
     let body: Value = app.import_csv(&owner.token, companies_csv(150), "").await.json().await.unwrap();
     let job = app.wait_job(&owner.token, body["job"]["id"].as_str().unwrap(), 30).await;
     assert_eq!((job["result"]["created"].clone(), job["result"]["failed"].clone()), (json!(100), json!(50)));
-    assert!(job["result"]["errors"][0]["message"].as_str().unwrap().starts_with("QUOTA_EXCEEDED"));
+    assert_eq!(job["result"]["errors"][0]["code"], "QUOTA_EXCEEDED");
+    assert_eq!(job["result"]["errors"][0]["message"], "the plan's monthly lead limit is reached");
     assert_eq!(app.sql_i64("SELECT count(*) FROM leads").await, 100);
 }
 
@@ -296,7 +297,7 @@ async fn batches_stored_at_once_stop_exactly_at_the_quota() {
     assert_eq!((job["result"]["created"].clone(), job["result"]["failed"].clone()), (json!(2500), json!(1500)));
     let errors = job["result"]["errors"].as_array().unwrap();
     assert_eq!(errors.len(), 1000, "the result keeps the first 1,000 rejected rows");
-    assert!(errors.iter().all(|e| e["message"].as_str().unwrap().starts_with("QUOTA_EXCEEDED")));
+    assert!(errors.iter().all(|e| e["code"] == "QUOTA_EXCEEDED"));
     // Charged in file order: the first 2,500 rows are the ones created (line 2 is row 0).
     assert_eq!(errors[0]["row"], 2502, "{}", errors[0]);
     assert_eq!(app.sql_i64("SELECT count(*) FROM leads WHERE company_name IN ('Company 0', 'Company 2499')").await, 2);
