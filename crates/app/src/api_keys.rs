@@ -80,7 +80,7 @@ impl App {
                 &*self.ids,
                 ctx,
                 AuditEventType::ApiKeyCreated,
-                Some(("api_key", key.id.as_uuid())),
+                Some((leadzone_domain::enums::AuditEntityType::ApiKey, key.id.as_uuid())),
                 "API key created",
                 AuditDetails {
                     after: Some(json!({"label": key.label, "scopes": key.scopes, "mode": prefix})),
@@ -118,7 +118,7 @@ impl App {
                     &*self.ids,
                     ctx,
                     AuditEventType::ApiKeyRevoked,
-                    Some(("api_key", id.as_uuid())),
+                    Some((leadzone_domain::enums::AuditEntityType::ApiKey, id.as_uuid())),
                     "API key revoked",
                     AuditDetails { before: Some(json!({"label": key.label})), ..Default::default() },
                 ))

@@ -11,7 +11,7 @@ pub fn entry(
     ids: &dyn Ids,
     ctx: &Ctx,
     event: AuditEventType,
-    entity: Option<(&str, uuid::Uuid)>,
+    entity: Option<(leadzone_domain::enums::AuditEntityType, uuid::Uuid)>,
     action: impl Into<String>,
     details: AuditDetails,
 ) -> NewAuditLog {
@@ -28,14 +28,14 @@ pub fn entry(
 pub fn system_entry(
     ids: &dyn Ids,
     event: AuditEventType,
-    entity: Option<(&str, uuid::Uuid)>,
+    entity: Option<(leadzone_domain::enums::AuditEntityType, uuid::Uuid)>,
     action: impl Into<String>,
     details: AuditDetails,
 ) -> NewAuditLog {
     NewAuditLog {
         id: ids.new_id().into(),
         event_type: event,
-        entity_type: entity.map(|(t, _)| t.to_owned()),
+        entity_type: entity.map(|(t, _)| t.as_str().to_owned()),
         entity_id: entity.map(|(_, id)| id),
         action: action.into(),
         details,

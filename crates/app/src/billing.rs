@@ -135,7 +135,7 @@ impl App {
                 &*self.ids,
                 ctx,
                 event,
-                Some(("subscription", after.id.as_uuid())),
+                Some((leadzone_domain::enums::AuditEntityType::Subscription, after.id.as_uuid())),
                 format!("plan {} → {}", current_plan.id, plan.id),
                 AuditDetails {
                     before: Some(json!({"planId": current_plan.id.as_str(), "status": before.status, "billingCycle": before.billing_cycle})),
@@ -167,7 +167,7 @@ impl App {
                 &*self.ids,
                 ctx,
                 AuditEventType::SubscriptionCancelled,
-                Some(("subscription", after.id.as_uuid())),
+                Some((leadzone_domain::enums::AuditEntityType::Subscription, after.id.as_uuid())),
                 "cancels at period end",
                 AuditDetails {
                     after: Some(json!({"cancelAtPeriodEnd": true, "periodEnd": after.current_period_end})),
@@ -210,7 +210,7 @@ impl App {
             let row = audit::system_entry(
                 &*self.ids,
                 event,
-                Some(("subscription", after.id.as_uuid())),
+                Some((leadzone_domain::enums::AuditEntityType::Subscription, after.id.as_uuid())),
                 action,
                 AuditDetails {
                     before: Some(json!({"status": before.status, "planId": before.plan_id.as_str()})),

@@ -304,7 +304,7 @@ impl App {
                 &*self.ids,
                 &ctx,
                 AuditEventType::LeadSearched,
-                Some(("job", job.id.as_uuid())),
+                Some((leadzone_domain::enums::AuditEntityType::Job, job.id.as_uuid())),
                 "leads searched",
                 AuditDetails {
                     metadata: Some(json!({

@@ -175,7 +175,7 @@ impl App {
                 &*self.ids,
                 &ctx,
                 AuditEventType::SubscriptionCreated,
-                Some(("subscription", subscription.id.as_uuid())),
+                Some((leadzone_domain::enums::AuditEntityType::Subscription, subscription.id.as_uuid())),
                 "subscription created",
                 AuditDetails {
                     after: Some(serde_json::json!({"planId": subscription.plan_id.as_str(), "status": "ACTIVE"})),
@@ -279,7 +279,7 @@ impl App {
                 &*self.ids,
                 &ctx,
                 AuditEventType::AuthLogin,
-                Some(("user", user.id.as_uuid())),
+                Some((leadzone_domain::enums::AuditEntityType::User, user.id.as_uuid())),
                 "login",
                 AuditDetails::default(),
             ))
@@ -308,7 +308,7 @@ impl App {
                 &*self.ids,
                 &ctx,
                 AuditEventType::AuthFailedLogin,
-                Some(("user", user.id.as_uuid())),
+                Some((leadzone_domain::enums::AuditEntityType::User, user.id.as_uuid())),
                 why,
                 AuditDetails::default(),
             ))
@@ -368,7 +368,7 @@ impl App {
                 &*self.ids,
                 ctx,
                 AuditEventType::AuthLogout,
-                Some(("user", ctx.user_id.as_uuid())),
+                Some((leadzone_domain::enums::AuditEntityType::User, ctx.user_id.as_uuid())),
                 "logout",
                 AuditDetails::default(),
             ))
@@ -556,7 +556,7 @@ impl App {
                 &*self.ids,
                 ctx,
                 AuditEventType::AuthPasswordChange,
-                Some(("user", user.id.as_uuid())),
+                Some((leadzone_domain::enums::AuditEntityType::User, user.id.as_uuid())),
                 "password changed",
                 AuditDetails::default(),
             ))
@@ -627,7 +627,7 @@ impl App {
                 &*self.ids,
                 ctx,
                 event,
-                Some(("user", user.id.as_uuid())),
+                Some((leadzone_domain::enums::AuditEntityType::User, user.id.as_uuid())),
                 action,
                 AuditDetails::default(),
             ))

@@ -389,7 +389,7 @@ impl App {
                     &*self.ids,
                     &ctx,
                     AuditEventType::LeadImported,
-                    Some(("job", job.id.as_uuid())),
+                    Some((leadzone_domain::enums::AuditEntityType::Job, job.id.as_uuid())),
                     "leads imported",
                     AuditDetails {
                         metadata: Some(json!({"total": result.total, "created": result.created, "duplicates": result.duplicates, "failed": result.failed})),
@@ -693,7 +693,7 @@ impl App {
                 &*self.ids,
                 &ctx,
                 AuditEventType::LeadExported,
-                Some(("job", job.id.as_uuid())),
+                Some((leadzone_domain::enums::AuditEntityType::Job, job.id.as_uuid())),
                 "leads exported",
                 AuditDetails {
                     metadata: Some(json!({"rows": rows, "filter": job.input.as_ref().and_then(|i| i.get("filter"))})),

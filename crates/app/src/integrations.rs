@@ -77,7 +77,7 @@ impl App {
                 &*self.ids,
                 ctx,
                 AuditEventType::IntegrationConnected,
-                Some(("integration", stored.id.as_uuid())),
+                Some((leadzone_domain::enums::AuditEntityType::Integration, stored.id.as_uuid())),
                 format!("{kind} connected"),
                 AuditDetails { metadata: Some(json!({"type": kind.as_str(), "config": config})), ..Default::default() },
             ))
@@ -97,7 +97,7 @@ impl App {
                 &*self.ids,
                 ctx,
                 AuditEventType::IntegrationDisconnected,
-                Some(("integration", existing.id.as_uuid())),
+                Some((leadzone_domain::enums::AuditEntityType::Integration, existing.id.as_uuid())),
                 format!("{kind} disconnected"),
                 AuditDetails { metadata: Some(json!({"type": kind.as_str()})), ..Default::default() },
             ))

@@ -128,7 +128,7 @@ impl App {
                 &*self.ids,
                 ctx,
                 AuditEventType::LeadUpdated,
-                Some(("lead", id.as_uuid())),
+                Some((leadzone_domain::enums::AuditEntityType::Lead, id.as_uuid())),
                 "lead updated",
                 AuditDetails {
                     before: Some(lead_snapshot(&before)),
@@ -150,7 +150,7 @@ impl App {
                 &*self.ids,
                 ctx,
                 AuditEventType::LeadDeleted,
-                Some(("lead", id.as_uuid())),
+                Some((leadzone_domain::enums::AuditEntityType::Lead, id.as_uuid())),
                 "lead deleted",
                 AuditDetails { before: Some(lead_snapshot(&lead)), ..Default::default() },
             ))

@@ -144,7 +144,7 @@ impl App {
                 &*self.ids,
                 ctx,
                 AuditEventType::LeadCreated,
-                Some(("lead", lead.id.as_uuid())),
+                Some((leadzone_domain::enums::AuditEntityType::Lead, lead.id.as_uuid())),
                 "lead created",
                 AuditDetails { after: Some(lead_snapshot(&lead)), ..Default::default() },
             ))

@@ -139,7 +139,7 @@ impl App {
         let row = audit::system_entry(
             &*self.ids,
             event_type,
-            Some(("subscription", before.id.as_uuid())),
+            Some((leadzone_domain::enums::AuditEntityType::Subscription, before.id.as_uuid())),
             format!("stripe {}", kind.as_str()),
             AuditDetails {
                 before: Some(json!({"status": before.status})),

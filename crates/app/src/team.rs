@@ -103,7 +103,7 @@ impl App {
                 &*self.ids,
                 ctx,
                 AuditEventType::TeamRoleChanged,
-                Some(("membership", id.as_uuid())),
+                Some((leadzone_domain::enums::AuditEntityType::Membership, id.as_uuid())),
                 "member updated",
                 AuditDetails { before: Some(member_json(&before)), after: Some(member_json(&after)), metadata: None },
             ))
@@ -132,7 +132,7 @@ impl App {
                 &*self.ids,
                 ctx,
                 AuditEventType::TeamMemberRemoved,
-                Some(("membership", id.as_uuid())),
+                Some((leadzone_domain::enums::AuditEntityType::Membership, id.as_uuid())),
                 "member removed",
                 AuditDetails {
                     before: Some(member_json(&member)),
@@ -190,7 +190,7 @@ impl App {
                 &*self.ids,
                 ctx,
                 AuditEventType::TeamInviteSent,
-                Some(("invite", invite.id.as_uuid())),
+                Some((leadzone_domain::enums::AuditEntityType::Invite, invite.id.as_uuid())),
                 "invitation sent",
                 AuditDetails { after: Some(json!({"email": invite.email, "role": invite.role})), ..Default::default() },
             ))
@@ -336,7 +336,7 @@ impl App {
                 &*self.ids,
                 &ctx,
                 AuditEventType::TeamInviteAccepted,
-                Some(("invite", invite.id.as_uuid())),
+                Some((leadzone_domain::enums::AuditEntityType::Invite, invite.id.as_uuid())),
                 "invitation accepted",
                 AuditDetails { after: Some(member_json(&membership)), ..Default::default() },
             ))

@@ -82,7 +82,7 @@ impl App {
                 &*self.ids,
                 ctx,
                 AuditEventType::OrgSettingsUpdated,
-                Some(("tenant", ctx.tenant_id.as_uuid())),
+                Some((leadzone_domain::enums::AuditEntityType::Tenant, ctx.tenant_id.as_uuid())),
                 "organization settings updated",
                 AuditDetails { before: Some(snapshot(&before)), after: Some(snapshot(&after)), metadata: None },
             ))

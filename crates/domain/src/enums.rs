@@ -201,6 +201,19 @@ string_enum!(AuditEventType {
 
 string_enum!(Language { Ar => "ar", En => "en" });
 
+// What an audit row is about (`audit_logs.entity_type`).
+string_enum!(AuditEntityType {
+    ApiKey => "api_key",
+    Integration => "integration",
+    Invite => "invite",
+    Job => "job",
+    Lead => "lead",
+    Membership => "membership",
+    Subscription => "subscription",
+    Tenant => "tenant",
+    User => "user",
+});
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,6 +230,10 @@ mod tests {
         }
         for e in AuditEventType::ALL {
             assert_eq!(AuditEventType::from_str(e.as_str()).unwrap(), *e);
+        }
+        for e in AuditEntityType::ALL {
+            assert_eq!(AuditEntityType::from_str(e.as_str()).unwrap(), *e);
+            assert_eq!(e.as_str(), e.as_str().to_lowercase(), "entity types are lower snake case");
         }
         assert_eq!(AuditEventType::ALL.len(), 32);
         assert_eq!(ActivityType::ALL.len(), 10);
