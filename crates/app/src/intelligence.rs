@@ -527,7 +527,67 @@ fn score_facts(lead: &Lead, evidence: &[Evidence]) -> ScoreFacts {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{FakeTx, app_with_txs, ctx, now};
+    use leadzone_domain::enums::{LeadStatus, Role};
     use leadzone_ports::intelligence::DraftSection;
+
+    fn lead(website: Option<&str>) -> Lead {
+        Lead {
+            id: uuid::Uuid::from_u128(7).into(),
+            tenant_id: uuid::Uuid::from_u128(0xA).into(),
+            company_name: "شركة النخبة".into(),
+            industry: None,
+            city: None,
+            phone: None,
+            email: None,
+            website: website.map(str::to_owned),
+            status: LeadStatus::New,
+            score: None,
+            tags: Vec::new(),
+            enrichment_data: Default::default(),
+            list_id: None,
+            assigned_to: None,
+            created_by: uuid::Uuid::from_u128(1).into(),
+            created_at: now(),
+            updated_at: now(),
+            last_contacted_at: None,
+        }
+    }
+
+    /// Two transactions: the visibility check, then the job's insert — a SURVEY about the lead,
+    /// its id as the input. A storage failure at the insert surfaces as it is.
+    #[tokio::test]
+    async fn a_survey_is_enqueued_about_the_lead_after_its_visibility_check() {
+        let mut check = FakeTx::default();
+        check.leads.expect_get().times(1).returning(|_| Ok(lead(Some("https://nukhba.sa/"))));
+        let mut insert = FakeTx::default();
+        insert
+            .jobs
+            .expect_insert()
+            .withf(|job, _| {
+                job.kind == JobType::Survey
+                    && job.entity_type == Some(leadzone_domain::enums::JobEntityType::Lead)
+                    && job.entity_id == Some(uuid::Uuid::from_u128(7))
+                    && job.input.get("leadId").and_then(|v| v.as_str()) == Some(&uuid::Uuid::from_u128(7).to_string())
+            })
+            .times(1)
+            .returning(|_, _| Err(leadzone_ports::RepoError::Unavailable("pool timeout".into())));
+        let app = app_with_txs(vec![check, insert]);
+        let err = app.start_survey(&ctx(Role::Owner, 1), uuid::Uuid::from_u128(7).into(), None).await.unwrap_err();
+        assert!(matches!(err, AppError::Unavailable(_)), "{err:?}");
+    }
+
+    /// A lead without a website is 422 on `website`, and nothing is enqueued (no second
+    /// transaction was prepared: beginning one would fail the test).
+    #[tokio::test]
+    async fn a_lead_without_a_website_is_not_surveyed() {
+        let mut check = FakeTx::default();
+        check.leads.expect_get().times(1).returning(|_| Ok(lead(None)));
+        let app = app_with_txs(vec![check]);
+        let err = app.start_survey(&ctx(Role::Owner, 1), uuid::Uuid::from_u128(7).into(), None).await.unwrap_err();
+        let AppError::Validation(errors) = err else { panic!("{err:?}") };
+        assert_eq!(errors[0].field, "website");
+    }
 
     #[test]
     fn citations_of_foreign_evidence_are_dropped_with_sections_left_without_ground() {

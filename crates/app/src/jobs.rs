@@ -301,10 +301,11 @@ impl App {
         idempotency_key: Option<String>,
     ) -> Result<(Job, bool), AppError> {
         let input = serde_json::json!({"leadId": lead});
-        let hash = self.tokens.hash(&format!("{kind}:{input}"));
+        // Hashed only when there is a key to remember it by.
+        let idempotency = idempotency_key.map(|k| (k, self.tokens.hash(&format!("{kind}:{input}"))));
         let options =
             Enqueue { entity: Some((leadzone_domain::enums::JobEntityType::Lead, lead.as_uuid())), charge: None };
-        self.enqueue_with(ctx, kind, input, idempotency_key.map(|k| (k, hash)), options).await
+        self.enqueue_with(ctx, kind, input, idempotency, options).await
     }
 }
 

@@ -87,13 +87,15 @@ impl TenantTx for FakeTx {
     }
 }
 
-/// A unit of work that hands out one prepared `FakeTx`.
-pub struct OneTx(pub std::sync::Mutex<Option<FakeTx>>);
+/// A unit of work that hands out prepared `FakeTx`s in order, one per `begin`: a use case that
+/// runs several transactions gets each its own mocks, and one that begins more than were
+/// prepared fails.
+pub struct Txs(pub std::sync::Mutex<std::collections::VecDeque<FakeTx>>);
 
 #[async_trait::async_trait]
-impl UnitOfWork for OneTx {
+impl UnitOfWork for Txs {
     async fn begin(&self, _tenant: TenantId) -> Result<Box<dyn TenantTx>, RepoError> {
-        let tx = self.0.lock().map_err(|_| RepoError::Other("poisoned".into()))?.take();
+        let tx = self.0.lock().map_err(|_| RepoError::Other("poisoned".into()))?.pop_front();
         tx.map(|t| Box::new(t) as Box<dyn TenantTx>).ok_or_else(|| RepoError::Other("no more transactions".into()))
     }
 }
@@ -127,9 +129,14 @@ pub fn now() -> time::OffsetDateTime {
 
 /// An `App` whose tenant transaction is `tx`; other ports are strict mocks with no expectations.
 pub fn app_with(tx: FakeTx) -> crate::App {
+    app_with_txs(vec![tx])
+}
+
+/// An `App` whose tenant transactions are `txs`, in the order the use case begins them.
+pub fn app_with_txs(txs: Vec<FakeTx>) -> crate::App {
     use std::sync::Arc;
     crate::App {
-        uow: Arc::new(OneTx(std::sync::Mutex::new(Some(tx)))),
+        uow: Arc::new(Txs(std::sync::Mutex::new(txs.into()))),
         system: Arc::new(leadzone_ports::system::MockSystemStore::new()),
         hasher: Arc::new(leadzone_ports::security::MockPasswordHasher::new()),
         tokens: Arc::new(leadzone_ports::security::MockTokens::new()),
