@@ -1,4 +1,4 @@
-//! CSV import and export jobs.
+//! The IMPORT job (CSV decoding is `csv_files`, the EXPORT job `exports`).
 //!
 //! Import: UTF-8 (with or without BOM) or Windows-1256, `,` or `;`, English or Arabic headers.
 //! Every row goes through the same domain validation as `POST /leads`; duplicates are found
@@ -7,19 +7,18 @@
 //! together. Every row's lead id is derived from the job and the row, so a crashed import that
 //! resumes at its checkpoint recognises the rows it wrote after it and never creates a lead twice.
 
+use crate::csv_files::{decode_csv, errors_csv, parse_csv};
 use crate::jobs::{JobControl, JobFailure, job_error};
-use crate::leads::ListParams;
 use crate::{App, AppError, Ctx, audit, policy};
 use futures::StreamExt;
 use leadzone_domain::access::{LeadVisibility, Permission};
-use leadzone_domain::entities::{AuditDetails, Job, Lead, Limit};
-use leadzone_domain::enums::{AuditEventType, JobType, LogLevel, MembershipStatus, UsageMetric};
+use leadzone_domain::entities::{AuditDetails, Job, Lead};
+use leadzone_domain::enums::{AuditEventType, JobType, LogLevel, UsageMetric};
 use leadzone_domain::ids::{JobId, LeadId, ListId};
-use leadzone_domain::imports::{map_headers, neutralise_formula, row_input};
-use leadzone_domain::leads::{DedupKeys, LeadSort, NewLead};
+use leadzone_domain::imports::{map_headers, row_input};
+use leadzone_domain::leads::{DedupKeys, NewLead};
 use leadzone_ports::RepoError;
-use leadzone_ports::leads::{LeadPosition, LeadQuery, SortKey};
-use leadzone_ports::store::{BulkChange, ExistingKeys, Increment};
+use leadzone_ports::store::{BulkChange, ExistingKeys};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::HashMap;
@@ -146,43 +145,6 @@ struct ImportInput {
     dry_run: bool,
 }
 
-/// Decodes an upload: UTF-8 (BOM stripped) or, when that fails, Windows-1256 (Arabic Excel).
-pub fn decode_csv(bytes: &[u8]) -> String {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    match std::str::from_utf8(bytes) {
-        Ok(s) => s.to_owned(),
-        Err(_) => encoding_rs::WINDOWS_1256.decode(bytes).0.into_owned(),
-    }
-}
-
-/// `;` when the header line has more semicolons than commas (European and Arabic Excel).
-pub fn detect_delimiter(text: &str) -> u8 {
-    let first = text.lines().next().unwrap_or("");
-    if first.matches(';').count() > first.matches(',').count() { b';' } else { b',' }
-}
-
-/// The header and the rows of a CSV text; a row keeps its fields in one buffer (a 1,000,000-row
-/// file is 1,000,000 allocations to make and free, not one per field).
-fn parse_csv(text: &str) -> Result<(Vec<String>, Vec<csv::StringRecord>), AppError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(detect_delimiter(text))
-        .flexible(true)
-        .has_headers(true)
-        .from_reader(text.as_bytes());
-    let headers: Vec<String> = reader
-        .headers()
-        .map_err(|e| AppError::field("file", &format!("is not a readable CSV file: {e}")))?
-        .iter()
-        .map(str::to_owned)
-        .collect();
-    let mut rows = Vec::new();
-    for record in reader.records() {
-        // A malformed line is kept as an empty row so that row numbers stay true.
-        rows.push(record.unwrap_or_default());
-    }
-    Ok((headers, rows))
-}
-
 impl App {
     /// `POST /imports`: stores the file and enqueues an IMPORT job.
     pub async fn start_import(
@@ -233,32 +195,6 @@ impl App {
         self.blobs.put(&blob_key, &req.file).await?;
         let input = json!({"blobKey": blob_key, "mapping": req.mapping, "listId": req.list_id, "dryRun": req.dry_run});
         self.enqueue(ctx, JobType::Import, input, idempotency).await
-    }
-
-    /// The creator's context as of now, for a job running on their behalf: a removed or
-    /// suspended member's jobs stop, a demoted one's shrink.
-    pub(crate) async fn creator_ctx(&self, job: &Job) -> Result<Ctx, JobFailure> {
-        let tx = self.uow.begin(job.tenant_id).await?;
-        let membership = match tx.memberships().get_by_user(job.created_by).await {
-            Ok(m) if m.status == MembershipStatus::Active => m,
-            Ok(_) | Err(leadzone_ports::RepoError::NotFound) => {
-                return Err(JobFailure::Permanent(job_error(
-                    crate::error::ProblemCode::Forbidden,
-                    "the member who started this job can no longer act",
-                )));
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let tenant = tx.tenants().current().await?;
-        let (subscription, _) = tx.subscriptions().current_with_plan().await?;
-        Ok(Ctx::on_behalf_of(
-            job.created_by,
-            job.tenant_id,
-            membership.role,
-            crate::ClientInfo::default(),
-            tenant.status,
-            Some(subscription.status),
-        ))
     }
 
     pub(crate) async fn run_import(
@@ -580,41 +516,6 @@ impl App {
         written
     }
 
-    /// Charges as many of `n` units as the plan allows; returns how many were charged.
-    pub(crate) async fn charge_up_to(
-        &self,
-        tx: &dyn leadzone_ports::store::TenantTx,
-        metric: UsageMetric,
-        n: i64,
-    ) -> Result<i64, AppError> {
-        let (subscription, plan) = tx.subscriptions().current_with_plan().await?;
-        let tenant = tx.tenants().current().await?;
-        // Checked at every batch: a tenant suspended or a subscription gone UNPAID while the job
-        // runs stops it here, with this batch rolled back, as a request would be refused.
-        if tenant.status == leadzone_domain::enums::TenantStatus::Suspended {
-            return Err(AppError::TenantSuspended);
-        }
-        if !subscription.status.allows_writes() {
-            return Err(AppError::SubscriptionUnpaid);
-        }
-        let period = leadzone_domain::billing::usage_period(self.clock.now(), tenant.settings.timezone());
-        let limit = plan.limit(metric);
-        match tx.usage().try_increment(metric, &period, n, limit).await? {
-            Increment::Counted { .. } => Ok(n),
-            Increment::Refused { used, limit: max } => {
-                let left = (max - used).max(0).min(n);
-                if left > 0 {
-                    match tx.usage().try_increment(metric, &period, left, Limit::AtMost(max)).await? {
-                        Increment::Counted { .. } => Ok(left),
-                        Increment::Refused { .. } => Ok(0),
-                    }
-                } else {
-                    Ok(0)
-                }
-            }
-        }
-    }
-
     /// The rejected rows of an import, as CSV (UTF-8 with BOM).
     pub async fn import_errors_csv(&self, ctx: &Ctx, id: JobId) -> Result<Vec<u8>, AppError> {
         let job = self.get_job(ctx, id).await?;
@@ -623,163 +524,4 @@ impl App {
         }
         Ok(self.blobs.get(&format!("imports/{}/{}-errors.csv", job.tenant_id, job.id)).await?)
     }
-
-    /// `POST /exports`: enqueues an EXPORT job for the leads matching `filter`.
-    pub async fn start_export(
-        &self,
-        ctx: &Ctx,
-        filter: ListParams,
-        raw_filter: serde_json::Value,
-        idempotency_key: Option<String>,
-    ) -> Result<(Job, bool), AppError> {
-        policy::require(ctx, Permission::LeadsExport)?;
-        self.require_feature(ctx, "export").await?;
-        // Validate now, so a bad filter is a 422 rather than a failed job.
-        crate::leads::parse_list_params(ctx, filter.clone())?;
-        let hash = self.tokens.hash(&raw_filter.to_string());
-        let input = json!({"filter": raw_filter, "format": "csv"});
-        self.enqueue(ctx, JobType::Export, input, idempotency_key.map(|k| (k, hash))).await
-    }
-
-    pub(crate) async fn run_export(
-        &self,
-        job: &Job,
-        control: &dyn JobControl,
-    ) -> Result<serde_json::Value, JobFailure> {
-        let ctx = self.creator_ctx(job).await?;
-        policy::require(&ctx, Permission::LeadsExport).map_err(JobFailure::from)?;
-        let params = filter_params(job.input.as_ref().and_then(|i| i.get("filter")));
-        let (filter, ..) = crate::leads::parse_list_params(&ctx, params).map_err(JobFailure::from)?;
-        let key = format!("exports/{}/{}.csv", job.tenant_id, job.id);
-        // Restarting an export rewrites it from the start: the file is the checkpoint's output.
-        self.blobs.put(&key, b"\xEF\xBB\xBF").await?;
-        let mut header = csv::Writer::from_writer(Vec::new());
-        let _ = header.write_record(EXPORT_COLUMNS);
-        self.blobs.append(&key, &header.into_inner().unwrap_or_default()).await?;
-        let mut after: Option<LeadPosition> = None;
-        let mut rows = 0usize;
-        loop {
-            if control.should_stop() {
-                return Err(JobFailure::Stopped);
-            }
-            let tx = self.uow.begin(job.tenant_id).await?;
-            let visibility = policy::lead_visibility(&ctx, &*tx).await.map_err(JobFailure::from)?;
-            let page = tx
-                .leads()
-                .list(&LeadQuery {
-                    visibility,
-                    filter: filter.clone(),
-                    sort: LeadSort::CreatedAtAsc,
-                    after: after.clone(),
-                    limit: 1000,
-                })
-                .await?;
-            drop(tx);
-            if page.is_empty() {
-                break;
-            }
-            let mut w = csv::Writer::from_writer(Vec::new());
-            for r in &page {
-                let _ = w.write_record(export_row(&r.lead));
-            }
-            self.blobs.append(&key, &w.into_inner().unwrap_or_default()).await?;
-            rows += page.len();
-            after = page.last().map(|r| LeadPosition { key: SortKey::Time(r.lead.created_at), id: r.lead.id });
-            control.progress(50, &format!("{rows} leads written")).await;
-        }
-        let tx = self.uow.begin(job.tenant_id).await?;
-        tx.audit()
-            .append(&audit::entry(
-                &*self.ids,
-                &ctx,
-                AuditEventType::LeadExported,
-                Some((leadzone_domain::enums::AuditEntityType::Job, job.id.as_uuid())),
-                "leads exported",
-                AuditDetails {
-                    metadata: Some(json!({"rows": rows, "filter": job.input.as_ref().and_then(|i| i.get("filter"))})),
-                    ..Default::default()
-                },
-            ))
-            .await?;
-        tx.commit().await?;
-        Ok(json!({"rows": rows, "format": "csv", "download": format!("/api/v1/exports/{}/download", job.id)}))
-    }
-
-    /// A chunk of a finished export's file; empty at the end.
-    pub async fn export_chunk(&self, ctx: &Ctx, id: JobId, offset: u64, max: usize) -> Result<Vec<u8>, AppError> {
-        let job = self.get_job(ctx, id).await?;
-        if job.kind != JobType::Export || job.status != leadzone_domain::enums::JobStatus::Success {
-            return Err(AppError::NotFound);
-        }
-        Ok(self.blobs.read_at(&format!("exports/{}/{}.csv", job.tenant_id, job.id), offset, max).await?)
-    }
-}
-
-/// Columns of an export, named so that re-importing the file maps every one back.
-pub const EXPORT_COLUMNS: [&str; 10] =
-    ["companyName", "industry", "city", "phone", "email", "website", "status", "score", "tags", "createdAt"];
-
-/// One lead as an export row; every cell that a spreadsheet would read as a formula (`=…`, `+966…`,
-/// `-…`, `@…`) carries a leading `'`, which an import of the file strips again.
-fn export_row(l: &Lead) -> [String; 10] {
-    [
-        l.company_name.clone(),
-        l.industry.clone().unwrap_or_default(),
-        l.city.clone().unwrap_or_default(),
-        l.phone.clone().unwrap_or_default(),
-        l.email.clone().unwrap_or_default(),
-        l.website.clone().unwrap_or_default(),
-        l.status.as_str().to_owned(),
-        l.score.map(|s| s.to_string()).unwrap_or_default(),
-        l.tags.join(", "),
-        l.created_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
-    ]
-    .map(|cell| match neutralise_formula(&cell) {
-        std::borrow::Cow::Borrowed(_) => cell,
-        std::borrow::Cow::Owned(guarded) => guarded,
-    })
-}
-
-/// An export's stored JSON filter as listing parameters.
-fn filter_params(filter: Option<&serde_json::Value>) -> ListParams {
-    let mut pairs: Vec<(String, String)> = Vec::new();
-    if let Some(serde_json::Value::Object(map)) = filter {
-        for (k, v) in map {
-            match v {
-                serde_json::Value::Array(items) => {
-                    pairs.extend(items.iter().filter_map(|i| i.as_str()).map(|s| (k.clone(), s.to_owned())))
-                }
-                serde_json::Value::String(s) => pairs.push((k.clone(), s.clone())),
-                serde_json::Value::Number(n) => pairs.push((k.clone(), n.to_string())),
-                serde_json::Value::Bool(b) => pairs.push((k.clone(), b.to_string())),
-                _ => {}
-            }
-        }
-    }
-    crate::leads::list_params_from_pairs(pairs)
-}
-
-/// Rejected rows: the reason columns, then the row as it was.
-fn errors_csv(headers: &[String], rows: &[csv::StringRecord], errors: &[RowError]) -> Vec<u8> {
-    let mut by_row: std::collections::BTreeMap<usize, Vec<&RowError>> = std::collections::BTreeMap::new();
-    for e in errors {
-        by_row.entry(e.row).or_default().push(e);
-    }
-    let mut w = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
-    let mut header = vec!["row".to_owned(), "reason".to_owned()];
-    header.extend(headers.iter().cloned());
-    let _ = w.write_record(&header);
-    for (row, errs) in by_row {
-        let reason = errs
-            .iter()
-            .map(|e| if e.field.is_empty() { e.message.clone() } else { format!("{}: {}", e.field, e.message) })
-            .collect::<Vec<_>>()
-            .join("; ");
-        let mut record = vec![row.to_string(), reason];
-        // The uploaded cells as they were, but never as a formula Excel would run.
-        record
-            .extend(rows.get(row.saturating_sub(2)).into_iter().flatten().map(|c| neutralise_formula(c).into_owned()));
-        let _ = w.write_record(&record);
-    }
-    w.into_inner().unwrap_or_default()
 }

@@ -291,6 +291,32 @@ pub(crate) fn job_lead(job: &Job) -> Result<leadzone_domain::ids::LeadId, JobFai
 }
 
 impl App {
+    /// The creator's context as of now, for a job running on their behalf: a removed or
+    /// suspended member's jobs stop, a demoted one's shrink.
+    pub(crate) async fn creator_ctx(&self, job: &Job) -> Result<Ctx, JobFailure> {
+        let tx = self.uow.begin(job.tenant_id).await?;
+        let membership = match tx.memberships().get_by_user(job.created_by).await {
+            Ok(m) if m.status == leadzone_domain::enums::MembershipStatus::Active => m,
+            Ok(_) | Err(leadzone_ports::RepoError::NotFound) => {
+                return Err(JobFailure::Permanent(job_error(
+                    crate::error::ProblemCode::Forbidden,
+                    "the member who started this job can no longer act",
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let tenant = tx.tenants().current().await?;
+        let (subscription, _) = tx.subscriptions().current_with_plan().await?;
+        Ok(Ctx::on_behalf_of(
+            job.created_by,
+            job.tenant_id,
+            membership.role,
+            crate::ClientInfo::default(),
+            tenant.status,
+            Some(subscription.status),
+        ))
+    }
+
     /// Enqueues a job about one lead (SURVEY, REVEAL, REPORT): the lead is its entity and its
     /// input; an Idempotency-Key replays the first answer.
     pub(crate) async fn enqueue_for_lead(

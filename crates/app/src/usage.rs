@@ -18,3 +18,44 @@ pub async fn charge(tx: &dyn TenantTx, now: OffsetDateTime, metric: UsageMetric,
         Increment::Refused { used, limit } => Err(AppError::QuotaExceeded { metric, limit, used }),
     }
 }
+
+impl crate::App {
+    /// Charges as many of `n` units as the plan allows; returns how many were charged.
+    pub(crate) async fn charge_up_to(
+        &self,
+        tx: &dyn leadzone_ports::store::TenantTx,
+        metric: UsageMetric,
+        n: i64,
+    ) -> Result<i64, AppError> {
+        let (subscription, plan) = tx.subscriptions().current_with_plan().await?;
+        let tenant = tx.tenants().current().await?;
+        // Checked at every batch: a tenant suspended or a subscription gone UNPAID while the job
+        // runs stops it here, with this batch rolled back, as a request would be refused.
+        if tenant.status == leadzone_domain::enums::TenantStatus::Suspended {
+            return Err(AppError::TenantSuspended);
+        }
+        if !subscription.status.allows_writes() {
+            return Err(AppError::SubscriptionUnpaid);
+        }
+        let period = leadzone_domain::billing::usage_period(self.clock.now(), tenant.settings.timezone());
+        let limit = plan.limit(metric);
+        match tx.usage().try_increment(metric, &period, n, limit).await? {
+            Increment::Counted { .. } => Ok(n),
+            Increment::Refused { used, limit: max } => {
+                let left = (max - used).max(0).min(n);
+                if left > 0 {
+                    match tx
+                        .usage()
+                        .try_increment(metric, &period, left, leadzone_domain::entities::Limit::AtMost(max))
+                        .await?
+                    {
+                        Increment::Counted { .. } => Ok(left),
+                        Increment::Refused { .. } => Ok(0),
+                    }
+                } else {
+                    Ok(0)
+                }
+            }
+        }
+    }
+}
