@@ -1,4 +1,6 @@
-//! Accounts and sessions: register, login, resolving a bearer token, and the current user.
+//! Authentication and sessions: register, login (with throttling and 2FA), refresh, logout,
+//! switching tenant, resolving a bearer token, and the current user. The account's own settings
+//! (profile, password, 2FA) are `account`.
 
 use crate::ctx::Via;
 use crate::{App, AppError, ClientInfo, Ctx, audit, policy};
@@ -7,7 +9,7 @@ use leadzone_domain::entities::{AuditDetails, Membership, Subscription, Tenant, 
 use leadzone_domain::enums::*;
 use leadzone_domain::error::Validator;
 use leadzone_domain::ids::{PlanId, TenantId, UserId};
-use leadzone_domain::values::{Email, Slug, check_password_strength, optional_text, required_text};
+use leadzone_domain::values::{Email, Slug, check_password_strength, required_text};
 use leadzone_ports::RepoError;
 use leadzone_ports::system::{LoginFailures, NewSession, RefreshOutcome, RotatedTokens};
 use std::collections::HashMap;
@@ -18,27 +20,13 @@ pub const ACCESS_TOKEN_PREFIX: &str = "lza_";
 pub const REFRESH_TOKEN_PREFIX: &str = "lzr_";
 pub const API_KEY_LIVE_PREFIX: &str = "lz_live_";
 pub const API_KEY_TEST_PREFIX: &str = "lz_test_";
-const NAME_MAX: usize = 255;
+pub(crate) const NAME_MAX: usize = 255;
 /// Login throttling: this many failures for one email from one client IP within the window →
 /// 429 for that email from that client.
 pub const MAX_LOGIN_FAILURES: i64 = 5;
 /// …and this many from all clients → 429 for that email from everywhere (distributed guessing).
 pub const MAX_LOGIN_FAILURES_PER_EMAIL: i64 = 50;
 pub const LOGIN_FAILURE_WINDOW: Duration = Duration::minutes(15);
-
-#[derive(Debug, Clone, Default)]
-pub struct ProfilePatch {
-    pub name: Option<String>,
-    pub avatar_url: Option<Option<String>>,
-    pub phone: Option<Option<String>>,
-}
-
-/// What 2FA setup hands the user once: the secret (base32) and a URL for authenticator apps.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TotpSetup {
-    pub secret: String,
-    pub otpauth_url: String,
-}
 
 #[derive(Debug, Clone, Default)]
 pub struct RegisterInput {
@@ -318,7 +306,7 @@ impl App {
     }
 
     /// A valid code whose time step was not spent before; spending it makes a replay fail.
-    async fn verify_totp(&self, user: &User, code: &str) -> Result<bool, AppError> {
+    pub(crate) async fn verify_totp(&self, user: &User, code: &str) -> Result<bool, AppError> {
         let Some(sealed) = &user.totp_secret else { return Ok(false) };
         let secret = self.secrets.open(sealed)?;
         match self.totp.verify(&secret, code, self.clock.now().unix_timestamp()) {
@@ -494,146 +482,6 @@ impl App {
             .map(|(m, t)| (t, m.role))
             .collect();
         Ok(MeView { user, tenant, role: ctx.role, permissions: ctx.permissions.clone(), memberships })
-    }
-}
-
-impl App {
-    /// `PATCH /me`: name, avatar, phone.
-    pub async fn update_me(&self, ctx: &Ctx, patch: ProfilePatch) -> Result<User, AppError> {
-        policy::require_active_tenant(ctx)?;
-        policy::require_session(ctx)?;
-        let mut v = Validator::new();
-        let name = patch.name.as_deref().map(|n| v.check_field("name", required_text(n, NAME_MAX)));
-        let avatar = patch.avatar_url.as_ref().map(|a| v.check_field("avatarUrl", optional_text(a.as_deref(), 2048)));
-        let phone = patch.phone.as_ref().map(|p| {
-            v.check_field(
-                "phone",
-                match p.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-                    None => Ok(None),
-                    Some(raw) => leadzone_domain::values::PhoneE164::parse(raw).map(|p| Some(p.as_str().to_owned())),
-                },
-            )
-        });
-        v.finish()?;
-        let tx = self.uow.begin(ctx.tenant_id).await?;
-        let mut user = tx.users().get(ctx.user_id).await?;
-        if let Some(Some(name)) = name {
-            user.name = name;
-        }
-        if let Some(Some(avatar)) = avatar {
-            user.avatar_url = avatar;
-        }
-        if let Some(Some(phone)) = phone {
-            user.phone = phone;
-        }
-        user.updated_at = self.clock.now();
-        tx.users().update(&user).await?;
-        tx.commit().await?;
-        Ok(user)
-    }
-
-    /// Changes the password after checking the current one; every other session of the user ends.
-    pub async fn change_password(&self, ctx: &Ctx, current: &str, new: &str) -> Result<(), AppError> {
-        policy::require_active_tenant(ctx)?;
-        let session = policy::require_session(ctx)?;
-        let mut v = Validator::new();
-        v.check_field("newPassword", check_password_strength(new));
-        v.finish()?;
-        let new_hash = self.hasher.hash(new).await?;
-        let tx = self.uow.begin(ctx.tenant_id).await?;
-        let mut user = tx.users().get(ctx.user_id).await?;
-        if !self.hasher.verify(current, &user.password_hash).await? {
-            return Err(AppError::field("currentPassword", "is not your current password"));
-        }
-        user.password_hash = new_hash;
-        user.updated_at = self.clock.now();
-        tx.users().update(&user).await?;
-        // Revoked before the commit: if the commit fails the user is merely signed out elsewhere;
-        // the reverse order could leave a stolen session alive after a password change.
-        self.system.revoke_user_sessions(ctx.user_id, Some(session), self.clock.now()).await?;
-        tx.audit()
-            .append(&audit::entry(
-                &*self.ids,
-                ctx,
-                AuditEventType::AuthPasswordChange,
-                Some((leadzone_domain::enums::AuditEntityType::User, user.id.as_uuid())),
-                "password changed",
-                AuditDetails::default(),
-            ))
-            .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Starts 2FA setup: a fresh secret, stored sealed, not yet enforced until `enable_2fa`.
-    pub async fn setup_2fa(&self, ctx: &Ctx) -> Result<TotpSetup, AppError> {
-        policy::require_active_tenant(ctx)?;
-        policy::require_session(ctx)?;
-        let tx = self.uow.begin(ctx.tenant_id).await?;
-        let mut user = tx.users().get(ctx.user_id).await?;
-        if user.totp_enabled {
-            return Err(AppError::Conflict(crate::error::ConflictKind::TwoFactorAlreadyOn));
-        }
-        let secret = self.totp.new_secret();
-        user.totp_secret = Some(self.secrets.seal(&secret)?);
-        user.updated_at = self.clock.now();
-        tx.users().update(&user).await?;
-        tx.commit().await?;
-        Ok(TotpSetup {
-            secret: self.totp.encode_secret(&secret),
-            otpauth_url: self.totp.otpauth_url(&secret, &user.email),
-        })
-    }
-
-    pub async fn enable_2fa(&self, ctx: &Ctx, code: &str) -> Result<(), AppError> {
-        self.toggle_2fa(ctx, code, true).await
-    }
-
-    pub async fn disable_2fa(&self, ctx: &Ctx, code: &str) -> Result<(), AppError> {
-        self.toggle_2fa(ctx, code, false).await
-    }
-
-    async fn toggle_2fa(&self, ctx: &Ctx, code: &str, enable: bool) -> Result<(), AppError> {
-        policy::require_active_tenant(ctx)?;
-        policy::require_session(ctx)?;
-        let tx = self.uow.begin(ctx.tenant_id).await?;
-        let mut user = tx.users().get(ctx.user_id).await?;
-        if user.totp_secret.is_none() {
-            return Err(AppError::Conflict(crate::error::ConflictKind::TwoFactorNotSetUp));
-        }
-        if user.totp_enabled == enable {
-            return Err(AppError::Conflict(if enable {
-                crate::error::ConflictKind::TwoFactorAlreadyOn
-            } else {
-                crate::error::ConflictKind::TwoFactorAlreadyOff
-            }));
-        }
-        if !self.verify_totp(&user, code).await? {
-            return Err(AppError::field("code", "is not a valid one-time code"));
-        }
-        user.totp_enabled = enable;
-        if !enable {
-            user.totp_secret = None;
-        }
-        user.updated_at = self.clock.now();
-        tx.users().update(&user).await?;
-        let (event, action) = if enable {
-            (AuditEventType::Auth2faEnable, "2FA enabled")
-        } else {
-            (AuditEventType::Auth2faDisable, "2FA disabled")
-        };
-        tx.audit()
-            .append(&audit::entry(
-                &*self.ids,
-                ctx,
-                event,
-                Some((leadzone_domain::enums::AuditEntityType::User, user.id.as_uuid())),
-                action,
-                AuditDetails::default(),
-            ))
-            .await?;
-        tx.commit().await?;
-        Ok(())
     }
 }
 

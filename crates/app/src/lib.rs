@@ -5,6 +5,7 @@
 //! This crate knows no SQL, no HTTP and no concrete adapter; it speaks to the world through
 //! `leadzone-ports`.
 
+pub mod account;
 pub mod admin;
 pub mod api_keys;
 pub mod audit;
