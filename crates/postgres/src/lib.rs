@@ -5,18 +5,24 @@
 //! SQL lives only here. Nothing this crate returns carries a `DbErr`: every failure is mapped to a
 //! `RepoError` by `db_err`.
 
+mod api_keys;
 mod audit;
+mod billing;
 mod entities;
 mod error;
+mod flags;
 mod identity;
 mod integrations;
 mod jobs;
+mod lead_actions;
 mod leads;
+mod lists;
 mod mail;
 mod mapping;
 mod reports;
 mod retention;
 mod system;
+mod team;
 mod tx;
 
 pub use error::db_err;
