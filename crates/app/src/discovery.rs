@@ -498,83 +498,65 @@ impl App {
         let fresh = new_decision_makers(&makers, &contacts);
         let mut result = RevealResult { found: contacts.len(), revealed: fresh.len(), ..Default::default() };
         let now = self.clock.now();
-        if fresh.is_empty() {
+        let description = if fresh.is_empty() {
             result.decision_makers = makers.len();
-            tx.activities()
-                .insert(&self.activity(
-                    &ctx,
-                    id,
-                    ActivityType::Survey,
-                    "Decision makers looked up: nothing new (not charged)".to_owned(),
-                    Some(json!({"job": job.id, "kind": "REVEAL", "found": contacts.len(), "revealed": 0})),
-                    now,
-                ))
-                .await?;
-            tx.commit().await?;
-            control
-                .log(
-                    LogLevel::Info,
-                    "nothing new was found; the reveal is free",
-                    Some(json!({"found": contacts.len()})),
-                )
-                .await;
-            return Ok(serde_json::to_value(&result).unwrap_or_default());
-        }
-        // Pay on success: the unit is counted with the change, and a plan at its limit leaves
-        // the lead as it was.
-        crate::usage::charge(&*tx, now, UsageMetric::Searches, 1).await.map_err(JobFailure::from)?;
-        result.charged = true;
-        let known_urls: std::collections::HashSet<String> =
-            tx.evidence().list(id).await?.into_iter().filter_map(|e| e.url).collect();
-        let mut added_urls = std::collections::HashSet::new();
-        let mut rows = Vec::new();
-        for (maker, contact) in &fresh {
-            for uri in &contact.sources {
-                if known_urls.contains(uri) || !added_urls.insert(uri.clone()) {
-                    continue;
+            "Decision makers looked up: nothing new (not charged)".to_owned()
+        } else {
+            // Pay on success: the unit is counted with the change, and a plan at its limit leaves
+            // the lead as it was.
+            crate::usage::charge(&*tx, now, UsageMetric::Searches, 1).await.map_err(JobFailure::from)?;
+            result.charged = true;
+            let mut evidence = tx.evidence().list(id).await?;
+            let known_urls: std::collections::HashSet<String> = evidence.iter().filter_map(|e| e.url.clone()).collect();
+            let mut added_urls = std::collections::HashSet::new();
+            let mut rows = Vec::new();
+            for (maker, contact) in &fresh {
+                for uri in &contact.sources {
+                    if known_urls.contains(uri) || !added_urls.insert(uri.clone()) {
+                        continue;
+                    }
+                    rows.push(Evidence {
+                        id: self.ids.new_id().into(),
+                        tenant_id: job.tenant_id,
+                        lead_id: id,
+                        kind: EvidenceType::Website,
+                        title: format!("{} ({}) named on the company's website", maker.name, maker.title),
+                        source: Some(if source == KeySource::Double { DEV_DOUBLE } else { "Hunter" }.to_owned()),
+                        url: Some(uri.clone()),
+                        snippet: Some(contact.email.clone()),
+                        raw_data: Some(
+                            json!({"email": contact.email, "confidence": contact.confidence, "position": contact.position}),
+                        ),
+                        confidence: contact_confidence(contact.confidence),
+                        created_at: now,
+                    });
                 }
-                rows.push(Evidence {
-                    id: self.ids.new_id().into(),
-                    tenant_id: job.tenant_id,
-                    lead_id: id,
-                    kind: EvidenceType::Website,
-                    title: format!("{} ({}) named on the company's website", maker.name, maker.title),
-                    source: Some(if source == KeySource::Double { DEV_DOUBLE } else { "Hunter" }.to_owned()),
-                    url: Some(uri.clone()),
-                    snippet: Some(contact.email.clone()),
-                    raw_data: Some(
-                        json!({"email": contact.email, "confidence": contact.confidence, "position": contact.position}),
-                    ),
-                    confidence: contact_confidence(contact.confidence),
-                    created_at: now,
-                });
             }
-        }
-        tx.evidence().insert_many(&rows).await?;
-        makers.extend(fresh.iter().map(|(m, _)| m.clone()));
-        result.decision_makers = makers.len();
-        enrichment.decision_makers = Some(makers);
-        let after = Lead { enrichment_data: enrichment, updated_at: now, ..lead.clone() };
-        tx.leads().update(&after, &crate::lead_actions::keys_of(&after)?).await?;
-        self.rescore(&*tx, after).await?;
+            tx.evidence().insert_many(&rows).await?;
+            evidence.extend(rows);
+            makers.extend(fresh.iter().map(|(m, _)| m.clone()));
+            result.decision_makers = makers.len();
+            enrichment.decision_makers = Some(makers);
+            // One update: the new decision makers and the score they and the new evidence give.
+            let mut after = Lead { enrichment_data: enrichment, updated_at: now, ..lead.clone() };
+            after.score = crate::intelligence::score_of(&after, &evidence);
+            tx.leads().update(&after, &crate::lead_actions::keys_of(&after)?).await?;
+            format!("Decision makers revealed: {} new", fresh.len())
+        };
         tx.activities()
             .insert(&self.activity(
                 &ctx,
                 id,
                 ActivityType::Survey,
-                format!("Decision makers revealed: {} new", fresh.len()),
+                description,
                 Some(json!({"job": job.id, "kind": "REVEAL", "found": contacts.len(), "revealed": fresh.len()})),
                 now,
             ))
             .await?;
         tx.commit().await?;
-        control
-            .log(
-                LogLevel::Info,
-                "decision makers revealed",
-                Some(json!({"found": contacts.len(), "revealed": fresh.len()})),
-            )
-            .await;
+        let said =
+            if fresh.is_empty() { "nothing new was found; the reveal is free" } else { "decision makers revealed" };
+        control.log(LogLevel::Info, said, Some(json!({"found": contacts.len(), "revealed": fresh.len()}))).await;
         Ok(serde_json::to_value(&result).unwrap_or_default())
     }
 }

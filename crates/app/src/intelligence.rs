@@ -173,6 +173,8 @@ impl App {
         }
         tx.evidence().insert_many(&rows).await?;
         result.evidence_created = rows.len();
+        let mut evidence = existing;
+        evidence.extend(rows);
         let mut after = lead.clone();
         merge_enrichment(&mut after, &outcome.facts);
         if after.phone.is_none()
@@ -188,8 +190,7 @@ impl App {
             after.email = Some(email);
             result.fields_filled.push("email".into());
         }
-        let evidence = tx.evidence().list(id).await?;
-        after.score = Some(lead_score(&score_facts(&after, &evidence)));
+        after.score = score_of(&after, &evidence);
         result.score = after.score;
         if after != lead {
             after.updated_at = now;
@@ -226,7 +227,7 @@ impl App {
     /// updated (or as it was when the score did not change).
     pub(crate) async fn rescore(&self, tx: &dyn TenantTx, lead: Lead) -> Result<Lead, AppError> {
         let evidence = tx.evidence().list(lead.id).await?;
-        let score = Some(lead_score(&score_facts(&lead, &evidence)));
+        let score = score_of(&lead, &evidence);
         if score == lead.score {
             return Ok(lead);
         }
@@ -492,6 +493,11 @@ fn merge_enrichment(lead: &mut Lead, facts: &[SiteFact]) {
     {
         data.founded_year = Some(year);
     }
+}
+
+/// The lead's score from its fields and all its evidence (`evidence` is every row of the lead).
+pub(crate) fn score_of(lead: &Lead, evidence: &[Evidence]) -> Option<i32> {
+    Some(lead_score(&score_facts(lead, evidence)))
 }
 
 /// The facts the score is computed from: the lead's fields and all its evidence.
