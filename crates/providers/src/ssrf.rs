@@ -25,9 +25,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 use url::{Host, Url};
 
-/// The environment variable that lets fetches reach private addresses and other ports.
-pub const ALLOW_PRIVATE_ENV: &str = "LEADZONE_ALLOW_PRIVATE_FETCH";
-
 /// Redirect hops a guarded fetch follows at most.
 pub const MAX_REDIRECT_HOPS: usize = 5;
 
@@ -56,16 +53,6 @@ impl FetchPolicy {
 
     fn exempts(&self, host: &str) -> bool {
         self.exempt_host.is_some_and(|h| h.eq_ignore_ascii_case(host.trim_end_matches('.')))
-    }
-
-    /// Reads [`ALLOW_PRIVATE_ENV`]: private fetches only when it is exactly `true` (any case).
-    pub fn from_env() -> Self {
-        Self::from_env_value(std::env::var(ALLOW_PRIVATE_ENV).ok().as_deref())
-    }
-
-    /// The policy a value of [`ALLOW_PRIVATE_ENV`] asks for (`None`: unset).
-    pub fn from_env_value(value: Option<&str>) -> Self {
-        Self::new(value.is_some_and(|v| v.trim().eq_ignore_ascii_case("true")))
     }
 }
 
@@ -442,13 +429,7 @@ mod tests {
     }
 
     #[test]
-    fn the_policy_reads_the_switch_strictly() {
-        assert!(!FetchPolicy::from_env_value(None).allow_private);
-        assert!(!FetchPolicy::from_env_value(Some("1")).allow_private);
-        assert!(!FetchPolicy::from_env_value(Some("yes")).allow_private);
-        assert!(!FetchPolicy::from_env_value(Some("")).allow_private);
-        assert!(FetchPolicy::from_env_value(Some("true")).allow_private);
-        assert!(FetchPolicy::from_env_value(Some(" TRUE ")).allow_private);
+    fn the_default_policy_is_the_strict_one() {
         assert_eq!(FetchPolicy::default(), FetchPolicy::strict());
     }
 

@@ -242,14 +242,6 @@ async fn a_live_redirect_to_a_refused_target_is_never_followed() {
     assert!(target.received_requests().await.unwrap().is_empty());
 }
 
-#[test]
-fn the_switch_is_off_unless_set_to_true() {
-    assert!(!FetchPolicy::from_env_value(None).allow_private);
-    assert!(!FetchPolicy::from_env_value(Some("false")).allow_private);
-    assert!(FetchPolicy::from_env_value(Some("true")).allow_private);
-    assert_eq!(leadzone_providers::ssrf::ALLOW_PRIVATE_ENV, "LEADZONE_ALLOW_PRIVATE_FETCH");
-}
-
 /// Under the strict policy: an allowed site (the one name the test exempts, served on the
 /// loopback address) redirects to a loopback address; the redirect is refused with its reason
 /// and the loopback target never receives a request.

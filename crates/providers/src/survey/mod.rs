@@ -44,8 +44,8 @@ pub struct HttpSurveyor {
 }
 
 impl HttpSurveyor {
-    /// A surveyor fetching under `policy` (production: [`FetchPolicy::from_env`], which is
-    /// strict unless `LEADZONE_ALLOW_PRIVATE_FETCH=true`), resolving names with `resolver` (the
+    /// A surveyor fetching under `policy` (strict unless the server's settings say
+    /// `LEADZONE_ALLOW_PRIVATE_FETCH=true`, which production refuses), resolving names with `resolver` (the
     /// system's when `None`; tests inject a fixed table). Every resolved address still goes
     /// through the guard.
     ///
@@ -59,14 +59,6 @@ impl HttpSurveyor {
             .build()
             .map_err(|e| OutboundSetupError::Client(e.without_url().to_string()))?;
         Ok(Self { client, policy })
-    }
-
-    /// The production surveyor: the policy of the environment, the system resolver.
-    ///
-    /// # Errors
-    /// See [`HttpSurveyor::new`].
-    pub fn from_env() -> Result<Self, OutboundSetupError> {
-        Self::new(FetchPolicy::from_env(), None)
     }
 
     pub fn policy(&self) -> FetchPolicy {
