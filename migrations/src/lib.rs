@@ -50,6 +50,7 @@ sql_migration!(NewestFirstInInsertionOrder, "0017_newest_first_indexes_in_insert
 sql_migration!(LoginFailuresByClientIp, "0018_login_failures_by_client_ip.sql");
 sql_migration!(SealedMailOutbox, "0019_sealed_mail_outbox.sql");
 sql_migration!(Discovery, "0020_discovery.sql");
+sql_migration!(Blobs, "0021_blobs.sql");
 
 pub struct Migrator;
 
@@ -77,6 +78,7 @@ impl MigratorTrait for Migrator {
             Box::new(LoginFailuresByClientIp),
             Box::new(SealedMailOutbox),
             Box::new(Discovery),
+            Box::new(Blobs),
         ]
     }
 }
@@ -182,6 +184,7 @@ pub fn migration_sources() -> &'static [&'static str] {
         include_str!("../sql/0018_login_failures_by_client_ip.sql"),
         include_str!("../sql/0019_sealed_mail_outbox.sql"),
         include_str!("../sql/0020_discovery.sql"),
+        include_str!("../sql/0021_blobs.sql"),
     ]
 }
 

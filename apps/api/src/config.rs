@@ -71,6 +71,50 @@ pub struct Settings {
     pub llm_api_key: Option<SecretString>,
     /// `LLM_MODEL`.
     pub llm_model: String,
+    /// `LEADZONE_BLOB_URL`: where files live.
+    pub blob_store: BlobLocation,
+}
+
+/// `LEADZONE_BLOB_URL`: `postgres` (the default), `s3://bucket/prefix`, or `file:///path`.
+#[derive(Debug, Clone)]
+pub enum BlobLocation {
+    /// In the database every process already shares.
+    Postgres,
+    /// S3 or an S3-compatible store (`LEADZONE_S3_ENDPOINT`, `LEADZONE_S3_REGION`, `AWS_*`).
+    S3(leadzone_providers::S3Settings),
+    /// A local folder: development and single-process use only (other machines cannot see it).
+    File(std::path::PathBuf),
+}
+
+fn blob_location(get: &dyn Fn(&str) -> Option<String>) -> Result<BlobLocation, ConfigError> {
+    const VAR: &str = "LEADZONE_BLOB_URL";
+    let raw = get(VAR).unwrap_or_else(|| "postgres".into());
+    if raw == "postgres" {
+        return Ok(BlobLocation::Postgres);
+    }
+    if raw.starts_with("s3://") {
+        let mut s3 =
+            leadzone_providers::S3Settings::from_url(&raw).map_err(|message| ConfigError { var: VAR, message })?;
+        s3.endpoint = get("LEADZONE_S3_ENDPOINT").map(|u| base_url(u, "LEADZONE_S3_ENDPOINT")).transpose()?;
+        s3.region = get("LEADZONE_S3_REGION");
+        s3.access_key_id = get("AWS_ACCESS_KEY_ID");
+        s3.secret_access_key = get("AWS_SECRET_ACCESS_KEY").map(SecretString::from);
+        s3.session_token = get("AWS_SESSION_TOKEN").map(SecretString::from);
+        if s3.access_key_id.is_some() != s3.secret_access_key.is_some() {
+            return Err(ConfigError {
+                var: "AWS_SECRET_ACCESS_KEY",
+                message: "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are set together".into(),
+            });
+        }
+        return Ok(BlobLocation::S3(s3));
+    }
+    if let Some(path) = raw.strip_prefix("file://") {
+        if !path.starts_with('/') {
+            return Err(ConfigError { var: VAR, message: "a file:// URL needs an absolute path (file:///…)".into() });
+        }
+        return Ok(BlobLocation::File(std::path::PathBuf::from(path)));
+    }
+    Err(ConfigError { var: VAR, message: "must be postgres, s3://bucket/prefix or file:///path".into() })
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/leadzone";
@@ -263,7 +307,9 @@ impl Settings {
         if llm_base_url.is_some() && llm_api_key.is_none() {
             return Err(ConfigError { var: "LLM_API_KEY", message: "is required when LLM_BASE_URL is set".into() });
         }
+        let blob_store = blob_location(&get)?;
         Ok(Self {
+            blob_store,
             allow_private_fetch,
             llm_base_url,
             llm_api_key,
@@ -334,6 +380,35 @@ mod tests {
         assert_eq!(s.access_token_ttl_secs, 900);
         assert_eq!(s.rate_limit_per_min, 1200);
         assert_eq!(s.environment, Environment::Development);
+    }
+
+    #[test]
+    fn files_live_in_postgres_unless_told_otherwise() {
+        assert!(matches!(Settings::from_map(&env(&[])).unwrap().blob_store, BlobLocation::Postgres));
+        let s = Settings::from_map(&env(&[
+            ("LEADZONE_BLOB_URL", "s3://leadzone-files/prod"),
+            ("LEADZONE_S3_ENDPOINT", "http://127.0.0.1:9000/"),
+            ("LEADZONE_S3_REGION", "me-central-1"),
+            ("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "very-secret-key"),
+        ]))
+        .unwrap();
+        let BlobLocation::S3(s3) = &s.blob_store else { panic!("{:?}", s.blob_store) };
+        assert_eq!((s3.bucket.as_str(), s3.prefix.as_str()), ("leadzone-files", "prod"));
+        assert_eq!(s3.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+        assert_eq!(s3.region.as_deref(), Some("me-central-1"));
+        assert!(!format!("{s:?}").contains("very-secret-key"), "settings never print a credential");
+        let s = Settings::from_map(&env(&[("LEADZONE_BLOB_URL", "file:///var/lib/leadzone/files")])).unwrap();
+        assert!(matches!(&s.blob_store, BlobLocation::File(p) if p == std::path::Path::new("/var/lib/leadzone/files")));
+        for (bad, var) in [
+            ("ftp://x", "LEADZONE_BLOB_URL"),
+            ("file://relative", "LEADZONE_BLOB_URL"),
+            ("s3://x", "LEADZONE_BLOB_URL"),
+        ] {
+            assert_eq!(Settings::from_map(&env(&[("LEADZONE_BLOB_URL", bad)])).unwrap_err().var, var, "{bad}");
+        }
+        let half = env(&[("LEADZONE_BLOB_URL", "s3://leadzone-files"), ("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")]);
+        assert_eq!(Settings::from_map(&half).unwrap_err().var, "AWS_SECRET_ACCESS_KEY");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Wiring: the only place that names concrete adapters. `Application::build` migrates (unless
 //! told not to), opens the two restricted pools, assembles the use cases and binds the server.
 
-use crate::config::Settings;
+use crate::config::{BlobLocation, Settings};
 use leadzone_app::{App, AppConfig, SystemClock, UuidV7};
 use leadzone_crypto::{AesGcmBox, Argon2Hasher, RandomTokens, RfcTotp};
 use leadzone_http::HttpState;
@@ -100,7 +100,7 @@ pub async fn build_core(
         tokens: Arc::new(RandomTokens::new()),
         secrets: Arc::new(secrets),
         totp: Arc::new(RfcTotp::new("Leadzone")),
-        blobs: Arc::new(leadzone_providers::LocalBlobStore::new(settings.data_dir.join("blobs"))),
+        blobs: blob_store(settings, leadzone_postgres::PgBlobStore::new(system_db.clone()))?,
         clock: Arc::new(SystemClock),
         ids: Arc::new(UuidV7),
         config: AppConfig {
@@ -124,6 +124,26 @@ pub async fn build_core(
         mail: Arc::new(mail),
     };
     Ok((app, queue, scheduled))
+}
+
+/// The blob store `LEADZONE_BLOB_URL` names.
+fn blob_store(
+    settings: &Settings,
+    in_database: leadzone_postgres::PgBlobStore,
+) -> Result<Arc<dyn leadzone_ports::blobs::BlobStore>, StartupError> {
+    Ok(match &settings.blob_store {
+        BlobLocation::Postgres => Arc::new(in_database),
+        BlobLocation::S3(s3) => {
+            tracing::info!(bucket = %s3.bucket, prefix = %s3.prefix, "files live in S3");
+            Arc::new(leadzone_providers::S3BlobStore::new(s3).map_err(StartupError::Provider)?)
+        }
+        BlobLocation::File(dir) => {
+            if settings.environment == crate::config::Environment::Production {
+                tracing::warn!(dir = %dir.display(), "files live on this machine's disk: other processes cannot read them");
+            }
+            Arc::new(leadzone_providers::LocalBlobStore::new(dir))
+        }
+    })
 }
 
 /// The discovery adapters: Google Places and Hunter over HTTP, with the platform keys when set;

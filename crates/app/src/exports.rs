@@ -4,12 +4,14 @@
 use crate::jobs::{JobControl, JobFailure};
 use crate::leads::ListParams;
 use crate::{App, AppError, Ctx, audit, policy};
+use futures::SinkExt;
 use leadzone_domain::access::Permission;
 use leadzone_domain::entities::{AuditDetails, Job, Lead};
 use leadzone_domain::enums::{AuditEventType, JobType};
 use leadzone_domain::ids::JobId;
 use leadzone_domain::imports::neutralise_formula;
 use leadzone_domain::leads::LeadSort;
+use leadzone_ports::RepoError;
 use leadzone_ports::leads::{LeadPosition, LeadQuery, SortKey};
 use serde_json::json;
 
@@ -40,43 +42,28 @@ impl App {
         policy::require(&ctx, Permission::LeadsExport).map_err(JobFailure::from)?;
         let params = filter_params(job.input.as_ref().and_then(|i| i.get("filter")));
         let (filter, ..) = crate::leads::parse_list_params(&ctx, params).map_err(JobFailure::from)?;
-        let key = format!("exports/{}/{}.csv", job.tenant_id, job.id);
-        // Restarting an export rewrites it from the start: the file is the checkpoint's output.
-        self.blobs.put(&key, b"\xEF\xBB\xBF").await?;
-        let mut header = csv::Writer::from_writer(Vec::new());
-        let _ = header.write_record(EXPORT_COLUMNS);
-        self.blobs.append(&key, &header.into_inner().unwrap_or_default()).await?;
-        let mut after: Option<LeadPosition> = None;
-        let mut rows = 0usize;
-        loop {
-            if control.should_stop() {
-                return Err(JobFailure::Stopped);
+        let key = crate::files::export_key(job.tenant_id, job.id);
+        // The file is written as a stream while the leads are read, a page at a time: a restarted
+        // export writes it again from the start, and the store shows the whole file or none.
+        let (sink, body) = futures::channel::mpsc::channel::<Result<Vec<u8>, RepoError>>(2);
+        let (ctx_ref, filter_ref) = (&ctx, &filter);
+        let produce = async move {
+            let mut sink = sink;
+            let produced = self.write_export(ctx_ref, filter_ref, control, &mut sink).await;
+            if let Err(Some(_)) = &produced {
+                let _ = sink.send(Err(RepoError::Other("the export stopped".into()))).await;
             }
-            let tx = self.uow.begin(job.tenant_id).await?;
-            let visibility = policy::lead_visibility(&ctx, &*tx).await.map_err(JobFailure::from)?;
-            let page = tx
-                .leads()
-                .list(&LeadQuery {
-                    visibility,
-                    filter: filter.clone(),
-                    sort: LeadSort::CreatedAtAsc,
-                    after: after.clone(),
-                    limit: 1000,
-                })
-                .await?;
-            drop(tx);
-            if page.is_empty() {
-                break;
+            produced
+        };
+        let (produced, stored) = futures::join!(produce, self.blobs.put_stream(&key, Box::pin(body)));
+        let rows = match (produced, stored) {
+            (Ok(rows), Ok(_)) => rows,
+            (Err(Some(failure)), _) => return Err(failure),
+            (_, Err(e)) => return Err(e.into()),
+            (Err(None), Ok(_)) => {
+                return Err(JobFailure::from(AppError::Internal("the export file closed early".into())));
             }
-            let mut w = csv::Writer::from_writer(Vec::new());
-            for r in &page {
-                let _ = w.write_record(export_row(&r.lead));
-            }
-            self.blobs.append(&key, &w.into_inner().unwrap_or_default()).await?;
-            rows += page.len();
-            after = page.last().map(|r| LeadPosition { key: SortKey::Time(r.lead.created_at), id: r.lead.id });
-            control.progress(50, &format!("{rows} leads written")).await;
-        }
+        };
         let tx = self.uow.begin(job.tenant_id).await?;
         tx.audit()
             .append(&audit::entry(
@@ -95,13 +82,59 @@ impl App {
         Ok(json!({"rows": rows, "format": "csv", "download": format!("/api/v1/exports/{}/download", job.id)}))
     }
 
-    /// A chunk of a finished export's file; empty at the end.
-    pub async fn export_chunk(&self, ctx: &Ctx, id: JobId, offset: u64, max: usize) -> Result<Vec<u8>, AppError> {
+    /// The CSV of a finished export, to read in chunks.
+    pub async fn export_file(&self, ctx: &Ctx, id: JobId) -> Result<crate::files::BlobRef, AppError> {
         let job = self.get_job(ctx, id).await?;
         if job.kind != JobType::Export || job.status != leadzone_domain::enums::JobStatus::Success {
             return Err(AppError::NotFound);
         }
-        Ok(self.blobs.read_at(&format!("exports/{}/{}.csv", job.tenant_id, job.id), offset, max).await?)
+        Ok(crate::files::BlobRef::new(crate::files::export_key(job.tenant_id, job.id)))
+    }
+
+    /// The export's rows, as CSV pieces into `sink`: the BOM and header, then a piece per page of
+    /// 1,000 leads. `Err(None)`: the store stopped taking pieces (its own error says why).
+    async fn write_export(
+        &self,
+        ctx: &Ctx,
+        filter: &leadzone_domain::leads::LeadFilter,
+        control: &dyn JobControl,
+        sink: &mut futures::channel::mpsc::Sender<Result<Vec<u8>, RepoError>>,
+    ) -> Result<usize, Option<JobFailure>> {
+        let mut header = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
+        let _ = header.write_record(EXPORT_COLUMNS);
+        sink.send(Ok(header.into_inner().unwrap_or_default())).await.map_err(|_| None)?;
+        let mut after: Option<LeadPosition> = None;
+        let mut rows = 0usize;
+        loop {
+            if control.should_stop() {
+                return Err(Some(JobFailure::Stopped));
+            }
+            let tx = self.uow.begin(ctx.tenant_id).await.map_err(|e| Some(e.into()))?;
+            let visibility = policy::lead_visibility(ctx, &*tx).await.map_err(|e| Some(JobFailure::from(e)))?;
+            let page = tx
+                .leads()
+                .list(&LeadQuery {
+                    visibility,
+                    filter: filter.clone(),
+                    sort: LeadSort::CreatedAtAsc,
+                    after: after.clone(),
+                    limit: 1000,
+                })
+                .await
+                .map_err(|e| Some(e.into()))?;
+            drop(tx);
+            if page.is_empty() {
+                return Ok(rows);
+            }
+            let mut w = csv::Writer::from_writer(Vec::new());
+            for r in &page {
+                let _ = w.write_record(export_row(&r.lead));
+            }
+            sink.send(Ok(w.into_inner().unwrap_or_default())).await.map_err(|_| None)?;
+            rows += page.len();
+            after = page.last().map(|r| LeadPosition { key: SortKey::Time(r.lead.created_at), id: r.lead.id });
+            control.progress(50, &format!("{rows} leads written")).await;
+        }
     }
 }
 

@@ -29,12 +29,55 @@ pub const IMPORT_BATCH: usize = 2000;
 const MAX_ERRORS_IN_RESULT: usize = 1000;
 pub const MAX_IMPORT_BYTES: usize = 50 * 1024 * 1024;
 
+/// How to read an uploaded file (`POST /imports`' fields besides the file).
 #[derive(Debug, Clone, Default)]
-pub struct ImportRequest {
-    pub file: Vec<u8>,
+pub struct ImportOptions {
     pub mapping: HashMap<String, String>,
     pub list_id: Option<ListId>,
     pub dry_run: bool,
+}
+
+/// A file streamed into the blob store for an import that has not started yet: what
+/// `App::start_import` needs to know of it without reading it again.
+#[derive(Debug)]
+pub struct ImportUpload {
+    key: String,
+    digest: String,
+    /// The header line (at most `MAX_HEADER_BYTES`).
+    first_line: Vec<u8>,
+    blank: bool,
+}
+
+/// The longest header line checked before the import starts.
+const MAX_HEADER_BYTES: usize = 1024 * 1024;
+
+/// What `upload_import_file` learns of a file while it streams past.
+struct Inspection {
+    digest: Box<dyn leadzone_ports::security::ContentDigest>,
+    size: usize,
+    first_line: Vec<u8>,
+    header_done: bool,
+    blank: bool,
+    too_large: bool,
+}
+
+impl Inspection {
+    fn see(&mut self, piece: &[u8]) -> Result<(), RepoError> {
+        self.size += piece.len();
+        if self.size > MAX_IMPORT_BYTES {
+            self.too_large = true;
+            return Err(RepoError::Other("the file is larger than the import limit".into()));
+        }
+        self.digest.update(piece);
+        self.blank = self.blank && piece.iter().all(u8::is_ascii_whitespace);
+        if !self.header_done {
+            let end = piece.iter().position(|b| *b == b'\n');
+            let take = end.map_or(piece.len(), |e| e + 1).min(MAX_HEADER_BYTES - self.first_line.len());
+            self.first_line.extend_from_slice(&piece[..take]);
+            self.header_done = end.is_some() || self.first_line.len() >= MAX_HEADER_BYTES;
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -146,22 +189,77 @@ struct ImportInput {
 }
 
 impl App {
-    /// `POST /imports`: stores the file and enqueues an IMPORT job.
+    /// `POST /imports`, first half: streams the file into the blob store as it arrives (never
+    /// whole in memory), hashing it and keeping its header line on the way.
+    pub async fn upload_import_file(
+        &self,
+        ctx: &Ctx,
+        body: leadzone_ports::blobs::ByteStream,
+    ) -> Result<ImportUpload, AppError> {
+        policy::require(ctx, Permission::LeadsImport)?;
+        let key = crate::files::import_upload_key(ctx.tenant_id, self.ids.new_id());
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Inspection {
+            digest: self.tokens.digest(),
+            size: 0,
+            first_line: Vec::new(),
+            header_done: false,
+            blank: true,
+            too_large: false,
+        }));
+        let watcher = seen.clone();
+        let body = body.map(move |piece| {
+            let piece = piece?;
+            watcher.lock().map_err(|_| RepoError::Other("upload state poisoned".into()))?.see(&piece)?;
+            Ok(piece)
+        });
+        let stored = self.blobs.put_stream(&key, Box::pin(body)).await;
+        let seen = std::sync::Arc::try_unwrap(seen)
+            .ok()
+            .and_then(|m| m.into_inner().ok())
+            .ok_or_else(|| AppError::Internal("upload state still shared".into()))?;
+        if seen.too_large {
+            return Err(AppError::field("file", "is larger than 50 MB"));
+        }
+        stored?;
+        Ok(ImportUpload { key, digest: seen.digest.finish(), first_line: seen.first_line, blank: seen.blank })
+    }
+
+    /// Removes an upload that will not become an import (a refused request).
+    pub async fn discard_import_upload(&self, upload: ImportUpload) {
+        if let Err(e) = self.blobs.delete(&upload.key).await {
+            tracing::warn!(error = %e, "an unused import upload could not be removed; retention cannot see it");
+        }
+    }
+
+    /// `POST /imports`, second half: checks the file's header and the options and enqueues an
+    /// IMPORT job. A refused request, or a replay of an earlier one, removes the upload.
     pub async fn start_import(
         &self,
         ctx: &Ctx,
-        req: ImportRequest,
+        upload: ImportUpload,
+        options: ImportOptions,
+        idempotency_key: Option<String>,
+    ) -> Result<(Job, bool), AppError> {
+        let started = self.start_uploaded_import(ctx, &upload, options, idempotency_key).await;
+        if !matches!(started, Ok((_, false))) {
+            self.discard_import_upload(upload).await;
+        }
+        started
+    }
+
+    async fn start_uploaded_import(
+        &self,
+        ctx: &Ctx,
+        upload: &ImportUpload,
+        req: ImportOptions,
         idempotency_key: Option<String>,
     ) -> Result<(Job, bool), AppError> {
         policy::require(ctx, Permission::LeadsImport)?;
-        if req.file.len() > MAX_IMPORT_BYTES {
-            return Err(AppError::field("file", "is larger than 50 MB"));
-        }
-        if req.file.iter().all(u8::is_ascii_whitespace) {
+        if upload.blank {
             return Err(AppError::field("file", "is empty"));
         }
         // Check the header now: a file no column of which is a company name is refused at once.
-        let text = decode_csv(&req.file);
+        let text = decode_csv(&upload.first_line);
         let (headers, _) = parse_csv(text.lines().next().map(|l| format!("{l}\n")).unwrap_or_default().as_str())?;
         map_headers(&headers, &req.mapping)?;
         if let Some(list) = req.list_id {
@@ -175,7 +273,7 @@ impl App {
         }
         let request_hash = self.tokens.hash(&format!(
             "{}|{:?}|{:?}|{}",
-            self.tokens.hash(&String::from_utf8_lossy(&req.file)),
+            upload.digest,
             {
                 let mut m: Vec<_> = req.mapping.iter().collect();
                 m.sort();
@@ -184,7 +282,6 @@ impl App {
             req.list_id,
             req.dry_run
         ));
-        let blob_key = format!("imports/{}/{}.csv", ctx.tenant_id, self.ids.new_id());
         let idempotency = idempotency_key.map(|k| (k, request_hash));
         if let Some((key, hash)) = &idempotency {
             let tx = self.uow.begin(ctx.tenant_id).await?;
@@ -192,8 +289,8 @@ impl App {
                 return crate::jobs::replay(existing, hash);
             }
         }
-        self.blobs.put(&blob_key, &req.file).await?;
-        let input = json!({"blobKey": blob_key, "mapping": req.mapping, "listId": req.list_id, "dryRun": req.dry_run});
+        let input =
+            json!({"blobKey": upload.key, "mapping": req.mapping, "listId": req.list_id, "dryRun": req.dry_run});
         self.enqueue(ctx, JobType::Import, input, idempotency).await
     }
 
@@ -314,7 +411,7 @@ impl App {
         }
 
         // The rejected rows, with their reasons, as a CSV to download.
-        let errors_key = format!("imports/{}/{}-errors.csv", job.tenant_id, job.id);
+        let errors_key = crate::files::import_errors_key(job.tenant_id, job.id);
         self.blobs.put(&errors_key, &errors_csv(&headers, &rows, &all_errors)).await?;
         result.errors_csv = Some(format!("/api/v1/imports/{}/errors.csv", job.id));
 
@@ -516,12 +613,12 @@ impl App {
         written
     }
 
-    /// The rejected rows of an import, as CSV (UTF-8 with BOM).
-    pub async fn import_errors_csv(&self, ctx: &Ctx, id: JobId) -> Result<Vec<u8>, AppError> {
+    /// The rejected rows of a finished import, as CSV (UTF-8 with BOM), to read in chunks.
+    pub async fn import_errors_file(&self, ctx: &Ctx, id: JobId) -> Result<crate::files::BlobRef, AppError> {
         let job = self.get_job(ctx, id).await?;
         if job.kind != JobType::Import || job.status != leadzone_domain::enums::JobStatus::Success {
             return Err(AppError::NotFound);
         }
-        Ok(self.blobs.get(&format!("imports/{}/{}-errors.csv", job.tenant_id, job.id)).await?)
+        Ok(crate::files::BlobRef::new(crate::files::import_errors_key(job.tenant_id, job.id)))
     }
 }

@@ -16,6 +16,7 @@ pub mod cursor;
 pub mod discovery;
 pub mod error;
 pub mod exports;
+pub mod files;
 pub mod flags;
 pub mod health;
 pub mod identity;
@@ -84,7 +85,7 @@ pub struct App {
     pub tokens: Arc<dyn Tokens>,
     pub secrets: Arc<dyn SecretBox>,
     pub totp: Arc<dyn Totp>,
-    pub blobs: Arc<dyn leadzone_ports::jobs::BlobStore>,
+    pub blobs: Arc<dyn leadzone_ports::blobs::BlobStore>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn Ids>,
     pub config: AppConfig,

@@ -142,7 +142,7 @@ pub fn app_with_txs(txs: Vec<FakeTx>) -> crate::App {
         tokens: Arc::new(leadzone_ports::security::MockTokens::new()),
         secrets: Arc::new(leadzone_ports::security::MockSecretBox::new()),
         totp: Arc::new(leadzone_ports::security::MockTotp::new()),
-        blobs: Arc::new(leadzone_ports::jobs::MockBlobStore::new()),
+        blobs: Arc::new(leadzone_ports::blobs::MockBlobStore::new()),
         clock: Arc::new(FixedClock(now())),
         ids: Arc::new(crate::UuidV7),
         config: crate::AppConfig::default(),

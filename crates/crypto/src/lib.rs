@@ -140,6 +140,18 @@ impl RandomTokens {
     }
 }
 
+struct Sha256Digest(ring::digest::Context);
+
+impl leadzone_ports::security::ContentDigest for Sha256Digest {
+    fn update(&mut self, data: &[u8]) {
+        self.0.update(data);
+    }
+
+    fn finish(self: Box<Self>) -> String {
+        hex::encode(self.0.finish().as_ref())
+    }
+}
+
 impl Default for RandomTokens {
     fn default() -> Self {
         Self::new()
@@ -168,6 +180,10 @@ impl Tokens for RandomTokens {
 
     fn hmac_sha256(&self, key: &[u8], data: &[u8]) -> Vec<u8> {
         ring::hmac::sign(&ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key), data).as_ref().to_vec()
+    }
+
+    fn digest(&self) -> Box<dyn leadzone_ports::security::ContentDigest> {
+        Box::new(Sha256Digest(ring::digest::Context::new(&ring::digest::SHA256)))
     }
 
     fn checksum_valid(&self, token: &str) -> bool {
@@ -210,6 +226,21 @@ mod tests {
         assert_eq!(base62(&[62]), "10");
         assert_eq!(base62(&[0, 1]), "01");
         assert_eq!(base62(&[0xff, 0xff]), "H31");
+    }
+
+    #[test]
+    fn a_digest_fed_in_pieces_equals_the_hash_of_the_whole() {
+        let t = RandomTokens::new();
+        let whole = "name,city\nشركة,الرياض\n";
+        for split in [0, 1, 5, whole.len() - 1, whole.len()] {
+            let mut d = t.digest();
+            d.update(&whole.as_bytes()[..split]);
+            d.update(&whole.as_bytes()[split..]);
+            assert_eq!(d.finish(), t.hash(whole), "split at {split}");
+        }
+        let mut other = t.digest();
+        other.update(b"name,city\n");
+        assert_ne!(other.finish(), t.hash(whole));
     }
 
     #[test]

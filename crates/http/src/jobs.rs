@@ -9,13 +9,17 @@ use crate::typed::{Json, check_query};
 use crate::{HttpState, path_id, query_pairs, query_param};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use futures::SinkExt;
 use futures::StreamExt;
 use leadzone_app::AppError;
-use leadzone_app::imports::{ImportRequest, MAX_IMPORT_BYTES};
+use leadzone_app::Ctx;
+use leadzone_app::files::{BlobRef, DOWNLOAD_CHUNK};
+use leadzone_app::imports::{ImportOptions, ImportUpload, MAX_IMPORT_BYTES};
 use leadzone_app::jobs::JobListParams;
 use leadzone_domain::entities::{Job, JobLog};
 use leadzone_domain::enums::{JobEntityType, JobStatus, JobType, LogLevel};
 use leadzone_domain::ids::{JobId, ListId};
+use leadzone_ports::RepoError;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -188,7 +192,11 @@ fn list_param(raw: Option<String>) -> Result<Option<ListId>, ApiError> {
     }
 }
 
-async fn read_limited(mut payload: actix_web::dev::Payload, limit: usize) -> Result<Vec<u8>, ApiError> {
+async fn read_limited<S, E>(payload: &mut S, limit: usize) -> Result<Vec<u8>, ApiError>
+where
+    S: futures::Stream<Item = Result<web::Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
     let mut buf = Vec::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| ApiError::BadRequest(e.to_string()))?;
@@ -257,51 +265,139 @@ async fn import(
     check_query::<ImportQuery>(&q)?;
     let content_type =
         req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
-    let mut request = ImportRequest {
+    let mut options = ImportOptions {
         list_id: list_param(query_param(&q, "listId"))?,
         dry_run: bool_param(query_param(&q, "dryRun"), "dryRun")?,
         ..Default::default()
     };
-    if content_type.starts_with("multipart/form-data") {
-        let mut multipart = actix_multipart::Multipart::new(req.headers(), payload.into_inner());
-        let mut total = 0usize;
-        while let Some(field) = multipart.next().await {
-            let mut field = field.map_err(|e| ApiError::BadRequest(e.to_string()))?;
-            let name = field.name().unwrap_or("").to_owned();
-            let mut data = Vec::new();
-            while let Some(chunk) = field.next().await {
-                let chunk = chunk.map_err(|e| ApiError::BadRequest(e.to_string()))?;
-                total += chunk.len();
-                if total > MAX_IMPORT_BYTES {
-                    return Err(ApiError::PayloadTooLarge);
+    let mut upload: Option<ImportUpload> = None;
+    let read = async {
+        if content_type.starts_with("multipart/form-data") {
+            let mut multipart = actix_multipart::Multipart::new(req.headers(), payload.into_inner());
+            while let Some(field) = multipart.next().await {
+                let mut field = field.map_err(|e| ApiError::BadRequest(e.to_string()))?;
+                let name = field.name().unwrap_or("").to_owned();
+                if name == "file" {
+                    if upload.is_some() {
+                        return Err(AppError::field("file", "must be sent once").into());
+                    }
+                    upload = Some(stream_upload(&state, &ctx, &mut field).await?);
+                    continue;
                 }
-                data.extend_from_slice(&chunk);
-            }
-            let text = || String::from_utf8_lossy(&data).trim().to_owned();
-            match name.as_str() {
-                "file" => request.file = data,
-                "mapping" => {
-                    request.mapping = serde_json::from_slice::<HashMap<String, String>>(&data)
-                        .map_err(|_| AppError::field("mapping", "must be a JSON object of column → field"))?
+                let data = read_limited(&mut field, MAX_FORM_FIELD_BYTES).await?;
+                let text = || String::from_utf8_lossy(&data).trim().to_owned();
+                match name.as_str() {
+                    "mapping" => {
+                        options.mapping = serde_json::from_slice::<HashMap<String, String>>(&data)
+                            .map_err(|_| AppError::field("mapping", "must be a JSON object of column → field"))?
+                    }
+                    "listId" => options.list_id = list_param(Some(text()))?,
+                    "dryRun" => options.dry_run = bool_param(Some(text()), "dryRun")?,
+                    _ => {}
                 }
-                "listId" => request.list_id = list_param(Some(text()))?,
-                "dryRun" => request.dry_run = bool_param(Some(text()), "dryRun")?,
-                _ => {}
             }
+            Ok(())
+        } else if content_type.starts_with("text/csv")
+            || content_type.starts_with("application/csv")
+            || content_type.starts_with("text/plain")
+        {
+            upload = Some(stream_upload(&state, &ctx, &mut payload.into_inner()).await?);
+            Ok(())
+        } else {
+            Err(AppError::field("Content-Type", "must be text/csv or multipart/form-data").into())
         }
-    } else if content_type.starts_with("text/csv")
-        || content_type.starts_with("application/csv")
-        || content_type.starts_with("text/plain")
-    {
-        request.file = read_limited(payload.into_inner(), MAX_IMPORT_BYTES).await?;
-    } else {
-        return Err(AppError::field("Content-Type", "must be text/csv or multipart/form-data").into());
     }
-    if request.file.is_empty() {
+    .await;
+    if let Err(e) = read {
+        if let Some(u) = upload {
+            state.app.discard_import_upload(u).await;
+        }
+        return Err(e);
+    }
+    let Some(upload) = upload else {
         return Err(AppError::field("file", "is required").into());
-    }
-    let (job, _) = state.app.start_import(&ctx, request, key).await?;
+    };
+    let (job, _) = state.app.start_import(&ctx, upload, options, key).await?;
     Ok(accepted(&job))
+}
+
+/// A form field besides the file (`mapping`, `listId`, `dryRun`) is small.
+const MAX_FORM_FIELD_BYTES: usize = 64 * 1024;
+
+/// Streams a request body, or a form's file field, into the app's upload as it arrives: at most
+/// two pieces wait between the two. The body's own failure (a client that went away, more than
+/// 50 MB) wins over the store's, which only saw its stream end in an error.
+async fn stream_upload<S, E>(state: &HttpState, ctx: &Ctx, source: &mut S) -> Result<ImportUpload, ApiError>
+where
+    S: futures::Stream<Item = Result<web::Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let (sink, body) = futures::channel::mpsc::channel::<Result<Vec<u8>, RepoError>>(2);
+    let pump = async move {
+        let mut sink = sink;
+        let mut total = 0usize;
+        while let Some(chunk) = source.next().await {
+            let failure = match chunk {
+                Ok(chunk) if total + chunk.len() <= MAX_IMPORT_BYTES => {
+                    total += chunk.len();
+                    if sink.send(Ok(chunk.to_vec())).await.is_err() {
+                        // The store stopped reading; its error tells why.
+                        return Ok(());
+                    }
+                    continue;
+                }
+                Ok(_) => ApiError::PayloadTooLarge,
+                Err(e) => ApiError::BadRequest(e.to_string()),
+            };
+            let _ = sink.send(Err(RepoError::Other("the upload broke off".into()))).await;
+            return Err(failure);
+        }
+        Ok(())
+    };
+    let (pumped, stored) = futures::join!(pump, state.app.upload_import_file(ctx, Box::pin(body)));
+    match (pumped, stored) {
+        (Ok(()), stored) => Ok(stored?),
+        (Err(e), Ok(upload)) => {
+            state.app.discard_import_upload(upload).await;
+            Err(e)
+        }
+        (Err(e), Err(_)) => Err(e),
+    }
+}
+
+/// A stored file as a streamed response body, read in chunks. The first chunk is read before the
+/// answer starts, so a file that is not there is a 404 and not an empty 200; a read that fails
+/// later breaks the response off (the client sees an incomplete body, never a shorter file).
+async fn stream_file(state: &HttpState, file: BlobRef) -> Result<HttpResponse, ApiError> {
+    let first = state.app.read_file(&file, 0, DOWNLOAD_CHUNK).await?;
+    let app = state.app.clone();
+    let stream = futures::stream::unfold((Some(first), 0u64, false), move |(chunk, offset, done)| {
+        let (app, file) = (app.clone(), file.clone());
+        async move {
+            if done {
+                return None;
+            }
+            let chunk = match chunk {
+                Some(c) => c,
+                None => match app.read_file(&file, offset, DOWNLOAD_CHUNK).await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        tracing::error!(error = %e, "a download broke off");
+                        return Some((
+                            Err(actix_web::error::ErrorInternalServerError("read failed")),
+                            (None, offset, true),
+                        ));
+                    }
+                },
+            };
+            if chunk.is_empty() {
+                return None;
+            }
+            let next = offset + chunk.len() as u64;
+            Some((Ok::<_, actix_web::Error>(web::Bytes::from(chunk)), (None, next, false)))
+        }
+    });
+    Ok(HttpResponse::Ok().content_type("text/csv; charset=utf-8").streaming(stream))
 }
 
 /// The only export format.
@@ -524,31 +620,14 @@ async fn download(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id: JobId = path_id(&id)?;
-    // The first chunk proves the export exists and is readable before the 200 goes out.
-    let first = state.app.export_chunk(&ctx, id, 0, 256 * 1024).await?;
-    let app = state.app.clone();
-    let stream = futures::stream::unfold((Some(first), first_len_placeholder()), move |(chunk, offset)| {
-        let (app, ctx) = (app.clone(), ctx.clone());
-        async move {
-            let chunk = match chunk {
-                Some(c) => c,
-                None => app.export_chunk(&ctx, id, offset, 256 * 1024).await.ok()?,
-            };
-            if chunk.is_empty() {
-                return None;
-            }
-            let next = offset + chunk.len() as u64;
-            Some((Ok::<_, actix_web::Error>(web::Bytes::from(chunk)), (None, next)))
-        }
-    });
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"leads-{id}.csv\"")))
-        .streaming(stream))
-}
-
-fn first_len_placeholder() -> u64 {
-    0
+    let file = state.app.export_file(&ctx, id).await?;
+    let mut res = stream_file(&state, file).await?;
+    res.headers_mut().insert(
+        header::CONTENT_DISPOSITION,
+        header::HeaderValue::from_str(&format!("attachment; filename=\"leads-{id}.csv\""))
+            .map_err(|e| ApiError::from(AppError::Internal(e.to_string())))?,
+    );
+    Ok(res)
 }
 
 #[utoipa::path(
@@ -563,11 +642,13 @@ async fn import_errors(
     Authed(ctx): Authed,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let bytes = state.app.import_errors_csv(&ctx, path_id(&id)?).await?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((header::CONTENT_DISPOSITION, "attachment; filename=\"import-errors.csv\""))
-        .body(bytes))
+    let file = state.app.import_errors_file(&ctx, path_id(&id)?).await?;
+    let mut res = stream_file(&state, file).await?;
+    res.headers_mut().insert(
+        header::CONTENT_DISPOSITION,
+        header::HeaderValue::from_static("attachment; filename=\"import-errors.csv\""),
+    );
+    Ok(res)
 }
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {

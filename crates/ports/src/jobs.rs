@@ -7,7 +7,7 @@
 use crate::RepoError;
 use leadzone_domain::entities::{Job, JobError, JobLog};
 use leadzone_domain::enums::{JobEntityType, JobStatus, JobType, LogLevel};
-use leadzone_domain::ids::{JobId, UserId};
+use leadzone_domain::ids::{JobId, TenantId, UserId};
 use time::{Duration, OffsetDateTime};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -152,22 +152,6 @@ pub trait JobQueue: Send + Sync {
     async fn try_schedule(&self, name: &str, now: OffsetDateTime, next: OffsetDateTime) -> Result<bool, RepoError>;
 }
 
-/// Files the system keeps: import uploads, export results, error reports, archives.
-#[cfg_attr(feature = "mock", mockall::automock)]
-#[async_trait::async_trait]
-pub trait BlobStore: Send + Sync {
-    /// Writes (or replaces) a whole object.
-    async fn put(&self, key: &str, data: &[u8]) -> Result<(), RepoError>;
-    /// Appends to an object, creating it.
-    async fn append(&self, key: &str, data: &[u8]) -> Result<(), RepoError>;
-    /// # Errors
-    /// `NotFound` when no such object exists.
-    async fn get(&self, key: &str) -> Result<Vec<u8>, RepoError>;
-    /// Up to `max` bytes from `offset`; empty at the end.
-    async fn read_at(&self, key: &str, offset: u64, max: usize) -> Result<Vec<u8>, RepoError>;
-    async fn delete(&self, key: &str) -> Result<(), RepoError>;
-}
-
 /// Tables whose old rows are archived before they are removed (data-model.md, Retention).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ArchiveTable {
@@ -184,14 +168,26 @@ impl ArchiveTable {
     }
 }
 
+/// A finished job past retention (see `RetentionStore::expired_jobs`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExpiredJob {
+    pub id: JobId,
+    pub tenant_id: TenantId,
+    pub kind: JobType,
+    pub input: Option<serde_json::Value>,
+}
+
 /// The retention policy's storage side (system role: it crosses tenants).
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait::async_trait]
 pub trait RetentionStore: Send + Sync {
     /// Deletes job logs created before `before`; returns how many.
     async fn purge_job_logs(&self, before: OffsetDateTime) -> Result<u64, RepoError>;
-    /// Deletes finished jobs completed before `before` (their logs go with them).
-    async fn purge_finished_jobs(&self, before: OffsetDateTime) -> Result<u64, RepoError>;
+    /// Up to `limit` finished jobs completed before `before`, oldest first: what retention
+    /// removes, with what locates their files.
+    async fn expired_jobs(&self, before: OffsetDateTime, limit: u64) -> Result<Vec<ExpiredJob>, RepoError>;
+    /// Deletes these jobs (their logs go with them); returns how many.
+    async fn delete_jobs(&self, ids: &[JobId]) -> Result<u64, RepoError>;
     /// Up to `limit` rows older than `before`, oldest first, as (id, row as JSON).
     async fn archive_batch(
         &self,

@@ -4,6 +4,7 @@
 //!
 //! Every trait documents what an adapter MUST return in its `# Errors` section.
 
+pub mod blobs;
 pub mod discovery;
 pub mod error;
 pub mod integrations;

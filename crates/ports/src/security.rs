@@ -45,6 +45,16 @@ pub trait Tokens: Send + Sync {
     fn checksum_valid(&self, token: &str) -> bool;
     /// HMAC-SHA256 of `data` under `key` (webhook signatures).
     fn hmac_sha256(&self, key: &[u8], data: &[u8]) -> Vec<u8>;
+    /// A SHA-256 fed piece by piece (a streamed upload), whose `finish` equals `hash` of the
+    /// whole: the same bytes give the same digest however they were split.
+    fn digest(&self) -> Box<dyn ContentDigest>;
+}
+
+/// An incremental SHA-256 (see `Tokens::digest`).
+pub trait ContentDigest: Send {
+    fn update(&mut self, data: &[u8]);
+    /// Lowercase hex.
+    fn finish(self: Box<Self>) -> String;
 }
 
 /// Symmetric encryption of secrets the server must read back (AES-256-GCM with key ids).

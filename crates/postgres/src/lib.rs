@@ -8,6 +8,7 @@
 mod api_keys;
 mod audit;
 mod billing;
+mod blobs;
 mod entities;
 mod error;
 mod flags;
@@ -25,6 +26,7 @@ mod system;
 mod team;
 mod tx;
 
+pub use blobs::PgBlobStore;
 pub use error::db_err;
 pub use jobs::{JOBS_CHANNEL, PgJobQueue};
 pub use mail::PgMailOutbox;

@@ -3,8 +3,9 @@
 //! `leadzone.audit_retention`, which the immutability trigger checks together with the role.
 
 use crate::error::db_err;
+use leadzone_domain::ids::JobId;
 use leadzone_ports::RepoError;
-use leadzone_ports::jobs::{ArchiveTable, RetentionStore};
+use leadzone_ports::jobs::{ArchiveTable, ExpiredJob, RetentionStore};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait};
 use time::OffsetDateTime;
 
@@ -41,13 +42,39 @@ impl RetentionStore for PgRetention {
         Ok(res.rows_affected())
     }
 
-    async fn purge_finished_jobs(&self, before: OffsetDateTime) -> Result<u64, RepoError> {
+    async fn expired_jobs(&self, before: OffsetDateTime, limit: u64) -> Result<Vec<ExpiredJob>, RepoError> {
+        let rows = self
+            .db
+            .query_all_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT id, tenant_id, type::text AS kind, input FROM jobs
+                  WHERE status IN ('SUCCESS', 'FAILED', 'CANCELLED') AND completed_at < $1
+                  ORDER BY completed_at, id LIMIT $2",
+                [before.into(), (limit as i64).into()],
+            ))
+            .await
+            .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                let kind: String = r.try_get("", "kind").map_err(db_err)?;
+                Ok(ExpiredJob {
+                    id: r.try_get::<uuid::Uuid>("", "id").map_err(db_err)?.into(),
+                    tenant_id: r.try_get::<uuid::Uuid>("", "tenant_id").map_err(db_err)?.into(),
+                    kind: kind.parse().map_err(|e: leadzone_domain::DomainError| RepoError::Other(e.to_string()))?,
+                    input: r.try_get("", "input").map_err(db_err)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn delete_jobs(&self, ids: &[JobId]) -> Result<u64, RepoError> {
+        let ids: Vec<uuid::Uuid> = ids.iter().map(|i| i.as_uuid()).collect();
         let res = self
             .db
             .execute_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
-                "DELETE FROM jobs WHERE status IN ('SUCCESS', 'FAILED', 'CANCELLED') AND completed_at < $1",
-                [before.into()],
+                "DELETE FROM jobs WHERE id = ANY($1)",
+                [ids.into()],
             ))
             .await
             .map_err(db_err)?;

@@ -1,4 +1,5 @@
-//! Outbound adapters and local doubles: the local blob store (files under the data directory),
+//! Outbound adapters and local doubles: the blob stores (S3-compatible object storage, or files
+//! under the data directory),
 //! mail (SMTP, or the log in development), and lead discovery — Google Places (New) Text Search
 //! and Hunter Domain Search over the shared [`outbound`] client, with their development doubles.
 //! The other HTTP providers (WhatsApp Cloud API, chat completions, HubSpot, Slack) join as their
@@ -6,7 +7,7 @@
 //! The website surveyor ([`survey`]) has its own client: it fetches URLs a tenant controls, so
 //! only through the [`ssrf`] guard.
 
-pub mod blob;
+pub mod blobs;
 pub mod discovery_doubles;
 pub mod hunter;
 pub mod mail;
@@ -16,7 +17,8 @@ pub mod reports;
 pub mod ssrf;
 pub mod survey;
 
-pub use blob::LocalBlobStore;
+pub use blobs::local::LocalBlobStore;
+pub use blobs::s3::{S3BlobStore, S3Settings};
 pub use discovery_doubles::{DevContacts, DevPlaces};
 pub use hunter::Hunter;
 pub use mail::{LogMailer, SmtpMailer};

@@ -7,6 +7,8 @@
 //! database is dropped when its `TestDb` goes out of scope.
 #![allow(clippy::expect_used, clippy::panic, clippy::unwrap_used)]
 
+pub mod s3;
+
 use leadzone_migrations::{Migrator, MigratorTrait, migration_sources};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
 use tokio::sync::OnceCell;

@@ -90,7 +90,7 @@ pub fn capture_logs() -> (LogBuffer, CaptureGuard) {
     INSTALLED.get_or_init(|| {
         let subscriber = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::new(
-                "leadzone_providers=trace,reqwest=trace,hyper=trace,hyper_util=trace,rustls=trace",
+                "leadzone_providers=trace,object_store=trace,reqwest=trace,hyper=trace,hyper_util=trace,rustls=trace",
             ))
             .with_ansi(false)
             .with_writer(ThreadRouter)

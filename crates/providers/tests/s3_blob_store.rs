@@ -1,0 +1,117 @@
+//! The S3 blob store against a real S3-compatible server (`moto_server`, started per test by the
+//! testkit): whole and streamed (multipart) writes, ranged reads, deletes, the port's NotFound, and
+//! credentials that appear in no log line and no error.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use leadzone_ports::RepoError;
+use leadzone_ports::blobs::{BlobStore, ByteStream};
+use leadzone_providers::{S3BlobStore, S3Settings};
+use leadzone_testkit::s3::{MotoServer, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY};
+use secrecy::SecretString;
+use support::capture_logs;
+
+fn settings(server: &MotoServer, bucket: &str, prefix: &str) -> S3Settings {
+    S3Settings {
+        bucket: bucket.into(),
+        prefix: prefix.into(),
+        endpoint: Some(server.endpoint.clone()),
+        region: Some("us-east-1".into()),
+        access_key_id: Some(S3_ACCESS_KEY_ID.into()),
+        secret_access_key: Some(SecretString::from(S3_SECRET_ACCESS_KEY)),
+        session_token: None,
+    }
+}
+
+fn pieces(data: &[u8], size: usize) -> ByteStream {
+    let parts: Vec<Result<Vec<u8>, RepoError>> = data.chunks(size).map(|c| Ok(c.to_vec())).collect();
+    Box::pin(futures::stream::iter(parts))
+}
+
+/// Bytes that differ at every offset, so a wrong range is seen.
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 7 + i / 251) as u8).collect()
+}
+
+#[tokio::test]
+async fn put_get_ranges_multipart_and_delete_against_a_real_s3_server() {
+    let (logs, _guard) = capture_logs();
+    let server = MotoServer::start().await;
+    server.create_bucket("leadzone-files").await;
+    let store = S3BlobStore::new(&settings(&server, "leadzone-files", "prod/eu")).unwrap();
+
+    // A small object, whole.
+    store.put("exports/t1/j1.csv", "name,city\nشركة,الرياض\n".as_bytes()).await.unwrap();
+    assert_eq!(store.get("exports/t1/j1.csv").await.unwrap(), "name,city\nشركة,الرياض\n".as_bytes());
+    // Ranged reads: inside, across the end, at and past the end.
+    assert_eq!(store.read_at("exports/t1/j1.csv", 5, 4).await.unwrap(), b"city");
+    assert_eq!(store.read_at("exports/t1/j1.csv", 10, 1000).await.unwrap(), "شركة,الرياض\n".as_bytes());
+    let len = "name,city\nشركة,الرياض\n".len() as u64;
+    assert_eq!(store.read_at("exports/t1/j1.csv", len, 10).await.unwrap(), b"");
+    assert_eq!(store.read_at("exports/t1/j1.csv", len + 100, 10).await.unwrap(), b"");
+
+    // A streamed object larger than a part goes up as a multipart upload, in 1 MiB pieces.
+    let big = pattern(19 * 1024 * 1024 + 12_345);
+    let written = store.put_stream("imports/t1/u1.csv", pieces(&big, 1024 * 1024)).await.unwrap();
+    assert_eq!(written, big.len() as u64);
+    assert_eq!(store.get("imports/t1/u1.csv").await.unwrap(), big);
+    let at = 8 * 1024 * 1024 - 3;
+    assert_eq!(store.read_at("imports/t1/u1.csv", at as u64, 10).await.unwrap(), big[at..at + 10]);
+    // A small stream is one PUT, and an empty one an empty object (not a missing one).
+    assert_eq!(store.put_stream("imports/t1/small.csv", pieces(b"a,b\n", 2)).await.unwrap(), 4);
+    assert_eq!(store.get("imports/t1/small.csv").await.unwrap(), b"a,b\n");
+    assert_eq!(store.put_stream("imports/t1/empty.csv", pieces(b"", 1)).await.unwrap(), 0);
+    assert_eq!(store.get("imports/t1/empty.csv").await.unwrap(), b"");
+
+    // A stream that fails half way (the client went away) leaves the earlier object as it was.
+    let mut failing: Vec<Result<Vec<u8>, RepoError>> = big.chunks(1024 * 1024).map(|c| Ok(c.to_vec())).collect();
+    failing.truncate(12);
+    failing.push(Err(RepoError::Other("the upload broke off".into())));
+    let err = store.put_stream("exports/t1/j1.csv", Box::pin(futures::stream::iter(failing))).await.unwrap_err();
+    assert_eq!(err, RepoError::Other("the upload broke off".into()));
+    assert_eq!(store.get("exports/t1/j1.csv").await.unwrap(), "name,city\nشركة,الرياض\n".as_bytes());
+
+    // Keys live under the prefix: a store without it does not see them.
+    let bare = S3BlobStore::new(&settings(&server, "leadzone-files", "")).unwrap();
+    assert_eq!(bare.get("exports/t1/j1.csv").await, Err(RepoError::NotFound));
+    assert_eq!(bare.get("prod/eu/exports/t1/j1.csv").await.unwrap().len() as u64, len);
+
+    // Missing keys are the port's NotFound; deleting one is not an error.
+    assert_eq!(store.get("exports/t1/missing.csv").await, Err(RepoError::NotFound));
+    assert_eq!(store.read_at("exports/t1/missing.csv", 0, 10).await, Err(RepoError::NotFound));
+    store.delete("imports/t1/u1.csv").await.unwrap();
+    assert_eq!(store.get("imports/t1/u1.csv").await, Err(RepoError::NotFound));
+    store.delete("imports/t1/u1.csv").await.unwrap();
+
+    // Keys that could leave the prefix are refused before any request.
+    for bad in ["../x", "/abs", "a//b", ""] {
+        assert!(store.put(bad, b"x").await.is_err(), "{bad:?}");
+    }
+
+    // A bucket that does not exist: an error that names neither credential.
+    let missing = S3BlobStore::new(&settings(&server, "no-such-bucket", "")).unwrap();
+    let err = missing.put("a.csv", b"x").await.unwrap_err().to_string();
+    assert!(!err.contains(S3_SECRET_ACCESS_KEY), "{err}");
+
+    let logged = logs.contents();
+    assert!(!logged.is_empty(), "the HTTP stack's logs were captured");
+    assert!(!logged.contains(S3_SECRET_ACCESS_KEY), "the secret key was logged");
+    assert!(!format!("{store:?}").contains(S3_SECRET_ACCESS_KEY));
+}
+
+#[tokio::test]
+async fn a_closed_port_is_an_error_that_shows_no_credential() {
+    let (logs, _guard) = capture_logs();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut s = S3Settings::from_url("s3://leadzone-files/p").unwrap();
+    s.endpoint = Some(format!("http://127.0.0.1:{port}"));
+    s.region = Some("us-east-1".into());
+    s.access_key_id = Some(S3_ACCESS_KEY_ID.into());
+    s.secret_access_key = Some(SecretString::from(S3_SECRET_ACCESS_KEY));
+    let store = S3BlobStore::new(&s).unwrap();
+    let err = store.get("a.csv").await.unwrap_err();
+    assert!(matches!(&err, RepoError::Other(m) if m.starts_with("object storage")), "{err:?}");
+    assert!(!err.to_string().contains(S3_SECRET_ACCESS_KEY));
+    assert!(!logs.contents().contains(S3_SECRET_ACCESS_KEY));
+}
