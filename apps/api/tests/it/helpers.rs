@@ -269,6 +269,19 @@ impl TestApp {
         self.db.owner().await.execute_unprepared(statement).await.expect("sql");
     }
 
+    pub async fn sql_string(&self, query: &str) -> String {
+        use sea_orm::ConnectionTrait;
+        let row = self
+            .db
+            .owner()
+            .await
+            .query_one_raw(sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, query.to_owned()))
+            .await
+            .expect("sql")
+            .expect("a row");
+        row.try_get_by_index::<String>(0).expect("text")
+    }
+
     pub async fn sql_i64(&self, query: &str) -> i64 {
         use sea_orm::ConnectionTrait;
         let row = self

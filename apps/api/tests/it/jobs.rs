@@ -5,7 +5,7 @@
 use crate::helpers::*;
 use serde_json::{Value, json};
 
-fn arabic_csv(rows: usize) -> String {
+pub(crate) fn arabic_csv(rows: usize) -> String {
     let mut csv = String::from("اسم الشركة,المدينة,الجوال,البريد الإلكتروني\n");
     for i in 0..rows {
         let phone = if i % 100 == 7 {

@@ -11,6 +11,7 @@ mod cors_browser;
 mod csv_safety;
 mod discovery;
 mod docs_page;
+mod files;
 mod health;
 mod helpers;
 mod identity;

@@ -1,6 +1,7 @@
 //! Integration tests of the Postgres adapter against a real PostgreSQL: one fresh database per test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+mod blobs;
 mod jobs;
 mod mail;
 mod repos;
