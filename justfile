@@ -42,6 +42,11 @@ bench-leads:
 bench-import:
     cargo bench -p leadzone-api --bench import
 
+# A 1,000,000-row import and its export through each blob store (local folder, PostgreSQL, S3 via
+# a local moto_server): time and the server's peak RSS.
+bench-files:
+    cargo bench -p leadzone-api --bench files
+
 # No-op jobs claimed and completed per second with 4 workers.
 bench-jobs:
     cargo bench -p leadzone-api --bench jobs

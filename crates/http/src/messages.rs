@@ -103,6 +103,7 @@ const TABLE: &[(&str, &str)] = &[
     ("is not a job status", "ليست حالة مهمة"),
     ("is larger than {n} MB", "أكبر من {n} ميغابايت"),
     ("is empty", "فارغ"),
+    ("must be sent once", "يجب أن يُرسل مرة واحدة"),
     ("invalid lead", "عميل محتمل غير صالح"),
     ("ids or a filter is required", "يلزم تحديد المعرّفات أو فلتر"),
     ("give ids or a filter, not both", "حدّد المعرّفات أو فلترًا، لا كليهما"),
