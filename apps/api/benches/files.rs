@@ -54,7 +54,8 @@ struct Run {
 }
 
 async fn run(name: &str, csv: &[u8], rows: usize, store: &[(String, String)]) -> Run {
-    let server_url = std::env::var("BENCH_DATABASE_SERVER").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let server_url =
+        std::env::var("BENCH_DATABASE_SERVER").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
     let db_name = format!("leadzone_bench_files_{name}");
     let admin = Database::connect(format!("{server_url}/postgres")).await.unwrap();
     admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {db_name} WITH (FORCE)")).await.unwrap();
@@ -94,7 +95,11 @@ async fn run(name: &str, csv: &[u8], rows: usize, store: &[(String, String)]) ->
 
     let started = Instant::now();
     let res = json(
-        client.post(format!("{base}/api/v1/imports")).bearer_auth(&token).header("content-type", "text/csv").body(csv.to_vec()),
+        client
+            .post(format!("{base}/api/v1/imports"))
+            .bearer_auth(&token)
+            .header("content-type", "text/csv")
+            .body(csv.to_vec()),
     )
     .await;
     let upload = started.elapsed().as_secs_f64();
@@ -103,7 +108,10 @@ async fn run(name: &str, csv: &[u8], rows: usize, store: &[(String, String)]) ->
     assert_eq!(job["result"]["created"], rows, "{job}");
 
     let started = Instant::now();
-    let res = json(client.post(format!("{base}/api/v1/exports")).bearer_auth(&token).json(&serde_json::json!({"format": "csv"}))).await;
+    let res = json(
+        client.post(format!("{base}/api/v1/exports")).bearer_auth(&token).json(&serde_json::json!({"format": "csv"})),
+    )
+    .await;
     let id = res["job"]["id"].as_str().unwrap().to_owned();
     assert_eq!(wait(&client, &base, &token, &id).await["status"], "SUCCESS");
     let export = started.elapsed().as_secs_f64();
@@ -141,7 +149,11 @@ async fn main() {
     let s3 = leadzone_testkit::s3::MotoServer::start().await;
     s3.create_bucket("leadzone-bench").await;
     let stores: Vec<(&str, &str, Vec<(String, String)>)> = vec![
-        ("file", "local folder (`file://`)", vec![("LEADZONE_BLOB_URL".into(), format!("file://{}", folder.display()))]),
+        (
+            "file",
+            "local folder (`file://`)",
+            vec![("LEADZONE_BLOB_URL".into(), format!("file://{}", folder.display()))],
+        ),
         ("postgres", "PostgreSQL (default)", vec![]),
         (
             "s3",
@@ -159,12 +171,20 @@ async fn main() {
     for (name, label, env) in &stores {
         eprintln!("{label} …");
         let r = run(name, csv.as_bytes(), rows, env).await;
-        eprintln!("  upload {:.1} s, import {:.1} s, export {:.1} s, download {:.1} s, peak RSS {:.0} MB", r.upload, r.import, r.export, r.download, r.peak);
+        eprintln!(
+            "  upload {:.1} s, import {:.1} s, export {:.1} s, download {:.1} s, peak RSS {:.0} MB",
+            r.upload, r.import, r.export, r.download, r.peak
+        );
         table.push((label, r));
     }
     let _ = std::fs::remove_dir_all(&folder);
-    println!("\n{rows}-row import ({:.0} MB) and its export, one `leadzone serve` per store (release, default workers), this machine (2 cores)", csv.len() as f64 / 1e6);
-    println!("| store | upload + enqueue | import job (incl. upload) | export job | download | export size | server peak RSS |");
+    println!(
+        "\n{rows}-row import ({:.0} MB) and its export, one `leadzone serve` per store (release, default workers), this machine (2 cores)",
+        csv.len() as f64 / 1e6
+    );
+    println!(
+        "| store | upload + enqueue | import job (incl. upload) | export job | download | export size | server peak RSS |"
+    );
     println!("| --- | --- | --- | --- | --- | --- | --- |");
     for (label, r) in &table {
         println!(

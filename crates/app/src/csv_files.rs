@@ -3,7 +3,11 @@
 
 use crate::AppError;
 use crate::imports::RowError;
+use futures::SinkExt;
 use leadzone_domain::imports::neutralise_formula;
+use leadzone_ports::RepoError;
+use leadzone_ports::blobs::BlobStore;
+use std::sync::Arc;
 
 /// Decodes an upload: UTF-8 (BOM stripped) or, when that fails, Windows-1256 (Arabic Excel).
 pub fn decode_csv(bytes: &[u8]) -> String {
@@ -42,27 +46,320 @@ pub(crate) fn parse_csv(text: &str) -> Result<(Vec<String>, Vec<csv::StringRecor
     Ok((headers, rows))
 }
 
-/// Rejected rows: the reason columns, then the row as it was.
-pub(crate) fn errors_csv(headers: &[String], rows: &[csv::StringRecord], errors: &[RowError]) -> Vec<u8> {
+/// Bytes read from the blob store per request while a stored file is parsed.
+const WINDOW: usize = 1024 * 1024;
+/// Rows per batch while the errors file is written.
+const ERRORS_BATCH: usize = 5000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    Utf8,
+    Windows1256,
+}
+
+/// A stored object as a `std::io::Read`, a window at a time, decoded to UTF-8 — for the csv
+/// reader on a blocking thread. In `Utf8` mode it checks the bytes and fails with `InvalidData`
+/// at the first sequence that is not UTF-8 (the caller then reads the file as Windows-1256).
+struct BlobReader {
+    blobs: Arc<dyn BlobStore>,
+    key: String,
+    handle: tokio::runtime::Handle,
+    encoding: Encoding,
+    offset: u64,
+    /// Bytes of an incomplete UTF-8 sequence at the end of the last window.
+    carry: Vec<u8>,
+    out: Vec<u8>,
+    pos: usize,
+    done: bool,
+    /// The store's own error, kept for the caller (the csv error only says "I/O").
+    failed: Option<RepoError>,
+    not_utf8: bool,
+}
+
+impl BlobReader {
+    fn new(blobs: Arc<dyn BlobStore>, key: &str, handle: tokio::runtime::Handle, encoding: Encoding) -> Self {
+        Self {
+            blobs,
+            key: key.to_owned(),
+            handle,
+            encoding,
+            offset: 0,
+            carry: Vec::new(),
+            out: Vec::new(),
+            pos: 0,
+            done: false,
+            failed: None,
+            not_utf8: false,
+        }
+    }
+
+    /// Reads and decodes the next window into `out`.
+    fn fill(&mut self) -> std::io::Result<()> {
+        let raw = match self.handle.block_on(self.blobs.read_at(&self.key, self.offset, WINDOW)) {
+            Ok(raw) => raw,
+            Err(e) => {
+                self.failed = Some(e);
+                return Err(std::io::Error::other("the file could not be read"));
+            }
+        };
+        let first = self.offset == 0;
+        self.offset += raw.len() as u64;
+        self.pos = 0;
+        if raw.is_empty() {
+            self.done = true;
+            self.out.clear();
+            if !self.carry.is_empty() {
+                // The file ends inside a UTF-8 sequence.
+                self.not_utf8 = true;
+                return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8"));
+            }
+            return Ok(());
+        }
+        let raw = if first { raw.strip_prefix(b"\xEF\xBB\xBF").map(<[u8]>::to_vec).unwrap_or(raw) } else { raw };
+        match self.encoding {
+            Encoding::Windows1256 => {
+                // A single-byte encoding: every window decodes on its own.
+                self.out = encoding_rs::WINDOWS_1256.decode_without_bom_handling(&raw).0.into_owned().into_bytes();
+            }
+            Encoding::Utf8 => {
+                let mut bytes = std::mem::take(&mut self.carry);
+                bytes.extend_from_slice(&raw);
+                match std::str::from_utf8(&bytes) {
+                    Ok(_) => self.out = bytes,
+                    Err(e) if e.error_len().is_none() => {
+                        // An incomplete sequence at the end: kept for the next window.
+                        self.carry = bytes.split_off(e.valid_up_to());
+                        self.out = bytes;
+                    }
+                    Err(_) => {
+                        self.not_utf8 = true;
+                        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8"));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::io::Read for BlobReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.pos >= self.out.len() {
+            if self.done {
+                return Ok(0);
+            }
+            self.fill()?;
+        }
+        let n = buf.len().min(self.out.len() - self.pos);
+        buf[..n].copy_from_slice(&self.out[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// Why a stored CSV cannot be read.
+#[derive(Debug)]
+pub(crate) enum StoredCsvError {
+    /// The blob store failed (or the file is gone).
+    Store(RepoError),
+    /// The file itself: no readable header.
+    File(AppError),
+}
+
+/// A CSV file in the blob store, read back as a stream of row batches and never whole: the store
+/// is read a window at a time on a blocking thread, decoded and parsed. Opening reads it once
+/// (its encoding, header and number of rows); each `batches` call reads it again.
+pub(crate) struct StoredCsv {
+    blobs: Arc<dyn BlobStore>,
+    key: String,
+    encoding: Encoding,
+    delimiter: u8,
+    pub headers: Vec<String>,
+    /// Data rows (a malformed line counts: it is kept as an empty row so row numbers stay true).
+    pub rows: usize,
+}
+
+/// Data rows `start..start + rows.len()` of a stored CSV (0-based, after the header).
+pub(crate) type RowBatch = (usize, Vec<csv::StringRecord>);
+
+impl StoredCsv {
+    /// Reads the file once to learn its encoding (UTF-8, else Windows-1256), delimiter, header
+    /// and number of rows.
+    pub async fn open(blobs: Arc<dyn BlobStore>, key: &str) -> Result<Self, StoredCsvError> {
+        let head = blobs.read_at(key, 0, 64 * 1024).await.map_err(StoredCsvError::Store)?;
+        // `,` and `;` are the same bytes in both encodings.
+        let delimiter = detect_delimiter(&String::from_utf8_lossy(&head));
+        let handle = tokio::runtime::Handle::current();
+        let (store, name) = (blobs.clone(), key.to_owned());
+        let counted = tokio::task::spawn_blocking(move || {
+            let utf8 = count_rows(BlobReader::new(store.clone(), &name, handle.clone(), Encoding::Utf8), delimiter);
+            match utf8 {
+                Err(CountError::NotUtf8) => {
+                    count_rows(BlobReader::new(store, &name, handle, Encoding::Windows1256), delimiter)
+                        .map(|(headers, rows)| (Encoding::Windows1256, headers, rows))
+                }
+                other => other.map(|(headers, rows)| (Encoding::Utf8, headers, rows)),
+            }
+        })
+        .await
+        .map_err(|e| StoredCsvError::Store(RepoError::Other(e.to_string())))?;
+        match counted {
+            Ok((encoding, headers, rows)) => {
+                Ok(Self { blobs, key: key.to_owned(), encoding, delimiter, headers, rows })
+            }
+            Err(CountError::Store(e)) => Err(StoredCsvError::Store(e)),
+            Err(CountError::NotUtf8) => Err(StoredCsvError::Store(RepoError::Other("undecodable file".into()))),
+            Err(CountError::Header(message)) => {
+                Err(StoredCsvError::File(AppError::field("file", &format!("is not a readable CSV file: {message}"))))
+            }
+        }
+    }
+
+    /// The data rows from the first, `size` at a time, as a blocking thread parses them; at most
+    /// two batches wait. Dropping the receiver stops the reading.
+    pub fn batches(&self, size: usize) -> tokio::sync::mpsc::Receiver<Result<RowBatch, RepoError>> {
+        let (tx, rx) = tokio::sync::mpsc::channel(2);
+        let reader = BlobReader::new(self.blobs.clone(), &self.key, tokio::runtime::Handle::current(), self.encoding);
+        let delimiter = self.delimiter;
+        tokio::task::spawn_blocking(move || {
+            let mut csv =
+                csv::ReaderBuilder::new().delimiter(delimiter).flexible(true).has_headers(true).from_reader(reader);
+            let _ = csv.headers();
+            let (mut start, mut batch) = (0usize, Vec::with_capacity(size));
+            loop {
+                let mut record = csv::StringRecord::new();
+                match csv.read_record(&mut record) {
+                    Ok(true) => batch.push(record),
+                    Ok(false) => break,
+                    Err(_) => {
+                        if let Some(e) = csv.get_ref().failed.clone() {
+                            let _ = tx.blocking_send(Err(e));
+                            return;
+                        }
+                        // A malformed line is kept as an empty row so that row numbers stay true.
+                        batch.push(csv::StringRecord::new());
+                    }
+                }
+                if batch.len() == size {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(size));
+                    if tx.blocking_send(Ok((start, full))).is_err() {
+                        return;
+                    }
+                    start += size;
+                }
+            }
+            if let Some(e) = csv.get_ref().failed.clone() {
+                let _ = tx.blocking_send(Err(e));
+            } else if !batch.is_empty() {
+                let _ = tx.blocking_send(Ok((start, batch)));
+            }
+        });
+        rx
+    }
+}
+
+enum CountError {
+    Store(RepoError),
+    NotUtf8,
+    Header(String),
+}
+
+/// The header and the number of data rows, reading through `reader`.
+fn count_rows(reader: BlobReader, delimiter: u8) -> Result<(Vec<String>, usize), CountError> {
+    let mut csv = csv::ReaderBuilder::new().delimiter(delimiter).flexible(true).has_headers(true).from_reader(reader);
+    let check = |csv: &csv::Reader<BlobReader>| {
+        let r = csv.get_ref();
+        if let Some(e) = &r.failed {
+            return Err(CountError::Store(e.clone()));
+        }
+        if r.not_utf8 {
+            return Err(CountError::NotUtf8);
+        }
+        Ok(())
+    };
+    let headers = match csv.headers() {
+        Ok(h) => h.iter().map(str::to_owned).collect(),
+        Err(e) => {
+            check(&csv)?;
+            return Err(CountError::Header(e.to_string()));
+        }
+    };
+    let mut record = csv::ByteRecord::new();
+    let mut rows = 0usize;
+    loop {
+        match csv.read_byte_record(&mut record) {
+            Ok(true) => rows += 1,
+            Ok(false) => break,
+            Err(_) => {
+                check(&csv)?;
+                rows += 1;
+            }
+        }
+    }
+    check(&csv)?;
+    Ok((headers, rows))
+}
+
+/// Writes the rejected rows' CSV (see `errors_csv`) to `key`, reading the stored file again for
+/// the rows' cells: only the errors are held in memory.
+pub(crate) async fn store_errors_csv(
+    blobs: &Arc<dyn BlobStore>,
+    file: &StoredCsv,
+    key: &str,
+    errors: &[RowError],
+) -> Result<(), RepoError> {
     let mut by_row: std::collections::BTreeMap<usize, Vec<&RowError>> = std::collections::BTreeMap::new();
     for e in errors {
         by_row.entry(e.row).or_default().push(e);
     }
-    let mut w = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
-    let mut header = vec!["row".to_owned(), "reason".to_owned()];
-    header.extend(headers.iter().cloned());
-    let _ = w.write_record(&header);
-    for (row, errs) in by_row {
-        let reason = errs
-            .iter()
-            .map(|e| if e.field.is_empty() { e.message.clone() } else { format!("{}: {}", e.field, e.message) })
-            .collect::<Vec<_>>()
-            .join("; ");
-        let mut record = vec![row.to_string(), reason];
-        // The uploaded cells as they were, but never as a formula Excel would run.
-        record
-            .extend(rows.get(row.saturating_sub(2)).into_iter().flatten().map(|c| neutralise_formula(c).into_owned()));
-        let _ = w.write_record(&record);
-    }
-    w.into_inner().unwrap_or_default()
+    let (sink, body) = futures::channel::mpsc::channel::<Result<Vec<u8>, RepoError>>(2);
+    let produce = async move {
+        let mut sink = sink;
+        let mut w = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
+        let mut header = vec!["row".to_owned(), "reason".to_owned()];
+        header.extend(file.headers.iter().cloned());
+        let _ = w.write_record(&header);
+        if sink.send(Ok(w.into_inner().unwrap_or_default())).await.is_err() {
+            return;
+        }
+        if by_row.is_empty() {
+            return;
+        }
+        let mut batches = file.batches(ERRORS_BATCH);
+        while let Some(batch) = batches.recv().await {
+            let (start, rows) = match batch {
+                Ok(b) => b,
+                Err(e) => {
+                    let _ = sink.send(Err(e)).await;
+                    return;
+                }
+            };
+            let mut w = csv::Writer::from_writer(Vec::new());
+            for (i, row) in rows.iter().enumerate() {
+                // Line numbers are 1-based and count the header.
+                if let Some(errs) = by_row.get(&(start + i + 2)) {
+                    let _ = w.write_record(&error_record(start + i + 2, errs, Some(row)));
+                }
+            }
+            let piece = w.into_inner().unwrap_or_default();
+            if !piece.is_empty() && sink.send(Ok(piece)).await.is_err() {
+                return;
+            }
+        }
+    };
+    let ((), stored) = futures::join!(produce, blobs.put_stream(key, Box::pin(body)));
+    stored.map(|_| ())
+}
+
+/// One line of the errors CSV: the row number, the reasons, then the cells as uploaded — never as
+/// a formula Excel would run.
+fn error_record(row: usize, errs: &[&RowError], cells: Option<&csv::StringRecord>) -> Vec<String> {
+    let reason = errs
+        .iter()
+        .map(|e| if e.field.is_empty() { e.message.clone() } else { format!("{}: {}", e.field, e.message) })
+        .collect::<Vec<_>>()
+        .join("; ");
+    let mut record = vec![row.to_string(), reason];
+    record.extend(cells.into_iter().flatten().map(|c| neutralise_formula(c).into_owned()));
+    record
 }

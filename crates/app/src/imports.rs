@@ -7,7 +7,7 @@
 //! together. Every row's lead id is derived from the job and the row, so a crashed import that
 //! resumes at its checkpoint recognises the rows it wrote after it and never creates a lead twice.
 
-use crate::csv_files::{decode_csv, errors_csv, parse_csv};
+use crate::csv_files::{StoredCsv, StoredCsvError, decode_csv, parse_csv, store_errors_csv};
 use crate::jobs::{JobControl, JobFailure, job_error};
 use crate::{App, AppError, Ctx, audit, policy};
 use futures::StreamExt;
@@ -304,17 +304,21 @@ impl App {
         let input: ImportInput = serde_json::from_value(job.input.clone().unwrap_or_default()).map_err(|e| {
             JobFailure::Permanent(job_error(crate::error::ProblemCode::ValidationFailed, e.to_string()))
         })?;
-        let bytes = self.blobs.get(&input.blob_key).await?;
-        let text = decode_csv(&bytes);
-        let (headers, rows) = parse_csv(&text).map_err(JobFailure::from)?;
+        // The file is read back from the store as it is parsed, a batch at a time, never whole.
+        let file = StoredCsv::open(self.blobs.clone(), &input.blob_key).await.map_err(|e| match e {
+            StoredCsvError::Store(e) => JobFailure::from(e),
+            StoredCsvError::File(e) => JobFailure::from(e),
+        })?;
+        let headers = file.headers.clone();
         let fields = map_headers(&headers, &input.mapping).map_err(|e| JobFailure::from(AppError::from(e)))?;
+        let total = file.rows;
 
         let mut result: ImportResult =
             job.result.clone().and_then(|r| serde_json::from_value(r).ok()).unwrap_or_default();
-        result.total = rows.len();
+        result.total = total;
         result.dry_run = input.dry_run;
         if result.processed == 0 {
-            control.log(LogLevel::Info, "import started", Some(json!({"rows": rows.len(), "columns": headers}))).await;
+            control.log(LogLevel::Info, "import started", Some(json!({"rows": total, "columns": headers}))).await;
         } else {
             control.log(LogLevel::Info, "import resumed", Some(json!({"from": result.processed}))).await;
         }
@@ -323,17 +327,32 @@ impl App {
         // duplicates stay duplicates, and their validation errors go into the errors CSV again.
         // Their quota refusals are known only from the result's first MAX_ERRORS_IN_RESULT errors.
         let now = self.clock.now();
-        let mut seen = ExistingKeys::expecting(rows.len());
+        let mut seen = ExistingKeys::expecting(total);
         let mut all_errors: Vec<RowError> = Vec::new();
-        for start in (0..result.processed).step_by(IMPORT_BATCH) {
-            let range = start..(start + IMPORT_BATCH).min(result.processed);
-            let batch = self.prepare_batch(job, &ctx, &fields, &rows, range, input.list_id, &mut seen, now);
+        let mut batches = file.batches(IMPORT_BATCH);
+        let mut replayed = 0;
+        while replayed < result.processed {
+            let Some(next) = batches.recv().await else {
+                return Err(JobFailure::Permanent(job_error(
+                    crate::error::ProblemCode::Internal,
+                    "the import's file is shorter than the rows it already handled",
+                )));
+            };
+            let (start, rows) = next?;
+            // Checkpoints fall between batches (they advance over whole batches in file order).
+            if start + rows.len() > result.processed {
+                return Err(JobFailure::Permanent(job_error(
+                    crate::error::ProblemCode::Internal,
+                    "the import's checkpoint does not fall between two batches",
+                )));
+            }
+            let batch = self.prepare_batch(job, &ctx, &fields, start, &rows, input.list_id, &mut seen, now);
             all_errors.extend(batch.errors);
+            replayed = start + rows.len();
         }
         let quota = crate::error::ProblemCode::QuotaExceeded.as_str();
         all_errors.extend(result.errors.iter().filter(|e| e.code.as_deref() == Some(quota)).cloned());
         all_errors.sort_by_key(|e| e.row);
-        let total = rows.len();
         // Only a resumed or retried run can meet rows an earlier run stored (their ids derive from
         // the job and the row); a first run inserts without looking for them.
         let may_exist = job.attempts > 1 || result.processed > 0;
@@ -342,18 +361,22 @@ impl App {
         // transactions at once; the checkpoint moves over the batches finished without a gap.
         let committed = std::sync::Mutex::new(Checkpoint { checkpoint: result.clone(), written: None });
         let cancelled = std::sync::atomic::AtomicBool::new(false);
-        let ranges =
-            (result.processed..total).step_by(IMPORT_BATCH).map(|start| start..(start + IMPORT_BATCH).min(total));
+        let rows = futures::stream::unfold(batches, |mut rx| async move { rx.recv().await.map(|b| (b, rx)) });
         // Each batch charges the quota after the one before it, so that at the plan's limit the
         // first rows of the file are the ones created.
         let mut turn: Option<futures::channel::oneshot::Receiver<()>> = None;
         let mut fence_turn: Option<futures::channel::oneshot::Receiver<()>> = None;
-        let mut outcomes = futures::stream::iter(ranges)
+        let mut outcomes = Box::pin(rows)
             .take_while(|_| {
                 std::future::ready(!control.should_stop() && !cancelled.load(std::sync::atomic::Ordering::Relaxed))
             })
-            .map(|range| {
-                let batch = self.prepare_batch(job, &ctx, &fields, &rows, range, input.list_id, &mut seen, now);
+            .map(|next| {
+                let (start, rows) = match next {
+                    Ok(batch) => batch,
+                    // The store failed while the file was read: the job fails (and is retried).
+                    Err(e) => return futures::future::Either::Right(std::future::ready(Err(JobFailure::from(e)))),
+                };
+                let batch = self.prepare_batch(job, &ctx, &fields, start, &rows, input.list_id, &mut seen, now);
                 let (charged, next_turn) = futures::channel::oneshot::channel();
                 let (fenced, next_fence) = futures::channel::oneshot::channel();
                 let turn = ChargeTurn {
@@ -362,7 +385,7 @@ impl App {
                     fenced_after: fence_turn.replace(next_fence),
                     fenced,
                 };
-                self.store_batch(job, input.dry_run, may_exist, batch, &committed, turn)
+                futures::future::Either::Left(self.store_batch(job, input.dry_run, may_exist, batch, &committed, turn))
             })
             .buffer_unordered(IMPORT_LANES);
         let mut finished: std::collections::BTreeMap<usize, BatchOutcome> = std::collections::BTreeMap::new();
@@ -412,7 +435,7 @@ impl App {
 
         // The rejected rows, with their reasons, as a CSV to download.
         let errors_key = crate::files::import_errors_key(job.tenant_id, job.id);
-        self.blobs.put(&errors_key, &errors_csv(&headers, &rows, &all_errors)).await?;
+        store_errors_csv(&self.blobs, &file, &errors_key, &all_errors).await?;
         result.errors_csv = Some(format!("/api/v1/imports/{}/errors.csv", job.id));
 
         if !input.dry_run {
@@ -449,15 +472,15 @@ impl App {
         job: &Job,
         ctx: &Ctx,
         fields: &[Option<leadzone_domain::imports::ImportField>],
+        start: usize,
         rows: &[csv::StringRecord],
-        range: std::ops::Range<usize>,
         list_id: Option<ListId>,
         seen: &mut ExistingKeys,
         now: time::OffsetDateTime,
     ) -> PreparedBatch {
-        let mut batch = PreparedBatch { start: range.start, end: range.end, ..Default::default() };
+        let mut batch = PreparedBatch { start, end: start + rows.len(), ..Default::default() };
         let mut failed_rows = std::collections::HashSet::new();
-        for (i, row) in rows.iter().enumerate().take(range.end).skip(range.start) {
+        for (i, row) in rows.iter().enumerate().map(|(k, row)| (start + k, row)) {
             let line = i + 2; // 1-based, after the header
             let (mut lead_input, mut errs) = row_input(fields, row);
             if let Some(list) = list_id {

@@ -7,8 +7,8 @@ use crate::helpers::*;
 use leadzone_ports::RepoError;
 use leadzone_ports::blobs::BlobStore;
 use leadzone_testkit::TestDb;
-use sea_orm::ConnectionTrait;
 use leadzone_testkit::s3::{MotoServer, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY};
+use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::process::{Child, Command};
@@ -67,8 +67,15 @@ async fn ready(client: &reqwest::Client, base: &str) {
 
 async fn wait_job(client: &reqwest::Client, base: &str, token: &str, id: &str) -> Value {
     for _ in 0..1200 {
-        let job: Value =
-            client.get(format!("{base}/api/v1/jobs/{id}")).bearer_auth(token).send().await.unwrap().json().await.unwrap();
+        let job: Value = client
+            .get(format!("{base}/api/v1/jobs/{id}"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         if matches!(job["status"].as_str(), Some("SUCCESS" | "FAILED" | "CANCELLED")) {
             return job;
         }
@@ -111,13 +118,7 @@ async fn three_processes_share_files(store: &[(String, String)]) -> Vec<Process>
         .unwrap();
     assert_eq!(res.status(), 201);
     let token = res.json::<Value>().await.unwrap()["accessToken"].as_str().unwrap().to_owned();
-    db.owner()
-        .await
-        .execute_unprepared(
-            "UPDATE subscriptions SET plan_id = 'enterprise'",
-        )
-        .await
-        .unwrap();
+    db.owner().await.execute_unprepared("UPDATE subscriptions SET plan_id = 'enterprise'").await.unwrap();
 
     // The import goes to the first API server, which runs no jobs: only the worker can run it.
     let res = client
@@ -235,7 +236,10 @@ async fn retention_removes_a_finished_jobs_files(app: &TestApp, store: &dyn Blob
         assert_eq!(store.get(key).await, Err(RepoError::NotFound), "{key} is gone");
         assert_eq!(store.read_at(key, 0, 10).await, Err(RepoError::NotFound), "{key} is gone");
     }
-    assert!(store.get(&kept).await.unwrap().starts_with("\u{feff}companyName".as_bytes()), "a recent job keeps its file");
+    assert!(
+        store.get(&kept).await.unwrap().starts_with("\u{feff}companyName".as_bytes()),
+        "a recent job keeps its file"
+    );
     let res = app.get(&format!("/api/v1/exports/{old_export}/download"), Some(&owner.token)).await;
     assert_eq!(res.status(), 404);
 }

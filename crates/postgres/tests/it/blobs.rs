@@ -47,7 +47,10 @@ async fn chunked_writes_ranged_reads_and_deletes() {
     // Ranged reads: inside a chunk, across two boundaries, up to the end, at and past the end.
     assert_eq!(store.read_at("exports/t/j.csv", 10, 5).await.unwrap(), data[10..15]);
     let across = MIB - 3;
-    assert_eq!(store.read_at("exports/t/j.csv", across as u64, MIB + 10).await.unwrap(), data[across..across + MIB + 10]);
+    assert_eq!(
+        store.read_at("exports/t/j.csv", across as u64, MIB + 10).await.unwrap(),
+        data[across..across + MIB + 10]
+    );
     assert_eq!(store.read_at("exports/t/j.csv", (data.len() - 4) as u64, 100).await.unwrap(), data[data.len() - 4..]);
     assert_eq!(store.read_at("exports/t/j.csv", data.len() as u64, 100).await.unwrap(), b"");
     assert_eq!(store.read_at("exports/t/j.csv", u64::MAX - 1, 100).await.unwrap(), b"");
@@ -104,7 +107,8 @@ async fn writers_of_one_key_at_once_leave_one_whole_object() {
     let db = TestDb::new().await;
     let store = store(&db).await;
     let (a, b) = (pattern(2 * MIB), vec![b'x'; 3 * MIB / 2]);
-    let (ra, rb) = futures::join!(store.put_stream("k.csv", pieces(&a, 65_536)), store.put_stream("k.csv", pieces(&b, 65_536)));
+    let (ra, rb) =
+        futures::join!(store.put_stream("k.csv", pieces(&a, 65_536)), store.put_stream("k.csv", pieces(&b, 65_536)));
     ra.unwrap();
     rb.unwrap();
     let got = store.get("k.csv").await.unwrap();
