@@ -363,3 +363,133 @@ fn error_record(row: usize, errs: &[&RowError], cells: Option<&csv::StringRecord
     record.extend(cells.into_iter().flatten().map(|c| neutralise_formula(c).into_owned()));
     record
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use leadzone_ports::blobs::ByteStream;
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    /// Objects in memory, read through `read_at` like every store.
+    #[derive(Default)]
+    struct MemoryBlobs(Mutex<HashMap<String, Vec<u8>>>);
+
+    #[async_trait::async_trait]
+    impl BlobStore for MemoryBlobs {
+        async fn put(&self, key: &str, data: &[u8]) -> Result<(), RepoError> {
+            self.0.lock().unwrap().insert(key.to_owned(), data.to_vec());
+            Ok(())
+        }
+        async fn put_stream(&self, key: &str, mut body: ByteStream) -> Result<u64, RepoError> {
+            use futures::StreamExt;
+            let mut all = Vec::new();
+            while let Some(piece) = body.next().await {
+                all.extend_from_slice(&piece?);
+            }
+            let n = all.len() as u64;
+            self.0.lock().unwrap().insert(key.to_owned(), all);
+            Ok(n)
+        }
+        async fn get(&self, key: &str) -> Result<Vec<u8>, RepoError> {
+            self.0.lock().unwrap().get(key).cloned().ok_or(RepoError::NotFound)
+        }
+        async fn read_at(&self, key: &str, offset: u64, max: usize) -> Result<Vec<u8>, RepoError> {
+            let data = self.get(key).await?;
+            let from = (offset as usize).min(data.len());
+            Ok(data[from..(from + max).min(data.len())].to_vec())
+        }
+        async fn delete(&self, key: &str) -> Result<(), RepoError> {
+            self.0.lock().unwrap().remove(key);
+            Ok(())
+        }
+        async fn purge_abandoned(&self, _: time::OffsetDateTime) -> Result<u64, RepoError> {
+            Ok(0)
+        }
+    }
+
+    async fn all_rows(file: &StoredCsv, size: usize) -> Vec<Vec<String>> {
+        let mut rx = file.batches(size);
+        let mut rows = Vec::new();
+        let mut expected_start = 0;
+        while let Some(batch) = rx.recv().await {
+            let (start, batch) = batch.unwrap();
+            assert_eq!(start, expected_start, "batches follow each other");
+            expected_start += batch.len();
+            rows.extend(batch.iter().map(|r| r.iter().map(str::to_owned).collect::<Vec<_>>()));
+        }
+        rows
+    }
+
+    /// An Arabic UTF-8 file (with BOM) of more than two read windows, whose two-byte letters fall
+    /// across the windows' edges, reads back row for row.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn utf8_across_window_edges_reads_back_exactly() {
+        let mut text = String::from("\u{feff}اسم الشركة,المدينة\n");
+        let mut expected = Vec::new();
+        let mut i = 0;
+        while text.len() < 2 * WINDOW + 5000 {
+            let (name, city) = (format!("شركة رقم {i}"), "الرياض, \"حي\"".to_owned());
+            text.push_str(&format!("{name},\"{}\"\n", city.replace('"', "\"\"")));
+            expected.push(vec![name, city]);
+            i += 1;
+        }
+        let blobs: Arc<dyn BlobStore> = Arc::new(MemoryBlobs::default());
+        blobs.put("f.csv", text.as_bytes()).await.unwrap();
+        let file = StoredCsv::open(blobs.clone(), "f.csv").await.unwrap_or_else(|_| panic!("opens"));
+        assert_eq!(file.encoding, Encoding::Utf8);
+        assert_eq!(file.headers, vec!["اسم الشركة", "المدينة"]);
+        assert_eq!(file.rows, expected.len());
+        assert_eq!(all_rows(&file, 777).await, expected);
+    }
+
+    /// A Windows-1256 file whose first byte that is not UTF-8 comes after the first window, with
+    /// `;` between fields.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn windows_1256_is_found_late_in_the_file() {
+        let mut text = String::from("Company;City\n");
+        let mut rows = 0;
+        while text.len() < WINDOW + 100 {
+            text.push_str(&format!("Company {rows};Riyadh\n"));
+            rows += 1;
+        }
+        text.push_str("مؤسسة النخيل;جدة\n");
+        let (bytes, _, _) = encoding_rs::WINDOWS_1256.encode(&text);
+        let blobs: Arc<dyn BlobStore> = Arc::new(MemoryBlobs::default());
+        blobs.put("f.csv", &bytes).await.unwrap();
+        let file = StoredCsv::open(blobs.clone(), "f.csv").await.unwrap_or_else(|_| panic!("opens"));
+        assert_eq!(file.encoding, Encoding::Windows1256);
+        assert_eq!(file.rows, rows + 1);
+        let read = all_rows(&file, 2000).await;
+        assert_eq!(read.len(), rows + 1);
+        assert_eq!(read.last().unwrap(), &vec!["مؤسسة النخيل".to_owned(), "جدة".to_owned()]);
+        assert_eq!(read[0], vec!["Company 0".to_owned(), "Riyadh".to_owned()]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_errors_file_holds_only_the_rejected_rows_as_uploaded() {
+        let blobs: Arc<dyn BlobStore> = Arc::new(MemoryBlobs::default());
+        blobs.put("f.csv", "Company,Phone\nA,0501234567\n=HYPERLINK(1),12\nC,05\n".as_bytes()).await.unwrap();
+        let file = StoredCsv::open(blobs.clone(), "f.csv").await.unwrap_or_else(|_| panic!("opens"));
+        let err = |row, field: &str| RowError { row, field: field.into(), message: "is invalid".into(), code: None };
+        store_errors_csv(&blobs, &file, "e.csv", &[err(3, "phone"), err(4, "phone"), err(3, "companyName")])
+            .await
+            .unwrap();
+        let text = String::from_utf8(blobs.get("e.csv").await.unwrap()).unwrap();
+        assert_eq!(
+            text,
+            "\u{feff}row,reason,Company,Phone\n\
+             3,phone: is invalid; companyName: is invalid,'=HYPERLINK(1),12\n\
+             4,phone: is invalid,C,05\n"
+        );
+        // No errors: the header alone, without reading the file again.
+        store_errors_csv(&blobs, &file, "none.csv", &[]).await.unwrap();
+        assert_eq!(String::from_utf8(blobs.get("none.csv").await.unwrap()).unwrap(), "\u{feff}row,reason,Company,Phone\n");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_missing_file_is_the_stores_not_found() {
+        let blobs: Arc<dyn BlobStore> = Arc::new(MemoryBlobs::default());
+        assert!(matches!(StoredCsv::open(blobs, "none.csv").await, Err(StoredCsvError::Store(RepoError::NotFound))));
+    }
+}
