@@ -1,4 +1,4 @@
-//! `leadzone serve | migrate`.
+//! `leadzone serve | migrate | worker | copy-files`.
 
 use clap::{Parser, Subcommand};
 use leadzone_api::config::Settings;
@@ -24,6 +24,12 @@ enum Command {
     Migrate,
     /// Run job workers only (`LEADZONE_WORKERS`, at least one), no HTTP.
     Worker,
+    /// Copy the files under a local folder (before `LEADZONE_BLOB_URL`: `$LEADZONE_DATA_DIR/blobs`)
+    /// into the blob store `LEADZONE_BLOB_URL` names, under the same keys, then exit.
+    CopyFiles {
+        /// The folder to copy from.
+        from: std::path::PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -47,6 +53,11 @@ fn main() -> ExitCode {
         match cli.command.unwrap_or(Command::Serve { no_migrate: false }) {
             Command::Migrate => migrate(&settings).await.map_err(|e| e.to_string()),
             Command::Worker => leadzone_api::startup::run_worker(&settings).await.map_err(|e| e.to_string()),
+            Command::CopyFiles { from } => {
+                let copied = leadzone_api::startup::copy_files(&settings, &from).await.map_err(|e| e.to_string())?;
+                println!("copied {copied} files from {}", from.display());
+                Ok(())
+            }
             Command::Serve { no_migrate } => {
                 let app = Application::build(&settings, !no_migrate).await.map_err(|e| e.to_string())?;
                 app.run_until_stopped().await.map_err(|e| e.to_string())

@@ -23,6 +23,8 @@ pub enum StartupError {
     Mail(String),
     #[error("outside service: {0}")]
     Provider(String),
+    #[error("files: {0}")]
+    Files(String),
 }
 
 fn db(e: impl std::fmt::Display) -> StartupError {
@@ -131,6 +133,18 @@ fn blob_store(
     settings: &Settings,
     in_database: leadzone_postgres::PgBlobStore,
 ) -> Result<Arc<dyn leadzone_ports::blobs::BlobStore>, StartupError> {
+    let before = settings.data_dir.join("blobs");
+    if !matches!(settings.blob_store, BlobLocation::File(_))
+        && std::fs::read_dir(&before).is_ok_and(|mut entries| entries.next().is_some())
+    {
+        tracing::warn!(
+            folder = %before.display(),
+            "files written before LEADZONE_BLOB_URL are still in this folder, which the server no longer reads: \
+             copy them once with `leadzone copy-files {}`, or set LEADZONE_BLOB_URL=file://{} to keep them there",
+            before.display(),
+            before.display()
+        );
+    }
     Ok(match &settings.blob_store {
         BlobLocation::Postgres => Arc::new(in_database),
         BlobLocation::S3(s3) => {
@@ -274,6 +288,52 @@ impl Application {
         }
         result
     }
+}
+
+/// `leadzone copy-files FOLDER`: copies every file under a local folder (the store before
+/// `LEADZONE_BLOB_URL`: `$LEADZONE_DATA_DIR/blobs`) into the configured store, under the same
+/// keys, streamed; returns how many. Copying again overwrites with the same bytes.
+pub async fn copy_files(settings: &Settings, from: &std::path::Path) -> Result<u64, StartupError> {
+    use futures::StreamExt;
+    let (app, ..) = build_core(settings).await?;
+    let mut copied = 0u64;
+    let mut folders = vec![from.to_path_buf()];
+    while let Some(dir) = folders.pop() {
+        let io = |e: std::io::Error| StartupError::Files(format!("{}: {e}", dir.display()));
+        let mut entries = tokio::fs::read_dir(&dir).await.map_err(io)?;
+        while let Some(entry) = entries.next_entry().await.map_err(io)? {
+            let path = entry.path();
+            if entry.file_type().await.map_err(io)?.is_dir() {
+                folders.push(path);
+                continue;
+            }
+            let Ok(relative) = path.strip_prefix(from) else { continue };
+            let key = relative.to_string_lossy().replace(std::path::MAIN_SEPARATOR, "/");
+            if key.ends_with(".partial") || !leadzone_providers::blobs::key_is_safe(&key) {
+                tracing::warn!(file = %path.display(), "not a stored file: skipped");
+                continue;
+            }
+            let file = tokio::fs::File::open(&path).await.map_err(io)?;
+            let body = futures::stream::unfold(file, |mut file| async move {
+                use tokio::io::AsyncReadExt;
+                let mut piece = vec![0u8; 1024 * 1024];
+                match file.read(&mut piece).await {
+                    Ok(0) => None,
+                    Ok(n) => {
+                        piece.truncate(n);
+                        Some((Ok(piece), file))
+                    }
+                    Err(e) => Some((Err(leadzone_ports::RepoError::Other(e.to_string())), file)),
+                }
+            })
+            .boxed();
+            let bytes =
+                app.blobs.put_stream(&key, body).await.map_err(|e| StartupError::Files(format!("{key}: {e}")))?;
+            tracing::info!(key = %key, bytes, "copied");
+            copied += 1;
+        }
+    }
+    Ok(copied)
 }
 
 /// `leadzone worker`: job workers only, until SIGTERM/SIGINT.

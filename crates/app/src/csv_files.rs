@@ -9,12 +9,14 @@ use leadzone_ports::RepoError;
 use leadzone_ports::blobs::BlobStore;
 use std::sync::Arc;
 
-/// Decodes an upload: UTF-8 (BOM stripped) or, when that fails, Windows-1256 (Arabic Excel).
-pub fn decode_csv(bytes: &[u8]) -> String {
+/// A header line in the encoding found for its whole file (`utf8`: the file is UTF-8; else
+/// Windows-1256), BOM stripped.
+pub fn decode_header(bytes: &[u8], utf8: bool) -> String {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    match std::str::from_utf8(bytes) {
-        Ok(s) => s.to_owned(),
-        Err(_) => encoding_rs::WINDOWS_1256.decode(bytes).0.into_owned(),
+    if utf8 {
+        String::from_utf8_lossy(bytes).into_owned()
+    } else {
+        encoding_rs::WINDOWS_1256.decode_without_bom_handling(bytes).0.into_owned()
     }
 }
 
@@ -484,7 +486,10 @@ mod tests {
         );
         // No errors: the header alone, without reading the file again.
         store_errors_csv(&blobs, &file, "none.csv", &[]).await.unwrap();
-        assert_eq!(String::from_utf8(blobs.get("none.csv").await.unwrap()).unwrap(), "\u{feff}row,reason,Company,Phone\n");
+        assert_eq!(
+            String::from_utf8(blobs.get("none.csv").await.unwrap()).unwrap(),
+            "\u{feff}row,reason,Company,Phone\n"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,7 +7,7 @@
 //! together. Every row's lead id is derived from the job and the row, so a crashed import that
 //! resumes at its checkpoint recognises the rows it wrote after it and never creates a lead twice.
 
-use crate::csv_files::{StoredCsv, StoredCsvError, decode_csv, parse_csv, store_errors_csv};
+use crate::csv_files::{StoredCsv, StoredCsvError, decode_header, parse_csv, store_errors_csv};
 use crate::jobs::{JobControl, JobFailure, job_error};
 use crate::{App, AppError, Ctx, audit, policy};
 use futures::StreamExt;
@@ -39,13 +39,42 @@ pub struct ImportOptions {
 
 /// A file streamed into the blob store for an import that has not started yet: what
 /// `App::start_import` needs to know of it without reading it again.
-#[derive(Debug)]
+///
+/// Dropped without becoming an import (a request abandoned half way, say), it removes its file in
+/// the background: no upload is left that no job names.
 pub struct ImportUpload {
     key: String,
     digest: String,
     /// The header line (at most `MAX_HEADER_BYTES`).
     first_line: Vec<u8>,
     blank: bool,
+    /// The whole file is UTF-8 (else it is read as Windows-1256).
+    utf8: bool,
+    blobs: std::sync::Arc<dyn leadzone_ports::blobs::BlobStore>,
+    /// Removed when dropped (until an import job names it).
+    armed: bool,
+}
+
+impl std::fmt::Debug for ImportUpload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImportUpload").field("key", &self.key).field("armed", &self.armed).finish_non_exhaustive()
+    }
+}
+
+impl Drop for ImportUpload {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let (blobs, key) = (self.blobs.clone(), std::mem::take(&mut self.key));
+            runtime.spawn(async move {
+                if let Err(e) = blobs.delete(&key).await {
+                    tracing::warn!(error = %e, "an abandoned import upload could not be removed");
+                }
+            });
+        }
+    }
 }
 
 /// The longest header line checked before the import starts.
@@ -59,6 +88,9 @@ struct Inspection {
     header_done: bool,
     blank: bool,
     too_large: bool,
+    /// Valid UTF-8 so far, and the bytes of a sequence the last piece ended inside.
+    utf8: bool,
+    utf8_carry: Vec<u8>,
 }
 
 impl Inspection {
@@ -69,6 +101,20 @@ impl Inspection {
             return Err(RepoError::Other("the file is larger than the import limit".into()));
         }
         self.digest.update(piece);
+        if self.utf8 {
+            let joined;
+            let bytes = if self.utf8_carry.is_empty() {
+                piece
+            } else {
+                joined = [std::mem::take(&mut self.utf8_carry).as_slice(), piece].concat();
+                joined.as_slice()
+            };
+            match std::str::from_utf8(bytes) {
+                Ok(_) => {}
+                Err(e) if e.error_len().is_none() => self.utf8_carry = bytes[e.valid_up_to()..].to_vec(),
+                Err(_) => self.utf8 = false,
+            }
+        }
         self.blank = self.blank && piece.iter().all(u8::is_ascii_whitespace);
         if !self.header_done {
             let end = piece.iter().position(|b| *b == b'\n');
@@ -205,6 +251,8 @@ impl App {
             header_done: false,
             blank: true,
             too_large: false,
+            utf8: true,
+            utf8_carry: Vec::new(),
         }));
         let watcher = seen.clone();
         let body = body.map(move |piece| {
@@ -221,13 +269,23 @@ impl App {
             return Err(AppError::field("file", "is larger than 50 MB"));
         }
         stored?;
-        Ok(ImportUpload { key, digest: seen.digest.finish(), first_line: seen.first_line, blank: seen.blank })
+        Ok(ImportUpload {
+            key,
+            utf8: seen.utf8 && seen.utf8_carry.is_empty(),
+            digest: seen.digest.finish(),
+            first_line: seen.first_line,
+            blank: seen.blank,
+            blobs: self.blobs.clone(),
+            armed: true,
+        })
     }
 
     /// Removes an upload that will not become an import (a refused request).
-    pub async fn discard_import_upload(&self, upload: ImportUpload) {
-        if let Err(e) = self.blobs.delete(&upload.key).await {
-            tracing::warn!(error = %e, "an unused import upload could not be removed; retention cannot see it");
+    pub async fn discard_import_upload(&self, mut upload: ImportUpload) {
+        match self.blobs.delete(&upload.key).await {
+            Ok(()) => upload.armed = false,
+            // Left armed: dropping it tries once more.
+            Err(e) => tracing::warn!(error = %e, "an unused import upload could not be removed"),
         }
     }
 
@@ -236,12 +294,15 @@ impl App {
     pub async fn start_import(
         &self,
         ctx: &Ctx,
-        upload: ImportUpload,
+        mut upload: ImportUpload,
         options: ImportOptions,
         idempotency_key: Option<String>,
     ) -> Result<(Job, bool), AppError> {
         let started = self.start_uploaded_import(ctx, &upload, options, idempotency_key).await;
-        if !matches!(started, Ok((_, false))) {
+        if matches!(started, Ok((_, false))) {
+            // The job names the file now; retention removes it with the job.
+            upload.armed = false;
+        } else {
             self.discard_import_upload(upload).await;
         }
         started
@@ -259,7 +320,7 @@ impl App {
             return Err(AppError::field("file", "is empty"));
         }
         // Check the header now: a file no column of which is a company name is refused at once.
-        let text = decode_csv(&upload.first_line);
+        let text = decode_header(&upload.first_line, upload.utf8);
         let (headers, _) = parse_csv(text.lines().next().map(|l| format!("{l}\n")).unwrap_or_default().as_str())?;
         map_headers(&headers, &req.mapping)?;
         if let Some(list) = req.list_id {
@@ -643,5 +704,57 @@ impl App {
             return Err(AppError::NotFound);
         }
         Ok(crate::files::BlobRef::new(crate::files::import_errors_key(job.tenant_id, job.id)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::{app_with_txs, ctx};
+    use leadzone_domain::enums::Role;
+    use leadzone_ports::blobs::MockBlobStore;
+    use leadzone_ports::security::{ContentDigest, MockTokens};
+    use std::sync::Arc;
+
+    struct CountingDigest(usize);
+
+    impl ContentDigest for CountingDigest {
+        fn update(&mut self, data: &[u8]) {
+            self.0 += data.len();
+        }
+        fn finish(self: Box<Self>) -> String {
+            self.0.to_string()
+        }
+    }
+
+    /// A request abandoned between its upload and its import (the client went away, say) leaves
+    /// no file behind: the upload removes its file when dropped.
+    #[tokio::test]
+    async fn an_upload_dropped_before_its_import_starts_removes_its_file() {
+        let mut app = app_with_txs(vec![]);
+        let mut tokens = MockTokens::new();
+        tokens.expect_digest().returning(|| Box::new(CountingDigest(0)));
+        app.tokens = Arc::new(tokens);
+        let mut blobs = MockBlobStore::new();
+        blobs.expect_put_stream().times(1).returning(|_, _| Ok(10));
+        let (removed, seen) = std::sync::mpsc::channel::<String>();
+        blobs.expect_delete().times(1).returning(move |key| {
+            let _ = removed.send(key.to_owned());
+            Ok(())
+        });
+        app.blobs = Arc::new(blobs);
+        let owner = ctx(Role::Owner, 1);
+        let upload =
+            app.upload_import_file(&owner, leadzone_ports::blobs::once(b"Company\nAlpha\n".to_vec())).await.unwrap();
+        drop(upload);
+        let mut key = None;
+        for _ in 0..100 {
+            tokio::task::yield_now().await;
+            if let Ok(k) = seen.try_recv() {
+                key = Some(k);
+                break;
+            }
+        }
+        let key = key.expect("the dropped upload's file was removed");
+        assert!(key.starts_with(&format!("imports/{}/", owner.tenant_id)), "{key}");
     }
 }

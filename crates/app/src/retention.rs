@@ -17,8 +17,10 @@ const JOB_BATCH: u64 = 500;
 pub struct RetentionReport {
     pub job_logs: u64,
     pub jobs: u64,
-    /// Files of the removed jobs (each store counts a missing file as removed).
+    /// Files of finished jobs removed (or found already gone).
     pub job_files: u64,
+    /// Finished jobs kept past their time because a file of theirs could not be removed.
+    pub jobs_kept: u64,
     pub abandoned_uploads: u64,
     pub whatsapp_messages: u64,
     pub audit_logs: u64,
@@ -31,20 +33,35 @@ pub async fn run_retention(
 ) -> Result<RetentionReport, RepoError> {
     let mut report =
         RetentionReport { job_logs: store.purge_job_logs(now - Duration::days(30)).await?, ..Default::default() };
+    let mut kept = std::collections::HashSet::new();
     loop {
         let expired = store.expired_jobs(now - Duration::days(90), JOB_BATCH).await?;
-        if expired.is_empty() {
-            break;
-        }
+        // A job whose files could not all be removed keeps its row (the files' only reference)
+        // and is tried again on the next run; the others go.
+        let mut removable = Vec::with_capacity(expired.len());
         for job in &expired {
+            let mut all_gone = true;
             for key in crate::files::job_blob_keys(job.tenant_id, job.id, job.kind, job.input.as_ref()) {
-                blobs.delete(&key).await?;
-                report.job_files += 1;
+                match blobs.delete(&key).await {
+                    Ok(()) => report.job_files += 1,
+                    Err(e) => {
+                        tracing::warn!(job_id = %job.id, error = %e, "a finished job's file could not be removed; retried tomorrow");
+                        all_gone = false;
+                    }
+                }
+            }
+            if all_gone {
+                removable.push(job.id);
             }
         }
-        let ids: Vec<_> = expired.iter().map(|j| j.id).collect();
-        report.jobs += store.delete_jobs(&ids).await?;
+        kept.extend(expired.iter().map(|j| j.id).filter(|id| !removable.contains(id)));
+        if removable.is_empty() {
+            // Nothing of this batch could go: the next one would be the same.
+            break;
+        }
+        report.jobs += store.delete_jobs(&removable).await?;
     }
+    report.jobs_kept = kept.len() as u64;
     report.abandoned_uploads = blobs.purge_abandoned(now - Duration::days(1)).await?;
     for (table, keep) in
         [(ArchiveTable::WhatsAppMessages, Duration::days(365)), (ArchiveTable::AuditLogs, Duration::days(730))]
@@ -74,4 +91,42 @@ pub async fn run_retention(
         }
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use leadzone_domain::enums::JobType;
+    use leadzone_ports::blobs::MockBlobStore;
+    use leadzone_ports::jobs::{ExpiredJob, MockRetentionStore};
+
+    /// A store that cannot remove one job's file keeps that job (its row is the file's only
+    /// reference) and still removes the others, and the archiving still runs.
+    #[tokio::test]
+    async fn a_file_that_cannot_be_removed_keeps_its_job_and_nothing_else() {
+        let tenant = uuid::Uuid::from_u128(1).into();
+        let (import, export) = (uuid::Uuid::from_u128(2).into(), uuid::Uuid::from_u128(3).into());
+        let upload = format!("imports/{tenant}/upload.csv");
+        let import_job = ExpiredJob {
+            id: import,
+            tenant_id: tenant,
+            kind: JobType::Import,
+            input: Some(serde_json::json!({"blobKey": upload})),
+        };
+        let export_job = ExpiredJob { id: export, tenant_id: tenant, kind: JobType::Export, input: None };
+        let mut store = MockRetentionStore::new();
+        store.expect_purge_job_logs().returning(|_| Ok(0));
+        let mut batches = vec![vec![export_job.clone()], vec![import_job, export_job]];
+        store.expect_expired_jobs().times(2).returning(move |_, _| Ok(batches.pop().unwrap_or_default()));
+        store.expect_delete_jobs().times(1).withf(move |ids| ids == [import]).returning(|ids| Ok(ids.len() as u64));
+        store.expect_archive_batch().times(2).returning(|_, _, _| Ok(Vec::new()));
+        let mut blobs = MockBlobStore::new();
+        let failing = format!("exports/{tenant}/{export}.csv");
+        blobs
+            .expect_delete()
+            .returning(move |key| if key == failing { Err(RepoError::Other("S3 unavailable".into())) } else { Ok(()) });
+        blobs.expect_purge_abandoned().times(1).returning(|_| Ok(0));
+        let report = run_retention(&store, &blobs, OffsetDateTime::now_utc()).await.unwrap();
+        assert_eq!((report.jobs, report.jobs_kept, report.job_files), (1, 1, 2));
+    }
 }

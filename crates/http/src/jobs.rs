@@ -274,6 +274,8 @@ async fn import(
     let read = async {
         if content_type.starts_with("multipart/form-data") {
             let mut multipart = actix_multipart::Multipart::new(req.headers(), payload.into_inner());
+            // Bytes of form fields that are not ours.
+            let mut other = 0usize;
             while let Some(field) = multipart.next().await {
                 let mut field = field.map_err(|e| ApiError::BadRequest(e.to_string()))?;
                 let name = field.name().unwrap_or("").to_owned();
@@ -282,6 +284,16 @@ async fn import(
                         return Err(AppError::field("file", "must be sent once").into());
                     }
                     upload = Some(stream_upload(&state, &ctx, &mut field).await?);
+                    continue;
+                }
+                if !matches!(name.as_str(), "mapping" | "listId" | "dryRun") {
+                    // Not ours: read past it, within the request's limit, and keep nothing.
+                    while let Some(chunk) = field.next().await {
+                        other += chunk.map_err(|e| ApiError::BadRequest(e.to_string()))?.len();
+                        if other > MAX_IMPORT_BYTES {
+                            return Err(ApiError::PayloadTooLarge);
+                        }
+                    }
                     continue;
                 }
                 let data = read_limited(&mut field, MAX_FORM_FIELD_BYTES).await?;

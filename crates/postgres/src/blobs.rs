@@ -117,12 +117,17 @@ impl BlobStore for PgBlobStore {
                     tx.execute_raw(Self::stmt("DELETE FROM blobs WHERE key = $1 AND complete", [key.into()]))
                         .await
                         .map_err(db_err)?;
-                    tx.execute_raw(Self::stmt(
-                        "UPDATE blobs SET complete = TRUE, size = $2 WHERE id = $1",
-                        [id.into(), (size as i64).into()],
-                    ))
-                    .await
-                    .map_err(db_err)?;
+                    let made = tx
+                        .execute_raw(Self::stmt(
+                            "UPDATE blobs SET complete = TRUE, size = $2 WHERE id = $1 AND NOT complete",
+                            [id.into(), (size as i64).into()],
+                        ))
+                        .await
+                        .map_err(db_err)?;
+                    if made.rows_affected() != 1 {
+                        // Purged as abandoned while it was written: the old object stays.
+                        return Err(RepoError::Other("the write was purged before it finished".into()));
+                    }
                     tx.commit().await.map_err(db_err)?;
                     Ok::<_, RepoError>(size)
                 };
@@ -138,8 +143,10 @@ impl BlobStore for PgBlobStore {
     }
 
     async fn get(&self, key: &str) -> Result<Vec<u8>, RepoError> {
-        let (id, _) = self.find(key).await?;
-        self.chunks(id, 0, i64::from(i32::MAX)).await
+        let (id, size) = self.find(key).await?;
+        let all = self.chunks(id, 0, i64::from(i32::MAX)).await?;
+        // Removed between the two reads: gone, not shorter.
+        if all.len() as u64 == size { Ok(all) } else { Err(RepoError::NotFound) }
     }
 
     async fn read_at(&self, key: &str, offset: u64, max: usize) -> Result<Vec<u8>, RepoError> {
@@ -151,9 +158,11 @@ impl BlobStore for PgBlobStore {
         let chunk = CHUNK as u64;
         let (first, last) = (offset / chunk, (end - 1) / chunk);
         let joined = self.chunks(id, first as i64, last as i64).await?;
-        let from = usize::try_from(offset - first * chunk).unwrap_or(usize::MAX).min(joined.len());
-        let to = usize::try_from(end - first * chunk).unwrap_or(usize::MAX).min(joined.len());
-        Ok(joined[from..to].to_vec())
+        let from = usize::try_from(offset - first * chunk).unwrap_or(usize::MAX);
+        let to = usize::try_from(end - first * chunk).unwrap_or(usize::MAX);
+        // Fewer bytes than the header promised: the object was removed between the two reads.
+        // NotFound, never a short read that a download would take for the end of the file.
+        joined.get(from..to).map(<[u8]>::to_vec).ok_or(RepoError::NotFound)
     }
 
     async fn delete(&self, key: &str) -> Result<(), RepoError> {

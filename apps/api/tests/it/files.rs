@@ -325,3 +325,41 @@ async fn refused_uploads_leave_no_file_behind() {
     assert_eq!(res.status(), 202);
     assert_eq!(app.sql_i64("SELECT count(*) FROM blobs").await, 1);
 }
+
+/// Upgrading from files on one machine's disk: `leadzone copy-files` puts every file of the old
+/// folder into the configured store (PostgreSQL here) under the same key, where the server finds
+/// it; half-written leftovers are skipped.
+#[tokio::test]
+async fn copy_files_moves_an_old_local_folder_into_the_store() {
+    let db = TestDb::new().await;
+    let old = std::env::temp_dir().join(unique("leadzone-old-blobs-"));
+    let export = "exports/0190f0a8-0000-7000-8000-00000000000a/0190f0a8-0000-7000-8000-0000000000e1.csv";
+    let big: Vec<u8> = (0..3 * 1024 * 1024 + 17).map(|i| (i % 251) as u8).collect();
+    std::fs::create_dir_all(old.join("exports/0190f0a8-0000-7000-8000-00000000000a")).unwrap();
+    std::fs::create_dir_all(old.join("archives/audit_logs")).unwrap();
+    std::fs::write(old.join(export), &big).unwrap();
+    std::fs::write(old.join("archives/audit_logs/1700000000-0000.jsonl.gz"), b"gz").unwrap();
+    std::fs::write(old.join("archives/audit_logs/x.csv~0190.partial"), b"half").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_leadzone"))
+        .arg("copy-files")
+        .arg(&old)
+        .env("DATABASE_URL", db.owner_url())
+        .env("DATABASE_APP_URL", db.app_url())
+        .env("DATABASE_SYSTEM_URL", db.system_url())
+        .env("LEADZONE_MASTER_KEY", TEST_MASTER_KEY)
+        .env("LEADZONE_DATA_DIR", old.join("data"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("copied 2 files"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let store = leadzone_postgres::PgBlobStore::new(
+        leadzone_postgres::connect(&db.system_url(), &Default::default()).await.unwrap(),
+    );
+    assert_eq!(store.get(export).await.unwrap(), big);
+    assert_eq!(store.get("archives/audit_logs/1700000000-0000.jsonl.gz").await.unwrap(), b"gz");
+    let _ = std::fs::remove_dir_all(old);
+}

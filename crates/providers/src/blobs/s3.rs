@@ -67,6 +67,8 @@ impl S3Settings {
 pub struct S3BlobStore {
     store: AmazonS3,
     prefix: String,
+    /// Credential values to strip from any error text (an S3 error body can echo them).
+    redact: Vec<String>,
 }
 
 impl std::fmt::Debug for S3BlobStore {
@@ -104,7 +106,27 @@ impl S3BlobStore {
         }
         // The builder's own error names the setting, never a credential's value.
         let store = builder.build().map_err(|e| format!("the S3 blob store cannot be set up: {e}"))?;
-        Ok(Self { store, prefix: settings.prefix.clone() })
+        let redact = [
+            settings.access_key_id.clone(),
+            settings.secret_access_key.as_ref().map(|s| s.expose_secret().to_owned()),
+            settings.session_token.as_ref().map(|s| s.expose_secret().to_owned()),
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|v| v.len() >= 4)
+        .collect();
+        Ok(Self { store, prefix: settings.prefix.clone(), redact })
+    }
+
+    /// The store's error as the port's: NotFound, or a message without anything that signs a
+    /// request. S3's error bodies (which object_store quotes) can carry the access key id, the
+    /// canonical request with the session token, and the string to sign; those elements go, and
+    /// so does any configured credential wherever it appears.
+    fn err(&self, e: object_store::Error) -> RepoError {
+        match e {
+            object_store::Error::NotFound { .. } => RepoError::NotFound,
+            other => RepoError::Other(format!("object storage: {}", redact(&other.to_string(), &self.redact))),
+        }
     }
 
     fn path(&self, key: &str) -> Result<Path, RepoError> {
@@ -116,17 +138,41 @@ impl S3BlobStore {
     }
 }
 
-fn s3_err(e: object_store::Error) -> RepoError {
-    match e {
-        object_store::Error::NotFound { .. } => RepoError::NotFound,
-        other => RepoError::Other(format!("object storage: {other}")),
+/// Elements of an S3 error body that echo what signed the request.
+const SIGNING_ELEMENTS: [&str; 7] = [
+    "AWSAccessKeyId",
+    "StringToSign",
+    "StringToSignBytes",
+    "CanonicalRequest",
+    "CanonicalRequestBytes",
+    "SignatureProvided",
+    "SessionToken",
+];
+
+/// `text` with the content of every signing element, and every one of `secrets`, redacted.
+fn redact(text: &str, secrets: &[String]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some((at, element)) =
+        SIGNING_ELEMENTS.iter().filter_map(|e| rest.find(&format!("<{e}>")).map(|i| (i, *e))).min_by_key(|(i, _)| *i)
+    {
+        let (open, close) = (format!("<{element}>"), format!("</{element}>"));
+        out.push_str(&rest[..at]);
+        out.push_str(&format!("{open}[redacted]{close}"));
+        let after = &rest[at + open.len()..];
+        rest = after.find(&close).map_or("", |end| &after[end + close.len()..]);
     }
+    out.push_str(rest);
+    for secret in secrets {
+        out = out.replace(secret.as_str(), "[redacted]");
+    }
+    out
 }
 
 #[async_trait::async_trait]
 impl BlobStore for S3BlobStore {
     async fn put(&self, key: &str, data: &[u8]) -> Result<(), RepoError> {
-        self.store.put(&self.path(key)?, data.to_vec().into()).await.map_err(s3_err)?;
+        self.store.put(&self.path(key)?, data.to_vec().into()).await.map_err(|e| self.err(e))?;
         Ok(())
     }
 
@@ -144,17 +190,17 @@ impl BlobStore for S3BlobStore {
         }
         if ended {
             let n = head.len() as u64;
-            self.store.put(&path, head.into()).await.map_err(s3_err)?;
+            self.store.put(&path, head.into()).await.map_err(|e| self.err(e))?;
             return Ok(n);
         }
-        let upload = self.store.put_multipart(&path).await.map_err(s3_err)?;
+        let upload = self.store.put_multipart(&path).await.map_err(|e| self.err(e))?;
         let mut writer = WriteMultipart::new_with_chunk_size(upload, PART);
         let mut n = head.len() as u64;
         writer.put(head.into());
         let streamed = async {
             while let Some(piece) = body.next().await {
                 let piece = piece?;
-                writer.wait_for_capacity(2).await.map_err(s3_err)?;
+                writer.wait_for_capacity(2).await.map_err(|e| self.err(e))?;
                 n += piece.len() as u64;
                 writer.put(piece.into());
             }
@@ -163,7 +209,7 @@ impl BlobStore for S3BlobStore {
         .await;
         match streamed {
             Ok(()) => {
-                writer.finish().await.map_err(s3_err)?;
+                writer.finish().await.map_err(|e| self.err(e))?;
                 Ok(n)
             }
             Err(e) => {
@@ -177,24 +223,24 @@ impl BlobStore for S3BlobStore {
     }
 
     async fn get(&self, key: &str) -> Result<Vec<u8>, RepoError> {
-        let res = self.store.get(&self.path(key)?).await.map_err(s3_err)?;
-        Ok(res.bytes().await.map_err(s3_err)?.to_vec())
+        let res = self.store.get(&self.path(key)?).await.map_err(|e| self.err(e))?;
+        Ok(res.bytes().await.map_err(|e| self.err(e))?.to_vec())
     }
 
     async fn read_at(&self, key: &str, offset: u64, max: usize) -> Result<Vec<u8>, RepoError> {
         let path = self.path(key)?;
-        let size = self.store.head(&path).await.map_err(s3_err)?.size;
+        let size = self.store.head(&path).await.map_err(|e| self.err(e))?.size;
         if offset >= size || max == 0 {
             return Ok(Vec::new());
         }
         let end = size.min(offset.saturating_add(max as u64));
-        Ok(self.store.get_range(&path, offset..end).await.map_err(s3_err)?.to_vec())
+        Ok(self.store.get_range(&path, offset..end).await.map_err(|e| self.err(e))?.to_vec())
     }
 
     async fn delete(&self, key: &str) -> Result<(), RepoError> {
         match self.store.delete(&self.path(key)?).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(s3_err(e)),
+            Err(e) => Err(self.err(e)),
         }
     }
 
@@ -218,6 +264,22 @@ mod tests {
         for bad in ["s3://", "s3://ab", "s3://Upper", "file:///x", "s3://bucket/../x"] {
             assert!(S3Settings::from_url(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn error_bodies_lose_what_signed_the_request() {
+        let body = "Generic S3 error: <Error><Code>SignatureDoesNotMatch</Code><AWSAccessKeyId>AKIAEXAMPLEKEYID</AWSAccessKeyId>\
+            <StringToSign>AWS4-HMAC-SHA256 20260101T000000Z</StringToSign><SignatureProvided>abc</SignatureProvided>\
+            <CanonicalRequest>GET /b/k\nx-amz-security-token:FwoGZXIvYXdzEXAMPLETOKEN</CanonicalRequest></Error> \
+            while talking to AKIAEXAMPLEKEYID";
+        let clean = redact(body, &["AKIAEXAMPLEKEYID".into(), "FwoGZXIvYXdzEXAMPLETOKEN".into()]);
+        for secret in ["AKIAEXAMPLEKEYID", "FwoGZXIvYXdzEXAMPLETOKEN", "AWS4-HMAC-SHA256 2026", ">abc<"] {
+            assert!(!clean.contains(secret), "{secret} in {clean}");
+        }
+        assert!(clean.contains("<Code>SignatureDoesNotMatch</Code>"), "the reason stays: {clean}");
+        assert!(clean.contains("<CanonicalRequest>[redacted]</CanonicalRequest></Error>"), "{clean}");
+        // An element left open redacts to the end.
+        assert_eq!(redact("a<StringToSign>secret", &[]), "a<StringToSign>[redacted]</StringToSign>");
     }
 
     #[test]
