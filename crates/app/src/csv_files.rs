@@ -405,6 +405,12 @@ mod tests {
             self.0.lock().unwrap().remove(key);
             Ok(())
         }
+        async fn folders(&self, _: &str) -> Result<Vec<String>, RepoError> {
+            Ok(Vec::new())
+        }
+        async fn delete_folder(&self, _: &str) -> Result<u64, RepoError> {
+            Ok(0)
+        }
         async fn purge_abandoned(&self, _: time::OffsetDateTime) -> Result<u64, RepoError> {
             Ok(0)
         }

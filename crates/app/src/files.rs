@@ -9,17 +9,23 @@ use leadzone_domain::ids::{JobId, TenantId};
 /// Bytes per chunk of a download.
 pub const DOWNLOAD_CHUNK: usize = 256 * 1024;
 
+const IMPORTS: &str = "imports";
+const EXPORTS: &str = "exports";
+
+/// The folders that hold a folder per tenant: everything a tenant's jobs write.
+pub(crate) const TENANT_AREAS: [&str; 2] = [IMPORTS, EXPORTS];
+
 /// An import's uploaded file (written before its job exists, so named by an upload id).
 pub(crate) fn import_upload_key(tenant: TenantId, upload: uuid::Uuid) -> String {
-    format!("imports/{tenant}/{upload}.csv")
+    format!("{IMPORTS}/{tenant}/{upload}.csv")
 }
 
 pub(crate) fn import_errors_key(tenant: TenantId, job: JobId) -> String {
-    format!("imports/{tenant}/{job}-errors.csv")
+    format!("{IMPORTS}/{tenant}/{job}-errors.csv")
 }
 
 pub(crate) fn export_key(tenant: TenantId, job: JobId) -> String {
-    format!("exports/{tenant}/{job}.csv")
+    format!("{EXPORTS}/{tenant}/{job}.csv")
 }
 
 /// Every file a job owns, for retention. The upload's key comes from the job's input, and only
@@ -34,7 +40,7 @@ pub(crate) fn job_blob_keys(
         JobType::Import => {
             let mut keys = vec![import_errors_key(tenant, job)];
             if let Some(upload) = input.and_then(|i| i.get("blobKey")).and_then(|k| k.as_str())
-                && upload.starts_with(&format!("imports/{tenant}/"))
+                && upload.starts_with(&format!("{IMPORTS}/{tenant}/"))
             {
                 keys.push(upload.to_owned());
             }

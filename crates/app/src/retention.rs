@@ -2,7 +2,8 @@
 //! finished jobs after 90, WhatsApp messages after a year and audit rows after two — those two
 //! archived first, as gzip JSON Lines in the blob store, and only then removed. A job's files
 //! (upload, errors CSV, export) go with the job, before its row: a file is never left without the
-//! row that names it. Writes to the blob store that a killed process left unfinished go after a day.
+//! row that names it. Writes to the blob store that a killed process left unfinished go after a day,
+//! and the files of a tenant that was deleted go on the next run.
 
 use leadzone_ports::RepoError;
 use leadzone_ports::blobs::BlobStore;
@@ -21,6 +22,8 @@ pub struct RetentionReport {
     pub job_files: u64,
     /// Finished jobs kept past their time because a file of theirs could not be removed.
     pub jobs_kept: u64,
+    /// Files of tenants that no longer exist.
+    pub deleted_tenants_files: u64,
     pub abandoned_uploads: u64,
     pub whatsapp_messages: u64,
     pub audit_logs: u64,
@@ -62,6 +65,19 @@ pub async fn run_retention(
         report.jobs += store.delete_jobs(&removable).await?;
     }
     report.jobs_kept = kept.len() as u64;
+    // A deleted tenant's files: its jobs went with it (ON DELETE CASCADE), so no job names them.
+    for area in crate::files::TENANT_AREAS {
+        let folders = blobs.folders(area).await?;
+        let ids: Vec<leadzone_domain::ids::TenantId> =
+            folders.iter().filter_map(|f| f.parse::<uuid::Uuid>().ok()).map(Into::into).collect();
+        if ids.is_empty() {
+            continue;
+        }
+        let existing = store.existing_tenants(&ids).await?;
+        for gone in ids.iter().filter(|id| !existing.contains(id)) {
+            report.deleted_tenants_files += blobs.delete_folder(&format!("{area}/{gone}")).await?;
+        }
+    }
     report.abandoned_uploads = blobs.purge_abandoned(now - Duration::days(1)).await?;
     for (table, keep) in
         [(ArchiveTable::WhatsAppMessages, Duration::days(365)), (ArchiveTable::AuditLogs, Duration::days(730))]
@@ -126,6 +142,7 @@ mod tests {
             .expect_delete()
             .returning(move |key| if key == failing { Err(RepoError::Other("S3 unavailable".into())) } else { Ok(()) });
         blobs.expect_purge_abandoned().times(1).returning(|_| Ok(0));
+        blobs.expect_folders().times(2).returning(|_| Ok(Vec::new()));
         let report = run_retention(&store, &blobs, OffsetDateTime::now_utc()).await.unwrap();
         assert_eq!((report.jobs, report.jobs_kept, report.job_files), (1, 1, 2));
     }

@@ -35,6 +35,12 @@ pub trait BlobStore: Send + Sync {
     async fn read_at(&self, key: &str, offset: u64, max: usize) -> Result<Vec<u8>, RepoError>;
     /// Removes an object; removing one that does not exist is not an error.
     async fn delete(&self, key: &str) -> Result<(), RepoError>;
+    /// The names directly under `folder/` that hold objects (`imports` → the tenant ids with
+    /// uploads), each once, in no particular order.
+    async fn folders(&self, folder: &str) -> Result<Vec<String>, RepoError>;
+    /// Removes every object under `folder/` (a tenant's files once the tenant is gone); returns
+    /// how many.
+    async fn delete_folder(&self, folder: &str) -> Result<u64, RepoError>;
     /// Removes writes that were started before `before` and never finished (a process killed in
     /// the middle of an upload); returns how many. Stores that cannot leave such writes behind, or
     /// that clean them up themselves (an S3 lifecycle rule), return 0.

@@ -188,6 +188,8 @@ pub trait RetentionStore: Send + Sync {
     async fn expired_jobs(&self, before: OffsetDateTime, limit: u64) -> Result<Vec<ExpiredJob>, RepoError>;
     /// Deletes these jobs (their logs go with them); returns how many.
     async fn delete_jobs(&self, ids: &[JobId]) -> Result<u64, RepoError>;
+    /// Those of `ids` that are tenants (the others were deleted).
+    async fn existing_tenants(&self, ids: &[TenantId]) -> Result<Vec<TenantId>, RepoError>;
     /// Up to `limit` rows older than `before`, oldest first, as (id, row as JSON).
     async fn archive_batch(
         &self,

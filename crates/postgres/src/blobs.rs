@@ -173,6 +173,28 @@ impl BlobStore for PgBlobStore {
         Ok(())
     }
 
+    async fn folders(&self, folder: &str) -> Result<Vec<String>, RepoError> {
+        let rows = self
+            .db
+            .query_all_raw(Self::stmt(
+                "SELECT DISTINCT split_part(substr(key, length($1) + 2), '/', 1) AS name FROM blobs
+                  WHERE starts_with(key, $1 || '/') AND strpos(substr(key, length($1) + 2), '/') > 0",
+                [folder.into()],
+            ))
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(|r| r.try_get::<String>("", "name").map_err(db_err)).collect()
+    }
+
+    async fn delete_folder(&self, folder: &str) -> Result<u64, RepoError> {
+        let res = self
+            .db
+            .execute_raw(Self::stmt("DELETE FROM blobs WHERE starts_with(key, $1 || '/')", [folder.into()]))
+            .await
+            .map_err(db_err)?;
+        Ok(res.rows_affected())
+    }
+
     async fn purge_abandoned(&self, before: OffsetDateTime) -> Result<u64, RepoError> {
         let res = self
             .db

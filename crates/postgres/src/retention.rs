@@ -3,7 +3,7 @@
 //! `leadzone.audit_retention`, which the immutability trigger checks together with the role.
 
 use crate::error::db_err;
-use leadzone_domain::ids::JobId;
+use leadzone_domain::ids::{JobId, TenantId};
 use leadzone_ports::RepoError;
 use leadzone_ports::jobs::{ArchiveTable, ExpiredJob, RetentionStore};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait};
@@ -79,6 +79,20 @@ impl RetentionStore for PgRetention {
             .await
             .map_err(db_err)?;
         Ok(res.rows_affected())
+    }
+
+    async fn existing_tenants(&self, ids: &[TenantId]) -> Result<Vec<TenantId>, RepoError> {
+        let ids: Vec<uuid::Uuid> = ids.iter().map(|i| i.as_uuid()).collect();
+        let rows = self
+            .db
+            .query_all_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT id FROM tenants WHERE id = ANY($1)",
+                [ids.into()],
+            ))
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(|r| r.try_get::<uuid::Uuid>("", "id").map(Into::into).map_err(db_err)).collect()
     }
 
     async fn archive_batch(

@@ -87,6 +87,20 @@ async fn put_get_ranges_multipart_and_delete_against_a_real_s3_server() {
     assert_eq!(store.get("imports/t1/u1.csv").await, Err(RepoError::NotFound));
     store.delete("imports/t1/u1.csv").await.unwrap();
 
+    // Folders: the names under one, each once; a whole folder goes at once.
+    let mut names = store.folders("imports").await.unwrap();
+    names.sort();
+    assert_eq!(names, ["t1"]);
+    store.put("imports/t2/a.csv", b"a").await.unwrap();
+    store.put("imports/t2/b.csv", b"b").await.unwrap();
+    let mut names = store.folders("imports").await.unwrap();
+    names.sort();
+    assert_eq!(names, ["t1", "t2"]);
+    assert_eq!(store.delete_folder("imports/t2").await.unwrap(), 2);
+    assert_eq!(store.folders("imports").await.unwrap(), ["t1"]);
+    assert_eq!(store.get("imports/t2/a.csv").await, Err(RepoError::NotFound));
+    assert!(store.get("imports/t1/small.csv").await.is_ok(), "the other folder stays");
+
     // Keys that could leave the prefix are refused before any request.
     for bad in ["../x", "/abs", "a//b", ""] {
         assert!(store.put(bad, b"x").await.is_err(), "{bad:?}");

@@ -270,19 +270,15 @@ impl TestApp {
     }
 
     pub async fn sql_string(&self, query: &str) -> String {
-        use sea_orm::ConnectionTrait;
-        let row = self
-            .db
-            .owner()
-            .await
-            .query_one_raw(sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, query.to_owned()))
-            .await
-            .expect("sql")
-            .expect("a row");
-        row.try_get_by_index::<String>(0).expect("text")
+        self.sql_value(query).await
     }
 
     pub async fn sql_i64(&self, query: &str) -> i64 {
+        self.sql_value(query).await
+    }
+
+    /// The first column of the one row `query` returns.
+    async fn sql_value<T: sea_orm::TryGetable>(&self, query: &str) -> T {
         use sea_orm::ConnectionTrait;
         let row = self
             .db
@@ -292,7 +288,7 @@ impl TestApp {
             .await
             .expect("sql")
             .expect("a row");
-        row.try_get_by_index::<i64>(0).expect("bigint")
+        row.try_get_by_index::<T>(0).expect("a value of the expected type")
     }
 
     /// Moves the tenant to another plan directly in the database (billing has its own tests).

@@ -124,3 +124,26 @@ async fn the_application_role_cannot_read_files() {
     assert!(app.execute_unprepared("SELECT * FROM blob_chunks").await.is_err());
     assert!(app.execute_unprepared("SELECT * FROM blobs").await.is_err());
 }
+
+#[tokio::test]
+async fn folders_list_and_go_whole() {
+    let db = TestDb::new().await;
+    let store = store(&db).await;
+    for key in [
+        "imports/t1/a.csv",
+        "imports/t1/b.csv",
+        "imports/t2/a.csv",
+        "imports/top.csv",
+        "imports_x/t3/a.csv",
+        "exports/t1/e.csv",
+    ] {
+        store.put(key, b"x").await.unwrap();
+    }
+    let mut names = store.folders("imports").await.unwrap();
+    names.sort();
+    assert_eq!(names, ["t1", "t2"], "folders only, under that folder only");
+    assert_eq!(store.delete_folder("imports/t1").await.unwrap(), 2);
+    assert_eq!(store.folders("imports").await.unwrap(), ["t2"]);
+    assert!(store.get("exports/t1/e.csv").await.is_ok() && store.get("imports_x/t3/a.csv").await.is_ok());
+    assert_eq!(store.delete_folder("imports/none").await.unwrap(), 0);
+}

@@ -43,6 +43,15 @@ fn partial(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
+fn count_files(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| if e.path().is_dir() { count_files(&e.path()) } else { 1 })
+        .sum()
+}
+
 #[async_trait::async_trait]
 impl BlobStore for LocalBlobStore {
     async fn put(&self, key: &str, data: &[u8]) -> Result<(), RepoError> {
@@ -96,6 +105,36 @@ impl BlobStore for LocalBlobStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(io(e)),
         }
+    }
+
+    async fn folders(&self, folder: &str) -> Result<Vec<String>, RepoError> {
+        let dir = self.path(folder)?;
+        let mut entries = match tokio::fs::read_dir(&dir).await {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io(e)),
+        };
+        let mut names = Vec::new();
+        while let Some(entry) = entries.next_entry().await.map_err(io)? {
+            if entry.file_type().await.map_err(io)?.is_dir() {
+                names.push(entry.file_name().to_string_lossy().into_owned());
+            }
+        }
+        Ok(names)
+    }
+
+    async fn delete_folder(&self, folder: &str) -> Result<u64, RepoError> {
+        let dir = self.path(folder)?;
+        tokio::task::spawn_blocking(move || {
+            let files = count_files(&dir);
+            match std::fs::remove_dir_all(&dir) {
+                Ok(()) => Ok(files),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+                Err(e) => Err(io(e)),
+            }
+        })
+        .await
+        .map_err(|e| RepoError::Other(e.to_string()))?
     }
 
     /// A killed process can leave a `~….partial` file; those older than `before` are removed.
@@ -154,6 +193,24 @@ mod tests {
         store.delete("a/b.csv").await.unwrap();
         store.delete("a/b.csv").await.unwrap();
         assert_eq!(store.get("a/b.csv").await, Err(RepoError::NotFound));
+        tokio::fs::remove_dir_all(root).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn folders_list_and_go_whole() {
+        let (store, root) = store();
+        for key in ["imports/t1/a.csv", "imports/t1/b.csv", "imports/t2/a.csv", "imports/top.csv", "exports/t1/e.csv"] {
+            store.put(key, b"x").await.unwrap();
+        }
+        let mut names = store.folders("imports").await.unwrap();
+        names.sort();
+        assert_eq!(names, ["t1", "t2"]);
+        assert_eq!(store.delete_folder("imports/t1").await.unwrap(), 2);
+        assert_eq!(store.folders("imports").await.unwrap(), ["t2"]);
+        assert!(store.get("exports/t1/e.csv").await.is_ok());
+        assert_eq!(store.delete_folder("imports/none").await.unwrap(), 0);
+        assert!(store.folders("nothing").await.unwrap().is_empty());
+        assert!(store.delete_folder("../x").await.is_err());
         tokio::fs::remove_dir_all(root).await.unwrap();
     }
 

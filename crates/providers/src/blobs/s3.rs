@@ -11,7 +11,7 @@ use leadzone_ports::RepoError;
 use leadzone_ports::blobs::{BlobStore, ByteStream};
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path;
-use object_store::{ObjectStoreExt, RetryConfig, WriteMultipart};
+use object_store::{ObjectStore, ObjectStoreExt, RetryConfig, WriteMultipart};
 use secrecy::{ExposeSecret, SecretString};
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -242,6 +242,26 @@ impl BlobStore for S3BlobStore {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(self.err(e)),
         }
+    }
+
+    async fn folders(&self, folder: &str) -> Result<Vec<String>, RepoError> {
+        let path = self.path(folder)?;
+        let listed = self.store.list_with_delimiter(Some(&path)).await.map_err(|e| self.err(e))?;
+        Ok(listed.common_prefixes.iter().filter_map(|p| p.filename().map(str::to_owned)).collect())
+    }
+
+    async fn delete_folder(&self, folder: &str) -> Result<u64, RepoError> {
+        let path = self.path(folder)?;
+        let mut listed = self.store.list(Some(&path));
+        let mut removed = 0;
+        while let Some(meta) = listed.next().await {
+            let meta = meta.map_err(|e| self.err(e))?;
+            match self.store.delete(&meta.location).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => removed += 1,
+                Err(e) => return Err(self.err(e)),
+            }
+        }
+        Ok(removed)
     }
 
     /// An upload that was never completed is invisible and is removed by the bucket's lifecycle
