@@ -6,8 +6,8 @@ use crate::{App, AppError};
 use leadzone_domain::enums::JobType;
 use leadzone_domain::ids::{JobId, TenantId};
 
-/// Bytes per chunk of a download.
-pub const DOWNLOAD_CHUNK: usize = 256 * 1024;
+/// Bytes per chunk of a download: one ranged read each (one PostgreSQL chunk, one S3 request).
+pub const DOWNLOAD_CHUNK: usize = 1024 * 1024;
 
 const IMPORTS: &str = "imports";
 const EXPORTS: &str = "exports";
