@@ -10,6 +10,9 @@ use serde_json::Value;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Environment variables of a server.
+type Env = Vec<(String, String)>;
+
 struct Server(std::process::Child);
 
 impl Drop for Server {
@@ -148,7 +151,7 @@ async fn main() {
     let _ = std::fs::remove_dir_all(&folder);
     let s3 = leadzone_testkit::s3::MotoServer::start().await;
     s3.create_bucket("leadzone-bench").await;
-    let stores: Vec<(&str, &str, Vec<(String, String)>)> = vec![
+    let stores: Vec<(&str, &str, Env)> = vec![
         (
             "file",
             "local folder (`file://`)",

@@ -152,8 +152,8 @@ impl std::io::Read for BlobReader {
             }
             self.fill()?;
         }
-        let n = buf.len().min(self.out.len() - self.pos);
-        buf[..n].copy_from_slice(&self.out[self.pos..self.pos + n]);
+        let mut rest = self.out.get(self.pos..).unwrap_or_default();
+        let n = std::io::Read::read(&mut rest, buf)?;
         self.pos += n;
         Ok(n)
     }
@@ -340,7 +340,7 @@ pub(crate) async fn store_errors_csv(
             for (i, row) in rows.iter().enumerate() {
                 // Line numbers are 1-based and count the header.
                 if let Some(errs) = by_row.get(&(start + i + 2)) {
-                    let _ = w.write_record(&error_record(start + i + 2, errs, Some(row)));
+                    let _ = w.write_record(error_record(start + i + 2, errs, Some(row)));
                 }
             }
             let piece = w.into_inner().unwrap_or_default();

@@ -111,7 +111,9 @@ impl Inspection {
             };
             match std::str::from_utf8(bytes) {
                 Ok(_) => {}
-                Err(e) if e.error_len().is_none() => self.utf8_carry = bytes[e.valid_up_to()..].to_vec(),
+                Err(e) if e.error_len().is_none() => {
+                    self.utf8_carry = bytes.get(e.valid_up_to()..).unwrap_or_default().to_vec()
+                }
                 Err(_) => self.utf8 = false,
             }
         }
@@ -119,7 +121,7 @@ impl Inspection {
         if !self.header_done {
             let end = piece.iter().position(|b| *b == b'\n');
             let take = end.map_or(piece.len(), |e| e + 1).min(MAX_HEADER_BYTES - self.first_line.len());
-            self.first_line.extend_from_slice(&piece[..take]);
+            self.first_line.extend_from_slice(piece.get(..take).unwrap_or_default());
             self.header_done = end.is_some() || self.first_line.len() >= MAX_HEADER_BYTES;
         }
         Ok(())

@@ -47,8 +47,9 @@ impl PgBlobStore {
             let mut rest = piece.as_slice();
             while !rest.is_empty() {
                 let take = (CHUNK - buf.len()).min(rest.len());
-                buf.extend_from_slice(&rest[..take]);
-                rest = &rest[take..];
+                let (head, tail) = rest.split_at_checked(take).unwrap_or((rest, &[]));
+                buf.extend_from_slice(head);
+                rest = tail;
                 if buf.len() == CHUNK {
                     self.insert_chunk(id, seq, std::mem::replace(&mut buf, Vec::with_capacity(CHUNK))).await?;
                     seq += 1;
