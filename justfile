@@ -47,6 +47,10 @@ bench-import:
 bench-files:
     cargo bench -p leadzone-api --bench files
 
+# 1,000 logins at concurrency 16 against a server process of its own: logins/s and the server's RSS.
+bench-logins:
+    cargo bench -p leadzone-api --bench logins
+
 # No-op jobs claimed and completed per second with 4 workers.
 bench-jobs:
     cargo bench -p leadzone-api --bench jobs
