@@ -268,7 +268,7 @@ pub(crate) fn parse_list_params(ctx: &Ctx, p: ListParams) -> Result<ParsedList, 
     filter.industry = p.industry.into_iter().filter_map(|v| non_blank(Some(v))).collect();
     filter.city = p.city.into_iter().filter_map(|v| non_blank(Some(v))).collect();
     filter.tag = non_blank(p.tag);
-    filter.q = non_blank(p.q);
+    filter.q = search_text_param(p.q);
     filter.assigned_to = match non_blank(p.assigned_to).as_deref() {
         None => None,
         Some("me") => Some(ctx.user_id),
@@ -295,6 +295,17 @@ pub(crate) fn parse_list_params(ctx: &Ctx, p: ListParams) -> Result<ParsedList, 
         Some(c) => Some(cursor::decode_for(&sort_name, sort, &c)?),
     };
     Ok((filter, sort, sort_name, limit, after))
+}
+
+/// `q` as typed, but for spaces: none at the start, at most one at the end — a space after the
+/// last word says that word is finished (it then matches whole, not as a prefix).
+fn search_text_param(q: Option<String>) -> Option<String> {
+    let q = q?;
+    let words = q.trim();
+    if words.is_empty() {
+        return None;
+    }
+    Some(if q.ends_with(char::is_whitespace) { format!("{words} ") } else { words.to_owned() })
 }
 
 fn non_blank(s: Option<String>) -> Option<String> {

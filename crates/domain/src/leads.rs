@@ -320,10 +320,31 @@ impl LeadFilter {
     }
 }
 
-/// The words of a search, folded like stored names (`normalize_words`), at most 8 of them. Each
-/// is made only of letters and digits, so it is safe inside a tsquery.
-pub fn search_terms(q: &str) -> Vec<String> {
-    crate::normalize::normalize_words(q).into_iter().filter(|w| !w.is_empty()).take(8).collect()
+/// What a search box's text asks for (see `search_terms`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchTerms {
+    /// Folded like stored names; each made only of letters and digits (safe inside a tsquery).
+    pub words: Vec<String>,
+    /// The last word is still being typed (the text does not end with a space): it matches as a
+    /// prefix; every other word matches whole.
+    pub last_is_prefix: bool,
+}
+
+/// Words of a search that no lead list narrows on.
+const MAX_SEARCH_WORDS: usize = 8;
+
+/// The words of a search, folded like stored names (`normalize_words`), at most 8. Company
+/// words (`شركة`, `مؤسسة`, `co`, `llc`…) are dropped unless there is nothing else: nearly every
+/// name has one, so they would only make the candidate set huge. Only the last word, the one
+/// still being typed, is a prefix.
+pub fn search_terms(q: &str) -> SearchTerms {
+    let words: Vec<String> = crate::normalize::normalize_words(q).into_iter().filter(|w| !w.is_empty()).collect();
+    let kept: Vec<String> = words.iter().filter(|w| !crate::normalize::is_company_word(w)).cloned().collect();
+    let mut words = if kept.is_empty() { words } else { kept };
+    let cut = words.len() > MAX_SEARCH_WORDS;
+    words.truncate(MAX_SEARCH_WORDS);
+    let typing = q.chars().last().is_some_and(|c| !c.is_whitespace() && !c.is_ascii_punctuation());
+    SearchTerms { words, last_is_prefix: typing && !cut }
 }
 
 /// What the search index holds for a lead: its name and industry, folded, articles dropped.
@@ -515,11 +536,28 @@ mod tests {
 
     #[test]
     fn search_terms_fold_like_stored_names() {
-        assert_eq!(search_terms("التقنية"), vec!["تقنيه"]);
-        assert_eq!(search_terms("الرياض تقنية"), vec!["رياض", "تقنيه"]);
-        assert_eq!(search_terms("Tech & 'x' | !"), vec!["tech", "x"]);
-        assert!(search_terms("&|!()").is_empty());
+        let words = |q: &str| search_terms(q).words;
+        assert_eq!(words("التقنية"), vec!["تقنيه"]);
+        assert_eq!(words("الرياض تقنية"), vec!["رياض", "تقنيه"]);
+        assert_eq!(words("Tech & 'x' | !"), vec!["tech", "x"]);
+        assert!(words("&|!()").is_empty());
         assert_eq!(search_text("شركة الرياض للتقنية", Some("Software")), "شركه رياض تقنيه software");
+    }
+
+    #[test]
+    fn only_the_word_being_typed_is_a_prefix_and_company_words_narrow_nothing() {
+        let t = search_terms("Trading 1234");
+        assert_eq!((t.words, t.last_is_prefix), (vec!["trading".to_owned(), "1234".to_owned()], true));
+        // A space after the last word: it is finished, so it matches whole too.
+        assert!(!search_terms("Trading ").last_is_prefix);
+        assert!(!search_terms("Trading,").last_is_prefix);
+        // Company words go, in either language, wherever they stand…
+        assert_eq!(search_terms("شركة النور").words, vec!["نور"]);
+        assert_eq!(search_terms("Alpha Trading LLC").words, vec!["alpha", "trading"]);
+        assert_eq!(search_terms("مؤسسة").words, vec!["مؤسسه"], "…unless they are all there is");
+        // At most 8 words; when cut, the last kept word was not the one being typed.
+        let long = search_terms("a b c d e f g h i j");
+        assert_eq!((long.words.len(), long.last_is_prefix), (8, false));
     }
 
     #[test]

@@ -54,6 +54,11 @@ pub fn normalize_words(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// `شركه`, `مؤسسه`, `co`, `llc`… (folded): words that say what kind of company, not which.
+pub fn is_company_word(word: &str) -> bool {
+    COMPANY_WORDS.contains(&word)
+}
+
 /// The duplicate-detection key of a company name: folded words without articles or company words,
 /// joined by single spaces. `مؤسسة النور`, `النور` and `مؤسّسة نور` all give `نور`.
 pub fn company_name_key(name: &str) -> String {

@@ -18,10 +18,21 @@ use sea_orm::{
 };
 use time::OffsetDateTime;
 
-/// The tsquery text for a search: every term as a prefix, all required.
+/// The tsquery text for a search: every word required, whole, but the one still being typed,
+/// which is a prefix (`trading & 1234:*`). A common word matched whole is one posting list the
+/// GIN index reads as it is; as a prefix it would gather every word it begins.
 fn prefix_query(q: &str) -> Option<String> {
     let terms = search_terms(q);
-    (!terms.is_empty()).then(|| terms.iter().map(|t| format!("{t}:*")).collect::<Vec<_>>().join(" & "))
+    let last = terms.words.len().checked_sub(1)?;
+    Some(
+        terms
+            .words
+            .iter()
+            .enumerate()
+            .map(|(i, w)| if i == last && terms.last_is_prefix { format!("{w}:*") } else { w.clone() })
+            .collect::<Vec<_>>()
+            .join(" & "),
+    )
 }
 
 /// The SQL of a search match on the stored vector: folded prefixes, or the Arabic stemmer — one

@@ -247,6 +247,42 @@ async fn list_filters_apply() {
     }
 }
 
+/// The words of `q`: only the last one, still being typed, is a prefix; the others match whole
+/// words; company words narrow nothing (#20).
+#[tokio::test]
+async fn only_the_word_being_typed_is_a_prefix() {
+    let app = spawn_app().await;
+    let a = app.register().await;
+    for name in ["Main Trading 123456", "Main Trading 223456", "Maintenance Trades 123456", "مؤسسة النخيل التجارية"]
+    {
+        assert_eq!(app.create_lead(&a, json!({"companyName": name})).await.status(), 201);
+    }
+    let names = |q: &'static str| {
+        let app = &app;
+        let token = a.token.clone();
+        async move {
+            let url = format!("/api/v1/leads?q={}&sort=companyName", urlencoding(q));
+            let page: Value = app.get(&url, Some(&token)).await.json().await.unwrap();
+            page["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|l| l["companyName"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(names("Trading 1234").await, ["Main Trading 123456"], "the last word as a prefix");
+    assert!(names("Trad 123456").await.is_empty(), "an earlier word matches whole: trad is not trading");
+    assert_eq!(names("main").await, ["Main Trading 123456", "Main Trading 223456", "Maintenance Trades 123456"]);
+    assert_eq!(names("main ").await, ["Main Trading 123456", "Main Trading 223456"], "a finished word matches whole");
+    assert_eq!(names("مؤسسة النخ").await, ["مؤسسة النخيل التجارية"], "the company word narrows nothing");
+    assert_eq!(names("شركة النخيل").await, ["مؤسسة النخيل التجارية"], "another company word, the same");
+}
+
+fn urlencoding(q: &str) -> String {
+    url::form_urlencoded::byte_serialize(q.as_bytes()).collect()
+}
+
 #[tokio::test]
 async fn forged_cursors_and_nul_in_queries_are_422() {
     use base64::Engine;
