@@ -2,7 +2,8 @@
 //!
 //! Seeds 1,000,000 leads across 1,000 tenants plus one tenant with 200,000, starts the real
 //! server (2 HTTP workers) and measures p50/p99 at concurrency 16 for: the first page, page 100
-//! (by cursor), a filter, and a `q` search. Uses `BENCH_DATABASE_URL` (default
+//! (by cursor), a filter, and `q` searches (a selective word; a word in one of eight names, newest
+//! first; a word in every name — `Main` — in the default relevance order, alone and with a rare word). Uses `BENCH_DATABASE_URL` (default
 //! postgres://postgres@127.0.0.1:5432/leadzone_bench), which it drops and recreates.
 //!
 //! Then the rate limiter's cost: the first page on two servers over the same database, one with
@@ -65,7 +66,7 @@ async fn main() {
                     '{{}}', {user}, now() - (i % 86400) * interval '1 minute', now() - (i % 5000) * interval '1 minute',
                     lower(n.name), lower(n.name)
                FROM generate_series({from}, {to}) i,
-                    LATERAL (SELECT (ARRAY['شركة','مؤسسة','Al','Gulf','Saudi','Najd','Hejaz','Eastern'])[1 + i % 8] || ' ' ||
+                    LATERAL (SELECT 'Main ' || (ARRAY['شركة','مؤسسة','Al','Gulf','Saudi','Najd','Hejaz','Eastern'])[1 + i % 8] || ' ' ||
                                     (ARRAY['الرياض','النور','Techno','Future','الأمل','Vision','Delta','السلام','Orbit','Falcon'])[1 + (i / 8) % 10] || ' ' ||
                                     (ARRAY['للتقنية','Trading','Solutions','للمقاولات','Logistics','Medical','للتجارة'])[1 + (i / 80) % 7] || ' ' || i AS name) n"
         )
@@ -128,6 +129,10 @@ async fn main() {
         ),
         ("q search (a selective word)", "/api/v1/leads?limit=50&q=150072".to_owned()),
         ("q search (a word in 1 of 8 names, newest first)", "/api/v1/leads?limit=50&q=Gulf&sort=-createdAt".to_owned()),
+        // What users type: a word every lead of theirs shares, in the default order (relevance),
+        // and that word with a rare one.
+        ("q search (a word in every name, relevance)", "/api/v1/leads?limit=50&q=Main".to_owned()),
+        ("q search (a word in every name and a rare one, relevance)", "/api/v1/leads?limit=50&q=Main%20150072".to_owned()),
     ];
     // wrk (a separate, light process) when installed; otherwise an in-process client, which
     // competes with the server for the same two cores.
