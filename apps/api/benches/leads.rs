@@ -132,7 +132,10 @@ async fn main() {
         // What users type: a word every lead of theirs shares, in the default order (relevance),
         // and that word with a rare one.
         ("q search (a word in every name, relevance)", "/api/v1/leads?limit=50&q=Main".to_owned()),
-        ("q search (a word in every name and a rare one, relevance)", "/api/v1/leads?limit=50&q=Main%20150072".to_owned()),
+        (
+            "q search (a word in every name and a rare one, relevance)",
+            "/api/v1/leads?limit=50&q=Main%20150072".to_owned(),
+        ),
     ];
     // wrk (a separate, light process) when installed; otherwise an in-process client, which
     // competes with the server for the same two cores.
