@@ -314,3 +314,60 @@ async fn forged_cursors_and_nul_in_queries_are_422() {
     )
     .await;
 }
+
+/// Paging through a common-word relevance search (`limit=37`) while leads that match are being
+/// added: no lead comes twice, every lead that was there before comes, and those come in the
+/// order one page of all of them shows (rank, then id, both descending: the keyset is exact).
+#[tokio::test]
+async fn relevance_pages_stay_exact_while_leads_are_added() {
+    let app = spawn_app().await;
+    let a = app.register().await;
+    app.set_plan(&a, "enterprise").await;
+    // Ranks differ (the word once, twice, three times) and tie (many names per rank).
+    let name = |i: usize| match i % 3 {
+        0 => format!("Main Trading {i}"),
+        1 => format!("Main Main Trading {i}"),
+        _ => format!("Main Main Main Est {i}"),
+    };
+    for i in 0..150 {
+        assert_eq!(
+            app.create_lead(&a, json!({"companyName": name(i), "phone": format!("05{i:08}")})).await.status(),
+            201
+        );
+    }
+    let ids = |page: &Value| -> Vec<String> {
+        page["data"].as_array().unwrap().iter().map(|l| l["id"].as_str().unwrap().to_owned()).collect()
+    };
+    let all: Value = app.get("/api/v1/leads?q=Main&limit=200", Some(&a.token)).await.json().await.unwrap();
+    let before = ids(&all);
+    assert_eq!(before.len(), 150);
+
+    let adding = async {
+        for i in 150..210 {
+            let res = app.create_lead(&a, json!({"companyName": name(i), "phone": format!("05{i:08}")})).await;
+            assert_eq!(res.status(), 201);
+        }
+    };
+    let paging = async {
+        let (mut seen, mut cursor) = (Vec::new(), None::<String>);
+        loop {
+            let url = match &cursor {
+                Some(c) => format!("/api/v1/leads?q=Main&limit=37&cursor={c}"),
+                None => "/api/v1/leads?q=Main&limit=37".to_owned(),
+            };
+            let page: Value = app.get(&url, Some(&a.token)).await.json().await.unwrap();
+            seen.extend(ids(&page));
+            match page["nextCursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => break,
+            }
+            tokio::task::yield_now().await;
+        }
+        seen
+    };
+    let ((), seen) = futures::join!(adding, paging);
+    let unique: std::collections::HashSet<&String> = seen.iter().collect();
+    assert_eq!(unique.len(), seen.len(), "no lead twice");
+    let old: Vec<&String> = seen.iter().filter(|id| before.contains(id)).collect();
+    assert_eq!(old, before.iter().collect::<Vec<_>>(), "every earlier lead, in the one-page order");
+}
