@@ -2,7 +2,8 @@
 //! folder (`file://`, today's single-process store), PostgreSQL (the default) and S3 (a local
 //! `moto_server`) — each on its own `leadzone serve` process (release build, default workers) and
 //! a fresh database. Prints, per store: the upload, the import job, the export job and its download
-//! (time), and the server's peak RSS (`VmHWM`).
+//! (time), the server's peak RSS (`VmHWM`) by the end of the import and its RSS then, and its peak
+//! RSS at the end. `LEADZONE_BENCH_STORES=postgres` (comma-separated) runs only those stores.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use sea_orm::{ConnectionTrait, Database};
@@ -23,10 +24,18 @@ impl Drop for Server {
 }
 
 fn peak_rss_mb(pid: u32) -> f64 {
+    status_mb(pid, "VmHWM:")
+}
+
+fn rss_mb(pid: u32) -> f64 {
+    status_mb(pid, "VmRSS:")
+}
+
+fn status_mb(pid: u32, field: &str) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let kb: f64 = status
         .lines()
-        .find(|l| l.starts_with("VmHWM:"))
+        .find(|l| l.starts_with(field))
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|v| v.parse().ok())
         .unwrap_or(0.0);
@@ -54,6 +63,8 @@ struct Run {
     download: f64,
     bytes: usize,
     peak: f64,
+    import_peak: f64,
+    after_import: f64,
 }
 
 async fn run(name: &str, csv: &[u8], rows: usize, store: &[(String, String)]) -> Run {
@@ -109,6 +120,8 @@ async fn run(name: &str, csv: &[u8], rows: usize, store: &[(String, String)]) ->
     let job = wait(&client, &base, &token, res["job"]["id"].as_str().unwrap()).await;
     let import = started.elapsed().as_secs_f64();
     assert_eq!(job["result"]["created"], rows, "{job}");
+    let import_peak = peak_rss_mb(server.0.id());
+    let after_import = rss_mb(server.0.id());
 
     let started = Instant::now();
     let res = json(
@@ -133,7 +146,7 @@ async fn run(name: &str, csv: &[u8], rows: usize, store: &[(String, String)]) ->
     db.close().await.unwrap();
     admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {db_name} WITH (FORCE)")).await.unwrap();
     let _ = std::fs::remove_dir_all(&data_dir);
-    Run { upload, import, export, download, bytes, peak }
+    Run { upload, import, export, download, bytes, peak, import_peak, after_import }
 }
 
 #[tokio::main]
@@ -170,13 +183,18 @@ async fn main() {
             ],
         ),
     ];
+    // `LEADZONE_BENCH_STORES=postgres,s3` runs only those.
+    let only = std::env::var("LEADZONE_BENCH_STORES").ok();
     let mut table = Vec::new();
     for (name, label, env) in &stores {
+        if only.as_deref().is_some_and(|o| !o.split(',').any(|s| s == *name)) {
+            continue;
+        }
         eprintln!("{label} …");
         let r = run(name, csv.as_bytes(), rows, env).await;
         eprintln!(
-            "  upload {:.1} s, import {:.1} s, export {:.1} s, download {:.1} s, peak RSS {:.0} MB",
-            r.upload, r.import, r.export, r.download, r.peak
+            "  upload {:.1} s, import {:.1} s (peak RSS {:.0} MB, {:.0} MB after), export {:.1} s, download {:.1} s, peak RSS {:.0} MB",
+            r.upload, r.import, r.import_peak, r.after_import, r.export, r.download, r.peak
         );
         table.push((label, r));
     }
@@ -186,15 +204,17 @@ async fn main() {
         csv.len() as f64 / 1e6
     );
     println!(
-        "| store | upload + enqueue | import job (incl. upload) | export job | download | export size | server peak RSS |"
+        "| store | upload + enqueue | import job (incl. upload) | peak RSS by the import's end / RSS then | export job | download | export size | server peak RSS |"
     );
-    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
     for (label, r) in &table {
         println!(
-            "| {label} | {:.1} s | {:.1} s ({:.0} rows/s) | {:.1} s | {:.2} s | {:.0} MB | {:.0} MB |",
+            "| {label} | {:.1} s | {:.1} s ({:.0} rows/s) | {:.0} / {:.0} MB | {:.1} s | {:.2} s | {:.0} MB | {:.0} MB |",
             r.upload,
             r.import,
             rows as f64 / r.import,
+            r.import_peak,
+            r.after_import,
             r.export,
             r.download,
             r.bytes as f64 / 1e6,
