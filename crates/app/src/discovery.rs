@@ -12,9 +12,9 @@
 
 use crate::error::ProblemCode;
 use crate::jobs::{Enqueue, JobControl, JobFailure, job_error};
-use crate::{App, AppError, Ctx, audit, policy};
+use crate::{App, AppError, Ctx, policy};
 use leadzone_domain::access::{LeadVisibility, Permission};
-use leadzone_domain::entities::{AuditDetails, Evidence, Job, Lead};
+use leadzone_domain::entities::{Evidence, Job, Lead};
 use leadzone_domain::enums::{
     ActivityType, AuditEventType, Confidence, EvidenceType, IntegrationType, JobType, Language, LogLevel, UsageMetric,
 };
@@ -298,24 +298,11 @@ impl App {
             }
         }
 
-        let tx = self.uow.begin(job.tenant_id).await?;
-        tx.audit()
-            .append(&audit::entry(
-                &*self.ids,
-                &ctx,
-                AuditEventType::LeadSearched,
-                Some((leadzone_domain::enums::AuditEntityType::Job, job.id.as_uuid())),
-                "leads searched",
-                AuditDetails {
-                    metadata: Some(json!({
-                        "query": input.query, "city": input.city, "found": result.found, "created": result.created,
-                        "duplicates": result.duplicates, "skipped": result.skipped, "key": source.as_str(),
-                    })),
-                    ..Default::default()
-                },
-            ))
-            .await?;
-        tx.commit().await?;
+        let summary = json!({
+            "query": input.query, "city": input.city, "found": result.found, "created": result.created,
+            "duplicates": result.duplicates, "skipped": result.skipped, "key": source.as_str(),
+        });
+        self.audit_job(&ctx, job, AuditEventType::LeadSearched, "leads searched", summary).await?;
         control
             .log(
                 LogLevel::Info,

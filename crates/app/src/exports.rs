@@ -3,10 +3,10 @@
 
 use crate::jobs::{JobControl, JobFailure};
 use crate::leads::ListParams;
-use crate::{App, AppError, Ctx, audit, policy};
+use crate::{App, AppError, Ctx, policy};
 use futures::SinkExt;
 use leadzone_domain::access::Permission;
-use leadzone_domain::entities::{AuditDetails, Job, Lead};
+use leadzone_domain::entities::{Job, Lead};
 use leadzone_domain::enums::{AuditEventType, JobType};
 use leadzone_domain::ids::JobId;
 use leadzone_domain::imports::neutralise_formula;
@@ -64,31 +64,21 @@ impl App {
                 return Err(JobFailure::from(AppError::Internal("the export file closed early".into())));
             }
         };
-        let tx = self.uow.begin(job.tenant_id).await?;
-        tx.audit()
-            .append(&audit::entry(
-                &*self.ids,
-                &ctx,
-                AuditEventType::LeadExported,
-                Some((leadzone_domain::enums::AuditEntityType::Job, job.id.as_uuid())),
-                "leads exported",
-                AuditDetails {
-                    metadata: Some(json!({"rows": rows, "filter": job.input.as_ref().and_then(|i| i.get("filter"))})),
-                    ..Default::default()
-                },
-            ))
-            .await?;
-        tx.commit().await?;
+        let filter = job.input.as_ref().and_then(|i| i.get("filter"));
+        self.audit_job(
+            &ctx,
+            job,
+            AuditEventType::LeadExported,
+            "leads exported",
+            json!({"rows": rows, "filter": filter}),
+        )
+        .await?;
         Ok(json!({"rows": rows, "format": "csv", "download": format!("/api/v1/exports/{}/download", job.id)}))
     }
 
     /// The CSV of a finished export, to read in chunks.
     pub async fn export_file(&self, ctx: &Ctx, id: JobId) -> Result<crate::files::BlobRef, AppError> {
-        let job = self.get_job(ctx, id).await?;
-        if job.kind != JobType::Export || job.status != leadzone_domain::enums::JobStatus::Success {
-            return Err(AppError::NotFound);
-        }
-        Ok(crate::files::BlobRef::new(crate::files::export_key(job.tenant_id, job.id)))
+        self.finished_job_file(ctx, id, JobType::Export, crate::files::export_key).await
     }
 
     /// The export's rows, as CSV pieces into `sink`: the BOM and header, then a piece per page of

@@ -9,10 +9,10 @@
 
 use crate::csv_files::{StoredCsv, StoredCsvError, decode_header, parse_csv, store_errors_csv};
 use crate::jobs::{JobControl, JobFailure, job_error};
-use crate::{App, AppError, Ctx, audit, policy};
+use crate::{App, AppError, Ctx, policy};
 use futures::StreamExt;
 use leadzone_domain::access::{LeadVisibility, Permission};
-use leadzone_domain::entities::{AuditDetails, Job, Lead};
+use leadzone_domain::entities::{Job, Lead};
 use leadzone_domain::enums::{AuditEventType, JobType, LogLevel, UsageMetric};
 use leadzone_domain::ids::{JobId, LeadId, ListId};
 use leadzone_domain::imports::{map_headers, row_input};
@@ -502,21 +502,8 @@ impl App {
         result.errors_csv = Some(format!("/api/v1/imports/{}/errors.csv", job.id));
 
         if !input.dry_run {
-            let tx = self.uow.begin(job.tenant_id).await?;
-            tx.audit()
-                .append(&audit::entry(
-                    &*self.ids,
-                    &ctx,
-                    AuditEventType::LeadImported,
-                    Some((leadzone_domain::enums::AuditEntityType::Job, job.id.as_uuid())),
-                    "leads imported",
-                    AuditDetails {
-                        metadata: Some(json!({"total": result.total, "created": result.created, "duplicates": result.duplicates, "failed": result.failed})),
-                        ..Default::default()
-                    },
-                ))
-                .await?;
-            tx.commit().await?;
+            let counts = json!({"total": result.total, "created": result.created, "duplicates": result.duplicates, "failed": result.failed});
+            self.audit_job(&ctx, job, AuditEventType::LeadImported, "leads imported", counts).await?;
         }
         control
             .log(
@@ -701,11 +688,7 @@ impl App {
 
     /// The rejected rows of a finished import, as CSV (UTF-8 with BOM), to read in chunks.
     pub async fn import_errors_file(&self, ctx: &Ctx, id: JobId) -> Result<crate::files::BlobRef, AppError> {
-        let job = self.get_job(ctx, id).await?;
-        if job.kind != JobType::Import || job.status != leadzone_domain::enums::JobStatus::Success {
-            return Err(AppError::NotFound);
-        }
-        Ok(crate::files::BlobRef::new(crate::files::import_errors_key(job.tenant_id, job.id)))
+        self.finished_job_file(ctx, id, JobType::Import, crate::files::import_errors_key).await
     }
 }
 

@@ -291,6 +291,46 @@ pub(crate) fn job_lead(job: &Job) -> Result<leadzone_domain::ids::LeadId, JobFai
 }
 
 impl App {
+    /// The audit row of a job that did its work (`LEAD_IMPORTED`, `LEAD_EXPORTED`,
+    /// `LEAD_SEARCHED`…), naming the job, in a transaction of its own.
+    pub(crate) async fn audit_job(
+        &self,
+        ctx: &Ctx,
+        job: &Job,
+        event: leadzone_domain::enums::AuditEventType,
+        action: &str,
+        metadata: serde_json::Value,
+    ) -> Result<(), RepoError> {
+        let tx = self.uow.begin(job.tenant_id).await?;
+        tx.audit()
+            .append(&crate::audit::entry(
+                &*self.ids,
+                ctx,
+                event,
+                Some((leadzone_domain::enums::AuditEntityType::Job, job.id.as_uuid())),
+                action,
+                leadzone_domain::entities::AuditDetails { metadata: Some(metadata), ..Default::default() },
+            ))
+            .await?;
+        tx.commit().await
+    }
+
+    /// A finished job's file (`key` of its tenant and id) when `job` is a successful job of
+    /// `kind` the caller may see; NotFound otherwise.
+    pub(crate) async fn finished_job_file(
+        &self,
+        ctx: &Ctx,
+        id: JobId,
+        kind: JobType,
+        key: fn(leadzone_domain::ids::TenantId, JobId) -> String,
+    ) -> Result<crate::files::BlobRef, AppError> {
+        let job = self.get_job(ctx, id).await?;
+        if job.kind != kind || job.status != JobStatus::Success {
+            return Err(AppError::NotFound);
+        }
+        Ok(crate::files::BlobRef::new(key(job.tenant_id, job.id)))
+    }
+
     /// The creator's context as of now, for a job running on their behalf: a removed or
     /// suspended member's jobs stop, a demoted one's shrink.
     pub(crate) async fn creator_ctx(&self, job: &Job) -> Result<Ctx, JobFailure> {
