@@ -51,6 +51,7 @@ sql_migration!(LoginFailuresByClientIp, "0018_login_failures_by_client_ip.sql");
 sql_migration!(SealedMailOutbox, "0019_sealed_mail_outbox.sql");
 sql_migration!(Discovery, "0020_discovery.sql");
 sql_migration!(Blobs, "0021_blobs.sql");
+sql_migration!(WhatsApp, "0022_whatsapp.sql");
 
 pub struct Migrator;
 
@@ -79,6 +80,7 @@ impl MigratorTrait for Migrator {
             Box::new(SealedMailOutbox),
             Box::new(Discovery),
             Box::new(Blobs),
+            Box::new(WhatsApp),
         ]
     }
 }

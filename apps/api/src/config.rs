@@ -73,6 +73,15 @@ pub struct Settings {
     pub llm_model: String,
     /// `LEADZONE_BLOB_URL`: where files live.
     pub blob_store: BlobLocation,
+    /// `WHATSAPP_BASE_URL`: the Graph API with its version.
+    pub whatsapp_base_url: String,
+    /// `WHATSAPP_APP_SECRET`: the platform app's secret that signs WhatsApp's webhooks.
+    pub whatsapp_app_secret: Option<SecretString>,
+    /// `WHATSAPP_VERIFY_TOKEN`: the webhook handshake's token.
+    pub whatsapp_verify_token: Option<SecretString>,
+    /// `LEADZONE_WHATSAPP_MPS`: a bulk's messages per second per number (1–80, Meta's default
+    /// throughput).
+    pub whatsapp_mps: u32,
 }
 
 /// `LEADZONE_BLOB_URL`: `postgres` (the default), `s3://bucket/prefix`, or `file:///path`.
@@ -308,7 +317,22 @@ impl Settings {
             return Err(ConfigError { var: "LLM_API_KEY", message: "is required when LLM_BASE_URL is set".into() });
         }
         let blob_store = blob_location(&get)?;
+        let whatsapp_base_url = base_url(
+            get("WHATSAPP_BASE_URL").unwrap_or_else(|| "https://graph.facebook.com/v21.0".into()),
+            "WHATSAPP_BASE_URL",
+        )?;
+        let whatsapp_mps = parse_num(get("LEADZONE_WHATSAPP_MPS"), "LEADZONE_WHATSAPP_MPS", 20)?;
+        if !(1..=80).contains(&whatsapp_mps) {
+            return Err(ConfigError {
+                var: "LEADZONE_WHATSAPP_MPS",
+                message: "must be 1–80 (Meta's default throughput per number is 80 messages a second)".into(),
+            });
+        }
         Ok(Self {
+            whatsapp_base_url,
+            whatsapp_app_secret: get("WHATSAPP_APP_SECRET").map(SecretString::from),
+            whatsapp_verify_token: get("WHATSAPP_VERIFY_TOKEN").map(SecretString::from),
+            whatsapp_mps,
             blob_store,
             allow_private_fetch,
             llm_base_url,

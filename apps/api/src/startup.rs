@@ -111,6 +111,9 @@ pub async fn build_core(
             public_url: settings.public_url.clone(),
             stripe_webhook_secret: settings.stripe_webhook_secret.clone(),
             grace_days: i64::from(settings.grace_days),
+            whatsapp_app_secret: settings.whatsapp_app_secret.clone(),
+            whatsapp_verify_token: settings.whatsapp_verify_token.clone(),
+            whatsapp_mps: settings.whatsapp_mps,
             ..AppConfig::default()
         },
         providers: providers(settings)?,
@@ -168,7 +171,8 @@ fn providers(settings: &Settings) -> Result<leadzone_app::Providers, StartupErro
     let outbound = leadzone_providers::OutboundConfig::default();
     let places =
         leadzone_providers::GooglePlaces::new(&settings.google_places_base_url, outbound.clone()).map_err(provider)?;
-    let contacts = leadzone_providers::Hunter::new(&settings.hunter_base_url, outbound).map_err(provider)?;
+    let contacts = leadzone_providers::Hunter::new(&settings.hunter_base_url, outbound.clone()).map_err(provider)?;
+    let whatsapp = leadzone_providers::GraphWhatsApp::new(&settings.whatsapp_base_url, outbound).map_err(provider)?;
     let places_key = settings.google_places_api_key.as_ref().map(|k| ApiKey::new(k.expose_secret()));
     let contacts_key = settings.hunter_api_key.as_ref().map(|k| ApiKey::new(k.expose_secret()));
     let development = settings.environment == crate::config::Environment::Development;
@@ -215,9 +219,11 @@ fn providers(settings: &Settings) -> Result<leadzone_app::Providers, StartupErro
         places_key,
         contacts: Arc::new(contacts),
         contacts_key,
+        whatsapp: Arc::new(whatsapp),
         doubles: development.then(|| leadzone_app::Doubles {
             places: Arc::new(leadzone_providers::DevPlaces::new()),
             contacts: Arc::new(leadzone_providers::DevContacts::new()),
+            whatsapp: Arc::new(leadzone_providers::DevWhatsApp::new()),
         }),
     })
 }

@@ -41,6 +41,9 @@ pub enum AppError {
     QuotaExceeded { metric: UsageMetric, limit: i64, used: i64 },
     #[error("invite expired")]
     InviteExpired,
+    /// The WhatsApp recipient opted out (409 `RECIPIENT_OPTED_OUT`).
+    #[error("the recipient opted out")]
+    RecipientOptedOut,
     #[error("rate limited")]
     RateLimited { retry_after_secs: u64 },
     #[error("unavailable: {0}")]
@@ -78,6 +81,7 @@ impl AppError {
             Self::PlanLimitConflict { .. } => P::PlanLimitConflict,
             Self::QuotaExceeded { .. } => P::QuotaExceeded,
             Self::InviteExpired => P::InviteExpired,
+            Self::RecipientOptedOut => P::RecipientOptedOut,
             Self::RateLimited { .. } => P::RateLimited,
             Self::Unavailable(_) | Self::NotConfigured { .. } => P::Unavailable,
             Self::Internal(_) => P::Internal,
@@ -104,6 +108,10 @@ pub enum ConflictKind {
     /// The invitation is accepted, revoked or expired (its status).
     InviteNotPending(String),
     LastOwner,
+    /// The tenant has no WhatsApp number connected (and this server fakes nothing).
+    WhatsAppNotConnected,
+    /// The WhatsApp number is connected to another organization.
+    WhatsAppNumberTaken,
     /// A uniqueness rule without a rule of its own (the constraint goes to the log).
     AlreadyExists,
 }
@@ -127,6 +135,8 @@ impl ConflictKind {
             InvitePending,
             InviteNotPending("EXPIRED".into()),
             LastOwner,
+            WhatsAppNotConnected,
+            WhatsAppNumberTaken,
             AlreadyExists,
         ]
     }
@@ -148,6 +158,8 @@ impl ConflictKind {
             Self::InvitePending => "INVITE_PENDING",
             Self::InviteNotPending(_) => "INVITE_NOT_PENDING",
             Self::LastOwner => "LAST_OWNER",
+            Self::WhatsAppNotConnected => "WHATSAPP_NOT_CONNECTED",
+            Self::WhatsAppNumberTaken => "WHATSAPP_NUMBER_TAKEN",
             Self::AlreadyExists => "ALREADY_EXISTS",
         }
     }
@@ -189,6 +201,13 @@ impl ConflictKind {
                 "The last owner cannot be demoted, suspended or removed.",
                 "لا يمكن تخفيض دور المالك الأخير أو إيقافه أو إزالته.",
             ),
+            Self::WhatsAppNotConnected => (
+                "This organization has no WhatsApp number connected (or its connection needs attention): connect one under integrations first.",
+                "لا يوجد رقم واتساب مربوط بهذه المنظمة (أو أن الربط يحتاج إلى مراجعة): اربط رقمًا من صفحة التكاملات أولًا.",
+            ),
+            Self::WhatsAppNumberTaken => {
+                ("This WhatsApp number is connected to another organization.", "رقم واتساب هذا مربوط بمنظمة أخرى.")
+            }
             Self::AlreadyExists => {
                 ("This conflicts with data that already exists.", "يتعارض هذا مع بيانات موجودة بالفعل.")
             }

@@ -2,8 +2,9 @@
 //! service, then sealed under the master key), list (never the credentials), disconnect — and the
 //! one place that opens a connection's credentials again, for the adapter that needs them.
 //!
-//! Connecting is available for `GOOGLE_MAPS` (the tenant's own Places key); the other types of
-//! the contract come with their adapters.
+//! Connecting is available for `GOOGLE_MAPS` (the tenant's own Places key) and `WHATSAPP` (the
+//! tenant's own number: its token checked with `GET /{phoneNumberId}`); the other types of the
+//! contract come with their adapters.
 
 use crate::{App, AppError, Ctx, audit, policy};
 use leadzone_domain::access::Permission;
@@ -41,11 +42,30 @@ impl App {
     ) -> Result<IntegrationConnection, AppError> {
         policy::require(ctx, Permission::IntegrationsManage)?;
         let config = config.unwrap_or_else(|| json!({}));
-        let sealed_plain = match kind {
+        let (sealed_plain, config) = match kind {
             IntegrationType::GoogleMaps => {
                 let key = credential(credentials, "apiKey")?;
                 self.check_places_key(&ApiKey::new(key.clone())).await?;
-                json!({ "apiKey": key })
+                (json!({ "apiKey": key }), config)
+            }
+            IntegrationType::WhatsApp => {
+                let token = credential(credentials, "accessToken")?;
+                let (phone_number_id, waba_id) = whatsapp_ids(&config)?;
+                let number = self
+                    .providers
+                    .whatsapp
+                    .check_number(&ApiKey::new(token.clone()), &phone_number_id)
+                    .await
+                    .map_err(|e| crate::whatsapp::refused("config.phoneNumberId", e))?;
+                let config = json!({
+                    "phoneNumberId": phone_number_id,
+                    "wabaId": waba_id,
+                    "displayPhoneNumber": number.display_phone_number,
+                    "verifiedName": number.verified_name,
+                    "qualityRating": number.quality_rating,
+                    "messagingLimitTier": number.messaging_limit_tier,
+                });
+                (json!({ "accessToken": token }), config)
             }
             other => {
                 return Err(AppError::field("type", &format!("{other} cannot be connected on this server yet")));
@@ -57,7 +77,7 @@ impl App {
             .map_err(|e| AppError::Internal(format!("sealing credentials: {e}")))?;
         let now = self.clock.now();
         let tx = self.uow.begin(ctx.tenant_id).await?;
-        let stored = tx
+        let upserted = tx
             .integrations()
             .upsert(&IntegrationConnection {
                 id: self.ids.new_id().into(),
@@ -71,7 +91,21 @@ impl App {
                 created_at: now,
                 updated_at: now,
             })
-            .await?;
+            .await;
+        let stored = match upserted {
+            Ok(stored) => stored,
+            // The unique index on a WhatsApp number: another tenant has it.
+            Err(leadzone_ports::RepoError::Conflict(_)) if kind == IntegrationType::WhatsApp => {
+                return Err(AppError::Conflict(crate::error::ConflictKind::WhatsAppNumberTaken));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if kind == IntegrationType::WhatsApp {
+            let mut tenant = tx.tenants().current().await?;
+            tenant.settings.whatsapp_phone_id =
+                stored.config.get("phoneNumberId").and_then(Value::as_str).map(str::to_owned);
+            tx.tenants().update(&tenant).await?;
+        }
         tx.audit()
             .append(&audit::entry(
                 &*self.ids,
@@ -117,11 +151,18 @@ impl App {
         if connection.status != IntegrationStatus::Connected {
             return Ok(None);
         }
-        let Some(sealed) = connection.credentials else { return Ok(None) };
-        let plain = self.secrets.open(&sealed).map_err(|e| AppError::Internal(format!("opening credentials: {e}")))?;
-        let value: Value = serde_json::from_slice(&plain)
-            .map_err(|e| AppError::Internal(format!("stored credentials are not JSON: {e}")))?;
+        if connection.credentials.is_none() {
+            return Ok(None);
+        }
+        let value = self.open_credentials(&connection)?;
         Ok(value.get("apiKey").and_then(Value::as_str).map(ApiKey::new))
+    }
+
+    /// A connection's credentials, opened (for the adapter that needs them, never for a client).
+    pub(crate) fn open_credentials(&self, connection: &IntegrationConnection) -> Result<Value, AppError> {
+        let sealed = connection.credentials.as_deref().ok_or_else(|| AppError::Internal("no credentials".into()))?;
+        let plain = self.secrets.open(sealed).map_err(|e| AppError::Internal(format!("opening credentials: {e}")))?;
+        serde_json::from_slice(&plain).map_err(|e| AppError::Internal(format!("stored credentials are not JSON: {e}")))
     }
 
     /// Connecting `GOOGLE_MAPS` asks the places service once (its free ids-only search).
@@ -141,6 +182,30 @@ impl App {
 /// A connection as the API shows it: the credentials never leave.
 fn without_credentials(c: IntegrationConnection) -> IntegrationConnection {
     IntegrationConnection { credentials: None, ..c }
+}
+
+/// `config.phoneNumberId` and `config.wabaId`: Graph ids (digits).
+fn whatsapp_ids(config: &Value) -> Result<(String, String), AppError> {
+    let mut v = leadzone_domain::error::Validator::new();
+    let mut id = |name: &str| match config.get(name) {
+        Some(Value::String(s))
+            if !s.trim().is_empty() && s.trim().len() <= 40 && s.trim().bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            Some(s.trim().to_owned())
+        }
+        Some(Value::String(s)) if !s.trim().is_empty() => {
+            v.push(format!("config.{name}"), "must be the id WhatsApp Manager shows (digits)");
+            None
+        }
+        _ => {
+            v.push(format!("config.{name}"), "is required");
+            None
+        }
+    };
+    let phone = id("phoneNumberId");
+    let waba = id("wabaId");
+    v.finish()?;
+    Ok((phone.unwrap_or_default(), waba.unwrap_or_default()))
 }
 
 /// One credential: a non-empty string of bounded length.

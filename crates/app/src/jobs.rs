@@ -256,6 +256,7 @@ impl App {
             JobType::Reveal => self.run_reveal(job, control).await,
             JobType::Survey => self.run_survey(job, control).await,
             JobType::Report => self.run_report(job, control).await,
+            JobType::WhatsApp => self.run_whatsapp(job, control).await,
             other => Err(JobFailure::Permanent(job_error(
                 ProblemCode::FeatureDisabled,
                 format!("{other} jobs are not available yet"),

@@ -34,6 +34,8 @@ pub mod stripe;
 pub mod team;
 pub mod tenant;
 pub mod usage;
+pub mod whatsapp;
+pub mod whatsapp_webhooks;
 
 use leadzone_ports::security::{PasswordHasher, SecretBox, Tokens, Totp};
 use leadzone_ports::store::UnitOfWork;
@@ -60,6 +62,12 @@ pub struct AppConfig {
     pub stripe_webhook_secret: Option<secrecy::SecretString>,
     /// Days a PAST_DUE subscription keeps writing before it becomes UNPAID.
     pub grace_days: i64,
+    /// `WHATSAPP_APP_SECRET`: signs WhatsApp's webhooks; `None` turns them off (404).
+    pub whatsapp_app_secret: Option<secrecy::SecretString>,
+    /// `WHATSAPP_VERIFY_TOKEN`: the webhook verification handshake's token.
+    pub whatsapp_verify_token: Option<secrecy::SecretString>,
+    /// `LEADZONE_WHATSAPP_MPS`: messages per second per number a bulk sends at most.
+    pub whatsapp_mps: u32,
 }
 
 impl Default for AppConfig {
@@ -72,6 +80,9 @@ impl Default for AppConfig {
             public_url: "http://localhost:8080".to_owned(),
             stripe_webhook_secret: None,
             grace_days: 7,
+            whatsapp_app_secret: None,
+            whatsapp_verify_token: None,
+            whatsapp_mps: 20,
         }
     }
 }
@@ -113,12 +124,15 @@ pub struct Providers {
     /// The report writer: a chat-completions model when `LLM_BASE_URL` is set, else the built-in
     /// writer.
     pub reports: Arc<dyn leadzone_ports::intelligence::ReportWriter>,
+    /// The WhatsApp Cloud API adapter (`WHATSAPP_BASE_URL`), used with a tenant's own number.
+    pub whatsapp: Arc<dyn leadzone_ports::whatsapp::WhatsAppApi>,
 }
 
 #[derive(Clone)]
 pub struct Doubles {
     pub places: Arc<dyn leadzone_ports::discovery::PlacesProvider>,
     pub contacts: Arc<dyn leadzone_ports::discovery::ContactsProvider>,
+    pub whatsapp: Arc<dyn leadzone_ports::whatsapp::WhatsAppApi>,
 }
 
 /// The real clock.

@@ -24,6 +24,7 @@ pub struct FakeTx {
     pub outbox: leadzone_ports::mail::MockOutboxRepo,
     pub integrations: leadzone_ports::integrations::MockIntegrationRepo,
     pub reports: leadzone_ports::intelligence::MockReportRepo,
+    pub whatsapp: leadzone_ports::whatsapp::MockWhatsAppRepo,
 }
 
 #[async_trait::async_trait]
@@ -81,6 +82,9 @@ impl TenantTx for FakeTx {
     }
     fn reports(&self) -> &dyn leadzone_ports::intelligence::ReportRepo {
         &self.reports
+    }
+    fn whatsapp(&self) -> &dyn leadzone_ports::whatsapp::WhatsAppRepo {
+        &self.whatsapp
     }
     async fn commit(self: Box<Self>) -> Result<(), RepoError> {
         Ok(())
@@ -154,6 +158,7 @@ pub fn app_with_txs(txs: Vec<FakeTx>) -> crate::App {
             doubles: None,
             surveyor: Arc::new(NoSurveyor),
             reports: Arc::new(leadzone_ports::intelligence::MockReportWriter::new()),
+            whatsapp: Arc::new(leadzone_ports::whatsapp::MockWhatsAppApi::new()),
         },
     }
 }

@@ -365,6 +365,12 @@ pub struct WhatsAppMessage {
     pub delivered_at: Option<OffsetDateTime>,
     pub read_at: Option<OffsetDateTime>,
     pub idempotency_key: Option<String>,
+    /// When the send was handed to Meta (recorded before the call: never sent twice).
+    pub attempted_at: Option<OffsetDateTime>,
+    /// Meta's error code when FAILED.
+    pub error_code: Option<i64>,
+    /// The WHATSAPP or WHATSAPP_BULK job that sends it.
+    pub job_id: Option<crate::ids::JobId>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -376,6 +382,13 @@ pub struct WhatsAppTemplate {
     pub variables: Vec<String>,
     pub is_approved: bool,
     pub external_id: Option<String>,
+    pub language: crate::enums::Language,
+    pub category: crate::enums::TemplateCategory,
+    pub status: crate::enums::TemplateStatus,
+    /// The name Meta knows it by (lowercase, underscores).
+    pub external_name: Option<String>,
+    /// Why Meta rejected, paused or disabled it, when it said.
+    pub status_reason: Option<String>,
     pub created_by: UserId,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,

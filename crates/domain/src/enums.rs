@@ -153,6 +153,19 @@ impl WhatsAppStatus {
     }
 }
 
+// A WhatsApp template's review status at Meta.
+string_enum!(TemplateStatus {
+    Pending => "PENDING",
+    Approved => "APPROVED",
+    Rejected => "REJECTED",
+    Paused => "PAUSED",
+    Disabled => "DISABLED",
+});
+
+// A WhatsApp template's category (Meta prices and reviews by it; AUTHENTICATION templates are not
+// what a sales team sends).
+string_enum!(TemplateCategory { Marketing => "MARKETING", Utility => "UTILITY" });
+
 string_enum!(IntegrationType {
     WhatsApp => "WHATSAPP",
     Salesforce => "SALESFORCE",
@@ -184,6 +197,8 @@ string_enum!(AuditEventType {
     LeadSearched => "LEAD_SEARCHED",
     WhatsAppMessageSent => "WHATSAPP_MESSAGE_SENT",
     WhatsAppBulkSent => "WHATSAPP_BULK_SENT",
+    WhatsAppOptedOut => "WHATSAPP_OPTED_OUT",
+    WhatsAppOptedIn => "WHATSAPP_OPTED_IN",
     ApiKeyCreated => "API_KEY_CREATED",
     ApiKeyRevoked => "API_KEY_REVOKED",
     IntegrationConnected => "INTEGRATION_CONNECTED",
@@ -212,6 +227,7 @@ string_enum!(AuditEntityType {
     Subscription => "subscription",
     Tenant => "tenant",
     User => "user",
+    WhatsAppMessage => "whatsapp_message",
 });
 
 #[cfg(test)]

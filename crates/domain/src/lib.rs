@@ -17,5 +17,6 @@ pub mod leads;
 pub mod normalize;
 pub mod scoring;
 pub mod values;
+pub mod whatsapp;
 
 pub use error::{DomainError, FieldError};

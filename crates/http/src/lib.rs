@@ -30,6 +30,7 @@ pub mod ratelimit;
 pub mod team;
 pub mod tenant;
 pub mod typed;
+pub mod whatsapp;
 
 use actix_web::dev::Server;
 use actix_web::{App, HttpRequest, HttpResponse, middleware::from_fn, web};
@@ -106,9 +107,10 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .configure(jobs::configure)
                 .configure(discovery::configure)
                 .configure(integrations::configure)
-                .configure(intelligence::configure),
+                .configure(intelligence::configure)
+                .configure(whatsapp::configure),
         )
-        .service(scope("/webhooks").configure(billing::configure_webhooks))
+        .service(scope("/webhooks").configure(billing::configure_webhooks).configure(whatsapp::configure_webhooks))
         .service(scope("/admin/v1").configure(admin::configure).configure(billing::configure_admin));
 }
 

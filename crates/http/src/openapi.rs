@@ -62,6 +62,10 @@ pub mod enums {
         AuditEventType,
         IntegrationType,
         IntegrationStatus,
+        WhatsAppStatus,
+        TemplateStatus,
+        TemplateCategory,
+        Language,
     );
 }
 

@@ -153,7 +153,8 @@ impl Problem {
                     | E::TenantSuspended
                     | E::SubscriptionUnpaid
                     | E::NotFound
-                    | E::InviteExpired => {}
+                    | E::InviteExpired
+                    | E::RecipientOptedOut => {}
                 }
                 prob
             }

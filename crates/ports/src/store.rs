@@ -54,6 +54,7 @@ pub trait TenantTx: Send + Sync {
     fn outbox(&self) -> &dyn crate::mail::OutboxRepo;
     fn integrations(&self) -> &dyn crate::integrations::IntegrationRepo;
     fn reports(&self) -> &dyn crate::intelligence::ReportRepo;
+    fn whatsapp(&self) -> &dyn crate::whatsapp::WhatsAppRepo;
 
     /// Makes every write of this transaction durable.
     ///

@@ -25,6 +25,7 @@ mod retention;
 mod system;
 mod team;
 mod tx;
+mod whatsapp;
 
 pub use blobs::PgBlobStore;
 pub use error::db_err;

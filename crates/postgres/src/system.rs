@@ -420,6 +420,19 @@ impl SystemStore for PgSystemStore {
         row.map(|r| r.try_get::<uuid::Uuid>("", "tenant_id").map(Into::into).map_err(db_err)).transpose()
     }
 
+    async fn tenant_by_whatsapp_number(&self, phone_number_id: &str) -> Result<Option<TenantId>, RepoError> {
+        let row = self
+            .db
+            .query_one_raw(crate::stmt(
+                "SELECT tenant_id FROM integration_connections
+                 WHERE type = 'WHATSAPP' AND config->>'phoneNumberId' = $1",
+                vec![phone_number_id.into()],
+            ))
+            .await
+            .map_err(db_err)?;
+        row.map(|r| r.try_get::<uuid::Uuid>("", "tenant_id").map(Into::into).map_err(db_err)).transpose()
+    }
+
     async fn active_plans(&self) -> Result<Vec<leadzone_domain::entities::Plan>, RepoError> {
         crate::identity::active_plans(&self.db).await
     }

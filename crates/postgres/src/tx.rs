@@ -135,6 +135,9 @@ impl TenantTx for PgTenantTx {
     fn integrations(&self) -> &dyn leadzone_ports::integrations::IntegrationRepo {
         self
     }
+    fn whatsapp(&self) -> &dyn leadzone_ports::whatsapp::WhatsAppRepo {
+        self
+    }
     fn reports(&self) -> &dyn leadzone_ports::intelligence::ReportRepo {
         self
     }

@@ -16,6 +16,7 @@ pub mod places;
 pub mod reports;
 pub mod ssrf;
 pub mod survey;
+pub mod whatsapp;
 
 pub use blobs::local::LocalBlobStore;
 pub use blobs::s3::{S3BlobStore, S3Settings};
@@ -27,3 +28,4 @@ pub use places::{GooglePlaces, search_all};
 pub use reports::{BuiltinReportWriter, ChatCompletionsWriter};
 pub use ssrf::FetchPolicy;
 pub use survey::HttpSurveyor;
+pub use whatsapp::{DevWhatsApp, GraphWhatsApp};
