@@ -27,4 +27,5 @@ mod security_headers;
 mod sessions;
 mod startup;
 mod team;
+mod whatsapp;
 mod workspace;

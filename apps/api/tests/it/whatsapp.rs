@@ -1,0 +1,601 @@
+//! WhatsApp end to end, the server pointed at a local fake of the Graph API (`WHATSAPP_BASE_URL`)
+//! that speaks Meta's wire format: connecting a number, templates and their review, single sends
+//! (variables, idempotency, opt-outs), signed status webhooks and tenant isolation.
+
+use crate::helpers::*;
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+pub const GOOD_TOKEN: &str = "EAAG-good-token-for-tests";
+pub const PHONE_ID: &str = "106540352242922";
+pub const WABA_ID: &str = "102290129340398";
+pub const APP_SECRET: &str = "whatsapp-app-secret-for-tests";
+pub const VERIFY_TOKEN: &str = "verify-me-please";
+
+/// What the fake received and how it answers.
+#[derive(Default)]
+pub struct GraphState {
+    /// Every accepted send: when it arrived and its body.
+    pub sends: Vec<(Instant, Value)>,
+    /// Submitted templates: (Meta id, name).
+    pub templates: Vec<(String, String)>,
+    /// Answer the next sends with this Graph error code (status 400), this many times.
+    pub fail_sends: Vec<i64>,
+    /// Hold every send this long before answering (a worker can be killed meanwhile).
+    pub send_delay: Duration,
+}
+
+/// A fake Graph API: the one good token, one number, templates approved once listed, sends
+/// accepted with `wamid.N`.
+#[derive(Clone, Default)]
+pub struct FakeGraph(pub Arc<Mutex<GraphState>>);
+
+impl FakeGraph {
+    pub fn sends(&self) -> Vec<Value> {
+        self.0.lock().unwrap().sends.iter().map(|(_, b)| b.clone()).collect()
+    }
+}
+
+fn graph_error(status: u16, code: i64, message: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_json(json!({"error": {
+        "message": message, "type": "OAuthException", "code": code, "fbtrace_id": "AbC"}}))
+}
+
+impl Respond for FakeGraph {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let auth = req.headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        if auth != format!("Bearer {GOOD_TOKEN}") {
+            return graph_error(401, 190, "Error validating access token: The session has been invalidated.");
+        }
+        let path = req.url.path().trim_start_matches("/v21.0");
+        let mut state = self.0.lock().unwrap();
+        match (req.method.as_str(), path) {
+            ("GET", p) if p == format!("/{PHONE_ID}") => ResponseTemplate::new(200).set_body_json(json!({
+                "display_phone_number": "+966 11 234 5678", "verified_name": "Al Noor Trading",
+                "quality_rating": "GREEN", "messaging_limit_tier": "TIER_2K", "id": PHONE_ID
+            })),
+            ("GET", _) if path.starts_with('/') && path.len() > 1 && !path.contains("message_templates") => {
+                graph_error(400, 100, "Unsupported get request. Object with ID does not exist")
+            }
+            ("POST", p) if p == format!("/{WABA_ID}/message_templates") => {
+                let body: Value = serde_json::from_slice(&req.body).unwrap();
+                let id = format!("5944254792{:05}", state.templates.len());
+                state.templates.push((id.clone(), body["name"].as_str().unwrap_or_default().to_owned()));
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"id": id, "status": "PENDING", "category": body["category"]}))
+            }
+            ("GET", p) if p == format!("/{WABA_ID}/message_templates") => {
+                let data: Vec<Value> = state
+                    .templates
+                    .iter()
+                    .map(|(id, name)| json!({"id": id, "name": name, "language": "ar", "status": "APPROVED"}))
+                    .collect();
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"data": data, "paging": {"cursors": {"before": "a", "after": "b"}}}))
+            }
+            ("POST", p) if p == format!("/{PHONE_ID}/messages") => {
+                if !state.fail_sends.is_empty() {
+                    let code = state.fail_sends.remove(0);
+                    return graph_error(400, code, "(#x) refused by the fake");
+                }
+                let body: Value = serde_json::from_slice(&req.body).unwrap();
+                state.sends.push((Instant::now(), body));
+                let n = state.sends.len();
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({
+                        "messaging_product": "whatsapp",
+                        "contacts": [{"input": "x", "wa_id": "x"}],
+                        "messages": [{"id": format!("wamid.FAKE{n:06}")}]
+                    }))
+                    .set_delay(state.send_delay)
+            }
+            _ => graph_error(400, 100, "Unknown path"),
+        }
+    }
+}
+
+pub async fn fake_graph() -> (MockServer, FakeGraph) {
+    let server = MockServer::start().await;
+    let fake = FakeGraph::default();
+    Mock::given(wiremock::matchers::any()).respond_with(fake.clone()).mount(&server).await;
+    (server, fake)
+}
+
+pub fn whatsapp_env(graph: &MockServer) -> Vec<(&'static str, String)> {
+    vec![
+        ("WHATSAPP_BASE_URL", format!("{}/v21.0", graph.uri())),
+        ("WHATSAPP_APP_SECRET", APP_SECRET.to_owned()),
+        ("WHATSAPP_VERIFY_TOKEN", VERIFY_TOKEN.to_owned()),
+    ]
+}
+
+async fn app_with_graph(extra: &[(&str, &str)]) -> (TestApp, MockServer, FakeGraph) {
+    let (server, fake) = fake_graph().await;
+    let env = whatsapp_env(&server);
+    let mut overrides: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    overrides.extend_from_slice(extra);
+    let app = spawn_app_with(&overrides).await;
+    (app, server, fake)
+}
+
+pub async fn connect(app: &TestApp, token: &str, access_token: &str, phone_id: &str) -> reqwest::Response {
+    app.put_json(
+        "/api/v1/integrations/WHATSAPP",
+        token,
+        &json!({"credentials": {"accessToken": access_token}, "config": {"phoneNumberId": phone_id, "wabaId": WABA_ID}}),
+    )
+    .await
+}
+
+/// An approved template with `content`.
+pub async fn approved_template(app: &TestApp, token: &str, content: &str) -> Value {
+    let res = app
+        .post("/api/v1/whatsapp/templates", Some(token), &json!({"name": "Welcome offer", "content": content}))
+        .await;
+    assert_eq!(res.status(), 201, "{:?}", res.text().await);
+    let created: Value = res.json().await.unwrap();
+    let res = app.post("/api/v1/whatsapp/templates/sync", Some(token), &json!({})).await;
+    assert_eq!(res.status(), 200);
+    let synced: Value = res.json().await.unwrap();
+    synced["data"].as_array().unwrap().iter().find(|t| t["id"] == created["id"]).unwrap().clone()
+}
+
+pub fn sign(body: &[u8]) -> String {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, APP_SECRET.as_bytes());
+    let tag = ring::hmac::sign(&key, body);
+    format!("sha256={}", tag.as_ref().iter().map(|b| format!("{b:02x}")).collect::<String>())
+}
+
+pub async fn post_webhook(app: &TestApp, body: &Value, signature: Option<String>) -> reqwest::Response {
+    let raw = serde_json::to_vec(body).unwrap();
+    let mut req = app.client.post(app.url("/webhooks/whatsapp")).header("content-type", "application/json");
+    if let Some(sig) = signature {
+        req = req.header("x-hub-signature-256", sig);
+    }
+    req.body(raw).send().await.unwrap()
+}
+
+pub fn statuses(phone_id: &str, statuses: Vec<Value>) -> Value {
+    json!({"object": "whatsapp_business_account", "entry": [{"id": WABA_ID, "changes": [{"field": "messages", "value": {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "966112345678", "phone_number_id": phone_id},
+        "statuses": statuses
+    }}]}]})
+}
+
+fn status(wamid: &str, status: &str, ts: i64) -> Value {
+    json!({"id": wamid, "status": status, "timestamp": ts.to_string(), "recipient_id": "966501234567"})
+}
+
+fn inbound(phone_id: &str, from: &str, text: &str) -> Value {
+    json!({"object": "whatsapp_business_account", "entry": [{"id": WABA_ID, "changes": [{"field": "messages", "value": {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "966112345678", "phone_number_id": phone_id},
+        "contacts": [{"profile": {"name": "Customer"}, "wa_id": from}],
+        "messages": [{"from": from, "id": format!("wamid.IN{}", unique("")), "timestamp": time::OffsetDateTime::now_utc().unix_timestamp().to_string(), "type": "text", "text": {"body": text}}]
+    }}]}]})
+}
+
+async fn lead_with_phone(app: &TestApp, account: &Account, phone: &str) -> String {
+    let res = app
+        .create_lead(
+            account,
+            json!({"companyName": "مؤسسة النور", "phone": phone, "city": "الرياض", "industry": "تجزئة"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "{:?}", res.text().await);
+    res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
+}
+
+async fn send(app: &TestApp, token: &str, body: &Value, key: Option<&str>) -> reqwest::Response {
+    let mut req = app.client.post(app.url("/api/v1/whatsapp/messages")).bearer_auth(token).json(body);
+    if let Some(k) = key {
+        req = req.header("idempotency-key", k);
+    }
+    req.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn connect_checks_the_token_with_meta_seals_it_and_a_number_belongs_to_one_tenant() {
+    let (app, _server, _fake) = app_with_graph(&[]).await;
+    let owner = app.register().await;
+
+    let res = connect(&app, &owner.token, "EAAG-revoked", PHONE_ID).await;
+    let body = problem(res, 422, "VALIDATION_FAILED").await;
+    assert_eq!(body["errors"][0]["field"], "credentials.accessToken");
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("Error validating access token"), "{body}");
+
+    let res = connect(&app, &owner.token, GOOD_TOKEN, "999").await;
+    let body = problem(res, 422, "VALIDATION_FAILED").await;
+    assert_eq!(body["errors"][0]["field"], "config.phoneNumberId", "{body}");
+
+    let res = app
+        .put_json(
+            "/api/v1/integrations/WHATSAPP",
+            &owner.token,
+            &json!({"credentials": {"accessToken": GOOD_TOKEN}, "config": {"phoneNumberId": "../x"}}),
+        )
+        .await;
+    let body = problem(res, 422, "VALIDATION_FAILED").await;
+    assert_eq!(error_fields(&body), vec!["config.phoneNumberId", "config.wabaId"]);
+
+    let res = connect(&app, &owner.token, GOOD_TOKEN, PHONE_ID).await;
+    assert_eq!(res.status(), 200);
+    let text = res.text().await.unwrap();
+    assert!(!text.contains(GOOD_TOKEN), "{text}");
+    let connection: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(connection["status"], "CONNECTED");
+    assert_eq!(connection["config"]["displayPhoneNumber"], "+966 11 234 5678");
+    assert_eq!(connection["config"]["qualityRating"], "GREEN");
+    assert_eq!(connection["config"]["messagingLimitTier"], "TIER_2K");
+    // Sealed at rest: the token's bytes are nowhere in the row.
+    let stored = app
+        .sql_string(&format!(
+            "SELECT encode(credentials, 'escape') FROM integration_connections WHERE tenant_id = '{}' AND type = 'WHATSAPP'",
+            owner.tenant_id
+        ))
+        .await;
+    assert!(!stored.contains("EAAG"), "{stored}");
+    let listed: Value = app.get("/api/v1/integrations", Some(&owner.token)).await.json().await.unwrap();
+    assert!(!listed.to_string().contains(GOOD_TOKEN));
+    let settings =
+        app.sql_string(&format!("SELECT settings::text FROM tenants WHERE id = '{}'", owner.tenant_id)).await;
+    assert!(settings.contains(PHONE_ID), "{settings}");
+
+    let other = app.register().await;
+    let res = connect(&app, &other.token, GOOD_TOKEN, PHONE_ID).await;
+    let body = problem(res, 409, "CONFLICT").await;
+    assert_eq!(body["reason"], "WHATSAPP_NUMBER_TAKEN");
+}
+
+#[tokio::test]
+async fn a_template_is_reviewed_by_meta_and_a_send_fills_it_from_the_lead_exactly_once() {
+    let (app, _server, fake) = app_with_graph(&[]).await;
+    let owner = app.register().await;
+    assert_eq!(connect(&app, &owner.token, GOOD_TOKEN, PHONE_ID).await.status(), 200);
+
+    let res = app
+        .post(
+            "/api/v1/whatsapp/templates",
+            Some(&owner.token),
+            &json!({"name": "Welcome", "content": "مرحبا {{name}} في {{city}}"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let template: Value = res.json().await.unwrap();
+    assert_eq!(template["variables"], json!(["name", "city"]));
+    assert_eq!((template["status"].as_str(), template["isApproved"].as_bool()), (Some("PENDING"), Some(false)));
+    assert!(template["externalId"].as_str().unwrap().starts_with("5944254792"));
+    let template_id = template["id"].as_str().unwrap().to_owned();
+    let lead = lead_with_phone(&app, &owner, "0501234567").await;
+
+    // Not approved yet: refused, nothing counted.
+    let res = send(&app, &owner.token, &json!({"leadId": lead, "templateId": template_id}), None).await;
+    let body = problem(res, 422, "VALIDATION_FAILED").await;
+    assert_eq!(body["errors"][0]["field"], "templateId");
+
+    let res = app.post("/api/v1/whatsapp/templates/sync", Some(&owner.token), &json!({})).await;
+    assert_eq!(res.status(), 200);
+    let synced: Value = res.json().await.unwrap();
+    assert_eq!(synced["data"][0]["status"], "APPROVED");
+    assert_eq!(synced["data"][0]["isApproved"], true);
+
+    let body = json!({"leadId": lead, "templateId": template_id});
+    let first = send(&app, &owner.token, &body, Some("send-1")).await;
+    assert_eq!(first.status(), 202);
+    let first: Value = first.json().await.unwrap();
+    let again = send(&app, &owner.token, &body, Some("send-1")).await;
+    assert_eq!(again.status(), 202);
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(first["message"]["id"], again["message"]["id"]);
+    assert_eq!(first["job"]["id"], again["job"]["id"]);
+    assert_eq!(first["message"]["message"], "مرحبا مؤسسة النور في الرياض");
+    assert_eq!(first["message"]["phone"], "+966501234567");
+    // The same key with another request is refused.
+    let res = send(
+        &app,
+        &owner.token,
+        &json!({"leadId": lead, "templateId": template_id, "variables": {"city": "جدة"}}),
+        Some("send-1"),
+    )
+    .await;
+    problem(res, 422, "VALIDATION_FAILED").await;
+
+    let job = app.wait_job(&owner.token, first["job"]["id"].as_str().unwrap(), 30).await;
+    assert_eq!(job["status"], "SUCCESS", "{job}");
+    assert_eq!(job["type"], "WHATSAPP");
+    let sends = fake.sends();
+    assert_eq!(sends.len(), 1, "one message at Meta: {sends:?}");
+    let sent = &sends[0];
+    assert_eq!(sent["to"], "966501234567");
+    assert_eq!(sent["type"], "template");
+    assert_eq!(sent["template"]["language"]["code"], "ar");
+    assert_eq!(
+        sent["template"]["components"][0]["parameters"],
+        json!([
+            {"type": "text", "parameter_name": "name", "text": "مؤسسة النور"},
+            {"type": "text", "parameter_name": "city", "text": "الرياض"}
+        ])
+    );
+    assert_eq!(sent["biz_opaque_callback_data"], first["message"]["id"]);
+
+    let listed: Value =
+        app.get(&format!("/api/v1/whatsapp/messages?leadId={lead}"), Some(&owner.token)).await.json().await.unwrap();
+    assert_eq!(listed["data"].as_array().unwrap().len(), 1);
+    assert_eq!(listed["data"][0]["status"], "SENT");
+    assert_eq!(listed["data"][0]["externalId"], "wamid.FAKE000001");
+    let lead_now: Value = app.get(&format!("/api/v1/leads/{lead}"), Some(&owner.token)).await.json().await.unwrap();
+    assert!(lead_now["lastContactedAt"].is_string(), "{lead_now}");
+    let whatsapp_activities =
+        app.sql_i64(&format!("SELECT COUNT(*) FROM activities WHERE lead_id = '{lead}' AND type = 'WHATSAPP'")).await;
+    assert_eq!(whatsapp_activities, 1);
+    let audited = app
+        .sql_i64(&format!(
+            "SELECT COUNT(*) FROM audit_logs WHERE tenant_id = '{}' AND event_type = 'WHATSAPP_MESSAGE_SENT'",
+            owner.tenant_id
+        ))
+        .await;
+    assert_eq!(audited, 1);
+    let used = app
+        .sql_i64(&format!(
+            "SELECT COALESCE(SUM(value), 0)::bigint FROM usage_counters WHERE tenant_id = '{}' AND metric = 'messages'",
+            owner.tenant_id
+        ))
+        .await;
+    assert_eq!(used, 1, "one unit for one message, none for the replay");
+
+    // A variable neither the request nor the lead fills is named.
+    let offer = approved_template(&app, &owner.token, "عرض {{offer}} لـ {{name}}").await;
+    let res = send(&app, &owner.token, &json!({"leadId": lead, "templateId": offer["id"]}), None).await;
+    let body = problem(res, 422, "VALIDATION_FAILED").await;
+    assert_eq!(error_fields(&body), vec!["variables.offer"]);
+    let res = send(
+        &app,
+        &owner.token,
+        &json!({"phone": "0551112222", "templateId": offer["id"], "variables": {"offer": "٢٠٪", "name": "سارة"}}),
+        None,
+    )
+    .await;
+    assert_eq!(res.status(), 202);
+    let accepted: Value = res.json().await.unwrap();
+    assert_eq!(accepted["message"]["phone"], "+966551112222");
+    assert_eq!(accepted["message"]["message"], "عرض ٢٠٪ لـ سارة");
+
+    // Free text needs an open 24-hour window.
+    let res = send(&app, &owner.token, &json!({"leadId": lead, "message": "hello"}), None).await;
+    let body = problem(res, 422, "VALIDATION_FAILED").await;
+    assert_eq!(body["errors"][0]["field"], "message");
+}
+
+#[tokio::test]
+async fn another_tenant_sees_none_of_it() {
+    let (app, _server, _fake) = app_with_graph(&[]).await;
+    let owner = app.register().await;
+    assert_eq!(connect(&app, &owner.token, GOOD_TOKEN, PHONE_ID).await.status(), 200);
+    let template = approved_template(&app, &owner.token, "مرحبا {{name}}").await;
+    let lead = lead_with_phone(&app, &owner, "0501234567").await;
+    let res = send(&app, &owner.token, &json!({"leadId": lead, "templateId": template["id"]}), None).await;
+    assert_eq!(res.status(), 202);
+
+    // The other tenant develops with the double (no number connected).
+    let other = app.register().await;
+    let id = template["id"].as_str().unwrap();
+    for path in [format!("/api/v1/whatsapp/templates/{id}"), format!("/api/v1/whatsapp/messages?leadId={lead}")] {
+        problem(app.get(&path, Some(&other.token)).await, 404, "NOT_FOUND").await;
+    }
+    problem(
+        app.patch(&format!("/api/v1/whatsapp/templates/{id}"), Some(&other.token), &json!({"name": "x"})).await,
+        404,
+        "NOT_FOUND",
+    )
+    .await;
+    problem(app.delete(&format!("/api/v1/whatsapp/templates/{id}"), Some(&other.token)).await, 404, "NOT_FOUND").await;
+    problem(send(&app, &other.token, &json!({"leadId": lead, "templateId": id}), None).await, 404, "NOT_FOUND").await;
+    let theirs: Value = app.get("/api/v1/whatsapp/templates", Some(&other.token)).await.json().await.unwrap();
+    assert_eq!(theirs["data"], json!([]));
+    let theirs: Value = app.get("/api/v1/whatsapp/messages", Some(&other.token)).await.json().await.unwrap();
+    assert_eq!(theirs["data"], json!([]));
+}
+
+#[tokio::test]
+async fn webhooks_need_metas_signature_route_by_number_and_never_move_a_message_back() {
+    let (app, _server, _fake) = app_with_graph(&[]).await;
+    let owner = app.register().await;
+    assert_eq!(connect(&app, &owner.token, GOOD_TOKEN, PHONE_ID).await.status(), 200);
+    let template = approved_template(&app, &owner.token, "مرحبا {{name}}").await;
+    let lead = lead_with_phone(&app, &owner, "0501234567").await;
+    let accepted: Value = send(&app, &owner.token, &json!({"leadId": lead, "templateId": template["id"]}), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let job = app.wait_job(&owner.token, accepted["job"]["id"].as_str().unwrap(), 30).await;
+    assert_eq!(job["status"], "SUCCESS", "{job}");
+    let message_id = accepted["message"]["id"].as_str().unwrap().to_owned();
+    let status_of = || async {
+        let m: Value = app
+            .get(&format!("/api/v1/whatsapp/messages?leadId={lead}"), Some(&owner.token))
+            .await
+            .json()
+            .await
+            .unwrap();
+        m["data"][0].clone()
+    };
+
+    // The handshake.
+    let ok = app
+        .client
+        .get(app.url(&format!(
+            "/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token={VERIFY_TOKEN}&hub.challenge=1158201444"
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    assert_eq!(ok.text().await.unwrap(), "1158201444");
+    let wrong = app
+        .client
+        .get(app.url("/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=guess&hub.challenge=1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 403);
+
+    // Unsigned, wrongly signed, or changed after signing: refused, nothing changes.
+    let read = statuses(PHONE_ID, vec![status("wamid.FAKE000001", "read", 1_767_200_100)]);
+    assert_eq!(post_webhook(&app, &read, None).await.status(), 401);
+    assert_eq!(post_webhook(&app, &read, Some("sha256=".to_owned() + &"0".repeat(64))).await.status(), 401);
+    assert_eq!(post_webhook(&app, &read, Some("sha256=abc".to_owned())).await.status(), 401);
+    let signed_for_other =
+        sign(&serde_json::to_vec(&statuses(PHONE_ID, vec![status("wamid.FAKE000001", "sent", 1)])).unwrap());
+    assert_eq!(post_webhook(&app, &read, Some(signed_for_other)).await.status(), 401);
+    assert_eq!(status_of().await["status"], "SENT");
+
+    // Read without delivered sets both; a late delivered changes nothing; duplicates are harmless.
+    let res = post_webhook(&app, &read, Some(sign(&serde_json::to_vec(&read).unwrap()))).await;
+    assert_eq!(res.status(), 200);
+    let now = status_of().await;
+    assert_eq!(now["status"], "READ");
+    assert_eq!(now["readAt"], now["deliveredAt"]);
+    assert!(now["readAt"].as_str().unwrap().starts_with("2025-12-31T"), "{now}");
+    let late = statuses(
+        PHONE_ID,
+        vec![status("wamid.FAKE000001", "delivered", 1_767_200_200), status("wamid.FAKE000001", "read", 1_767_200_300)],
+    );
+    let res = post_webhook(&app, &late, Some(sign(&serde_json::to_vec(&late).unwrap()))).await;
+    assert_eq!(res.status(), 200);
+    let after = status_of().await;
+    assert_eq!(after["status"], "READ");
+    assert_eq!(after["readAt"], now["readAt"]);
+    assert_eq!(after["deliveredAt"], now["deliveredAt"]);
+
+    // Another tenant's number: its statuses never touch this tenant's message of the same id.
+    let other = app.register().await;
+    assert_eq!(
+        connect(&app, &other.token, GOOD_TOKEN, "106540352249999").await.status(),
+        422,
+        "the fake knows one number"
+    );
+    app.sql(&format!(
+        "INSERT INTO integration_connections (tenant_id, type, status, config) VALUES ('{}', 'WHATSAPP', 'CONNECTED', '{{\"phoneNumberId\": \"777\", \"wabaId\": \"1\"}}')",
+        other.tenant_id
+    ))
+    .await;
+    let failed = statuses(
+        "777",
+        vec![json!({"id": "wamid.FAKE000001", "status": "failed", "timestamp": "1767200400",
+        "recipient_id": "966501234567", "errors": [{"code": 131026, "title": "Message undeliverable"}]})],
+    );
+    let res = post_webhook(&app, &failed, Some(sign(&serde_json::to_vec(&failed).unwrap()))).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.json::<Value>().await.unwrap()["statuses"], 0);
+    assert_eq!(status_of().await["status"], "READ");
+    // An unknown number and an unknown message id are ignored.
+    let unknown = statuses("31337", vec![status("wamid.FAKE000001", "failed", 1)]);
+    assert_eq!(post_webhook(&app, &unknown, Some(sign(&serde_json::to_vec(&unknown).unwrap()))).await.status(), 200);
+    let ghost = statuses(PHONE_ID, vec![status("wamid.NOBODY", "delivered", 1)]);
+    assert_eq!(post_webhook(&app, &ghost, Some(sign(&serde_json::to_vec(&ghost).unwrap()))).await.status(), 200);
+    assert_eq!(status_of().await["id"], message_id);
+    assert_eq!(status_of().await["status"], "READ");
+}
+
+#[tokio::test]
+async fn an_inbound_stop_word_opts_the_phone_out_until_it_writes_again() {
+    let (app, _server, fake) = app_with_graph(&[]).await;
+    let owner = app.register().await;
+    assert_eq!(connect(&app, &owner.token, GOOD_TOKEN, PHONE_ID).await.status(), 200);
+    let template = approved_template(&app, &owner.token, "مرحبا {{name}}").await;
+    let lead = lead_with_phone(&app, &owner, "0501234567").await;
+
+    let stop = inbound(PHONE_ID, "966501234567", "إِيقاف");
+    assert_eq!(post_webhook(&app, &stop, Some(sign(&serde_json::to_vec(&stop).unwrap()))).await.status(), 200);
+    let res = send(&app, &owner.token, &json!({"leadId": lead, "templateId": template["id"]}), None).await;
+    problem(res, 409, "RECIPIENT_OPTED_OUT").await;
+    let res = send(&app, &owner.token, &json!({"phone": "+966 50 123 4567", "templateId": template["id"]}), None).await;
+    problem(res, 409, "RECIPIENT_OPTED_OUT").await;
+    let count = |event: &'static str| {
+        let app = &app;
+        let tenant = owner.tenant_id.clone();
+        async move {
+            app.sql_i64(&format!(
+                "SELECT COUNT(*) FROM audit_logs WHERE tenant_id = '{tenant}' AND event_type = '{event}'"
+            ))
+            .await
+        }
+    };
+    assert_eq!(count("WHATSAPP_OPTED_OUT").await, 1);
+    // The inbound message is on the lead's timeline.
+    let inbound_rows = app
+        .sql_i64(&format!(
+            "SELECT COUNT(*) FROM activities WHERE lead_id = '{lead}' AND type = 'WHATSAPP' AND metadata->>'direction' = 'inbound'"
+        ))
+        .await;
+    assert_eq!(inbound_rows, 1);
+
+    // Writing again opts back in, and opens the 24-hour window for free text.
+    let hello = inbound(PHONE_ID, "966501234567", "مرحبا، أريد السعر");
+    assert_eq!(post_webhook(&app, &hello, Some(sign(&serde_json::to_vec(&hello).unwrap()))).await.status(), 200);
+    assert_eq!(count("WHATSAPP_OPTED_IN").await, 1);
+    let res =
+        send(&app, &owner.token, &json!({"leadId": lead, "message": "أهلًا، السعر ١٠٠ ريال"}), Some("text-1")).await;
+    assert_eq!(res.status(), 202, "{:?}", res.text().await);
+    let accepted: Value = res.json().await.unwrap();
+    let job = app.wait_job(&owner.token, accepted["job"]["id"].as_str().unwrap(), 30).await;
+    assert_eq!(job["status"], "SUCCESS", "{job}");
+    assert_eq!(fake.sends().last().unwrap()["text"]["body"], "أهلًا، السعر ١٠٠ ريال");
+
+    // Meta's 131050 on a send is an opt-out too.
+    fake.0.lock().unwrap().fail_sends.push(131_050);
+    let accepted: Value = send(&app, &owner.token, &json!({"leadId": lead, "templateId": template["id"]}), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let job = app.wait_job(&owner.token, accepted["job"]["id"].as_str().unwrap(), 30).await;
+    assert_eq!(job["status"], "FAILED", "{job}");
+    assert_eq!(job["error"]["code"], "RECIPIENT_OPTED_OUT");
+    assert_eq!(count("WHATSAPP_OPTED_OUT").await, 2);
+    let res = send(&app, &owner.token, &json!({"leadId": lead, "templateId": template["id"]}), None).await;
+    problem(res, 409, "RECIPIENT_OPTED_OUT").await;
+}
+
+#[tokio::test]
+async fn production_without_a_connected_number_refuses_and_development_uses_the_double() {
+    let app = spawn_app_with(&[("LEADZONE_ENV", "production"), ("LEADZONE_SMTP_URL", "smtp://127.0.0.1:9")]).await;
+    let owner = app.register().await;
+    let res = app.post("/api/v1/whatsapp/templates", Some(&owner.token), &json!({"name": "t", "content": "hi"})).await;
+    let body = problem(res, 409, "CONFLICT").await;
+    assert_eq!(body["reason"], "WHATSAPP_NOT_CONNECTED");
+
+    let dev = spawn_app().await;
+    let owner = dev.register().await;
+    let template = approved_template(&dev, &owner.token, "مرحبا {{name}}").await;
+    assert_eq!(template["status"], "APPROVED", "the double approves on sync: {template}");
+    let lead = lead_with_phone(&dev, &owner, "0501234567").await;
+    let accepted: Value = send(&dev, &owner.token, &json!({"leadId": lead, "templateId": template["id"]}), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let job = dev.wait_job(&owner.token, accepted["job"]["id"].as_str().unwrap(), 30).await;
+    assert_eq!(job["status"], "SUCCESS", "{job}");
+    // The double's message moves on by itself: delivered, then read.
+    let mut last = Value::Null;
+    for _ in 0..100 {
+        let m: Value = dev
+            .get(&format!("/api/v1/whatsapp/messages?leadId={lead}"), Some(&owner.token))
+            .await
+            .json()
+            .await
+            .unwrap();
+        last = m["data"][0].clone();
+        if last["status"] == "READ" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(last["status"], "READ", "{last}");
+    assert!(last["externalId"].as_str().unwrap().starts_with("wamid.DEV"));
+}
