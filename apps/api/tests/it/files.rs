@@ -4,6 +4,7 @@
 //! retention removes a finished job's files from each store.
 
 use crate::helpers::*;
+use crate::processes::{Process, free_port, ready, start};
 use leadzone_ports::RepoError;
 use leadzone_ports::blobs::BlobStore;
 use leadzone_testkit::TestDb;
@@ -11,59 +12,9 @@ use leadzone_testkit::s3::{MotoServer, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY};
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 use std::path::PathBuf;
-use std::process::{Child, Command};
+use std::process::Command;
 use std::time::Duration;
 
-/// A `leadzone` process, killed when dropped; its output goes to a file the test reads.
-struct Process {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn start(db: &TestDb, args: &[&str], name: &str, env: &[(String, String)]) -> Process {
-    let dir = std::env::temp_dir().join(unique(&format!("leadzone-{name}-")));
-    std::fs::create_dir_all(&dir).unwrap();
-    let log = dir.join("process.log");
-    let out = std::fs::File::create(&log).unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_leadzone"));
-    cmd.args(args)
-        .env("DATABASE_URL", db.owner_url())
-        .env("DATABASE_APP_URL", db.app_url())
-        .env("DATABASE_SYSTEM_URL", db.system_url())
-        .env("LEADZONE_MASTER_KEY", TEST_MASTER_KEY)
-        .env("LEADZONE_DATA_DIR", dir.join("data"))
-        .env("LEADZONE_HTTP_WORKERS", "1")
-        .env("RUST_LOG", "debug")
-        .stdout(out.try_clone().unwrap())
-        .stderr(out);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    Process { child: cmd.spawn().unwrap(), log }
-}
-
-async fn ready(client: &reqwest::Client, base: &str) {
-    for _ in 0..240 {
-        if let Ok(res) = client.get(format!("{base}/readyz")).send().await
-            && res.status() == 200
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    panic!("{base} never became ready");
-}
 
 async fn wait_job(client: &reqwest::Client, base: &str, token: &str, id: &str) -> Value {
     for _ in 0..1200 {

@@ -21,6 +21,7 @@ mod jobs;
 mod leads;
 mod login_throttle;
 mod mail;
+mod processes;
 mod rate_limits;
 mod robustness;
 mod security_headers;

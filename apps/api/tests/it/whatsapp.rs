@@ -599,3 +599,59 @@ async fn production_without_a_connected_number_refuses_and_development_uses_the_
     assert_eq!(last["status"], "READ", "{last}");
     assert!(last["externalId"].as_str().unwrap().starts_with("wamid.DEV"));
 }
+
+/// The worker is killed (SIGKILL) right after Meta accepted a send and before it could store the
+/// answer; a new worker takes the job over when its lease runs out. Meta still has exactly one
+/// message, and its status webhook (which carries the message's id) fills in Meta's id.
+#[tokio::test]
+async fn a_worker_killed_after_meta_accepted_a_send_never_sends_it_again() {
+    use crate::processes::start;
+    let (graph, fake) = fake_graph().await;
+    fake.0.lock().unwrap().send_delay = Duration::from_secs(4);
+    let env = whatsapp_env(&graph);
+    let mut overrides: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    overrides.push(("LEADZONE_WORKERS", "0"));
+    let app = spawn_app_with(&overrides).await;
+    let owner = app.register().await;
+    assert_eq!(connect(&app, &owner.token, GOOD_TOKEN, PHONE_ID).await.status(), 200);
+    let template = approved_template(&app, &owner.token, "مرحبا {{name}}").await;
+    let lead = lead_with_phone(&app, &owner, "0501234567").await;
+
+    let worker_env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .chain([("LEADZONE_JOB_LEASE_SECS".to_owned(), "2".to_owned())])
+        .collect();
+    let mut first = start(&app.db, &["worker"], "wa-worker-1", &worker_env);
+    let res = send(&app, &owner.token, &json!({"leadId": lead, "templateId": template["id"]}), Some("once")).await;
+    assert_eq!(res.status(), 202);
+    let accepted: Value = res.json().await.unwrap();
+    let message_id = accepted["message"]["id"].as_str().unwrap().to_owned();
+    // Meta has the message; its answer is still on the way.
+    for _ in 0..300 {
+        if !fake.sends().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(fake.sends().len(), 1, "the worker sent");
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+
+    let _second = start(&app.db, &["worker"], "wa-worker-2", &worker_env);
+    let job = app.wait_job(&owner.token, accepted["job"]["id"].as_str().unwrap(), 60).await;
+    assert_eq!(job["status"], "SUCCESS", "{job}");
+    assert_eq!(job["result"]["unconfirmed"], true, "{job}");
+    // Give a wrongly resending worker time to show itself.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(fake.sends().len(), 1, "exactly one message at Meta");
+
+    // Meta's status names the message by our id: the answer that was lost is reconciled.
+    let sent = statuses(PHONE_ID, vec![json!({"id": "wamid.FAKE000001", "status": "delivered", "timestamp": "1767200100",
+        "recipient_id": "966501234567", "biz_opaque_callback_data": message_id})]);
+    assert_eq!(post_webhook(&app, &sent, Some(sign(&serde_json::to_vec(&sent).unwrap()))).await.status(), 200);
+    let m: Value =
+        app.get(&format!("/api/v1/whatsapp/messages?leadId={lead}"), Some(&owner.token)).await.json().await.unwrap();
+    assert_eq!(m["data"][0]["externalId"], "wamid.FAKE000001");
+    assert_eq!(m["data"][0]["status"], "DELIVERED");
+}
