@@ -16,12 +16,17 @@ ALTER TABLE whatsapp_templates
 -- status webhook (which carries the message's own id as `biz_opaque_callback_data`) reconciles
 -- the external id. `job_id` names the WHATSAPP or WHATSAPP_BULK job that sends it: a bulk
 -- messages one phone once.
+-- `payload` is what is sent (the template's name, language and parameters, or the text): a bulk
+-- stores its recipients' messages when it is enqueued and its job sends them.
 ALTER TABLE whatsapp_messages
   ADD COLUMN attempted_at TIMESTAMPTZ,
   ADD COLUMN error_code INTEGER,
-  ADD COLUMN job_id UUID;
+  ADD COLUMN job_id UUID,
+  ADD COLUMN payload JSONB;
 CREATE UNIQUE INDEX idx_whatsapp_job_phone ON whatsapp_messages(tenant_id, job_id, phone) WHERE job_id IS NOT NULL;
 CREATE INDEX idx_whatsapp_lead_sent ON whatsapp_messages(tenant_id, lead_id, sent_at);
+-- A number's unique recipients of the last 24 hours (its messaging limit).
+CREATE INDEX idx_whatsapp_attempted ON whatsapp_messages(tenant_id, attempted_at) WHERE attempted_at IS NOT NULL;
 
 -- What a tenant knows of a phone on WhatsApp: its opt-out (PDPL) and when it last wrote (the
 -- 24-hour window in which free text may be sent).

@@ -187,6 +187,7 @@ pub fn migration_sources() -> &'static [&'static str] {
         include_str!("../sql/0019_sealed_mail_outbox.sql"),
         include_str!("../sql/0020_discovery.sql"),
         include_str!("../sql/0021_blobs.sql"),
+        include_str!("../sql/0022_whatsapp.sql"),
     ]
 }
 

@@ -80,7 +80,7 @@ pub struct Settings {
     /// `WHATSAPP_VERIFY_TOKEN`: the webhook handshake's token.
     pub whatsapp_verify_token: Option<SecretString>,
     /// `LEADZONE_WHATSAPP_MPS`: a bulk's messages per second per number (1–80, Meta's default
-    /// throughput).
+    /// throughput; 0 = unpaced, for local fakes and benchmarks, refused in production).
     pub whatsapp_mps: u32,
 }
 
@@ -322,10 +322,16 @@ impl Settings {
             "WHATSAPP_BASE_URL",
         )?;
         let whatsapp_mps = parse_num(get("LEADZONE_WHATSAPP_MPS"), "LEADZONE_WHATSAPP_MPS", 20)?;
-        if !(1..=80).contains(&whatsapp_mps) {
+        if whatsapp_mps > 80 {
             return Err(ConfigError {
                 var: "LEADZONE_WHATSAPP_MPS",
-                message: "must be 1–80 (Meta's default throughput per number is 80 messages a second)".into(),
+                message: "must be at most 80 (Meta's default throughput per number is 80 messages a second)".into(),
+            });
+        }
+        if whatsapp_mps == 0 && environment == Environment::Production {
+            return Err(ConfigError {
+                var: "LEADZONE_WHATSAPP_MPS",
+                message: "0 (unpaced) is for local fakes and benchmarks, never production".into(),
             });
         }
         Ok(Self {

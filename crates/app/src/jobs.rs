@@ -257,6 +257,7 @@ impl App {
             JobType::Survey => self.run_survey(job, control).await,
             JobType::Report => self.run_report(job, control).await,
             JobType::WhatsApp => self.run_whatsapp(job, control).await,
+            JobType::WhatsAppBulk => self.run_whatsapp_bulk(job, control).await,
             other => Err(JobFailure::Permanent(job_error(
                 ProblemCode::FeatureDisabled,
                 format!("{other} jobs are not available yet"),

@@ -35,6 +35,7 @@ pub mod team;
 pub mod tenant;
 pub mod usage;
 pub mod whatsapp;
+pub mod whatsapp_bulk;
 pub mod whatsapp_webhooks;
 
 use leadzone_ports::security::{PasswordHasher, SecretBox, Tokens, Totp};

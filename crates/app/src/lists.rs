@@ -31,7 +31,7 @@ pub struct ListInput {
     pub smart_filters: Option<Option<serde_json::Value>>,
 }
 
-fn filter_of(list: &List) -> LeadFilter {
+pub(crate) fn filter_of(list: &List) -> LeadFilter {
     match (&list.is_smart, &list.smart_filters) {
         (true, Some(f)) => LeadFilter::from_smart(f),
         (true, None) => LeadFilter::default(),

@@ -19,6 +19,14 @@ pub async fn charge(tx: &dyn TenantTx, now: OffsetDateTime, metric: UsageMetric,
     }
 }
 
+/// Gives back `n` units counted earlier in the period containing `now` (a message Meta refused).
+pub async fn refund(tx: &dyn TenantTx, now: OffsetDateTime, metric: UsageMetric, n: i64) -> Result<(), AppError> {
+    let tenant = tx.tenants().current().await?;
+    let period = usage_period(now, tenant.settings.timezone());
+    tx.usage().give_back(metric, &period, n).await?;
+    Ok(())
+}
+
 impl crate::App {
     /// Charges as many of `n` units as the plan allows; returns how many were charged.
     pub(crate) async fn charge_up_to(

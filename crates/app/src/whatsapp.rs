@@ -52,6 +52,8 @@ pub(crate) struct Channel {
     pub waba_id: String,
     /// The development double (no real number).
     pub double: bool,
+    /// Unique recipients the number may reach in 24 hours (its tier); `None` = no limit known.
+    pub messaging_limit: Option<i64>,
 }
 
 /// `POST /whatsapp/templates`, as sent.
@@ -91,7 +93,7 @@ pub(crate) enum Content {
 }
 
 impl Content {
-    fn outgoing(&self) -> Outgoing {
+    pub(crate) fn outgoing(&self) -> Outgoing {
         match self.clone() {
             Self::Template { name, language, parameters } => Outgoing::Template { name, language, parameters },
             Self::Text { body } => Outgoing::Text { body },
@@ -119,9 +121,23 @@ pub struct SendResult {
     pub unconfirmed: bool,
 }
 
+/// The lead's fields a template may use.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LeadFields<'a> {
+    pub company_name: &'a str,
+    pub city: Option<&'a str>,
+    pub industry: Option<&'a str>,
+}
+
+impl<'a> From<&'a Lead> for LeadFields<'a> {
+    fn from(lead: &'a Lead) -> Self {
+        Self { company_name: &lead.company_name, city: lead.city.as_deref(), industry: lead.industry.as_deref() }
+    }
+}
+
 /// What a template's variables are filled with when the request does not say: the lead's fields
 /// and the sender's name, under the names a template is likely to use.
-pub(crate) fn lead_values(lead: Option<&Lead>, sender: &str) -> BTreeMap<String, String> {
+pub(crate) fn lead_values(lead: Option<LeadFields<'_>>, sender: &str) -> BTreeMap<String, String> {
     let mut values = BTreeMap::new();
     let mut put = |names: &[&str], value: Option<&str>| {
         if let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) {
@@ -131,9 +147,9 @@ pub(crate) fn lead_values(lead: Option<&Lead>, sender: &str) -> BTreeMap<String,
         }
     };
     if let Some(lead) = lead {
-        put(&["name", "companyName", "company_name", "company"], Some(&lead.company_name));
-        put(&["city"], lead.city.as_deref());
-        put(&["industry"], lead.industry.as_deref());
+        put(&["name", "companyName", "company_name", "company"], Some(lead.company_name));
+        put(&["city"], lead.city);
+        put(&["industry"], lead.industry);
     }
     put(&["senderName", "sender_name", "sender"], Some(sender));
     values
@@ -248,6 +264,7 @@ impl App {
                 phone_number_id: config("phoneNumberId"),
                 waba_id: config("wabaId"),
                 double: false,
+                messaging_limit: crate::whatsapp_bulk::messaging_limit(Some(&config("messagingLimitTier"))),
             });
         }
         match &self.providers.doubles {
@@ -257,6 +274,7 @@ impl App {
                 phone_number_id: "100000000000001".into(),
                 waba_id: "200000000000001".into(),
                 double: true,
+                messaging_limit: None,
             }),
             None => Err(AppError::Conflict(ConflictKind::WhatsAppNotConnected)),
         }
@@ -550,7 +568,8 @@ impl App {
                     ));
                 }
                 let sender = tx.users().get(ctx.user_id).await?.name;
-                let (body, content) = fill(&template, &request.variables, &lead_values(lead.as_ref(), &sender))?;
+                let (body, content) =
+                    fill(&template, &request.variables, &lead_values(lead.as_ref().map(LeadFields::from), &sender))?;
                 (body, content, Some(template_id))
             }
             (None, Some(text)) => {
@@ -588,6 +607,7 @@ impl App {
             attempted_at: None,
             error_code: None,
             job_id: Some(job_id),
+            payload: None,
         };
         let mut input = serde_json::to_value(SendInput { message_id, content })
             .map_err(|e| AppError::Internal(format!("job input: {e}")))?;
@@ -702,23 +722,7 @@ impl App {
         let tx = self.uow.begin(job.tenant_id).await?;
         tx.whatsapp().mark_sent(message.id, external_id).await?;
         if let Some(lead) = message.lead_id {
-            tx.activities()
-                .insert(&Activity {
-                    id: self.ids.new_id().into(),
-                    tenant_id: job.tenant_id,
-                    lead_id: lead,
-                    kind: ActivityType::WhatsApp,
-                    description: format!("WhatsApp message sent to {}", message.phone),
-                    metadata: Some(json!({
-                        "messageId": message.id,
-                        "templateId": message.template_id,
-                        "direction": "outbound",
-                        "text": message.message,
-                    })),
-                    user_id: message.sent_by,
-                    created_at: now,
-                })
-                .await?;
+            tx.activities().insert(&sent_activity(&*self.ids, message, lead, now)).await?;
             tx.leads().touch_contacted(lead, now).await?;
         }
         if job.kind == JobType::WhatsApp {
@@ -802,7 +806,7 @@ impl App {
     }
 
     /// A refused token turns the connection to ERROR with WhatsApp's words, which the tenant sees.
-    async fn flag_connection_error(&self, tx: &dyn TenantTx, why: &str) -> Result<(), AppError> {
+    pub(crate) async fn flag_connection_error(&self, tx: &dyn TenantTx, why: &str) -> Result<(), AppError> {
         if let Some(mut c) = tx.integrations().get(IntegrationType::WhatsApp).await? {
             c.status = IntegrationStatus::Error;
             c.last_error = Some(why.to_owned());
@@ -902,6 +906,30 @@ impl App {
             })
             .await?;
         Ok(Page::of_overfetched(rows, limit, |m| crate::lead_actions::encode_time_cursor(m.sent_at, m.id.as_uuid())))
+    }
+}
+
+/// The lead's timeline entry of a sent message.
+pub(crate) fn sent_activity(
+    ids: &dyn leadzone_ports::Ids,
+    message: &WhatsAppMessage,
+    lead: LeadId,
+    now: time::OffsetDateTime,
+) -> Activity {
+    Activity {
+        id: ids.new_id().into(),
+        tenant_id: message.tenant_id,
+        lead_id: lead,
+        kind: ActivityType::WhatsApp,
+        description: format!("WhatsApp message sent to {}", message.phone),
+        metadata: Some(json!({
+            "messageId": message.id,
+            "templateId": message.template_id,
+            "direction": "outbound",
+            "text": message.message,
+        })),
+        user_id: message.sent_by,
+        created_at: now,
     }
 }
 

@@ -371,6 +371,8 @@ pub struct WhatsAppMessage {
     pub error_code: Option<i64>,
     /// The WHATSAPP or WHATSAPP_BULK job that sends it.
     pub job_id: Option<crate::ids::JobId>,
+    /// What is sent: the template's name, language and parameters, or the text.
+    pub payload: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

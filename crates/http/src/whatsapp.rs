@@ -11,6 +11,7 @@ use crate::{HttpState, path_id, query_pairs, query_param};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use leadzone_app::whatsapp::{MessageListParams, SendRequest, TemplateInput};
+use leadzone_app::whatsapp_bulk::{BulkRecipients, BulkSendRequest};
 use leadzone_domain::entities::{WhatsAppMessage, WhatsAppTemplate};
 use leadzone_domain::ids::WhatsAppTemplateId;
 use serde::{Deserialize, Serialize};
@@ -177,6 +178,21 @@ pub struct SendBody {
     variables: BTreeMap<String, String>,
 }
 
+/// `POST /whatsapp/bulk`: one of `leadIds`, `listId` (a smart list is evaluated now) or
+/// `filter` (the lead list's filters), and an approved template.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BulkBody {
+    #[schema(max_items = 10000)]
+    lead_ids: Option<Vec<Uuid>>,
+    list_id: Option<Uuid>,
+    filter: Option<crate::leads::LeadFilterBody>,
+    template_id: Uuid,
+    /// Values for every recipient; each lead's own fields fill what is not given.
+    #[serde(default)]
+    variables: BTreeMap<String, String>,
+}
+
 /// `202` of `POST /whatsapp/messages`.
 #[derive(Serialize, ToSchema)]
 pub struct SendAcceptedDto {
@@ -306,6 +322,35 @@ async fn send(
         .json(SendAcceptedDto { message: MessageDto::from(&message), job: JobDto::from(&job) }))
 }
 
+#[utoipa::path(tag = "whatsapp",
+    params(("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, description = "The same key returns the first job and sends nothing again")),
+    request_body = BulkBody, security(("bearer" = [])),
+    responses((status = 202, description = "The WHATSAPP_BULK job with its messages stored (`whatsapp:bulk`, plan feature `whatsapp_bulk`). Leads without a phone, opted out, or with a phone already in the bulk are skipped and reported. 402 when the batch exceeds the plan's messages left. Its result is `{total, sent, failed, unconfirmed, skipped:{noPhone, optedOut, duplicate, missingVariables}}`", body = crate::jobs::JobAcceptedDto,
+        headers(("Location" = String, description = "`/api/v1/jobs/{id}`")))))]
+#[post("/whatsapp/bulk")]
+async fn bulk(
+    state: web::Data<HttpState>,
+    req: HttpRequest,
+    Authed(ctx): Authed,
+    Json(body): Json<BulkBody>,
+) -> Result<HttpResponse, ApiError> {
+    use leadzone_app::AppError;
+    let key = idempotency_key(&req)?;
+    let recipients = match (body.lead_ids, body.list_id, body.filter) {
+        (Some(ids), None, None) => BulkRecipients::Leads(ids.into_iter().map(Into::into).collect()),
+        (None, Some(list), None) => BulkRecipients::List(list.into()),
+        (None, None, Some(filter)) => {
+            let (parsed, ..) = state.app.parse_lead_filter(&ctx, crate::leads::list_params(filter.into_pairs()))?;
+            BulkRecipients::Filter(parsed)
+        }
+        (None, None, None) => return Err(AppError::field("leadIds", "leadIds, listId or filter is required").into()),
+        _ => return Err(AppError::field("leadIds", "give one of leadIds, listId or filter").into()),
+    };
+    let request = BulkSendRequest { recipients, template_id: body.template_id.into(), variables: body.variables };
+    let job = state.app.start_whatsapp_bulk(&ctx, request, key).await?;
+    Ok(crate::jobs::accepted(&job))
+}
+
 #[utoipa::path(tag = "whatsapp", params(MessageListQuery), security(("bearer" = [])),
     responses((status = 200, description = "Messages, newest first: OWNER and ADMIN see all, a MANAGER their team's, SALES their own", body = PageDto<MessageDto>)))]
 #[get("/whatsapp/messages")]
@@ -335,6 +380,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(update_template)
         .service(delete_template)
         .service(send)
+        .service(bulk)
         .service(list_messages);
 }
 

@@ -180,6 +180,8 @@ pub trait UsageRepo: Send + Sync {
     ) -> Result<Increment, RepoError>;
     /// The tenant's counters of one period.
     async fn for_period(&self, period: &str) -> Result<Vec<UsageCounter>, RepoError>;
+    /// Gives back `n` units counted in `period` (never below zero).
+    async fn give_back(&self, metric: UsageMetric, period: &str, n: i64) -> Result<(), RepoError>;
 }
 
 #[cfg_attr(feature = "mock", mockall::automock)]

@@ -191,6 +191,43 @@ pub struct StatusUpdate {
     pub error_message: Option<String>,
 }
 
+/// One message of a bulk, stored when the bulk is enqueued.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BulkMessage {
+    pub id: WhatsAppMessageId,
+    pub lead: LeadId,
+    /// E.164.
+    pub phone: String,
+    /// The text the recipient reads.
+    pub message: String,
+    /// What is sent (the job's `Content`).
+    pub payload: serde_json::Value,
+}
+
+/// A lead as a bulk sees it: who may see it, its phone and the fields a template uses.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecipientLead {
+    pub id: LeadId,
+    pub company_name: String,
+    pub city: Option<String>,
+    pub industry: Option<String>,
+    pub phone: Option<String>,
+    pub created_by: UserId,
+    pub assigned_to: Option<UserId>,
+}
+
+/// Where a bulk's messages stand.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JobTally {
+    /// Accepted by Meta (SENT, DELIVERED, READ).
+    pub sent: i64,
+    pub failed: i64,
+    /// Handed to Meta by an attempt whose answer was lost (not sent again).
+    pub unconfirmed: i64,
+    /// Not tried yet.
+    pub pending: i64,
+}
+
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait::async_trait]
 pub trait WhatsAppRepo: Send + Sync {
@@ -241,4 +278,24 @@ pub trait WhatsAppRepo: Send + Sync {
     /// The tenant's leads with this phone (at most a few), each with the member whose timeline
     /// it is (the assignee, else the creator).
     async fn leads_with_phone(&self, phone: &str) -> Result<Vec<(LeadId, UserId)>, RepoError>;
+
+    /// The leads among `ids` (those that exist in the tenant).
+    async fn recipients(&self, ids: &[LeadId]) -> Result<Vec<RecipientLead>, RepoError>;
+    /// Stores a bulk's messages (PENDING) in one statement.
+    async fn insert_bulk(
+        &self,
+        job: JobId,
+        template: WhatsAppTemplateId,
+        sent_by: UserId,
+        at: OffsetDateTime,
+        messages: &[BulkMessage],
+    ) -> Result<(), RepoError>;
+    /// A job's messages not tried yet, by id.
+    async fn untried_job_messages(&self, job: JobId, limit: u64) -> Result<Vec<WhatsAppMessage>, RepoError>;
+    async fn job_tally(&self, job: JobId) -> Result<JobTally, RepoError>;
+    /// Marks a job's untried messages FAILED with `why`; how many.
+    async fn fail_untried(&self, job: JobId, why: &str) -> Result<u64, RepoError>;
+    /// Distinct phones the tenant's messages were handed to Meta for since `since` (the messaging
+    /// limit counts unique recipients over a moving 24 hours).
+    async fn unique_recipients_since(&self, since: OffsetDateTime) -> Result<i64, RepoError>;
 }

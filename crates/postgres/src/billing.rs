@@ -108,6 +108,18 @@ impl UsageRepo for PgTenantTx {
         Ok(Increment::Refused { used: i64::from(used), limit: limit_value })
     }
 
+    async fn give_back(&self, metric: UsageMetric, period: &str, n: i64) -> Result<(), RepoError> {
+        self.txn
+            .execute_raw(crate::stmt(
+                "UPDATE usage_counters SET value = GREATEST(value - $4, 0), updated_at = now()
+                 WHERE tenant_id = $1 AND metric = $2 AND period = $3",
+                vec![self.tid().into(), metric.as_str().into(), period.into(), n.into()],
+            ))
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
     async fn for_period(&self, period: &str) -> Result<Vec<UsageCounter>, RepoError> {
         let rows = self
             .txn

@@ -6,7 +6,9 @@ use leadzone_domain::entities::{WhatsAppMessage, WhatsAppTemplate};
 use leadzone_domain::enums::{Language, TemplateCategory, TemplateStatus, WhatsAppStatus};
 use leadzone_domain::ids::{JobId, LeadId, UserId, WhatsAppMessageId, WhatsAppTemplateId};
 use leadzone_ports::RepoError;
-use leadzone_ports::whatsapp::{MessageQuery, StatusUpdate, WhatsAppContact, WhatsAppRepo};
+use leadzone_ports::whatsapp::{
+    BulkMessage, JobTally, MessageQuery, RecipientLead, StatusUpdate, WhatsAppContact, WhatsAppRepo,
+};
 use sea_orm::{ConnectionTrait, QueryResult};
 use std::str::FromStr;
 use time::OffsetDateTime;
@@ -15,7 +17,7 @@ const TEMPLATE_COLUMNS: &str = "id, tenant_id, name, content, variables, is_appr
      status, external_name, status_reason, created_by, created_at, updated_at";
 
 const MESSAGE_COLUMNS: &str = "id, tenant_id, lead_id, phone, message, template_id, status, external_id, error_message, \
-     sent_by, sent_at, delivered_at, read_at, idempotency_key, attempted_at, error_code, job_id";
+     sent_by, sent_at, delivered_at, read_at, idempotency_key, attempted_at, error_code, job_id, payload";
 
 fn parse<T: FromStr>(r: &QueryResult, column: &str) -> Result<T, RepoError> {
     let raw: String = r.try_get("", column).map_err(db_err)?;
@@ -62,6 +64,7 @@ fn message_from(r: &QueryResult) -> Result<WhatsAppMessage, RepoError> {
         attempted_at: r.try_get("", "attempted_at").map_err(db_err)?,
         error_code: r.try_get::<Option<i32>>("", "error_code").map_err(db_err)?.map(i64::from),
         job_id: uuid("job_id")?.map(Into::into),
+        payload: r.try_get("", "payload").map_err(db_err)?,
     })
 }
 
@@ -191,8 +194,9 @@ impl WhatsAppRepo for PgTenantTx {
     async fn insert_message(&self, m: &WhatsAppMessage) -> Result<(), RepoError> {
         self.execute(
             "INSERT INTO whatsapp_messages (tenant_id, id, lead_id, phone, message, template_id, status, external_id,
-               error_message, sent_by, sent_at, delivered_at, read_at, idempotency_key, attempted_at, error_code, job_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+               error_message, sent_by, sent_at, delivered_at, read_at, idempotency_key, attempted_at, error_code, job_id,
+               payload)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
             vec![
                 m.id.as_uuid().into(),
                 m.lead_id.map(|l| l.as_uuid()).into(),
@@ -210,6 +214,7 @@ impl WhatsAppRepo for PgTenantTx {
                 m.attempted_at.into(),
                 m.error_code.and_then(|c| i32::try_from(c).ok()).into(),
                 m.job_id.map(|j| j.as_uuid()).into(),
+                m.payload.clone().into(),
             ],
         )
         .await
@@ -383,4 +388,117 @@ impl WhatsAppRepo for PgTenantTx {
         .await
         .map(|_| ())
     }
+
+    async fn recipients(&self, ids: &[LeadId]) -> Result<Vec<RecipientLead>, RepoError> {
+        let ids: Vec<uuid::Uuid> = ids.iter().map(|i| i.as_uuid()).collect();
+        let rows = self
+            .txn
+            .query_all_raw(crate::stmt(
+                "SELECT id, company_name, city, industry, phone, created_by, assigned_to FROM leads
+                 WHERE tenant_id = $1 AND id = ANY($2)",
+                vec![self.tid().into(), ids.into()],
+            ))
+            .await
+            .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(RecipientLead {
+                    id: r.try_get::<uuid::Uuid>("", "id").map_err(db_err)?.into(),
+                    company_name: r.try_get("", "company_name").map_err(db_err)?,
+                    city: r.try_get("", "city").map_err(db_err)?,
+                    industry: r.try_get("", "industry").map_err(db_err)?,
+                    phone: r.try_get("", "phone").map_err(db_err)?,
+                    created_by: r.try_get::<uuid::Uuid>("", "created_by").map_err(db_err)?.into(),
+                    assigned_to: r.try_get::<Option<uuid::Uuid>>("", "assigned_to").map_err(db_err)?.map(Into::into),
+                })
+            })
+            .collect()
+    }
+
+    async fn insert_bulk(
+        &self,
+        job: JobId,
+        template: WhatsAppTemplateId,
+        sent_by: UserId,
+        at: OffsetDateTime,
+        messages: &[BulkMessage],
+    ) -> Result<(), RepoError> {
+        let ids: Vec<uuid::Uuid> = messages.iter().map(|m| m.id.as_uuid()).collect();
+        let leads: Vec<uuid::Uuid> = messages.iter().map(|m| m.lead.as_uuid()).collect();
+        let phones: Vec<String> = messages.iter().map(|m| m.phone.clone()).collect();
+        let texts: Vec<String> = messages.iter().map(|m| m.message.clone()).collect();
+        let payloads: Vec<String> = messages.iter().map(|m| m.payload.to_string()).collect();
+        self.execute(
+            "INSERT INTO whatsapp_messages
+               (tenant_id, id, lead_id, phone, message, template_id, status, sent_by, sent_at, job_id, payload)
+             SELECT $1, u.id, u.lead, u.phone, u.message, $2, 'PENDING', $3, $4, $5, u.payload::jsonb
+             FROM UNNEST($6::uuid[], $7::uuid[], $8::text[], $9::text[], $10::text[]) AS u(id, lead, phone, message, payload)",
+            vec![
+                template.as_uuid().into(),
+                sent_by.as_uuid().into(),
+                at.into(),
+                job.as_uuid().into(),
+                ids.into(),
+                leads.into(),
+                phones.into(),
+                texts.into(),
+                payloads.into(),
+            ],
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn untried_job_messages(&self, job: JobId, limit: u64) -> Result<Vec<WhatsAppMessage>, RepoError> {
+        self.messages_where(
+            &format!("job_id = $2 AND status = 'PENDING' AND attempted_at IS NULL ORDER BY id LIMIT {limit}"),
+            vec![job.as_uuid().into()],
+        )
+        .await
+    }
+
+    async fn job_tally(&self, job: JobId) -> Result<JobTally, RepoError> {
+        let row = self
+            .txn
+            .query_one_raw(crate::stmt(
+                "SELECT
+                   COUNT(*) FILTER (WHERE status IN ('SENT', 'DELIVERED', 'READ')) AS sent,
+                   COUNT(*) FILTER (WHERE status = 'FAILED') AS failed,
+                   COUNT(*) FILTER (WHERE status = 'PENDING' AND attempted_at IS NOT NULL) AS unconfirmed,
+                   COUNT(*) FILTER (WHERE status = 'PENDING' AND attempted_at IS NULL) AS pending
+                 FROM whatsapp_messages WHERE tenant_id = $1 AND job_id = $2",
+                vec![self.tid().into(), job.as_uuid().into()],
+            ))
+            .await
+            .map_err(db_err)?
+            .ok_or(RepoError::NotFound)?;
+        let n = |c: &str| r_i64(&row, c);
+        Ok(JobTally { sent: n("sent")?, failed: n("failed")?, unconfirmed: n("unconfirmed")?, pending: n("pending")? })
+    }
+
+    async fn fail_untried(&self, job: JobId, why: &str) -> Result<u64, RepoError> {
+        self.execute(
+            "UPDATE whatsapp_messages SET status = 'FAILED', error_message = $3
+             WHERE tenant_id = $1 AND job_id = $2 AND status = 'PENDING' AND attempted_at IS NULL",
+            vec![job.as_uuid().into(), why.into()],
+        )
+        .await
+    }
+
+    async fn unique_recipients_since(&self, since: OffsetDateTime) -> Result<i64, RepoError> {
+        let row = self
+            .txn
+            .query_one_raw(crate::stmt(
+                "SELECT COUNT(DISTINCT phone) AS n FROM whatsapp_messages WHERE tenant_id = $1 AND attempted_at >= $2",
+                vec![self.tid().into(), since.into()],
+            ))
+            .await
+            .map_err(db_err)?
+            .ok_or(RepoError::NotFound)?;
+        r_i64(&row, "n")
+    }
+}
+
+fn r_i64(r: &QueryResult, column: &str) -> Result<i64, RepoError> {
+    r.try_get::<i64>("", column).map_err(db_err)
 }

@@ -216,7 +216,8 @@ async fn the_number_check_reads_display_phone_and_quality() {
 /// retried by the adapter (the caller decides what a throttled or unknown send means).
 #[tokio::test(flavor = "current_thread")]
 async fn each_listed_error_code_leads_to_its_action() {
-    let cases: [(u16, i64, fn(&WhatsAppError) -> bool); 9] = [
+    type Expect = fn(&WhatsAppError) -> bool;
+    let cases: [(u16, i64, Expect); 9] = [
         (400, 130_429, |e| matches!(e, WhatsAppError::Throttled { code: Some(130_429), .. })),
         (400, 131_048, |e| matches!(e, WhatsAppError::Throttled { code: Some(131_048), .. })),
         (400, 131_056, |e| matches!(e, WhatsAppError::Throttled { code: Some(131_056), .. })),

@@ -15,7 +15,6 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-
 async fn wait_job(client: &reqwest::Client, base: &str, token: &str, id: &str) -> Value {
     for _ in 0..1200 {
         let job: Value = client

@@ -25,6 +25,8 @@ pub struct GraphState {
     pub fail_sends: Vec<i64>,
     /// Hold every send this long before answering (a worker can be killed meanwhile).
     pub send_delay: Duration,
+    /// Once this many sends were accepted, refuse every later one with this Graph error code.
+    pub fail_after: Option<(usize, i64)>,
 }
 
 /// A fake Graph API: the one good token, one number, templates approved once listed, sends
@@ -79,6 +81,11 @@ impl Respond for FakeGraph {
                 if !state.fail_sends.is_empty() {
                     let code = state.fail_sends.remove(0);
                     return graph_error(400, code, "(#x) refused by the fake");
+                }
+                if let Some((after, code)) = state.fail_after
+                    && state.sends.len() >= after
+                {
+                    return graph_error(400, code, "(#132015) Template is paused");
                 }
                 let body: Value = serde_json::from_slice(&req.body).unwrap();
                 state.sends.push((Instant::now(), body));
@@ -647,11 +654,198 @@ async fn a_worker_killed_after_meta_accepted_a_send_never_sends_it_again() {
     assert_eq!(fake.sends().len(), 1, "exactly one message at Meta");
 
     // Meta's status names the message by our id: the answer that was lost is reconciled.
-    let sent = statuses(PHONE_ID, vec![json!({"id": "wamid.FAKE000001", "status": "delivered", "timestamp": "1767200100",
-        "recipient_id": "966501234567", "biz_opaque_callback_data": message_id})]);
+    let sent = statuses(
+        PHONE_ID,
+        vec![json!({"id": "wamid.FAKE000001", "status": "delivered", "timestamp": "1767200100",
+        "recipient_id": "966501234567", "biz_opaque_callback_data": message_id})],
+    );
     assert_eq!(post_webhook(&app, &sent, Some(sign(&serde_json::to_vec(&sent).unwrap()))).await.status(), 200);
     let m: Value =
         app.get(&format!("/api/v1/whatsapp/messages?leadId={lead}"), Some(&owner.token)).await.json().await.unwrap();
     assert_eq!(m["data"][0]["externalId"], "wamid.FAKE000001");
     assert_eq!(m["data"][0]["status"], "DELIVERED");
+}
+
+/// Every second-long window of the fake's arrival times holds at most `rate` sends.
+fn most_in_one_second(times: &[Instant]) -> usize {
+    let mut sorted = times.to_vec();
+    sorted.sort();
+    (0..sorted.len())
+        .map(|i| sorted[i..].iter().take_while(|t| **t < sorted[i] + Duration::from_secs(1)).count())
+        .max()
+        .unwrap_or(0)
+}
+
+/// A bulk to 500 leads — 20 without a phone, 10 opted out — sends exactly 470 messages at the
+/// configured pace, backs off through a burst of 130429 and resumes after its worker is
+/// restarted, messaging nobody twice; `messages` usage moves by 470.
+#[tokio::test]
+async fn a_bulk_sends_each_reachable_lead_once_at_the_configured_pace() {
+    use crate::processes::start;
+    const RATE: usize = 50;
+    let (graph, fake) = fake_graph().await;
+    let env = whatsapp_env(&graph);
+    let mut overrides: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    overrides.push(("LEADZONE_WORKERS", "0"));
+    let app = spawn_app_with(&overrides).await;
+    let owner = app.register().await;
+    app.set_plan(&owner, "pro").await;
+    assert_eq!(connect(&app, &owner.token, GOOD_TOKEN, PHONE_ID).await.status(), 200);
+    let template = approved_template(&app, &owner.token, "مرحبا {{name}}، عرض خاص لكم").await;
+    let worker_env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .chain([
+            ("LEADZONE_WHATSAPP_MPS".to_owned(), RATE.to_string()),
+            ("LEADZONE_JOB_LEASE_SECS".to_owned(), "3".to_owned()),
+        ])
+        .collect();
+    let mut first = start(&app.db, &["worker"], "bulk-worker-1", &worker_env);
+
+    let mut csv = String::from("Company,Phone,City\n");
+    for i in 0..500 {
+        let phone = if i < 20 { String::new() } else { format!("05{i:08}") };
+        csv.push_str(&format!("شركة رقم {i},{phone},الرياض\n"));
+    }
+    let res = app.import_csv(&owner.token, csv.into_bytes(), "").await;
+    assert_eq!(res.status(), 202, "{:?}", res.text().await);
+    let import: Value = res.json().await.unwrap();
+    let import = app.wait_job(&owner.token, import["job"]["id"].as_str().unwrap(), 60).await;
+    assert_eq!(import["result"]["created"], 500, "{import}");
+    for i in 20..30 {
+        let stop = inbound(PHONE_ID, &format!("9665{i:08}"), "STOP");
+        assert_eq!(post_webhook(&app, &stop, Some(sign(&serde_json::to_vec(&stop).unwrap()))).await.status(), 200);
+    }
+
+    let res = app
+        .client
+        .post(app.url("/api/v1/whatsapp/bulk"))
+        .bearer_auth(&owner.token)
+        .header("idempotency-key", "bulk-1")
+        .json(&json!({"filter": {}, "templateId": template["id"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202, "{:?}", res.text().await);
+    let job_id = res.json::<Value>().await.unwrap()["job"]["id"].as_str().unwrap().to_owned();
+    let sends_at_least = |n: usize| {
+        let fake = fake.clone();
+        async move {
+            for _ in 0..1200 {
+                if fake.0.lock().unwrap().sends.len() >= n {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+            panic!("the fake never got {n} sends");
+        }
+    };
+    sends_at_least(100).await;
+    fake.0.lock().unwrap().fail_sends.extend([130_429, 130_429, 130_429]);
+    sends_at_least(200).await;
+    // A graceful restart: the worker stops between two messages and a new one resumes.
+    let stopped = std::process::Command::new("kill").args(["-TERM", &first.child.id().to_string()]).status().unwrap();
+    assert!(stopped.success());
+    first.child.wait().unwrap();
+    let _second = start(&app.db, &["worker"], "bulk-worker-2", &worker_env);
+
+    let job = app.wait_job(&owner.token, &job_id, 120).await;
+    assert_eq!(job["status"], "SUCCESS", "{job}");
+    assert_eq!(
+        job["result"],
+        json!({"total": 470, "sent": 470, "failed": 0, "unconfirmed": 0,
+               "skipped": {"noPhone": 20, "optedOut": 10, "duplicate": 0, "missingVariables": 0}})
+    );
+    let (times, bodies): (Vec<Instant>, Vec<Value>) = fake.0.lock().unwrap().sends.iter().cloned().unzip();
+    assert_eq!(bodies.len(), 470, "exactly one message per reachable lead");
+    let recipients: std::collections::HashSet<&str> = bodies.iter().map(|b| b["to"].as_str().unwrap()).collect();
+    assert_eq!(recipients.len(), 470, "nobody twice");
+    assert!(!recipients.contains("966500000020"), "an opted-out phone got a message");
+    let busiest = most_in_one_second(&times);
+    assert!(busiest <= RATE, "{busiest} messages reached Meta within one second (rate {RATE})");
+    let used = app
+        .sql_i64(&format!(
+            "SELECT COALESCE(SUM(value), 0)::bigint FROM usage_counters WHERE tenant_id = '{}' AND metric = 'messages'",
+            owner.tenant_id
+        ))
+        .await;
+    assert_eq!(used, 470);
+    let audited = app
+        .sql_i64(&format!(
+            "SELECT COUNT(*) FROM audit_logs WHERE tenant_id = '{}' AND event_type = 'WHATSAPP_BULK_SENT'",
+            owner.tenant_id
+        ))
+        .await;
+    assert_eq!(audited, 1);
+    // The same key starts nothing new.
+    let res = app
+        .client
+        .post(app.url("/api/v1/whatsapp/bulk"))
+        .bearer_auth(&owner.token)
+        .header("idempotency-key", "bulk-1")
+        .json(&json!({"filter": {}, "templateId": template["id"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
+    assert_eq!(res.json::<Value>().await.unwrap()["job"]["id"], job_id.as_str());
+}
+
+#[tokio::test]
+async fn a_bulk_needs_the_feature_the_quota_for_all_of_it_and_stops_on_a_paused_template() {
+    let (app, _server, fake) = app_with_graph(&[("LEADZONE_WHATSAPP_MPS", "0")]).await;
+    let owner = app.register().await;
+    assert_eq!(connect(&app, &owner.token, GOOD_TOKEN, PHONE_ID).await.status(), 200);
+    let template = approved_template(&app, &owner.token, "مرحبا {{name}}").await;
+    let mut leads = Vec::new();
+    for i in 0..60 {
+        let res =
+            app.create_lead(&owner, json!({"companyName": format!("شركة {i}"), "phone": format!("055{i:07}")})).await;
+        leads.push(res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned());
+    }
+    let bulk = |ids: Vec<String>| {
+        let app = &app;
+        let token = owner.token.clone();
+        let template = template["id"].clone();
+        async move {
+            app.post("/api/v1/whatsapp/bulk", Some(&token), &json!({"leadIds": ids, "templateId": template})).await
+        }
+    };
+    // The free plan has no whatsapp_bulk.
+    let body = problem(bulk(leads.clone()).await, 403, "FEATURE_DISABLED").await;
+    assert_eq!(body["feature"], "whatsapp_bulk");
+    // Starter: 1,000 messages a month; with 960 used, 60 do not fit — nothing is sent or stored.
+    app.set_plan(&owner, "starter").await;
+    app.sql(&format!(
+        "INSERT INTO usage_counters (tenant_id, metric, period, value) VALUES ('{}', 'messages', to_char(now() AT TIME ZONE 'Asia/Riyadh', 'YYYY-MM'), 960)",
+        owner.tenant_id
+    ))
+    .await;
+    let body = problem(bulk(leads.clone()).await, 402, "QUOTA_EXCEEDED").await;
+    assert_eq!((body["limit"].as_i64(), body["used"].as_i64()), (Some(1000), Some(960)));
+    assert_eq!(app.sql_i64("SELECT COUNT(*) FROM whatsapp_messages").await, 0);
+
+    // 40 fit; Meta pauses the template after 5 sends: the bulk stops and says why, the rest is
+    // marked not sent, and only the 5 sent are counted.
+    fake.0.lock().unwrap().fail_after = Some((5, 132_015));
+    let res = bulk(leads[..40].to_vec()).await;
+    assert_eq!(res.status(), 202);
+    let job_id = res.json::<Value>().await.unwrap()["job"]["id"].as_str().unwrap().to_owned();
+    let job = app.wait_job(&owner.token, &job_id, 30).await;
+    assert_eq!(job["status"], "FAILED", "{job}");
+    assert_eq!(job["error"]["code"], "PROVIDER_REJECTED");
+    assert!(job["error"]["message"].as_str().unwrap().contains("132015"), "{job}");
+    assert_eq!(fake.sends().len(), 5);
+    let count = |status: &str| {
+        format!("SELECT COUNT(*) FROM whatsapp_messages WHERE job_id = '{job_id}' AND status = '{status}'")
+    };
+    assert_eq!(app.sql_i64(&count("SENT")).await, 5);
+    assert_eq!(app.sql_i64(&count("FAILED")).await, 35);
+    let used = app
+        .sql_i64(&format!(
+            "SELECT COALESCE(SUM(value), 0)::bigint FROM usage_counters WHERE tenant_id = '{}' AND metric = 'messages'",
+            owner.tenant_id
+        ))
+        .await;
+    assert_eq!(used, 965, "only the messages Meta accepted are counted");
 }
