@@ -49,5 +49,6 @@ CREATE POLICY system_access ON whatsapp_contacts FOR ALL TO leadzone_system USIN
 -- A WhatsApp number routes its webhooks to one tenant: it is connected to one tenant at most.
 CREATE UNIQUE INDEX idx_integrations_whatsapp_number
   ON integration_connections ((config->>'phoneNumberId')) WHERE type = 'WHATSAPP';
--- The webhook finds the tenant of a number (and nothing else of the connection).
-GRANT SELECT (tenant_id, type, config) ON integration_connections TO leadzone_system;
+-- The webhook finds the tenant of a number, and the worker the tenants whose templates it syncs
+-- (never the credentials).
+GRANT SELECT (tenant_id, type, status, config) ON integration_connections TO leadzone_system;

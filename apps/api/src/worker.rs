@@ -269,6 +269,16 @@ async fn maybe_run_scheduled(app: &App, queue: &Arc<dyn JobQueue>, scheduled: &S
         Ok(false) => {}
         Err(e) => tracing::warn!(error = %e, "scheduler check failed"),
     }
+    // WhatsApp templates' review status: every 15 minutes, on one worker.
+    match queue.try_schedule("whatsapp_templates", now, now + time::Duration::minutes(15)).await {
+        Ok(true) => match app.sync_all_templates().await {
+            Ok(n) if n > 0 => tracing::info!(tenants = n, "WhatsApp templates synced"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "WhatsApp template sync failed; retried in 15 minutes"),
+        },
+        Ok(false) => {}
+        Err(e) => tracing::warn!(error = %e, "scheduler check failed"),
+    }
     // Billing periods: hourly, on one worker.
     match queue.try_schedule("billing_periods", now, now + time::Duration::HOUR).await {
         Ok(true) => match app.run_billing_periods(now).await {

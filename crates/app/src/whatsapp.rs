@@ -444,6 +444,19 @@ impl App {
         self.sync_tenant_templates(ctx.tenant_id).await
     }
 
+    /// The worker's periodic sync: every tenant with a connected number; one tenant's failure
+    /// (a revoked token, Meta down) is logged and the others go on. Returns how many synced.
+    pub async fn sync_all_templates(&self) -> Result<usize, AppError> {
+        let mut synced = 0;
+        for tenant in self.system.whatsapp_tenants().await? {
+            match self.sync_tenant_templates(tenant).await {
+                Ok(_) => synced += 1,
+                Err(e) => tracing::warn!(tenant = %tenant, error = %e, "WhatsApp template sync failed for a tenant"),
+            }
+        }
+        Ok(synced)
+    }
+
     /// The sync of one tenant (on demand, and from the worker's schedule).
     pub async fn sync_tenant_templates(
         &self,

@@ -251,7 +251,7 @@ mod tests {
             assert_eq!(AuditEntityType::from_str(e.as_str()).unwrap(), *e);
             assert_eq!(e.as_str(), e.as_str().to_lowercase(), "entity types are lower snake case");
         }
-        assert_eq!(AuditEventType::ALL.len(), 32);
+        assert_eq!(AuditEventType::ALL.len(), 34);
         assert_eq!(ActivityType::ALL.len(), 10);
     }
 

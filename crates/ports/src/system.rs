@@ -170,6 +170,8 @@ pub trait SystemStore: Send + Sync {
     async fn tenant_by_stripe_subscription(&self, stripe_id: &str) -> Result<Option<TenantId>, RepoError>;
     /// The tenant whose `WHATSAPP` connection has this phone number id (webhook routing).
     async fn tenant_by_whatsapp_number(&self, phone_number_id: &str) -> Result<Option<TenantId>, RepoError>;
+    /// Tenants with a CONNECTED `WHATSAPP` connection (the worker syncs their templates).
+    async fn whatsapp_tenants(&self) -> Result<Vec<TenantId>, RepoError>;
     /// Active plans by `sortOrder` (public).
     async fn active_plans(&self) -> Result<Vec<leadzone_domain::entities::Plan>, RepoError>;
     async fn list_flags(&self) -> Result<Vec<leadzone_domain::entities::FeatureFlag>, RepoError>;

@@ -433,6 +433,18 @@ impl SystemStore for PgSystemStore {
         row.map(|r| r.try_get::<uuid::Uuid>("", "tenant_id").map(Into::into).map_err(db_err)).transpose()
     }
 
+    async fn whatsapp_tenants(&self) -> Result<Vec<TenantId>, RepoError> {
+        let rows = self
+            .db
+            .query_all_raw(crate::stmt(
+                "SELECT tenant_id FROM integration_connections WHERE type = 'WHATSAPP' AND status = 'CONNECTED' ORDER BY tenant_id",
+                vec![],
+            ))
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(|r| r.try_get::<uuid::Uuid>("", "tenant_id").map(Into::into).map_err(db_err)).collect()
+    }
+
     async fn active_plans(&self) -> Result<Vec<leadzone_domain::entities::Plan>, RepoError> {
         crate::identity::active_plans(&self.db).await
     }
