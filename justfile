@@ -51,6 +51,11 @@ bench-files:
 bench-logins:
     cargo bench -p leadzone-api --bench logins
 
+# A 10,000-recipient WhatsApp bulk against a local fake of the Graph API (pace limit off) and 1,000
+# signed status callbacks at concurrency 16: messages/s, the bulk's own overhead, statuses/s.
+bench-whatsapp:
+    cargo bench -p leadzone-api --bench whatsapp
+
 # No-op jobs claimed and completed per second with 4 workers.
 bench-jobs:
     cargo bench -p leadzone-api --bench jobs

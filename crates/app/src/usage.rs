@@ -27,14 +27,32 @@ pub async fn refund(tx: &dyn TenantTx, now: OffsetDateTime, metric: UsageMetric,
     Ok(())
 }
 
+/// A plan's meter for a run of charges (a bulk's messages): the period and the limit, read once
+/// after the tenant and subscription checks that `charge_up_to` makes on every call.
+#[derive(Debug, Clone)]
+pub(crate) struct Meter {
+    metric: UsageMetric,
+    period: String,
+    limit: leadzone_domain::entities::Limit,
+}
+
+impl Meter {
+    /// Counts one unit; false when the plan's limit is reached (nothing counted).
+    pub(crate) async fn charge_one(&self, tx: &dyn TenantTx) -> Result<bool, AppError> {
+        Ok(matches!(
+            tx.usage().try_increment(self.metric, &self.period, 1, self.limit).await?,
+            Increment::Counted { .. }
+        ))
+    }
+}
+
 impl crate::App {
-    /// Charges as many of `n` units as the plan allows; returns how many were charged.
-    pub(crate) async fn charge_up_to(
+    /// The meter of `metric` as of now; refuses a suspended tenant or an unpaid subscription.
+    pub(crate) async fn meter(
         &self,
         tx: &dyn leadzone_ports::store::TenantTx,
         metric: UsageMetric,
-        n: i64,
-    ) -> Result<i64, AppError> {
+    ) -> Result<Meter, AppError> {
         let (subscription, plan) = tx.subscriptions().current_with_plan().await?;
         let tenant = tx.tenants().current().await?;
         // Checked at every batch: a tenant suspended or a subscription gone UNPAID while the job
@@ -46,7 +64,17 @@ impl crate::App {
             return Err(AppError::SubscriptionUnpaid);
         }
         let period = leadzone_domain::billing::usage_period(self.clock.now(), tenant.settings.timezone());
-        let limit = plan.limit(metric);
+        Ok(Meter { metric, period, limit: plan.limit(metric) })
+    }
+
+    /// Charges as many of `n` units as the plan allows; returns how many were charged.
+    pub(crate) async fn charge_up_to(
+        &self,
+        tx: &dyn leadzone_ports::store::TenantTx,
+        metric: UsageMetric,
+        n: i64,
+    ) -> Result<i64, AppError> {
+        let Meter { period, limit, .. } = self.meter(tx, metric).await?;
         match tx.usage().try_increment(metric, &period, n, limit).await? {
             Increment::Counted { .. } => Ok(n),
             Increment::Refused { used, limit: max } => {

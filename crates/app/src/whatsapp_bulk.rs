@@ -369,9 +369,14 @@ impl App {
         let mut done_now = 0_usize;
         let mut unavailable_in_a_row = 0_u32;
         loop {
-            let batch = {
+            // Per batch: the messages, which of their phones opted out, and the plan's meter (the
+            // tenant's and the subscription's state checked again).
+            let (batch, opted_out, meter) = {
                 let tx = self.uow.begin(job.tenant_id).await?;
-                tx.whatsapp().untried_job_messages(job.id, READ_BATCH).await?
+                let batch = tx.whatsapp().untried_job_messages(job.id, READ_BATCH).await?;
+                let phones: Vec<String> = batch.iter().map(|m| m.phone.clone()).collect();
+                let opted_out: HashSet<String> = tx.whatsapp().opted_out_among(&phones).await?.into_iter().collect();
+                (batch, opted_out, self.meter(&*tx, UsageMetric::Messages).await?)
             };
             if batch.is_empty() {
                 break;
@@ -389,7 +394,7 @@ impl App {
                     tx.commit().await?;
                     return Err(JobFailure::Stopped);
                 }
-                if tx.whatsapp().contact(&message.phone).await?.is_some_and(|c| c.opted_out_at.is_some()) {
+                if opted_out.contains(&message.phone) {
                     let update = failed_update(&message, None, "The recipient opted out before the message went.");
                     tx.whatsapp().update_status(message.id, &update).await?;
                     tx.commit().await?;
@@ -401,7 +406,7 @@ impl App {
                     tx.commit().await?;
                     return Err(JobFailure::Permanent(job_error(ProblemCode::ProviderRejected, why)));
                 }
-                if self.charge_up_to(&*tx, UsageMetric::Messages, 1).await? == 0 {
+                if !meter.charge_one(&*tx).await? {
                     let why = "Not sent: the plan's monthly messages limit is reached.";
                     tx.whatsapp().fail_untried(job.id, why).await?;
                     tx.commit().await?;
