@@ -33,8 +33,10 @@ use tokio::time::Instant;
 pub const MAX_BULK_RECIPIENTS: usize = 10_000;
 /// Messages a job reads from the database at a time.
 const READ_BATCH: u64 = 200;
-/// A checkpoint (progress, cancellation) every this many messages.
+/// A checkpoint (progress, cancellation) every this many messages, or this often when the pace
+/// is slow, whichever comes first.
 const CHECKPOINT_EVERY: usize = 25;
+const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
 /// Throttled answers in a row before the job gives up for now (and is retried later).
 const MAX_THROTTLED: u32 = 12;
 /// Unanswered sends in a row before the job gives up for now.
@@ -350,6 +352,10 @@ impl App {
             job.input.as_ref().and_then(|i| serde_json::from_value(i.clone()).ok()).ok_or_else(|| {
                 JobFailure::Permanent(job_error(ProblemCode::ValidationFailed, "the job names no template"))
             })?;
+        if control.should_stop() {
+            // Claimed again after a checkpoint saw the cancellation: the worker records it.
+            return Err(JobFailure::Stopped);
+        }
         let ctx = self.creator_ctx(job).await?;
         let (channel, mut allowance) = {
             let tx = self.uow.begin(job.tenant_id).await?;
@@ -368,6 +374,7 @@ impl App {
         let mut previous: Option<Outcome> = None;
         let mut done_now = 0_usize;
         let mut unavailable_in_a_row = 0_u32;
+        let mut last_checkpoint = Instant::now();
         loop {
             // Per batch: the messages, which of their phones opted out, and the plan's meter (the
             // tenant's and the subscription's state checked again).
@@ -412,7 +419,8 @@ impl App {
                     tx.commit().await?;
                     return Err(JobFailure::Permanent(job_error(ProblemCode::QuotaExceeded, why)));
                 }
-                if done_now.is_multiple_of(CHECKPOINT_EVERY) {
+                if done_now.is_multiple_of(CHECKPOINT_EVERY) || last_checkpoint.elapsed() >= CHECKPOINT_INTERVAL {
+                    last_checkpoint = Instant::now();
                     let note = format!("{done_now} of {} sent in this run", input.total);
                     if checkpoint_in(&*tx, job, progress(&input, done_now), &note, &json!({})).await? {
                         tx.whatsapp().fail_untried(job.id, "Not sent: the bulk was cancelled.").await?;

@@ -849,3 +849,219 @@ async fn a_bulk_needs_the_feature_the_quota_for_all_of_it_and_stops_on_a_paused_
         .await;
     assert_eq!(used, 965, "only the messages Meta accepted are counted");
 }
+
+async fn lead_of(app: &TestApp, account: &Account, name: &str, phone: &str) -> String {
+    let res = app.create_lead(account, json!({"companyName": name, "phone": phone, "city": "جدة"})).await;
+    assert_eq!(res.status(), 201, "{:?}", res.text().await);
+    res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
+}
+
+async fn sent(app: &TestApp, account: &Account, lead: &str, template: &Value) {
+    let res = send(app, &account.token, &json!({"leadId": lead, "templateId": template["id"]}), None).await;
+    assert_eq!(res.status(), 202, "{:?}", res.text().await);
+    let job = app.wait_job(&account.token, res.json::<Value>().await.unwrap()["job"]["id"].as_str().unwrap(), 30).await;
+    assert_eq!(job["status"], "SUCCESS", "{job}");
+}
+
+#[tokio::test]
+async fn messages_are_paged_and_seen_by_role_and_a_bulk_reaches_only_visible_leads() {
+    let (app, _server, fake) = app_with_graph(&[("LEADZONE_WHATSAPP_MPS", "0")]).await;
+    let owner = app.register().await;
+    app.set_plan(&owner, "pro").await;
+    assert_eq!(connect(&app, &owner.token, GOOD_TOKEN, PHONE_ID).await.status(), 200);
+    let template = approved_template(&app, &owner.token, "مرحبا {{name}}").await;
+    let sales = app.add_member(&owner, "SALES").await;
+    let manager = app.add_member(&owner, "MANAGER").await;
+    let mut owners_leads = Vec::new();
+    for i in 1..=3 {
+        owners_leads.push(lead_of(&app, &owner, &format!("شركة المالك {i}"), &format!("050100000{i}")).await);
+    }
+    let sales_lead = lead_of(&app, &sales, "شركة المبيعات", "0502000001").await;
+    lead_of(&app, &manager, "شركة المدير 1", "0503000001").await;
+    lead_of(&app, &manager, "شركة المدير 2", "0503000002").await;
+    for lead in &owners_leads {
+        sent(&app, &owner, lead, &template).await;
+    }
+    sent(&app, &sales, &sales_lead, &template).await;
+
+    let list = |token: String, query: &'static str| {
+        let app = &app;
+        async move {
+            let res = app.get(&format!("/api/v1/whatsapp/messages{query}"), Some(&token)).await;
+            assert_eq!(res.status(), 200);
+            res.json::<Value>().await.unwrap()
+        }
+    };
+    let theirs = list(sales.token.clone(), "").await;
+    assert_eq!(theirs["data"].as_array().unwrap().len(), 1, "SALES sees its own messages");
+    assert_eq!(theirs["data"][0]["leadId"], sales_lead.as_str());
+    assert_eq!(list(owner.token.clone(), "?status=SENT").await["data"].as_array().unwrap().len(), 4);
+    assert_eq!(list(owner.token.clone(), "?status=READ").await["data"], json!([]));
+    problem(app.get("/api/v1/whatsapp/messages?status=LOST", Some(&owner.token)).await, 422, "VALIDATION_FAILED").await;
+    problem(
+        app.get(&format!("/api/v1/whatsapp/messages?leadId={}", owners_leads[0]), Some(&sales.token)).await,
+        404,
+        "NOT_FOUND",
+    )
+    .await;
+    // Newest first, two by two, each message once.
+    let first = list(owner.token.clone(), "?limit=2").await;
+    let cursor = first["nextCursor"].as_str().unwrap().to_owned();
+    let second = app.get(&format!("/api/v1/whatsapp/messages?limit=2&cursor={cursor}"), Some(&owner.token)).await;
+    let second: Value = second.json().await.unwrap();
+    assert!(second["nextCursor"].is_null(), "{second}");
+    let ids: std::collections::HashSet<String> = first["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(second["data"].as_array().unwrap())
+        .map(|m| m["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 4);
+    assert!(first["data"][0]["sentAt"].as_str() >= first["data"][1]["sentAt"].as_str());
+
+    // SALES may not bulk; a MANAGER's bulk by filter reaches only the leads it can see.
+    let body = json!({"filter": {}, "templateId": template["id"]});
+    problem(app.post("/api/v1/whatsapp/bulk", Some(&sales.token), &body).await, 403, "FORBIDDEN").await;
+    let before = fake.sends().len();
+    let res = app.post("/api/v1/whatsapp/bulk", Some(&manager.token), &body).await;
+    assert_eq!(res.status(), 202, "{:?}", res.text().await);
+    let job = app.wait_job(&manager.token, res.json::<Value>().await.unwrap()["job"]["id"].as_str().unwrap(), 30).await;
+    assert_eq!(job["result"]["total"], 2, "{job}");
+    let reached: Vec<String> = fake.sends()[before..].iter().map(|b| b["to"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(reached.len(), 2);
+    assert!(reached.iter().all(|to| to.starts_with("96650300000")), "{reached:?}");
+}
+
+#[tokio::test]
+async fn a_bulk_fails_an_undeliverable_message_slows_down_on_a_spam_limit_and_keeps_within_the_limits() {
+    let (app, _server, fake) = app_with_graph(&[("LEADZONE_WHATSAPP_MPS", "0")]).await;
+    let owner = app.register().await;
+    app.set_plan(&owner, "pro").await;
+    assert_eq!(connect(&app, &owner.token, GOOD_TOKEN, PHONE_ID).await.status(), 200);
+    let template = approved_template(&app, &owner.token, "مرحبا {{name}}").await;
+    let mut leads = Vec::new();
+    for i in 0..55 {
+        leads.push(lead_of(&app, &owner, &format!("شركة {i}"), &format!("0554{i:06}")).await);
+    }
+    // 131026 for the first message (that one fails, the rest go on), 131048 for the next (it is
+    // tried again, slower).
+    fake.0.lock().unwrap().fail_sends.extend([131_026, 131_048]);
+    let res = app
+        .post(
+            "/api/v1/whatsapp/bulk",
+            Some(&owner.token),
+            &json!({"leadIds": leads[..10], "templateId": template["id"]}),
+        )
+        .await;
+    assert_eq!(res.status(), 202);
+    let job_id = res.json::<Value>().await.unwrap()["job"]["id"].as_str().unwrap().to_owned();
+    let job = app.wait_job(&owner.token, &job_id, 30).await;
+    assert_eq!(job["status"], "SUCCESS", "{job}");
+    assert_eq!((job["result"]["sent"].as_i64(), job["result"]["failed"].as_i64()), (Some(9), Some(1)), "{job}");
+    assert_eq!(fake.sends().len(), 9);
+    let code = app
+        .sql_i64(&format!(
+            "SELECT error_code::bigint FROM whatsapp_messages WHERE job_id = '{job_id}' AND status = 'FAILED'"
+        ))
+        .await;
+    assert_eq!(code, 131_026);
+    let used = format!(
+        "SELECT COALESCE(SUM(value), 0)::bigint FROM usage_counters WHERE tenant_id = '{}' AND metric = 'messages'",
+        owner.tenant_id
+    );
+    assert_eq!(app.sql_i64(&used).await, 9, "the undeliverable message's unit is given back");
+
+    // The number's tier allows 50 people a day; 10 were reached: 45 more do not fit.
+    app.sql(&format!(
+        "UPDATE integration_connections SET config = jsonb_set(config, '{{messagingLimitTier}}', '\"TIER_50\"') WHERE tenant_id = '{}'",
+        owner.tenant_id
+    ))
+    .await;
+    let res = app
+        .post(
+            "/api/v1/whatsapp/bulk",
+            Some(&owner.token),
+            &json!({"leadIds": leads[10..], "templateId": template["id"]}),
+        )
+        .await;
+    let body = problem(res, 422, "VALIDATION_FAILED").await;
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("40 more fit"), "{body}");
+
+    // A single send at the plan's limit is 402 and nothing is sent.
+    app.sql(&format!(
+        "UPDATE usage_counters SET value = 10000 WHERE tenant_id = '{}' AND metric = 'messages'",
+        owner.tenant_id
+    ))
+    .await;
+    let res = send(&app, &owner.token, &json!({"leadId": leads[20], "templateId": template["id"]}), None).await;
+    problem(res, 402, "QUOTA_EXCEEDED").await;
+    assert_eq!(fake.sends().len(), 9);
+}
+
+#[tokio::test]
+async fn a_bulk_cancelled_between_messages_stops_and_says_what_was_not_sent() {
+    let (app, _server, fake) = app_with_graph(&[("LEADZONE_WHATSAPP_MPS", "4")]).await;
+    let owner = app.register().await;
+    app.set_plan(&owner, "pro").await;
+    assert_eq!(connect(&app, &owner.token, GOOD_TOKEN, PHONE_ID).await.status(), 200);
+    let template = approved_template(&app, &owner.token, "مرحبا {{name}}").await;
+    let mut leads = Vec::new();
+    for i in 0..20 {
+        leads.push(lead_of(&app, &owner, &format!("شركة {i}"), &format!("0556{i:06}")).await);
+    }
+    let res = app
+        .post("/api/v1/whatsapp/bulk", Some(&owner.token), &json!({"leadIds": leads, "templateId": template["id"]}))
+        .await;
+    let job_id = res.json::<Value>().await.unwrap()["job"]["id"].as_str().unwrap().to_owned();
+    for _ in 0..200 {
+        if fake.sends().len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let res = app.post(&format!("/api/v1/jobs/{job_id}/cancel"), Some(&owner.token), &json!({})).await;
+    assert_eq!(res.status(), 200);
+    let job = app.wait_job(&owner.token, &job_id, 30).await;
+    assert_eq!(job["status"], "CANCELLED", "{job}");
+    let sent = fake.sends().len();
+    assert!((3..20).contains(&sent), "{sent} sent before the cancellation took hold");
+    let not_sent = app
+        .sql_i64(&format!(
+            "SELECT COUNT(*) FROM whatsapp_messages WHERE job_id = '{job_id}' AND status = 'FAILED' AND error_message LIKE '%cancelled%'"
+        ))
+        .await;
+    assert_eq!(not_sent as usize, 20 - sent, "every message not sent says so");
+}
+
+/// The worker reads every connected tenant's template reviews on its schedule (at its start,
+/// then every 15 minutes), without anyone asking for a sync.
+#[tokio::test]
+async fn the_worker_syncs_template_reviews_on_its_own() {
+    use crate::processes::start;
+    let (graph, _fake) = fake_graph().await;
+    let env = whatsapp_env(&graph);
+    let mut overrides: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    overrides.push(("LEADZONE_WORKERS", "0"));
+    let app = spawn_app_with(&overrides).await;
+    let owner = app.register().await;
+    assert_eq!(connect(&app, &owner.token, GOOD_TOKEN, PHONE_ID).await.status(), 200);
+    let res = app
+        .post("/api/v1/whatsapp/templates", Some(&owner.token), &json!({"name": "t", "content": "hi {{name}}"}))
+        .await;
+    let template: Value = res.json().await.unwrap();
+    assert_eq!(template["status"], "PENDING");
+    let worker_env: Vec<(String, String)> = env.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
+    let _worker = start(&app.db, &["worker"], "wa-sync-worker", &worker_env);
+    let path = format!("/api/v1/whatsapp/templates/{}", template["id"].as_str().unwrap());
+    let mut now = Value::Null;
+    for _ in 0..150 {
+        now = app.get(&path, Some(&owner.token)).await.json().await.unwrap();
+        if now["status"] == "APPROVED" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(now["status"], "APPROVED", "{now}");
+    assert_eq!(now["isApproved"], true);
+}
