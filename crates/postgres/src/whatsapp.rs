@@ -44,6 +44,22 @@ fn template_from(r: &QueryResult) -> Result<WhatsAppTemplate, RepoError> {
     })
 }
 
+/// A template's columns from `name` to `status_reason`, in `TEMPLATE_COLUMNS` order.
+fn template_fields(t: &WhatsAppTemplate) -> Vec<sea_orm::Value> {
+    vec![
+        t.name.clone().into(),
+        t.content.clone().into(),
+        t.variables.clone().into(),
+        t.is_approved.into(),
+        t.external_id.clone().into(),
+        t.language.as_str().into(),
+        t.category.as_str().into(),
+        t.status.as_str().into(),
+        t.external_name.clone().into(),
+        t.status_reason.clone().into(),
+    ]
+}
+
 fn message_from(r: &QueryResult) -> Result<WhatsAppMessage, RepoError> {
     let uuid = |c: &str| r.try_get::<Option<uuid::Uuid>>("", c).map_err(db_err);
     Ok(WhatsAppMessage {
@@ -137,22 +153,12 @@ impl WhatsAppRepo for PgTenantTx {
             "INSERT INTO whatsapp_templates (tenant_id, id, name, content, variables, is_approved, external_id, language,
                category, status, external_name, status_reason, created_by, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-            vec![
-                t.id.as_uuid().into(),
-                t.name.clone().into(),
-                t.content.clone().into(),
-                t.variables.clone().into(),
-                t.is_approved.into(),
-                t.external_id.clone().into(),
-                t.language.as_str().into(),
-                t.category.as_str().into(),
-                t.status.as_str().into(),
-                t.external_name.clone().into(),
-                t.status_reason.clone().into(),
+            [vec![t.id.as_uuid().into()], template_fields(t), vec![
                 t.created_by.as_uuid().into(),
                 t.created_at.into(),
                 t.updated_at.into(),
-            ],
+            ]]
+            .concat(),
         )
         .await
         .map(|_| ())
@@ -165,20 +171,7 @@ impl WhatsAppRepo for PgTenantTx {
                    external_id = $7, language = $8, category = $9, status = $10, external_name = $11,
                    status_reason = $12, updated_at = $13
                  WHERE tenant_id = $1 AND id = $2",
-                vec![
-                    t.id.as_uuid().into(),
-                    t.name.clone().into(),
-                    t.content.clone().into(),
-                    t.variables.clone().into(),
-                    t.is_approved.into(),
-                    t.external_id.clone().into(),
-                    t.language.as_str().into(),
-                    t.category.as_str().into(),
-                    t.status.as_str().into(),
-                    t.external_name.clone().into(),
-                    t.status_reason.clone().into(),
-                    t.updated_at.into(),
-                ],
+                [vec![t.id.as_uuid().into()], template_fields(t), vec![t.updated_at.into()]].concat(),
             )
             .await?;
         if n == 0 { Err(RepoError::NotFound) } else { Ok(()) }

@@ -291,6 +291,24 @@ impl TestApp {
         row.try_get_by_index::<T>(0).expect("a value of the expected type")
     }
 
+    /// The tenant's counter of `metric` this period (all periods summed).
+    pub async fn usage_of(&self, account: &Account, metric: &str) -> i64 {
+        self.sql_i64(&format!(
+            "SELECT COALESCE(SUM(value), 0)::bigint FROM usage_counters WHERE tenant_id = '{}' AND metric = '{metric}'",
+            account.tenant_id
+        ))
+        .await
+    }
+
+    /// How many audit rows of `event` the tenant has.
+    pub async fn audit_count(&self, account: &Account, event: &str) -> i64 {
+        self.sql_i64(&format!(
+            "SELECT COUNT(*) FROM audit_logs WHERE tenant_id = '{}' AND event_type = '{event}'",
+            account.tenant_id
+        ))
+        .await
+    }
+
     /// Moves the tenant to another plan directly in the database (billing has its own tests).
     pub async fn set_plan(&self, account: &Account, plan: &str) {
         self.sql(&format!("UPDATE subscriptions SET plan_id = '{plan}' WHERE tenant_id = '{}'", account.tenant_id))

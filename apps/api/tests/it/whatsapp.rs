@@ -164,6 +164,11 @@ pub async fn post_webhook(app: &TestApp, body: &Value, signature: Option<String>
     req.body(raw).send().await.unwrap()
 }
 
+/// Posts `body` signed with the app secret, as Meta does.
+pub async fn post_signed(app: &TestApp, body: &Value) -> reqwest::Response {
+    post_webhook(app, body, Some(sign(&serde_json::to_vec(body).unwrap()))).await
+}
+
 pub fn statuses(phone_id: &str, statuses: Vec<Value>) -> Value {
     json!({"object": "whatsapp_business_account", "entry": [{"id": WABA_ID, "changes": [{"field": "messages", "value": {
         "messaging_product": "whatsapp",
@@ -338,19 +343,9 @@ async fn a_template_is_reviewed_by_meta_and_a_send_fills_it_from_the_lead_exactl
     let whatsapp_activities =
         app.sql_i64(&format!("SELECT COUNT(*) FROM activities WHERE lead_id = '{lead}' AND type = 'WHATSAPP'")).await;
     assert_eq!(whatsapp_activities, 1);
-    let audited = app
-        .sql_i64(&format!(
-            "SELECT COUNT(*) FROM audit_logs WHERE tenant_id = '{}' AND event_type = 'WHATSAPP_MESSAGE_SENT'",
-            owner.tenant_id
-        ))
-        .await;
+    let audited = app.audit_count(&owner, "WHATSAPP_MESSAGE_SENT").await;
     assert_eq!(audited, 1);
-    let used = app
-        .sql_i64(&format!(
-            "SELECT COALESCE(SUM(value), 0)::bigint FROM usage_counters WHERE tenant_id = '{}' AND metric = 'messages'",
-            owner.tenant_id
-        ))
-        .await;
+    let used = app.usage_of(&owner, "messages").await;
     assert_eq!(used, 1, "one unit for one message, none for the replay");
 
     // A variable neither the request nor the lead fills is named.
@@ -461,7 +456,7 @@ async fn webhooks_need_metas_signature_route_by_number_and_never_move_a_message_
     assert_eq!(status_of().await["status"], "SENT");
 
     // Read without delivered sets both; a late delivered changes nothing; duplicates are harmless.
-    let res = post_webhook(&app, &read, Some(sign(&serde_json::to_vec(&read).unwrap()))).await;
+    let res = post_signed(&app, &read).await;
     assert_eq!(res.status(), 200);
     let now = status_of().await;
     assert_eq!(now["status"], "READ");
@@ -471,7 +466,7 @@ async fn webhooks_need_metas_signature_route_by_number_and_never_move_a_message_
         PHONE_ID,
         vec![status("wamid.FAKE000001", "delivered", 1_767_200_200), status("wamid.FAKE000001", "read", 1_767_200_300)],
     );
-    let res = post_webhook(&app, &late, Some(sign(&serde_json::to_vec(&late).unwrap()))).await;
+    let res = post_signed(&app, &late).await;
     assert_eq!(res.status(), 200);
     let after = status_of().await;
     assert_eq!(after["status"], "READ");
@@ -495,15 +490,15 @@ async fn webhooks_need_metas_signature_route_by_number_and_never_move_a_message_
         vec![json!({"id": "wamid.FAKE000001", "status": "failed", "timestamp": "1767200400",
         "recipient_id": "966501234567", "errors": [{"code": 131026, "title": "Message undeliverable"}]})],
     );
-    let res = post_webhook(&app, &failed, Some(sign(&serde_json::to_vec(&failed).unwrap()))).await;
+    let res = post_signed(&app, &failed).await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.json::<Value>().await.unwrap()["statuses"], 0);
     assert_eq!(status_of().await["status"], "READ");
     // An unknown number and an unknown message id are ignored.
     let unknown = statuses("31337", vec![status("wamid.FAKE000001", "failed", 1)]);
-    assert_eq!(post_webhook(&app, &unknown, Some(sign(&serde_json::to_vec(&unknown).unwrap()))).await.status(), 200);
+    assert_eq!(post_signed(&app, &unknown).await.status(), 200);
     let ghost = statuses(PHONE_ID, vec![status("wamid.NOBODY", "delivered", 1)]);
-    assert_eq!(post_webhook(&app, &ghost, Some(sign(&serde_json::to_vec(&ghost).unwrap()))).await.status(), 200);
+    assert_eq!(post_signed(&app, &ghost).await.status(), 200);
     assert_eq!(status_of().await["id"], message_id);
     assert_eq!(status_of().await["status"], "READ");
 }
@@ -517,22 +512,12 @@ async fn an_inbound_stop_word_opts_the_phone_out_until_it_writes_again() {
     let lead = lead_with_phone(&app, &owner, "0501234567").await;
 
     let stop = inbound(PHONE_ID, "966501234567", "إِيقاف");
-    assert_eq!(post_webhook(&app, &stop, Some(sign(&serde_json::to_vec(&stop).unwrap()))).await.status(), 200);
+    assert_eq!(post_signed(&app, &stop).await.status(), 200);
     let res = send(&app, &owner.token, &json!({"leadId": lead, "templateId": template["id"]}), None).await;
     problem(res, 409, "RECIPIENT_OPTED_OUT").await;
     let res = send(&app, &owner.token, &json!({"phone": "+966 50 123 4567", "templateId": template["id"]}), None).await;
     problem(res, 409, "RECIPIENT_OPTED_OUT").await;
-    let count = |event: &'static str| {
-        let app = &app;
-        let tenant = owner.tenant_id.clone();
-        async move {
-            app.sql_i64(&format!(
-                "SELECT COUNT(*) FROM audit_logs WHERE tenant_id = '{tenant}' AND event_type = '{event}'"
-            ))
-            .await
-        }
-    };
-    assert_eq!(count("WHATSAPP_OPTED_OUT").await, 1);
+    assert_eq!(app.audit_count(&owner, "WHATSAPP_OPTED_OUT").await, 1);
     // The inbound message is on the lead's timeline.
     let inbound_rows = app
         .sql_i64(&format!(
@@ -543,8 +528,8 @@ async fn an_inbound_stop_word_opts_the_phone_out_until_it_writes_again() {
 
     // Writing again opts back in, and opens the 24-hour window for free text.
     let hello = inbound(PHONE_ID, "966501234567", "مرحبا، أريد السعر");
-    assert_eq!(post_webhook(&app, &hello, Some(sign(&serde_json::to_vec(&hello).unwrap()))).await.status(), 200);
-    assert_eq!(count("WHATSAPP_OPTED_IN").await, 1);
+    assert_eq!(post_signed(&app, &hello).await.status(), 200);
+    assert_eq!(app.audit_count(&owner, "WHATSAPP_OPTED_IN").await, 1);
     let res =
         send(&app, &owner.token, &json!({"leadId": lead, "message": "أهلًا، السعر ١٠٠ ريال"}), Some("text-1")).await;
     assert_eq!(res.status(), 202, "{:?}", res.text().await);
@@ -563,7 +548,7 @@ async fn an_inbound_stop_word_opts_the_phone_out_until_it_writes_again() {
     let job = app.wait_job(&owner.token, accepted["job"]["id"].as_str().unwrap(), 30).await;
     assert_eq!(job["status"], "FAILED", "{job}");
     assert_eq!(job["error"]["code"], "RECIPIENT_OPTED_OUT");
-    assert_eq!(count("WHATSAPP_OPTED_OUT").await, 2);
+    assert_eq!(app.audit_count(&owner, "WHATSAPP_OPTED_OUT").await, 2);
     let res = send(&app, &owner.token, &json!({"leadId": lead, "templateId": template["id"]}), None).await;
     problem(res, 409, "RECIPIENT_OPTED_OUT").await;
 }
@@ -659,11 +644,23 @@ async fn a_worker_killed_after_meta_accepted_a_send_never_sends_it_again() {
         vec![json!({"id": "wamid.FAKE000001", "status": "delivered", "timestamp": "1767200100",
         "recipient_id": "966501234567", "biz_opaque_callback_data": message_id})],
     );
-    assert_eq!(post_webhook(&app, &sent, Some(sign(&serde_json::to_vec(&sent).unwrap()))).await.status(), 200);
+    assert_eq!(post_signed(&app, &sent).await.status(), 200);
     let m: Value =
         app.get(&format!("/api/v1/whatsapp/messages?leadId={lead}"), Some(&owner.token)).await.json().await.unwrap();
     assert_eq!(m["data"][0]["externalId"], "wamid.FAKE000001");
     assert_eq!(m["data"][0]["status"], "DELIVERED");
+}
+
+/// `POST /whatsapp/bulk` to every lead, with the key `bulk-1`.
+async fn bulk_once(app: &TestApp, owner: &Account, template: &Value) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/v1/whatsapp/bulk"))
+        .bearer_auth(&owner.token)
+        .header("idempotency-key", "bulk-1")
+        .json(&json!({"filter": {}, "templateId": template["id"]}))
+        .send()
+        .await
+        .unwrap()
 }
 
 /// Every second-long window of the fake's arrival times holds at most `rate` sends.
@@ -714,18 +711,10 @@ async fn a_bulk_sends_each_reachable_lead_once_at_the_configured_pace() {
     assert_eq!(import["result"]["created"], 500, "{import}");
     for i in 20..30 {
         let stop = inbound(PHONE_ID, &format!("9665{i:08}"), "STOP");
-        assert_eq!(post_webhook(&app, &stop, Some(sign(&serde_json::to_vec(&stop).unwrap()))).await.status(), 200);
+        assert_eq!(post_signed(&app, &stop).await.status(), 200);
     }
 
-    let res = app
-        .client
-        .post(app.url("/api/v1/whatsapp/bulk"))
-        .bearer_auth(&owner.token)
-        .header("idempotency-key", "bulk-1")
-        .json(&json!({"filter": {}, "templateId": template["id"]}))
-        .send()
-        .await
-        .unwrap();
+    let res = bulk_once(&app, &owner, &template).await;
     assert_eq!(res.status(), 202, "{:?}", res.text().await);
     let job_id = res.json::<Value>().await.unwrap()["job"]["id"].as_str().unwrap().to_owned();
     let sends_at_least = |n: usize| {
@@ -763,30 +752,12 @@ async fn a_bulk_sends_each_reachable_lead_once_at_the_configured_pace() {
     assert!(!recipients.contains("966500000020"), "an opted-out phone got a message");
     let busiest = most_in_one_second(&times);
     assert!(busiest <= RATE, "{busiest} messages reached Meta within one second (rate {RATE})");
-    let used = app
-        .sql_i64(&format!(
-            "SELECT COALESCE(SUM(value), 0)::bigint FROM usage_counters WHERE tenant_id = '{}' AND metric = 'messages'",
-            owner.tenant_id
-        ))
-        .await;
+    let used = app.usage_of(&owner, "messages").await;
     assert_eq!(used, 470);
-    let audited = app
-        .sql_i64(&format!(
-            "SELECT COUNT(*) FROM audit_logs WHERE tenant_id = '{}' AND event_type = 'WHATSAPP_BULK_SENT'",
-            owner.tenant_id
-        ))
-        .await;
+    let audited = app.audit_count(&owner, "WHATSAPP_BULK_SENT").await;
     assert_eq!(audited, 1);
     // The same key starts nothing new.
-    let res = app
-        .client
-        .post(app.url("/api/v1/whatsapp/bulk"))
-        .bearer_auth(&owner.token)
-        .header("idempotency-key", "bulk-1")
-        .json(&json!({"filter": {}, "templateId": template["id"]}))
-        .send()
-        .await
-        .unwrap();
+    let res = bulk_once(&app, &owner, &template).await;
     assert_eq!(res.status(), 202);
     assert_eq!(res.json::<Value>().await.unwrap()["job"]["id"], job_id.as_str());
 }
@@ -841,13 +812,22 @@ async fn a_bulk_needs_the_feature_the_quota_for_all_of_it_and_stops_on_a_paused_
     };
     assert_eq!(app.sql_i64(&count("SENT")).await, 5);
     assert_eq!(app.sql_i64(&count("FAILED")).await, 35);
-    let used = app
-        .sql_i64(&format!(
-            "SELECT COALESCE(SUM(value), 0)::bigint FROM usage_counters WHERE tenant_id = '{}' AND metric = 'messages'",
-            owner.tenant_id
-        ))
-        .await;
+    let used = app.usage_of(&owner, "messages").await;
     assert_eq!(used, 965, "only the messages Meta accepted are counted");
+}
+
+/// A pro tenant with a connected number, an approved template and `n` leads whose phones start
+/// with `prefix` (then six digits).
+async fn pro_tenant_with_leads(app: &TestApp, n: usize, prefix: &str) -> (Account, Value, Vec<String>) {
+    let owner = app.register().await;
+    app.set_plan(&owner, "pro").await;
+    assert_eq!(connect(app, &owner.token, GOOD_TOKEN, PHONE_ID).await.status(), 200);
+    let template = approved_template(app, &owner.token, "مرحبا {{name}}").await;
+    let mut leads = Vec::new();
+    for i in 0..n {
+        leads.push(lead_of(app, &owner, &format!("شركة {i}"), &format!("{prefix}{i:06}")).await);
+    }
+    (owner, template, leads)
 }
 
 async fn lead_of(app: &TestApp, account: &Account, name: &str, phone: &str) -> String {
@@ -936,14 +916,7 @@ async fn messages_are_paged_and_seen_by_role_and_a_bulk_reaches_only_visible_lea
 #[tokio::test]
 async fn a_bulk_fails_an_undeliverable_message_slows_down_on_a_spam_limit_and_keeps_within_the_limits() {
     let (app, _server, fake) = app_with_graph(&[("LEADZONE_WHATSAPP_MPS", "0")]).await;
-    let owner = app.register().await;
-    app.set_plan(&owner, "pro").await;
-    assert_eq!(connect(&app, &owner.token, GOOD_TOKEN, PHONE_ID).await.status(), 200);
-    let template = approved_template(&app, &owner.token, "مرحبا {{name}}").await;
-    let mut leads = Vec::new();
-    for i in 0..55 {
-        leads.push(lead_of(&app, &owner, &format!("شركة {i}"), &format!("0554{i:06}")).await);
-    }
+    let (owner, template, leads) = pro_tenant_with_leads(&app, 55, "0554").await;
     // 131026 for the first message (that one fails, the rest go on), 131048 for the next (it is
     // tried again, slower).
     fake.0.lock().unwrap().fail_sends.extend([131_026, 131_048]);
@@ -966,11 +939,7 @@ async fn a_bulk_fails_an_undeliverable_message_slows_down_on_a_spam_limit_and_ke
         ))
         .await;
     assert_eq!(code, 131_026);
-    let used = format!(
-        "SELECT COALESCE(SUM(value), 0)::bigint FROM usage_counters WHERE tenant_id = '{}' AND metric = 'messages'",
-        owner.tenant_id
-    );
-    assert_eq!(app.sql_i64(&used).await, 9, "the undeliverable message's unit is given back");
+    assert_eq!(app.usage_of(&owner, "messages").await, 9, "the undeliverable message's unit is given back");
 
     // The number's tier allows 50 people a day; 10 were reached: 45 more do not fit.
     app.sql(&format!(
@@ -1002,14 +971,7 @@ async fn a_bulk_fails_an_undeliverable_message_slows_down_on_a_spam_limit_and_ke
 #[tokio::test]
 async fn a_bulk_cancelled_between_messages_stops_and_says_what_was_not_sent() {
     let (app, _server, fake) = app_with_graph(&[("LEADZONE_WHATSAPP_MPS", "4")]).await;
-    let owner = app.register().await;
-    app.set_plan(&owner, "pro").await;
-    assert_eq!(connect(&app, &owner.token, GOOD_TOKEN, PHONE_ID).await.status(), 200);
-    let template = approved_template(&app, &owner.token, "مرحبا {{name}}").await;
-    let mut leads = Vec::new();
-    for i in 0..20 {
-        leads.push(lead_of(&app, &owner, &format!("شركة {i}"), &format!("0556{i:06}")).await);
-    }
+    let (owner, template, leads) = pro_tenant_with_leads(&app, 20, "0556").await;
     let res = app
         .post("/api/v1/whatsapp/bulk", Some(&owner.token), &json!({"leadIds": leads, "templateId": template["id"]}))
         .await;
