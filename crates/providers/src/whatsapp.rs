@@ -13,7 +13,7 @@ use leadzone_ports::whatsapp::{
 };
 use reqwest::header::HeaderValue;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Meta's endpoint, with the Graph version the adapter speaks.
@@ -116,7 +116,9 @@ impl WhatsAppApi for GraphWhatsApp {
         let url = self.url(waba_id, "message_templates")?;
         let payload = template_payload(template);
         let body = self
-            .call(&self.sends, "/{waba-id}/message_templates", token, |c| c.post(url.clone()).json(&payload))
+            .call(&self.sends, "/{waba-id}/message_templates", token, |c| {
+                c.post(url.clone()).header(reqwest::header::CONTENT_TYPE, "application/json").body(payload.clone())
+            })
             .await?;
         let id = body
             .get("id")
@@ -172,7 +174,9 @@ impl WhatsAppApi for GraphWhatsApp {
         let url = self.url(phone_number_id, "messages")?;
         let payload = message_payload(message);
         let body = self
-            .call(&self.sends, "/{phone-number-id}/messages", token, |c| c.post(url.clone()).json(&payload))
+            .call(&self.sends, "/{phone-number-id}/messages", token, |c| {
+                c.post(url.clone()).header(reqwest::header::CONTENT_TYPE, "application/json").body(payload.clone())
+            })
             .await?;
         body.pointer("/messages/0/id")
             .and_then(Value::as_str)
@@ -211,23 +215,55 @@ struct Cursors {
     after: Option<String>,
 }
 
+// The request bodies as structs, fields in the order Meta's reference shows them, so the bytes
+// on the wire are the documented ones (a `json!` map would sort the keys).
+
+#[derive(Serialize)]
+struct TemplateCreate<'a> {
+    name: &'a str,
+    language: &'a str,
+    category: &'a str,
+    parameter_format: &'static str,
+    components: [BodyComponent<'a>; 1],
+}
+
+#[derive(Serialize)]
+struct BodyComponent<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    text: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    example: Option<NamedExamples<'a>>,
+}
+
+#[derive(Serialize)]
+struct NamedExamples<'a> {
+    body_text_named_params: Vec<NamedExample<'a>>,
+}
+
+#[derive(Serialize)]
+struct NamedExample<'a> {
+    param_name: &'a str,
+    example: &'a str,
+}
+
 /// The body of `POST /{waba-id}/message_templates` for a template with named parameters.
-pub fn template_payload(t: &TemplateSubmission) -> Value {
-    let mut body = serde_json::Map::new();
-    body.insert("type".into(), json!("BODY"));
-    body.insert("text".into(), json!(t.body));
-    if !t.examples.is_empty() {
-        let params: Vec<Value> =
-            t.examples.iter().map(|(name, example)| json!({ "param_name": name, "example": example })).collect();
-        body.insert("example".into(), json!({ "body_text_named_params": params }));
-    }
-    json!({
-        "name": t.name,
-        "language": t.language,
-        "category": t.category,
-        "parameter_format": "NAMED",
-        "components": [body],
-    })
+pub fn template_payload(t: &TemplateSubmission) -> Vec<u8> {
+    let example = (!t.examples.is_empty()).then(|| NamedExamples {
+        body_text_named_params: t
+            .examples
+            .iter()
+            .map(|(name, example)| NamedExample { param_name: name, example })
+            .collect(),
+    });
+    let body = TemplateCreate {
+        name: &t.name,
+        language: &t.language,
+        category: &t.category,
+        parameter_format: "NAMED",
+        components: [BodyComponent { kind: "BODY", text: &t.body, example }],
+    };
+    serde_json::to_vec(&body).unwrap_or_default()
 }
 
 #[derive(Serialize)]
@@ -238,31 +274,66 @@ struct MessagePayload<'a> {
     #[serde(rename = "type")]
     kind: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    template: Option<Value>,
+    template: Option<TemplateRef<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    text: Option<Value>,
+    text: Option<TextBody<'a>>,
     biz_opaque_callback_data: &'a str,
 }
 
+#[derive(Serialize)]
+struct TemplateRef<'a> {
+    name: &'a str,
+    language: LanguageCode<'a>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    components: Vec<ParameterComponent<'a>>,
+}
+
+#[derive(Serialize)]
+struct LanguageCode<'a> {
+    code: &'a str,
+}
+
+#[derive(Serialize)]
+struct ParameterComponent<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    parameters: Vec<TextParameter<'a>>,
+}
+
+#[derive(Serialize)]
+struct TextParameter<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    parameter_name: &'a str,
+    text: &'a str,
+}
+
+#[derive(Serialize)]
+struct TextBody<'a> {
+    preview_url: bool,
+    body: &'a str,
+}
+
 /// The body of `POST /{phone-number-id}/messages`, as Meta documents it.
-pub fn message_payload(m: &OutgoingMessage) -> Value {
+pub fn message_payload(m: &OutgoingMessage) -> Vec<u8> {
     let (kind, template, text) = match &m.content {
         Outgoing::Template { name, language, parameters } => {
-            let mut template = serde_json::Map::new();
-            template.insert("name".into(), json!(name));
-            template.insert("language".into(), json!({ "code": language }));
-            if !parameters.is_empty() {
-                let params: Vec<Value> = parameters
-                    .iter()
-                    .map(|(name, text)| json!({ "type": "text", "parameter_name": name, "text": text }))
-                    .collect();
-                template.insert("components".into(), json!([{ "type": "body", "parameters": params }]));
-            }
-            ("template", Some(Value::Object(template)), None)
+            let components = if parameters.is_empty() {
+                Vec::new()
+            } else {
+                vec![ParameterComponent {
+                    kind: "body",
+                    parameters: parameters
+                        .iter()
+                        .map(|(name, text)| TextParameter { kind: "text", parameter_name: name, text })
+                        .collect(),
+                }]
+            };
+            ("template", Some(TemplateRef { name, language: LanguageCode { code: language }, components }), None)
         }
-        Outgoing::Text { body } => ("text", None, Some(json!({ "preview_url": false, "body": body }))),
+        Outgoing::Text { body } => ("text", None, Some(TextBody { preview_url: false, body })),
     };
-    serde_json::to_value(MessagePayload {
+    serde_json::to_vec(&MessagePayload {
         messaging_product: "whatsapp",
         recipient_type: "individual",
         to: &m.to,
@@ -271,7 +342,7 @@ pub fn message_payload(m: &OutgoingMessage) -> Value {
         text,
         biz_opaque_callback_data: &m.callback_data,
     })
-    .unwrap_or(Value::Null)
+    .unwrap_or_default()
 }
 
 #[derive(Deserialize, Default)]
@@ -378,9 +449,10 @@ impl WhatsAppApi for DevWhatsApp {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
-    fn template_sends_are_metas_documented_shape() {
+    fn template_sends_are_metas_documented_bytes() {
         let m = OutgoingMessage {
             to: "966501234567".into(),
             content: Outgoing::Template {
@@ -391,13 +463,13 @@ mod tests {
             callback_data: "msg-1".into(),
         };
         assert_eq!(
-            message_payload(&m).to_string(),
-            r#"{"biz_opaque_callback_data":"msg-1","messaging_product":"whatsapp","recipient_type":"individual","template":{"components":[{"parameters":[{"parameter_name":"name","text":"النور","type":"text"},{"parameter_name":"city","text":"الرياض","type":"text"}],"type":"body"}],"language":{"code":"ar"},"name":"welcome_abc"},"to":"966501234567","type":"template"}"#
+            String::from_utf8(message_payload(&m)).unwrap(),
+            r#"{"messaging_product":"whatsapp","recipient_type":"individual","to":"966501234567","type":"template","template":{"name":"welcome_abc","language":{"code":"ar"},"components":[{"type":"body","parameters":[{"type":"text","parameter_name":"name","text":"النور"},{"type":"text","parameter_name":"city","text":"الرياض"}]}]},"biz_opaque_callback_data":"msg-1"}"#
         );
         let t = OutgoingMessage { content: Outgoing::Text { body: "hi".into() }, ..m };
         assert_eq!(
-            message_payload(&t).to_string(),
-            r#"{"biz_opaque_callback_data":"msg-1","messaging_product":"whatsapp","recipient_type":"individual","text":{"body":"hi","preview_url":false},"to":"966501234567","type":"text"}"#
+            String::from_utf8(message_payload(&t)).unwrap(),
+            r#"{"messaging_product":"whatsapp","recipient_type":"individual","to":"966501234567","type":"text","text":{"preview_url":false,"body":"hi"},"biz_opaque_callback_data":"msg-1"}"#
         );
     }
 
