@@ -107,7 +107,7 @@ python3 ci/fake_places.py "$fake_port" &
 fake_pid=$!
 say "starting the server on $base, database $db"
 # Every optional surface is on, as in production: the admin API (its own token, second run below)
-# and the Stripe webhook (otherwise both answer 404 to everything). No job workers: jobs stay
+# and the Stripe and WhatsApp webhooks (otherwise they answer 404 to everything). No job workers: jobs stay
 # PENDING, so nothing fetches the fuzzed websites of leads (no traffic beyond this machine).
 env DATABASE_URL="$pg/$db" \
   LEADZONE_BIND="127.0.0.1:$port" \
@@ -121,6 +121,9 @@ env DATABASE_URL="$pg/$db" \
   LEADZONE_RATE_LIMIT_PER_MIN=0 \
   LEADZONE_HTTP_WORKERS=2 \
   GOOGLE_PLACES_BASE_URL="http://127.0.0.1:$fake_port" \
+  WHATSAPP_BASE_URL="http://127.0.0.1:$fake_port/v21.0" \
+  WHATSAPP_APP_SECRET="whatsapp-app-secret-only-for-this-run" \
+  WHATSAPP_VERIFY_TOKEN="whatsapp-verify-token-only-for-this-run" \
   RUST_LOG="${RUST_LOG:-warn}" \
   "$bin" serve >"$work/server.log" 2>&1 &
 server_pid=$!

@@ -147,6 +147,11 @@ fn error_statuses(path: &str, method: &str, op: &Operation) -> BTreeSet<u16> {
         // Also a tenant's missing singleton (`/tenant`) or a disabled admin API.
         s.insert(404);
     }
+    if path.starts_with("/webhooks/") {
+        // A callback with a bad signature (401), a refused verification handshake (403), a
+        // webhook the platform has not configured (404).
+        s.extend([401, 403, 404]);
+    }
     let has_query = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
     if op.request_body.is_some() || has_query || write {
         s.extend([400, 422]);
