@@ -124,9 +124,19 @@ pub async fn build_core(
         secrets: app.secrets.clone(),
         clock: app.clock.clone(),
     };
+    let webhooks = leadzone_app::webhooks::WebhookDeliverer {
+        outbox: Arc::new(leadzone_postgres::PgWebhookOutbox::new(system_db.clone())),
+        sender: app.providers.webhooks.clone(),
+        secrets: app.secrets.clone(),
+        uow: app.uow.clone(),
+        clock: app.clock.clone(),
+        ids: app.ids.clone(),
+        tokens: app.tokens.clone(),
+    };
     let scheduled = crate::worker::Scheduled {
         retention: Arc::new(leadzone_postgres::PgRetention::new(system_db)),
         mail: Arc::new(mail),
+        webhooks: Arc::new(webhooks),
     };
     Ok((app, queue, scheduled))
 }
@@ -212,7 +222,12 @@ fn providers(settings: &Settings) -> Result<leadzone_app::Providers, StartupErro
             "LEADZONE_ALLOW_PRIVATE_FETCH is on: the website surveyor may fetch private addresses (tests and development only)"
         );
     }
+    let webhooks = leadzone_providers::GuardedWebhookSender::new(leadzone_providers::FetchPolicy::new(
+        settings.allow_private_fetch,
+    ))
+    .map_err(StartupError::Provider)?;
     Ok(leadzone_app::Providers {
+        webhooks: Arc::new(webhooks),
         surveyor: Arc::new(surveyor),
         reports,
         places: Arc::new(places),

@@ -187,6 +187,11 @@ async fn run_one(app: App, queue: Arc<dyn JobQueue>, job: Job, cfg: WorkerConfig
             if let Finish::Failed(e) | Finish::Retry { error: e, .. } = &finish {
                 control.log(LogLevel::Error, &format!("{}: {}", e.code, e.message), None).await;
             }
+            match &finish {
+                Finish::Success(result) => app.emit_job_end(&job, Ok(result)).await,
+                Finish::Failed(e) => app.emit_job_end(&job, Err((&e.code, &e.message))).await,
+                Finish::Retry { .. } | Finish::Cancelled | Finish::Released => {}
+            }
             tracing::info!(job = %job.id, kind = %job.kind, outcome = finish_name(&finish), "job finished")
         }
         Ok(false) => tracing::warn!(job = %job.id, "job was taken back before it finished; result dropped"),
@@ -212,6 +217,34 @@ fn finish_name(finish: &Finish) -> &'static str {
 pub struct Scheduled {
     pub retention: Arc<dyn RetentionStore>,
     pub mail: Arc<MailDelivery>,
+    pub webhooks: Arc<leadzone_app::webhooks::WebhookDeliverer>,
+}
+
+/// Delivers due outbound webhooks until `shutdown`: a round every second (the next one at once
+/// while rounds come back full). Each process runs one; claims are leased, so two processes never
+/// send one attempt twice.
+async fn deliver_webhooks(
+    webhooks: Arc<leadzone_app::webhooks::WebhookDeliverer>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        let full = match webhooks.deliver_due().await {
+            Ok(n) => n >= 50,
+            Err(e) => {
+                tracing::warn!(error = %e, "webhook delivery round failed");
+                false
+            }
+        };
+        if !full {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                changed = shutdown.changed() => if changed.is_err() { break },
+            }
+        }
+    }
 }
 
 /// Delivers queued mail until `shutdown`: a round every second (the next one at once while rounds
@@ -304,6 +337,7 @@ pub async fn run(
     }
     tracing::info!(worker = %cfg.id, concurrency = cfg.concurrency, "job worker started");
     let mut mail_task = tokio::spawn(deliver_mail(scheduled.mail.clone(), shutdown.clone()));
+    let webhooks_task = tokio::spawn(deliver_webhooks(scheduled.webhooks.clone(), shutdown.clone()));
     let stopping = Arc::new(AtomicBool::new(false));
     let mut running: JoinSet<()> = JoinSet::new();
     let mut last_rescue = Instant::now() - cfg.lease;
@@ -364,5 +398,7 @@ pub async fn run(
     if tokio::time::timeout(cfg.grace, &mut mail_task).await.is_err() {
         mail_task.abort();
     }
+    // A webhook being sent then is claimed again once its lease expires (same `webhook-id`).
+    webhooks_task.abort();
     tracing::info!("job worker stopped");
 }

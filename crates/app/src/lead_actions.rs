@@ -11,6 +11,7 @@ use leadzone_domain::error::Validator;
 use leadzone_domain::ids::{ActivityId, LeadId, ListId, UserId};
 use leadzone_domain::leads::{LeadFilter, LeadPatchInput, normalize_tags};
 use leadzone_domain::values::{WebsiteUrl, optional_text, required_text};
+use leadzone_domain::webhooks::WebhookEvent;
 use leadzone_ports::RepoError;
 use leadzone_ports::store::{BulkChange, LeadStats, TenantTx};
 use serde_json::json;
@@ -137,6 +138,10 @@ impl App {
                 },
             ))
             .await?;
+        self.emit(&*tx, WebhookEvent::LeadUpdated, crate::leads::lead_event(&after)).await?;
+        if after.assigned_to != before.assigned_to {
+            self.emit(&*tx, WebhookEvent::LeadAssigned, crate::leads::lead_event(&after)).await?;
+        }
         tx.commit().await?;
         Ok(after)
     }
@@ -196,6 +201,11 @@ impl App {
                 now,
             ))
             .await?;
+        let mut data = crate::leads::lead_event(&after);
+        if let Some(o) = data.as_object_mut() {
+            o.insert("previousStatus".into(), json!(lead.status));
+        }
+        self.emit(&*tx, WebhookEvent::LeadStatusChanged, data).await?;
         tx.commit().await?;
         Ok(after)
     }
@@ -222,6 +232,7 @@ impl App {
                 now,
             ))
             .await?;
+        self.emit(&*tx, WebhookEvent::LeadAssigned, crate::leads::lead_event(&after)).await?;
         tx.commit().await?;
         Ok(after)
     }

@@ -8,6 +8,7 @@ use leadzone_domain::enums::{ActivityType, AuditEventType, LeadStatus, Membershi
 use leadzone_domain::error::Validator;
 use leadzone_domain::ids::{LeadId, ListId, UserId};
 use leadzone_domain::leads::{LeadFilter, LeadInput, LeadSort, NewLead};
+use leadzone_domain::webhooks::WebhookEvent;
 use leadzone_ports::RepoError;
 use leadzone_ports::leads::{LeadPosition, LeadQuery, ListedLead, SortKey};
 use leadzone_ports::store::TenantTx;
@@ -149,6 +150,7 @@ impl App {
                 AuditDetails { after: Some(lead_snapshot(&lead)), ..Default::default() },
             ))
             .await?;
+        self.emit(&*tx, WebhookEvent::LeadCreated, lead_event(&lead)).await?;
         tx.commit().await?;
         Ok(lead)
     }
@@ -338,6 +340,16 @@ fn parse_time(v: &mut Validator, field: &str, raw: &str) -> Option<OffsetDateTim
 }
 
 /// The audited view of a lead.
+/// A lead as an outbound webhook carries it: its id and the snapshot of its fields.
+pub(crate) fn lead_event(lead: &Lead) -> serde_json::Value {
+    let mut data = lead_snapshot(lead);
+    if let Some(o) = data.as_object_mut() {
+        o.insert("id".into(), serde_json::json!(lead.id));
+        o.insert("updatedAt".into(), serde_json::json!(lead.updated_at.unix_timestamp()));
+    }
+    data
+}
+
 pub(crate) fn lead_snapshot(lead: &Lead) -> serde_json::Value {
     serde_json::json!({
         "companyName": lead.company_name,
@@ -451,6 +463,14 @@ mod tests {
             .returning(|_, _| Ok(()));
         tx.activities.expect_insert().withf(|a| a.kind == ActivityType::Created).times(1).returning(|_| Ok(()));
         tx.audit.expect_append().withf(|e| e.event_type == AuditEventType::LeadCreated).times(1).returning(|_| Ok(()));
+        // The lead.created event goes into the outbox in the same transaction.
+        tx.webhooks
+            .expect_enqueue()
+            .withf(|_, event, payload, ids, _| {
+                event == "lead.created" && payload["data"]["companyName"] == "Techno Solutions" && ids.len() == 10
+            })
+            .times(1)
+            .returning(|_, _, _, _, _| Ok(1));
         let lead = app_with(tx).create_lead(&ctx(Role::Sales, 1), input(), false).await.unwrap();
         assert_eq!(lead.created_by, UserId::from_uuid(uuid::Uuid::from_u128(1)));
         assert_eq!(lead.status, LeadStatus::New);
@@ -481,6 +501,7 @@ mod tests {
         tx.leads.expect_insert().times(1).returning(|_, _| Ok(()));
         tx.activities.expect_insert().returning(|_| Ok(()));
         tx.audit.expect_append().returning(|_| Ok(()));
+        tx.webhooks.expect_enqueue().returning(|_, _, _, _, _| Ok(0));
         // find_duplicate has no expectation: with allowDuplicate it must not even be asked.
         assert!(app_with(tx).create_lead(&ctx(Role::Owner, 1), input(), true).await.is_ok());
     }

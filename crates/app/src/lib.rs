@@ -34,6 +34,7 @@ pub mod stripe;
 pub mod team;
 pub mod tenant;
 pub mod usage;
+pub mod webhooks;
 pub mod whatsapp;
 pub mod whatsapp_bulk;
 pub mod whatsapp_webhooks;
@@ -127,6 +128,8 @@ pub struct Providers {
     pub reports: Arc<dyn leadzone_ports::intelligence::ReportWriter>,
     /// The WhatsApp Cloud API adapter (`WHATSAPP_BASE_URL`), used with a tenant's own number.
     pub whatsapp: Arc<dyn leadzone_ports::whatsapp::WhatsAppApi>,
+    /// Outbound webhooks' sender (through the SSRF guard).
+    pub webhooks: Arc<dyn leadzone_ports::webhooks::WebhookSender>,
 }
 
 #[derive(Clone)]

@@ -25,6 +25,7 @@ pub struct FakeTx {
     pub integrations: leadzone_ports::integrations::MockIntegrationRepo,
     pub reports: leadzone_ports::intelligence::MockReportRepo,
     pub whatsapp: leadzone_ports::whatsapp::MockWhatsAppRepo,
+    pub webhooks: leadzone_ports::webhooks::MockWebhookRepo,
 }
 
 #[async_trait::async_trait]
@@ -85,6 +86,9 @@ impl TenantTx for FakeTx {
     }
     fn whatsapp(&self) -> &dyn leadzone_ports::whatsapp::WhatsAppRepo {
         &self.whatsapp
+    }
+    fn webhooks(&self) -> &dyn leadzone_ports::webhooks::WebhookRepo {
+        &self.webhooks
     }
     async fn commit(self: Box<Self>) -> Result<(), RepoError> {
         Ok(())
@@ -159,6 +163,7 @@ pub fn app_with_txs(txs: Vec<FakeTx>) -> crate::App {
             surveyor: Arc::new(NoSurveyor),
             reports: Arc::new(leadzone_ports::intelligence::MockReportWriter::new()),
             whatsapp: Arc::new(leadzone_ports::whatsapp::MockWhatsAppApi::new()),
+            webhooks: Arc::new(leadzone_ports::webhooks::MockWebhookSender::new()),
         },
     }
 }

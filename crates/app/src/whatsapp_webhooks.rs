@@ -265,6 +265,19 @@ impl App {
                 }
             };
             tx.whatsapp().update_status(message.id, &update).await?;
+            self.emit(
+                &*tx,
+                leadzone_domain::webhooks::WebhookEvent::WhatsAppMessageStatus,
+                json!({
+                    "messageId": message.id,
+                    "leadId": message.lead_id,
+                    "phone": message.phone,
+                    "status": update.status,
+                    "externalId": r.external_id,
+                    "errorCode": update.error_code,
+                }),
+            )
+            .await?;
             changed += 1;
         }
         tx.commit().await?;

@@ -33,6 +33,8 @@ macro_rules! string_enum {
     };
 }
 
+pub(crate) use string_enum;
+
 string_enum!(LeadStatus {
     New => "NEW",
     Prospected => "PROSPECTED",
@@ -199,6 +201,7 @@ string_enum!(AuditEventType {
     WhatsAppBulkSent => "WHATSAPP_BULK_SENT",
     WhatsAppOptedOut => "WHATSAPP_OPTED_OUT",
     WhatsAppOptedIn => "WHATSAPP_OPTED_IN",
+    WebhookDisabled => "WEBHOOK_DISABLED",
     ApiKeyCreated => "API_KEY_CREATED",
     ApiKeyRevoked => "API_KEY_REVOKED",
     IntegrationConnected => "INTEGRATION_CONNECTED",
@@ -251,7 +254,7 @@ mod tests {
             assert_eq!(AuditEntityType::from_str(e.as_str()).unwrap(), *e);
             assert_eq!(e.as_str(), e.as_str().to_lowercase(), "entity types are lower snake case");
         }
-        assert_eq!(AuditEventType::ALL.len(), 34);
+        assert_eq!(AuditEventType::ALL.len(), 35);
         assert_eq!(ActivityType::ALL.len(), 10);
     }
 

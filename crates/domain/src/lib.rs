@@ -17,6 +17,7 @@ pub mod leads;
 pub mod normalize;
 pub mod scoring;
 pub mod values;
+pub mod webhooks;
 pub mod whatsapp;
 
 pub use error::{DomainError, FieldError};

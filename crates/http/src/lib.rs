@@ -30,6 +30,7 @@ pub mod ratelimit;
 pub mod team;
 pub mod tenant;
 pub mod typed;
+pub mod webhooks;
 pub mod whatsapp;
 
 use actix_web::dev::Server;
@@ -108,7 +109,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .configure(discovery::configure)
                 .configure(integrations::configure)
                 .configure(intelligence::configure)
-                .configure(whatsapp::configure),
+                .configure(whatsapp::configure)
+                .configure(webhooks::configure),
         )
         .service(scope("/webhooks").configure(billing::configure_webhooks).configure(whatsapp::configure_webhooks))
         .service(scope("/admin/v1").configure(admin::configure).configure(billing::configure_admin));

@@ -24,6 +24,8 @@ const TABLE: &[(&str, &str)] = &[
     ("give leadId or phone, not both", "أرسل leadId أو phone، لا كليهما"),
     ("give templateId or message, not both", "أرسل templateId أو message، لا كليهما"),
     ("is not a lead id", "ليس معرّف عميل محتمل"),
+    ("must name at least one event", "يجب أن يذكر حدثًا واحدًا على الأقل"),
+    ("an organization has at most {n} webhooks", "يمكن للمنظمة أن تملك {n} نقاط webhook على الأكثر"),
     ("is not a message status", "ليست حالة رسالة"),
     ("leadIds, listId or filter is required", "مطلوب leadIds أو listId أو filter"),
     ("give one of leadIds, listId or filter", "أرسل واحدًا فقط من leadIds أو listId أو filter"),

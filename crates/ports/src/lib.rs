@@ -15,6 +15,7 @@ pub mod mail;
 pub mod security;
 pub mod store;
 pub mod system;
+pub mod webhooks;
 pub mod whatsapp;
 
 pub use error::RepoError;

@@ -55,6 +55,7 @@ pub trait TenantTx: Send + Sync {
     fn integrations(&self) -> &dyn crate::integrations::IntegrationRepo;
     fn reports(&self) -> &dyn crate::intelligence::ReportRepo;
     fn whatsapp(&self) -> &dyn crate::whatsapp::WhatsAppRepo;
+    fn webhooks(&self) -> &dyn crate::webhooks::WebhookRepo;
 
     /// Makes every write of this transaction durable.
     ///

@@ -25,6 +25,7 @@ mod retention;
 mod system;
 mod team;
 mod tx;
+mod webhooks;
 mod whatsapp;
 
 pub use blobs::PgBlobStore;
@@ -34,6 +35,7 @@ pub use mail::PgMailOutbox;
 pub use retention::PgRetention;
 pub use system::PgSystemStore;
 pub use tx::{PgTenantTx, PgUnitOfWork};
+pub use webhooks::PgWebhookOutbox;
 
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 use std::time::Duration;

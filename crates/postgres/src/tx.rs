@@ -138,6 +138,9 @@ impl TenantTx for PgTenantTx {
     fn whatsapp(&self) -> &dyn leadzone_ports::whatsapp::WhatsAppRepo {
         self
     }
+    fn webhooks(&self) -> &dyn leadzone_ports::webhooks::WebhookRepo {
+        self
+    }
     fn reports(&self) -> &dyn leadzone_ports::intelligence::ReportRepo {
         self
     }

@@ -16,6 +16,7 @@ pub mod places;
 pub mod reports;
 pub mod ssrf;
 pub mod survey;
+pub mod webhooks;
 pub mod whatsapp;
 
 pub use blobs::local::LocalBlobStore;
@@ -28,4 +29,5 @@ pub use places::{GooglePlaces, search_all};
 pub use reports::{BuiltinReportWriter, ChatCompletionsWriter};
 pub use ssrf::FetchPolicy;
 pub use survey::HttpSurveyor;
+pub use webhooks::GuardedWebhookSender;
 pub use whatsapp::{DevWhatsApp, GraphWhatsApp};

@@ -7,6 +7,7 @@
 //! database is dropped when its `TestDb` goes out of scope.
 #![allow(clippy::expect_used, clippy::panic, clippy::unwrap_used)]
 
+pub mod pytools;
 pub mod s3;
 
 use leadzone_migrations::{Migrator, MigratorTrait, migration_sources};

@@ -4,7 +4,7 @@
 //! `~/.cache/leadzone-ci/moto-venv`; made anew when that file changes), so `cargo nextest run` works
 //! on a machine with nothing but python3. Test processes that start at once take turns making it.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -27,69 +27,12 @@ impl Drop for MotoServer {
     }
 }
 
-fn cache_dir() -> PathBuf {
-    std::env::var_os("LEADZONE_CI_CACHE").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/tmp".into())).join(".cache/leadzone-ci")
-    })
-}
-
-fn requirements_hash() -> String {
-    hex::encode(ring::digest::digest(&ring::digest::SHA256, REQUIREMENTS.as_bytes()))
-}
-
 /// The `moto_server` executable, installing it first if needed.
 pub fn moto_server_binary() -> PathBuf {
     if let Some(path) = std::env::var_os("LEADZONE_MOTO_SERVER") {
         return PathBuf::from(path);
     }
-    let venv = cache_dir().join("moto-venv");
-    let stamp = venv.join("requirements.sha256");
-    let binary = venv.join("bin/moto_server");
-    let want = requirements_hash();
-    if std::fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == want) && binary.exists() {
-        return binary;
-    }
-    std::fs::create_dir_all(cache_dir()).expect("cache folder");
-    let lock = cache_dir().join("moto-venv.lock");
-    let started = Instant::now();
-    // One process installs; the others wait for its stamp (a lock older than 10 minutes is stale).
-    loop {
-        if std::fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == want) && binary.exists() {
-            return binary;
-        }
-        match std::fs::create_dir(&lock) {
-            Ok(()) => break,
-            Err(_) => {
-                let stale = std::fs::metadata(&lock)
-                    .and_then(|m| m.modified())
-                    .is_ok_and(|m| m.elapsed().unwrap_or_default() > Duration::from_secs(600));
-                if stale {
-                    let _ = std::fs::remove_dir(&lock);
-                }
-                assert!(started.elapsed() < Duration::from_secs(900), "waited 15 minutes for moto_server's install");
-                std::thread::sleep(Duration::from_millis(500));
-            }
-        }
-    }
-    let installed = install(&venv, &want);
-    let _ = std::fs::remove_dir(&lock);
-    installed.unwrap_or_else(|e| panic!("cannot install moto_server (python3 with venv and pip from PyPI): {e}"));
-    binary
-}
-
-fn install(venv: &Path, want: &str) -> Result<(), String> {
-    let _ = std::fs::remove_dir_all(venv);
-    let run = |cmd: &mut Command| -> Result<(), String> {
-        let out = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).output().map_err(|e| e.to_string())?;
-        if out.status.success() { Ok(()) } else { Err(String::from_utf8_lossy(&out.stderr).into_owned()) }
-    };
-    run(Command::new("python3").args(["-m", "venv"]).arg(venv))?;
-    let requirements = venv.join("requirements.txt");
-    std::fs::write(&requirements, REQUIREMENTS).map_err(|e| e.to_string())?;
-    run(Command::new(venv.join("bin/pip"))
-        .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
-        .arg(&requirements))?;
-    std::fs::write(venv.join("requirements.sha256"), want).map_err(|e| e.to_string())
+    crate::pytools::tool("moto", REQUIREMENTS, "bin/moto_server")
 }
 
 fn free_port() -> u16 {
