@@ -79,6 +79,9 @@ pub struct Settings {
     pub whatsapp_app_secret: Option<SecretString>,
     /// `WHATSAPP_VERIFY_TOKEN`: the webhook handshake's token.
     pub whatsapp_verify_token: Option<SecretString>,
+    /// `LEADZONE_WEBHOOK_RETRY_SCALE`: the outbound webhooks' retry schedule times this (1 in
+    /// production; tests shrink 5 s … 10 h to milliseconds and seconds).
+    pub webhook_retry_scale: f64,
     /// `LEADZONE_WHATSAPP_MPS`: a bulk's messages per second per number (1–80, Meta's default
     /// throughput; 0 = unpaced, for local fakes and benchmarks, refused in production).
     pub whatsapp_mps: u32,
@@ -334,7 +337,26 @@ impl Settings {
                 message: "0 (unpaced) is for local fakes and benchmarks, never production".into(),
             });
         }
+        let webhook_retry_scale = match get("LEADZONE_WEBHOOK_RETRY_SCALE") {
+            None => 1.0,
+            Some(raw) => match raw.parse::<f64>() {
+                Ok(v) if v > 0.0 && v <= 1.0 => v,
+                _ => {
+                    return Err(ConfigError {
+                        var: "LEADZONE_WEBHOOK_RETRY_SCALE",
+                        message: format!("{raw:?} is not a number above 0 and at most 1"),
+                    });
+                }
+            },
+        };
+        if webhook_retry_scale < 1.0 && environment == Environment::Production {
+            return Err(ConfigError {
+                var: "LEADZONE_WEBHOOK_RETRY_SCALE",
+                message: "shrinks the retry schedule for tests; production keeps 1".into(),
+            });
+        }
         Ok(Self {
+            webhook_retry_scale,
             whatsapp_base_url,
             whatsapp_app_secret: get("WHATSAPP_APP_SECRET").map(SecretString::from),
             whatsapp_verify_token: get("WHATSAPP_VERIFY_TOKEN").map(SecretString::from),

@@ -132,6 +132,7 @@ pub async fn build_core(
         clock: app.clock.clone(),
         ids: app.ids.clone(),
         tokens: app.tokens.clone(),
+        retry_scale: settings.webhook_retry_scale,
     };
     let scheduled = crate::worker::Scheduled {
         retention: Arc::new(leadzone_postgres::PgRetention::new(system_db)),

@@ -259,6 +259,8 @@ pub struct WebhookDeliverer {
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn Ids>,
     pub tokens: Arc<dyn leadzone_ports::security::Tokens>,
+    /// The retry schedule times this (1 in production; tests shrink it).
+    pub retry_scale: f64,
 }
 
 /// The `webhook-signature` of `body` for `id` at `timestamp` under `secret` (`whsec_<base64>`).
@@ -322,7 +324,8 @@ impl WebhookDeliverer {
             ),
             Err(why) => (None, u64::try_from((at - now).whole_milliseconds()).unwrap_or(0), Some(why.clone()), false),
         };
-        let next_attempt_at = if delivered { None } else { rules::next_wait(attempts, jitter).map(|w| at + w) };
+        let next_attempt_at =
+            if delivered { None } else { rules::next_wait(attempts, jitter).map(|w| at + w * self.retry_scale) };
         self.outbox
             .record(d, &AttemptRecord { at, status, latency_ms, error: error.clone(), delivered, next_attempt_at })
             .await?;

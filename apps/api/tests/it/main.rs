@@ -28,5 +28,6 @@ mod security_headers;
 mod sessions;
 mod startup;
 mod team;
+mod webhooks;
 mod whatsapp;
 mod workspace;

@@ -7,6 +7,7 @@ mod mail;
 mod repos;
 mod schema;
 mod tenancy;
+mod webhooks;
 
 use leadzone_testkit::TestDb;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
