@@ -52,7 +52,7 @@ sql_migration!(SealedMailOutbox, "0019_sealed_mail_outbox.sql");
 sql_migration!(Discovery, "0020_discovery.sql");
 sql_migration!(Blobs, "0021_blobs.sql");
 sql_migration!(WhatsApp, "0022_whatsapp.sql");
-sql_migration!(OutboundWebhooks, "0023_outbound_webhooks.sql");
+sql_migration!(OutboundWebhooks, "0023_outbound_webhooks_and_crm_sync.sql");
 
 pub struct Migrator;
 
@@ -190,7 +190,7 @@ pub fn migration_sources() -> &'static [&'static str] {
         include_str!("../sql/0020_discovery.sql"),
         include_str!("../sql/0021_blobs.sql"),
         include_str!("../sql/0022_whatsapp.sql"),
-        include_str!("../sql/0023_outbound_webhooks.sql"),
+        include_str!("../sql/0023_outbound_webhooks_and_crm_sync.sql"),
     ]
 }
 

@@ -73,6 +73,8 @@ pub struct Settings {
     pub llm_model: String,
     /// `LEADZONE_BLOB_URL`: where files live.
     pub blob_store: BlobLocation,
+    /// `HUBSPOT_BASE_URL`: HubSpot's API.
+    pub hubspot_base_url: String,
     /// `WHATSAPP_BASE_URL`: the Graph API with its version.
     pub whatsapp_base_url: String,
     /// `WHATSAPP_APP_SECRET`: the platform app's secret that signs WhatsApp's webhooks.
@@ -355,7 +357,10 @@ impl Settings {
                 message: "shrinks the retry schedule for tests; production keeps 1".into(),
             });
         }
+        let hubspot_base_url =
+            base_url(get("HUBSPOT_BASE_URL").unwrap_or_else(|| "https://api.hubapi.com".into()), "HUBSPOT_BASE_URL")?;
         Ok(Self {
+            hubspot_base_url,
             webhook_retry_scale,
             whatsapp_base_url,
             whatsapp_app_secret: get("WHATSAPP_APP_SECRET").map(SecretString::from),

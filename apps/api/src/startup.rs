@@ -227,7 +227,11 @@ fn providers(settings: &Settings) -> Result<leadzone_app::Providers, StartupErro
         settings.allow_private_fetch,
     ))
     .map_err(StartupError::Provider)?;
+    let hubspot =
+        leadzone_providers::HubSpot::new(&settings.hubspot_base_url, leadzone_providers::OutboundConfig::default())
+            .map_err(provider)?;
     Ok(leadzone_app::Providers {
+        hubspot: Arc::new(hubspot),
         webhooks: Arc::new(webhooks),
         surveyor: Arc::new(surveyor),
         reports,

@@ -112,6 +112,8 @@ pub enum ConflictKind {
     WhatsAppNotConnected,
     /// The WhatsApp number is connected to another organization.
     WhatsAppNumberTaken,
+    /// The service is not connected (or its connection needs attention).
+    IntegrationNotConnected,
     /// A uniqueness rule without a rule of its own (the constraint goes to the log).
     AlreadyExists,
 }
@@ -137,6 +139,7 @@ impl ConflictKind {
             LastOwner,
             WhatsAppNotConnected,
             WhatsAppNumberTaken,
+            IntegrationNotConnected,
             AlreadyExists,
         ]
     }
@@ -160,6 +163,7 @@ impl ConflictKind {
             Self::LastOwner => "LAST_OWNER",
             Self::WhatsAppNotConnected => "WHATSAPP_NOT_CONNECTED",
             Self::WhatsAppNumberTaken => "WHATSAPP_NUMBER_TAKEN",
+            Self::IntegrationNotConnected => "INTEGRATION_NOT_CONNECTED",
             Self::AlreadyExists => "ALREADY_EXISTS",
         }
     }
@@ -208,6 +212,10 @@ impl ConflictKind {
             Self::WhatsAppNumberTaken => {
                 ("This WhatsApp number is connected to another organization.", "رقم واتساب هذا مربوط بمنظمة أخرى.")
             }
+            Self::IntegrationNotConnected => (
+                "This service is not connected, or its connection needs attention (see lastError): connect it again.",
+                "هذه الخدمة غير مربوطة، أو أن ربطها يحتاج إلى مراجعة (انظر lastError): اربطها من جديد.",
+            ),
             Self::AlreadyExists => {
                 ("This conflicts with data that already exists.", "يتعارض هذا مع بيانات موجودة بالفعل.")
             }

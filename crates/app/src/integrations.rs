@@ -48,6 +48,11 @@ impl App {
                 self.check_places_key(&ApiKey::new(key.clone())).await?;
                 (json!({ "apiKey": key }), config)
             }
+            IntegrationType::HubSpot => {
+                let token = credential(credentials, "accessToken")?;
+                let config = self.connect_hubspot(ctx, &token, &config).await?;
+                (json!({ "accessToken": token }), config)
+            }
             IntegrationType::WhatsApp => {
                 let token = credential(credentials, "accessToken")?;
                 let (phone_number_id, waba_id) = whatsapp_ids(&config)?;

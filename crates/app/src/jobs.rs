@@ -258,10 +258,7 @@ impl App {
             JobType::Report => self.run_report(job, control).await,
             JobType::WhatsApp => self.run_whatsapp(job, control).await,
             JobType::WhatsAppBulk => self.run_whatsapp_bulk(job, control).await,
-            other => Err(JobFailure::Permanent(job_error(
-                ProblemCode::FeatureDisabled,
-                format!("{other} jobs are not available yet"),
-            ))),
+            JobType::Sync => self.run_sync(job, control).await,
         }
     }
 }

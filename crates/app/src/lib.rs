@@ -31,6 +31,7 @@ pub mod mail;
 pub mod policy;
 pub mod retention;
 pub mod stripe;
+pub mod sync;
 pub mod team;
 pub mod tenant;
 pub mod usage;
@@ -128,6 +129,8 @@ pub struct Providers {
     pub reports: Arc<dyn leadzone_ports::intelligence::ReportWriter>,
     /// The WhatsApp Cloud API adapter (`WHATSAPP_BASE_URL`), used with a tenant's own number.
     pub whatsapp: Arc<dyn leadzone_ports::whatsapp::WhatsAppApi>,
+    /// HubSpot CRM (`HUBSPOT_BASE_URL`), used with a tenant's own token.
+    pub hubspot: Arc<dyn leadzone_ports::sync::HubSpotApi>,
     /// Outbound webhooks' sender (through the SSRF guard).
     pub webhooks: Arc<dyn leadzone_ports::webhooks::WebhookSender>,
 }

@@ -26,6 +26,7 @@ pub struct FakeTx {
     pub reports: leadzone_ports::intelligence::MockReportRepo,
     pub whatsapp: leadzone_ports::whatsapp::MockWhatsAppRepo,
     pub webhooks: leadzone_ports::webhooks::MockWebhookRepo,
+    pub sync: leadzone_ports::sync::MockSyncRepo,
 }
 
 #[async_trait::async_trait]
@@ -89,6 +90,9 @@ impl TenantTx for FakeTx {
     }
     fn webhooks(&self) -> &dyn leadzone_ports::webhooks::WebhookRepo {
         &self.webhooks
+    }
+    fn sync(&self) -> &dyn leadzone_ports::sync::SyncRepo {
+        &self.sync
     }
     async fn commit(self: Box<Self>) -> Result<(), RepoError> {
         Ok(())
@@ -164,6 +168,7 @@ pub fn app_with_txs(txs: Vec<FakeTx>) -> crate::App {
             reports: Arc::new(leadzone_ports::intelligence::MockReportWriter::new()),
             whatsapp: Arc::new(leadzone_ports::whatsapp::MockWhatsAppApi::new()),
             webhooks: Arc::new(leadzone_ports::webhooks::MockWebhookSender::new()),
+            hubspot: Arc::new(leadzone_ports::sync::MockHubSpotApi::new()),
         },
     }
 }

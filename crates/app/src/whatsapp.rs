@@ -802,7 +802,7 @@ impl App {
             }
             WhatsAppError::Unauthorized { code, message: why } => {
                 tx.whatsapp().update_status(message.id, &failed_update(message, *code, why)).await?;
-                self.flag_connection_error(&*tx, why).await?;
+                crate::sync::flag_error(self, &*tx, IntegrationType::WhatsApp, why).await?;
                 JobFailure::Permanent(job_error(ProblemCode::ProviderUnauthorized, why.clone()))
             }
             WhatsAppError::Undeliverable { code, message: why } | WhatsAppError::Rejected { code, message: why } => {
@@ -816,17 +816,6 @@ impl App {
         };
         tx.commit().await?;
         Ok(failure)
-    }
-
-    /// A refused token turns the connection to ERROR with WhatsApp's words, which the tenant sees.
-    pub(crate) async fn flag_connection_error(&self, tx: &dyn TenantTx, why: &str) -> Result<(), AppError> {
-        if let Some(mut c) = tx.integrations().get(IntegrationType::WhatsApp).await? {
-            c.status = IntegrationStatus::Error;
-            c.last_error = Some(why.to_owned());
-            c.updated_at = self.clock.now();
-            tx.integrations().upsert(&c).await?;
-        }
-        Ok(())
     }
 
     /// The audit row of an opt-out or an opt-in (no actor: the recipient asked).

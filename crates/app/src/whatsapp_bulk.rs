@@ -450,7 +450,13 @@ impl App {
                         }
                         Stop::Unauthorized(why) => {
                             tx.whatsapp().fail_untried(job.id, &format!("Not sent: {why}")).await?;
-                            self.flag_connection_error(&*tx, &why).await?;
+                            crate::sync::flag_error(
+                                self,
+                                &*tx,
+                                leadzone_domain::enums::IntegrationType::WhatsApp,
+                                &why,
+                            )
+                            .await?;
                             JobFailure::Permanent(job_error(
                                 ProblemCode::ProviderUnauthorized,
                                 format!("The bulk stopped: {why}"),

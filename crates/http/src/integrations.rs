@@ -8,7 +8,7 @@ use crate::openapi::enums;
 use crate::problem::ApiError;
 use crate::typed::Json;
 use crate::{HttpState, path_id};
-use actix_web::{HttpRequest, HttpResponse, delete, get, put, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, post, put, web};
 use leadzone_domain::entities::IntegrationConnection;
 use leadzone_domain::enums::IntegrationType;
 use serde::{Deserialize, Serialize};
@@ -120,6 +120,51 @@ async fn disconnect(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// `POST /integrations/{type}/sync`.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncBody {
+    /// Only the leads of this list (a smart list is evaluated when the job runs).
+    list_id: Option<Uuid>,
+    /// Every lead, not only those changed since the last sync.
+    #[serde(default)]
+    full: bool,
+    /// Not supported yet (422): sync a smart list with these filters instead.
+    #[schema(value_type = Option<Object>)]
+    filter: Option<serde_json::Map<String, Value>>,
+}
+
+#[utoipa::path(
+    tag = "integrations",
+    params(("type" = enums::IntegrationType, Path, description = "The service (HUBSPOT)"),
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, description = "The same key returns the first job")),
+    request_body = SyncBody,
+    security(("bearer" = [])),
+    responses((status = 202, description = "The SYNC job: incremental unless `full`. Its result is `{pushed, created, updated, failed, unchanged, errors:[{leadId, message}]}`", body = crate::jobs::JobAcceptedDto,
+        headers(("Location" = String, description = "`/api/v1/jobs/{id}`"))))
+)]
+#[post("/integrations/{type}/sync")]
+async fn sync(
+    state: web::Data<HttpState>,
+    req: HttpRequest,
+    Authed(ctx): Authed,
+    kind: web::Path<String>,
+    Json(body): Json<SyncBody>,
+) -> Result<HttpResponse, ApiError> {
+    let kind: IntegrationType = path_id(&kind)?;
+    if body.filter.is_some() {
+        return Err(leadzone_app::AppError::field(
+            "filter",
+            "is not supported yet: sync a smart list with these filters",
+        )
+        .into());
+    }
+    let key = crate::jobs::idempotency_key(&req)?;
+    let request = leadzone_app::sync::SyncRequest { list_id: body.list_id.map(Into::into), full: body.full };
+    let job = state.app.start_sync(&ctx, kind, request, key).await?;
+    Ok(crate::jobs::accepted(&job))
+}
+
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(list).service(connect).service(disconnect);
+    cfg.service(list).service(connect).service(disconnect).service(sync);
 }

@@ -25,6 +25,12 @@ const TABLE: &[(&str, &str)] = &[
     ("give templateId or message, not both", "أرسل templateId أو message، لا كليهما"),
     ("is not a lead id", "ليس معرّف عميل محتمل"),
     ("must name at least one event", "يجب أن يذكر حدثًا واحدًا على الأقل"),
+    ("is not supported yet: sync a smart list with these filters", "غير مدعوم بعد: زامن قائمة ذكية بهذه المرشحات"),
+    ("must map at least one property", "يجب أن يربط خاصية واحدة على الأقل"),
+    (
+        "must be a HubSpot property name (lowercase, digits, _)",
+        "يجب أن يكون اسم خاصية في HubSpot (حروف صغيرة وأرقام و_)",
+    ),
     ("an organization has at most {n} webhooks", "يمكن للمنظمة أن تملك {n} نقاط webhook على الأكثر"),
     ("is not a message status", "ليست حالة رسالة"),
     ("leadIds, listId or filter is required", "مطلوب leadIds أو listId أو filter"),

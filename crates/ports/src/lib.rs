@@ -14,6 +14,7 @@ pub mod leads;
 pub mod mail;
 pub mod security;
 pub mod store;
+pub mod sync;
 pub mod system;
 pub mod webhooks;
 pub mod whatsapp;

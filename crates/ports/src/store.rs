@@ -56,6 +56,7 @@ pub trait TenantTx: Send + Sync {
     fn reports(&self) -> &dyn crate::intelligence::ReportRepo;
     fn whatsapp(&self) -> &dyn crate::whatsapp::WhatsAppRepo;
     fn webhooks(&self) -> &dyn crate::webhooks::WebhookRepo;
+    fn sync(&self) -> &dyn crate::sync::SyncRepo;
 
     /// Makes every write of this transaction durable.
     ///

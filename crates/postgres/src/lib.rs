@@ -22,6 +22,7 @@ mod mail;
 mod mapping;
 mod reports;
 mod retention;
+mod sync;
 mod system;
 mod team;
 mod tx;

@@ -141,6 +141,9 @@ impl TenantTx for PgTenantTx {
     fn webhooks(&self) -> &dyn leadzone_ports::webhooks::WebhookRepo {
         self
     }
+    fn sync(&self) -> &dyn leadzone_ports::sync::SyncRepo {
+        self
+    }
     fn reports(&self) -> &dyn leadzone_ports::intelligence::ReportRepo {
         self
     }

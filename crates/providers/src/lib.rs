@@ -9,6 +9,7 @@
 
 pub mod blobs;
 pub mod discovery_doubles;
+pub mod hubspot;
 pub mod hunter;
 pub mod mail;
 pub mod outbound;
@@ -22,6 +23,7 @@ pub mod whatsapp;
 pub use blobs::local::LocalBlobStore;
 pub use blobs::s3::{S3BlobStore, S3Settings};
 pub use discovery_doubles::{DevContacts, DevPlaces};
+pub use hubspot::HubSpot;
 pub use hunter::Hunter;
 pub use mail::{LogMailer, SmtpMailer};
 pub use outbound::{OutboundConfig, OutboundSetupError, RetryPolicy};

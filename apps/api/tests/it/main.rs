@@ -27,6 +27,7 @@ mod robustness;
 mod security_headers;
 mod sessions;
 mod startup;
+mod sync;
 mod team;
 mod webhooks;
 mod whatsapp;

@@ -62,3 +62,25 @@ BEGIN
     EXECUTE format('CREATE POLICY system_access ON %I FOR ALL TO leadzone_system USING (true) WITH CHECK (true)', t);
   END LOOP;
 END $$;
+
+-- CRM sync (#19): what each lead is called in each service, and which version of it was sent
+-- (its `updated_at` then): a second sync sends only what changed since, and a retried batch
+-- finds the ids it stored.
+CREATE TABLE lead_sync_refs (
+  tenant_id UUID NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+  lead_id UUID NOT NULL,
+  service VARCHAR(50) NOT NULL,
+  external_id VARCHAR(255) NOT NULL,
+  synced_version TIMESTAMPTZ NOT NULL,
+  synced_at TIMESTAMPTZ NOT NULL DEFAULT NOW(),
+  PRIMARY KEY (tenant_id, service, lead_id),
+  FOREIGN KEY (tenant_id, lead_id) REFERENCES leads(tenant_id, id) ON DELETE CASCADE
+);
+GRANT SELECT, INSERT, UPDATE, DELETE ON lead_sync_refs TO leadzone_app;
+ALTER TABLE lead_sync_refs ENABLE ROW LEVEL SECURITY;
+ALTER TABLE lead_sync_refs FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON lead_sync_refs FOR ALL TO PUBLIC
+  USING (tenant_id = NULLIF(current_setting('app.current_tenant_id', true), '')::uuid)
+  WITH CHECK (tenant_id = NULLIF(current_setting('app.current_tenant_id', true), '')::uuid);
+CREATE POLICY system_access ON lead_sync_refs FOR ALL TO leadzone_system USING (true) WITH CHECK (true);
+-- (Leads changed since a sync's cursor are walked by the existing (tenant_id, updated_at, id) index.)

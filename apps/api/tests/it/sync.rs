@@ -1,0 +1,179 @@
+//! CRM sync end to end against a local fake of HubSpot (`HUBSPOT_BASE_URL`): connecting checks the
+//! token and creates the `leadzone_id` property, a first sync upserts every lead in batches of
+//! 100, a second one only what changed, a revoked token turns the connection to ERROR, and
+//! disconnecting leaves no trace of the token in the database.
+
+use crate::helpers::*;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+const TOKEN: &str = "pat-na1-hubspot-token-for-tests";
+
+#[derive(Default)]
+struct HubSpotState {
+    /// leadzone_id → (HubSpot id, properties).
+    companies: HashMap<String, (String, Value)>,
+    batches: Vec<usize>,
+    property: bool,
+    revoked: bool,
+}
+
+#[derive(Clone, Default)]
+struct FakeHubSpot(Arc<Mutex<HubSpotState>>);
+
+impl Respond for FakeHubSpot {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let mut s = self.0.lock().unwrap();
+        let auth = req.headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        if s.revoked || auth != format!("Bearer {TOKEN}") {
+            return ResponseTemplate::new(401).set_body_json(json!({"status": "error",
+                "message": "The OAuth token used to make this call expired 1 day(s) ago.", "category": "EXPIRED_AUTHENTICATION"}));
+        }
+        match (req.method.as_str(), req.url.path()) {
+            ("GET", "/crm/v3/properties/companies/leadzone_id") if s.property => {
+                ResponseTemplate::new(200).set_body_json(json!({"name": "leadzone_id"}))
+            }
+            ("GET", "/crm/v3/properties/companies/leadzone_id") => ResponseTemplate::new(404)
+                .set_body_json(json!({"status": "error", "message": "Unable to find property"})),
+            ("POST", "/crm/v3/properties/companies") => {
+                s.property = true;
+                ResponseTemplate::new(201).set_body_json(json!({"name": "leadzone_id"}))
+            }
+            ("POST", "/crm/v3/objects/companies/batch/upsert") => {
+                let body: Value = serde_json::from_slice(&req.body).unwrap();
+                let inputs = body["inputs"].as_array().unwrap();
+                s.batches.push(inputs.len());
+                let mut results = Vec::new();
+                for input in inputs {
+                    assert_eq!(input["idProperty"], "leadzone_id");
+                    let key = input["id"].as_str().unwrap().to_owned();
+                    let next = format!("{}", 5000 + s.companies.len());
+                    let new = !s.companies.contains_key(&key);
+                    let entry = s.companies.entry(key.clone()).or_insert((next, Value::Null));
+                    entry.1 = input["properties"].clone();
+                    results.push(json!({"id": entry.0, "new": new, "properties": {"leadzone_id": key}}));
+                }
+                ResponseTemplate::new(200).set_body_json(json!({"status": "COMPLETE", "results": results}))
+            }
+            _ => ResponseTemplate::new(404).set_body_json(json!({"status": "error", "message": "Not found"})),
+        }
+    }
+}
+
+async fn wait_done(app: &TestApp, token: &str, res: reqwest::Response) -> Value {
+    assert_eq!(res.status(), 202, "{:?}", res.text().await);
+    let id = res.json::<Value>().await.unwrap()["job"]["id"].as_str().unwrap().to_owned();
+    app.wait_job(token, &id, 60).await
+}
+
+#[tokio::test]
+async fn hubspot_gets_every_lead_once_then_only_what_changed() {
+    let server = MockServer::start().await;
+    let fake = FakeHubSpot::default();
+    Mock::given(wiremock::matchers::any()).respond_with(fake.clone()).mount(&server).await;
+    let app = spawn_app_with(&[("HUBSPOT_BASE_URL", &server.uri())]).await;
+    let owner = app.register().await;
+
+    let connect = |token: &'static str| {
+        let app = &app;
+        let owner = owner.clone();
+        async move {
+            app.put_json("/api/v1/integrations/HUBSPOT", &owner.token, &json!({"credentials": {"accessToken": token}}))
+                .await
+        }
+    };
+    // The free plan has no CRM sync.
+    assert_eq!(problem(connect(TOKEN).await, 403, "FEATURE_DISABLED").await["feature"], "integrations");
+    app.set_plan(&owner, "pro").await;
+    let body = problem(connect("pat-revoked").await, 422, "VALIDATION_FAILED").await;
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("expired"), "{body}");
+    let res = connect(TOKEN).await;
+    assert_eq!(res.status(), 200);
+    let connection: Value = res.json().await.unwrap();
+    assert_eq!(connection["config"]["fieldMap"]["lifecyclestage"], "status");
+    assert!(fake.0.lock().unwrap().property, "connecting created the leadzone_id property");
+
+    let mut csv = String::from("Company,Phone,City,Website\n");
+    for i in 0..250 {
+        csv.push_str(&format!("شركة المزامنة {i},05{i:08},الرياض,https://sync{i}.sa\n"));
+    }
+    let import: Value = app.import_csv(&owner.token, csv.into_bytes(), "").await.json().await.unwrap();
+    let import = app.wait_job(&owner.token, import["job"]["id"].as_str().unwrap(), 60).await;
+    assert_eq!(import["result"]["created"], 250);
+
+    let sync = |body: Value| {
+        let app = &app;
+        let owner = owner.clone();
+        async move { app.post("/api/v1/integrations/HUBSPOT/sync", Some(&owner.token), &body).await }
+    };
+    let job = wait_done(&app, &owner.token, sync(json!({})).await).await;
+    assert_eq!(job["status"], "SUCCESS", "{job}");
+    assert_eq!((job["result"]["pushed"].as_u64(), job["result"]["created"].as_u64()), (Some(250), Some(250)), "{job}");
+    {
+        let s = fake.0.lock().unwrap();
+        assert_eq!(s.batches, vec![100, 100, 50], "three batch calls");
+        assert_eq!(s.companies.len(), 250);
+        let (_, props) = s.companies.values().find(|(_, p)| p["name"] == "شركة المزامنة 7").unwrap();
+        assert_eq!((props["domain"].as_str(), props["lifecyclestage"].as_str()), (Some("sync7.sa"), Some("lead")));
+    }
+    assert_eq!(app.audit_count(&owner, "INTEGRATION_SYNCED").await, 1);
+
+    // Five leads change: the next sync sends those five, and creates nothing.
+    let page: Value = app.get("/api/v1/leads?limit=5", Some(&owner.token)).await.json().await.unwrap();
+    for lead in page["data"].as_array().unwrap() {
+        let res = app
+            .patch(
+                &format!("/api/v1/leads/{}", lead["id"].as_str().unwrap()),
+                Some(&owner.token),
+                &json!({"city": "جدة"}),
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+    }
+    let job = wait_done(&app, &owner.token, sync(json!({})).await).await;
+    assert_eq!(job["status"], "SUCCESS", "{job}");
+    assert_eq!(
+        (job["result"]["pushed"].as_u64(), job["result"]["updated"].as_u64(), job["result"]["created"].as_u64()),
+        (Some(5), Some(5), Some(0)),
+        "{job}"
+    );
+    {
+        let s = fake.0.lock().unwrap();
+        assert_eq!(s.batches, vec![100, 100, 50, 5]);
+        assert_eq!(s.companies.len(), 250, "no company twice");
+        assert_eq!(s.companies.values().filter(|(_, p)| p["city"] == "جدة").count(), 5);
+    }
+    // A full sync sends everything again (upserts: still 250 companies).
+    let job = wait_done(&app, &owner.token, sync(json!({"full": true})).await).await;
+    assert_eq!((job["result"]["pushed"].as_u64(), job["result"]["created"].as_u64()), (Some(250), Some(0)), "{job}");
+    assert_eq!(fake.0.lock().unwrap().companies.len(), 250, "upserts: nothing twice");
+
+    // A revoked token: the sync fails and the connection says why.
+    let lead = page["data"][0]["id"].as_str().unwrap();
+    app.patch(&format!("/api/v1/leads/{lead}"), Some(&owner.token), &json!({"city": "الدمام"})).await;
+    fake.0.lock().unwrap().revoked = true;
+    let job = wait_done(&app, &owner.token, sync(json!({})).await).await;
+    assert_eq!(
+        (job["status"].as_str(), job["error"]["code"].as_str()),
+        (Some("FAILED"), Some("PROVIDER_UNAUTHORIZED")),
+        "{job}"
+    );
+    let listed: Value = app.get("/api/v1/integrations", Some(&owner.token)).await.json().await.unwrap();
+    let hubspot = listed["data"].as_array().unwrap().iter().find(|c| c["type"] == "HUBSPOT").unwrap();
+    assert_eq!(hubspot["status"], "ERROR");
+    assert!(hubspot["lastError"].as_str().unwrap().contains("expired"), "{hubspot}");
+    problem(sync(json!({})).await, 409, "CONFLICT").await;
+
+    // Another tenant cannot sync this one's connection; disconnecting leaves no token anywhere.
+    let other = app.register().await;
+    app.set_plan(&other, "pro").await;
+    problem(app.post("/api/v1/integrations/HUBSPOT/sync", Some(&other.token), &json!({})).await, 409, "CONFLICT").await;
+    assert_eq!(app.delete("/api/v1/integrations/HUBSPOT", Some(&owner.token)).await.status(), 204);
+    let dump = std::process::Command::new("pg_dump").arg("--data-only").arg(app.db.owner_url()).output().unwrap();
+    assert!(dump.status.success(), "{}", String::from_utf8_lossy(&dump.stderr));
+    let dump = String::from_utf8_lossy(&dump.stdout);
+    assert!(dump.contains("شركة المزامنة 7"), "the dump has the data");
+    assert!(!dump.contains(TOKEN), "the dump holds the token");
+}
