@@ -1,4 +1,4 @@
-//! `leadzone serve | migrate | worker | copy-files`.
+//! `leadzone serve | migrate | worker | copy-files | reseal`.
 
 use clap::{Parser, Subcommand};
 use leadzone_api::config::Settings;
@@ -30,6 +30,9 @@ enum Command {
         /// The folder to copy from.
         from: std::path::PathBuf,
     },
+    /// Re-seal every stored secret (credentials, webhook secrets, 2FA secrets, queued mail) with
+    /// the first key of `LEADZONE_MASTER_KEY` (`new,old`), then exit; the old key may then go.
+    Reseal,
 }
 
 fn main() -> ExitCode {
@@ -56,6 +59,18 @@ fn main() -> ExitCode {
             Command::CopyFiles { from } => {
                 let copied = leadzone_api::startup::copy_files(&settings, &from).await.map_err(|e| e.to_string())?;
                 println!("copied {copied} files from {}", from.display());
+                Ok(())
+            }
+            Command::Reseal => {
+                let report = leadzone_api::startup::reseal(&settings).await.map_err(|e| e.to_string())?;
+                println!(
+                    "re-sealed {} values with the first master key (users {}, integration connections {}, webhook endpoints {}, mail {})",
+                    report.total(),
+                    report.users,
+                    report.integration_connections,
+                    report.webhook_endpoints,
+                    report.mail_outbox
+                );
                 Ok(())
             }
             Command::Serve { no_migrate } => {

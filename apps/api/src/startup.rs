@@ -316,6 +316,16 @@ impl Application {
     }
 }
 
+/// `leadzone reseal`: every sealed value sealed again with the first master key (run with the
+/// owner's `DATABASE_URL`, while the old key is still listed after the new one).
+pub async fn reseal(settings: &Settings) -> Result<leadzone_postgres::reseal::ResealReport, StartupError> {
+    let secrets = AesGcmBox::new(&master_keys(settings)?).map_err(|e| StartupError::Crypto(e.0))?;
+    let owner = connect(settings.database_url.expose_secret(), &PoolConfig::default())
+        .await
+        .map_err(|e| StartupError::Crypto(format!("connecting as the owner: {e}")))?;
+    leadzone_postgres::reseal::reseal_all(&owner, &secrets).await.map_err(|e| StartupError::Crypto(e.to_string()))
+}
+
 /// `leadzone copy-files FOLDER`: copies every file under a local folder (the store before
 /// `LEADZONE_BLOB_URL`: `$LEADZONE_DATA_DIR/blobs`) into the configured store, under the same
 /// keys, streamed; returns how many. Copying again overwrites with the same bytes.

@@ -21,6 +21,7 @@ mod lists;
 mod mail;
 mod mapping;
 mod reports;
+pub mod reseal;
 mod retention;
 mod sync;
 mod system;

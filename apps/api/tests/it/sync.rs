@@ -177,3 +177,74 @@ async fn hubspot_gets_every_lead_once_then_only_what_changed() {
     assert!(dump.contains("شركة المزامنة 7"), "the dump has the data");
     assert!(!dump.contains(TOKEN), "the dump holds the token");
 }
+
+/// Key rotation: with `LEADZONE_MASTER_KEY=new,old`, `leadzone reseal` seals every stored secret
+/// again with the new key, after which the old one opens none of them.
+#[tokio::test]
+async fn reseal_moves_every_secret_to_the_first_master_key() {
+    use leadzone_ports::security::SecretBox;
+    use sea_orm::ConnectionTrait;
+    const NEW_KEY: &str = "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=";
+    let server = MockServer::start().await;
+    let fake = FakeHubSpot::default();
+    Mock::given(wiremock::matchers::any()).respond_with(fake.clone()).mount(&server).await;
+    let app = spawn_app_with(&[("HUBSPOT_BASE_URL", &server.uri()), ("LEADZONE_ALLOW_PRIVATE_FETCH", "true")]).await;
+    let owner = app.register().await;
+    app.set_plan(&owner, "pro").await;
+    let res = app
+        .put_json("/api/v1/integrations/HUBSPOT", &owner.token, &json!({"credentials": {"accessToken": TOKEN}}))
+        .await;
+    assert_eq!(res.status(), 200);
+    let res = app
+        .post(
+            "/api/v1/webhooks",
+            Some(&owner.token),
+            &json!({"url": format!("{}/in", server.uri()), "events": ["lead.created"]}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_leadzone"))
+        .arg("reseal")
+        .env("DATABASE_URL", app.db.owner_url())
+        .env("LEADZONE_MASTER_KEY", format!("{NEW_KEY},{TEST_MASTER_KEY}"))
+        .env("LEADZONE_DATA_DIR", std::env::temp_dir().join(unique("leadzone-reseal-")))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("integration connections 1") && said.contains("webhook endpoints 1"), "{said}");
+
+    use base64::Engine;
+    let key = |k: &str| base64::engine::general_purpose::STANDARD.decode(k).unwrap();
+    let new_only = leadzone_crypto::AesGcmBox::new(&[key(NEW_KEY)]).unwrap();
+    let old_only = leadzone_crypto::AesGcmBox::new(&[key(TEST_MASTER_KEY)]).unwrap();
+    let db = app.db.owner().await;
+    for sql in
+        ["SELECT credentials AS sealed FROM integration_connections", "SELECT secret AS sealed FROM webhook_endpoints"]
+    {
+        let row = db
+            .query_one_raw(sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, sql))
+            .await
+            .unwrap()
+            .unwrap();
+        let sealed: Vec<u8> = row.try_get("", "sealed").unwrap();
+        let plain = new_only.open(&sealed).unwrap();
+        assert!(!plain.is_empty());
+        assert!(old_only.open(&sealed).is_err(), "{sql}: the old key still opens it");
+    }
+    let credentials = new_only
+        .open(&{
+            let row = db
+                .query_one_raw(sea_orm::Statement::from_string(
+                    sea_orm::DbBackend::Postgres,
+                    "SELECT credentials FROM integration_connections",
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            row.try_get::<Vec<u8>>("", "credentials").unwrap()
+        })
+        .unwrap();
+    assert!(String::from_utf8(credentials).unwrap().contains(TOKEN));
+}
