@@ -248,3 +248,59 @@ async fn reseal_moves_every_secret_to_the_first_master_key() {
         .unwrap();
     assert!(String::from_utf8(credentials).unwrap().contains(TOKEN));
 }
+
+/// A worker killed (SIGKILL) in the middle of a sync: the next worker resumes from the last
+/// stored batch, and HubSpot never gets a company twice.
+#[tokio::test]
+async fn a_sync_killed_mid_way_resumes_without_creating_a_company_twice() {
+    use crate::processes::start;
+    let server = MockServer::start().await;
+    let fake = FakeHubSpot::default();
+    // Every call takes 700 ms: the kill lands while batches are in flight.
+    Mock::given(wiremock::matchers::any()).respond_with(Slow(fake.clone())).mount(&server).await;
+    let app = spawn_app_with(&[("HUBSPOT_BASE_URL", &server.uri()), ("LEADZONE_WORKERS", "0")]).await;
+    let owner = app.register().await;
+    app.set_plan(&owner, "pro").await;
+    let res = app
+        .put_json("/api/v1/integrations/HUBSPOT", &owner.token, &json!({"credentials": {"accessToken": TOKEN}}))
+        .await;
+    assert_eq!(res.status(), 200);
+    let env: Vec<(String, String)> =
+        vec![("HUBSPOT_BASE_URL".into(), server.uri()), ("LEADZONE_JOB_LEASE_SECS".into(), "2".into())];
+    let mut first = start(&app.db, &["worker"], "sync-worker-1", &env);
+    let mut csv = String::from("Company,Phone\n");
+    for i in 0..450 {
+        csv.push_str(&format!("شركة {i},05{i:08}\n"));
+    }
+    let import: Value = app.import_csv(&owner.token, csv.into_bytes(), "").await.json().await.unwrap();
+    app.wait_job(&owner.token, import["job"]["id"].as_str().unwrap(), 60).await;
+    let res = app.post("/api/v1/integrations/HUBSPOT/sync", Some(&owner.token), &json!({})).await;
+    let job_id = res.json::<Value>().await.unwrap()["job"]["id"].as_str().unwrap().to_owned();
+    for _ in 0..400 {
+        if fake.0.lock().unwrap().batches.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+    let batches_before = fake.0.lock().unwrap().batches.len();
+    assert!((2..5).contains(&batches_before), "killed mid-way: {batches_before} batches");
+
+    let _second = start(&app.db, &["worker"], "sync-worker-2", &env);
+    let job = app.wait_job(&owner.token, &job_id, 90).await;
+    assert_eq!(job["status"], "SUCCESS", "{job}");
+    let s = fake.0.lock().unwrap();
+    assert_eq!(s.companies.len(), 450, "every lead once in HubSpot");
+    let sent: usize = s.batches.iter().sum();
+    assert!((450..=550).contains(&sent), "at most the batch in flight was sent again: {sent}");
+}
+
+/// The fake, answering after 700 ms.
+struct Slow(FakeHubSpot);
+
+impl Respond for Slow {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        self.0.respond(req).set_delay(std::time::Duration::from_millis(700))
+    }
+}
