@@ -56,6 +56,11 @@ bench-logins:
 bench-whatsapp:
     cargo bench -p leadzone-api --bench whatsapp
 
+# 10,000 leads synced to a local HubSpot fake (100 ms per call): time and CPU; then 1,000 outbound
+# webhook deliveries to a local receiver: deliveries/s.
+bench-integrations:
+    cargo bench -p leadzone-api --bench integrations
+
 # No-op jobs claimed and completed per second with 4 workers.
 bench-jobs:
     cargo bench -p leadzone-api --bench jobs

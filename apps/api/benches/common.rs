@@ -70,3 +70,12 @@ pub async fn owner(b: &Bench) -> (String, String, String) {
 pub async fn json(request: reqwest::RequestBuilder) -> serde_json::Value {
     request.send().await.unwrap().json().await.unwrap()
 }
+
+/// This process's CPU time so far (user + system), from /proc.
+pub fn cpu() -> std::time::Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap().split_whitespace().collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    let hz = 100; // USER_HZ on Linux
+    std::time::Duration::from_millis(ticks * 1000 / hz)
+}

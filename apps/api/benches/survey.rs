@@ -50,15 +50,6 @@ fn write_site(dir: &std::path::Path) {
     }
 }
 
-/// This process's CPU time so far (user + system), from /proc.
-fn cpu() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
-    let fields: Vec<&str> = stat.rsplit(')').next().unwrap().split_whitespace().collect();
-    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    let hz = 100; // USER_HZ on Linux
-    Duration::from_millis(ticks * 1000 / hz)
-}
-
 #[tokio::main]
 async fn main() {
     let dir = std::env::temp_dir().join("leadzone-bench-site");
@@ -91,7 +82,7 @@ async fn main() {
         .await;
         leads.push(lead["id"].as_str().unwrap().to_owned());
     }
-    let cpu_before = cpu();
+    let cpu_before = common::cpu();
     let started = Instant::now();
     let mut jobs = Vec::new();
     for id in &leads {
@@ -112,7 +103,7 @@ async fn main() {
         pages += job["result"]["pagesFetched"].as_u64().unwrap();
     }
     let wall = started.elapsed();
-    let cpu_used = cpu() - cpu_before;
+    let cpu_used = common::cpu() - cpu_before;
     let _ = site.kill();
     let _ = site.wait();
     println!(
