@@ -79,3 +79,21 @@ pub fn cpu() -> std::time::Duration {
     let hz = 100; // USER_HZ on Linux
     std::time::Duration::from_millis(ticks * 1000 / hz)
 }
+
+/// Polls a job until it is finished.
+pub async fn wait_job(client: &reqwest::Client, base: &str, token: &str, id: &str) -> serde_json::Value {
+    loop {
+        let job = json(client.get(format!("{base}/api/v1/jobs/{id}")).bearer_auth(token)).await;
+        if matches!(job["status"].as_str(), Some("SUCCESS" | "FAILED" | "CANCELLED")) {
+            return job;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// A job's RFC 3339 time `field` in seconds since the epoch.
+pub fn seconds(job: &serde_json::Value, field: &str) -> f64 {
+    let at = time::OffsetDateTime::parse(job[field].as_str().unwrap(), &time::format_description::well_known::Rfc3339)
+        .unwrap();
+    at.unix_timestamp_nanos() as f64 / 1e9
+}

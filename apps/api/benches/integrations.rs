@@ -50,22 +50,6 @@ impl Respond for Receiver {
     }
 }
 
-async fn wait_job(client: &reqwest::Client, base: &str, token: &str, id: &str) -> Value {
-    loop {
-        let job = common::json(client.get(format!("{base}/api/v1/jobs/{id}")).bearer_auth(token)).await;
-        if matches!(job["status"].as_str(), Some("SUCCESS" | "FAILED" | "CANCELLED")) {
-            return job;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-fn seconds(job: &Value, field: &str) -> f64 {
-    let at = time::OffsetDateTime::parse(job[field].as_str().unwrap(), &time::format_description::well_known::Rfc3339)
-        .unwrap();
-    at.unix_timestamp_nanos() as f64 / 1e9
-}
-
 #[tokio::main]
 async fn main() {
     let hubspot = MockServer::start().await;
@@ -105,7 +89,7 @@ async fn main() {
         client.post(format!("{base}/api/v1/imports")).bearer_auth(&token).header("content-type", "text/csv").body(csv),
     )
     .await;
-    let import = wait_job(&client, &base, &token, import["job"]["id"].as_str().unwrap()).await;
+    let import = common::wait_job(&client, &base, &token, import["job"]["id"].as_str().unwrap()).await;
     assert_eq!(import["result"]["created"].as_u64(), Some(LEADS as u64));
 
     let cpu_before = common::cpu();
@@ -113,11 +97,11 @@ async fn main() {
         client.post(format!("{base}/api/v1/integrations/HUBSPOT/sync")).bearer_auth(&token).json(&json!({})),
     )
     .await;
-    let job = wait_job(&client, &base, &token, accepted["job"]["id"].as_str().unwrap()).await;
+    let job = common::wait_job(&client, &base, &token, accepted["job"]["id"].as_str().unwrap()).await;
     let cpu = common::cpu() - cpu_before;
     assert_eq!(job["status"], "SUCCESS", "{job}");
     assert_eq!(job["result"]["created"].as_u64(), Some(LEADS as u64), "{job}");
-    let wall = seconds(&job, "completedAt") - seconds(&job, "startedAt");
+    let wall = common::seconds(&job, "completedAt") - common::seconds(&job, "startedAt");
     let n_calls = calls.load(Ordering::Relaxed);
     println!(
         "SYNC of {LEADS} leads to a HubSpot fake answering in {} ms: {wall:.1} s ({n_calls} calls; {:.1} s of it the fake's), \

@@ -11,7 +11,7 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 const RECIPIENTS: usize = 10_000;
@@ -53,22 +53,6 @@ impl Respond for Fake {
 fn sign(body: &[u8]) -> String {
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, APP_SECRET.as_bytes());
     format!("sha256={}", ring::hmac::sign(&key, body).as_ref().iter().map(|b| format!("{b:02x}")).collect::<String>())
-}
-
-async fn wait_job(client: &reqwest::Client, base: &str, token: &str, id: &str) -> Value {
-    loop {
-        let job = common::json(client.get(format!("{base}/api/v1/jobs/{id}")).bearer_auth(token)).await;
-        if matches!(job["status"].as_str(), Some("SUCCESS" | "FAILED" | "CANCELLED")) {
-            return job;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-fn seconds(job: &Value, field: &str) -> f64 {
-    let at = time::OffsetDateTime::parse(job[field].as_str().unwrap(), &time::format_description::well_known::Rfc3339)
-        .unwrap();
-    at.unix_timestamp_nanos() as f64 / 1e9
 }
 
 #[tokio::main]
@@ -139,7 +123,7 @@ async fn main() {
         client.post(format!("{base}/api/v1/imports")).bearer_auth(&token).header("content-type", "text/csv").body(csv),
     )
     .await;
-    let import = wait_job(&client, &base, &token, import["job"]["id"].as_str().unwrap()).await;
+    let import = common::wait_job(&client, &base, &token, import["job"]["id"].as_str().unwrap()).await;
     assert_eq!(import["result"]["created"].as_u64(), Some(RECIPIENTS as u64), "{import}");
 
     let requested = Instant::now();
@@ -151,11 +135,11 @@ async fn main() {
     )
     .await;
     let enqueue_ms = requested.elapsed().as_secs_f64() * 1000.0;
-    let job = wait_job(&client, &base, &token, accepted["job"]["id"].as_str().unwrap()).await;
+    let job = common::wait_job(&client, &base, &token, accepted["job"]["id"].as_str().unwrap()).await;
     assert_eq!(job["status"], "SUCCESS", "{job}");
     assert_eq!(job["result"]["sent"].as_u64(), Some(RECIPIENTS as u64), "{job}");
     assert_eq!(fake.sends.load(Ordering::Relaxed), RECIPIENTS);
-    let wall = seconds(&job, "completedAt") - seconds(&job, "startedAt");
+    let wall = common::seconds(&job, "completedAt") - common::seconds(&job, "startedAt");
     let per_message_ms = wall * 1000.0 / RECIPIENTS as f64;
     println!(
         "WHATSAPP_BULK of {RECIPIENTS} (pace limit off): {:.0} messages/s, {per_message_ms:.2} ms per message, of which the \
