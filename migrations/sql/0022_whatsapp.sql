@@ -51,4 +51,4 @@ CREATE UNIQUE INDEX idx_integrations_whatsapp_number
   ON integration_connections ((config->>'phoneNumberId')) WHERE type = 'WHATSAPP';
 -- The webhook finds the tenant of a number, and the worker the tenants whose templates it syncs
 -- (never the credentials).
-GRANT SELECT (tenant_id, type, status, config) ON integration_connections TO leadzone_system;
+GRANT SELECT (tenant_id, type, status, config, last_sync_at) ON integration_connections TO leadzone_system;

@@ -312,6 +312,16 @@ async fn maybe_run_scheduled(app: &App, queue: &Arc<dyn JobQueue>, scheduled: &S
         Ok(false) => {}
         Err(e) => tracing::warn!(error = %e, "scheduler check failed"),
     }
+    // Scheduled CRM syncs (`config.syncEveryMinutes`): checked every minute, on one worker.
+    match queue.try_schedule("integration_syncs", now, now + time::Duration::MINUTE).await {
+        Ok(true) => match app.run_scheduled_syncs().await {
+            Ok(n) if n > 0 => tracing::info!(started = n, "scheduled CRM syncs started"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "scheduled CRM syncs failed; retried in a minute"),
+        },
+        Ok(false) => {}
+        Err(e) => tracing::warn!(error = %e, "scheduler check failed"),
+    }
     // Billing periods: hourly, on one worker.
     match queue.try_schedule("billing_periods", now, now + time::Duration::HOUR).await {
         Ok(true) => match app.run_billing_periods(now).await {

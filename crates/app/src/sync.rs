@@ -85,6 +85,20 @@ pub fn field_map(config: &Value) -> Result<BTreeMap<String, String>, AppError> {
     Ok(map)
 }
 
+/// `config.syncEveryMinutes`: absent, or whole minutes from 15 to a week.
+///
+/// # Errors
+/// 422 on `config.syncEveryMinutes`.
+pub fn check_schedule(config: &Value) -> Result<(), AppError> {
+    match config.get("syncEveryMinutes") {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::Number(n)) if n.as_u64().is_some_and(|m| (15..=10_080).contains(&m)) => Ok(()),
+        Some(_) => {
+            Err(AppError::field("config.syncEveryMinutes", "must be a whole number of minutes from 15 to 10080"))
+        }
+    }
+}
+
 /// HubSpot's lifecycle stage of a lead status.
 fn lifecycle(status: LeadStatus) -> &'static str {
     match status {
@@ -173,6 +187,7 @@ impl App {
     pub(crate) async fn connect_hubspot(&self, ctx: &Ctx, token: &str, config: &Value) -> Result<Value, AppError> {
         self.require_feature(ctx, "integrations").await?;
         let map = field_map(config)?;
+        check_schedule(config)?;
         match self.providers.hubspot.prepare(&ApiKey::new(token)).await {
             Ok(()) => {}
             Err(CrmError::Unauthorized(why) | CrmError::Rejected(why)) => {
@@ -216,6 +231,35 @@ impl App {
         let idempotency = idempotency_key.map(|k| (k, self.tokens.hash(&format!("sync:{input}"))));
         let (job, _) = self.enqueue(ctx, JobType::Sync, input, idempotency).await?;
         Ok(job)
+    }
+
+    /// The worker's schedule: a SYNC job for every connection whose `config.syncEveryMinutes`
+    /// has passed since its last sync, enqueued as the tenant's owner with a key of the period
+    /// (two workers, or a slow round, never enqueue one period twice). Returns how many.
+    pub async fn run_scheduled_syncs(&self) -> Result<usize, AppError> {
+        let now = self.clock.now();
+        let mut started = 0;
+        for (tenant, kind, owner) in self.system.due_syncs(now).await? {
+            let ctx = {
+                let tx = self.uow.begin(tenant).await?;
+                let status = tx.tenants().current().await?.status;
+                let (subscription, _) = tx.subscriptions().current_with_plan().await?;
+                Ctx::on_behalf_of(
+                    owner,
+                    tenant,
+                    leadzone_domain::enums::Role::Owner,
+                    crate::ClientInfo::default(),
+                    status,
+                    Some(subscription.status),
+                )
+            };
+            let key = format!("scheduled-sync:{kind}:{}", now.unix_timestamp() / 60);
+            match self.start_sync(&ctx, kind, SyncRequest::default(), Some(key)).await {
+                Ok(_) => started += 1,
+                Err(e) => tracing::info!(tenant = %tenant, %kind, error = %e, "scheduled sync not started"),
+            }
+        }
+        Ok(started)
     }
 
     /// The SYNC job.

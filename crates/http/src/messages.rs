@@ -27,6 +27,7 @@ const TABLE: &[(&str, &str)] = &[
     ("must name at least one event", "يجب أن يذكر حدثًا واحدًا على الأقل"),
     ("is not supported yet: sync a smart list with these filters", "غير مدعوم بعد: زامن قائمة ذكية بهذه المرشحات"),
     ("must map at least one property", "يجب أن يربط خاصية واحدة على الأقل"),
+    ("must be a whole number of minutes from {n} to {n}", "يجب أن يكون عددًا صحيحًا من الدقائق من {n} إلى {n}"),
     (
         "must be a HubSpot property name (lowercase, digits, _)",
         "يجب أن يكون اسم خاصية في HubSpot (حروف صغيرة وأرقام و_)",

@@ -21,7 +21,7 @@ pub trait IntegrationRepo: Send + Sync {
     async fn get(&self, kind: IntegrationType) -> Result<Option<IntegrationConnection>, RepoError>;
 
     /// Creates the connection of its type, or replaces the one there (keeping its id and
-    /// creation time); returns it as stored.
+    /// creation time; everything else, `last_sync_at` included, as given); returns it as stored.
     ///
     /// # Errors
     /// Storage errors only.

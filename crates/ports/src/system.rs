@@ -172,6 +172,12 @@ pub trait SystemStore: Send + Sync {
     async fn tenant_by_whatsapp_number(&self, phone_number_id: &str) -> Result<Option<TenantId>, RepoError>;
     /// Tenants with a CONNECTED `WHATSAPP` connection (the worker syncs their templates).
     async fn whatsapp_tenants(&self) -> Result<Vec<TenantId>, RepoError>;
+    /// CONNECTED CRM connections with `config.syncEveryMinutes` whose last sync is older than that
+    /// (or that never synced): (tenant, type), with an active OWNER of the tenant to act as.
+    async fn due_syncs(
+        &self,
+        now: time::OffsetDateTime,
+    ) -> Result<Vec<(TenantId, leadzone_domain::enums::IntegrationType, leadzone_domain::ids::UserId)>, RepoError>;
     /// Active plans by `sortOrder` (public).
     async fn active_plans(&self) -> Result<Vec<leadzone_domain::entities::Plan>, RepoError>;
     async fn list_flags(&self) -> Result<Vec<leadzone_domain::entities::FeatureFlag>, RepoError>;

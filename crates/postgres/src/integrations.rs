@@ -67,7 +67,8 @@ impl IntegrationRepo for PgTenantTx {
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
                      ON CONFLICT (tenant_id, type) DO UPDATE SET
                        status = EXCLUDED.status, credentials = EXCLUDED.credentials, config = EXCLUDED.config,
-                       last_error = EXCLUDED.last_error, updated_at = EXCLUDED.updated_at
+                       last_sync_at = EXCLUDED.last_sync_at, last_error = EXCLUDED.last_error,
+                       updated_at = EXCLUDED.updated_at
                      RETURNING {COLUMNS}"
                 ),
                 vec![

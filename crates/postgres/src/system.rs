@@ -433,6 +433,38 @@ impl SystemStore for PgSystemStore {
         row.map(|r| r.try_get::<uuid::Uuid>("", "tenant_id").map(Into::into).map_err(db_err)).transpose()
     }
 
+    async fn due_syncs(
+        &self,
+        now: time::OffsetDateTime,
+    ) -> Result<Vec<(TenantId, leadzone_domain::enums::IntegrationType, leadzone_domain::ids::UserId)>, RepoError> {
+        let rows = self
+            .db
+            .query_all_raw(crate::stmt(
+                "SELECT c.tenant_id, c.type, o.user_id FROM integration_connections c
+                 CROSS JOIN LATERAL (SELECT m.user_id FROM memberships m
+                                     WHERE m.tenant_id = c.tenant_id AND m.role = 'OWNER' AND m.status = 'ACTIVE'
+                                     ORDER BY m.created_at LIMIT 1) o
+                 WHERE c.type IN ('HUBSPOT') AND c.status = 'CONNECTED'
+                   AND jsonb_typeof(c.config->'syncEveryMinutes') = 'number'
+                   AND (c.last_sync_at IS NULL
+                        OR c.last_sync_at + make_interval(mins => (c.config->>'syncEveryMinutes')::int) <= $1)
+                 ORDER BY c.tenant_id",
+                vec![now.into()],
+            ))
+            .await
+            .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                let kind: String = r.try_get("", "type").map_err(db_err)?;
+                Ok((
+                    r.try_get::<uuid::Uuid>("", "tenant_id").map_err(db_err)?.into(),
+                    kind.parse().map_err(|_| RepoError::Other(format!("integration type {kind}")))?,
+                    r.try_get::<uuid::Uuid>("", "user_id").map_err(db_err)?.into(),
+                ))
+            })
+            .collect()
+    }
+
     async fn whatsapp_tenants(&self) -> Result<Vec<TenantId>, RepoError> {
         let rows = self
             .db

@@ -119,6 +119,10 @@ async fn hubspot_gets_every_lead_once_then_only_what_changed() {
         assert_eq!((props["domain"].as_str(), props["lifecyclestage"].as_str()), (Some("sync7.sa"), Some("lead")));
     }
     assert_eq!(app.audit_count(&owner, "INTEGRATION_SYNCED").await, 1);
+    let listed: Value = app.get("/api/v1/integrations", Some(&owner.token)).await.json().await.unwrap();
+    let first_sync =
+        listed["data"].as_array().unwrap().iter().find(|c| c["type"] == "HUBSPOT").unwrap()["lastSyncAt"].clone();
+    assert!(first_sync.is_string(), "the sync moved the connection's cursor: {listed}");
 
     // Five leads change: the next sync sends those five, and creates nothing.
     let page: Value = app.get("/api/v1/leads?limit=5", Some(&owner.token)).await.json().await.unwrap();
@@ -303,4 +307,57 @@ impl Respond for Slow {
     fn respond(&self, req: &Request) -> ResponseTemplate {
         self.0.respond(req).set_delay(std::time::Duration::from_millis(700))
     }
+}
+
+/// `config.syncEveryMinutes`: the worker starts the sync by itself when it is due (at its start,
+/// then every minute it checks), as the tenant's owner.
+#[tokio::test]
+async fn a_scheduled_sync_runs_without_anyone_asking() {
+    use crate::processes::start;
+    let server = MockServer::start().await;
+    let fake = FakeHubSpot::default();
+    Mock::given(wiremock::matchers::any()).respond_with(fake.clone()).mount(&server).await;
+    let app = spawn_app_with(&[("HUBSPOT_BASE_URL", &server.uri()), ("LEADZONE_WORKERS", "0")]).await;
+    let owner = app.register().await;
+    app.set_plan(&owner, "pro").await;
+    let connect = |every: Value| {
+        let app = &app;
+        let owner = owner.clone();
+        async move {
+            app.put_json(
+                "/api/v1/integrations/HUBSPOT",
+                &owner.token,
+                &json!({"credentials": {"accessToken": TOKEN}, "config": {"syncEveryMinutes": every}}),
+            )
+            .await
+        }
+    };
+    let body = problem(connect(json!(5)).await, 422, "VALIDATION_FAILED").await;
+    assert_eq!(body["errors"][0]["field"], "config.syncEveryMinutes");
+    assert_eq!(connect(json!(15)).await.status(), 200);
+    for i in 0..3 {
+        assert_eq!(app.create_lead(&owner, json!({"companyName": format!("شركة مجدولة {i}")})).await.status(), 201);
+    }
+    let env = vec![("HUBSPOT_BASE_URL".to_owned(), server.uri())];
+    let _worker = start(&app.db, &["worker"], "scheduled-sync-worker", &env);
+    for _ in 0..300 {
+        if fake.0.lock().unwrap().companies.len() == 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(fake.0.lock().unwrap().companies.len(), 3, "the scheduled sync pushed the leads");
+    let mut synced = Value::Null;
+    for _ in 0..100 {
+        let listed: Value = app.get("/api/v1/integrations", Some(&owner.token)).await.json().await.unwrap();
+        synced = listed["data"].as_array().unwrap().iter().find(|c| c["type"] == "HUBSPOT").unwrap().clone();
+        if synced["lastSyncAt"].is_string() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(synced["lastSyncAt"].is_string(), "{synced}");
+    let jobs: Value = app.get("/api/v1/jobs?type=SYNC", Some(&owner.token)).await.json().await.unwrap();
+    assert_eq!(jobs["data"].as_array().unwrap().len(), 1, "one job for the period");
+    assert_eq!(jobs["data"][0]["createdBy"].as_str(), Some(owner.user_id.as_str()), "started as the owner");
 }
