@@ -7,6 +7,14 @@ use leadzone_domain::entities::Tenant;
 use leadzone_domain::enums::TenantStatus;
 use leadzone_domain::ids::TenantId;
 
+/// Hex digits to bytes; `None` for an odd length or a non-hex digit (signature headers).
+pub(crate) fn hex_decode(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len()).step_by(2).map(|i| s.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok())).collect()
+}
+
 pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     // Length is not secret (the token's length is fixed by whoever set it); content is.
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0

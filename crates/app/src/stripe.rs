@@ -2,7 +2,7 @@
 //! tolerance, constant-time comparison), each event id applied once (recorded in the same
 //! transaction as its change), out-of-order delivery resolved by the event's `created` time.
 
-use crate::admin::constant_time_eq;
+use crate::admin::{constant_time_eq, hex_decode};
 use crate::{App, AppError, audit};
 use leadzone_domain::entities::AuditDetails;
 use leadzone_domain::enums::{AuditEventType, SubscriptionStatus};
@@ -156,11 +156,4 @@ impl App {
 /// A JSON pointer lookup that reads missing parts as null.
 fn at<'a>(v: &'a Value, pointer: &str) -> &'a Value {
     v.pointer(pointer).unwrap_or(&Value::Null)
-}
-
-fn hex_decode(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len()).step_by(2).map(|i| s.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok())).collect()
 }

@@ -136,11 +136,9 @@ impl App {
         let mut v = Validator::new();
         let events = self.check_webhook(&mut v, &input, true).await;
         v.finish()?;
-        let key_hex = self.tokens.hash(&self.tokens.generate("whsec"));
-        let key: Vec<u8> = (0..key_hex.len())
-            .step_by(2)
-            .filter_map(|i| key_hex.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok()))
-            .collect();
+        // 32 random bytes: the SHA-256 of a fresh random token.
+        let key = crate::admin::hex_decode(&self.tokens.hash(&self.tokens.generate("whsec")))
+            .ok_or_else(|| AppError::Internal("a token hash is not hex".into()))?;
         let secret = format!("whsec_{}", B64.encode(&key));
         let sealed = self.secrets.seal(secret.as_bytes()).map_err(|e| AppError::Internal(format!("sealing: {e}")))?;
         let now = self.clock.now();

@@ -6,7 +6,7 @@
 //! the tenant whose connection has `metadata.phone_number_id`, and inside that tenant's
 //! transaction (row-level security) a message id of another tenant matches nothing.
 
-use crate::admin::constant_time_eq;
+use crate::admin::{constant_time_eq, hex_decode};
 use crate::whatsapp::failed_update;
 use crate::{App, AppError};
 use leadzone_domain::entities::Activity;
@@ -121,11 +121,9 @@ fn unix(raw: Option<&str>, fallback: OffsetDateTime) -> OffsetDateTime {
         .unwrap_or(fallback)
 }
 
-fn hex_decode(s: &str) -> Option<Vec<u8>> {
-    if s.len() != 64 {
-        return None;
-    }
-    (0..s.len()).step_by(2).map(|i| s.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok())).collect()
+/// The HMAC-SHA256 in `X-Hub-Signature-256: sha256=<64 hex digits>`.
+fn signature_of(header: Option<&str>) -> Option<Vec<u8>> {
+    header?.trim().strip_prefix("sha256=").and_then(hex_decode).filter(|mac| mac.len() == 32)
 }
 
 impl App {
@@ -151,10 +149,7 @@ impl App {
     pub async fn whatsapp_webhook(&self, signature: Option<&str>, body: &[u8]) -> Result<WebhookReceipt, AppError> {
         use secrecy::ExposeSecret;
         let secret = self.config.whatsapp_app_secret.as_ref().ok_or(AppError::NotFound)?;
-        let given = signature
-            .and_then(|s| s.trim().strip_prefix("sha256="))
-            .and_then(hex_decode)
-            .ok_or(AppError::Unauthenticated)?;
+        let given = signature_of(signature).ok_or(AppError::Unauthenticated)?;
         let expected = self.tokens.hmac_sha256(secret.expose_secret().as_bytes(), body);
         if !constant_time_eq(&given, &expected) {
             return Err(AppError::Unauthenticated);
@@ -337,9 +332,13 @@ mod tests {
 
     #[test]
     fn signatures_are_64_hex_digits_or_nothing() {
-        assert_eq!(hex_decode(&"ab".repeat(32)).map(|v| v.len()), Some(32));
-        assert_eq!(hex_decode(""), None);
-        assert_eq!(hex_decode(&"ab".repeat(31)), None);
-        assert_eq!(hex_decode(&"zz".repeat(32)), None);
+        let header = |digits: String| Some(format!("sha256={digits}"));
+        assert_eq!(signature_of(header("ab".repeat(32)).as_deref()).map(|v| v.len()), Some(32));
+        assert_eq!(signature_of(Some("sha256=")), None);
+        assert_eq!(signature_of(None), None);
+        assert_eq!(signature_of(header("ab".repeat(31)).as_deref()), None);
+        assert_eq!(signature_of(header("abc".repeat(21)).as_deref()), None);
+        assert_eq!(signature_of(header("zz".repeat(32)).as_deref()), None);
+        assert_eq!(signature_of(Some(&"ab".repeat(32))), None, "the sha256= prefix is required");
     }
 }
