@@ -123,6 +123,7 @@ env DATABASE_URL="$pg/$db" \
   GOOGLE_PLACES_BASE_URL="http://127.0.0.1:$fake_port" \
   WHATSAPP_BASE_URL="http://127.0.0.1:$fake_port/v21.0" \
   HUBSPOT_BASE_URL="http://127.0.0.1:$fake_port" \
+  NOTION_BASE_URL="http://127.0.0.1:$fake_port" \
   WHATSAPP_APP_SECRET="whatsapp-app-secret-only-for-this-run" \
   WHATSAPP_VERIFY_TOKEN="whatsapp-verify-token-only-for-this-run" \
   RUST_LOG="${RUST_LOG:-warn}" \

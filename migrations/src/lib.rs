@@ -53,6 +53,7 @@ sql_migration!(Discovery, "0020_discovery.sql");
 sql_migration!(Blobs, "0021_blobs.sql");
 sql_migration!(WhatsApp, "0022_whatsapp.sql");
 sql_migration!(OutboundWebhooks, "0023_outbound_webhooks_and_crm_sync.sql");
+sql_migration!(SlackNotifications, "0024_slack_notifications.sql");
 
 pub struct Migrator;
 
@@ -83,6 +84,7 @@ impl MigratorTrait for Migrator {
             Box::new(Blobs),
             Box::new(WhatsApp),
             Box::new(OutboundWebhooks),
+            Box::new(SlackNotifications),
         ]
     }
 }
@@ -191,6 +193,7 @@ pub fn migration_sources() -> &'static [&'static str] {
         include_str!("../sql/0021_blobs.sql"),
         include_str!("../sql/0022_whatsapp.sql"),
         include_str!("../sql/0023_outbound_webhooks_and_crm_sync.sql"),
+        include_str!("../sql/0024_slack_notifications.sql"),
     ]
 }
 

@@ -75,6 +75,9 @@ pub struct Settings {
     pub blob_store: BlobLocation,
     /// `HUBSPOT_BASE_URL`: HubSpot's API.
     pub hubspot_base_url: String,
+    /// `NOTION_BASE_URL`: Notion's API. (Salesforce's is each connection's instance URL, and
+    /// Slack's each connection's webhook URL.)
+    pub notion_base_url: String,
     /// `WHATSAPP_BASE_URL`: the Graph API with its version.
     pub whatsapp_base_url: String,
     /// `WHATSAPP_APP_SECRET`: the platform app's secret that signs WhatsApp's webhooks.
@@ -359,8 +362,11 @@ impl Settings {
         }
         let hubspot_base_url =
             base_url(get("HUBSPOT_BASE_URL").unwrap_or_else(|| "https://api.hubapi.com".into()), "HUBSPOT_BASE_URL")?;
+        let notion_base_url =
+            base_url(get("NOTION_BASE_URL").unwrap_or_else(|| "https://api.notion.com".into()), "NOTION_BASE_URL")?;
         Ok(Self {
             hubspot_base_url,
+            notion_base_url,
             webhook_retry_scale,
             whatsapp_base_url,
             whatsapp_app_secret: get("WHATSAPP_APP_SECRET").map(SecretString::from),

@@ -134,10 +134,18 @@ pub async fn build_core(
         tokens: app.tokens.clone(),
         retry_scale: settings.webhook_retry_scale,
     };
+    let slack = leadzone_app::slack::SlackDeliverer {
+        outbox: Arc::new(leadzone_postgres::PgSlackOutbox::new(system_db.clone())),
+        slack: app.providers.slack.clone(),
+        secrets: app.secrets.clone(),
+        clock: app.clock.clone(),
+        ids: app.ids.clone(),
+    };
     let scheduled = crate::worker::Scheduled {
         retention: Arc::new(leadzone_postgres::PgRetention::new(system_db)),
         mail: Arc::new(mail),
         webhooks: Arc::new(webhooks),
+        slack: Arc::new(slack),
     };
     Ok((app, queue, scheduled))
 }
@@ -230,8 +238,18 @@ fn providers(settings: &Settings) -> Result<leadzone_app::Providers, StartupErro
     let hubspot =
         leadzone_providers::HubSpot::new(&settings.hubspot_base_url, leadzone_providers::OutboundConfig::default())
             .map_err(provider)?;
+    let policy = leadzone_providers::FetchPolicy::new(settings.allow_private_fetch);
+    let salesforce =
+        leadzone_providers::Salesforce::new(leadzone_providers::OutboundConfig::default(), policy).map_err(provider)?;
+    let notion =
+        leadzone_providers::Notion::new(&settings.notion_base_url, leadzone_providers::OutboundConfig::default())
+            .map_err(provider)?;
+    let slack = leadzone_providers::SlackWebhook::new(policy).map_err(StartupError::Provider)?;
     Ok(leadzone_app::Providers {
         hubspot: Arc::new(hubspot),
+        salesforce: Arc::new(salesforce),
+        notion: Arc::new(notion),
+        slack: Arc::new(slack),
         webhooks: Arc::new(webhooks),
         surveyor: Arc::new(surveyor),
         reports,

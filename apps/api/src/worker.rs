@@ -218,6 +218,7 @@ pub struct Scheduled {
     pub retention: Arc<dyn RetentionStore>,
     pub mail: Arc<MailDelivery>,
     pub webhooks: Arc<leadzone_app::webhooks::WebhookDeliverer>,
+    pub slack: Arc<leadzone_app::slack::SlackDeliverer>,
 }
 
 /// Delivers due outbound webhooks until `shutdown`: a round every second (the next one at once
@@ -243,6 +244,31 @@ async fn deliver_webhooks(
                 _ = tokio::time::sleep(Duration::from_millis(500)) => {}
                 changed = shutdown.changed() => if changed.is_err() { break },
             }
+        }
+    }
+}
+
+/// Posts due Slack messages until `shutdown`: a round every 250 ms (a tenant's next message goes
+/// a second after its last at the earliest, so this keeps the pace close to Slack's one a
+/// second), and every hour the messages older than 30 days are forgotten. Claims are leased.
+async fn deliver_slack(slack: Arc<leadzone_app::slack::SlackDeliverer>, mut shutdown: watch::Receiver<bool>) {
+    let mut last_purge: Option<Instant> = None;
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        if last_purge.is_none_or(|t| t.elapsed() >= Duration::from_secs(3600)) {
+            last_purge = Some(Instant::now());
+            if let Err(e) = slack.purge().await {
+                tracing::warn!(error = %e, "old Slack messages could not be purged");
+            }
+        }
+        if let Err(e) = slack.deliver_due().await {
+            tracing::warn!(error = %e, "Slack delivery round failed");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+            changed = shutdown.changed() => if changed.is_err() { break },
         }
     }
 }
@@ -348,6 +374,7 @@ pub async fn run(
     tracing::info!(worker = %cfg.id, concurrency = cfg.concurrency, "job worker started");
     let mut mail_task = tokio::spawn(deliver_mail(scheduled.mail.clone(), shutdown.clone()));
     let webhooks_task = tokio::spawn(deliver_webhooks(scheduled.webhooks.clone(), shutdown.clone()));
+    let slack_task = tokio::spawn(deliver_slack(scheduled.slack.clone(), shutdown.clone()));
     let stopping = Arc::new(AtomicBool::new(false));
     let mut running: JoinSet<()> = JoinSet::new();
     let mut last_rescue = Instant::now() - cfg.lease;
@@ -410,5 +437,7 @@ pub async fn run(
     }
     // A webhook being sent then is claimed again once its lease expires (same `webhook-id`).
     webhooks_task.abort();
+    // Likewise a Slack message (a crash right after Slack answered posts it twice: at least once).
+    slack_task.abort();
     tracing::info!("job worker stopped");
 }

@@ -2,15 +2,18 @@
 //! service, then sealed under the master key), list (never the credentials), disconnect — and the
 //! one place that opens a connection's credentials again, for the adapter that needs them.
 //!
-//! Connecting is available for `GOOGLE_MAPS` (the tenant's own Places key) and `WHATSAPP` (the
-//! tenant's own number: its token checked with `GET /{phoneNumberId}`); the other types of the
-//! contract come with their adapters.
+//! Every type of the contract connects: `GOOGLE_MAPS` (the tenant's own Places key), `WHATSAPP`
+//! (its own number, the token checked with `GET /{phoneNumberId}`), the CRMs (`crm.rs`) and
+//! `SLACK` (an incoming webhook, `slack.rs`). `POST …/test` checks the stored credentials again
+//! and shows the answer in the connection's `status` and `lastError`.
 
 use crate::{App, AppError, Ctx, audit, policy};
 use leadzone_domain::access::Permission;
 use leadzone_domain::entities::{AuditDetails, IntegrationConnection};
 use leadzone_domain::enums::{AuditEventType, IntegrationStatus, IntegrationType};
 use leadzone_ports::discovery::{ApiKey, ProviderError};
+use leadzone_ports::slack::SlackError;
+use leadzone_ports::sync::CrmError;
 use serde_json::{Value, json};
 
 /// Longest credential value accepted (a key, a token).
@@ -48,10 +51,15 @@ impl App {
                 self.check_places_key(&ApiKey::new(key.clone())).await?;
                 (json!({ "apiKey": key }), config)
             }
-            IntegrationType::HubSpot => {
-                let token = credential(credentials, "accessToken")?;
-                let config = self.connect_hubspot(ctx, &token, &config).await?;
-                (json!({ "accessToken": token }), config)
+            IntegrationType::HubSpot | IntegrationType::Salesforce | IntegrationType::Notion => {
+                let crm =
+                    crate::crm::Crm::of(kind).ok_or_else(|| AppError::Internal(format!("{kind} is not a CRM")))?;
+                let token = credential(credentials, crm.credential())?;
+                self.connect_crm(ctx, crm, token, &config).await?
+            }
+            IntegrationType::Slack => {
+                let url = credential(credentials, "webhookUrl")?;
+                self.connect_slack(ctx, url, &config).await?
             }
             IntegrationType::WhatsApp => {
                 let token = credential(credentials, "accessToken")?;
@@ -71,9 +79,6 @@ impl App {
                     "messagingLimitTier": number.messaging_limit_tier,
                 });
                 (json!({ "accessToken": token }), config)
-            }
-            other => {
-                return Err(AppError::field("type", &format!("{other} cannot be connected on this server yet")));
             }
         };
         let sealed = self
@@ -145,6 +150,80 @@ impl App {
         Ok(())
     }
 
+    /// `POST /integrations/{type}/test`: the stored credentials checked with the service again.
+    /// Accepted → `CONNECTED` (any `lastError` cleared); refused → `ERROR` with the service's
+    /// words in `lastError`. The service being unreachable is a 503 and changes nothing.
+    pub async fn test_integration(&self, ctx: &Ctx, kind: IntegrationType) -> Result<IntegrationConnection, AppError> {
+        policy::require(ctx, Permission::IntegrationsManage)?;
+        let connection = {
+            let tx = self.uow.begin(ctx.tenant_id).await?;
+            tx.integrations().get(kind).await?.ok_or(AppError::NotFound)?
+        };
+        let credentials = self.open_credentials(&connection)?;
+        let refusal = match self.recheck(ctx, kind, &credentials, &connection.config).await {
+            Ok(()) => None,
+            Err(Recheck::Refused(why)) => Some(why),
+            Err(Recheck::Unavailable(why)) => return Err(AppError::Unavailable(why)),
+        };
+        let tx = self.uow.begin(ctx.tenant_id).await?;
+        let current = tx.integrations().get(kind).await?.ok_or(AppError::NotFound)?;
+        let updated = IntegrationConnection {
+            status: if refusal.is_some() { IntegrationStatus::Error } else { IntegrationStatus::Connected },
+            last_error: refusal,
+            updated_at: self.clock.now(),
+            ..current
+        };
+        let stored = tx.integrations().upsert(&updated).await?;
+        tx.commit().await?;
+        Ok(without_credentials(stored))
+    }
+
+    /// One cheap call with a connection's stored credentials (Slack's is a test message).
+    async fn recheck(
+        &self,
+        ctx: &Ctx,
+        kind: IntegrationType,
+        credentials: &Value,
+        config: &Value,
+    ) -> Result<(), Recheck> {
+        let secret = |name: &str| ApiKey::new(credentials.get(name).and_then(Value::as_str).unwrap_or_default());
+        let setting = |name: &str| config.get(name).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let p = &self.providers;
+        match kind {
+            IntegrationType::GoogleMaps => p.places.check_key(&secret("apiKey")).await.map_err(|e| match e {
+                ProviderError::Unauthorized(why) | ProviderError::Rejected(why) => Recheck::Refused(why),
+                e => Recheck::Unavailable(e.to_string()),
+            }),
+            IntegrationType::WhatsApp => p
+                .whatsapp
+                .check_number(&secret("accessToken"), &setting("phoneNumberId"))
+                .await
+                .map(|_| ())
+                .map_err(|e| match e {
+                    e @ (leadzone_ports::whatsapp::WhatsAppError::Unavailable(_)
+                    | leadzone_ports::whatsapp::WhatsAppError::Throttled { .. }) => Recheck::Unavailable(e.to_string()),
+                    e => Recheck::Refused(e.to_string()),
+                }),
+            IntegrationType::HubSpot => p.hubspot.prepare(&secret("accessToken")).await.map_err(Recheck::from),
+            IntegrationType::Salesforce => {
+                p.salesforce.prepare(&setting("instanceUrl"), &secret("accessToken")).await.map_err(Recheck::from)
+            }
+            IntegrationType::Notion => p
+                .notion
+                .data_source(&secret("token"), &setting("dataSourceId"))
+                .await
+                .map(|_| ())
+                .map_err(Recheck::from),
+            IntegrationType::Slack => {
+                let text = crate::slack::connected_text(self.tenant_language(ctx.tenant_id).await);
+                p.slack.post(&secret("webhookUrl"), &text, None).await.map_err(|e| match e {
+                    SlackError::Gone(why) | SlackError::Rejected(why) => Recheck::Refused(why),
+                    e => Recheck::Unavailable(e.to_string()),
+                })
+            }
+        }
+    }
+
     /// The key of the tenant's own connection of `kind` (its `credentials.apiKey`), when it has a
     /// working one.
     pub(crate) async fn tenant_api_key(
@@ -180,6 +259,23 @@ impl App {
             Err(e @ (ProviderError::RateLimited { .. } | ProviderError::Unavailable(_))) => {
                 Err(AppError::Unavailable(format!("checking a Google Maps key: {e}")))
             }
+        }
+    }
+}
+
+/// What checking a connection again found.
+enum Recheck {
+    /// The service refused the credentials (its words).
+    Refused(String),
+    /// The service could not be asked.
+    Unavailable(String),
+}
+
+impl From<CrmError> for Recheck {
+    fn from(e: CrmError) -> Self {
+        match e {
+            CrmError::Unauthorized(why) | CrmError::Rejected(why) | CrmError::NotFound(why) => Self::Refused(why),
+            e => Self::Unavailable(e.to_string()),
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod admin;
 pub mod api_keys;
 pub mod audit;
 pub mod billing;
+pub mod crm;
 pub mod csv_files;
 pub mod ctx;
 pub mod cursor;
@@ -30,6 +31,7 @@ pub mod lists;
 pub mod mail;
 pub mod policy;
 pub mod retention;
+pub mod slack;
 pub mod stripe;
 pub mod sync;
 pub mod team;
@@ -131,6 +133,12 @@ pub struct Providers {
     pub whatsapp: Arc<dyn leadzone_ports::whatsapp::WhatsAppApi>,
     /// HubSpot CRM (`HUBSPOT_BASE_URL`), used with a tenant's own token.
     pub hubspot: Arc<dyn leadzone_ports::sync::HubSpotApi>,
+    /// Salesforce REST on each tenant's own instance (through the SSRF guard).
+    pub salesforce: Arc<dyn leadzone_ports::sync::SalesforceApi>,
+    /// Notion (`NOTION_BASE_URL`), used with a tenant's own token.
+    pub notion: Arc<dyn leadzone_ports::sync::NotionApi>,
+    /// Slack incoming webhooks (the URL is the tenant's credential; through the SSRF guard).
+    pub slack: Arc<dyn leadzone_ports::slack::SlackApi>,
     /// Outbound webhooks' sender (through the SSRF guard).
     pub webhooks: Arc<dyn leadzone_ports::webhooks::WebhookSender>,
 }

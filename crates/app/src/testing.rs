@@ -27,6 +27,7 @@ pub struct FakeTx {
     pub whatsapp: leadzone_ports::whatsapp::MockWhatsAppRepo,
     pub webhooks: leadzone_ports::webhooks::MockWebhookRepo,
     pub sync: leadzone_ports::sync::MockSyncRepo,
+    pub slack: leadzone_ports::slack::MockSlackRepo,
 }
 
 #[async_trait::async_trait]
@@ -93,6 +94,9 @@ impl TenantTx for FakeTx {
     }
     fn sync(&self) -> &dyn leadzone_ports::sync::SyncRepo {
         &self.sync
+    }
+    fn slack(&self) -> &dyn leadzone_ports::slack::SlackRepo {
+        &self.slack
     }
     async fn commit(self: Box<Self>) -> Result<(), RepoError> {
         Ok(())
@@ -169,6 +173,9 @@ pub fn app_with_txs(txs: Vec<FakeTx>) -> crate::App {
             whatsapp: Arc::new(leadzone_ports::whatsapp::MockWhatsAppApi::new()),
             webhooks: Arc::new(leadzone_ports::webhooks::MockWebhookSender::new()),
             hubspot: Arc::new(leadzone_ports::sync::MockHubSpotApi::new()),
+            salesforce: Arc::new(leadzone_ports::sync::MockSalesforceApi::new()),
+            notion: Arc::new(leadzone_ports::sync::MockNotionApi::new()),
+            slack: Arc::new(leadzone_ports::slack::MockSlackApi::new()),
         },
     }
 }

@@ -47,8 +47,9 @@ pub fn without_secret(e: WebhookEndpoint) -> WebhookEndpoint {
 }
 
 impl App {
-    /// Writes `event` for every subscribed endpoint of the tenant, in `tx` (the transaction of
-    /// the change): rolled back with it, sent only once it commits.
+    /// Writes `event` for every subscribed endpoint of the tenant, and its Slack message when the
+    /// tenant's Slack connection chose it, in `tx` (the transaction of the change): rolled back
+    /// with it, sent only once it commits.
     pub(crate) async fn emit(&self, tx: &dyn TenantTx, event: WebhookEvent, data: Value) -> Result<(), AppError> {
         let now = self.clock.now();
         let payload = json!({
@@ -58,7 +59,7 @@ impl App {
         });
         let ids: Vec<Uuid> = (0..MAX_ENDPOINTS).map(|_| self.ids.new_id()).collect();
         tx.webhooks().enqueue(self.ids.new_id(), event.as_str(), &payload, &ids, now).await?;
-        Ok(())
+        self.notify_slack(tx, event, payload.get("data").unwrap_or(&Value::Null)).await
     }
 
     /// `job.completed` / `job.failed` once the worker recorded a job's end (in a transaction of

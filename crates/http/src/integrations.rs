@@ -61,10 +61,17 @@ impl From<&IntegrationConnection> for IntegrationDto {
 #[derive(Deserialize, ToSchema)]
 pub struct ConnectBody {
     /// The service's secrets, checked with the service, then sealed (AES-256-GCM) and never
-    /// returned. `GOOGLE_MAPS`: `{"apiKey": "…"}`.
+    /// returned. `GOOGLE_MAPS` `{apiKey}`; `WHATSAPP`, `HUBSPOT`, `SALESFORCE` `{accessToken}`;
+    /// `NOTION` `{token}`; `SLACK` `{webhookUrl}` (an incoming-webhook URL).
     #[schema(value_type = Object)]
     credentials: serde_json::Map<String, Value>,
-    /// Settings of the connection (not secret), shown back as `config`.
+    /// Settings of the connection (not secret), shown back as `config`. `WHATSAPP`
+    /// `{phoneNumberId, wabaId}`; `SALESFORCE` `{instanceUrl}`; `NOTION` `{dataSourceId}`;
+    /// `SLACK` `{events}` (any of `lead.assigned`, `lead.qualified`, `job.completed`,
+    /// `job.failed`, `whatsapp.bulk.completed`; all when absent). The CRMs take `fieldMap`
+    /// (the service's property → a lead field: `companyName`, `contactName`, `phone`, `email`,
+    /// `website`, `domain`, `city`, `industry`, `status`; shown back with the default filled in)
+    /// and `syncEveryMinutes` (15–10080).
     #[schema(value_type = Option<Object>)]
     config: Option<serde_json::Map<String, Value>>,
 }
@@ -120,6 +127,23 @@ async fn disconnect(
     Ok(HttpResponse::NoContent().finish())
 }
 
+#[utoipa::path(
+    tag = "integrations",
+    params(("type" = enums::IntegrationType, Path, description = "The service")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The stored credentials were checked with the service again: `status` is CONNECTED, or ERROR with the service's words in `lastError` (a Slack connection gets a test message)", body = IntegrationDto))
+)]
+#[post("/integrations/{type}/test")]
+async fn test(
+    state: web::Data<HttpState>,
+    Authed(ctx): Authed,
+    kind: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let kind: IntegrationType = path_id(&kind)?;
+    let connection = state.app.test_integration(&ctx, kind).await?;
+    Ok(HttpResponse::Ok().json(IntegrationDto::from(&connection)))
+}
+
 /// `POST /integrations/{type}/sync`.
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -129,14 +153,14 @@ pub struct SyncBody {
     /// Every lead, not only those changed since the last sync.
     #[serde(default)]
     full: bool,
-    /// Not supported yet (422): sync a smart list with these filters instead.
-    #[schema(value_type = Option<Object>)]
+    /// Only the leads matching these smart-list filters (not with `listId`).
+    #[schema(value_type = Option<crate::lists::SmartFiltersBody>)]
     filter: Option<serde_json::Map<String, Value>>,
 }
 
 #[utoipa::path(
     tag = "integrations",
-    params(("type" = enums::IntegrationType, Path, description = "The service (HUBSPOT)"),
+    params(("type" = enums::IntegrationType, Path, description = "The service (HUBSPOT, SALESFORCE or NOTION)"),
         ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, description = "The same key returns the first job")),
     request_body = SyncBody,
     security(("bearer" = [])),
@@ -152,19 +176,16 @@ async fn sync(
     Json(body): Json<SyncBody>,
 ) -> Result<HttpResponse, ApiError> {
     let kind: IntegrationType = path_id(&kind)?;
-    if body.filter.is_some() {
-        return Err(leadzone_app::AppError::field(
-            "filter",
-            "is not supported yet: sync a smart list with these filters",
-        )
-        .into());
-    }
     let key = crate::jobs::idempotency_key(&req)?;
-    let request = leadzone_app::sync::SyncRequest { list_id: body.list_id.map(Into::into), full: body.full };
+    let request = leadzone_app::sync::SyncRequest {
+        list_id: body.list_id.map(Into::into),
+        filter: body.filter.map(Value::Object),
+        full: body.full,
+    };
     let job = state.app.start_sync(&ctx, kind, request, key).await?;
     Ok(crate::jobs::accepted(&job))
 }
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(list).service(connect).service(disconnect).service(sync);
+    cfg.service(list).service(connect).service(disconnect).service(test).service(sync);
 }

@@ -25,7 +25,19 @@ const TABLE: &[(&str, &str)] = &[
     ("give templateId or message, not both", "أرسل templateId أو message، لا كليهما"),
     ("is not a lead id", "ليس معرّف عميل محتمل"),
     ("must name at least one event", "يجب أن يذكر حدثًا واحدًا على الأقل"),
-    ("is not supported yet: sync a smart list with these filters", "غير مدعوم بعد: زامن قائمة ذكية بهذه المرشحات"),
+    ("give either a list or a filter, not both", "أرسل قائمة أو مرشحات، لا كليهما"),
+    ("the data source has no title property", "مصدر البيانات لا يحتوي على خاصية عنوان"),
+    ("is not a property of the data source", "ليست خاصية في مصدر البيانات"),
+    ("must be a property name of {n}–{n} characters", "يجب أن يكون اسم خاصية من {n} إلى {n} حرفًا"),
+    (
+        "must be a Lead field API name (letters, digits, _), not Leadzone_Id__c",
+        "يجب أن يكون اسم حقل API في كائن Lead (حروف وأرقام و_)، وليس Leadzone_Id__c",
+    ),
+    (
+        "must be the org's instance URL, like https://acme.my.salesforce.com",
+        "يجب أن يكون عنوان نسخة المؤسسة في Salesforce، مثل https://acme.my.salesforce.com",
+    ),
+    ("must be the data source's id ({n} hex digits)", "يجب أن يكون معرّف مصدر البيانات ({n} خانة سداسية عشرية)"),
     ("must map at least one property", "يجب أن يربط خاصية واحدة على الأقل"),
     ("must be a whole number of minutes from {n} to {n}", "يجب أن يكون عددًا صحيحًا من الدقائق من {n} إلى {n}"),
     (
@@ -231,6 +243,24 @@ mod tests {
         assert_eq!(arabic("something new"), None);
         assert_eq!(localise("something new", Lang::Ar), "something new");
         assert_eq!(localise("is required", Lang::En), "is required");
+    }
+
+    /// The CRM field-map and connection messages chosen by a `match` (not written at the call).
+    #[test]
+    fn crm_connection_messages_are_translated() {
+        for message in [
+            "must be a HubSpot property name (lowercase, digits, _)",
+            "must be a Lead field API name (letters, digits, _), not Leadzone_Id__c",
+            "must be a property name of 1–100 characters",
+            "must be the org's instance URL, like https://acme.my.salesforce.com",
+            "must be the data source's id (32 hex digits)",
+        ] {
+            assert!(arabic(message).is_some_and(|ar| !ar.contains("{n}")), "{message}");
+        }
+        assert_eq!(
+            arabic("must be the data source's id (32 hex digits)").as_deref(),
+            Some("يجب أن يكون معرّف مصدر البيانات (32 خانة سداسية عشرية)")
+        );
     }
 
     /// Every field message written as a literal in the crates' sources has an Arabic text: a new

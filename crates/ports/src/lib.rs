@@ -13,6 +13,7 @@ pub mod jobs;
 pub mod leads;
 pub mod mail;
 pub mod security;
+pub mod slack;
 pub mod store;
 pub mod sync;
 pub mod system;

@@ -57,6 +57,7 @@ pub trait TenantTx: Send + Sync {
     fn whatsapp(&self) -> &dyn crate::whatsapp::WhatsAppRepo;
     fn webhooks(&self) -> &dyn crate::webhooks::WebhookRepo;
     fn sync(&self) -> &dyn crate::sync::SyncRepo;
+    fn slack(&self) -> &dyn crate::slack::SlackRepo;
 
     /// Makes every write of this transaction durable.
     ///

@@ -1,5 +1,5 @@
 //! CRM sync: the leads a SYNC job pushes and what each is called in each service
-//! (`SyncRepo`), and the CRM adapters it pushes through (HubSpot today).
+//! (`SyncRepo`), and the services it pushes them to (HubSpot, Salesforce, Notion).
 
 use crate::RepoError;
 use crate::discovery::ApiKey;
@@ -20,6 +20,8 @@ pub struct SyncLead {
     pub email: Option<String>,
     pub website: Option<String>,
     pub status: LeadStatus,
+    /// The first decision maker's name, when the lead has one.
+    pub contact_name: Option<String>,
     pub updated_at: OffsetDateTime,
 }
 
@@ -91,6 +93,9 @@ pub enum CrmError {
     Unavailable(String),
     #[error("{0}")]
     Rejected(String),
+    /// The record addressed is gone (a Notion page deleted or archived): create it again.
+    #[error("{0}")]
+    NotFound(String),
 }
 
 /// HubSpot CRM v3, companies keyed by a unique `leadzone_id` property.
@@ -101,4 +106,82 @@ pub trait HubSpotApi: Send + Sync {
     async fn prepare(&self, token: &ApiKey) -> Result<(), CrmError>;
     /// `POST /crm/v3/objects/companies/batch/upsert`, at most 100 records.
     async fn upsert_companies(&self, token: &ApiKey, records: Vec<CrmRecord>) -> Result<CrmBatch, CrmError>;
+}
+
+/// Salesforce REST v60.0 on the tenant's instance (`config.instanceUrl`): Leads upserted by the
+/// external-id field `Leadzone_Id__c`. The instance URL is the tenant's, so every call passes the
+/// SSRF guard.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait::async_trait]
+pub trait SalesforceApi: Send + Sync {
+    /// `GET {instance}/services/data/v60.0/sobjects/Lead/describe`: the token works and Lead has
+    /// the external-id field `Leadzone_Id__c` (`Rejected` saying how to add it when not).
+    async fn prepare(&self, instance_url: &str, token: &ApiKey) -> Result<(), CrmError>;
+    /// `PATCH {instance}/services/data/v60.0/composite/sobjects/Lead/Leadzone_Id__c`, at most
+    /// 200 records, `allOrNone: false`; `properties` are Lead field API names (the caller fills
+    /// `Company` and `LastName`), the adapter adds `Leadzone_Id__c` = the lead's id. Per-record
+    /// errors come back as failures naming their lead.
+    async fn upsert_leads(
+        &self,
+        instance_url: &str,
+        token: &ApiKey,
+        records: Vec<CrmRecord>,
+    ) -> Result<CrmBatch, CrmError>;
+}
+
+/// A Notion property type a sync can write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotionKind {
+    Title,
+    RichText,
+    PhoneNumber,
+    Email,
+    Url,
+    Select,
+    Status,
+}
+
+impl NotionKind {
+    /// Notion's `type` of a property, when it is one a sync writes.
+    pub fn from_type(kind: &str) -> Option<Self> {
+        Some(match kind {
+            "title" => Self::Title,
+            "rich_text" => Self::RichText,
+            "phone_number" => Self::PhoneNumber,
+            "email" => Self::Email,
+            "url" => Self::Url,
+            "select" => Self::Select,
+            "status" => Self::Status,
+            _ => return None,
+        })
+    }
+}
+
+/// A data source's writable properties: name → type.
+pub type NotionSchema = BTreeMap<String, NotionKind>;
+
+/// Notion (`NOTION_BASE_URL`, `Notion-Version: 2025-09-03`): one page per lead in the tenant's
+/// data source. Retries and pacing are the caller's (it knows the connection's 3 requests/s).
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait::async_trait]
+pub trait NotionApi: Send + Sync {
+    /// `GET /v1/data_sources/{id}`: the token reaches the data source; its writable properties.
+    async fn data_source(&self, token: &ApiKey, data_source_id: &str) -> Result<NotionSchema, CrmError>;
+    /// `POST /v1/pages` with parent `{"data_source_id": …}`: the new page's id. Properties of
+    /// `record` the schema does not have are left out; values are written in the schema's type.
+    async fn create_page(
+        &self,
+        token: &ApiKey,
+        data_source_id: &str,
+        schema: &NotionSchema,
+        record: &CrmRecord,
+    ) -> Result<String, CrmError>;
+    /// `PATCH /v1/pages/{id}`: `NotFound` when the page is gone (deleted, archived, in trash).
+    async fn update_page(
+        &self,
+        token: &ApiKey,
+        page_id: &str,
+        schema: &NotionSchema,
+        record: &CrmRecord,
+    ) -> Result<(), CrmError>;
 }

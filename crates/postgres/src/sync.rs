@@ -41,7 +41,8 @@ impl SyncRepo for PgTenantTx {
             .txn
             .query_all_raw(stmt(
                 &format!(
-                    "SELECT id, company_name, industry, city, phone, email, website, status, updated_at FROM leads
+                    "SELECT id, company_name, industry, city, phone, email, website, status, updated_at,
+                            enrichment_data->'decisionMakers'->0->>'name' AS contact_name FROM leads
                      WHERE {} ORDER BY updated_at, id LIMIT {limit}",
                     conditions.join(" AND ")
                 ),
@@ -61,6 +62,7 @@ impl SyncRepo for PgTenantTx {
                     email: r.try_get("", "email").map_err(db_err)?,
                     website: r.try_get("", "website").map_err(db_err)?,
                     status: LeadStatus::from_str(&status).map_err(|_| RepoError::Other(format!("status {status}")))?,
+                    contact_name: r.try_get("", "contact_name").map_err(db_err)?,
                     updated_at: r.try_get("", "updated_at").map_err(db_err)?,
                 })
             })

@@ -144,6 +144,9 @@ impl TenantTx for PgTenantTx {
     fn sync(&self) -> &dyn leadzone_ports::sync::SyncRepo {
         self
     }
+    fn slack(&self) -> &dyn leadzone_ports::slack::SlackRepo {
+        self
+    }
     fn reports(&self) -> &dyn leadzone_ports::intelligence::ReportRepo {
         self
     }

@@ -6,7 +6,12 @@
 //! Nothing here ever logs or returns a URL with its query string: reqwest errors are stripped of
 //! their URL, call logs name the provider and the path only, and [`redact`] scrubs `api_key=…`
 //! from any text that might still carry one.
+//!
+//! An adapter whose host is the tenant's (a Salesforce instance URL) builds its [`Outbound`] with
+//! [`Outbound::guarded`] instead: the [`ssrf`](crate::ssrf) guard's client (every resolved address
+//! checked, no proxy, no redirects) and [`check_url`](crate::ssrf::check_url) on every request.
 
+use crate::ssrf::{self, FetchPolicy};
 use leadzone_ports::discovery::{ApiKey, ProviderError};
 use std::time::{Duration, Instant};
 
@@ -156,13 +161,36 @@ pub struct Outbound {
     client: reqwest::Client,
     config: OutboundConfig,
     provider: &'static str,
+    /// The SSRF policy every request URL is checked against, for a [`guarded`](Self::guarded) one.
+    guard: Option<FetchPolicy>,
 }
 
 impl Outbound {
     /// # Errors
     /// See [`build_client`].
     pub fn new(provider: &'static str, config: OutboundConfig) -> Result<Self, OutboundSetupError> {
-        Ok(Self { client: build_client(&config)?, config, provider })
+        Ok(Self { client: build_client(&config)?, config, provider, guard: None })
+    }
+
+    /// An outbound side for a provider whose host the tenant chooses: the client comes from
+    /// [`ssrf::guarded_client_builder`] (every address a name resolves to checked, no proxy, no
+    /// redirects — a 3xx is an answer) with the timeouts of `config` and Leadzone's `User-Agent`,
+    /// and [`send`](Self::send) refuses any URL [`ssrf::check_url`] refuses.
+    ///
+    /// # Errors
+    /// When the TLS backend cannot be initialised.
+    pub fn guarded(
+        provider: &'static str,
+        config: OutboundConfig,
+        policy: FetchPolicy,
+    ) -> Result<Self, OutboundSetupError> {
+        let client = ssrf::guarded_client_builder(policy, None)
+            .user_agent(USER_AGENT)
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.timeout)
+            .build()
+            .map_err(|e| OutboundSetupError::Client(error_chain(&e.without_url())))?;
+        Ok(Self { client, config, provider, guard: Some(policy) })
     }
 
     pub fn provider(&self) -> &'static str {
@@ -180,7 +208,8 @@ impl Outbound {
     ///
     /// # Errors
     /// `Unavailable` on a timeout or a network failure (not retried: the request may have been
-    /// carried out); `Rejected` when the body exceeds the cap.
+    /// carried out); `Rejected` when the body exceeds the cap, and, for a guarded one, with the
+    /// guard's words when it refuses the URL or every address its host resolves to.
     pub async fn send(
         &self,
         path: &str,
@@ -190,8 +219,15 @@ impl Outbound {
         let provider = self.provider;
         let mut retry = 0_u32;
         loop {
+            let request = make(&self.client).build().map_err(|err| self.transport_error(err))?;
+            if let Some(policy) = &self.guard
+                && let Err(refusal) = ssrf::check_url(request.url(), policy)
+            {
+                tracing::warn!(provider, path, error = %refusal, "provider call refused by the SSRF guard");
+                return Err(ProviderError::Rejected(refusal.to_string()));
+            }
             let started = Instant::now();
-            let response = match make(&self.client).send().await {
+            let response = match self.client.execute(request).await {
                 Ok(response) => response,
                 Err(err) => {
                     let error = self.transport_error(err);
@@ -245,9 +281,13 @@ impl Outbound {
         read_body_capped(response, self.config.max_body_bytes, self.provider, self.config.timeout).await
     }
 
-    /// A transport failure as this provider's `Unavailable`.
+    /// A transport failure as this provider's `Unavailable`; `Rejected` with the guard's words
+    /// when the SSRF guard refused the host (a guarded client only).
     pub fn transport_error(&self, err: reqwest::Error) -> ProviderError {
-        transport_error(self.provider, err, self.config.timeout)
+        match ssrf::refusal_in(&err) {
+            Some(refusal) => ProviderError::Rejected(refusal.to_string()),
+            None => transport_error(self.provider, err, self.config.timeout),
+        }
     }
 }
 
