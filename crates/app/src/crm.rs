@@ -531,6 +531,54 @@ mod tests {
         );
     }
 
+    /// A 429 within the short window waits what the service says, but HubSpot at least its ten
+    /// seconds; a locked record two; after six waits the error is the caller's. (Paused time:
+    /// the waits are virtual.)
+    #[tokio::test(start_paused = true)]
+    async fn throttled_calls_wait_the_services_time_then_go_again() {
+        let throttled = |secs| CrmError::RateLimited {
+            daily: false,
+            retry_after: Some(Duration::from_secs(secs)),
+            message: "slow down".into(),
+        };
+        for (crm, answers, least) in [
+            (Crm::HubSpot, vec![throttled(1)], 10),
+            (Crm::Notion, vec![throttled(3), throttled(1)], 4),
+            (Crm::Salesforce, vec![CrmError::Locked("locked".into())], 2),
+        ] {
+            let errors = u32::try_from(answers.len()).unwrap_or(0);
+            let mut answers = std::collections::VecDeque::from(answers);
+            let calls = std::sync::atomic::AtomicU32::new(0);
+            let mut pacer = crate::whatsapp_bulk::Pacer::new(0);
+            let started = tokio::time::Instant::now();
+            let out = retrying(crm, &mut pacer, || {
+                calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let answer = answers.pop_front();
+                async move { answer.map_or(Ok(()), Err) }
+            })
+            .await;
+            assert_eq!(out, Ok(()), "{crm:?}");
+            assert!(started.elapsed() >= Duration::from_secs(least), "{crm:?} waited {:?}", started.elapsed());
+            assert!(started.elapsed() < Duration::from_secs(least + 1), "{crm:?} waited {:?}", started.elapsed());
+            assert_eq!(calls.load(std::sync::atomic::Ordering::Relaxed), errors + 1, "{crm:?}");
+        }
+        // The daily limit is never waited for, and a seventh 429 is the caller's.
+        let mut pacer = crate::whatsapp_bulk::Pacer::new(0);
+        let daily = retrying(Crm::HubSpot, &mut pacer, || async {
+            Err::<(), _>(CrmError::RateLimited { daily: true, retry_after: None, message: "DAILY".into() })
+        })
+        .await;
+        assert!(matches!(daily, Err(CrmError::RateLimited { daily: true, .. })));
+        let calls = std::sync::atomic::AtomicU32::new(0);
+        let always = retrying(Crm::Notion, &mut pacer, || {
+            calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            async { Err::<(), _>(throttled(1)) }
+        })
+        .await;
+        assert!(always.is_err());
+        assert_eq!(calls.load(std::sync::atomic::Ordering::Relaxed), 7);
+    }
+
     #[test]
     fn instance_urls_and_data_source_ids_are_checked() {
         assert_eq!(

@@ -153,6 +153,12 @@ async fn chosen_events_reach_the_channel_in_the_tenants_language_one_a_second() 
     );
     assert!(posted[4].1.contains(&fourth));
 
+    // A job's end: the import finished, said in Arabic.
+    let import = app.import_csv(&owner.token, b"Company\nImported Trading\n".to_vec(), "").await;
+    assert_eq!(import.status(), 202);
+    let posted = fake.wait_for(6).await;
+    assert_eq!(posted[5].1, "اكتمل الاستيراد.", "{posted:?}");
+
     // Another tenant's events never reach this channel.
     let other = app.register().await;
     let theirs = new_lead(&app, &other, "مؤسسة أخرى").await;
@@ -174,7 +180,7 @@ async fn chosen_events_reach_the_channel_in_the_tenants_language_one_a_second() 
     assert_eq!(status["status"], "ERROR", "{status}");
     assert!(status["lastError"].as_str().unwrap().contains("no_service"), "{status}");
     let posted = fake.0.lock().unwrap().posted.clone();
-    assert_eq!(posted.len(), 5, "nothing else arrived: {posted:?}");
+    assert_eq!(posted.len(), 6, "nothing else arrived: {posted:?}");
     assert!(!posted.iter().any(|(_, t)| t.contains(&theirs)));
     // The URL is stored sealed, never in clear.
     let clear = app.sql_i64("SELECT count(*) FROM integration_connections c WHERE c::text LIKE '%s3cr3t%'").await;
