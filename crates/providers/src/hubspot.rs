@@ -5,7 +5,6 @@
 use crate::outbound::{Answer, Outbound, OutboundConfig, OutboundSetupError, endpoint, provider_message};
 use leadzone_ports::discovery::ApiKey;
 use leadzone_ports::sync::{CrmBatch, CrmError, CrmFailure, CrmRecord, CrmResult, HubSpotApi};
-use reqwest::header::HeaderValue;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -47,10 +46,7 @@ impl HubSpot {
         token: &ApiKey,
         make: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     ) -> Result<Answer, CrmError> {
-        let mut auth = HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
-            CrmError::Unauthorized("The HubSpot token contains characters a header cannot carry".into())
-        })?;
-        auth.set_sensitive(true);
+        let auth = crate::outbound::bearer(token, PROVIDER).map_err(CrmError::Unauthorized)?;
         self.outbound
             .send(log_path, |_| false, |c| make(c).header(reqwest::header::AUTHORIZATION, auth.clone()))
             .await

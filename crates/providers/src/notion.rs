@@ -6,7 +6,6 @@
 use crate::outbound::{Answer, Outbound, OutboundConfig, OutboundSetupError, RetryPolicy, endpoint, provider_message};
 use leadzone_ports::discovery::ApiKey;
 use leadzone_ports::sync::{CrmError, CrmRecord, NotionApi, NotionKind, NotionSchema};
-use reqwest::header::HeaderValue;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -56,9 +55,7 @@ impl Notion {
         token: &ApiKey,
         make: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     ) -> Result<Answer, CrmError> {
-        let mut auth = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
-            .map_err(|_| CrmError::Unauthorized("The Notion token contains characters a header cannot carry".into()))?;
-        auth.set_sensitive(true);
+        let auth = crate::outbound::bearer(token, PROVIDER).map_err(CrmError::Unauthorized)?;
         self.outbound
             .send(
                 log_path,

@@ -139,6 +139,17 @@ pub fn endpoint(base_url: &str, path: &str) -> Result<url::Url, OutboundSetupErr
     url::Url::parse(&joined).map_err(|e| bad(&e.to_string()))
 }
 
+/// `Authorization: Bearer <token>`, marked sensitive (never printed by reqwest's `Debug`).
+///
+/// # Errors
+/// The sentence to show for a token that cannot be sent.
+pub fn bearer(token: &ApiKey, provider: &str) -> Result<reqwest::header::HeaderValue, String> {
+    let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", token.expose()))
+        .map_err(|_| format!("The {provider} token contains characters an HTTP header cannot carry"))?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
 /// A provider's answer, after the retries: the status, its `Retry-After` hint and the body (read
 /// within the byte cap).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,7 +8,6 @@ use crate::outbound::{Answer, Outbound, OutboundConfig, OutboundSetupError, Retr
 use crate::ssrf::{self, FetchPolicy};
 use leadzone_ports::discovery::{ApiKey, ProviderError};
 use leadzone_ports::sync::{CrmBatch, CrmError, CrmFailure, CrmRecord, CrmResult, SalesforceApi};
-use reqwest::header::HeaderValue;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -72,10 +71,7 @@ impl Salesforce {
         token: &ApiKey,
         make: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     ) -> Result<Answer, CrmError> {
-        let mut auth = HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
-            CrmError::Unauthorized("The Salesforce access token contains characters a header cannot carry".into())
-        })?;
-        auth.set_sensitive(true);
+        let auth = crate::outbound::bearer(token, PROVIDER).map_err(CrmError::Unauthorized)?;
         self.outbound
             .send(log_path, |_| false, |c| make(c).header(reqwest::header::AUTHORIZATION, auth.clone()))
             .await

@@ -11,7 +11,6 @@ use leadzone_ports::whatsapp::{
     NumberInfo, Outgoing, OutgoingMessage, RemoteTemplate, SubmittedTemplate, TemplateSubmission, WhatsAppApi,
     WhatsAppError,
 };
-use reqwest::header::HeaderValue;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -67,12 +66,8 @@ impl GraphWhatsApp {
         token: &ApiKey,
         make: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     ) -> Result<Value, WhatsAppError> {
-        let mut auth =
-            HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| WhatsAppError::Unauthorized {
-                code: None,
-                message: "The WhatsApp access token contains characters an HTTP header cannot carry".into(),
-            })?;
-        auth.set_sensitive(true);
+        let auth = crate::outbound::bearer(token, PROVIDER)
+            .map_err(|message| WhatsAppError::Unauthorized { code: None, message })?;
         let answer = outbound
             .send(log_path, crate::outbound::is_throttled_or_failing, |client| {
                 make(client).header(reqwest::header::AUTHORIZATION, auth.clone())
