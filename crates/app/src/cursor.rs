@@ -6,7 +6,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use leadzone_domain::ids::LeadId;
 use leadzone_domain::leads::LeadSort;
-use leadzone_ports::leads::{LeadPosition, SortKey};
+use leadzone_ports::leads::{LeadPosition, Relevance, SortKey};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -26,17 +26,26 @@ struct Wire {
     k: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     r: Option<f32>,
+    /// A relevance search's window: the oldest ranked row's time (unix nanoseconds) and id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    w: Option<(i128, uuid::Uuid)>,
     id: uuid::Uuid,
 }
 
 pub fn encode(sort: &str, pos: &LeadPosition) -> String {
-    let (t, i, k, r) = match &pos.key {
-        SortKey::Time(v) => (Some(v.unix_timestamp_nanos()), None, None, None),
-        SortKey::Int(v) => (None, Some(*v), None, None),
-        SortKey::Text(v) => (None, None, Some(v.clone()), None),
-        SortKey::Rank(v) => (None, None, None, Some(*v)),
+    let (t, i, k, r, w) = match &pos.key {
+        SortKey::Time(v) => (Some(v.unix_timestamp_nanos()), None, None, None, None),
+        SortKey::Int(v) => (None, Some(*v), None, None, None),
+        SortKey::Text(v) => (None, None, Some(v.clone()), None, None),
+        SortKey::Relevance { window, at } => {
+            let w = window.map(|(at, id)| (at.unix_timestamp_nanos(), id.as_uuid()));
+            match at {
+                Relevance::Ranked(v) => (None, None, None, Some(*v), w),
+                Relevance::Older(v) => (Some(v.unix_timestamp_nanos()), None, None, None, w),
+            }
+        }
     };
-    let wire = Wire { s: sort.to_owned(), t, i, k, r, id: pos.id.as_uuid() };
+    let wire = Wire { s: sort.to_owned(), t, i, k, r, w, id: pos.id.as_uuid() };
     // Serialising this plain struct cannot fail; an empty cursor would only restart paging.
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(&wire).unwrap_or_default())
 }
@@ -51,7 +60,14 @@ pub fn decode_for(sort_name: &str, sort: LeadSort, cursor: &str) -> Result<LeadP
         }
         (SortKey::Int(i), LeadSort::ScoreDesc | LeadSort::ScoreAsc) => (-1..=100).contains(i),
         (SortKey::Text(x), LeadSort::CompanyNameAsc) => x.len() <= 1024 && !x.contains('\0'),
-        (SortKey::Rank(_), LeadSort::Relevance) => true,
+        (SortKey::Relevance { window, at }, LeadSort::Relevance) => {
+            let year_ok = |t: &OffsetDateTime| (1970..=9999).contains(&t.year());
+            window.as_ref().is_none_or(|(t, _)| year_ok(t))
+                && match at {
+                    Relevance::Ranked(r) => r.is_finite(),
+                    Relevance::Older(t) => year_ok(t),
+                }
+        }
         _ => false,
     };
     if fits { Ok(pos) } else { Err(AppError::field("cursor", "is not a valid cursor for this query")) }
@@ -64,11 +80,21 @@ pub fn decode(sort: &str, cursor: &str) -> Result<LeadPosition, AppError> {
     if wire.s != sort {
         return Err(bad());
     }
+    let time = |t: i128| OffsetDateTime::from_unix_timestamp_nanos(t).map_err(|_| bad());
+    let window = match wire.w {
+        Some((t, id)) => Some((time(t)?, LeadId::from_uuid(id))),
+        None => None,
+    };
+    let relevance = sort == "relevance";
     let key = match (wire.t, wire.i, wire.k, wire.r) {
-        (Some(t), None, None, None) => SortKey::Time(OffsetDateTime::from_unix_timestamp_nanos(t).map_err(|_| bad())?),
+        (Some(t), None, None, None) if relevance => SortKey::Relevance { window, at: Relevance::Older(time(t)?) },
+        (None, None, None, Some(r)) if relevance && r.is_finite() => {
+            SortKey::Relevance { window, at: Relevance::Ranked(r) }
+        }
+        _ if relevance || window.is_some() => return Err(bad()),
+        (Some(t), None, None, None) => SortKey::Time(time(t)?),
         (None, Some(i), None, None) => SortKey::Int(i),
         (None, None, Some(x), None) => SortKey::Text(x),
-        (None, None, None, Some(r)) if r.is_finite() => SortKey::Rank(r),
         _ => return Err(bad()),
     };
     Ok(LeadPosition { key, id: LeadId::from_uuid(wire.id) })
@@ -165,10 +191,33 @@ mod tests {
             pos(SortKey::Time(OffsetDateTime::from_unix_timestamp_nanos(1_790_000_000_123_456_789).unwrap())),
             pos(SortKey::Int(-1)),
             pos(SortKey::Text("شركة النور".into())),
-            pos(SortKey::Rank(0.0607927)),
         ] {
             assert_eq!(decode("-createdAt", &encode("-createdAt", &p)).unwrap(), p);
         }
+        let window = Some((
+            OffsetDateTime::from_unix_timestamp_nanos(1_790_000_000_000_001_000).unwrap(),
+            pos(SortKey::Int(0)).id,
+        ));
+        for at in [Relevance::Ranked(0.0607927), Relevance::Older(OffsetDateTime::UNIX_EPOCH)] {
+            for window in [None, window] {
+                let p = pos(SortKey::Relevance { window, at });
+                assert_eq!(decode_for("relevance", LeadSort::Relevance, &encode("relevance", &p)).unwrap(), p);
+            }
+        }
+    }
+
+    /// A relevance cursor carries its window; one is refused for any other sort, and a window
+    /// on a sort that has none.
+    #[test]
+    fn relevance_cursors_keep_their_window_and_their_sort() {
+        let ranked = encode("relevance", &pos(SortKey::Relevance { window: None, at: Relevance::Ranked(0.5) }));
+        assert!(decode_for("-createdAt", LeadSort::CreatedAtDesc, &ranked).is_err());
+        let with_window = URL_SAFE_NO_PAD.encode(
+            br#"{"s":"-createdAt","t":1,"w":[1,"00000000-0000-0000-0000-000000000000"],"id":"00000000-0000-0000-0000-000000000000"}"#,
+        );
+        assert!(decode("-createdAt", &with_window).is_err());
+        let nan = URL_SAFE_NO_PAD.encode(br#"{"s":"relevance","i":3,"id":"00000000-0000-0000-0000-000000000000"}"#);
+        assert!(decode("relevance", &nan).is_err());
     }
 
     #[test]

@@ -12,7 +12,7 @@ use leadzone_domain::ids::JobId;
 use leadzone_domain::imports::neutralise_formula;
 use leadzone_domain::leads::LeadSort;
 use leadzone_ports::RepoError;
-use leadzone_ports::leads::{LeadPosition, LeadQuery, SortKey};
+use leadzone_ports::leads::{LeadPosition, LeadQuery};
 use serde_json::json;
 
 impl App {
@@ -95,6 +95,9 @@ impl App {
         sink.send(Ok(header.into_inner().unwrap_or_default())).await.map_err(|_| None)?;
         let mut after: Option<LeadPosition> = None;
         let mut rows = 0usize;
+        // The listing's order for a search (relevance), so a file lists what the screen did;
+        // without one, oldest first (a file reads top-down).
+        let sort = if filter.q.is_some() { LeadSort::Relevance } else { LeadSort::CreatedAtAsc };
         loop {
             if control.should_stop() {
                 return Err(Some(JobFailure::Stopped));
@@ -103,13 +106,7 @@ impl App {
             let visibility = policy::lead_visibility(ctx, &*tx).await.map_err(|e| Some(JobFailure::from(e)))?;
             let page = tx
                 .leads()
-                .list(&LeadQuery {
-                    visibility,
-                    filter: filter.clone(),
-                    sort: LeadSort::CreatedAtAsc,
-                    after: after.clone(),
-                    limit: 1000,
-                })
+                .list(&LeadQuery { visibility, filter: filter.clone(), sort, after: after.clone(), limit: 1000 })
                 .await
                 .map_err(|e| Some(e.into()))?;
             drop(tx);
@@ -122,7 +119,7 @@ impl App {
             }
             sink.send(Ok(w.into_inner().unwrap_or_default())).await.map_err(|_| None)?;
             rows += page.len();
-            after = page.last().map(|r| LeadPosition { key: SortKey::Time(r.lead.created_at), id: r.lead.id });
+            after = page.last().map(|r| crate::leads::position_of(sort, r));
             control.progress(50, &format!("{rows} leads written")).await;
         }
     }

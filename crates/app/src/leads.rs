@@ -10,7 +10,7 @@ use leadzone_domain::ids::{LeadId, ListId, UserId};
 use leadzone_domain::leads::{LeadFilter, LeadInput, LeadSort, NewLead};
 use leadzone_domain::webhooks::WebhookEvent;
 use leadzone_ports::RepoError;
-use leadzone_ports::leads::{LeadPosition, LeadQuery, ListedLead, SortKey};
+use leadzone_ports::leads::{LeadPosition, LeadQuery, ListedLead, Relevance, SortKey};
 use leadzone_ports::store::TenantTx;
 use std::str::FromStr;
 use time::OffsetDateTime;
@@ -245,7 +245,12 @@ pub(crate) async fn check_references(
 pub fn position_of(sort: LeadSort, row: &ListedLead) -> LeadPosition {
     let lead = &row.lead;
     let key = match sort {
-        LeadSort::Relevance => SortKey::Rank(row.rank),
+        // A search with no word to match (only punctuation) is listed newest first.
+        LeadSort::Relevance => match row.relevance {
+            Some((window, true)) => SortKey::Relevance { window, at: Relevance::Ranked(row.rank) },
+            Some((window, false)) => SortKey::Relevance { window, at: Relevance::Older(lead.created_at) },
+            None => SortKey::Relevance { window: None, at: Relevance::Older(lead.created_at) },
+        },
         LeadSort::CreatedAtDesc | LeadSort::CreatedAtAsc => SortKey::Time(lead.created_at),
         LeadSort::UpdatedAtDesc => SortKey::Time(lead.updated_at),
         LeadSort::ScoreDesc | LeadSort::ScoreAsc => SortKey::Int(i64::from(lead.score.unwrap_or(-1))),

@@ -9,7 +9,7 @@ use leadzone_domain::enums::LeadStatus;
 use leadzone_domain::ids::LeadId;
 use leadzone_domain::leads::{DedupKeys, LeadFilter, LeadSort, search_terms};
 use leadzone_ports::RepoError;
-use leadzone_ports::leads::{DuplicateMatch, LeadQuery, ListedLead, SortKey};
+use leadzone_ports::leads::{DuplicateMatch, LeadPosition, LeadQuery, ListedLead, RANKED_WINDOW, Relevance, SortKey};
 use leadzone_ports::store::{BulkChange, LeadStats};
 use sea_orm::sea_query::{Expr, ExprTrait, Order, UnionType};
 use sea_orm::{
@@ -111,7 +111,8 @@ fn sort_sql(sort: LeadSort) -> (&'static str, Order) {
         LeadSort::ScoreAsc => ("COALESCE(score, -1)", Order::Asc),
         // The name as duplicates compare it (migration 0015): one index serves both.
         LeadSort::CompanyNameAsc => ("name_key", Order::Asc),
-        LeadSort::Relevance => ("rank", Order::Desc),
+        // (Only without a search; with one, `list_by_relevance`.)
+        LeadSort::Relevance => ("created_at", Order::Desc),
     }
 }
 
@@ -120,7 +121,8 @@ fn key_value(key: &SortKey) -> Value {
         SortKey::Time(t) => (*t).into(),
         SortKey::Int(i) => (*i as i32).into(),
         SortKey::Text(s) => s.clone().into(),
-        SortKey::Rank(r) => (*r).into(),
+        SortKey::Relevance { at: Relevance::Ranked(r), .. } => (*r).into(),
+        SortKey::Relevance { at: Relevance::Older(t), .. } => (*t).into(),
     }
 }
 
@@ -144,21 +146,21 @@ pub(crate) async fn list<C: ConnectionTrait>(
         // A search's read transaction (`begin_read`) has set this already, without the round trip.
         db.execute_unprepared("SET LOCAL plan_cache_mode = force_custom_plan").await.map_err(db_err)?;
     }
-    let mut select = Entity::find().filter(condition(tenant, &query.visibility, &query.filter));
-    let rank_expr = match &search {
-        Some((prefix, q)) => Expr::cust_with_values(SEARCH_RANK, [prefix.clone(), q.clone()]),
-        None => Expr::cust("0::real"),
-    };
-    select = select.column_as(rank_expr.clone(), "rank");
+    if let (LeadSort::Relevance, Some((prefix, q))) = (query.sort, &search) {
+        let rank = Expr::cust_with_values(SEARCH_RANK, [prefix.clone(), q.clone()]);
+        return list_by_relevance(db, tenant, query, rank).await;
+    }
     // Relevance without a search means nothing: fall back to the default order.
-    let sort = if query.sort == LeadSort::Relevance && search.is_none() { LeadSort::CreatedAtDesc } else { query.sort };
+    let sort = if query.sort == LeadSort::Relevance { LeadSort::CreatedAtDesc } else { query.sort };
     let (key_sql, order) = sort_sql(sort);
-    let key_expr = if sort == LeadSort::Relevance { rank_expr } else { Expr::cust(key_sql) };
+    let key_expr = Expr::cust(key_sql);
+    let mut select = Entity::find()
+        .filter(condition(tenant, &query.visibility, &query.filter))
+        .column_as(Expr::cust("0::real"), "rank");
     if let Some(after) = &query.after {
-        let cmp = if matches!(order, Order::Desc) { "<" } else { ">" };
         let tuple = Expr::tuple([key_expr.clone(), Expr::col(Column::Id)]);
         let bound = Expr::tuple([Expr::val(key_value(&after.key)), Expr::val(after.id.as_uuid())]);
-        select = select.filter(if cmp == "<" { tuple.lt(bound) } else { tuple.gt(bound) });
+        select = select.filter(if matches!(order, Order::Desc) { tuple.lt(bound) } else { tuple.gt(bound) });
     }
     let rows = select
         .order_by(key_expr, order.clone())
@@ -168,12 +170,97 @@ pub(crate) async fn list<C: ConnectionTrait>(
         .all(db)
         .await
         .map_err(db_err)?;
-    rows.into_iter()
-        .map(|r| {
-            let name_key = r.lead.name_key.clone();
-            Ok(ListedLead { lead: Lead::try_from(r.lead)?, rank: r.rank, name_key })
-        })
-        .collect()
+    rows.into_iter().map(|r| listed(r, None)).collect()
+}
+
+fn listed(r: RankedRow, relevance: Option<(Option<(OffsetDateTime, LeadId)>, bool)>) -> Result<ListedLead, RepoError> {
+    let name_key = r.lead.name_key.clone();
+    Ok(ListedLead { lead: Lead::try_from(r.lead)?, rank: r.rank, name_key, relevance })
+}
+
+/// The relevance order (`leadzone_ports::leads::Relevance`): the newest `RANKED_WINDOW` matches by
+/// rank, then the older ones newest first. Each half is one bounded query — the ranked half reads
+/// the window's rows through the newest-first index, the older half walks that index from the
+/// window down — so a word in every name costs what a rare one does.
+async fn list_by_relevance<C: ConnectionTrait>(
+    db: &C,
+    tenant: uuid::Uuid,
+    query: &LeadQuery,
+    rank: Expr,
+) -> Result<Vec<ListedLead>, RepoError> {
+    let matching = condition(tenant, &query.visibility, &query.filter);
+    let (window, after) = match &query.after {
+        Some(LeadPosition { key: SortKey::Relevance { window, at }, id }) => (*window, Some((*at, *id))),
+        Some(_) => return Err(RepoError::Other("a relevance page needs a relevance position".into())),
+        None => (relevance_window(db, matching.clone()).await?, None),
+    };
+    let since = |w: (OffsetDateTime, LeadId)| {
+        Expr::tuple([Expr::col(Column::CreatedAt), Expr::col(Column::Id)])
+            .gte(Expr::tuple([Expr::val(w.0), Expr::val(w.1.as_uuid())]))
+    };
+    let mut out = Vec::new();
+    if !matches!(after, Some((Relevance::Older(_), _))) {
+        let mut ranked = Entity::find().filter(matching.clone()).column_as(rank.clone(), "rank");
+        if let Some(w) = window {
+            ranked = ranked.filter(since(w));
+        }
+        if let Some((Relevance::Ranked(r), id)) = after {
+            let tuple = Expr::tuple([rank.clone(), Expr::col(Column::Id)]);
+            ranked = ranked.filter(tuple.lt(Expr::tuple([Expr::val(r), Expr::val(id.as_uuid())])));
+        }
+        let rows = ranked
+            .order_by(rank, Order::Desc)
+            .order_by(Column::Id, Order::Desc)
+            .limit(query.limit)
+            .into_model::<RankedRow>()
+            .all(db)
+            .await
+            .map_err(db_err)?;
+        for r in rows {
+            out.push(listed(r, Some((window, true)))?);
+        }
+    }
+    let left = query.limit.saturating_sub(out.len() as u64);
+    if let (Some(w), true) = (window, left > 0) {
+        let mut older = Entity::find().filter(matching).column_as(Expr::cust("0::real"), "rank").filter(since(w).not());
+        if let Some((Relevance::Older(at), id)) = after {
+            let tuple = Expr::tuple([Expr::col(Column::CreatedAt), Expr::col(Column::Id)]);
+            older = older.filter(tuple.lt(Expr::tuple([Expr::val(at), Expr::val(id.as_uuid())])));
+        }
+        let rows = older
+            .order_by(Column::CreatedAt, Order::Desc)
+            .order_by(Column::Id, Order::Desc)
+            .limit(left)
+            .into_model::<RankedRow>()
+            .all(db)
+            .await
+            .map_err(db_err)?;
+        for r in rows {
+            out.push(listed(r, Some((window, false)))?);
+        }
+    }
+    Ok(out)
+}
+
+/// The oldest of the newest `RANKED_WINDOW` matches, `None` when there are fewer.
+async fn relevance_window<C: ConnectionTrait>(
+    db: &C,
+    matching: Condition,
+) -> Result<Option<(OffsetDateTime, LeadId)>, RepoError> {
+    let row: Option<(OffsetDateTime, uuid::Uuid)> = Entity::find()
+        .select_only()
+        .column(Column::CreatedAt)
+        .column(Column::Id)
+        .filter(matching)
+        .order_by_desc(Column::CreatedAt)
+        .order_by_desc(Column::Id)
+        .offset(RANKED_WINDOW - 1)
+        .limit(1)
+        .into_tuple()
+        .one(db)
+        .await
+        .map_err(db_err)?;
+    Ok(row.map(|(at, id)| (at, id.into())))
 }
 
 pub(crate) async fn matching_ids<C: ConnectionTrait>(

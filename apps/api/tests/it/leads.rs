@@ -371,3 +371,104 @@ async fn relevance_pages_stay_exact_while_leads_are_added() {
     let old: Vec<&String> = seen.iter().filter(|id| before.contains(id)).collect();
     assert_eq!(old, before.iter().collect::<Vec<_>>(), "every earlier lead, in the one-page order");
 }
+
+/// A search matching more leads than the ranked window (`RANKED_WINDOW`, 2,000): the newest 2,000
+/// come by rank (then id), every older one after them newest first — paged at `limit=37` while
+/// matching leads are added (no lead twice, every earlier one in the same order as a quiet paging),
+/// and an export of the same search lists them in that order.
+#[tokio::test]
+async fn a_search_past_the_ranked_window_pages_exactly_and_exports_in_the_same_order() {
+    let app = spawn_app().await;
+    let a = app.register().await;
+    app.set_plan(&a, "enterprise").await;
+    // Ranks differ (the word once, twice, three times); 2,100 leads, so 100 fall past the window.
+    let name = |i: usize| match i % 3 {
+        0 => format!("Main Trading {i}"),
+        1 => format!("Main Main Trading {i}"),
+        _ => format!("Main Main Main Est {i}"),
+    };
+    let mut csv = String::from("Company,Phone\n");
+    for i in 0..2_100 {
+        csv.push_str(&format!("{},05{i:08}\n", name(i)));
+    }
+    let import: Value = app.import_csv(&a.token, csv.into_bytes(), "").await.json().await.unwrap();
+    let job = app.wait_job(&a.token, import["job"]["id"].as_str().unwrap(), 120).await;
+    assert_eq!(job["result"]["created"], 2_100, "{job}");
+    let page_of = |cursor: Option<&str>, limit: u32| match cursor {
+        Some(c) => format!("/api/v1/leads?q=Main&limit={limit}&cursor={c}"),
+        None => format!("/api/v1/leads?q=Main&limit={limit}"),
+    };
+    // A quiet paging: the order.
+    let (mut quiet, mut cursor) = (Vec::<Value>::new(), None::<String>);
+    loop {
+        let page: Value = app.get(&page_of(cursor.as_deref(), 200), Some(&a.token)).await.json().await.unwrap();
+        quiet.extend(page["data"].as_array().unwrap().iter().cloned());
+        match page["nextCursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(quiet.len(), 2_100);
+    let time = |l: &Value| l["createdAt"].as_str().unwrap().to_owned();
+    let main_count = |l: &Value| l["companyName"].as_str().unwrap().matches("Main").count();
+    // The ranked part: the newest 2,000, more "Main" first.
+    let (ranked, older) = quiet.split_at(2_000);
+    assert!(ranked.windows(2).all(|w| main_count(&w[0]) >= main_count(&w[1])), "ranked by relevance");
+    let oldest_ranked = ranked.iter().map(time).min().unwrap();
+    assert!(older.iter().all(|l| time(l) <= oldest_ranked), "the older ones are past the window");
+    assert!(older.windows(2).all(|w| time(&w[0]) >= time(&w[1])), "the older ones come newest first");
+    assert!(
+        older.windows(2).any(|w| main_count(&w[0]) < main_count(&w[1])),
+        "the older ones are not ranked (ranking every match is what the window bounds)"
+    );
+    let quiet: Vec<String> = quiet.iter().map(|l| l["id"].as_str().unwrap().to_owned()).collect();
+
+    // The same paging at limit=37 while matching leads are added after its first page.
+    let first: Value = app.get(&page_of(None, 37), Some(&a.token)).await.json().await.unwrap();
+    let adding = async {
+        for i in 2_100..2_140 {
+            assert_eq!(app.create_lead(&a, json!({"companyName": name(i)})).await.status(), 201);
+        }
+    };
+    let paging = async {
+        let mut seen: Vec<String> =
+            first["data"].as_array().unwrap().iter().map(|l| l["id"].as_str().unwrap().to_owned()).collect();
+        let mut cursor = first["nextCursor"].as_str().map(str::to_owned);
+        while let Some(c) = cursor {
+            let page: Value = app.get(&page_of(Some(&c), 37), Some(&a.token)).await.json().await.unwrap();
+            seen.extend(page["data"].as_array().unwrap().iter().map(|l| l["id"].as_str().unwrap().to_owned()));
+            cursor = page["nextCursor"].as_str().map(str::to_owned);
+            tokio::task::yield_now().await;
+        }
+        seen
+    };
+    let ((), seen) = futures::join!(adding, paging);
+    let unique: std::collections::HashSet<&String> = seen.iter().collect();
+    assert_eq!(unique.len(), seen.len(), "no lead twice");
+    let old: Vec<&String> = seen.iter().filter(|id| quiet.contains(id)).collect();
+    assert_eq!(old, quiet.iter().collect::<Vec<_>>(), "every earlier lead, in the quiet order");
+
+    // An export of the search lists the leads in the listing's order.
+    let res = app.post("/api/v1/exports", Some(&a.token), &json!({"format": "csv", "filter": {"q": "Main"}})).await;
+    assert_eq!(res.status(), 202);
+    let export = res.json::<Value>().await.unwrap()["job"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(app.wait_job(&a.token, &export, 120).await["status"], "SUCCESS");
+    let listing: Vec<String> = {
+        let (mut names, mut cursor) = (Vec::new(), None::<String>);
+        loop {
+            let page: Value = app.get(&page_of(cursor.as_deref(), 200), Some(&a.token)).await.json().await.unwrap();
+            names
+                .extend(page["data"].as_array().unwrap().iter().map(|l| l["companyName"].as_str().unwrap().to_owned()));
+            match page["nextCursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => break,
+            }
+        }
+        names
+    };
+    let csv = app.get(&format!("/api/v1/exports/{export}/download"), Some(&a.token)).await.text().await.unwrap();
+    let exported: Vec<String> =
+        csv.trim_start_matches('\u{feff}').lines().skip(1).map(|l| l.split(',').next().unwrap().to_owned()).collect();
+    assert_eq!(exported.len(), 2_140);
+    assert_eq!(exported, listing, "the export's order is the listing's");
+}
