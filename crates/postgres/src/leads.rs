@@ -194,39 +194,74 @@ async fn list_by_relevance<C: ConnectionTrait>(
         Some(_) => return Err(RepoError::Other("a relevance page needs a relevance position".into())),
         None => (relevance_window(db, matching.clone()).await?, None),
     };
-    let since = |w: (OffsetDateTime, LeadId)| {
-        Expr::tuple([Expr::col(Column::CreatedAt), Expr::col(Column::Id)])
-            .gte(Expr::tuple([Expr::val(w.0), Expr::val(w.1.as_uuid())]))
-    };
+    let tuple = || Expr::tuple([Expr::col(Column::CreatedAt), Expr::col(Column::Id)]);
+    let at = |w: (OffsetDateTime, LeadId)| Expr::tuple([Expr::val(w.0), Expr::val(w.1.as_uuid())]);
     let mut out = Vec::new();
     if !matches!(after, Some((Relevance::Older(_), _))) {
-        let mut ranked = Entity::find().filter(matching.clone()).column_as(rank.clone(), "rank");
-        if let Some(w) = window {
-            ranked = ranked.filter(since(w));
-        }
-        if let Some((Relevance::Ranked(r), id)) = after {
-            let tuple = Expr::tuple([rank.clone(), Expr::col(Column::Id)]);
-            ranked = ranked.filter(tuple.lt(Expr::tuple([Expr::val(r), Expr::val(id.as_uuid())])));
-        }
-        let rows = ranked
-            .order_by(rank, Order::Desc)
-            .order_by(Column::Id, Order::Desc)
-            .limit(query.limit)
-            .into_model::<RankedRow>()
-            .all(db)
-            .await
-            .map_err(db_err)?;
+        let ranked = Entity::find().filter(matching.clone()).column_as(rank.clone(), "rank");
+        let rows = match window {
+            // A common word: the window's rows are read through the newest-first index, oldest
+            // first (so the cap drops only leads added after the window, never one of it), and
+            // ranked in a subquery — written so because as one query the planner ranks through
+            // the tenant's whole bitmap (180 ms for 200,000 names) instead (4 ms).
+            Some(w) => {
+                let inner = ranked
+                    .filter(tuple().gte(at(w)))
+                    .order_by(Column::CreatedAt, Order::Asc)
+                    .order_by(Column::Id, Order::Asc)
+                    .limit(RANKED_WINDOW * 4)
+                    .build(DbBackend::Postgres);
+                let mut values = inner.values.map(|v| v.0).unwrap_or_default();
+                let keyset = match after {
+                    Some((Relevance::Ranked(r), id)) => {
+                        values.push(r.into());
+                        values.push(id.as_uuid().into());
+                        format!("WHERE (w.rank, w.id) < (${}, ${})", values.len() - 1, values.len())
+                    }
+                    _ => String::new(),
+                };
+                let sql = format!(
+                    "SELECT * FROM ({}) AS w {keyset} ORDER BY w.rank DESC, w.id DESC LIMIT {}",
+                    inner.sql, query.limit
+                );
+                RankedRow::find_by_statement(Statement::from_sql_and_values(DbBackend::Postgres, sql, values))
+                    .all(db)
+                    .await
+                    .map_err(db_err)?
+            }
+            // Fewer matches than the window when the search began: rank them all.
+            None => {
+                let mut ranked = ranked;
+                if let Some((Relevance::Ranked(r), id)) = after {
+                    let key = Expr::tuple([rank.clone(), Expr::col(Column::Id)]);
+                    ranked = ranked.filter(key.lt(Expr::tuple([Expr::val(r), Expr::val(id.as_uuid())])));
+                }
+                ranked
+                    .order_by(rank, Order::Desc)
+                    .order_by(Column::Id, Order::Desc)
+                    .limit(query.limit)
+                    .into_model::<RankedRow>()
+                    .all(db)
+                    .await
+                    .map_err(db_err)?
+            }
+        };
         for r in rows {
             out.push(listed(r, Some((window, true)))?);
         }
     }
     let left = query.limit.saturating_sub(out.len() as u64);
     if let (Some(w), true) = (window, left > 0) {
-        let mut older = Entity::find().filter(matching).column_as(Expr::cust("0::real"), "rank").filter(since(w).not());
-        if let Some((Relevance::Older(at), id)) = after {
-            let tuple = Expr::tuple([Expr::col(Column::CreatedAt), Expr::col(Column::Id)]);
-            older = older.filter(tuple.lt(Expr::tuple([Expr::val(at), Expr::val(id.as_uuid())])));
-        }
+        // Below the window, or below the last older row shown.
+        let below = match after {
+            Some((Relevance::Older(t), id)) => (t, id),
+            _ => w,
+        };
+        let older = Entity::find()
+            .filter(matching)
+            .column_as(Expr::cust("0::real"), "rank")
+            .filter(tuple().lt(at(w)))
+            .filter(tuple().lt(at(below)));
         let rows = older
             .order_by(Column::CreatedAt, Order::Desc)
             .order_by(Column::Id, Order::Desc)
