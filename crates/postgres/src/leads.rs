@@ -189,15 +189,22 @@ async fn list_by_relevance<C: ConnectionTrait>(
     rank: Expr,
 ) -> Result<Vec<ListedLead>, RepoError> {
     let matching = condition(tenant, &query.visibility, &query.filter);
-    let (window, after) = match &query.after {
-        Some(LeadPosition { key: SortKey::Relevance { window, at }, id }) => (*window, Some((*at, *id))),
+    let (window, after, first) = match &query.after {
+        Some(LeadPosition { key: SortKey::Relevance { window, at }, id }) => (*window, Some((*at, *id)), None),
         Some(_) => return Err(RepoError::Other("a relevance page needs a relevance position".into())),
-        None => (relevance_window(db, matching.clone()).await?, None),
+        None => {
+            let (window, rows) = first_relevance_page(db, matching.clone(), rank.clone(), query.limit).await?;
+            (window, None, Some(rows))
+        }
     };
     let tuple = || Expr::tuple([Expr::col(Column::CreatedAt), Expr::col(Column::Id)]);
     let at = |w: (OffsetDateTime, LeadId)| Expr::tuple([Expr::val(w.0), Expr::val(w.1.as_uuid())]);
     let mut out = Vec::new();
-    if !matches!(after, Some((Relevance::Older(_), _))) {
+    if let Some(rows) = first {
+        for r in rows {
+            out.push(listed(r, Some((window, true)))?);
+        }
+    } else if !matches!(after, Some((Relevance::Older(_), _))) {
         let ranked = Entity::find().filter(matching.clone()).column_as(rank.clone(), "rank");
         let rows = match window {
             // A common word: the window's rows are read through the newest-first index, oldest
@@ -277,25 +284,49 @@ async fn list_by_relevance<C: ConnectionTrait>(
     Ok(out)
 }
 
-/// The oldest of the newest `RANKED_WINDOW` matches, `None` when there are fewer.
-async fn relevance_window<C: ConnectionTrait>(
+#[derive(FromQueryResult)]
+struct FirstRankedRow {
+    #[sea_orm(nested)]
+    row: RankedRow,
+    window_at: OffsetDateTime,
+    window_id: uuid::Uuid,
+    window_n: i64,
+}
+
+/// A search's first page in one statement: the newest `RANKED_WINDOW` matches, ranked; the window
+/// is the oldest of them when there are that many (`None` when fewer: then they are all the
+/// matches, and all are ranked). Through the newest-first index for a common word, through the
+/// GIN index and a small sort for a rare one.
+async fn first_relevance_page<C: ConnectionTrait>(
     db: &C,
     matching: Condition,
-) -> Result<Option<(OffsetDateTime, LeadId)>, RepoError> {
-    let row: Option<(OffsetDateTime, uuid::Uuid)> = Entity::find()
-        .select_only()
-        .column(Column::CreatedAt)
-        .column(Column::Id)
+    rank: Expr,
+    limit: u64,
+) -> Result<(Option<(OffsetDateTime, LeadId)>, Vec<RankedRow>), RepoError> {
+    let newest = Entity::find()
         .filter(matching)
-        .order_by_desc(Column::CreatedAt)
-        .order_by_desc(Column::Id)
-        .offset(RANKED_WINDOW - 1)
-        .limit(1)
-        .into_tuple()
-        .one(db)
+        .column_as(rank, "rank")
+        .order_by(Column::CreatedAt, Order::Desc)
+        .order_by(Column::Id, Order::Desc)
+        .limit(RANKED_WINDOW)
+        .build(DbBackend::Postgres);
+    let sql = format!(
+        "WITH newest AS MATERIALIZED ({}),
+         edge AS (SELECT created_at AS window_at, id AS window_id, (SELECT count(*) FROM newest) AS window_n
+                  FROM newest ORDER BY created_at, id LIMIT 1)
+         SELECT newest.*, edge.* FROM newest CROSS JOIN edge ORDER BY newest.rank DESC, newest.id DESC LIMIT {limit}",
+        newest.sql
+    );
+    let values = newest.values.map(|v| v.0).unwrap_or_default();
+    let rows = FirstRankedRow::find_by_statement(Statement::from_sql_and_values(DbBackend::Postgres, sql, values))
+        .all(db)
         .await
         .map_err(db_err)?;
-    Ok(row.map(|(at, id)| (at, id.into())))
+    let window = rows
+        .first()
+        .filter(|r| u64::try_from(r.window_n).is_ok_and(|n| n >= RANKED_WINDOW))
+        .map(|r| (r.window_at, LeadId::from(r.window_id)));
+    Ok((window, rows.into_iter().map(|r| r.row).collect()))
 }
 
 pub(crate) async fn matching_ids<C: ConnectionTrait>(
