@@ -140,6 +140,10 @@ pub struct LeadListQuery {
     score_min: Option<i32>,
     /// Full text over company name and industry (Arabic and English), the last word as a prefix.
     q: Option<String>,
+    /// `relevance` (the default with `q`): the newest 1,000 matches, as they were when the first
+    /// page was read, by how well they match (then id), and every older match after them, newest
+    /// first; the cursor keeps that window, so pages stay exact while leads are added. Without
+    /// `q` the default is `-createdAt`. Exports of a search use the same order.
     #[param(value_type = Option<String>, pattern = "^(-createdAt|createdAt|-score|score|companyName|-updatedAt|relevance)$")]
     sort: Option<String>,
     #[param(minimum = 1, maximum = 200)]

@@ -30,10 +30,11 @@ pub enum Relevance {
     Older(OffsetDateTime),
 }
 
-/// How many of the newest matches a relevance search ranks: ranking costs about 0.5 µs a match
-/// (ts_rank), so 2,000 keep a page of a word in every name in a millisecond or two while covering
-/// what a person reads of a result list.
-pub const RANKED_WINDOW: u64 = 2_000;
+/// How many of the newest matches a relevance search ranks. Measured on 200,000 names that all
+/// hold the word (README, `just bench-leads`): each ranked match costs about 3–6 µs of database
+/// time (read through the newest-first index, matched, ranked), so 2,000 made a page 6–12 ms and
+/// 1,000 half that; 1,000 ranked results is more than anyone reads before refining the search.
+pub const RANKED_WINDOW: u64 = 1_000;
 
 /// A listed lead with its search relevance (0 when the query has no `q`).
 #[derive(Debug, Clone, PartialEq)]

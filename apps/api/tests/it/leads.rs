@@ -372,7 +372,7 @@ async fn relevance_pages_stay_exact_while_leads_are_added() {
     assert_eq!(old, before.iter().collect::<Vec<_>>(), "every earlier lead, in the one-page order");
 }
 
-/// A search matching more leads than the ranked window (`RANKED_WINDOW`, 2,000): the newest 2,000
+/// A search matching more leads than the ranked window (`RANKED_WINDOW`, 1,000): the newest 1,000
 /// come by rank (then id), every older one after them newest first — paged at `limit=37` while
 /// matching leads are added (no lead twice, every earlier one in the same order as a quiet paging),
 /// and an export of the same search lists them in that order.
@@ -381,19 +381,19 @@ async fn a_search_past_the_ranked_window_pages_exactly_and_exports_in_the_same_o
     let app = spawn_app().await;
     let a = app.register().await;
     app.set_plan(&a, "enterprise").await;
-    // Ranks differ (the word once, twice, three times); 2,100 leads, so 100 fall past the window.
+    // Ranks differ (the word once, twice, three times); 1,100 leads, so 100 fall past the window.
     let name = |i: usize| match i % 3 {
         0 => format!("Main Trading {i}"),
         1 => format!("Main Main Trading {i}"),
         _ => format!("Main Main Main Est {i}"),
     };
     let mut csv = String::from("Company,Phone\n");
-    for i in 0..2_100 {
+    for i in 0..1_100 {
         csv.push_str(&format!("{},05{i:08}\n", name(i)));
     }
     let import: Value = app.import_csv(&a.token, csv.into_bytes(), "").await.json().await.unwrap();
     let job = app.wait_job(&a.token, import["job"]["id"].as_str().unwrap(), 120).await;
-    assert_eq!(job["result"]["created"], 2_100, "{job}");
+    assert_eq!(job["result"]["created"], 1_100, "{job}");
     let page_of = |cursor: Option<&str>, limit: u32| match cursor {
         Some(c) => format!("/api/v1/leads?q=Main&limit={limit}&cursor={c}"),
         None => format!("/api/v1/leads?q=Main&limit={limit}"),
@@ -408,11 +408,11 @@ async fn a_search_past_the_ranked_window_pages_exactly_and_exports_in_the_same_o
             None => break,
         }
     }
-    assert_eq!(quiet.len(), 2_100);
+    assert_eq!(quiet.len(), 1_100);
     let time = |l: &Value| l["createdAt"].as_str().unwrap().to_owned();
     let main_count = |l: &Value| l["companyName"].as_str().unwrap().matches("Main").count();
-    // The ranked part: the newest 2,000, more "Main" first.
-    let (ranked, older) = quiet.split_at(2_000);
+    // The ranked part: the newest 1,000, more "Main" first.
+    let (ranked, older) = quiet.split_at(1_000);
     assert!(ranked.windows(2).all(|w| main_count(&w[0]) >= main_count(&w[1])), "ranked by relevance");
     let oldest_ranked = ranked.iter().map(time).min().unwrap();
     assert!(older.iter().all(|l| time(l) <= oldest_ranked), "the older ones are past the window");
@@ -426,7 +426,7 @@ async fn a_search_past_the_ranked_window_pages_exactly_and_exports_in_the_same_o
     // The same paging at limit=37 while matching leads are added after its first page.
     let first: Value = app.get(&page_of(None, 37), Some(&a.token)).await.json().await.unwrap();
     let adding = async {
-        for i in 2_100..2_140 {
+        for i in 1_100..1_140 {
             assert_eq!(app.create_lead(&a, json!({"companyName": name(i)})).await.status(), 201);
         }
     };
@@ -469,6 +469,6 @@ async fn a_search_past_the_ranked_window_pages_exactly_and_exports_in_the_same_o
     let csv = app.get(&format!("/api/v1/exports/{export}/download"), Some(&a.token)).await.text().await.unwrap();
     let exported: Vec<String> =
         csv.trim_start_matches('\u{feff}').lines().skip(1).map(|l| l.split(',').next().unwrap().to_owned()).collect();
-    assert_eq!(exported.len(), 2_140);
+    assert_eq!(exported.len(), 1_140);
     assert_eq!(exported, listing, "the export's order is the listing's");
 }
