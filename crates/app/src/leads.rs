@@ -301,6 +301,15 @@ pub(crate) fn parse_list_params(ctx: &Ctx, p: ListParams) -> Result<ParsedList, 
         None => None,
         Some(c) => Some(cursor::decode_for(&sort_name, sort, &c)?),
     };
+    // A relevance cursor of a search with words (ranked, or with a window) does not fit a `q`
+    // with none (listed newest first), nor the reverse: a cursor kept while the search changed.
+    if let Some(LeadPosition { key: SortKey::Relevance { window, at }, .. }) = &after {
+        let searching = filter.q.as_deref().is_some_and(|q| !leadzone_domain::leads::search_terms(q).words.is_empty());
+        let of_a_search = window.is_some() || matches!(at, Relevance::Ranked(_));
+        if searching != of_a_search {
+            return Err(AppError::field("cursor", "is not a valid cursor for this query"));
+        }
+    }
     Ok((filter, sort, sort_name, limit, after))
 }
 

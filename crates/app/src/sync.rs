@@ -282,10 +282,14 @@ impl App {
                 return Err(JobFailure::Stopped);
             }
         }
-        // Done: the next incremental sync starts from this one's start.
+        // Done: the next incremental sync starts from this one's start — when this one covered
+        // every lead and none failed. A sync of a list or a filter leaves the cursor for the
+        // leads it did not walk, and a failed lead (it has no ref) is tried again next time.
         let tx = self.uow.begin(job.tenant_id).await?;
         if let Some(mut c) = tx.integrations().get(input.kind).await? {
-            c.last_sync_at = Some(started_at);
+            if only.is_none() && state.failed == 0 {
+                c.last_sync_at = Some(started_at);
+            }
             c.last_error = None;
             c.updated_at = self.clock.now();
             tx.integrations().upsert(&c).await?;

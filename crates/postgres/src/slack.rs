@@ -59,13 +59,14 @@ impl SlackOutbox for PgSlackOutbox {
     ) -> Result<Vec<DueSlack>, RepoError> {
         let until = now + time::Duration::try_from(lease).unwrap_or(time::Duration::MINUTE);
         // The head of each queue, in flight or not: a tenant's messages go one at a time, in
-        // order. The conditional UPDATE keeps two workers from claiming one head.
+        // order; the oldest heads first, so no tenant waits behind others' backlogs. The
+        // conditional UPDATE keeps two workers from claiming one head.
         let rows = self
             .db
             .query_all_raw(stmt(
                 &format!(
                     "WITH heads AS (
-                       SELECT DISTINCT ON (tenant_id) id, tenant_id, next_attempt_at, locked_until
+                       SELECT DISTINCT ON (tenant_id) id, tenant_id, next_attempt_at, locked_until, created_at
                        FROM slack_notifications WHERE status = 'PENDING'
                        ORDER BY tenant_id, created_at, id),
                      due AS (
@@ -73,10 +74,12 @@ impl SlackOutbox for PgSlackOutbox {
                        WHERE h.next_attempt_at <= $1 AND (h.locked_until IS NULL OR h.locked_until <= $1)
                          AND NOT EXISTS (SELECT 1 FROM slack_notifications s
                                          WHERE s.tenant_id = h.tenant_id AND s.sent_at > $1 - INTERVAL '1 second')
+                       ORDER BY h.created_at
                        LIMIT {limit})
                      UPDATE slack_notifications n SET locked_until = $2, attempts = n.attempts + 1
                      FROM due
-                     WHERE n.id = due.id AND n.status = 'PENDING' AND (n.locked_until IS NULL OR n.locked_until <= $1)
+                     WHERE n.id = due.id AND n.status = 'PENDING' AND n.next_attempt_at <= $1
+                       AND (n.locked_until IS NULL OR n.locked_until <= $1)
                      RETURNING n.id, n.tenant_id, n.text, n.attempts,
                        (SELECT c.credentials FROM integration_connections c
                         WHERE c.tenant_id = n.tenant_id AND c.type = 'SLACK' AND c.status = 'CONNECTED') AS credentials"

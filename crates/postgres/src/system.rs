@@ -444,7 +444,7 @@ impl SystemStore for PgSystemStore {
                  CROSS JOIN LATERAL (SELECT m.user_id FROM memberships m
                                      WHERE m.tenant_id = c.tenant_id AND m.role = 'OWNER' AND m.status = 'ACTIVE'
                                      ORDER BY m.created_at LIMIT 1) o
-                 WHERE c.type IN ('HUBSPOT') AND c.status = 'CONNECTED'
+                 WHERE c.type IN ('HUBSPOT', 'SALESFORCE', 'NOTION') AND c.status = 'CONNECTED'
                    AND jsonb_typeof(c.config->'syncEveryMinutes') = 'number'
                    AND (c.last_sync_at IS NULL
                         OR c.last_sync_at + make_interval(mins => (c.config->>'syncEveryMinutes')::int) <= $1)

@@ -166,6 +166,15 @@ async fn salesforce_gets_leads_by_leadzone_id_with_company_and_last_name_and_its
     }
     let refs = app.sql_i64("SELECT count(*) FROM lead_sync_refs WHERE service = 'SALESFORCE'").await;
     assert_eq!(refs, 249, "the refused lead has no Salesforce id");
+    // A lead failed: the cursor stays, and the next incremental sync tries that lead again (and
+    // only it: the others are unchanged since they were sent).
+    let cursor = app
+        .sql_i64("SELECT count(*) FROM integration_connections WHERE type = 'SALESFORCE' AND last_sync_at IS NULL")
+        .await;
+    assert_eq!(cursor, 1, "no cursor moved past a failed lead");
+    let job = wait_done(&app, &owner.token, sync(json!({})).await).await;
+    assert_eq!((job["result"]["pushed"].as_u64(), job["result"]["unchanged"].as_u64()), (Some(1), Some(249)), "{job}");
+    assert_eq!(fake.0.lock().unwrap().calls.last(), Some(&1));
 
     // A sync limited by smart-list filters sends only the matching leads.
     let bad = problem(sync(json!({"filter": {"colour": ["red"]}})).await, 422, "VALIDATION_FAILED").await;

@@ -472,3 +472,28 @@ async fn a_search_past_the_ranked_window_pages_exactly_and_exports_in_the_same_o
     assert_eq!(exported.len(), 1_140);
     assert_eq!(exported, listing, "the export's order is the listing's");
 }
+
+/// A relevance cursor kept while the search changed to one with no word left to match (or the
+/// reverse) is a 422, not a database error: the two page differently.
+#[tokio::test]
+async fn a_relevance_cursor_of_another_kind_of_search_is_422() {
+    let app = spawn_app().await;
+    let a = app.register().await;
+    for i in 0..3 {
+        assert_eq!(app.create_lead(&a, json!({"companyName": format!("Main Trading {i}")})).await.status(), 201);
+    }
+    let ranked: Value = app.get("/api/v1/leads?q=Main&limit=1", Some(&a.token)).await.json().await.unwrap();
+    let ranked = ranked["nextCursor"].as_str().unwrap().to_owned();
+    let wordless: Value =
+        app.get("/api/v1/leads?q=!!!&sort=relevance&limit=1", Some(&a.token)).await.json().await.unwrap();
+    let wordless = wordless["nextCursor"].as_str().unwrap().to_owned();
+    // Each cursor pages its own search.
+    assert_eq!(app.get(&format!("/api/v1/leads?q=Main&limit=1&cursor={ranked}"), Some(&a.token)).await.status(), 200);
+    let next = app.get(&format!("/api/v1/leads?q=!!!&sort=relevance&limit=1&cursor={wordless}"), Some(&a.token)).await;
+    assert_eq!(next.status(), 200);
+    // Swapped, each is refused.
+    let res = app.get(&format!("/api/v1/leads?q=!!!&sort=relevance&cursor={ranked}"), Some(&a.token)).await;
+    assert_eq!(problem(res, 422, "VALIDATION_FAILED").await["errors"][0]["field"], "cursor");
+    let res = app.get(&format!("/api/v1/leads?q=Main&cursor={wordless}"), Some(&a.token)).await;
+    assert_eq!(problem(res, 422, "VALIDATION_FAILED").await["errors"][0]["field"], "cursor");
+}

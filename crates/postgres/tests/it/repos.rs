@@ -501,3 +501,50 @@ async fn a_connection_the_server_ended_is_unavailable_once_then_replaced() {
     let tx = uow.begin_tenant(tenant_a()).await.unwrap();
     assert_ne!(scalar_i64(tx.connection(), "SELECT pg_backend_pid()::bigint").await, pid);
 }
+
+/// Every CRM with `config.syncEveryMinutes` is due once its period has passed (HubSpot, Salesforce
+/// and Notion alike); a Slack connection, a connection in ERROR and one synced within its period
+/// are not.
+#[tokio::test]
+async fn scheduled_syncs_are_due_for_every_crm_whose_period_has_passed() {
+    use leadzone_domain::enums::IntegrationType;
+    use leadzone_ports::system::SystemStore;
+    use sea_orm::ConnectionTrait;
+    let db = TestDb::new().await;
+    seed_two_tenants(&db).await;
+    let owner = db.owner().await;
+    let every = r#"{"syncEveryMinutes": 15}"#;
+    owner
+        .execute_unprepared(&format!(
+            "INSERT INTO integration_connections (id, tenant_id, type, status, config, last_sync_at) VALUES
+               (gen_random_uuid(), '{TENANT_A}', 'SALESFORCE', 'CONNECTED', '{every}', now() - interval '20 minutes'),
+               (gen_random_uuid(), '{TENANT_A}', 'NOTION', 'CONNECTED', '{every}', NULL),
+               (gen_random_uuid(), '{TENANT_A}', 'HUBSPOT', 'CONNECTED', '{every}', now() - interval '5 minutes'),
+               (gen_random_uuid(), '{TENANT_A}', 'SLACK', 'CONNECTED', '{every}', NULL),
+               (gen_random_uuid(), '{TENANT_B}', 'HUBSPOT', 'CONNECTED', '{every}', NULL),
+               (gen_random_uuid(), '{TENANT_B}', 'NOTION', 'ERROR', '{every}', NULL)"
+        ))
+        .await
+        .unwrap();
+    let system =
+        leadzone_postgres::PgSystemStore::new(connect(&db.system_url(), &PoolConfig::default()).await.unwrap());
+    let mut due: Vec<(String, IntegrationType)> = system
+        .due_syncs(OffsetDateTime::now_utc())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(tenant, kind, user)| {
+            assert_eq!(user.to_string(), USER, "the tenant's owner acts");
+            (tenant.to_string(), kind)
+        })
+        .collect();
+    due.sort_by_key(|(t, k)| (t.clone(), k.as_str()));
+    assert_eq!(
+        due,
+        vec![
+            (TENANT_A.to_owned(), IntegrationType::Notion),
+            (TENANT_A.to_owned(), IntegrationType::Salesforce),
+            (TENANT_B.to_owned(), IntegrationType::HubSpot),
+        ]
+    );
+}
