@@ -6,7 +6,7 @@ use leadzone_app::{App, AppConfig, SystemClock, UuidV7};
 use leadzone_crypto::{AesGcmBox, Argon2Hasher, RandomTokens, RfcTotp};
 use leadzone_http::HttpState;
 use leadzone_ports::jobs::JobQueue;
-use leadzone_postgres::{PgJobQueue, PgMailOutbox, PgSystemStore, PgUnitOfWork, PoolConfig, connect};
+use leadzone_postgres::{PgJobQueue, PgMailOutbox, PgUnitOfWork, PoolConfig, connect};
 use secrecy::ExposeSecret;
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -97,7 +97,10 @@ pub async fn build_core(
         Arc::new(PgJobQueue::new(system_db.clone(), settings.database_system_url.expose_secret()));
     let app = App {
         uow: Arc::new(PgUnitOfWork::new(app_db)),
-        system: Arc::new(PgSystemStore::new(system_db.clone())),
+        sessions: Arc::new(leadzone_postgres::PgSessions::new(system_db.clone())),
+        lookups: Arc::new(leadzone_postgres::PgLookups::new(system_db.clone())),
+        platform: Arc::new(leadzone_postgres::PgPlatform::new(system_db.clone())),
+        sweeps: Arc::new(leadzone_postgres::PgSweeps::new(system_db.clone())),
         hasher: Arc::new(Argon2Hasher::new().map_err(|e| StartupError::Crypto(e.0))?),
         tokens: Arc::new(RandomTokens::new()),
         secrets: Arc::new(secrets),

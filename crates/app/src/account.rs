@@ -74,7 +74,7 @@ impl App {
         tx.users().update(&user).await?;
         // Revoked before the commit: if the commit fails the user is merely signed out elsewhere;
         // the reverse order could leave a stolen session alive after a password change.
-        self.system.revoke_user_sessions(ctx.user_id, Some(session), self.clock.now()).await?;
+        self.sessions.revoke_user_sessions(ctx.user_id, Some(session), self.clock.now()).await?;
         tx.audit()
             .append(&audit::entry(
                 &*self.ids,

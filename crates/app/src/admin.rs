@@ -47,12 +47,12 @@ impl App {
         let after = cursor
             .map(|c| c.parse::<TenantId>().map_err(|_| AppError::field("cursor", "is not a valid cursor")))
             .transpose()?;
-        let rows = self.system.list_tenants(after, limit + 1).await?;
+        let rows = self.platform.list_tenants(after, limit + 1).await?;
         Ok(Page::of_overfetched(rows, limit, |t| t.id.to_string()))
     }
 
     pub async fn admin_set_tenant_status(&self, tenant: TenantId, status: TenantStatus) -> Result<Tenant, AppError> {
-        Ok(self.system.set_tenant_status(tenant, status, self.clock.now()).await?)
+        Ok(self.platform.set_tenant_status(tenant, status, self.clock.now()).await?)
     }
 }
 

@@ -186,7 +186,7 @@ impl App {
     /// tenant may then only read). Returns how many subscriptions changed.
     pub async fn run_billing_periods(&self, now: time::OffsetDateTime) -> Result<usize, AppError> {
         let grace = Duration::days(self.config.grace_days);
-        let due = self.system.due_subscriptions(now, now - grace).await?;
+        let due = self.sweeps.due_subscriptions(now, now - grace).await?;
         let mut changed = 0;
         for tenant in due {
             let tx = self.uow.begin(tenant).await?;

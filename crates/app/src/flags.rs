@@ -69,11 +69,11 @@ impl App {
 
     /// `GET /plans` (public).
     pub async fn plans(&self) -> Result<Vec<Plan>, AppError> {
-        Ok(self.system.active_plans().await?)
+        Ok(self.platform.active_plans().await?)
     }
 
     pub async fn admin_flags(&self) -> Result<Vec<FeatureFlag>, AppError> {
-        Ok(self.system.list_flags().await?)
+        Ok(self.platform.list_flags().await?)
     }
 
     pub async fn admin_create_flag(&self, input: FlagInput) -> Result<FeatureFlag, AppError> {
@@ -99,7 +99,7 @@ impl App {
             created_at: now,
             updated_at: now,
         };
-        self.system.insert_flag(&flag).await.map_err(|e| match e {
+        self.platform.insert_flag(&flag).await.map_err(|e| match e {
             leadzone_ports::RepoError::Conflict(_) => AppError::Conflict(crate::error::ConflictKind::FlagExists),
             other => other.into(),
         })?;
@@ -107,7 +107,7 @@ impl App {
     }
 
     pub async fn admin_update_flag(&self, key: &str, input: FlagInput) -> Result<FeatureFlag, AppError> {
-        let mut flag = self.system.flag(key).await?.ok_or(AppError::NotFound)?;
+        let mut flag = self.platform.flag(key).await?.ok_or(AppError::NotFound)?;
         if let Some(p) = input.rollout_percentage {
             if !(0..=100).contains(&p) {
                 return Err(AppError::field("rolloutPercentage", "must be 0–100"));
@@ -124,7 +124,7 @@ impl App {
             flag.enabled = e;
         }
         flag.updated_at = self.clock.now();
-        self.system.update_flag(&flag).await?;
+        self.platform.update_flag(&flag).await?;
         Ok(flag)
     }
 
@@ -148,11 +148,11 @@ impl App {
             expires_at: expires_at.map(|e| e.to_offset(UtcOffset::UTC)),
             created_at: now,
         };
-        self.system.set_override(&o).await?;
+        self.platform.set_override(&o).await?;
         Ok(o)
     }
 
     pub async fn admin_delete_override(&self, tenant: TenantId, key: &str) -> Result<(), AppError> {
-        if self.system.delete_override(tenant, key).await? { Ok(()) } else { Err(AppError::NotFound) }
+        if self.platform.delete_override(tenant, key).await? { Ok(()) } else { Err(AppError::NotFound) }
     }
 }

@@ -4,6 +4,6 @@ use crate::{App, AppError};
 
 impl App {
     pub async fn ready(&self) -> Result<(), AppError> {
-        self.system.ping().await.map_err(AppError::from)
+        self.platform.ping().await.map_err(AppError::from)
     }
 }

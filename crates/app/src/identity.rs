@@ -11,7 +11,7 @@ use leadzone_domain::error::Validator;
 use leadzone_domain::ids::{PlanId, TenantId, UserId};
 use leadzone_domain::values::{Email, Slug, check_password_strength, required_text};
 use leadzone_ports::RepoError;
-use leadzone_ports::system::{LoginFailures, NewSession, RefreshOutcome, RotatedTokens};
+use leadzone_ports::sessions::{LoginFailures, NewSession, RefreshOutcome, RotatedTokens};
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
 use time::{Duration, OffsetDateTime};
@@ -88,11 +88,11 @@ impl App {
             return Err(AppError::Internal("validator passed with a missing field".into()));
         };
 
-        if self.system.find_user_by_email(email.as_str()).await?.is_some() {
+        if self.lookups.find_user_by_email(email.as_str()).await?.is_some() {
             return Err(AppError::Conflict(crate::error::ConflictKind::EmailTaken));
         }
         let slug = match slug {
-            Some(s) if self.system.slug_taken(s.as_str()).await? => {
+            Some(s) if self.lookups.slug_taken(s.as_str()).await? => {
                 return Err(AppError::Conflict(crate::error::ConflictKind::SlugTaken));
             }
             Some(s) => s,
@@ -179,13 +179,13 @@ impl App {
 
     /// Finds a free slug: the derived one, or it with a random suffix.
     async fn free_slug(&self, base: &Slug) -> Result<Slug, AppError> {
-        if !self.system.slug_taken(base.as_str()).await? {
+        if !self.lookups.slug_taken(base.as_str()).await? {
             return Ok(base.clone());
         }
         for _ in 0..5 {
             let random: String = self.ids.new_id().simple().to_string().chars().rev().take(6).collect();
             let candidate = base.with_suffix(&random);
-            if !self.system.slug_taken(candidate.as_str()).await? {
+            if !self.lookups.slug_taken(candidate.as_str()).await? {
                 return Ok(candidate);
             }
         }
@@ -210,22 +210,22 @@ impl App {
         let turn = LOGIN_TURNS.take(self.tokens.hash(&format!("{throttle_key}\n{ip_text}"))).await;
 
         let now = self.clock.now();
-        let failures = self.system.login_failures(&throttle_key, ip, now - LOGIN_FAILURE_WINDOW).await?;
+        let failures = self.sessions.login_failures(&throttle_key, ip, now - LOGIN_FAILURE_WINDOW).await?;
         if let Some(until) = throttled_until(&failures, now) {
             return Err(AppError::RateLimited { retry_after_secs: (until - now).whole_seconds().max(1) as u64 });
         }
         let user = match Email::parse(&input.email) {
-            Ok(email) => self.system.find_user_by_email(email.as_str()).await?,
+            Ok(email) => self.lookups.find_user_by_email(email.as_str()).await?,
             Err(_) => None,
         };
         let Some(user) = user else {
             self.hasher.verify_dummy(&input.password).await;
-            self.system.record_login_failure(&throttle_key, ip, now).await?;
+            self.sessions.record_login_failure(&throttle_key, ip, now).await?;
             return Err(AppError::InvalidCredentials);
         };
-        let memberships = self.system.memberships_of_user(user.id).await?;
+        let memberships = self.lookups.memberships_of_user(user.id).await?;
         if !self.hasher.verify(&input.password, &user.password_hash).await? {
-            self.system.record_login_failure(&throttle_key, ip, now).await?;
+            self.sessions.record_login_failure(&throttle_key, ip, now).await?;
             self.audit_failed_login(&user, &memberships, "wrong password", &client).await?;
             return Err(AppError::InvalidCredentials);
         }
@@ -236,14 +236,14 @@ impl App {
                 return Err(AppError::OtpRequired);
             };
             if !self.verify_totp(&user, code).await? {
-                self.system.record_login_failure(&throttle_key, ip, now).await?;
+                self.sessions.record_login_failure(&throttle_key, ip, now).await?;
                 self.audit_failed_login(&user, &memberships, "wrong one-time code", &client).await?;
                 return Err(AppError::InvalidCredentials);
             }
         }
         // The credentials are right: this client's failures are forgiven (other clients' stay,
         // and so does the email's ceiling), and the next attempt may go.
-        self.system.clear_login_failures(&throttle_key, ip).await?;
+        self.sessions.clear_login_failures(&throttle_key, ip).await?;
         drop(turn);
 
         let usable =
@@ -274,7 +274,7 @@ impl App {
             .await?;
         tx.commit().await?;
 
-        self.system.record_login(user.id, now).await?;
+        self.sessions.record_login(user.id, now).await?;
         let tokens = self.open_session(user.id, tenant.id, &client).await?;
 
         Ok(AuthResult { user: User { last_login_at: Some(now), ..user }, tenant, role: membership.role, tokens })
@@ -310,7 +310,7 @@ impl App {
         let Some(sealed) = &user.totp_secret else { return Ok(false) };
         let secret = self.secrets.open(sealed)?;
         match self.totp.verify(&secret, code, self.clock.now().unix_timestamp()) {
-            Some(step) => Ok(self.system.claim_totp_step(user.id, step).await?),
+            Some(step) => Ok(self.sessions.claim_totp_step(user.id, step).await?),
             None => Ok(false),
         }
     }
@@ -330,12 +330,12 @@ impl App {
             refresh_token_hash: self.tokens.hash(&new_refresh),
             refresh_expires_at: now + self.config.refresh_token_ttl,
         };
-        match self.system.rotate_refresh(&self.tokens.hash(refresh_token), &rotated, now).await? {
+        match self.sessions.rotate_refresh(&self.tokens.hash(refresh_token), &rotated, now).await? {
             RefreshOutcome::Rotated(p) if p.membership_status == MembershipStatus::Active => {
                 Ok(IssuedTokens { access_token, refresh_token: new_refresh, expires_at: rotated.access_expires_at })
             }
             RefreshOutcome::Rotated(p) => {
-                self.system.revoke_session(p.session_id, now).await?;
+                self.sessions.revoke_session(p.session_id, now).await?;
                 Err(AppError::Unauthenticated)
             }
             RefreshOutcome::Reused => {
@@ -349,7 +349,7 @@ impl App {
     /// Ends the current session: its access and refresh tokens stop working at once.
     pub async fn logout(&self, ctx: &Ctx) -> Result<(), AppError> {
         let session = policy::require_session(ctx)?;
-        self.system.revoke_session(session, self.clock.now()).await?;
+        self.sessions.revoke_session(session, self.clock.now()).await?;
         let tx = self.uow.begin(ctx.tenant_id).await?;
         tx.audit()
             .append(&audit::entry(
@@ -369,7 +369,7 @@ impl App {
     pub async fn switch_tenant(&self, ctx: &Ctx, tenant: TenantId) -> Result<AuthResult, AppError> {
         policy::require_session(ctx)?;
         let (membership, tenant) = self
-            .system
+            .lookups
             .memberships_of_user(ctx.user_id)
             .await?
             .into_iter()
@@ -394,7 +394,7 @@ impl App {
         let access_token = self.tokens.generate(ACCESS_TOKEN_PREFIX);
         let refresh_token = self.tokens.generate(REFRESH_TOKEN_PREFIX);
         let expires_at = now + self.config.access_token_ttl;
-        self.system
+        self.sessions
             .create_session(&NewSession {
                 id: self.ids.new_id().into(),
                 user_id: user,
@@ -424,12 +424,12 @@ impl App {
                 return Err(AppError::Unauthenticated);
             }
             let p =
-                self.system.api_key_by_hash(&self.tokens.hash(bearer), now).await?.ok_or(AppError::Unauthenticated)?;
+                self.lookups.api_key_by_hash(&self.tokens.hash(bearer), now).await?.ok_or(AppError::Unauthenticated)?;
             let Some(creator_role) = p.creator_role else { return Err(AppError::Unauthenticated) };
             if p.tenant_status == TenantStatus::Deleted {
                 return Err(AppError::Unauthenticated);
             }
-            self.system.touch_api_key(p.key.id, now).await?;
+            self.lookups.touch_api_key(p.key.id, now).await?;
             // A key never exceeds its creator as they are now: a demoted creator's keys shrink.
             let scopes: Vec<Permission> =
                 p.key.scopes.iter().filter_map(|s| Permission::parse(s)).filter(|p| creator_role.has(*p)).collect();
@@ -448,7 +448,7 @@ impl App {
             return Err(AppError::Unauthenticated);
         }
         let principal = self
-            .system
+            .sessions
             .session_by_access_hash(&self.tokens.hash(bearer), now)
             .await?
             .ok_or(AppError::Unauthenticated)?;
@@ -474,7 +474,7 @@ impl App {
         let tenant = tx.tenants().current().await?;
         drop(tx);
         let memberships = self
-            .system
+            .lookups
             .memberships_of_user(ctx.user_id)
             .await?
             .into_iter()

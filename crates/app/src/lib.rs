@@ -42,9 +42,12 @@ pub mod whatsapp;
 pub mod whatsapp_bulk;
 pub mod whatsapp_webhooks;
 
+use leadzone_ports::lookups::Lookups;
+use leadzone_ports::platform::PlatformStore;
 use leadzone_ports::security::{PasswordHasher, SecretBox, Tokens, Totp};
+use leadzone_ports::sessions::SessionStore;
 use leadzone_ports::store::UnitOfWork;
-use leadzone_ports::system::SystemStore;
+use leadzone_ports::sweeps::Sweeps;
 use leadzone_ports::{Clock, Ids};
 use std::sync::Arc;
 use time::Duration;
@@ -96,7 +99,11 @@ impl Default for AppConfig {
 #[derive(Clone)]
 pub struct App {
     pub uow: Arc<dyn UnitOfWork>,
-    pub system: Arc<dyn SystemStore>,
+    /// The system path (role `leadzone_system`), one port per kind of question.
+    pub sessions: Arc<dyn SessionStore>,
+    pub lookups: Arc<dyn Lookups>,
+    pub platform: Arc<dyn PlatformStore>,
+    pub sweeps: Arc<dyn Sweeps>,
     pub hasher: Arc<dyn PasswordHasher>,
     pub tokens: Arc<dyn Tokens>,
     pub secrets: Arc<dyn SecretBox>,

@@ -101,7 +101,7 @@ impl App {
             StripeEvent::SubscriptionDeleted => at(object, "/id").as_str(),
         };
         let Some(stripe_sub) = stripe_sub else { return Ok(WebhookOutcome::Ignored) };
-        let Some(tenant) = self.system.tenant_by_stripe_subscription(stripe_sub).await? else {
+        let Some(tenant) = self.lookups.tenant_by_stripe_subscription(stripe_sub).await? else {
             return Ok(WebhookOutcome::Ignored);
         };
 

@@ -146,7 +146,7 @@ impl App {
     pub async fn run_scheduled_syncs(&self) -> Result<usize, AppError> {
         let now = self.clock.now();
         let mut started = 0;
-        for (tenant, kind, owner) in self.system.due_syncs(now).await? {
+        for (tenant, kind, owner) in self.sweeps.due_syncs(now).await? {
             let ctx = {
                 let tx = self.uow.begin(tenant).await?;
                 let status = tx.tenants().current().await?.status;

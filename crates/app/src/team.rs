@@ -126,7 +126,7 @@ impl App {
         tx.memberships().delete(id).await?;
         // A removed member's keys and sessions must not come back if they are invited again.
         tx.api_keys().revoke_created_by(member.user_id, self.clock.now()).await?;
-        self.system.revoke_tenant_sessions(member.user_id, ctx.tenant_id, self.clock.now()).await?;
+        self.sessions.revoke_tenant_sessions(member.user_id, ctx.tenant_id, self.clock.now()).await?;
         tx.audit()
             .append(&audit::entry(
                 &*self.ids,
@@ -254,15 +254,18 @@ impl App {
         if input.token.trim().is_empty() {
             return Err(AppError::field("token", "is required"));
         }
-        let invite =
-            self.system.invite_by_token_hash(&self.tokens.hash(input.token.trim())).await?.ok_or(AppError::NotFound)?;
+        let invite = self
+            .lookups
+            .invite_by_token_hash(&self.tokens.hash(input.token.trim()))
+            .await?
+            .ok_or(AppError::NotFound)?;
         let now = self.clock.now();
         match invite.effective_status(now) {
             InviteStatus::Pending => {}
             InviteStatus::Expired => return Err(AppError::InviteExpired),
             InviteStatus::Accepted | InviteStatus::Revoked => return Err(AppError::NotFound),
         }
-        let existing = self.system.find_user_by_email(&invite.email).await?;
+        let existing = self.lookups.find_user_by_email(&invite.email).await?;
         let new_password_hash = match (&existing, &input.password) {
             (None, Some(p)) if check_password_strength(p).is_ok() => Some(self.hasher.hash(p).await?),
             _ => None,

@@ -153,7 +153,10 @@ pub fn app_with_txs(txs: Vec<FakeTx>) -> crate::App {
     use std::sync::Arc;
     crate::App {
         uow: Arc::new(Txs(std::sync::Mutex::new(txs.into()))),
-        system: Arc::new(leadzone_ports::system::MockSystemStore::new()),
+        sessions: Arc::new(leadzone_ports::sessions::MockSessionStore::new()),
+        lookups: Arc::new(leadzone_ports::lookups::MockLookups::new()),
+        platform: Arc::new(leadzone_ports::platform::MockPlatformStore::new()),
+        sweeps: Arc::new(leadzone_ports::sweeps::MockSweeps::new()),
         hasher: Arc::new(leadzone_ports::security::MockPasswordHasher::new()),
         tokens: Arc::new(leadzone_ports::security::MockTokens::new()),
         secrets: Arc::new(leadzone_ports::security::MockSecretBox::new()),

@@ -448,7 +448,7 @@ impl App {
     /// (a revoked token, Meta down) is logged and the others go on. Returns how many synced.
     pub async fn sync_all_templates(&self) -> Result<usize, AppError> {
         let mut synced = 0;
-        for tenant in self.system.whatsapp_tenants().await? {
+        for tenant in self.sweeps.whatsapp_tenants().await? {
             match self.sync_tenant_templates(tenant).await {
                 Ok(_) => synced += 1,
                 Err(e) => tracing::warn!(tenant = %tenant, error = %e, "WhatsApp template sync failed for a tenant"),

@@ -195,7 +195,7 @@ impl App {
                     })
                 })
                 .collect();
-            let Some(tenant) = self.system.tenant_by_whatsapp_number(&number).await? else {
+            let Some(tenant) = self.lookups.tenant_by_whatsapp_number(&number).await? else {
                 tracing::info!(phone_number_id = %number, "WhatsApp callback for a number no tenant has connected; ignored");
                 receipt.unrouted += statuses.len() + messages.len();
                 continue;

@@ -1,7 +1,7 @@
 //! The API reference for people: `GET /docs` renders the OpenAPI document
 //! (`GET /api/v1/openapi.json`) with Redoc.
 //!
-//! Redoc's standalone bundle is vendored from the npm registry (`crates/http/assets`, see its
+//! Redoc's standalone bundle is vendored from the npm registry (`crates/http/vendor/redoc`, see its
 //! README) and compiled into the binary, so the page works offline and behind any firewall: it
 //! loads nothing but this page, the bundle and the document from this server (no CDN, no web
 //! fonts), and its Content-Security-Policy forbids anything else.
@@ -15,14 +15,14 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, get};
 use std::sync::LazyLock;
 
-/// The vendored Redoc release (`crates/http/assets/README.md` records the same).
+/// The vendored Redoc release (`crates/http/vendor/redoc/README.md` records the same).
 pub const REDOC_VERSION: &str = "2.5.2";
 
 /// Where the page loads the bundle from.
 pub const REDOC_JS_PATH: &str = "/docs/redoc.standalone.js";
 
 /// Redoc's standalone bundle, patched only so it requests nothing off this server.
-const REDOC_JS: &str = include_str!("../assets/redoc.standalone.js");
+const REDOC_JS: &str = include_str!("../vendor/redoc/redoc.standalone.js");
 
 /// The document the page renders.
 const SPEC_URL: &str = "/api/v1/openapi.json";
@@ -173,8 +173,8 @@ mod tests {
         }
         // Redoc prints its version in its error boundary.
         assert!(REDOC_JS.contains(&format!(r#"Version: ","{REDOC_VERSION}""#)), "bundle is not Redoc {REDOC_VERSION}");
-        let readme = include_str!("../assets/README.md");
-        assert!(readme.contains(&format!("redoc@{REDOC_VERSION}")), "assets/README.md names another version");
+        let readme = include_str!("../vendor/redoc/README.md");
+        assert!(readme.contains(&format!("redoc@{REDOC_VERSION}")), "vendor/redoc/README.md names another version");
     }
 
     #[test]

@@ -11,12 +11,15 @@ pub mod integrations;
 pub mod intelligence;
 pub mod jobs;
 pub mod leads;
+pub mod lookups;
 pub mod mail;
+pub mod platform;
 pub mod security;
+pub mod sessions;
 pub mod slack;
 pub mod store;
+pub mod sweeps;
 pub mod sync;
-pub mod system;
 pub mod webhooks;
 pub mod whatsapp;
 

@@ -13,6 +13,11 @@ fn parse<T: FromStr>(value: &str, what: &str) -> Result<T, RepoError> {
     T::from_str(value).map_err(|_| RepoError::Other(format!("stored {what} {value:?} is not valid")))
 }
 
+/// A stored value's text back to its type, where the column alone says what it is.
+pub(crate) fn stored<T: FromStr>(value: &str) -> Result<T, RepoError> {
+    T::from_str(value).map_err(|_| RepoError::Other(format!("stored value {value:?} is not valid")))
+}
+
 fn from_json<T: serde::de::DeserializeOwned>(value: serde_json::Value, what: &str) -> Result<T, RepoError> {
     serde_json::from_value(value).map_err(|e| RepoError::Other(format!("stored {what} is not valid: {e}")))
 }

@@ -380,7 +380,7 @@ async fn visibility_and_filters_narrow_the_listing() {
 
 #[tokio::test]
 async fn api_key_last_used_is_written_at_most_once_a_minute() {
-    use leadzone_ports::system::SystemStore;
+    use leadzone_ports::lookups::Lookups;
     let db = TestDb::new().await;
     seed_two_tenants(&db).await;
     let owner = db.owner().await;
@@ -392,8 +392,7 @@ async fn api_key_last_used_is_written_at_most_once_a_minute() {
         ))
         .await
         .unwrap();
-    let system =
-        leadzone_postgres::PgSystemStore::new(connect(&db.system_url(), &PoolConfig::default()).await.unwrap());
+    let system = leadzone_postgres::PgLookups::new(connect(&db.system_url(), &PoolConfig::default()).await.unwrap());
     let key = "0190f0a8-0000-7000-8000-0000000000cc".parse().unwrap();
     let t0 = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
     system.touch_api_key(key, t0).await.unwrap();
@@ -508,7 +507,7 @@ async fn a_connection_the_server_ended_is_unavailable_once_then_replaced() {
 #[tokio::test]
 async fn scheduled_syncs_are_due_for_every_crm_whose_period_has_passed() {
     use leadzone_domain::enums::IntegrationType;
-    use leadzone_ports::system::SystemStore;
+    use leadzone_ports::sweeps::Sweeps;
     use sea_orm::ConnectionTrait;
     let db = TestDb::new().await;
     seed_two_tenants(&db).await;
@@ -526,8 +525,7 @@ async fn scheduled_syncs_are_due_for_every_crm_whose_period_has_passed() {
         ))
         .await
         .unwrap();
-    let system =
-        leadzone_postgres::PgSystemStore::new(connect(&db.system_url(), &PoolConfig::default()).await.unwrap());
+    let system = leadzone_postgres::PgSweeps::new(connect(&db.system_url(), &PoolConfig::default()).await.unwrap());
     let mut due: Vec<(String, IntegrationType)> = system
         .due_syncs(OffsetDateTime::now_utc())
         .await

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Re-vendors Redoc's standalone bundle from the npm registry into this folder (see README.md here).
-# Usage: bash crates/http/assets/vendor-redoc.sh [VERSION]   (then update REDOC_VERSION in docs.rs)
+# Usage: bash crates/http/vendor/redoc/vendor-redoc.sh [VERSION]   (then update REDOC_VERSION in docs.rs)
 set -euo pipefail
 version="${1:-2.5.2}"
 here="$(cd "$(dirname "$0")" && pwd)"
