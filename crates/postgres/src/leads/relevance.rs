@@ -1,0 +1,166 @@
+//! The relevance order of a search: the newest `RANKED_WINDOW` matches ranked, then older ones
+//! newest first (`leadzone_ports::leads::Relevance`).
+
+use super::query::{RankedRow, condition, listed};
+use crate::entities::leads::{Column, Entity};
+use crate::error::db_err;
+use leadzone_domain::ids::LeadId;
+use leadzone_ports::RepoError;
+use leadzone_ports::leads::{LeadPosition, LeadQuery, ListedLead, RANKED_WINDOW, Relevance, SortKey};
+use sea_orm::sea_query::{Expr, ExprTrait, Order};
+use sea_orm::{
+    Condition, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait, Statement,
+};
+use time::OffsetDateTime;
+
+/// The relevance order (`leadzone_ports::leads::Relevance`): the newest `RANKED_WINDOW` matches by
+/// rank, then the older ones newest first. Each half is one bounded query — the ranked half reads
+/// the window's rows through the newest-first index, the older half walks that index from the
+/// window down — so a word in every name costs what a rare one does.
+pub(super) async fn list_by_relevance<C: ConnectionTrait>(
+    db: &C,
+    tenant: uuid::Uuid,
+    query: &LeadQuery,
+    rank: Expr,
+) -> Result<Vec<ListedLead>, RepoError> {
+    let matching = condition(tenant, &query.visibility, &query.filter);
+    let (window, after, first) = match &query.after {
+        Some(LeadPosition { key: SortKey::Relevance { window, at }, id }) => (*window, Some((*at, *id)), None),
+        Some(_) => return Err(RepoError::Other("a relevance page needs a relevance position".into())),
+        None => {
+            let (window, rows) = first_relevance_page(db, matching.clone(), rank.clone(), query.limit).await?;
+            (window, None, Some(rows))
+        }
+    };
+    let tuple = || Expr::tuple([Expr::col(Column::CreatedAt), Expr::col(Column::Id)]);
+    let at = |w: (OffsetDateTime, LeadId)| Expr::tuple([Expr::val(w.0), Expr::val(w.1.as_uuid())]);
+    let mut out = Vec::new();
+    if let Some(rows) = first {
+        for r in rows {
+            out.push(listed(r, Some((window, true)))?);
+        }
+    } else if !matches!(after, Some((Relevance::Older(_), _))) {
+        let ranked = Entity::find().filter(matching.clone()).column_as(rank.clone(), "rank");
+        let rows = match window {
+            // A common word: the window's rows are read through the newest-first index, oldest
+            // first (so the cap drops only leads added after the window, never one of it), and
+            // ranked in a subquery — written so because as one query the planner ranks through
+            // the tenant's whole bitmap (180 ms for 200,000 names) instead (4 ms).
+            Some(w) => {
+                let inner = ranked
+                    .filter(tuple().gte(at(w)))
+                    .order_by(Column::CreatedAt, Order::Asc)
+                    .order_by(Column::Id, Order::Asc)
+                    .limit(RANKED_WINDOW * 4)
+                    .build(DbBackend::Postgres);
+                let mut values = inner.values.map(|v| v.0).unwrap_or_default();
+                let keyset = match after {
+                    Some((Relevance::Ranked(r), id)) => {
+                        values.push(r.into());
+                        values.push(id.as_uuid().into());
+                        format!("WHERE (w.rank, w.id) < (${}, ${})", values.len() - 1, values.len())
+                    }
+                    _ => String::new(),
+                };
+                let sql = format!(
+                    "SELECT * FROM ({}) AS w {keyset} ORDER BY w.rank DESC, w.id DESC LIMIT {}",
+                    inner.sql, query.limit
+                );
+                RankedRow::find_by_statement(Statement::from_sql_and_values(DbBackend::Postgres, sql, values))
+                    .all(db)
+                    .await
+                    .map_err(db_err)?
+            }
+            // Fewer matches than the window when the search began: rank them all.
+            None => {
+                let mut ranked = ranked;
+                if let Some((Relevance::Ranked(r), id)) = after {
+                    let key = Expr::tuple([rank.clone(), Expr::col(Column::Id)]);
+                    ranked = ranked.filter(key.lt(Expr::tuple([Expr::val(r), Expr::val(id.as_uuid())])));
+                }
+                ranked
+                    .order_by(rank, Order::Desc)
+                    .order_by(Column::Id, Order::Desc)
+                    .limit(query.limit)
+                    .into_model::<RankedRow>()
+                    .all(db)
+                    .await
+                    .map_err(db_err)?
+            }
+        };
+        for r in rows {
+            out.push(listed(r, Some((window, true)))?);
+        }
+    }
+    let left = query.limit.saturating_sub(out.len() as u64);
+    if let (Some(w), true) = (window, left > 0) {
+        // Below the window, or below the last older row shown.
+        let below = match after {
+            Some((Relevance::Older(t), id)) => (t, id),
+            _ => w,
+        };
+        let older = Entity::find()
+            .filter(matching)
+            .column_as(Expr::cust("0::real"), "rank")
+            .filter(tuple().lt(at(w)))
+            .filter(tuple().lt(at(below)));
+        let rows = older
+            .order_by(Column::CreatedAt, Order::Desc)
+            .order_by(Column::Id, Order::Desc)
+            .limit(left)
+            .into_model::<RankedRow>()
+            .all(db)
+            .await
+            .map_err(db_err)?;
+        for r in rows {
+            out.push(listed(r, Some((window, false)))?);
+        }
+    }
+    Ok(out)
+}
+
+#[derive(FromQueryResult)]
+struct FirstRankedRow {
+    #[sea_orm(nested)]
+    row: RankedRow,
+    window_at: OffsetDateTime,
+    window_id: uuid::Uuid,
+    window_n: i64,
+}
+
+/// A search's first page in one statement: the newest `RANKED_WINDOW` matches, ranked; the window
+/// is the oldest of them when there are that many (`None` when fewer: then they are all the
+/// matches, and all are ranked). Through the newest-first index for a common word, through the
+/// GIN index and a small sort for a rare one.
+async fn first_relevance_page<C: ConnectionTrait>(
+    db: &C,
+    matching: Condition,
+    rank: Expr,
+    limit: u64,
+) -> Result<(Option<(OffsetDateTime, LeadId)>, Vec<RankedRow>), RepoError> {
+    let newest = Entity::find()
+        .filter(matching)
+        .column_as(rank, "rank")
+        .order_by(Column::CreatedAt, Order::Desc)
+        .order_by(Column::Id, Order::Desc)
+        .limit(RANKED_WINDOW)
+        .build(DbBackend::Postgres);
+    let sql = format!(
+        "WITH newest AS MATERIALIZED ({}),
+         edge AS (SELECT created_at AS window_at, id AS window_id, (SELECT count(*) FROM newest) AS window_n
+                  FROM newest ORDER BY created_at, id LIMIT 1)
+         SELECT newest.*, edge.* FROM newest CROSS JOIN edge ORDER BY newest.rank DESC, newest.id DESC LIMIT {limit}",
+        newest.sql
+    );
+    let values = newest.values.map(|v| v.0).unwrap_or_default();
+    let rows = FirstRankedRow::find_by_statement(Statement::from_sql_and_values(DbBackend::Postgres, sql, values))
+        .all(db)
+        .await
+        .map_err(db_err)?;
+    let window = rows
+        .first()
+        .filter(|r| u64::try_from(r.window_n).is_ok_and(|n| n >= RANKED_WINDOW))
+        .map(|r| (r.window_at, LeadId::from(r.window_id)));
+    Ok((window, rows.into_iter().map(|r| r.row).collect()))
+}
