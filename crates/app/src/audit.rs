@@ -4,7 +4,7 @@ use crate::Ctx;
 use leadzone_domain::entities::AuditDetails;
 use leadzone_domain::enums::AuditEventType;
 use leadzone_ports::Ids;
-use leadzone_ports::store::NewAuditLog;
+use leadzone_ports::audit::NewAuditLog;
 
 /// An audit row for `event` on an entity, attributed to the context's actor and client.
 pub fn entry(
@@ -71,7 +71,7 @@ impl crate::App {
         crate::policy::require(ctx, leadzone_domain::access::Permission::AuditRead)?;
         let mut v = Validator::new();
         let blank = |s: Option<String>| s.map(|x| x.trim().to_owned()).filter(|x| !x.is_empty());
-        let mut q = leadzone_ports::store::AuditQuery::default();
+        let mut q = leadzone_ports::audit::AuditQuery::default();
         if let Some(e) = blank(p.event_type) {
             q.event_type = v.check_field(
                 "eventType",

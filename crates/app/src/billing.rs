@@ -8,7 +8,7 @@ use leadzone_domain::billing::usage_period;
 use leadzone_domain::entities::{AuditDetails, Limit, Plan, Subscription, UsageCounter};
 use leadzone_domain::enums::{AuditEventType, BillingCycle, SubscriptionStatus, UsageMetric};
 use leadzone_domain::ids::PlanId;
-use leadzone_ports::store::TenantTx;
+use leadzone_ports::tx::TenantTx;
 use serde_json::json;
 use time::Duration;
 

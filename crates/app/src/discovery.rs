@@ -21,7 +21,7 @@ use leadzone_domain::enums::{
 use leadzone_domain::ids::LeadId;
 use leadzone_domain::leads::{DecisionMaker, DedupKeys, LeadInput, NewLead};
 use leadzone_ports::discovery::{ApiKey, Contact, Place, PlaceQuery, ProviderError};
-use leadzone_ports::store::{BulkChange, ExistingKeys, TenantTx};
+use leadzone_ports::{leads::BulkChange, leads::ExistingKeys, tx::TenantTx};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::sync::Arc;

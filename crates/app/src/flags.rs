@@ -6,7 +6,7 @@ use leadzone_domain::entities::{FeatureFlag, Plan, TenantFeature};
 use leadzone_domain::error::Validator;
 use leadzone_domain::flags::is_enabled;
 use leadzone_domain::ids::TenantId;
-use leadzone_ports::store::TenantTx;
+use leadzone_ports::tx::TenantTx;
 use std::collections::BTreeMap;
 use time::{OffsetDateTime, UtcOffset};
 

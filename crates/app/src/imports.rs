@@ -3,7 +3,7 @@
 //! Import: UTF-8 (with or without BOM) or Windows-1256, `,` or `;`, English or Arabic headers.
 //! Every row goes through the same domain validation as `POST /leads`; duplicates are found
 //! within the file and against the tenant's leads with the same keys. Good rows are inserted in
-//! batches, three transactions at once; each batch, its quota charge and a checkpoint commit
+//! batches, four transactions at once (`IMPORT_LANES`); each batch, its quota charge and a checkpoint commit
 //! together. Every row's lead id is derived from the job and the row, so a crashed import that
 //! resumes at its checkpoint recognises the rows it wrote after it and never creates a lead twice.
 
@@ -18,7 +18,7 @@ use leadzone_domain::ids::{JobId, LeadId, ListId};
 use leadzone_domain::imports::{map_headers, row_input};
 use leadzone_domain::leads::{DedupKeys, NewLead};
 use leadzone_ports::RepoError;
-use leadzone_ports::store::{BulkChange, ExistingKeys};
+use leadzone_ports::{leads::BulkChange, leads::ExistingKeys};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::HashMap;

@@ -228,7 +228,7 @@ impl App {
     /// working one.
     pub(crate) async fn tenant_api_key(
         &self,
-        tx: &dyn leadzone_ports::store::TenantTx,
+        tx: &dyn leadzone_ports::tx::TenantTx,
         kind: IntegrationType,
     ) -> Result<Option<ApiKey>, AppError> {
         let Some(connection) = tx.integrations().get(kind).await? else { return Ok(None) };

@@ -13,7 +13,7 @@ use leadzone_domain::scoring::{ScoreFacts, lead_score};
 use leadzone_ports::intelligence::{
     DraftReport, EvidenceItem, FactKind, ReportRequest, SiteFact, SurveyLimits, SurveyObserver, SurveyOutcome,
 };
-use leadzone_ports::store::TenantTx;
+use leadzone_ports::tx::TenantTx;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::HashSet;

@@ -267,7 +267,7 @@ impl App {
 /// covers; true when cancellation was requested. An attempt that is over (its lease expired and
 /// the job was rescued) stops here: the work rolls back and whoever holds the job now redoes it.
 pub(crate) async fn checkpoint_in(
-    tx: &dyn leadzone_ports::store::TenantTx,
+    tx: &dyn leadzone_ports::tx::TenantTx,
     job: &Job,
     progress: i32,
     message: &str,
@@ -375,7 +375,7 @@ impl App {
 }
 
 /// A job of the tenant that the actor may see: OWNER and ADMIN see all, others their own.
-async fn visible_job(tx: &dyn leadzone_ports::store::TenantTx, ctx: &Ctx, id: JobId) -> Result<Job, AppError> {
+async fn visible_job(tx: &dyn leadzone_ports::tx::TenantTx, ctx: &Ctx, id: JobId) -> Result<Job, AppError> {
     let job = tx.jobs().get(id).await?;
     if ctx.role.lead_scope() != LeadScope::All && job.created_by != ctx.user_id {
         return Err(AppError::NotFound);

@@ -13,7 +13,7 @@ use leadzone_domain::leads::{LeadFilter, LeadPatchInput, normalize_tags};
 use leadzone_domain::values::{WebsiteUrl, optional_text, required_text};
 use leadzone_domain::webhooks::WebhookEvent;
 use leadzone_ports::RepoError;
-use leadzone_ports::store::{BulkChange, LeadStats, TenantTx};
+use leadzone_ports::{leads::BulkChange, leads::LeadStats, tx::TenantTx};
 use serde_json::json;
 use time::OffsetDateTime;
 
@@ -40,10 +40,37 @@ pub enum BulkTarget {
     Filter(LeadFilter),
 }
 
+/// What `POST /leads/bulk` does to its leads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BulkAction {
+    Delete,
+    Assign,
+    SetStatus,
+    AddToList,
+    RemoveFromList,
+    AddTags,
+    RemoveTags,
+}
+
+impl BulkAction {
+    /// The contract's name for it (`action` in the request, and in the audit row).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Delete => "delete",
+            Self::Assign => "assign",
+            Self::SetStatus => "setStatus",
+            Self::AddToList => "addToList",
+            Self::RemoveFromList => "removeFromList",
+            Self::AddTags => "addTags",
+            Self::RemoveTags => "removeTags",
+        }
+    }
+}
+
 /// `POST /leads/bulk`, validated by the HTTP layer's field reader and by `bulk_leads`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BulkInput {
-    pub action: String,
+    pub action: BulkAction,
     pub target: BulkTarget,
     pub status: Option<String>,
     pub user_id: Option<Option<UserId>>,
@@ -368,32 +395,32 @@ impl App {
     pub async fn bulk_leads(&self, ctx: &Ctx, input: BulkInput) -> Result<u64, AppError> {
         policy::require(ctx, Permission::LeadsBulk)?;
         let mut v = Validator::new();
-        let change = match input.action.as_str() {
-            "delete" => Some(BulkChange::Delete),
-            "assign" => match input.user_id {
+        let change = match input.action {
+            BulkAction::Delete => Some(BulkChange::Delete),
+            BulkAction::Assign => match input.user_id {
                 Some(u) => Some(BulkChange::Assign(u)),
                 None => {
                     v.push("userId", "is required for assign (null unassigns)");
                     None
                 }
             },
-            "setStatus" => match input.status.as_deref().map(|s| s.trim().parse::<LeadStatus>()) {
+            BulkAction::SetStatus => match input.status.as_deref().map(|s| s.trim().parse::<LeadStatus>()) {
                 Some(Ok(s)) => Some(BulkChange::SetStatus(s)),
                 _ => {
                     v.push("status", "must be one of NEW, PROSPECTED, CONTACTED, QUALIFIED, LOST");
                     None
                 }
             },
-            "addToList" | "removeFromList" => match input.list_id {
-                Some(l) if input.action == "addToList" => Some(BulkChange::AddToList(l)),
+            BulkAction::AddToList | BulkAction::RemoveFromList => match input.list_id {
+                Some(l) if input.action == BulkAction::AddToList => Some(BulkChange::AddToList(l)),
                 Some(l) => Some(BulkChange::RemoveFromList(l)),
                 None => {
                     v.push("listId", "is required");
                     None
                 }
             },
-            "addTags" | "removeTags" => match input.tags.as_deref().map(normalize_tags) {
-                Some(Ok(tags)) if !tags.is_empty() => Some(if input.action == "addTags" {
+            BulkAction::AddTags | BulkAction::RemoveTags => match input.tags.as_deref().map(normalize_tags) {
+                Some(Ok(tags)) if !tags.is_empty() => Some(if input.action == BulkAction::AddTags {
                     BulkChange::AddTags(tags)
                 } else {
                     BulkChange::RemoveTags(tags)
@@ -407,13 +434,6 @@ impl App {
                     None
                 }
             },
-            _ => {
-                v.push(
-                    "action",
-                    "must be one of delete, assign, setStatus, addToList, removeFromList, addTags, removeTags",
-                );
-                None
-            }
         };
         if let BulkTarget::Ids(ids) = &input.target
             && ids.len() > MAX_BULK_IDS
@@ -487,9 +507,11 @@ impl App {
                 ctx,
                 event,
                 None,
-                format!("bulk {}", input.action),
+                format!("bulk {}", input.action.as_str()),
                 AuditDetails {
-                    metadata: Some(json!({"action": input.action, "requested": ids.len(), "affected": affected})),
+                    metadata: Some(
+                        json!({"action": input.action.as_str(), "requested": ids.len(), "affected": affected}),
+                    ),
                     ..Default::default()
                 },
             ))
@@ -535,4 +557,78 @@ pub(crate) fn parse_time_page(
     };
     v.finish()?;
     Ok((limit, after))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{FakeTx, app_with_txs, ctx};
+    use leadzone_domain::access::LeadVisibility;
+    use leadzone_domain::enums::Role;
+
+    fn lead(n: u128) -> LeadId {
+        uuid::Uuid::from_u128(n).into()
+    }
+
+    fn set_status(ids: Vec<LeadId>, status: Option<&str>) -> BulkInput {
+        BulkInput {
+            action: BulkAction::SetStatus,
+            target: BulkTarget::Ids(ids),
+            status: status.map(str::to_owned),
+            user_id: None,
+            list_id: None,
+            tags: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_bulk_action_missing_its_value_is_refused_before_any_transaction() {
+        // No transaction prepared: beginning one would fail the call with another error.
+        let app = app_with_txs(vec![]);
+        let err = app.bulk_leads(&ctx(Role::Owner, 1), set_status(vec![lead(1)], None)).await.unwrap_err();
+        assert_eq!(err, AppError::field("status", "must be one of NEW, PROSPECTED, CONTACTED, QUALIFIED, LOST"));
+        let mut input = set_status(vec![lead(1)], None);
+        input.action = BulkAction::AddToList;
+        let err = app.bulk_leads(&ctx(Role::Owner, 1), input).await.unwrap_err();
+        assert_eq!(err, AppError::field("listId", "is required"));
+    }
+
+    /// Targets resolved in one transaction, the change in another (with an activity only for the
+    /// leads it changed), the audit row in a third, naming the action and both counts.
+    #[tokio::test]
+    async fn a_bulk_status_change_counts_and_records_only_the_leads_it_changed() {
+        let resolve = FakeTx::default();
+        let mut change = FakeTx::default();
+        change
+            .leads
+            .expect_bulk()
+            .withf(|c, ids, v, _| {
+                *c == BulkChange::SetStatus(LeadStatus::Qualified)
+                    && ids == [lead(1), lead(2)]
+                    && *v == LeadVisibility::All
+            })
+            .times(1)
+            .returning(|_, _, _, _| Ok(vec![lead(2)]));
+        change
+            .activities
+            .expect_insert_many()
+            .withf(|rows| rows.len() == 1 && rows[0].lead_id == lead(2) && rows[0].kind == ActivityType::StatusChange)
+            .times(1)
+            .returning(|_| Ok(()));
+        let mut audit = FakeTx::default();
+        audit
+            .audit
+            .expect_append()
+            .withf(|e| {
+                e.event_type == AuditEventType::LeadUpdated
+                    && e.action == "bulk setStatus"
+                    && e.details.metadata == Some(json!({"action": "setStatus", "requested": 2, "affected": 1}))
+            })
+            .times(1)
+            .returning(|_| Ok(()));
+        let app = app_with_txs(vec![resolve, change, audit]);
+        // The same lead twice counts once.
+        let input = set_status(vec![lead(2), lead(1), lead(2)], Some("QUALIFIED"));
+        assert_eq!(app.bulk_leads(&ctx(Role::Owner, 1), input).await.unwrap(), 1);
+    }
 }

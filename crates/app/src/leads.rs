@@ -11,7 +11,7 @@ use leadzone_domain::leads::{LeadFilter, LeadInput, LeadSort, NewLead};
 use leadzone_domain::webhooks::WebhookEvent;
 use leadzone_ports::RepoError;
 use leadzone_ports::leads::{LeadPosition, LeadQuery, ListedLead, Relevance, SortKey};
-use leadzone_ports::store::TenantTx;
+use leadzone_ports::tx::TenantTx;
 use std::str::FromStr;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -396,8 +396,8 @@ mod tests {
     use leadzone_domain::entities::{Limit, Plan, Subscription, Tenant, TenantSettings};
     use leadzone_domain::enums::{BillingCycle, Role, SubscriptionStatus, TenantStatus};
     use leadzone_domain::ids::PlanId;
+    use leadzone_ports::billing::Increment;
     use leadzone_ports::leads::DuplicateMatch;
-    use leadzone_ports::store::Increment;
 
     fn plan(leads: i64) -> Plan {
         Plan {

@@ -12,7 +12,7 @@ use leadzone_domain::ids::{LeadId, ListId};
 use leadzone_domain::leads::LeadFilter;
 use leadzone_domain::values::{optional_text, required_text};
 use leadzone_ports::leads::LeadQuery;
-use leadzone_ports::store::{BulkChange, TenantTx};
+use leadzone_ports::{leads::BulkChange, tx::TenantTx};
 
 /// A list with its count of visible leads.
 #[derive(Debug, Clone, PartialEq)]

@@ -6,7 +6,7 @@
 use leadzone_domain::enums::{Language, Role};
 use leadzone_ports::mail::{Mail, MailError, MailOutbox, MailTransport, QueuedMail};
 use leadzone_ports::security::SecretBox;
-use leadzone_ports::store::TenantTx;
+use leadzone_ports::tx::TenantTx;
 use leadzone_ports::{Clock, RepoError};
 use std::sync::Arc;
 use time::Duration;

@@ -5,7 +5,7 @@ use crate::{AppError, Ctx};
 use leadzone_domain::access::{LeadScope, LeadVisibility, Permission};
 use leadzone_domain::entities::Lead;
 use leadzone_domain::enums::{Role, TenantStatus};
-use leadzone_ports::store::TenantTx;
+use leadzone_ports::tx::TenantTx;
 
 /// Refuses with 403 `TENANT_SUSPENDED` when the tenant is suspended: every use case but
 /// `GET /me` and billing calls this (through `require`, or directly when no permission applies).

@@ -11,7 +11,7 @@ use leadzone_domain::ids::TenantId;
 use leadzone_domain::webhooks::WebhookEvent;
 use leadzone_ports::discovery::ApiKey;
 use leadzone_ports::slack::{DueSlack, SlackApi, SlackError, SlackNotification, SlackOutbox};
-use leadzone_ports::store::TenantTx;
+use leadzone_ports::tx::TenantTx;
 use leadzone_ports::{Clock, Ids};
 use serde_json::{Value, json};
 use std::sync::Arc;

@@ -344,7 +344,7 @@ impl App {
 /// A refused token turns the connection to ERROR with the service's words.
 pub(crate) async fn flag_error(
     app: &App,
-    tx: &dyn leadzone_ports::store::TenantTx,
+    tx: &dyn leadzone_ports::tx::TenantTx,
     kind: IntegrationType,
     why: &str,
 ) -> Result<(), AppError> {

@@ -10,7 +10,7 @@ use leadzone_domain::error::Validator;
 use leadzone_domain::ids::{InviteId, MembershipId, UserId};
 use leadzone_domain::values::{Email, check_password_strength, required_text};
 use leadzone_ports::RepoError;
-use leadzone_ports::store::{MemberView, TenantTx};
+use leadzone_ports::{team::MemberView, tx::TenantTx};
 use serde_json::json;
 
 pub const INVITE_TOKEN_PREFIX: &str = "lzi_";

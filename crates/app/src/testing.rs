@@ -2,7 +2,9 @@
 
 use leadzone_domain::ids::TenantId;
 use leadzone_ports::RepoError;
-use leadzone_ports::store::*;
+use leadzone_ports::{
+    api_keys::*, audit::*, billing::*, flags::*, identity::*, lead_actions::*, leads::*, lists::*, team::*, tx::*,
+};
 
 #[derive(Default)]
 pub struct FakeTx {

@@ -4,7 +4,7 @@
 use crate::AppError;
 use leadzone_domain::billing::usage_period;
 use leadzone_domain::enums::UsageMetric;
-use leadzone_ports::store::{Increment, TenantTx};
+use leadzone_ports::{billing::Increment, tx::TenantTx};
 use time::OffsetDateTime;
 
 /// Counts `n` units of `metric` for the period containing `now`, or fails with 402
@@ -50,7 +50,7 @@ impl crate::App {
     /// The meter of `metric` as of now; refuses a suspended tenant or an unpaid subscription.
     pub(crate) async fn meter(
         &self,
-        tx: &dyn leadzone_ports::store::TenantTx,
+        tx: &dyn leadzone_ports::tx::TenantTx,
         metric: UsageMetric,
     ) -> Result<Meter, AppError> {
         let (subscription, plan) = tx.subscriptions().current_with_plan().await?;
@@ -70,7 +70,7 @@ impl crate::App {
     /// Charges as many of `n` units as the plan allows; returns how many were charged.
     pub(crate) async fn charge_up_to(
         &self,
-        tx: &dyn leadzone_ports::store::TenantTx,
+        tx: &dyn leadzone_ports::tx::TenantTx,
         metric: UsageMetric,
         n: i64,
     ) -> Result<i64, AppError> {

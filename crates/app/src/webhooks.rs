@@ -13,7 +13,7 @@ use leadzone_domain::entities::AuditDetails;
 use leadzone_domain::enums::AuditEventType;
 use leadzone_domain::error::Validator;
 use leadzone_domain::webhooks::{self as rules, WebhookEvent};
-use leadzone_ports::store::TenantTx;
+use leadzone_ports::tx::TenantTx;
 use leadzone_ports::webhooks::{
     AttemptRecord, DueDelivery, WebhookDelivery, WebhookEndpoint, WebhookOutbox, WebhookSender,
 };
@@ -254,7 +254,7 @@ pub struct WebhookDeliverer {
     pub outbox: Arc<dyn WebhookOutbox>,
     pub sender: Arc<dyn WebhookSender>,
     pub secrets: Arc<dyn leadzone_ports::security::SecretBox>,
-    pub uow: Arc<dyn leadzone_ports::store::UnitOfWork>,
+    pub uow: Arc<dyn leadzone_ports::tx::UnitOfWork>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn Ids>,
     pub tokens: Arc<dyn leadzone_ports::security::Tokens>,

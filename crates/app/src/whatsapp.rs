@@ -29,7 +29,7 @@ use leadzone_domain::whatsapp as rules;
 use leadzone_ports::RepoError;
 use leadzone_ports::discovery::ApiKey;
 use leadzone_ports::jobs::NewJob;
-use leadzone_ports::store::TenantTx;
+use leadzone_ports::tx::TenantTx;
 use leadzone_ports::whatsapp::{
     MessageQuery, Outgoing, OutgoingMessage, StatusUpdate, TemplateSubmission, WhatsAppApi, WhatsAppError,
 };

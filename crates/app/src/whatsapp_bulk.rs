@@ -21,7 +21,7 @@ use leadzone_domain::leads::LeadFilter;
 use leadzone_domain::values::PhoneE164;
 use leadzone_ports::RepoError;
 use leadzone_ports::jobs::NewJob;
-use leadzone_ports::store::TenantTx;
+use leadzone_ports::tx::TenantTx;
 use leadzone_ports::whatsapp::{BulkMessage, OutgoingMessage, WhatsAppError};
 use serde::{Deserialize, Serialize};
 use serde_json::json;

@@ -10,7 +10,7 @@ use leadzone_domain::enums::{
     TenantStatus,
 };
 use leadzone_domain::leads::EnrichmentData;
-use leadzone_ports::store::MemberView;
+use leadzone_ports::team::MemberView;
 use serde::Serialize;
 use time::OffsetDateTime;
 use utoipa::ToSchema;

@@ -583,16 +583,16 @@ pub enum BulkAction {
     RemoveTags,
 }
 
-impl BulkAction {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Delete => "delete",
-            Self::Assign => "assign",
-            Self::SetStatus => "setStatus",
-            Self::AddToList => "addToList",
-            Self::RemoveFromList => "removeFromList",
-            Self::AddTags => "addTags",
-            Self::RemoveTags => "removeTags",
+impl From<BulkAction> for leadzone_app::lead_actions::BulkAction {
+    fn from(a: BulkAction) -> Self {
+        match a {
+            BulkAction::Delete => Self::Delete,
+            BulkAction::Assign => Self::Assign,
+            BulkAction::SetStatus => Self::SetStatus,
+            BulkAction::AddToList => Self::AddToList,
+            BulkAction::RemoveFromList => Self::RemoveFromList,
+            BulkAction::AddTags => Self::AddTags,
+            BulkAction::RemoveTags => Self::RemoveTags,
         }
     }
 }
@@ -643,7 +643,7 @@ async fn bulk(
         (None, None) => return Err(AppError::field("ids", "ids or a filter is required").into()),
     };
     let input = BulkInput {
-        action: body.action.as_str().to_owned(),
+        action: body.action.into(),
         target,
         status: body.status,
         user_id: body.user_id.map(UserId::from_uuid).into_option(),

@@ -4,22 +4,30 @@
 //!
 //! Every trait documents what an adapter MUST return in its `# Errors` section.
 
+pub mod api_keys;
+pub mod audit;
+pub mod billing;
 pub mod blobs;
 pub mod discovery;
 pub mod error;
+pub mod flags;
+pub mod identity;
 pub mod integrations;
 pub mod intelligence;
 pub mod jobs;
+pub mod lead_actions;
 pub mod leads;
+pub mod lists;
 pub mod lookups;
 pub mod mail;
 pub mod platform;
 pub mod security;
 pub mod sessions;
 pub mod slack;
-pub mod store;
 pub mod sweeps;
 pub mod sync;
+pub mod team;
+pub mod tx;
 pub mod webhooks;
 pub mod whatsapp;
 

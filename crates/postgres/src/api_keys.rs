@@ -6,7 +6,7 @@ use crate::tx::PgTenantTx;
 use leadzone_domain::entities::*;
 use leadzone_domain::ids::*;
 use leadzone_ports::RepoError;
-use leadzone_ports::store::*;
+use leadzone_ports::api_keys::*;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use time::OffsetDateTime;
 

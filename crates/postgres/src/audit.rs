@@ -5,7 +5,7 @@ use crate::error::db_err;
 use crate::tx::PgTenantTx;
 use leadzone_domain::entities::{AuditDetails, AuditLog};
 use leadzone_ports::RepoError;
-use leadzone_ports::store::{AuditQuery, AuditRepo, NewAuditLog};
+use leadzone_ports::{audit::AuditQuery, audit::AuditRepo, audit::NewAuditLog};
 use sea_orm::{ConnectionTrait, Value};
 use std::str::FromStr;
 

@@ -6,7 +6,7 @@ use crate::tx::PgTenantTx;
 use leadzone_domain::entities::*;
 use leadzone_domain::enums::UsageMetric;
 use leadzone_ports::RepoError;
-use leadzone_ports::store::*;
+use leadzone_ports::billing::*;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 #[async_trait::async_trait]

@@ -5,7 +5,7 @@ use crate::identity::{active_plans, all_flags};
 use crate::tx::PgTenantTx;
 use leadzone_domain::entities::*;
 use leadzone_ports::RepoError;
-use leadzone_ports::store::*;
+use leadzone_ports::flags::*;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 #[async_trait::async_trait]

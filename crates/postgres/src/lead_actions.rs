@@ -6,7 +6,7 @@ use crate::tx::PgTenantTx;
 use leadzone_domain::entities::*;
 use leadzone_domain::ids::*;
 use leadzone_ports::RepoError;
-use leadzone_ports::store::*;
+use leadzone_ports::lead_actions::*;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter};
 use sea_orm::{QueryOrder, QuerySelect};

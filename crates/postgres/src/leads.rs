@@ -28,8 +28,8 @@ mod repo {
     use leadzone_domain::leads::DedupKeys;
     use leadzone_domain::leads::LeadFilter;
     use leadzone_ports::RepoError;
+    use leadzone_ports::leads::*;
     use leadzone_ports::leads::{DuplicateMatch, LeadQuery, ListedLead};
-    use leadzone_ports::store::*;
     use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
     #[async_trait::async_trait]

@@ -6,7 +6,7 @@ use crate::tx::PgTenantTx;
 use leadzone_domain::entities::*;
 use leadzone_domain::ids::*;
 use leadzone_ports::RepoError;
-use leadzone_ports::store::*;
+use leadzone_ports::lists::*;
 use sea_orm::QueryOrder;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter};
 

@@ -7,7 +7,7 @@ use leadzone_domain::entities::*;
 use leadzone_domain::enums::{InviteStatus, MembershipStatus, Role};
 use leadzone_domain::ids::*;
 use leadzone_ports::RepoError;
-use leadzone_ports::store::*;
+use leadzone_ports::team::*;
 use sea_orm::sea_query::LockType;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,

@@ -6,7 +6,9 @@
 use crate::error::db_err;
 use leadzone_domain::ids::*;
 use leadzone_ports::RepoError;
-use leadzone_ports::store::*;
+use leadzone_ports::{
+    api_keys::*, audit::*, billing::*, flags::*, identity::*, lead_actions::*, leads::*, lists::*, team::*, tx::*,
+};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, Statement, TransactionTrait};
 
 #[derive(Clone)]

@@ -6,7 +6,7 @@ use leadzone_domain::access::LeadVisibility;
 use leadzone_domain::enums::LeadStatus;
 use leadzone_domain::ids::LeadId;
 use leadzone_ports::RepoError;
-use leadzone_ports::store::BulkChange;
+use leadzone_ports::leads::BulkChange;
 use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
 use time::OffsetDateTime;
 

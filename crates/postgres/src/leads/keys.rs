@@ -127,8 +127,8 @@ pub(crate) async fn existing_keys<C: ConnectionTrait>(
     tenant: uuid::Uuid,
     keys: &[DedupKeys],
     except: &[LeadId],
-) -> Result<leadzone_ports::store::ExistingKeys, RepoError> {
-    use leadzone_ports::store::ExistingKeys;
+) -> Result<leadzone_ports::leads::ExistingKeys, RepoError> {
+    use leadzone_ports::leads::ExistingKeys;
     let phones: Vec<String> = keys.iter().filter_map(|k| k.phone.clone()).collect();
     let hosts: Vec<String> = keys.iter().filter_map(|k| k.website_host.clone()).collect();
     let named: Vec<&DedupKeys> = keys.iter().filter(|k| !k.name_key.is_empty()).collect();

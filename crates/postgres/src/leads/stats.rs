@@ -5,7 +5,7 @@ use crate::error::db_err;
 use leadzone_domain::access::LeadVisibility;
 use leadzone_domain::enums::LeadStatus;
 use leadzone_ports::RepoError;
-use leadzone_ports::store::LeadStats;
+use leadzone_ports::leads::LeadStats;
 use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
 use time::OffsetDateTime;
 

@@ -4,7 +4,7 @@ use crate::*;
 use leadzone_domain::enums::{JobStatus, JobType};
 use leadzone_domain::ids::{JobId, TenantId};
 use leadzone_ports::jobs::{Finish, JobQueue, JobRepo, Lease, NewJob};
-use leadzone_ports::store::{TenantTx, UnitOfWork};
+use leadzone_ports::{tx::TenantTx, tx::UnitOfWork};
 use leadzone_postgres::{PgJobQueue, PgTenantTx, PgUnitOfWork, PoolConfig, connect};
 use std::collections::HashSet;
 use std::sync::Arc;

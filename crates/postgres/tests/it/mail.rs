@@ -3,7 +3,7 @@
 
 use crate::{TENANT_A, TENANT_B, scalar_i64, seed_two_tenants};
 use leadzone_ports::mail::{MailOutbox, QueuedMail};
-use leadzone_ports::store::TenantTx;
+use leadzone_ports::tx::TenantTx;
 use leadzone_postgres::{PgMailOutbox, PgUnitOfWork, PoolConfig, connect};
 use leadzone_testkit::TestDb;
 use sea_orm::ConnectionTrait;

@@ -7,7 +7,7 @@ use leadzone_domain::enums::{LeadStatus, UsageMetric};
 use leadzone_domain::ids::{LeadId, TenantId, UserId};
 use leadzone_domain::leads::{EnrichmentData, LeadFilter, LeadInput, LeadSort, NewLead};
 use leadzone_ports::leads::{DuplicateMatch, LeadPosition, LeadQuery, SortKey};
-use leadzone_ports::store::{Increment, UnitOfWork};
+use leadzone_ports::{billing::Increment, tx::UnitOfWork};
 use leadzone_postgres::{PgTenantTx, PgUnitOfWork, PoolConfig, connect};
 use std::collections::HashSet;
 use time::OffsetDateTime;
@@ -415,7 +415,7 @@ async fn api_key_last_used_is_written_at_most_once_a_minute() {
 
 #[tokio::test]
 async fn read_transactions_see_only_their_tenant_refuse_writes_and_plan_searches_per_query() {
-    use leadzone_ports::store::TenantTx;
+    use leadzone_ports::tx::TenantTx;
     use sea_orm::{ConnectionTrait, DbBackend, Statement};
     let db = TestDb::new().await;
     seed_two_tenants(&db).await;
@@ -461,7 +461,7 @@ async fn read_transactions_see_only_their_tenant_refuse_writes_and_plan_searches
 #[tokio::test]
 async fn a_connection_the_server_ended_is_unavailable_once_then_replaced() {
     use leadzone_ports::RepoError;
-    use leadzone_ports::store::TenantTx;
+    use leadzone_ports::tx::TenantTx;
     use sea_orm::ConnectionTrait;
     let db = TestDb::new().await;
     seed_two_tenants(&db).await;

@@ -3,7 +3,7 @@
 //! and claimed by the workers without overlap.
 
 use crate::{TENANT_A, TENANT_B, USER, scalar_i64, seed_two_tenants};
-use leadzone_ports::store::TenantTx;
+use leadzone_ports::tx::TenantTx;
 use leadzone_ports::webhooks::{AttemptRecord, WebhookEndpoint, WebhookOutbox};
 use leadzone_postgres::{PgUnitOfWork, PgWebhookOutbox};
 use leadzone_testkit::TestDb;
