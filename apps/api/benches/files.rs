@@ -2,8 +2,9 @@
 //! folder (`file://`, today's single-process store), PostgreSQL (the default) and S3 (a local
 //! `moto_server`) — each on its own `leadzone serve` process (release build, default workers) and
 //! a fresh database. Prints, per store: the upload, the import job, the export job and its download
-//! (time), the server's peak RSS (`VmHWM`) by the end of the import and its RSS then, and its peak
-//! RSS at the end. `LEADZONE_BENCH_STORES=postgres` (comma-separated) runs only those stores.
+//! (time), the server's peak RSS (`VmHWM`) by the end of the import, its RSS then and 15 s later,
+//! the leads benchmark's reads on the same server (16 clients, 10 s) and its RSS 15 s after them,
+//! and its peak RSS at the end. `LEADZONE_BENCH_STORES=postgres` (comma-separated) runs only those stores.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use sea_orm::{ConnectionTrait, Database};
@@ -65,6 +66,11 @@ struct Run {
     peak: f64,
     import_peak: f64,
     after_import: f64,
+    /// 15 s after the import.
+    settled: f64,
+    /// Requests of the leads reads, and RSS 15 s after them.
+    reads: usize,
+    after_reads: f64,
 }
 
 async fn run(name: &str, csv: &[u8], rows: usize, store: &[(String, String)]) -> Run {
@@ -85,6 +91,8 @@ async fn run(name: &str, csv: &[u8], rows: usize, store: &[(String, String)]) ->
         .env("LEADZONE_BIND", format!("127.0.0.1:{port}"))
         .env("LEADZONE_DATA_DIR", &data_dir)
         .env("LEADZONE_MASTER_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
+        // The reads below come from one token at hundreds a second: not what the limiter is for.
+        .env("LEADZONE_RATE_LIMIT_PER_MIN", "1000000000")
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     for (k, v) in store {
@@ -122,6 +130,10 @@ async fn run(name: &str, csv: &[u8], rows: usize, store: &[(String, String)]) ->
     assert_eq!(job["result"]["created"], rows, "{job}");
     let import_peak = peak_rss_mb(server.0.id());
     let after_import = rss_mb(server.0.id());
+    // What the server keeps once the import's memory has been idle a while (the allocator gives
+    // pages back over seconds, not at once).
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    let settled = rss_mb(server.0.id());
 
     let started = Instant::now();
     let res = json(
@@ -141,12 +153,54 @@ async fn run(name: &str, csv: &[u8], rows: usize, store: &[(String, String)]) ->
     }
     let download = started.elapsed().as_secs_f64();
     assert_eq!(lines, rows + 1, "every lead and the header");
+    // The leads benchmark's reads on the same server (after its `VACUUM ANALYZE`), then what the
+    // server keeps once they are over.
+    db.execute_unprepared("VACUUM ANALYZE leads").await.unwrap();
+    let reads = leads_reads(&client, &base, &token).await;
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    let after_reads = rss_mb(server.0.id());
     let peak = peak_rss_mb(server.0.id());
     drop(server);
     db.close().await.unwrap();
     admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {db_name} WITH (FORCE)")).await.unwrap();
     let _ = std::fs::remove_dir_all(&data_dir);
-    Run { upload, import, export, download, bytes, peak, import_peak, after_import }
+    Run { upload, import, export, download, bytes, peak, import_peak, after_import, settled, reads, after_reads }
+}
+
+/// The cases of `just bench-leads` on this tenant's leads (a word in every name, relevance, among
+/// them), 16 clients for 10 s. Returns how many requests were answered (all 200).
+async fn leads_reads(client: &reqwest::Client, base: &str, token: &str) -> usize {
+    const CASES: [&str; 5] = [
+        "/api/v1/leads?limit=50",
+        "/api/v1/leads?limit=50&city=Jeddah&status=NEW&hasPhone=true",
+        "/api/v1/leads?limit=50&q=150072",
+        "/api/v1/leads?limit=50&q=Company",
+        "/api/v1/leads?limit=50&q=Company%20150072",
+    ];
+    for case in CASES {
+        let started = Instant::now();
+        let res = client.get(format!("{base}{case}")).bearer_auth(token).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        res.bytes().await.unwrap();
+        eprintln!("  {case}: {:.1} ms alone", started.elapsed().as_secs_f64() * 1e3);
+    }
+    let until = Instant::now() + Duration::from_secs(10);
+    let clients = (0..16).map(|i| {
+        let (client, base, token) = (client.clone(), base.to_owned(), token.to_owned());
+        tokio::spawn(async move {
+            let mut n = 0;
+            while Instant::now() < until {
+                let res =
+                    client.get(format!("{base}{}", CASES[(i + n) % CASES.len()])).bearer_auth(&token).send().await;
+                let res = res.unwrap();
+                assert_eq!(res.status(), 200);
+                res.bytes().await.unwrap();
+                n += 1;
+            }
+            n
+        })
+    });
+    futures::future::join_all(clients).await.into_iter().map(Result::unwrap).sum()
 }
 
 #[tokio::main]
@@ -193,8 +247,17 @@ async fn main() {
         eprintln!("{label} …");
         let r = run(name, csv.as_bytes(), rows, env).await;
         eprintln!(
-            "  upload {:.1} s, import {:.1} s (peak RSS {:.0} MB, {:.0} MB after), export {:.1} s, download {:.1} s, peak RSS {:.0} MB",
-            r.upload, r.import, r.import_peak, r.after_import, r.export, r.download, r.peak
+            "  upload {:.1} s, import {:.1} s (peak RSS {:.0} MB, {:.0} MB after, {:.0} MB 15 s later), export {:.1} s, download {:.1} s, {} leads reads (RSS {:.0} MB 15 s later), peak RSS {:.0} MB",
+            r.upload,
+            r.import,
+            r.import_peak,
+            r.after_import,
+            r.settled,
+            r.export,
+            r.download,
+            r.reads,
+            r.after_reads,
+            r.peak
         );
         table.push((label, r));
     }
@@ -204,20 +267,23 @@ async fn main() {
         csv.len() as f64 / 1e6
     );
     println!(
-        "| store | upload + enqueue | import job (incl. upload) | peak RSS by the import's end / RSS then | export job | download | export size | server peak RSS |"
+        "| store | upload + enqueue | import job (incl. upload) | peak RSS by the import's end / RSS then / 15 s later | export job | download | export size | leads reads (16 clients, 10 s) / RSS 15 s later | server peak RSS |"
     );
-    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     for (label, r) in &table {
         println!(
-            "| {label} | {:.1} s | {:.1} s ({:.0} rows/s) | {:.0} / {:.0} MB | {:.1} s | {:.2} s | {:.0} MB | {:.0} MB |",
+            "| {label} | {:.1} s | {:.1} s ({:.0} rows/s) | {:.0} / {:.0} / {:.0} MB | {:.1} s | {:.2} s | {:.0} MB | {} / {:.0} MB | {:.0} MB |",
             r.upload,
             r.import,
             rows as f64 / r.import,
             r.import_peak,
             r.after_import,
+            r.settled,
             r.export,
             r.download,
             r.bytes as f64 / 1e6,
+            r.reads,
+            r.after_reads,
             r.peak
         );
     }

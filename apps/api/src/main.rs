@@ -5,6 +5,13 @@ use leadzone_api::config::Settings;
 use leadzone_api::startup::{Application, migrate};
 use std::process::ExitCode;
 
+/// jemalloc, with a background thread that returns freed pages to the system a few seconds after
+/// they fall idle: with glibc's allocator a server that had run a 1,000,000-row import kept most
+/// of its working set (README, `just bench-files`).
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[derive(Parser)]
 #[command(name = "leadzone", version, about = "Leadzone: lead generation for sales teams in Saudi Arabia and the Gulf")]
 struct Cli {
@@ -37,6 +44,10 @@ enum Command {
 
 fn main() -> ExitCode {
     leadzone_api::init_tracing();
+    #[cfg(not(target_env = "msvc"))]
+    if let Err(e) = tikv_jemalloc_ctl::background_thread::write(true) {
+        tracing::warn!(error = %e, "jemalloc's background purging is off: freed memory returns to the system only as it is reused");
+    }
     let cli = Cli::parse();
     let settings = match Settings::from_env() {
         Ok(s) => s,

@@ -4,8 +4,43 @@ use crate::helpers::*;
 use serde_json::Value;
 use std::time::Duration;
 
+/// The server's log lines, as its tracing subscriber writes them.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
 #[tokio::test]
 async fn a_job_failing_on_a_database_error_shows_internal_and_no_sql() {
+    // The detail kept out of the job goes to the server's log, on a line that names the job.
+    let log = Captured::default();
+    tracing_subscriber::fmt()
+        .with_writer(log.clone())
+        .with_ansi(false)
+        .with_env_filter("info,sqlx=warn,sea_orm=warn")
+        .try_init()
+        .expect("this test's process has no other log subscriber (nextest runs each test alone)");
     let app = spawn_app().await;
     let a = app.register().await;
     // Every lead insert now fails inside PostgreSQL with a message that names SQL.
@@ -37,6 +72,11 @@ async fn a_job_failing_on_a_database_error_shows_internal_and_no_sql() {
     let logs: Value = app.get(&format!("/api/v1/jobs/{id}/logs"), Some(&a.token)).await.json().await.unwrap();
     let logs = logs.to_string();
     assert!(!logs.contains("password_hash") && !logs.contains("SELECT"), "{logs}");
+    let server_log = log.text();
+    assert!(
+        server_log.lines().any(|l| l.contains(&id) && l.contains("password_hash")),
+        "no log line names job {id} with the database's error:\n{server_log}"
+    );
 }
 
 /// A subscription that becomes UNPAID while an import runs stops it at its next batch, as a
