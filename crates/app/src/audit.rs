@@ -35,7 +35,7 @@ pub fn system_entry(
     NewAuditLog {
         id: ids.new_id().into(),
         event_type: event,
-        entity_type: entity.map(|(t, _)| t.as_str().to_owned()),
+        entity_type: entity.map(|(t, _)| t),
         entity_id: entity.map(|(_, id)| id),
         action: action.into(),
         details,

@@ -312,3 +312,45 @@ impl From<CryptoError> for AppError {
         Self::Internal(e.0)
     }
 }
+
+#[cfg(test)]
+mod conflict_kind_tests {
+    use super::ConflictKind;
+
+    /// `ConflictKind::all` is a hand-written list; this match is exhaustive, so a new variant does
+    /// not compile until it has a place here, and the test fails until `all` lists it there.
+    fn place(kind: &ConflictKind) -> usize {
+        use ConflictKind::*;
+        match kind {
+            EmailTaken => 0,
+            SlugTaken => 1,
+            NoFreeSlug => 2,
+            TwoFactorAlreadyOn => 3,
+            TwoFactorAlreadyOff => 4,
+            TwoFactorNotSetUp => 5,
+            SmartListMembership => 6,
+            SamePlan => 7,
+            NothingToCancel => 8,
+            FlagExists => 9,
+            AlreadyMember => 10,
+            InvitePending => 11,
+            InviteNotPending(_) => 12,
+            LastOwner => 13,
+            WhatsAppNotConnected => 14,
+            WhatsAppNumberTaken => 15,
+            IntegrationNotConnected => 16,
+            AlreadyExists => 17,
+        }
+    }
+
+    #[test]
+    fn all_lists_every_conflict_kind_once() {
+        let all = ConflictKind::all();
+        let places: Vec<usize> = all.iter().map(place).collect();
+        assert_eq!(places, (0..18).collect::<Vec<_>>());
+        let mut codes: Vec<&str> = all.iter().map(ConflictKind::code).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), all.len(), "every kind has a code of its own");
+    }
+}

@@ -23,7 +23,7 @@ pub struct AuditQuery {
 pub struct NewAuditLog {
     pub id: AuditLogId,
     pub event_type: AuditEventType,
-    pub entity_type: Option<String>,
+    pub entity_type: Option<leadzone_domain::enums::AuditEntityType>,
     pub entity_id: Option<uuid::Uuid>,
     pub action: String,
     pub details: AuditDetails,

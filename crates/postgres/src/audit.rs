@@ -23,7 +23,7 @@ impl AuditRepo for PgTenantTx {
                     e.id.as_uuid().into(),
                     self.tid().into(),
                     e.event_type.as_str().into(),
-                    e.entity_type.clone().into(),
+                    e.entity_type.map(|t| t.as_str().to_owned()).into(),
                     e.entity_id.into(),
                     e.action.clone().into(),
                     details.into(),
