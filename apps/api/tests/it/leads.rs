@@ -376,6 +376,74 @@ async fn relevance_pages_stay_exact_while_leads_are_added() {
 /// come by rank (then id), every older one after them newest first — paged at `limit=37` while
 /// matching leads are added (no lead twice, every earlier one in the same order as a quiet paging),
 /// and an export of the same search lists them in that order.
+/// A first page looks for its window among the tenant's newest leads first and asks the search
+/// index when too few match there: matches older than every lead that walk reads are still found,
+/// ranked, and paged past their window newest first.
+#[tokio::test]
+async fn a_word_only_in_older_leads_is_found_past_the_newest_ones() {
+    let app = spawn_app().await;
+    let a = app.register().await;
+    app.set_plan(&a, "enterprise").await;
+    // Oldest first: 1,200 "Noor" (twice in every third name), 5 "Zahra", then 8,095 "Main".
+    let mut csv = String::from("Company,Phone\n");
+    for i in 0..9_300 {
+        let name = match i {
+            0..1_200 if i % 3 == 0 => format!("Noor Noor Trading {i}"),
+            0..1_200 => format!("Noor Trading {i}"),
+            1_200..1_205 => format!("Zahra Est {i}"),
+            _ => format!("Main Trading {i}"),
+        };
+        csv.push_str(&format!("{name},05{i:08}\n"));
+    }
+    let import: Value = app.import_csv(&a.token, csv.into_bytes(), "").await.json().await.unwrap();
+    let job = app.wait_job(&a.token, import["job"]["id"].as_str().unwrap(), 300).await;
+    assert_eq!(job["result"]["created"], 9_300, "{job}");
+    let all = |q: &str| {
+        let (app, token, q) = (&app, a.token.clone(), q.to_owned());
+        async move {
+            let (mut out, mut cursor) = (Vec::<Value>::new(), None::<String>);
+            loop {
+                let url = match &cursor {
+                    Some(c) => format!("/api/v1/leads?q={q}&limit=200&cursor={c}"),
+                    None => format!("/api/v1/leads?q={q}&limit=200"),
+                };
+                let page: Value = app.get(&url, Some(&token)).await.json().await.unwrap();
+                out.extend(page["data"].as_array().unwrap().iter().cloned());
+                match page["nextCursor"].as_str() {
+                    Some(c) => cursor = Some(c.to_owned()),
+                    None => return out,
+                }
+            }
+        }
+    };
+    let name = |l: &Value| l["companyName"].as_str().unwrap().to_owned();
+    let zahra = all("Zahra").await;
+    assert_eq!(zahra.len(), 5, "a rare word among the oldest leads");
+    assert!(zahra.iter().all(|l| name(l).starts_with("Zahra")));
+
+    let noor = all("Noor").await;
+    assert_eq!(noor.len(), 1_200, "every match, none twice");
+    let mut ids: Vec<String> = noor.iter().map(|l| l["id"].as_str().unwrap().to_owned()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 1_200);
+    let time = |l: &Value| l["createdAt"].as_str().unwrap().to_owned();
+    let (ranked, older) = noor.split_at(1_000);
+    let twice = |l: &Value| name(l).starts_with("Noor Noor");
+    assert!(ranked.windows(2).all(|w| twice(&w[0]) >= twice(&w[1])), "the window is ranked");
+    let oldest_ranked = ranked.iter().map(time).min().unwrap();
+    assert!(older.iter().all(|l| time(l) <= oldest_ranked), "the rest are past the window");
+    assert!(older.windows(2).all(|w| time(&w[0]) >= time(&w[1])), "and come newest first");
+    // The window is the newest 1,000 matches: the 200 past it are the oldest rows of the file.
+    let row = |l: &Value| name(l).rsplit(' ').next().unwrap().parse::<usize>().unwrap();
+    let mut past: Vec<usize> = older.iter().map(row).collect();
+    past.sort_unstable();
+    assert_eq!(past, (0..200).collect::<Vec<_>>());
+
+    let main = all("Main").await;
+    assert_eq!(main.len(), 8_095, "a word in the newest leads pages through all of them");
+}
+
 #[tokio::test]
 async fn a_search_past_the_ranked_window_pages_exactly_and_exports_in_the_same_order() {
     let app = spawn_app().await;
