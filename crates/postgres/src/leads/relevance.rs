@@ -182,6 +182,8 @@ async fn ranked_window<C: ConnectionTrait>(
             let mut values = all.values.map(|v| v.0).unwrap_or_default();
             values.push(tenant.into());
             let t = values.len();
+            // The walk's bound stands in for the table; without it the walk is the planner's again.
+            debug_assert!(all.sql.contains(r#"FROM "leads""#), "{}", all.sql);
             let sql = all.sql.replacen(
                 r#"FROM "leads""#,
                 &format!(
