@@ -384,13 +384,15 @@ async fn a_word_only_in_older_leads_is_found_past_the_newest_ones() {
     let app = spawn_app().await;
     let a = app.register().await;
     app.set_plan(&a, "enterprise").await;
-    // Oldest first: 1,200 "Noor" (twice in every third name), 5 "Zahra", then 8,095 "Main".
+    // Oldest first: 1,200 "Noor" (twice in every third name), 5 "Zahra", then 8,095 "Main", one in
+    // four of them "Khalid" too (a word whose window lies past the first walk's rows).
     let mut csv = String::from("Company,Phone\n");
     for i in 0..9_300 {
         let name = match i {
             0..1_200 if i % 3 == 0 => format!("Noor Noor Trading {i}"),
             0..1_200 => format!("Noor Trading {i}"),
             1_200..1_205 => format!("Zahra Est {i}"),
+            _ if i % 4 == 0 => format!("Main Khalid Trading {i}"),
             _ => format!("Main Trading {i}"),
         };
         csv.push_str(&format!("{name},05{i:08}\n"));
@@ -442,6 +444,16 @@ async fn a_word_only_in_older_leads_is_found_past_the_newest_ones() {
 
     let main = all("Main").await;
     assert_eq!(main.len(), 8_095, "a word in the newest leads pages through all of them");
+
+    let khalid = all("Khalid").await;
+    assert_eq!(khalid.len(), (1_205..9_300).filter(|i| i % 4 == 0).count());
+    let (ranked, older) = khalid.split_at(1_000);
+    let oldest_ranked = ranked.iter().map(time).min().unwrap();
+    assert!(older.iter().all(|l| time(l) <= oldest_ranked), "the window is the newest 1,000");
+    let mut past: Vec<usize> = older.iter().map(row).collect();
+    past.sort_unstable();
+    let oldest: Vec<usize> = (1_205..9_300).filter(|i| i % 4 == 0).take(older.len()).collect();
+    assert_eq!(past, oldest, "the ones past the window are the oldest matches");
 }
 
 #[tokio::test]

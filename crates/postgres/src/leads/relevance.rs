@@ -129,18 +129,21 @@ struct FirstRankedRow {
     window_n: i64,
 }
 
-/// How many of the tenant's newest leads a first page looks through for its matches before it asks
-/// the search index instead. PostgreSQL cannot tell a rare word from a common one (it estimates
+/// How many of the tenant's newest leads a first page first looks through for its matches; what it
+/// finds there tells how common the word is, and so whether a longer walk or the search index
+/// finds the window for less. PostgreSQL cannot tell a rare word from a common one (it estimates
 /// every word it has no statistics for at 0.5% of the rows), so it walked the newest-first index
 /// for both; for a word in one lead of 1,000,000 that walk read the whole tenant (600 ms).
-const WALK_ROWS: u64 = 8 * RANKED_WINDOW;
+const FIRST_WALK: u64 = RANKED_WINDOW;
+/// The longest walk: for a word in one lead of 24 among the newest.
+const LONGEST_WALK: u64 = 36 * RANKED_WINDOW;
 
 /// Where a first page looks for its window.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Reach {
-    /// Among the tenant's newest `WALK_ROWS` leads, newest first: stops at the window's last row,
-    /// so a common word reads about `RANKED_WINDOW` rows and any word at most `WALK_ROWS`.
-    Recent,
+    /// Among the tenant's newest this many leads, newest first: stops at the window's last row,
+    /// so a common word reads about `RANKED_WINDOW` rows and any word at most this many.
+    Recent(u64),
     /// Every match, gathered through the search index and sorted: a word that is rare among the
     /// newest leads has few.
     Everywhere,
@@ -148,8 +151,9 @@ enum Reach {
 
 /// A search's first page: the newest `RANKED_WINDOW` matches, ranked; the window is the oldest of
 /// them when there are that many (`None` when fewer: then they are all the matches, and all are
-/// ranked). Two bounded tries, `Reach::Recent` then `Reach::Everywhere`; either finds the same
-/// window.
+/// ranked). Bounded tries: the newest `FIRST_WALK` leads; for a word that matched at least one in
+/// 24 of them, a walk long enough to reach its window; else (or when that falls short) every
+/// match through the search index. Each finds the same window.
 async fn first_relevance_page<C: ConnectionTrait>(
     db: &C,
     tenant: uuid::Uuid,
@@ -157,14 +161,26 @@ async fn first_relevance_page<C: ConnectionTrait>(
     rank: Expr,
     limit: u64,
 ) -> Result<(Option<(OffsetDateTime, LeadId)>, Vec<RankedRow>), RepoError> {
-    let (window, rows) = ranked_window(db, tenant, matching.clone(), rank.clone(), limit, Reach::Recent).await?;
+    let (window, rows, found) =
+        ranked_window(db, tenant, matching.clone(), rank.clone(), limit, Reach::Recent(FIRST_WALK)).await?;
     if window.is_some() {
         return Ok((window, rows));
     }
-    ranked_window(db, tenant, matching, rank, limit, Reach::Everywhere).await
+    if found * 24 >= FIRST_WALK {
+        // Half again the rows the word's share among the newest leads says its window needs.
+        let walk = std::cmp::min(RANKED_WINDOW * FIRST_WALK * 3 / (2 * found), LONGEST_WALK);
+        let (window, rows, _) =
+            ranked_window(db, tenant, matching.clone(), rank.clone(), limit, Reach::Recent(walk)).await?;
+        if window.is_some() {
+            return Ok((window, rows));
+        }
+    }
+    let (window, rows, _) = ranked_window(db, tenant, matching, rank, limit, Reach::Everywhere).await?;
+    Ok((window, rows))
 }
 
-/// The newest `RANKED_WINDOW` rows of `matching` within `reach`, ranked, in one statement.
+/// The newest `RANKED_WINDOW` rows of `matching` within `reach`, ranked, in one statement, and
+/// how many matched (at most `RANKED_WINDOW`).
 async fn ranked_window<C: ConnectionTrait>(
     db: &C,
     tenant: uuid::Uuid,
@@ -172,13 +188,13 @@ async fn ranked_window<C: ConnectionTrait>(
     rank: Expr,
     limit: u64,
     reach: Reach,
-) -> Result<(Option<(OffsetDateTime, LeadId)>, Vec<RankedRow>), RepoError> {
+) -> Result<(Option<(OffsetDateTime, LeadId)>, Vec<RankedRow>, u64), RepoError> {
     let all = Entity::find().filter(matching).column_as(rank, "rank").build(DbBackend::Postgres);
     let newest = match reach {
         // The matches among a subquery of the newest leads (the search's condition applied to its
-        // rows as they come, newest first), so the walk ends at `WALK_ROWS` whatever the planner
+        // rows as they come, newest first), so the walk ends at `walk` rows whatever the planner
         // thinks of the word.
-        Reach::Recent => {
+        Reach::Recent(walk) => {
             let mut values = all.values.map(|v| v.0).unwrap_or_default();
             values.push(tenant.into());
             let t = values.len();
@@ -188,7 +204,7 @@ async fn ranked_window<C: ConnectionTrait>(
                 r#"FROM "leads""#,
                 &format!(
                     r#"FROM (SELECT * FROM "leads" WHERE "tenant_id" = ${t}
-                              ORDER BY "created_at" DESC, "id" DESC LIMIT {WALK_ROWS}) AS "leads""#
+                              ORDER BY "created_at" DESC, "id" DESC LIMIT {walk}) AS "leads""#
                 ),
                 1,
             );
@@ -220,9 +236,7 @@ async fn ranked_window<C: ConnectionTrait>(
         .all(db)
         .await
         .map_err(db_err)?;
-    let window = rows
-        .first()
-        .filter(|r| u64::try_from(r.window_n).is_ok_and(|n| n >= RANKED_WINDOW))
-        .map(|r| (r.window_at, LeadId::from(r.window_id)));
-    Ok((window, rows.into_iter().map(|r| r.row).collect()))
+    let found = rows.first().map_or(0, |r| u64::try_from(r.window_n).unwrap_or(0));
+    let window = rows.first().filter(|_| found >= RANKED_WINDOW).map(|r| (r.window_at, LeadId::from(r.window_id)));
+    Ok((window, rows.into_iter().map(|r| r.row).collect(), found))
 }
