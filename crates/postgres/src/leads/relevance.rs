@@ -139,7 +139,7 @@ const FIRST_WALK: u64 = RANKED_WINDOW;
 const LONGEST_WALK: u64 = 36 * RANKED_WINDOW;
 
 /// Where a first page looks for its window.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 enum Reach {
     /// Among the tenant's newest this many leads, newest first: stops at the window's last row,
     /// so a common word reads about `RANKED_WINDOW` rows and any word at most this many.
