@@ -163,7 +163,9 @@ st_run() {
   shift
   say "schemathesis: $name (seed $seed, at most $max_examples cases per operation and phase)"
   # In the background with `wait`, so that Ctrl-C or a TERM stops the run at once (the trap below
-  # ends Schemathesis too); its output goes to a log and, live, to this terminal.
+  # ends Schemathesis too); its output goes to a log and, live, to this terminal. The log exists
+  # before either starts, so `tail` never looks for it before the backgrounded run has made it.
+  : >"$work/st-$name.log"
   (cd "$work" && exec "$venv/bin/st" --config-file "$repo/ci/schemathesis.toml" run "$work/openapi.json" \
     --url "$base" \
     --checks all \
