@@ -41,14 +41,13 @@ pub(super) async fn list_by_relevance<C: ConnectionTrait>(
             out.push(listed(r, Some((window, true)))?);
         }
     } else if !matches!(after, Some((Relevance::Older(_), _))) {
-        let ranked = Entity::find().filter(matching.clone()).column_as(rank.clone(), "rank");
         let rows = match window {
             // A common word: the window's rows are read through the newest-first index, oldest
             // first (so the cap drops only leads added after the window, never one of it), and
             // ranked in a subquery — written so because as one query the planner ranks through
             // the tenant's whole bitmap (180 ms for 200,000 names) instead (4 ms).
             Some(w) => {
-                let inner = ranked
+                let inner = narrow(Entity::find().filter(matching.clone()), rank.clone())
                     .filter(tuple().gte(at(w)))
                     .order_by(Column::CreatedAt, Order::Asc)
                     .order_by(Column::Id, Order::Asc)
@@ -63,9 +62,15 @@ pub(super) async fn list_by_relevance<C: ConnectionTrait>(
                     }
                     _ => String::new(),
                 };
+                values.push(tenant.into());
                 let sql = format!(
-                    "SELECT * FROM ({}) AS w {keyset} ORDER BY w.rank DESC, w.id DESC LIMIT {}",
-                    inner.sql, query.limit
+                    "WITH w AS (SELECT * FROM ({}) AS w {keyset} ORDER BY w.rank DESC, w.id DESC LIMIT {})
+                     SELECT {}, w.rank FROM w JOIN \"leads\" ON \"leads\".\"id\" = w.id AND \"leads\".\"tenant_id\" = ${}
+                     ORDER BY w.rank DESC, w.id DESC",
+                    inner.sql,
+                    query.limit,
+                    lead_columns(),
+                    values.len()
                 );
                 RankedRow::find_by_statement(Statement::from_sql_and_values(DbBackend::Postgres, sql, values))
                     .all(db)
@@ -74,7 +79,7 @@ pub(super) async fn list_by_relevance<C: ConnectionTrait>(
             }
             // Fewer matches than the window when the search began: rank them all.
             None => {
-                let mut ranked = ranked;
+                let mut ranked = Entity::find().filter(matching.clone()).column_as(rank.clone(), "rank");
                 if let Some((Relevance::Ranked(r), id)) = after {
                     let key = Expr::tuple([rank.clone(), Expr::col(Column::Id)]);
                     ranked = ranked.filter(key.lt(Expr::tuple([Expr::val(r), Expr::val(id.as_uuid())])));
@@ -189,7 +194,7 @@ async fn ranked_window<C: ConnectionTrait>(
     limit: u64,
     reach: Reach,
 ) -> Result<(Option<(OffsetDateTime, LeadId)>, Vec<RankedRow>, u64), RepoError> {
-    let all = Entity::find().filter(matching).column_as(rank, "rank").build(DbBackend::Postgres);
+    let all = narrow(Entity::find().filter(matching), rank).build(DbBackend::Postgres);
     let newest = match reach {
         // The matches among a subquery of the newest leads (the search's condition applied to its
         // rows as they come, newest first), so the walk ends at `walk` rows whatever the planner
@@ -224,14 +229,21 @@ async fn ranked_window<C: ConnectionTrait>(
             Statement { sql, ..all }
         }
     };
+    // The window is ranked on its keys alone; only the page's rows are read whole.
+    let mut values = newest.values.map(|v| v.0).unwrap_or_default();
+    values.push(tenant.into());
     let sql = format!(
         "WITH newest AS MATERIALIZED ({}),
          edge AS (SELECT created_at AS window_at, id AS window_id, (SELECT count(*) FROM newest) AS window_n
-                  FROM newest ORDER BY created_at, id LIMIT 1)
-         SELECT newest.*, edge.* FROM newest CROSS JOIN edge ORDER BY newest.rank DESC, newest.id DESC LIMIT {limit}",
-        newest.sql
+                  FROM newest ORDER BY created_at, id LIMIT 1),
+         top AS (SELECT id, rank FROM newest ORDER BY rank DESC, id DESC LIMIT {limit})
+         SELECT {}, top.rank, edge.* FROM top
+           JOIN \"leads\" ON \"leads\".\"id\" = top.id AND \"leads\".\"tenant_id\" = ${}
+           CROSS JOIN edge ORDER BY top.rank DESC, top.id DESC",
+        newest.sql,
+        lead_columns(),
+        values.len()
     );
-    let values = newest.values.map(|v| v.0).unwrap_or_default();
     let rows = FirstRankedRow::find_by_statement(Statement::from_sql_and_values(DbBackend::Postgres, sql, values))
         .all(db)
         .await
@@ -239,4 +251,21 @@ async fn ranked_window<C: ConnectionTrait>(
     let found = rows.first().map_or(0, |r| u64::try_from(r.window_n).unwrap_or(0));
     let window = rows.first().filter(|_| found >= RANKED_WINDOW).map(|r| (r.window_at, LeadId::from(r.window_id)));
     Ok((window, rows.into_iter().map(|r| r.row).collect(), found))
+}
+
+/// A search's matches as keys only (id, creation time, rank): a window of them is sorted and
+/// ranked without carrying whole rows (1,000 rows of about 900 bytes each) through the sort; the
+/// page's rows are joined back by id. Measured on a 200,000-lead tenant, `q` of a word in every
+/// name: 974 statements/s whole, 1,628 on keys (pgbench, 16 clients, each planned).
+fn narrow(find: sea_orm::Select<Entity>, rank: Expr) -> sea_orm::Select<Entity> {
+    find.select_only().column(Column::Id).column(Column::CreatedAt).column_as(rank, "rank")
+}
+
+/// Every column of a lead, qualified (`"leads"."id", …`): what a `RankedRow` reads.
+fn lead_columns() -> &'static str {
+    static COLUMNS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    COLUMNS.get_or_init(|| {
+        use sea_orm::{IdenStatic, Iterable};
+        Column::iter().map(|c| format!(r#""leads"."{}""#, c.as_str())).collect::<Vec<_>>().join(", ")
+    })
 }
