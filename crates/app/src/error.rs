@@ -243,8 +243,27 @@ macro_rules! problem_codes {
             pub const fn as_str(self) -> &'static str {
                 match self { $(ProblemCode::$variant => $s),+ }
             }
+
+            /// The code that `as_str` spells `s`.
+            pub fn parse(s: &str) -> Option<Self> {
+                match s { $($s => Some(ProblemCode::$variant),)+ _ => None }
+            }
         }
     };
+}
+
+/// Written as its contract spelling (`"QUOTA_EXCEEDED"`), in job results as in answers.
+impl serde::Serialize for ProblemCode {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ProblemCode {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        Self::parse(&s).ok_or_else(|| serde::de::Error::custom(format!("unknown problem code {s:?}")))
+    }
 }
 
 problem_codes!(
@@ -310,6 +329,23 @@ impl From<RepoError> for AppError {
 impl From<CryptoError> for AppError {
     fn from(e: CryptoError) -> Self {
         Self::Internal(e.0)
+    }
+}
+
+#[cfg(test)]
+mod problem_code_serde_tests {
+    use super::ProblemCode;
+
+    /// Every code reads back as itself from its contract spelling, and nothing else reads.
+    #[test]
+    fn every_code_round_trips_through_its_spelling() {
+        for code in ProblemCode::ALL {
+            let json = serde_json::to_string(code).unwrap();
+            assert_eq!(json, format!("\"{}\"", code.as_str()));
+            assert_eq!(serde_json::from_str::<ProblemCode>(&json).unwrap(), *code);
+        }
+        assert!(serde_json::from_str::<ProblemCode>("\"quota_exceeded\"").is_err());
+        assert!(serde_json::from_str::<ProblemCode>("\"FAILED\"").is_err());
     }
 }
 

@@ -136,7 +136,7 @@ pub struct RowError {
     /// The contract code of a row refused for a reason other than its own fields
     /// (`QUOTA_EXCEEDED`); absent for a field's validation error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
+    pub code: Option<crate::error::ProblemCode>,
 }
 
 /// The import's checkpoint and, at the end, its result.
@@ -413,8 +413,8 @@ impl App {
             all_errors.extend(batch.errors);
             replayed = start + rows.len();
         }
-        let quota = crate::error::ProblemCode::QuotaExceeded.as_str();
-        all_errors.extend(result.errors.iter().filter(|e| e.code.as_deref() == Some(quota)).cloned());
+        let quota = Some(crate::error::ProblemCode::QuotaExceeded);
+        all_errors.extend(result.errors.iter().filter(|e| e.code == quota).cloned());
         all_errors.sort_by_key(|e| e.row);
         // Only a resumed or retried run can meet rows an earlier run stored (their ids derive from
         // the job and the row); a first run inserts without looking for them.
@@ -640,7 +640,7 @@ impl App {
                     row: *line,
                     field: String::new(),
                     message: "the plan's monthly lead limit is reached".to_owned(),
-                    code: Some(crate::error::ProblemCode::QuotaExceeded.as_str().to_owned()),
+                    code: Some(crate::error::ProblemCode::QuotaExceeded),
                 });
             }
             outcome.created -= refused.len();
