@@ -649,3 +649,221 @@ mod login_turn_tests {
         assert_eq!(turns.len(), 0);
     }
 }
+
+#[cfg(test)]
+mod login_tests {
+    //! The login's throttle and its order of writes, without a database: a throttled client gets
+    //! no password check, a failure is counted before the answer, a success forgives only this
+    //! client and is audited before its session opens.
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+    use super::*;
+    use crate::testing::{FakeTx, app_with_txs, now};
+    use leadzone_ports::lookups::MockLookups;
+    use leadzone_ports::security::{MockPasswordHasher, MockTokens};
+    use leadzone_ports::sessions::MockSessionStore;
+    use mockall::Sequence;
+
+    const IP: &str = "203.0.113.7";
+
+    fn user() -> User {
+        User {
+            id: uuid::Uuid::from_u128(1).into(),
+            email: "sara@example.sa".into(),
+            password_hash: "$argon2id$stored".into(),
+            name: "Sara".into(),
+            avatar_url: None,
+            phone: None,
+            email_verified: true,
+            email_verified_at: None,
+            last_login_at: None,
+            created_at: now(),
+            updated_at: now(),
+            totp_secret: None,
+            totp_enabled: false,
+        }
+    }
+
+    fn membership() -> (Membership, Tenant) {
+        let tenant: TenantId = uuid::Uuid::from_u128(0xA).into();
+        (
+            Membership {
+                id: uuid::Uuid::from_u128(2).into(),
+                user_id: user().id,
+                tenant_id: tenant,
+                role: Role::Sales,
+                status: MembershipStatus::Active,
+                manager_id: None,
+                created_at: now(),
+                updated_at: now(),
+            },
+            Tenant {
+                id: tenant,
+                name: "Najd".into(),
+                slug: "najd".into(),
+                logo_url: None,
+                status: TenantStatus::Active,
+                settings: Default::default(),
+                created_at: now(),
+                updated_at: now(),
+            },
+        )
+    }
+
+    fn input(password: &str) -> LoginInput {
+        LoginInput { email: " Sara@Example.sa ".into(), password: password.into(), tenant_id: None, otp: None }
+    }
+
+    fn client() -> ClientInfo {
+        ClientInfo { ip: Some(IP.parse().unwrap()), user_agent: None }
+    }
+
+    /// Tokens hash to `h(…)`, so a test can say which key a store call was given.
+    fn tokens() -> MockTokens {
+        let mut tokens = MockTokens::new();
+        tokens.expect_hash().returning(|t| format!("h({t})"));
+        tokens.expect_generate().returning(|prefix| format!("{prefix}token"));
+        tokens
+    }
+
+    /// The throttle key of `input()`: the email trimmed and lower-cased, hashed.
+    fn key() -> String {
+        "h(sara@example.sa)".into()
+    }
+
+    fn app(txs: Vec<FakeTx>, sessions: MockSessionStore, lookups: MockLookups, hasher: MockPasswordHasher) -> App {
+        let mut app = app_with_txs(txs);
+        app.sessions = Arc::new(sessions);
+        app.lookups = Arc::new(lookups);
+        app.hasher = Arc::new(hasher);
+        app.tokens = Arc::new(tokens());
+        app
+    }
+
+    fn failures_so_far(sessions: &mut MockSessionStore, from_ip: i64, total: i64) {
+        sessions
+            .expect_login_failures()
+            .withf(|k, ip, since| {
+                *k == key() && *ip == Some(IP.parse().unwrap()) && *since == now() - LOGIN_FAILURE_WINDOW
+            })
+            .times(1)
+            .returning(move |_, _, _| {
+                let oldest = Some(now() - Duration::minutes(10));
+                Ok(LoginFailures { from_ip, from_ip_oldest: oldest, total, total_oldest: oldest })
+            });
+    }
+
+    #[tokio::test]
+    async fn a_throttled_client_is_refused_without_a_password_check() {
+        let mut sessions = MockSessionStore::new();
+        failures_so_far(&mut sessions, MAX_LOGIN_FAILURES, MAX_LOGIN_FAILURES);
+        // Lookups and hasher have no expectations: reaching either fails the test.
+        let app = app(vec![], sessions, MockLookups::new(), MockPasswordHasher::new());
+        let err = app.login(input("right"), client()).await.unwrap_err();
+        // The oldest failure is 10 minutes old: it leaves the 15-minute window in 5.
+        assert_eq!(err, AppError::RateLimited { retry_after_secs: 300 });
+    }
+
+    #[tokio::test]
+    async fn the_email_ceiling_throttles_a_client_that_never_failed() {
+        let mut sessions = MockSessionStore::new();
+        failures_so_far(&mut sessions, 0, MAX_LOGIN_FAILURES_PER_EMAIL);
+        let app = app(vec![], sessions, MockLookups::new(), MockPasswordHasher::new());
+        assert!(matches!(app.login(input("right"), client()).await, Err(AppError::RateLimited { .. })));
+    }
+
+    #[tokio::test]
+    async fn an_unknown_email_costs_a_hash_and_counts_as_a_failure() {
+        let mut sessions = MockSessionStore::new();
+        failures_so_far(&mut sessions, 4, 4);
+        sessions
+            .expect_record_login_failure()
+            .withf(|k, ip, at| *k == key() && ip.is_some() && *at == now())
+            .times(1)
+            .returning(|_, _, _| Ok(()));
+        let mut lookups = MockLookups::new();
+        lookups.expect_find_user_by_email().times(1).returning(|_| Ok(None));
+        let mut hasher = MockPasswordHasher::new();
+        hasher.expect_verify_dummy().times(1).returning(|_| false);
+        let app = app(vec![], sessions, lookups, hasher);
+        assert_eq!(app.login(input("guess"), client()).await.unwrap_err(), AppError::InvalidCredentials);
+    }
+
+    #[tokio::test]
+    async fn a_wrong_password_is_counted_and_audited_in_the_member_s_tenant() {
+        let mut sessions = MockSessionStore::new();
+        failures_so_far(&mut sessions, 0, 0);
+        sessions.expect_record_login_failure().withf(|k, _, _| *k == key()).times(1).returning(|_, _, _| Ok(()));
+        let mut lookups = MockLookups::new();
+        lookups.expect_find_user_by_email().withf(|e| e == "sara@example.sa").returning(|_| Ok(Some(user())));
+        lookups.expect_memberships_of_user().returning(|_| Ok(vec![membership()]));
+        let mut hasher = MockPasswordHasher::new();
+        hasher.expect_verify().withf(|p, phc| p == "wrong" && phc == "$argon2id$stored").returning(|_, _| Ok(false));
+        let mut audit = FakeTx::default();
+        audit
+            .audit
+            .expect_append()
+            .withf(|e| e.event_type == AuditEventType::AuthFailedLogin && e.action == "wrong password")
+            .times(1)
+            .returning(|_| Ok(()));
+        // No `clear_login_failures`, `record_login` or `create_session` expectation.
+        let app = app(vec![audit], sessions, lookups, hasher);
+        assert_eq!(app.login(input("wrong"), client()).await.unwrap_err(), AppError::InvalidCredentials);
+    }
+
+    #[tokio::test]
+    async fn a_success_forgives_this_client_then_audits_then_opens_the_session() {
+        let mut seq = Sequence::new();
+        let mut sessions = MockSessionStore::new();
+        sessions
+            .expect_login_failures()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _, _| Ok(LoginFailures { from_ip: 4, total: 30, ..Default::default() }));
+        sessions
+            .expect_clear_login_failures()
+            .withf(|k, ip| *k == key() && *ip == Some(IP.parse().unwrap()))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(()));
+        // The audit row (the transaction below) is written between these two.
+        sessions
+            .expect_record_login()
+            .withf(|u, at| *u == user().id && *at == now())
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(()));
+        sessions
+            .expect_create_session()
+            .withf(|s| s.user_id == user().id && s.access_token_hash == "h(lza_token)")
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(()));
+        let mut lookups = MockLookups::new();
+        lookups.expect_find_user_by_email().returning(|_| Ok(Some(user())));
+        lookups.expect_memberships_of_user().returning(|_| Ok(vec![membership()]));
+        let mut hasher = MockPasswordHasher::new();
+        hasher.expect_verify().returning(|_, _| Ok(true));
+        let mut audit = FakeTx::default();
+        audit.audit.expect_append().withf(|e| e.event_type == AuditEventType::AuthLogin).times(1).returning(|_| Ok(()));
+        let app = app(vec![audit], sessions, lookups, hasher);
+        let done = app.login(input("right"), client()).await.unwrap();
+        assert_eq!((done.role, done.user.last_login_at), (Role::Sales, Some(now())));
+    }
+
+    #[tokio::test]
+    async fn a_login_the_audit_log_cannot_record_opens_no_session() {
+        let mut sessions = MockSessionStore::new();
+        failures_so_far(&mut sessions, 0, 0);
+        sessions.expect_clear_login_failures().returning(|_, _| Ok(()));
+        // No `record_login` or `create_session` expectation.
+        let mut lookups = MockLookups::new();
+        lookups.expect_find_user_by_email().returning(|_| Ok(Some(user())));
+        lookups.expect_memberships_of_user().returning(|_| Ok(vec![membership()]));
+        let mut hasher = MockPasswordHasher::new();
+        hasher.expect_verify().returning(|_, _| Ok(true));
+        let mut audit = FakeTx::default();
+        audit.audit.expect_append().returning(|_| Err(RepoError::Unavailable("down".into())));
+        let app = app(vec![audit], sessions, lookups, hasher);
+        assert!(matches!(app.login(input("right"), client()).await, Err(AppError::Unavailable(_))));
+    }
+}

@@ -383,7 +383,7 @@ pub(crate) fn lead_snapshot(lead: &Lead) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{FakeTx, app_with, ctx, now};
+    use crate::testing::{FakeTx, app_with, ctx, now, plan, subscription};
 
     #[test]
     fn an_overfetched_row_only_says_that_a_next_page_exists() {
@@ -393,53 +393,15 @@ mod tests {
         assert_eq!(last, Page { data: vec![1, 2], next_cursor: None });
         assert_eq!(Page::of_overfetched(Vec::<i32>::new(), 2, |n| n.to_string()).next_cursor, None);
     }
-    use leadzone_domain::entities::{Limit, Plan, Subscription, Tenant, TenantSettings};
-    use leadzone_domain::enums::{BillingCycle, Role, SubscriptionStatus, TenantStatus};
-    use leadzone_domain::ids::PlanId;
+    use leadzone_domain::entities::{Limit, Tenant, TenantSettings};
+    use leadzone_domain::enums::{Role, SubscriptionStatus, TenantStatus};
     use leadzone_ports::billing::Increment;
     use leadzone_ports::leads::DuplicateMatch;
 
-    fn plan(leads: i64) -> Plan {
-        Plan {
-            id: PlanId::free(),
-            name: "Free".into(),
-            name_ar: "مجاني".into(),
-            description: None,
-            price_monthly: 0,
-            price_yearly: 0,
-            seats_limit: Limit::from_stored(3),
-            leads_limit: Limit::from_stored(leads),
-            searches_limit: Limit::from_stored(10),
-            messages_limit: Limit::from_stored(50),
-            features: vec![],
-            is_active: true,
-            sort_order: 0,
-            created_at: now(),
-            updated_at: now(),
-        }
-    }
-
     fn billing(tx: &mut FakeTx, leads: i64) {
-        tx.subscriptions.expect_current_with_plan().returning(move || {
-            Ok((
-                Subscription {
-                    id: uuid::Uuid::nil().into(),
-                    tenant_id: uuid::Uuid::from_u128(0xA).into(),
-                    plan_id: PlanId::free(),
-                    status: SubscriptionStatus::Active,
-                    billing_cycle: BillingCycle::Monthly,
-                    current_period_start: now(),
-                    current_period_end: now(),
-                    cancel_at_period_end: false,
-                    trial_ends_at: None,
-                    stripe_subscription_id: None,
-                    created_at: now(),
-                    updated_at: now(),
-                    stripe_event_at: None,
-                },
-                plan(leads),
-            ))
-        });
+        tx.subscriptions
+            .expect_current_with_plan()
+            .returning(move || Ok((subscription(SubscriptionStatus::Active), plan(leads))));
         tx.tenants.expect_current().returning(|| {
             Ok(Tenant {
                 id: uuid::Uuid::from_u128(0xA).into(),

@@ -157,3 +157,148 @@ impl App {
 fn at<'a>(v: &'a Value, pointer: &str) -> &'a Value {
     v.pointer(pointer).unwrap_or(&Value::Null)
 }
+
+#[cfg(test)]
+mod tests {
+    //! Stripe's delivery order is not the order of its events: these prove, without a database,
+    //! that a replay changes nothing, a stale event is audited but never applied, a newer one is,
+    //! and an event type we do not handle reaches no store at all.
+    use super::*;
+    use crate::testing::{FakeTx, app_with_txs, now, plan, subscription};
+    use leadzone_domain::ids::TenantId;
+    use std::sync::Arc;
+
+    const SECRET: &str = "whsec_test";
+    /// What the mocked `Tokens::hmac_sha256` answers for any input; the header below carries it.
+    const MAC: [u8; 4] = [0xAB, 0xCD, 0x01, 0x23];
+
+    fn tenant() -> TenantId {
+        uuid::Uuid::from_u128(0xA).into()
+    }
+
+    /// An app with the Stripe secret set, a signing mock, and the lookup of `sub_1` to the tenant
+    /// (expected `lookups` times).
+    fn stripe_app(txs: Vec<FakeTx>, lookups: usize) -> App {
+        let mut app = app_with_txs(txs);
+        app.config.stripe_webhook_secret = Some(secrecy::SecretString::from(SECRET));
+        let mut tokens = leadzone_ports::security::MockTokens::new();
+        tokens.expect_hmac_sha256().withf(|key, _| key == SECRET.as_bytes()).returning(|_, _| MAC.to_vec());
+        app.tokens = Arc::new(tokens);
+        let mut found = leadzone_ports::lookups::MockLookups::new();
+        found
+            .expect_tenant_by_stripe_subscription()
+            .withf(|id| id == "sub_1")
+            .times(lookups)
+            .returning(|_| Ok(Some(tenant())));
+        app.lookups = Arc::new(found);
+        app
+    }
+
+    fn header() -> String {
+        format!("t={},v1=abcd0123", now().unix_timestamp())
+    }
+
+    fn event(kind: &str, created: OffsetDateTime) -> Vec<u8> {
+        json!({
+            "id": "evt_1", "type": kind, "created": created.unix_timestamp(),
+            "data": {"object": {"subscription": "sub_1", "id": "sub_1", "period_end": (now() + Duration::days(30)).unix_timestamp()}}
+        })
+        .to_string()
+        .into_bytes()
+    }
+
+    /// A transaction in which the event is new and the subscription is `status`, last changed by
+    /// an event created at `last`.
+    fn fresh_event_tx(status: SubscriptionStatus, last: Option<OffsetDateTime>) -> FakeTx {
+        let mut tx = FakeTx::default();
+        tx.subscriptions
+            .expect_record_webhook_event()
+            .withf(|provider, id, _| provider == "stripe" && id == "evt_1")
+            .times(1)
+            .returning(|_, _, _| Ok(true));
+        tx.subscriptions.expect_current_with_plan().returning(move || {
+            let mut s = subscription(status);
+            s.stripe_event_at = last;
+            Ok((s, plan(1000)))
+        });
+        tx
+    }
+
+    fn expect_audit(tx: &mut FakeTx, stale: bool, after: SubscriptionStatus) {
+        tx.audit
+            .expect_append()
+            .withf(move |e| {
+                let meta = e.details.metadata.as_ref();
+                meta.and_then(|m| m["stale"].as_bool()) == Some(stale)
+                    && e.details.after == Some(json!({"status": after}))
+            })
+            .times(1)
+            .returning(|_| Ok(()));
+    }
+
+    #[tokio::test]
+    async fn an_event_older_than_the_last_applied_is_audited_as_stale_and_changes_nothing() {
+        // The subscription went PAST_DUE by an event at now; a `paid` created a minute earlier
+        // arrives after it. `update` has no expectation: calling it fails the test.
+        let mut tx = fresh_event_tx(SubscriptionStatus::PastDue, Some(now()));
+        expect_audit(&mut tx, true, SubscriptionStatus::PastDue);
+        let app = stripe_app(vec![tx], 1);
+        let outcome =
+            app.stripe_webhook(Some(&header()), &event("invoice.paid", now() - Duration::minutes(1))).await.unwrap();
+        assert_eq!(outcome, WebhookOutcome::Applied);
+    }
+
+    #[tokio::test]
+    async fn a_newer_event_is_applied_and_remembered_as_the_last() {
+        let created = now() - Duration::minutes(1);
+        let mut tx = fresh_event_tx(SubscriptionStatus::PastDue, Some(now() - Duration::hours(1)));
+        tx.subscriptions
+            .expect_update()
+            .withf(move |s| {
+                s.status == SubscriptionStatus::Active
+                    && s.stripe_event_at == Some(created)
+                    && s.current_period_end == now() + Duration::days(30)
+            })
+            .times(1)
+            .returning(|_| Ok(()));
+        expect_audit(&mut tx, false, SubscriptionStatus::Active);
+        let app = stripe_app(vec![tx], 1);
+        assert_eq!(
+            app.stripe_webhook(Some(&header()), &event("invoice.paid", created)).await.unwrap(),
+            WebhookOutcome::Applied
+        );
+    }
+
+    #[tokio::test]
+    async fn a_replayed_event_reads_and_writes_nothing_else() {
+        let mut tx = FakeTx::default();
+        tx.subscriptions.expect_record_webhook_event().times(1).returning(|_, _, _| Ok(false));
+        // No `current_with_plan`, `update` or audit expectation: any of them fails the test.
+        let app = stripe_app(vec![tx], 1);
+        assert_eq!(
+            app.stripe_webhook(Some(&header()), &event("invoice.payment_failed", now())).await.unwrap(),
+            WebhookOutcome::Replayed
+        );
+    }
+
+    #[tokio::test]
+    async fn an_event_type_we_do_not_handle_is_ignored_before_any_lookup() {
+        // No transaction prepared and the lookup expected zero times.
+        let app = stripe_app(vec![], 0);
+        assert_eq!(
+            app.stripe_webhook(Some(&header()), &event("customer.subscription.updated", now())).await.unwrap(),
+            WebhookOutcome::Ignored
+        );
+    }
+
+    #[tokio::test]
+    async fn a_bad_signature_is_refused_before_the_body_is_read() {
+        let app = stripe_app(vec![], 0);
+        let forged = format!("t={},v1=00000000", now().unix_timestamp());
+        let err = app.stripe_webhook(Some(&forged), &event("invoice.paid", now())).await.unwrap_err();
+        assert_eq!(err, AppError::BadRequest("Stripe-Signature: no valid v1 signature".into()));
+        let late = format!("t={},v1=abcd0123", (now() - Duration::minutes(6)).unix_timestamp());
+        let err = app.stripe_webhook(Some(&late), &event("invoice.paid", now())).await.unwrap_err();
+        assert_eq!(err, AppError::BadRequest("Stripe-Signature: timestamp outside the tolerance".into()));
+    }
+}

@@ -145,6 +145,47 @@ pub fn now() -> time::OffsetDateTime {
     time::macros::datetime!(2026-11-26 08:00 UTC)
 }
 
+/// The free plan with `leads` leads a month.
+pub fn plan(leads: i64) -> leadzone_domain::entities::Plan {
+    use leadzone_domain::entities::Limit;
+    leadzone_domain::entities::Plan {
+        id: leadzone_domain::ids::PlanId::free(),
+        name: "Free".into(),
+        name_ar: "مجاني".into(),
+        description: None,
+        price_monthly: 0,
+        price_yearly: 0,
+        seats_limit: Limit::from_stored(3),
+        leads_limit: Limit::from_stored(leads),
+        searches_limit: Limit::from_stored(10),
+        messages_limit: Limit::from_stored(50),
+        features: vec![],
+        is_active: true,
+        sort_order: 0,
+        created_at: now(),
+        updated_at: now(),
+    }
+}
+
+/// Tenant 0xA's monthly subscription to the free plan, in `status`.
+pub fn subscription(status: leadzone_domain::enums::SubscriptionStatus) -> leadzone_domain::entities::Subscription {
+    leadzone_domain::entities::Subscription {
+        id: uuid::Uuid::nil().into(),
+        tenant_id: uuid::Uuid::from_u128(0xA).into(),
+        plan_id: leadzone_domain::ids::PlanId::free(),
+        status,
+        billing_cycle: leadzone_domain::enums::BillingCycle::Monthly,
+        current_period_start: now(),
+        current_period_end: now(),
+        cancel_at_period_end: false,
+        trial_ends_at: None,
+        stripe_subscription_id: None,
+        created_at: now(),
+        updated_at: now(),
+        stripe_event_at: None,
+    }
+}
+
 /// An `App` whose tenant transaction is `tx`; other ports are strict mocks with no expectations.
 pub fn app_with(tx: FakeTx) -> crate::App {
     app_with_txs(vec![tx])
