@@ -179,8 +179,8 @@ impl Ids for UuidV7 {
     }
 }
 
-#[cfg(test)]
-pub(crate) mod testing;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 #[cfg(test)]
 mod config_tests {

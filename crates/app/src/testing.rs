@@ -1,4 +1,5 @@
-//! Test doubles for the use-case unit tests: a `TenantTx` made of mockall mocks.
+//! Test doubles for the use-case unit tests, and for the adapters' tests of what sits on the use
+//! cases (feature `testing`): a `TenantTx` made of mockall mocks, an `App` of mocks.
 
 use leadzone_domain::ids::TenantId;
 use leadzone_ports::RepoError;
@@ -143,6 +144,30 @@ impl leadzone_ports::intelligence::WebsiteSurveyor for NoSurveyor {
 
 pub fn now() -> time::OffsetDateTime {
     time::macros::datetime!(2026-11-26 08:00 UTC)
+}
+
+/// Lead `n` of tenant 0xA, created by user 1 at `now()`.
+pub fn lead(n: u128) -> leadzone_domain::entities::Lead {
+    leadzone_domain::entities::Lead {
+        id: uuid::Uuid::from_u128(n).into(),
+        tenant_id: uuid::Uuid::from_u128(0xA).into(),
+        company_name: format!("شركة النخبة {n}"),
+        industry: None,
+        city: None,
+        phone: None,
+        email: None,
+        website: None,
+        status: leadzone_domain::enums::LeadStatus::New,
+        score: None,
+        tags: Vec::new(),
+        enrichment_data: Default::default(),
+        list_id: None,
+        assigned_to: None,
+        created_by: uuid::Uuid::from_u128(1).into(),
+        created_at: now(),
+        updated_at: now(),
+        last_contacted_at: None,
+    }
 }
 
 /// The free plan with `leads` leads a month.

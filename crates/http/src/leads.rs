@@ -692,3 +692,119 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(evidence)
         .service(add_evidence);
 }
+
+#[cfg(test)]
+mod tests {
+    //! The handlers of `/leads` against fakes: the whole HTTP path (routing, the bearer
+    //! extractor, query checking, the use case, problem+json) with every port a mock and no
+    //! database. The same routes run against PostgreSQL in `apps/api/tests/it/leads.rs`.
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+    use crate::HttpState;
+    use actix_web::http::StatusCode;
+    use actix_web::{App, test, web};
+    use leadzone_app::testing::{FakeTx, app_with_txs, lead, now};
+    use leadzone_domain::enums::{LeadStatus, MembershipStatus, Role, TenantStatus};
+    use leadzone_domain::leads::LeadSort;
+    use leadzone_ports::leads::ListedLead;
+    use leadzone_ports::security::MockTokens;
+    use leadzone_ports::sessions::{MockSessionStore, SessionPrincipal};
+    use serde_json::Value;
+    use std::sync::Arc;
+    use utoipa_actix_web::AppExt;
+
+    const TOKEN: &str = "lza_test-token";
+
+    /// An app whose one live session is `TOKEN`'s, an OWNER's of tenant 0xA; `txs` are the
+    /// tenant transactions the use case may begin, in order.
+    fn app(txs: Vec<FakeTx>) -> leadzone_app::App {
+        let mut app = app_with_txs(txs);
+        let mut tokens = MockTokens::new();
+        tokens.expect_hash().returning(|t| format!("h({t})"));
+        app.tokens = Arc::new(tokens);
+        let mut sessions = MockSessionStore::new();
+        sessions.expect_session_by_access_hash().returning(|hash, at| {
+            Ok((hash == format!("h({TOKEN})") && at == now()).then(|| SessionPrincipal {
+                subscription_status: None,
+                session_id: uuid::Uuid::from_u128(9).into(),
+                user_id: uuid::Uuid::from_u128(1).into(),
+                tenant_id: uuid::Uuid::from_u128(0xA).into(),
+                role: Role::Owner,
+                membership_status: MembershipStatus::Active,
+                tenant_status: TenantStatus::Active,
+                access_expires_at: now() + time::Duration::minutes(15),
+            }))
+        });
+        app.sessions = Arc::new(sessions);
+        app
+    }
+
+    async fn get(app: leadzone_app::App, uri: &str, token: Option<&str>) -> (StatusCode, Value) {
+        let state = web::Data::new(HttpState {
+            app,
+            metrics: Arc::new(crate::metrics::Metrics::new()),
+            trusted_proxies: Vec::new(),
+            cors_origins: Vec::new(),
+            rate_limit: crate::ratelimit::RateLimit::off(),
+        });
+        let service =
+            test::init_service(App::new().app_data(state).into_utoipa_app().configure(crate::routes).into_app()).await;
+        let mut req = test::TestRequest::get().uri(uri);
+        if let Some(token) = token {
+            req = req.insert_header(("Authorization", format!("Bearer {token}")));
+        }
+        let res = test::call_service(&service, req.to_request()).await;
+        let status = res.status();
+        let body = test::read_body(res).await;
+        (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    }
+
+    fn listed(n: u128) -> ListedLead {
+        ListedLead { lead: lead(n), rank: 0.0, name_key: format!("lead {n}"), relevance: None }
+    }
+
+    #[actix_web::test]
+    async fn a_page_asks_for_one_row_more_than_it_shows_and_gives_the_cursor_of_its_last() {
+        let mut tx = FakeTx::default();
+        tx.leads
+            .expect_list()
+            .withf(|q| {
+                q.limit == 3
+                    && q.sort == LeadSort::CreatedAtDesc
+                    && q.filter.status == [LeadStatus::Contacted]
+                    && q.after.is_none()
+            })
+            .times(1)
+            .returning(|_| Ok(vec![listed(1), listed(2), listed(3)]));
+        let (status, body) = get(app(vec![tx]), "/api/v1/leads?limit=2&status=CONTACTED", Some(TOKEN)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let ids: Vec<&str> = body["data"].as_array().unwrap().iter().map(|l| l["id"].as_str().unwrap()).collect();
+        assert_eq!(ids, [lead(1).id.to_string(), lead(2).id.to_string()]);
+        assert_eq!(body["data"][0]["companyName"], lead(1).company_name);
+        assert!(body["nextCursor"].as_str().is_some_and(|c| !c.is_empty()), "{body}");
+    }
+
+    #[actix_web::test]
+    async fn a_bad_limit_is_a_validation_problem_before_any_transaction() {
+        // No transaction prepared: beginning one would answer 500 instead.
+        let (status, body) = get(app(vec![]), "/api/v1/leads?limit=500", Some(TOKEN)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["code"], "VALIDATION_FAILED");
+        assert_eq!(body["errors"][0]["field"], "limit", "{body}");
+    }
+
+    #[actix_web::test]
+    async fn no_token_or_an_unknown_one_is_401_and_reads_nothing() {
+        let (status, body) = get(app(vec![]), "/api/v1/leads", None).await;
+        assert_eq!((status, body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("UNAUTHENTICATED")));
+        let (status, body) = get(app(vec![]), "/api/v1/leads", Some("lza_revoked")).await;
+        assert_eq!((status, body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("UNAUTHENTICATED")));
+    }
+
+    #[actix_web::test]
+    async fn a_lead_the_tenant_cannot_see_is_404() {
+        let mut tx = FakeTx::default();
+        tx.leads.expect_get().times(1).returning(|_| Err(leadzone_ports::RepoError::NotFound));
+        let (status, body) = get(app(vec![tx]), &format!("/api/v1/leads/{}", lead(5).id), Some(TOKEN)).await;
+        assert_eq!((status, body["code"].as_str()), (StatusCode::NOT_FOUND, Some("NOT_FOUND")), "{body}");
+    }
+}
