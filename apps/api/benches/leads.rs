@@ -9,10 +9,16 @@
 //! Then the rate limiter's cost: the first page on two servers over the same database, one with
 //! `LEADZONE_RATE_LIMIT_PER_MIN=0` (off) and one with a limit no client reaches (every request
 //! still charged to its bucket), in alternating rounds; and the limiter's own check, alone.
+//! Then the first page against its own SQL through pgbench (when installed): the bare statement and
+//! the request's five round trips.
 //! `BENCH_LEADS_SMALL=1` seeds a tenth (20,000 + 100,000 leads) for a quick run.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod common;
+
+/// The server in this process allocates as `leadzone serve` does (apps/api/src/main.rs).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 use leadzone_api::startup::Application;
 use sea_orm::{ConnectionTrait, Database};
@@ -162,6 +168,39 @@ async fn main() {
         println!("| {label} | {:.1} | {:.1} | {:.0} |", pct(0.50), pct(0.99), REQUESTS as f64 / wall.as_secs_f64());
     }
 
+    // The first page against its own SQL through pgbench, right after it: the bare statement, and
+    // the five statements a request sends (credential look-up; BEGIN; the tenant setting; the
+    // page; ROLLBACK), each a round trip.
+    if wrk && std::process::Command::new("pgbench").arg("--version").output().is_ok() {
+        let api = run_wrk(&format!("{base}/api/v1/leads?limit=50"), &token).2;
+        let hash: String = owner
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                "SELECT access_token_hash FROM sessions ORDER BY created_at DESC LIMIT 1".to_owned(),
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get_by_index(0)
+            .unwrap();
+        let bare = first_page_sql(&tenant);
+        let request = format!(
+            "{}\nBEGIN;\nSELECT set_config('app.current_tenant_id', '{tenant}', true), \
+             set_config('transaction_read_only', 'on', true);\n{bare}\nROLLBACK;\n",
+            session_sql(&hash)
+        );
+        let raw = run_pgbench(&url, &bare);
+        let whole = run_pgbench(&url, &request);
+        println!(
+            "\nGET /api/v1/leads?limit=50 against its SQL (pgbench -M prepared, {CONCURRENCY} clients, 10 s, as the database owner)"
+        );
+        println!("| what | per second | API as % of it |");
+        println!("| --- | --- | --- |");
+        println!("| the API (wrk) | {api:.0} | |");
+        println!("| the page's statement alone | {raw:.0} | {:.0}% |", api / raw * 100.0);
+        println!("| the request's five statements | {whole:.0} | {:.0}% |", api / whole * 100.0);
+    }
+
     // The rate limiter's cost on the first page: alternating rounds, off then on, so that drift
     // (other load, Postgres caches) falls on both alike.
     let path = "/api/v1/leads?limit=50";
@@ -216,6 +255,45 @@ async fn server(b: &common::Bench, per_min: u32) -> String {
     let base = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
     base
+}
+
+/// The statement `GET /api/v1/leads?limit=50` runs for `tenant` (as the server's log shows it),
+/// its parameters written in.
+fn first_page_sql(tenant: &str) -> String {
+    format!(
+        r#"SELECT "leads"."id", "leads"."tenant_id", "leads"."company_name", "leads"."industry", "leads"."city", "leads"."phone", "leads"."email", "leads"."website", "leads"."status", "leads"."score", "leads"."tags", "leads"."enrichment_data", "leads"."list_id", "leads"."assigned_to", "leads"."created_by", "leads"."created_at", "leads"."updated_at", "leads"."last_contacted_at", "leads"."website_host", "leads"."name_key", "leads"."city_key", "leads"."search_text", "leads"."place_id", 0::real AS "rank" FROM "leads" WHERE "leads"."tenant_id" = '{tenant}' ORDER BY created_at DESC, "leads"."id" DESC LIMIT 51;"#
+    )
+}
+
+/// The credential look-up of a request with session token hash `hash`.
+fn session_sql(hash: &str) -> String {
+    format!(
+        "SELECT s.id, s.user_id, s.tenant_id, s.access_expires_at, m.role, m.status AS membership_status, \
+                t.status AS tenant_status, (SELECT b.status FROM subscriptions b WHERE b.tenant_id = s.tenant_id) AS subscription_status \
+           FROM sessions s JOIN memberships m ON m.user_id = s.user_id AND m.tenant_id = s.tenant_id \
+           JOIN tenants t ON t.id = s.tenant_id \
+          WHERE s.access_token_hash = '{hash}' AND s.revoked_at IS NULL AND s.access_expires_at > now();"
+    )
+}
+
+/// Transactions per second of `script` through pgbench (prepared statements, 16 clients, 2
+/// threads, 10 s) on the database at `url`.
+fn run_pgbench(url: &str, script: &str) -> f64 {
+    let file = std::env::temp_dir().join(format!("leadzone-bench-{}.sql", std::process::id()));
+    std::fs::write(&file, script).unwrap();
+    let out = std::process::Command::new("pgbench")
+        .args(["-n", "-M", "prepared", "-c", "16", "-j", "2", "-T", "10", "-f"])
+        .arg(&file)
+        .arg(url)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&file);
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find(|l| l.starts_with("tps = "))
+        .and_then(|l| l.split_whitespace().nth(2))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("pgbench: {text} {}", String::from_utf8_lossy(&out.stderr)))
 }
 
 /// p50 ms, p99 ms and requests/s from `wrk --latency` (10 s, 16 connections, 2 threads).
