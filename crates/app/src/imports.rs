@@ -694,8 +694,15 @@ impl App {
 
 #[cfg(test)]
 mod tests {
-    use crate::testing::{app_with_txs, ctx};
-    use leadzone_domain::enums::Role;
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+    use super::*;
+    use crate::error::ProblemCode;
+    use crate::jobs::JobFailure;
+    use crate::testing::{FakeTx, app_with_txs, ctx, now, plan, subscription};
+    use leadzone_domain::entities::{Limit, Membership, Tenant};
+    use leadzone_domain::enums::{AuditEventType, MembershipStatus, Role, SubscriptionStatus, TenantStatus};
+    use leadzone_ports::billing::Increment;
+    use leadzone_ports::blobs::BlobStore;
     use leadzone_ports::blobs::MockBlobStore;
     use leadzone_ports::security::{ContentDigest, MockTokens};
     use std::sync::Arc;
@@ -709,6 +716,236 @@ mod tests {
         fn finish(self: Box<Self>) -> String {
             self.0.to_string()
         }
+    }
+
+    /// A blob store in memory.
+    #[derive(Default)]
+    struct MemBlobs(std::sync::Mutex<std::collections::HashMap<String, Vec<u8>>>);
+
+    #[async_trait::async_trait]
+    impl leadzone_ports::blobs::BlobStore for MemBlobs {
+        async fn put(&self, key: &str, data: &[u8]) -> Result<(), RepoError> {
+            self.0.lock().unwrap().insert(key.to_owned(), data.to_vec());
+            Ok(())
+        }
+        async fn put_stream(&self, key: &str, mut body: leadzone_ports::blobs::ByteStream) -> Result<u64, RepoError> {
+            let mut all = Vec::new();
+            while let Some(piece) = futures::StreamExt::next(&mut body).await {
+                all.extend(piece?);
+            }
+            let n = all.len() as u64;
+            self.0.lock().unwrap().insert(key.to_owned(), all);
+            Ok(n)
+        }
+        async fn get(&self, key: &str) -> Result<Vec<u8>, RepoError> {
+            self.0.lock().unwrap().get(key).cloned().ok_or(RepoError::NotFound)
+        }
+        async fn read_at(&self, key: &str, offset: u64, max: usize) -> Result<Vec<u8>, RepoError> {
+            let all = self.get(key).await?;
+            let from = (offset as usize).min(all.len());
+            Ok(all[from..(from + max).min(all.len())].to_vec())
+        }
+        async fn delete(&self, key: &str) -> Result<(), RepoError> {
+            self.0.lock().unwrap().remove(key);
+            Ok(())
+        }
+        async fn folders(&self, _folder: &str) -> Result<Vec<String>, RepoError> {
+            Ok(Vec::new())
+        }
+        async fn delete_folder(&self, _folder: &str) -> Result<u64, RepoError> {
+            Ok(0)
+        }
+        async fn purge_abandoned(&self, _before: time::OffsetDateTime) -> Result<u64, RepoError> {
+            Ok(0)
+        }
+    }
+
+    /// A worker that never asks the job to stop.
+    struct Running;
+
+    #[async_trait::async_trait]
+    impl JobControl for Running {
+        async fn progress(&self, _progress: i32, _message: &str) {}
+        async fn log(&self, _level: LogLevel, _message: &str, _data: Option<serde_json::Value>) {}
+        fn should_stop(&self) -> bool {
+            false
+        }
+    }
+
+    const FILE: &str = "imports/a/file.csv";
+
+    fn import_job(result: Option<serde_json::Value>) -> Job {
+        Job {
+            id: uuid::Uuid::from_u128(0x10B).into(),
+            tenant_id: uuid::Uuid::from_u128(0xA).into(),
+            kind: leadzone_domain::enums::JobType::Import,
+            status: leadzone_domain::enums::JobStatus::Running,
+            progress: 0,
+            message: None,
+            entity_type: None,
+            entity_id: None,
+            input: Some(json!({"blobKey": FILE})),
+            result,
+            error: None,
+            created_by: uuid::Uuid::from_u128(1).into(),
+            created_at: now(),
+            started_at: Some(now()),
+            completed_at: None,
+            attempts: 1,
+            max_attempts: 3,
+            run_at: now(),
+            priority: 0,
+            cancel_requested: false,
+        }
+    }
+
+    /// The job creator's transaction: an active OWNER of an active tenant whose subscription is
+    /// `status`.
+    fn creator(status: SubscriptionStatus) -> FakeTx {
+        let mut tx = FakeTx::default();
+        tx.memberships.expect_get_by_user().times(1).returning(|user| {
+            Ok(Membership {
+                id: uuid::Uuid::from_u128(2).into(),
+                user_id: user,
+                tenant_id: uuid::Uuid::from_u128(0xA).into(),
+                role: Role::Owner,
+                status: MembershipStatus::Active,
+                manager_id: None,
+                created_at: now(),
+                updated_at: now(),
+            })
+        });
+        tenant_and_plan(&mut tx, status);
+        tx
+    }
+
+    fn tenant_and_plan(tx: &mut FakeTx, status: SubscriptionStatus) {
+        tx.tenants.expect_current().returning(|| {
+            Ok(Tenant {
+                id: uuid::Uuid::from_u128(0xA).into(),
+                name: "Najd".into(),
+                slug: "najd".into(),
+                logo_url: None,
+                status: TenantStatus::Active,
+                settings: Default::default(),
+                created_at: now(),
+                updated_at: now(),
+            })
+        });
+        tx.subscriptions.expect_current_with_plan().returning(move || Ok((subscription(status), plan(10))));
+    }
+
+    fn app_with_file(txs: Vec<FakeTx>, csv: &str) -> (crate::App, Arc<MemBlobs>) {
+        let mut app = app_with_txs(txs);
+        let blobs = Arc::new(MemBlobs::default());
+        blobs.0.lock().unwrap().insert(FILE.to_owned(), csv.as_bytes().to_vec());
+        app.blobs = blobs.clone();
+        (app, blobs)
+    }
+
+    /// Three new rows with two leads left in the plan: all three are inserted, the batch is
+    /// charged for what the plan allows (a refused charge of three, then two), the row past the
+    /// limit is taken back in the same transaction and reported as `QUOTA_EXCEEDED` in the result
+    /// and in the errors file, the checkpoint commits with the batch, and the audit row counts it.
+    #[tokio::test]
+    async fn at_the_plan_s_limit_the_first_rows_are_created_and_the_rest_taken_back_and_reported() {
+        let job = import_job(None);
+        let third = row_lead_id(job.id, 2);
+        let mut batch = FakeTx::default();
+        batch.leads.expect_existing_keys().times(1).returning(|_, _| Ok(ExistingKeys::expecting(0)));
+        batch
+            .leads
+            .expect_insert_many()
+            .withf(|rows, may_exist| rows.len() == 3 && !*may_exist)
+            .times(1)
+            .returning(|rows, _| Ok(rows.iter().map(|(l, _)| l.id).collect()));
+        tenant_and_plan(&mut batch, SubscriptionStatus::Active);
+        let mut charges = mockall::Sequence::new();
+        batch
+            .usage
+            .expect_try_increment()
+            .withf(|m, _, n, limit| *m == UsageMetric::Leads && *n == 3 && *limit == Limit::AtMost(10))
+            .times(1)
+            .in_sequence(&mut charges)
+            .returning(|_, _, _, _| Ok(Increment::Refused { used: 8, limit: 10 }));
+        batch
+            .usage
+            .expect_try_increment()
+            .withf(|_, _, n, _| *n == 2)
+            .times(1)
+            .in_sequence(&mut charges)
+            .returning(|_, _, _, _| Ok(Increment::Counted { value: 10 }));
+        batch
+            .leads
+            .expect_bulk()
+            .withf(move |c, ids, v, _| *c == BulkChange::Delete && ids == [third] && *v == LeadVisibility::All)
+            .times(1)
+            .returning(|_, ids, _, _| Ok(ids.to_vec()));
+        batch.jobs.expect_checkpoint().times(1).returning(|_, _, _, _| Ok(false));
+        let mut audit = FakeTx::default();
+        audit
+            .audit
+            .expect_append()
+            .withf(|e| {
+                e.event_type == AuditEventType::LeadImported
+                    && e.details.metadata.as_ref().is_some_and(|m| m["created"] == 2 && m["failed"] == 1)
+            })
+            .times(1)
+            .returning(|_| Ok(()));
+        let csv = "Company,City\nAlpha,Riyadh\nBeta,Jeddah\nGamma,Dammam\n";
+        let (app, blobs) = app_with_file(vec![creator(SubscriptionStatus::Active), batch, audit], csv);
+
+        let result = app.run_import(&job, &Running).await.unwrap();
+        let result: ImportResult = serde_json::from_value(result).unwrap();
+        assert_eq!((result.total, result.processed, result.created, result.failed), (3, 3, 2, 1));
+        assert_eq!(result.errors.len(), 1);
+        assert_eq!((result.errors[0].row, result.errors[0].code), (4, Some(ProblemCode::QuotaExceeded)));
+        let errors_file = blobs.get(&crate::files::import_errors_key(job.tenant_id, job.id)).await.unwrap();
+        let errors_file = String::from_utf8(errors_file).unwrap();
+        assert!(errors_file.contains("Gamma") && !errors_file.contains("Alpha"), "{errors_file}");
+    }
+
+    /// A run whose tenant's subscription went UNPAID stops before it reads a row: no batch
+    /// transaction is begun (none is prepared) and the job fails for good with the contract's code.
+    #[tokio::test]
+    async fn an_import_whose_subscription_is_unpaid_fails_before_any_row() {
+        let (app, _) = app_with_file(vec![creator(SubscriptionStatus::Unpaid)], "Company\nAlpha\n");
+        match app.run_import(&import_job(None), &Running).await {
+            Err(JobFailure::Permanent(e)) => assert_eq!(e.code, "SUBSCRIPTION_UNPAID"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// A resumed run (its checkpoint past the first batch) stores only the batches after it:
+    /// the first batch is read again, not written, and the rows met again count as the checkpoint
+    /// says.
+    #[tokio::test]
+    async fn a_resumed_import_writes_only_the_batches_after_its_checkpoint() {
+        let mut csv = String::from("Company\n");
+        for i in 0..IMPORT_BATCH + 2 {
+            csv.push_str(&format!("Company {i}\n"));
+        }
+        let done = ImportResult { processed: IMPORT_BATCH, created: IMPORT_BATCH, ..Default::default() };
+        let job = Job { attempts: 2, ..import_job(Some(serde_json::to_value(&done).unwrap())) };
+        let resumed_from = row_lead_id(job.id, IMPORT_BATCH);
+        let mut batch = FakeTx::default();
+        batch.leads.expect_existing_keys().times(1).returning(|_, _| Ok(ExistingKeys::expecting(0)));
+        batch
+            .leads
+            .expect_insert_many()
+            // A resumed run may meet rows an earlier attempt stored.
+            .withf(move |rows, may_exist| rows.len() == 2 && rows[0].0.id == resumed_from && *may_exist)
+            .times(1)
+            .returning(|rows, _| Ok(rows.iter().map(|(l, _)| l.id).collect()));
+        tenant_and_plan(&mut batch, SubscriptionStatus::Active);
+        batch.usage.expect_try_increment().times(1).returning(|_, _, _, _| Ok(Increment::Counted { value: 2 }));
+        batch.jobs.expect_checkpoint().times(1).returning(|_, _, _, _| Ok(false));
+        let mut audit = FakeTx::default();
+        audit.audit.expect_append().times(1).returning(|_| Ok(()));
+        let (app, _) = app_with_file(vec![creator(SubscriptionStatus::Active), batch, audit], &csv);
+
+        let result: ImportResult = serde_json::from_value(app.run_import(&job, &Running).await.unwrap()).unwrap();
+        assert_eq!((result.processed, result.created, result.failed), (IMPORT_BATCH + 2, IMPORT_BATCH + 2, 0));
     }
 
     /// A request abandoned between its upload and its import (the client went away, say) leaves
