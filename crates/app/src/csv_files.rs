@@ -369,52 +369,8 @@ fn error_record(row: usize, errs: &[&RowError], cells: Option<&csv::StringRecord
 #[cfg(test)]
 mod tests {
     use super::*;
-    use leadzone_ports::blobs::ByteStream;
-    use std::collections::HashMap;
-    use std::sync::Mutex;
 
-    /// Objects in memory, read through `read_at` like every store.
-    #[derive(Default)]
-    struct MemoryBlobs(Mutex<HashMap<String, Vec<u8>>>);
-
-    #[async_trait::async_trait]
-    impl BlobStore for MemoryBlobs {
-        async fn put(&self, key: &str, data: &[u8]) -> Result<(), RepoError> {
-            self.0.lock().unwrap().insert(key.to_owned(), data.to_vec());
-            Ok(())
-        }
-        async fn put_stream(&self, key: &str, mut body: ByteStream) -> Result<u64, RepoError> {
-            use futures::StreamExt;
-            let mut all = Vec::new();
-            while let Some(piece) = body.next().await {
-                all.extend_from_slice(&piece?);
-            }
-            let n = all.len() as u64;
-            self.0.lock().unwrap().insert(key.to_owned(), all);
-            Ok(n)
-        }
-        async fn get(&self, key: &str) -> Result<Vec<u8>, RepoError> {
-            self.0.lock().unwrap().get(key).cloned().ok_or(RepoError::NotFound)
-        }
-        async fn read_at(&self, key: &str, offset: u64, max: usize) -> Result<Vec<u8>, RepoError> {
-            let data = self.get(key).await?;
-            let from = (offset as usize).min(data.len());
-            Ok(data[from..(from + max).min(data.len())].to_vec())
-        }
-        async fn delete(&self, key: &str) -> Result<(), RepoError> {
-            self.0.lock().unwrap().remove(key);
-            Ok(())
-        }
-        async fn folders(&self, _: &str) -> Result<Vec<String>, RepoError> {
-            Ok(Vec::new())
-        }
-        async fn delete_folder(&self, _: &str) -> Result<u64, RepoError> {
-            Ok(0)
-        }
-        async fn purge_abandoned(&self, _: time::OffsetDateTime) -> Result<u64, RepoError> {
-            Ok(0)
-        }
-    }
+    use crate::testing::MemBlobs;
 
     async fn all_rows(file: &StoredCsv, size: usize) -> Vec<Vec<String>> {
         let mut rx = file.batches(size);
@@ -442,7 +398,7 @@ mod tests {
             expected.push(vec![name, city]);
             i += 1;
         }
-        let blobs: Arc<dyn BlobStore> = Arc::new(MemoryBlobs::default());
+        let blobs: Arc<dyn BlobStore> = Arc::new(MemBlobs::default());
         blobs.put("f.csv", text.as_bytes()).await.unwrap();
         let file = StoredCsv::open(blobs.clone(), "f.csv").await.unwrap_or_else(|_| panic!("opens"));
         assert_eq!(file.encoding, Encoding::Utf8);
@@ -463,7 +419,7 @@ mod tests {
         }
         text.push_str("مؤسسة النخيل;جدة\n");
         let (bytes, _, _) = encoding_rs::WINDOWS_1256.encode(&text);
-        let blobs: Arc<dyn BlobStore> = Arc::new(MemoryBlobs::default());
+        let blobs: Arc<dyn BlobStore> = Arc::new(MemBlobs::default());
         blobs.put("f.csv", &bytes).await.unwrap();
         let file = StoredCsv::open(blobs.clone(), "f.csv").await.unwrap_or_else(|_| panic!("opens"));
         assert_eq!(file.encoding, Encoding::Windows1256);
@@ -476,7 +432,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_errors_file_holds_only_the_rejected_rows_as_uploaded() {
-        let blobs: Arc<dyn BlobStore> = Arc::new(MemoryBlobs::default());
+        let blobs: Arc<dyn BlobStore> = Arc::new(MemBlobs::default());
         blobs.put("f.csv", "Company,Phone\nA,0501234567\n=HYPERLINK(1),12\nC,05\n".as_bytes()).await.unwrap();
         let file = StoredCsv::open(blobs.clone(), "f.csv").await.unwrap_or_else(|_| panic!("opens"));
         let err = |row, field: &str| RowError { row, field: field.into(), message: "is invalid".into(), code: None };
@@ -500,7 +456,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_missing_file_is_the_stores_not_found() {
-        let blobs: Arc<dyn BlobStore> = Arc::new(MemoryBlobs::default());
+        let blobs: Arc<dyn BlobStore> = Arc::new(MemBlobs::default());
         assert!(matches!(StoredCsv::open(blobs, "none.csv").await, Err(StoredCsvError::Store(RepoError::NotFound))));
     }
 }

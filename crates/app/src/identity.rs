@@ -684,29 +684,7 @@ mod login_tests {
     }
 
     fn membership() -> (Membership, Tenant) {
-        let tenant: TenantId = uuid::Uuid::from_u128(0xA).into();
-        (
-            Membership {
-                id: uuid::Uuid::from_u128(2).into(),
-                user_id: user().id,
-                tenant_id: tenant,
-                role: Role::Sales,
-                status: MembershipStatus::Active,
-                manager_id: None,
-                created_at: now(),
-                updated_at: now(),
-            },
-            Tenant {
-                id: tenant,
-                name: "Najd".into(),
-                slug: "najd".into(),
-                logo_url: None,
-                status: TenantStatus::Active,
-                settings: Default::default(),
-                created_at: now(),
-                updated_at: now(),
-            },
-        )
+        (crate::testing::member(1, Role::Sales), crate::testing::tenant())
     }
 
     fn input(password: &str) -> LoginInput {
@@ -737,6 +715,16 @@ mod login_tests {
         app.hasher = Arc::new(hasher);
         app.tokens = Arc::new(tokens());
         app
+    }
+
+    /// Sara's account found by her email, and her password checked: right or not.
+    fn sara(password_ok: bool) -> (MockLookups, MockPasswordHasher) {
+        let mut lookups = MockLookups::new();
+        lookups.expect_find_user_by_email().withf(|e| e == "sara@example.sa").returning(|_| Ok(Some(user())));
+        lookups.expect_memberships_of_user().returning(|_| Ok(vec![membership()]));
+        let mut hasher = MockPasswordHasher::new();
+        hasher.expect_verify().withf(|_, phc| phc == "$argon2id$stored").returning(move |_, _| Ok(password_ok));
+        (lookups, hasher)
     }
 
     fn failures_so_far(sessions: &mut MockSessionStore, from_ip: i64, total: i64) {
@@ -793,11 +781,7 @@ mod login_tests {
         let mut sessions = MockSessionStore::new();
         failures_so_far(&mut sessions, 0, 0);
         sessions.expect_record_login_failure().withf(|k, _, _| *k == key()).times(1).returning(|_, _, _| Ok(()));
-        let mut lookups = MockLookups::new();
-        lookups.expect_find_user_by_email().withf(|e| e == "sara@example.sa").returning(|_| Ok(Some(user())));
-        lookups.expect_memberships_of_user().returning(|_| Ok(vec![membership()]));
-        let mut hasher = MockPasswordHasher::new();
-        hasher.expect_verify().withf(|p, phc| p == "wrong" && phc == "$argon2id$stored").returning(|_, _| Ok(false));
+        let (lookups, hasher) = sara(false);
         let mut audit = FakeTx::default();
         audit
             .audit
@@ -838,11 +822,7 @@ mod login_tests {
             .times(1)
             .in_sequence(&mut seq)
             .returning(|_| Ok(()));
-        let mut lookups = MockLookups::new();
-        lookups.expect_find_user_by_email().returning(|_| Ok(Some(user())));
-        lookups.expect_memberships_of_user().returning(|_| Ok(vec![membership()]));
-        let mut hasher = MockPasswordHasher::new();
-        hasher.expect_verify().returning(|_, _| Ok(true));
+        let (lookups, hasher) = sara(true);
         let mut audit = FakeTx::default();
         audit.audit.expect_append().withf(|e| e.event_type == AuditEventType::AuthLogin).times(1).returning(|_| Ok(()));
         let app = app(vec![audit], sessions, lookups, hasher);
@@ -856,11 +836,7 @@ mod login_tests {
         failures_so_far(&mut sessions, 0, 0);
         sessions.expect_clear_login_failures().returning(|_, _| Ok(()));
         // No `record_login` or `create_session` expectation.
-        let mut lookups = MockLookups::new();
-        lookups.expect_find_user_by_email().returning(|_| Ok(Some(user())));
-        lookups.expect_memberships_of_user().returning(|_| Ok(vec![membership()]));
-        let mut hasher = MockPasswordHasher::new();
-        hasher.expect_verify().returning(|_, _| Ok(true));
+        let (lookups, hasher) = sara(true);
         let mut audit = FakeTx::default();
         audit.audit.expect_append().returning(|_| Err(RepoError::Unavailable("down".into())));
         let app = app(vec![audit], sessions, lookups, hasher);

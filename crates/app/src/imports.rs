@@ -698,9 +698,9 @@ mod tests {
     use super::*;
     use crate::error::ProblemCode;
     use crate::jobs::JobFailure;
-    use crate::testing::{FakeTx, app_with_txs, ctx, now, plan, subscription};
-    use leadzone_domain::entities::{Limit, Membership, Tenant};
-    use leadzone_domain::enums::{AuditEventType, MembershipStatus, Role, SubscriptionStatus, TenantStatus};
+    use crate::testing::{FakeTx, MemBlobs, app_with_txs, ctx, member, now, plan, subscription, tenant};
+    use leadzone_domain::entities::Limit;
+    use leadzone_domain::enums::{AuditEventType, Role, SubscriptionStatus};
     use leadzone_ports::billing::Increment;
     use leadzone_ports::blobs::BlobStore;
     use leadzone_ports::blobs::MockBlobStore;
@@ -715,48 +715,6 @@ mod tests {
         }
         fn finish(self: Box<Self>) -> String {
             self.0.to_string()
-        }
-    }
-
-    /// A blob store in memory.
-    #[derive(Default)]
-    struct MemBlobs(std::sync::Mutex<std::collections::HashMap<String, Vec<u8>>>);
-
-    #[async_trait::async_trait]
-    impl leadzone_ports::blobs::BlobStore for MemBlobs {
-        async fn put(&self, key: &str, data: &[u8]) -> Result<(), RepoError> {
-            self.0.lock().unwrap().insert(key.to_owned(), data.to_vec());
-            Ok(())
-        }
-        async fn put_stream(&self, key: &str, mut body: leadzone_ports::blobs::ByteStream) -> Result<u64, RepoError> {
-            let mut all = Vec::new();
-            while let Some(piece) = futures::StreamExt::next(&mut body).await {
-                all.extend(piece?);
-            }
-            let n = all.len() as u64;
-            self.0.lock().unwrap().insert(key.to_owned(), all);
-            Ok(n)
-        }
-        async fn get(&self, key: &str) -> Result<Vec<u8>, RepoError> {
-            self.0.lock().unwrap().get(key).cloned().ok_or(RepoError::NotFound)
-        }
-        async fn read_at(&self, key: &str, offset: u64, max: usize) -> Result<Vec<u8>, RepoError> {
-            let all = self.get(key).await?;
-            let from = (offset as usize).min(all.len());
-            Ok(all[from..(from + max).min(all.len())].to_vec())
-        }
-        async fn delete(&self, key: &str) -> Result<(), RepoError> {
-            self.0.lock().unwrap().remove(key);
-            Ok(())
-        }
-        async fn folders(&self, _folder: &str) -> Result<Vec<String>, RepoError> {
-            Ok(Vec::new())
-        }
-        async fn delete_folder(&self, _folder: &str) -> Result<u64, RepoError> {
-            Ok(0)
-        }
-        async fn purge_abandoned(&self, _before: time::OffsetDateTime) -> Result<u64, RepoError> {
-            Ok(0)
         }
     }
 
@@ -803,35 +761,13 @@ mod tests {
     /// `status`.
     fn creator(status: SubscriptionStatus) -> FakeTx {
         let mut tx = FakeTx::default();
-        tx.memberships.expect_get_by_user().times(1).returning(|user| {
-            Ok(Membership {
-                id: uuid::Uuid::from_u128(2).into(),
-                user_id: user,
-                tenant_id: uuid::Uuid::from_u128(0xA).into(),
-                role: Role::Owner,
-                status: MembershipStatus::Active,
-                manager_id: None,
-                created_at: now(),
-                updated_at: now(),
-            })
-        });
+        tx.memberships.expect_get_by_user().times(1).returning(|_| Ok(member(1, Role::Owner)));
         tenant_and_plan(&mut tx, status);
         tx
     }
 
     fn tenant_and_plan(tx: &mut FakeTx, status: SubscriptionStatus) {
-        tx.tenants.expect_current().returning(|| {
-            Ok(Tenant {
-                id: uuid::Uuid::from_u128(0xA).into(),
-                name: "Najd".into(),
-                slug: "najd".into(),
-                logo_url: None,
-                status: TenantStatus::Active,
-                settings: Default::default(),
-                created_at: now(),
-                updated_at: now(),
-            })
-        });
+        tx.tenants.expect_current().returning(|| Ok(tenant()));
         tx.subscriptions.expect_current_with_plan().returning(move || Ok((subscription(status), plan(10))));
     }
 

@@ -533,31 +533,12 @@ fn score_facts(lead: &Lead, evidence: &[Evidence]) -> ScoreFacts {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{FakeTx, app_with_txs, ctx, now};
-    use leadzone_domain::enums::{LeadStatus, Role};
+    use crate::testing::{FakeTx, app_with_txs, ctx};
+    use leadzone_domain::enums::Role;
     use leadzone_ports::intelligence::DraftSection;
 
     fn lead(website: Option<&str>) -> Lead {
-        Lead {
-            id: uuid::Uuid::from_u128(7).into(),
-            tenant_id: uuid::Uuid::from_u128(0xA).into(),
-            company_name: "شركة النخبة".into(),
-            industry: None,
-            city: None,
-            phone: None,
-            email: None,
-            website: website.map(str::to_owned),
-            status: LeadStatus::New,
-            score: None,
-            tags: Vec::new(),
-            enrichment_data: Default::default(),
-            list_id: None,
-            assigned_to: None,
-            created_by: uuid::Uuid::from_u128(1).into(),
-            created_at: now(),
-            updated_at: now(),
-            last_contacted_at: None,
-        }
+        Lead { website: website.map(str::to_owned), ..crate::testing::lead(7) }
     }
 
     /// Two transactions: the visibility check, then the job's insert — a SURVEY about the lead,

@@ -383,7 +383,7 @@ pub(crate) fn lead_snapshot(lead: &Lead) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{FakeTx, app_with, ctx, now, plan, subscription};
+    use crate::testing::{FakeTx, app_with, ctx, plan, subscription};
 
     #[test]
     fn an_overfetched_row_only_says_that_a_next_page_exists() {
@@ -393,8 +393,8 @@ mod tests {
         assert_eq!(last, Page { data: vec![1, 2], next_cursor: None });
         assert_eq!(Page::of_overfetched(Vec::<i32>::new(), 2, |n| n.to_string()).next_cursor, None);
     }
-    use leadzone_domain::entities::{Limit, Tenant, TenantSettings};
-    use leadzone_domain::enums::{Role, SubscriptionStatus, TenantStatus};
+    use leadzone_domain::entities::Limit;
+    use leadzone_domain::enums::{Role, SubscriptionStatus};
     use leadzone_ports::billing::Increment;
     use leadzone_ports::leads::DuplicateMatch;
 
@@ -402,18 +402,7 @@ mod tests {
         tx.subscriptions
             .expect_current_with_plan()
             .returning(move || Ok((subscription(SubscriptionStatus::Active), plan(leads))));
-        tx.tenants.expect_current().returning(|| {
-            Ok(Tenant {
-                id: uuid::Uuid::from_u128(0xA).into(),
-                name: "t".into(),
-                slug: "t".into(),
-                logo_url: None,
-                status: TenantStatus::Active,
-                settings: TenantSettings::default(),
-                created_at: now(),
-                updated_at: now(),
-            })
-        });
+        tx.tenants.expect_current().returning(|| Ok(crate::testing::tenant()));
     }
 
     fn input() -> LeadInput {

@@ -76,29 +76,12 @@ mod tests {
     use super::*;
     use crate::testing::{FakeTx, ctx};
     use leadzone_domain::ids::UserId;
-    use leadzone_domain::leads::EnrichmentData;
 
     fn lead(created_by: u128, assigned_to: Option<u128>) -> Lead {
-        let now = crate::testing::now();
         Lead {
-            id: uuid::Uuid::from_u128(77).into(),
-            tenant_id: uuid::Uuid::from_u128(0xA).into(),
-            company_name: "x".into(),
-            industry: None,
-            city: None,
-            phone: None,
-            email: None,
-            website: None,
-            status: leadzone_domain::enums::LeadStatus::New,
-            score: None,
-            tags: vec![],
-            enrichment_data: EnrichmentData::default(),
-            list_id: None,
             assigned_to: assigned_to.map(|u| uuid::Uuid::from_u128(u).into()),
             created_by: uuid::Uuid::from_u128(created_by).into(),
-            created_at: now,
-            updated_at: now,
-            last_contacted_at: None,
+            ..crate::testing::lead(77)
         }
     }
 

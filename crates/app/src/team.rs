@@ -374,19 +374,10 @@ async fn ensure_another_owner(tx: &dyn TenantTx) -> Result<(), AppError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{FakeTx, app_with, ctx, now};
+    use crate::testing::{FakeTx, app_with, ctx};
 
     fn membership(role: Role, user: u128) -> Membership {
-        Membership {
-            id: uuid::Uuid::from_u128(100 + user).into(),
-            user_id: uuid::Uuid::from_u128(user).into(),
-            tenant_id: uuid::Uuid::from_u128(0xA).into(),
-            role,
-            status: MembershipStatus::Active,
-            manager_id: None,
-            created_at: now(),
-            updated_at: now(),
-        }
+        crate::testing::member(user, role)
     }
 
     #[tokio::test]

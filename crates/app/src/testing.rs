@@ -170,6 +170,34 @@ pub fn lead(n: u128) -> leadzone_domain::entities::Lead {
     }
 }
 
+/// Tenant 0xA, active.
+pub fn tenant() -> leadzone_domain::entities::Tenant {
+    leadzone_domain::entities::Tenant {
+        id: uuid::Uuid::from_u128(0xA).into(),
+        name: "Najd".into(),
+        slug: "najd".into(),
+        logo_url: None,
+        status: leadzone_domain::enums::TenantStatus::Active,
+        settings: Default::default(),
+        created_at: now(),
+        updated_at: now(),
+    }
+}
+
+/// User `user`'s active membership of tenant 0xA as `role`.
+pub fn member(user: u128, role: leadzone_domain::enums::Role) -> leadzone_domain::entities::Membership {
+    leadzone_domain::entities::Membership {
+        id: uuid::Uuid::from_u128(100 + user).into(),
+        user_id: uuid::Uuid::from_u128(user).into(),
+        tenant_id: uuid::Uuid::from_u128(0xA).into(),
+        role,
+        status: leadzone_domain::enums::MembershipStatus::Active,
+        manager_id: None,
+        created_at: now(),
+        updated_at: now(),
+    }
+}
+
 /// The free plan with `leads` leads a month.
 pub fn plan(leads: i64) -> leadzone_domain::entities::Plan {
     use leadzone_domain::entities::Limit;
@@ -261,5 +289,53 @@ pub fn ctx(role: leadzone_domain::enums::Role, user: u128) -> crate::Ctx {
         client: crate::ClientInfo::default(),
         tenant_status: leadzone_domain::enums::TenantStatus::Active,
         subscription_status: None,
+    }
+}
+
+/// A blob store in memory.
+#[derive(Default)]
+pub struct MemBlobs(pub std::sync::Mutex<std::collections::HashMap<String, Vec<u8>>>);
+
+impl MemBlobs {
+    fn files(&self) -> Result<std::sync::MutexGuard<'_, std::collections::HashMap<String, Vec<u8>>>, RepoError> {
+        self.0.lock().map_err(|_| RepoError::Other("poisoned".into()))
+    }
+}
+
+#[async_trait::async_trait]
+impl leadzone_ports::blobs::BlobStore for MemBlobs {
+    async fn put(&self, key: &str, data: &[u8]) -> Result<(), RepoError> {
+        self.files()?.insert(key.to_owned(), data.to_vec());
+        Ok(())
+    }
+    async fn put_stream(&self, key: &str, mut body: leadzone_ports::blobs::ByteStream) -> Result<u64, RepoError> {
+        let mut all = Vec::new();
+        while let Some(piece) = futures::StreamExt::next(&mut body).await {
+            all.extend_from_slice(&piece?);
+        }
+        let n = all.len() as u64;
+        self.files()?.insert(key.to_owned(), all);
+        Ok(n)
+    }
+    async fn get(&self, key: &str) -> Result<Vec<u8>, RepoError> {
+        self.files()?.get(key).cloned().ok_or(RepoError::NotFound)
+    }
+    async fn read_at(&self, key: &str, offset: u64, max: usize) -> Result<Vec<u8>, RepoError> {
+        let data = self.get(key).await?;
+        let from = usize::try_from(offset).unwrap_or(usize::MAX).min(data.len());
+        Ok(data.get(from..from.saturating_add(max).min(data.len())).unwrap_or_default().to_vec())
+    }
+    async fn delete(&self, key: &str) -> Result<(), RepoError> {
+        self.files()?.remove(key);
+        Ok(())
+    }
+    async fn folders(&self, _: &str) -> Result<Vec<String>, RepoError> {
+        Ok(Vec::new())
+    }
+    async fn delete_folder(&self, _: &str) -> Result<u64, RepoError> {
+        Ok(0)
+    }
+    async fn purge_abandoned(&self, _: time::OffsetDateTime) -> Result<u64, RepoError> {
+        Ok(0)
     }
 }
