@@ -718,12 +718,15 @@ mod login_tests {
     }
 
     /// Sara's account found by her email, and her password checked: right or not.
-    fn sara(password_ok: bool) -> (MockLookups, MockPasswordHasher) {
+    fn sara(password: &'static str, password_ok: bool) -> (MockLookups, MockPasswordHasher) {
         let mut lookups = MockLookups::new();
         lookups.expect_find_user_by_email().withf(|e| e == "sara@example.sa").returning(|_| Ok(Some(user())));
         lookups.expect_memberships_of_user().returning(|_| Ok(vec![membership()]));
         let mut hasher = MockPasswordHasher::new();
-        hasher.expect_verify().withf(|_, phc| phc == "$argon2id$stored").returning(move |_, _| Ok(password_ok));
+        hasher
+            .expect_verify()
+            .withf(move |p, phc| p == password && phc == "$argon2id$stored")
+            .returning(move |_, _| Ok(password_ok));
         (lookups, hasher)
     }
 
@@ -781,8 +784,17 @@ mod login_tests {
         let mut sessions = MockSessionStore::new();
         failures_so_far(&mut sessions, 0, 0);
         sessions.expect_record_login_failure().withf(|k, _, _| *k == key()).times(1).returning(|_, _, _| Ok(()));
-        let (lookups, hasher) = sara(false);
-        let mut audit = FakeTx::default();
+        let (_, hasher) = sara("wrong", false);
+        // Sara belongs to tenant 0xB only: the failure is audited there (the transaction is
+        // refused when begun for any other tenant).
+        let b: TenantId = uuid::Uuid::from_u128(0xB).into();
+        let mut lookups = MockLookups::new();
+        lookups.expect_find_user_by_email().returning(|_| Ok(Some(user())));
+        lookups.expect_memberships_of_user().returning(move |_| {
+            let (m, t) = membership();
+            Ok(vec![(Membership { tenant_id: b, ..m }, Tenant { id: b, ..t })])
+        });
+        let mut audit = FakeTx { tenant: Some(b), ..FakeTx::default() };
         audit
             .audit
             .expect_append()
@@ -809,7 +821,15 @@ mod login_tests {
             .times(1)
             .in_sequence(&mut seq)
             .returning(|_, _| Ok(()));
-        // The audit row (the transaction below) is written between these two.
+        let mut audit = FakeTx::default();
+        audit
+            .audit
+            .expect_append()
+            .withf(|e| e.event_type == AuditEventType::AuthLogin)
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(()));
+        let commits = audit.commits.clone();
         sessions
             .expect_record_login()
             .withf(|u, at| *u == user().id && *at == now())
@@ -822,12 +842,11 @@ mod login_tests {
             .times(1)
             .in_sequence(&mut seq)
             .returning(|_| Ok(()));
-        let (lookups, hasher) = sara(true);
-        let mut audit = FakeTx::default();
-        audit.audit.expect_append().withf(|e| e.event_type == AuditEventType::AuthLogin).times(1).returning(|_| Ok(()));
+        let (lookups, hasher) = sara("right", true);
         let app = app(vec![audit], sessions, lookups, hasher);
         let done = app.login(input("right"), client()).await.unwrap();
         assert_eq!((done.role, done.user.last_login_at), (Role::Sales, Some(now())));
+        assert_eq!(commits.load(std::sync::atomic::Ordering::SeqCst), 1, "the audit row is committed");
     }
 
     #[tokio::test]
@@ -836,7 +855,7 @@ mod login_tests {
         failures_so_far(&mut sessions, 0, 0);
         sessions.expect_clear_login_failures().returning(|_, _| Ok(()));
         // No `record_login` or `create_session` expectation.
-        let (lookups, hasher) = sara(true);
+        let (lookups, hasher) = sara("right", true);
         let mut audit = FakeTx::default();
         audit.audit.expect_append().returning(|_| Err(RepoError::Unavailable("down".into())));
         let app = app(vec![audit], sessions, lookups, hasher);

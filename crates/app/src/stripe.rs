@@ -201,7 +201,7 @@ mod tests {
     fn event(kind: &str, created: OffsetDateTime) -> Vec<u8> {
         json!({
             "id": "evt_1", "type": kind, "created": created.unix_timestamp(),
-            "data": {"object": {"subscription": "sub_1", "id": "sub_1", "period_end": (now() + Duration::days(30)).unix_timestamp()}}
+            "data": {"object": {"subscription": "sub_1", "id": "sub_1", "period_end": (now() + Duration::days(31)).unix_timestamp()}}
         })
         .to_string()
         .into_bytes()
@@ -242,10 +242,13 @@ mod tests {
         // arrives after it. `update` has no expectation: calling it fails the test.
         let mut tx = fresh_event_tx(SubscriptionStatus::PastDue, Some(now()));
         expect_audit(&mut tx, true, SubscriptionStatus::PastDue);
+        let commits = tx.commits.clone();
         let app = stripe_app(vec![tx], 1);
         let outcome =
             app.stripe_webhook(Some(&header()), &event("invoice.paid", now() - Duration::minutes(1))).await.unwrap();
         assert_eq!(outcome, WebhookOutcome::Applied);
+        // The event id and the audit row are kept.
+        assert_eq!(commits.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 
     #[tokio::test]
@@ -257,16 +260,19 @@ mod tests {
             .withf(move |s| {
                 s.status == SubscriptionStatus::Active
                     && s.stripe_event_at == Some(created)
-                    && s.current_period_end == now() + Duration::days(30)
+                    // The event's period end, not the 30-day fallback.
+                    && s.current_period_end == now() + Duration::days(31)
             })
             .times(1)
             .returning(|_| Ok(()));
         expect_audit(&mut tx, false, SubscriptionStatus::Active);
+        let commits = tx.commits.clone();
         let app = stripe_app(vec![tx], 1);
         assert_eq!(
             app.stripe_webhook(Some(&header()), &event("invoice.paid", created)).await.unwrap(),
             WebhookOutcome::Applied
         );
+        assert_eq!(commits.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 
     #[tokio::test]

@@ -9,7 +9,10 @@ use leadzone_ports::{
 
 #[derive(Default)]
 pub struct FakeTx {
+    /// The tenant it must be begun for (tenant 0xA when `None`): beginning it for another fails.
     pub tenant: Option<TenantId>,
+    /// Counts its commits; clone it before handing the transaction over to assert on it.
+    pub commits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     pub users: MockUserRepo,
     pub tenants: MockTenantRepo,
     pub memberships: MockMembershipRepo,
@@ -102,6 +105,7 @@ impl TenantTx for FakeTx {
         &self.slack
     }
     async fn commit(self: Box<Self>) -> Result<(), RepoError> {
+        self.commits.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Ok(())
     }
 }
@@ -113,9 +117,13 @@ pub struct Txs(pub std::sync::Mutex<std::collections::VecDeque<FakeTx>>);
 
 #[async_trait::async_trait]
 impl UnitOfWork for Txs {
-    async fn begin(&self, _tenant: TenantId) -> Result<Box<dyn TenantTx>, RepoError> {
+    async fn begin(&self, tenant: TenantId) -> Result<Box<dyn TenantTx>, RepoError> {
         let tx = self.0.lock().map_err(|_| RepoError::Other("poisoned".into()))?.pop_front();
-        tx.map(|t| Box::new(t) as Box<dyn TenantTx>).ok_or_else(|| RepoError::Other("no more transactions".into()))
+        let tx = tx.ok_or_else(|| RepoError::Other("no more transactions".into()))?;
+        if tx.tenant_id() != tenant {
+            return Err(RepoError::Other(format!("a transaction of {} begun for {tenant}", tx.tenant_id())));
+        }
+        Ok(Box::new(tx))
     }
 }
 

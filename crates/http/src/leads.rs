@@ -780,7 +780,19 @@ mod tests {
         let ids: Vec<&str> = body["data"].as_array().unwrap().iter().map(|l| l["id"].as_str().unwrap()).collect();
         assert_eq!(ids, [lead(1).id.to_string(), lead(2).id.to_string()]);
         assert_eq!(body["data"][0]["companyName"], lead(1).company_name);
-        assert!(body["nextCursor"].as_str().is_some_and(|c| !c.is_empty()), "{body}");
+        // The cursor continues after the last row shown (lead 2), not after the extra one.
+        let cursor = body["nextCursor"].as_str().unwrap().to_owned();
+        let mut next = FakeTx::default();
+        next.leads
+            .expect_list()
+            .withf(|q| q.after.as_ref().map(|p| p.id) == Some(lead(2).id))
+            .times(1)
+            .returning(|_| Ok(vec![listed(3)]));
+        let (status, body) =
+            get(app(vec![next]), &format!("/api/v1/leads?limit=2&status=CONTACTED&cursor={cursor}"), Some(TOKEN)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["data"][0]["id"], lead(3).id.to_string());
+        assert!(body["nextCursor"].is_null(), "{body}");
     }
 
     #[actix_web::test]
