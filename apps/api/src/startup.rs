@@ -2,7 +2,7 @@
 //! told not to), opens the two restricted pools, assembles the use cases and binds the server.
 
 use crate::config::{BlobLocation, Settings};
-use leadzone_app::{App, AppConfig, SystemClock, UuidV7};
+use leadzone_app::{App, AppConfig, Ports, SystemClock, UuidV7};
 use leadzone_crypto::{AesGcmBox, Argon2Hasher, RandomTokens, RfcTotp};
 use leadzone_http::HttpState;
 use leadzone_ports::jobs::JobQueue;
@@ -95,7 +95,7 @@ pub async fn build_core(
     let secrets = AesGcmBox::new(&master_keys(settings)?).map_err(|e| StartupError::Crypto(e.0))?;
     let queue: Arc<dyn JobQueue> =
         Arc::new(PgJobQueue::new(system_db.clone(), settings.database_system_url.expose_secret()));
-    let app = App {
+    let app = App::new(Ports {
         uow: Arc::new(PgUnitOfWork::new(app_db)),
         sessions: Arc::new(leadzone_postgres::PgSessions::new(system_db.clone())),
         lookups: Arc::new(leadzone_postgres::PgLookups::new(system_db.clone())),
@@ -120,29 +120,29 @@ pub async fn build_core(
             ..AppConfig::default()
         },
         providers: providers(settings)?,
-    };
+    });
     let mail = leadzone_app::mail::MailDelivery {
         outbox: Arc::new(PgMailOutbox::new(system_db.clone())),
         transport: mail_transport(settings)?,
-        secrets: app.secrets.clone(),
-        clock: app.clock.clone(),
+        secrets: app.ports.secrets.clone(),
+        clock: app.ports.clock.clone(),
     };
     let webhooks = leadzone_app::webhooks::WebhookDeliverer {
         outbox: Arc::new(leadzone_postgres::PgWebhookOutbox::new(system_db.clone())),
-        sender: app.providers.webhooks.clone(),
-        secrets: app.secrets.clone(),
-        uow: app.uow.clone(),
-        clock: app.clock.clone(),
-        ids: app.ids.clone(),
-        tokens: app.tokens.clone(),
+        sender: app.ports.providers.webhooks.clone(),
+        secrets: app.ports.secrets.clone(),
+        uow: app.ports.uow.clone(),
+        clock: app.ports.clock.clone(),
+        ids: app.ports.ids.clone(),
+        tokens: app.ports.tokens.clone(),
         retry_scale: settings.webhook_retry_scale,
     };
     let slack = leadzone_app::slack::SlackDeliverer {
         outbox: Arc::new(leadzone_postgres::PgSlackOutbox::new(system_db.clone())),
-        slack: app.providers.slack.clone(),
-        secrets: app.secrets.clone(),
-        clock: app.clock.clone(),
-        ids: app.ids.clone(),
+        slack: app.ports.providers.slack.clone(),
+        secrets: app.ports.secrets.clone(),
+        clock: app.ports.clock.clone(),
+        ids: app.ports.ids.clone(),
     };
     let scheduled = crate::worker::Scheduled {
         retention: Arc::new(leadzone_postgres::PgRetention::new(system_db)),
@@ -385,7 +385,7 @@ pub async fn copy_files(settings: &Settings, from: &std::path::Path) -> Result<u
             })
             .boxed();
             let bytes =
-                app.blobs.put_stream(&key, body).await.map_err(|e| StartupError::Files(format!("{key}: {e}")))?;
+                app.ports.blobs.put_stream(&key, body).await.map_err(|e| StartupError::Files(format!("{key}: {e}")))?;
             tracing::info!(key = %key, bytes, "copied");
             copied += 1;
         }

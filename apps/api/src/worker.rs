@@ -112,7 +112,7 @@ async fn run_one(app: App, queue: Arc<dyn JobQueue>, job: Job, cfg: WorkerConfig
         let (queue, id, attempt, worker, lease) = (queue.clone(), job.id, job.attempts, cfg.id.clone(), cfg.lease);
         let (stop, cancel_requested, lost, shutdown) =
             (stop.clone(), cancel_requested.clone(), lost.clone(), shutdown.clone());
-        let clock = app.clock.clone();
+        let clock = app.ports.clock.clone();
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(lease / 3).await;
@@ -166,7 +166,7 @@ async fn run_one(app: App, queue: Arc<dyn JobQueue>, job: Job, cfg: WorkerConfig
         ))),
     };
     beat.abort();
-    let now = app.clock.now();
+    let now = app.ports.clock.now();
     let finish = match outcome {
         Ok(result) => Finish::Success(result),
         Err(JobFailure::Stopped) if lost.load(Ordering::SeqCst) => {
@@ -188,8 +188,8 @@ async fn run_one(app: App, queue: Arc<dyn JobQueue>, job: Job, cfg: WorkerConfig
                 control.log(LogLevel::Error, &format!("{}: {}", e.code, e.message), None).await;
             }
             match &finish {
-                Finish::Success(result) => app.emit_job_end(&job, Ok(result)).await,
-                Finish::Failed(e) => app.emit_job_end(&job, Err((&e.code, &e.message))).await,
+                Finish::Success(result) => app.webhooks.emit_job_end(&job, Ok(result)).await,
+                Finish::Failed(e) => app.webhooks.emit_job_end(&job, Err((&e.code, &e.message))).await,
                 Finish::Retry { .. } | Finish::Cancelled | Finish::Released => {}
             }
             tracing::info!(job = %job.id, kind = %job.kind, outcome = finish_name(&finish), "job finished")
@@ -314,10 +314,10 @@ fn next_riyadh_midnight(now: time::OffsetDateTime) -> time::OffsetDateTime {
 }
 
 async fn maybe_run_scheduled(app: &App, queue: &Arc<dyn JobQueue>, scheduled: &Scheduled) {
-    let now = app.clock.now();
+    let now = app.ports.clock.now();
     match queue.try_schedule("retention", now, next_riyadh_midnight(now)).await {
         Ok(true) => {
-            let (store, blobs) = (scheduled.retention.clone(), app.blobs.clone());
+            let (store, blobs) = (scheduled.retention.clone(), app.ports.blobs.clone());
             tokio::spawn(async move {
                 match leadzone_app::retention::run_retention(&*store, &*blobs, now).await {
                     Ok(report) => tracing::info!(?report, "retention done"),
@@ -330,7 +330,7 @@ async fn maybe_run_scheduled(app: &App, queue: &Arc<dyn JobQueue>, scheduled: &S
     }
     // WhatsApp templates' review status: every 15 minutes, on one worker.
     match queue.try_schedule("whatsapp_templates", now, now + time::Duration::minutes(15)).await {
-        Ok(true) => match app.sync_all_templates().await {
+        Ok(true) => match app.whatsapp.sync_all_templates().await {
             Ok(n) if n > 0 => tracing::info!(tenants = n, "WhatsApp templates synced"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "WhatsApp template sync failed; retried in 15 minutes"),
@@ -340,7 +340,7 @@ async fn maybe_run_scheduled(app: &App, queue: &Arc<dyn JobQueue>, scheduled: &S
     }
     // Scheduled CRM syncs (`config.syncEveryMinutes`): checked every minute, on one worker.
     match queue.try_schedule("integration_syncs", now, now + time::Duration::MINUTE).await {
-        Ok(true) => match app.run_scheduled_syncs().await {
+        Ok(true) => match app.integrations.run_scheduled_syncs().await {
             Ok(n) if n > 0 => tracing::info!(started = n, "scheduled CRM syncs started"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "scheduled CRM syncs failed; retried in a minute"),
@@ -350,7 +350,7 @@ async fn maybe_run_scheduled(app: &App, queue: &Arc<dyn JobQueue>, scheduled: &S
     }
     // Billing periods: hourly, on one worker.
     match queue.try_schedule("billing_periods", now, now + time::Duration::HOUR).await {
-        Ok(true) => match app.run_billing_periods(now).await {
+        Ok(true) => match app.billing.run_billing_periods(now).await {
             Ok(n) if n > 0 => tracing::info!(changed = n, "billing periods applied"),
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "billing periods failed; retried next hour"),
@@ -390,7 +390,7 @@ pub async fn run(
         while running.try_join_next().is_some() {}
         if last_rescue.elapsed() >= cfg.lease / 2 {
             last_rescue = Instant::now();
-            match queue.rescue(app.clock.now()).await {
+            match queue.rescue(app.ports.clock.now()).await {
                 Ok(r) if r.requeued + r.failed > 0 => {
                     tracing::warn!(requeued = r.requeued, failed = r.failed, "rescued jobs with expired leases")
                 }
@@ -402,7 +402,7 @@ pub async fn run(
         let mut claimed = 0;
         if free > 0 {
             let lease = time::Duration::try_from(cfg.lease).unwrap_or(time::Duration::MINUTE);
-            match queue.claim(&cfg.id, free as u32, lease, app.clock.now()).await {
+            match queue.claim(&cfg.id, free as u32, lease, app.ports.clock.now()).await {
                 Ok(jobs) => {
                     claimed = jobs.len();
                     for job in jobs {

@@ -1,11 +1,12 @@
 //! The signed-in user's account: profile, password, and two-factor authentication.
 
 use crate::identity::NAME_MAX;
-use crate::{App, AppError, Ctx, audit, policy};
+use crate::{AppError, Ctx, audit, policy};
 use leadzone_domain::entities::{AuditDetails, User};
 use leadzone_domain::enums::*;
 use leadzone_domain::error::Validator;
 use leadzone_domain::values::{check_password_strength, optional_text, required_text};
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Default)]
 pub struct ProfilePatch {
@@ -21,7 +22,22 @@ pub struct TotpSetup {
     pub otpauth_url: String,
 }
 
-impl App {
+/// A member's own account: profile, password, two-factor.
+///
+/// Holds only the ports (and the other capabilities) its use cases reach.
+#[derive(Clone)]
+pub struct Account {
+    pub uow: Arc<dyn leadzone_ports::tx::UnitOfWork>,
+    pub sessions: Arc<dyn leadzone_ports::sessions::SessionStore>,
+    pub hasher: Arc<dyn leadzone_ports::security::PasswordHasher>,
+    pub secrets: Arc<dyn leadzone_ports::security::SecretBox>,
+    pub totp: Arc<dyn leadzone_ports::security::Totp>,
+    pub clock: Arc<dyn leadzone_ports::Clock>,
+    pub ids: Arc<dyn leadzone_ports::Ids>,
+    pub identity: crate::identity::Identity,
+}
+
+impl Account {
     /// `PATCH /me`: name, avatar, phone.
     pub async fn update_me(&self, ctx: &Ctx, patch: ProfilePatch) -> Result<User, AppError> {
         policy::require_active_tenant(ctx)?;
@@ -132,7 +148,7 @@ impl App {
                 crate::error::ConflictKind::TwoFactorAlreadyOff
             }));
         }
-        if !self.verify_totp(&user, code).await? {
+        if !self.identity.verify_totp(&user, code).await? {
             return Err(AppError::field("code", "is not a valid one-time code"));
         }
         user.totp_enabled = enable;

@@ -1,11 +1,12 @@
 //! Platform operators: a bearer token from the environment, compared in constant time. Without a
 //! configured token the admin API does not exist (404).
 
+use crate::AppError;
 use crate::leads::Page;
-use crate::{App, AppError};
 use leadzone_domain::entities::Tenant;
 use leadzone_domain::enums::TenantStatus;
 use leadzone_domain::ids::TenantId;
+use std::sync::Arc;
 
 /// Hex digits to bytes; `None` for an odd length or a non-hex digit (signature headers).
 pub(crate) fn hex_decode(s: &str) -> Option<Vec<u8>> {
@@ -20,7 +21,17 @@ pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-impl App {
+/// Platform administration (the operators' bearer token).
+///
+/// Holds only the ports (and the other capabilities) its use cases reach.
+#[derive(Clone)]
+pub struct Admin {
+    pub platform: Arc<dyn leadzone_ports::platform::PlatformStore>,
+    pub clock: Arc<dyn leadzone_ports::Clock>,
+    pub config: crate::AppConfig,
+}
+
+impl Admin {
     /// `NotFound` when the admin API is off; `Unauthenticated` for a missing or wrong token.
     pub fn authenticate_admin(&self, bearer: Option<&str>) -> Result<(), AppError> {
         use secrecy::ExposeSecret;
@@ -64,11 +75,11 @@ mod tests {
     #[test]
     fn admin_api_is_off_without_a_token_and_checks_it_otherwise() {
         let mut app = app_with(FakeTx::default());
-        assert_eq!(app.authenticate_admin(Some("x")), Err(AppError::NotFound));
-        app.config.admin_token = Some(secrecy::SecretString::from("s3cret-operator-token"));
-        assert_eq!(app.authenticate_admin(None), Err(AppError::Unauthenticated));
-        assert_eq!(app.authenticate_admin(Some("s3cret-operator-tokeN")), Err(AppError::Unauthenticated));
-        assert_eq!(app.authenticate_admin(Some("s3cret")), Err(AppError::Unauthenticated));
-        assert!(app.authenticate_admin(Some("s3cret-operator-token")).is_ok());
+        assert_eq!(app.admin.authenticate_admin(Some("x")), Err(AppError::NotFound));
+        app.admin.config.admin_token = Some(secrecy::SecretString::from("s3cret-operator-token"));
+        assert_eq!(app.admin.authenticate_admin(None), Err(AppError::Unauthenticated));
+        assert_eq!(app.admin.authenticate_admin(Some("s3cret-operator-tokeN")), Err(AppError::Unauthenticated));
+        assert_eq!(app.admin.authenticate_admin(Some("s3cret")), Err(AppError::Unauthenticated));
+        assert!(app.admin.authenticate_admin(Some("s3cret-operator-token")).is_ok());
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::identity::{API_KEY_LIVE_PREFIX, API_KEY_TEST_PREFIX};
 use crate::leads::Page;
-use crate::{App, AppError, Ctx, audit, policy};
+use crate::{AppError, Ctx, audit, policy};
 use leadzone_domain::access::{Permission, api_key_permissions};
 use leadzone_domain::entities::{ApiKey, AuditDetails};
 use leadzone_domain::enums::{AuditEventType, Role};
@@ -10,6 +10,7 @@ use leadzone_domain::error::Validator;
 use leadzone_domain::ids::ApiKeyId;
 use leadzone_domain::values::required_text;
 use serde_json::json;
+use std::sync::Arc;
 use time::{OffsetDateTime, UtcOffset};
 
 #[derive(Debug, Clone, Default)]
@@ -22,7 +23,18 @@ pub struct NewApiKeyInput {
     pub expires_at: Option<OffsetDateTime>,
 }
 
-impl App {
+/// API keys for scripts.
+///
+/// Holds only the ports (and the other capabilities) its use cases reach.
+#[derive(Clone)]
+pub struct ApiKeys {
+    pub uow: Arc<dyn leadzone_ports::tx::UnitOfWork>,
+    pub tokens: Arc<dyn leadzone_ports::security::Tokens>,
+    pub clock: Arc<dyn leadzone_ports::Clock>,
+    pub ids: Arc<dyn leadzone_ports::Ids>,
+}
+
+impl ApiKeys {
     /// Creates a key; the secret is in the result only, never stored.
     pub async fn create_api_key(&self, ctx: &Ctx, input: NewApiKeyInput) -> Result<(ApiKey, String), AppError> {
         policy::require(ctx, Permission::ApiKeysManage)?;

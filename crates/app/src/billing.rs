@@ -2,7 +2,7 @@
 //! Billing stays reachable for a suspended tenant (api.md), so these use cases check the
 //! permission without the suspension rule.
 
-use crate::{App, AppError, Ctx, audit};
+use crate::{AppError, Ctx, audit};
 use leadzone_domain::access::Permission;
 use leadzone_domain::billing::usage_period;
 use leadzone_domain::entities::{AuditDetails, Limit, Plan, Subscription, UsageCounter};
@@ -10,6 +10,7 @@ use leadzone_domain::enums::{AuditEventType, BillingCycle, SubscriptionStatus, U
 use leadzone_domain::ids::PlanId;
 use leadzone_ports::tx::TenantTx;
 use serde_json::json;
+use std::sync::Arc;
 use time::Duration;
 
 pub const TRIAL_DAYS: i64 = 14;
@@ -27,7 +28,21 @@ fn require_billing(ctx: &Ctx, p: Permission) -> Result<(), AppError> {
     if ctx.has(p) { Ok(()) } else { Err(AppError::Forbidden) }
 }
 
-impl App {
+/// Subscriptions, usage, billing periods and Stripe's webhook.
+///
+/// Holds only the ports (and the other capabilities) its use cases reach.
+#[derive(Clone)]
+pub struct Billing {
+    pub uow: Arc<dyn leadzone_ports::tx::UnitOfWork>,
+    pub lookups: Arc<dyn leadzone_ports::lookups::Lookups>,
+    pub sweeps: Arc<dyn leadzone_ports::sweeps::Sweeps>,
+    pub tokens: Arc<dyn leadzone_ports::security::Tokens>,
+    pub clock: Arc<dyn leadzone_ports::Clock>,
+    pub ids: Arc<dyn leadzone_ports::Ids>,
+    pub config: crate::AppConfig,
+}
+
+impl Billing {
     /// Current use of every metric: seats live (active members + pending invites), the rest from
     /// this month's counters in the tenant's time zone.
     async fn current_use(&self, tx: &dyn TenantTx) -> Result<Vec<(UsageMetric, i64)>, AppError> {
@@ -180,7 +195,7 @@ impl App {
     }
 }
 
-impl App {
+impl Billing {
     /// The hourly billing step: subscriptions cancelled at period end become CANCELLED on the free
     /// plan once the period is over; PAST_DUE longer than the grace period becomes UNPAID (the
     /// tenant may then only read). Returns how many subscriptions changed.

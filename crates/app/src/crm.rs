@@ -3,7 +3,7 @@
 //! default map, how a lead's status reads there, the batch size and the pace. The job itself
 //! (`sync.rs`) walks the leads the same way for all three.
 
-use crate::{App, AppError};
+use crate::AppError;
 use leadzone_domain::enums::{IntegrationType, LeadStatus};
 use leadzone_ports::discovery::ApiKey;
 use leadzone_ports::sync::{CrmBatch, CrmError, CrmFailure, CrmRecord, CrmResult, NotionSchema, SyncLead};
@@ -261,7 +261,7 @@ pub(crate) struct Target {
     pub schema: NotionSchema,
 }
 
-impl App {
+impl crate::integrations::Integrations {
     /// Connecting a CRM: the credential checked with the service (HubSpot also gets its
     /// `leadzone_id` property), the field map checked; returns the sealed part and the config
     /// to store. A refusal is 422 with the service's words.
@@ -272,7 +272,7 @@ impl App {
         token: String,
         config: &Value,
     ) -> Result<(Value, Value), AppError> {
-        self.require_feature(ctx, "integrations").await?;
+        self.flags.require_feature(ctx, "integrations").await?;
         crate::sync::check_schedule(config)?;
         let key = ApiKey::new(token.clone());
         let mut out = config.as_object().cloned().unwrap_or_default();

@@ -12,7 +12,7 @@
 
 use crate::error::ProblemCode;
 use crate::jobs::{Enqueue, JobControl, JobFailure, job_error};
-use crate::{App, AppError, Ctx, policy};
+use crate::{AppError, Ctx, policy};
 use leadzone_domain::access::{LeadVisibility, Permission};
 use leadzone_domain::entities::{Evidence, Job, Lead};
 use leadzone_domain::enums::{
@@ -107,13 +107,29 @@ impl KeySource {
     }
 }
 
-impl App {
+/// Finding companies (Places search) and revealing decision makers.
+///
+/// Holds only the ports (and the other capabilities) its use cases reach.
+#[derive(Clone)]
+pub struct Discovery {
+    pub uow: Arc<dyn leadzone_ports::tx::UnitOfWork>,
+    pub tokens: Arc<dyn leadzone_ports::security::Tokens>,
+    pub clock: Arc<dyn leadzone_ports::Clock>,
+    pub ids: Arc<dyn leadzone_ports::Ids>,
+    pub providers: crate::Providers,
+    pub integrations: crate::integrations::Integrations,
+    pub jobs: crate::jobs::Jobs,
+    pub leads: crate::leads::Leads,
+    pub usage: crate::usage::Usage,
+}
+
+impl Discovery {
     /// The places provider and key for this tenant.
     async fn places_for(
         &self,
         tx: &dyn TenantTx,
     ) -> Result<(Arc<dyn leadzone_ports::discovery::PlacesProvider>, ApiKey, KeySource), AppError> {
-        if let Some(key) = self.tenant_api_key(tx, IntegrationType::GoogleMaps).await? {
+        if let Some(key) = self.integrations.tenant_api_key(tx, IntegrationType::GoogleMaps).await? {
             return Ok((self.providers.places.clone(), key, KeySource::Tenant));
         }
         if let Some(key) = &self.providers.places_key {
@@ -179,7 +195,7 @@ impl App {
         let input = serde_json::to_value(&input).map_err(|e| AppError::Internal(e.to_string()))?;
         let hash = self.tokens.hash(&input.to_string());
         let options = Enqueue { entity: None, charge: Some(UsageMetric::Searches) };
-        self.enqueue_with(ctx, JobType::Search, input, idempotency_key.map(|k| (k, hash)), options).await
+        self.jobs.enqueue_with(ctx, JobType::Search, input, idempotency_key.map(|k| (k, hash)), options).await
     }
 
     pub(crate) async fn run_search(
@@ -187,7 +203,7 @@ impl App {
         job: &Job,
         control: &dyn JobControl,
     ) -> Result<serde_json::Value, JobFailure> {
-        let ctx = self.creator_ctx(job).await?;
+        let ctx = self.jobs.creator_ctx(job).await?;
         policy::require(&ctx, Permission::SearchesRun).map_err(JobFailure::from)?;
         let input: SearchInput = serde_json::from_value(job.input.clone().unwrap_or_default())
             .map_err(|e| JobFailure::Permanent(job_error(ProblemCode::ValidationFailed, e.to_string())))?;
@@ -265,7 +281,7 @@ impl App {
                     continue;
                 }
                 seen.add(&keys);
-                let row = self.lead_row(crate::imports::row_lead_id(job.id, i), &ctx, lead, now);
+                let row = self.leads.lead_row(crate::imports::row_lead_id(job.id, i), &ctx, lead, now);
                 candidates.push((row, keys, place));
             }
             result.processed = index.max(result.processed);
@@ -302,7 +318,7 @@ impl App {
             "query": input.query, "city": input.city, "found": result.found, "created": result.created,
             "duplicates": result.duplicates, "skipped": result.skipped, "key": source.as_str(),
         });
-        self.audit_job(&ctx, job, AuditEventType::LeadSearched, "leads searched", summary).await?;
+        self.jobs.audit_job(&ctx, job, AuditEventType::LeadSearched, "leads searched", summary).await?;
         control
             .log(
                 LogLevel::Info,
@@ -344,7 +360,7 @@ impl App {
         let allowed = if written.is_empty() {
             0
         } else {
-            self.charge_up_to(&*tx, UsageMetric::Leads, written.len() as i64).await? as usize
+            self.usage.charge_up_to(&*tx, UsageMetric::Leads, written.len() as i64).await? as usize
         };
         let (kept, refused): (Vec<_>, Vec<_>) =
             places.into_iter().filter(|(id, _)| written.contains(id)).enumerate().partition(|(n, _)| *n < allowed);
@@ -359,7 +375,7 @@ impl App {
         let mut provenance = Vec::with_capacity(kept.len());
         for (_, (id, place)) in &kept {
             provenance.push(self.place_evidence(ctx, *id, place, source, now));
-            activities.push(self.activity(
+            activities.push(self.leads.activity(
                 ctx,
                 *id,
                 ActivityType::Created,
@@ -445,7 +461,7 @@ impl App {
         policy::require(ctx, Permission::SearchesRun)?;
         {
             let tx = self.uow.begin(ctx.tenant_id).await?;
-            let lead = self.visible_lead(ctx, &*tx, id, Permission::LeadsWrite).await?;
+            let lead = self.leads.visible_lead(ctx, &*tx, id, Permission::LeadsWrite).await?;
             if lead.website.is_none() {
                 return Err(AppError::field("website", "the lead has no website to look up decision makers at"));
             }
@@ -454,7 +470,7 @@ impl App {
             crate::usage::charge(&*tx, self.clock.now(), UsageMetric::Searches, 1).await?;
         }
         self.contacts_for()?;
-        self.enqueue_for_lead(ctx, JobType::Reveal, id, idempotency_key).await
+        self.jobs.enqueue_for_lead(ctx, JobType::Reveal, id, idempotency_key).await
     }
 
     pub(crate) async fn run_reveal(
@@ -462,12 +478,13 @@ impl App {
         job: &Job,
         control: &dyn JobControl,
     ) -> Result<serde_json::Value, JobFailure> {
-        let ctx = self.creator_ctx(job).await?;
+        let ctx = self.jobs.creator_ctx(job).await?;
         let id = crate::jobs::job_lead(job)?;
         let (provider, key, source) = self.contacts_for().map_err(JobFailure::from)?;
         let domain = {
             let tx = self.uow.begin(job.tenant_id).await?;
-            let lead = self.visible_lead(&ctx, &*tx, id, Permission::LeadsWrite).await.map_err(JobFailure::from)?;
+            let lead =
+                self.leads.visible_lead(&ctx, &*tx, id, Permission::LeadsWrite).await.map_err(JobFailure::from)?;
             website_domain(&lead).ok_or_else(|| {
                 JobFailure::Permanent(job_error(ProblemCode::ValidationFailed, "The lead has no website any more."))
             })?
@@ -479,7 +496,7 @@ impl App {
         let contacts = provider.domain_search(&key, &domain).await.map_err(|e| provider_failure("Hunter", e))?;
 
         let tx = self.uow.begin(job.tenant_id).await?;
-        let lead = self.visible_lead(&ctx, &*tx, id, Permission::LeadsWrite).await.map_err(JobFailure::from)?;
+        let lead = self.leads.visible_lead(&ctx, &*tx, id, Permission::LeadsWrite).await.map_err(JobFailure::from)?;
         let mut enrichment = lead.enrichment_data.clone();
         let mut makers = enrichment.decision_makers.take().unwrap_or_default();
         let fresh = new_decision_makers(&makers, &contacts);
@@ -531,7 +548,7 @@ impl App {
             format!("Decision makers revealed: {} new", fresh.len())
         };
         tx.activities()
-            .insert(&self.activity(
+            .insert(&self.leads.activity(
                 &ctx,
                 id,
                 ActivityType::Survey,
@@ -735,7 +752,8 @@ mod tests {
         let app = app_with(tx);
         let req =
             SearchRequest { query: "مطاعم".into(), city: Some("الرياض".into()), max_results: Some(20) };
-        let err = app.start_search(&ctx(leadzone_domain::enums::Role::Sales, 1), req, None).await.unwrap_err();
+        let err =
+            app.discovery.start_search(&ctx(leadzone_domain::enums::Role::Sales, 1), req, None).await.unwrap_err();
         assert!(matches!(err, AppError::NotConfigured { setting: "GOOGLE_PLACES_API_KEY", .. }), "{err:?}");
     }
 
@@ -746,7 +764,7 @@ mod tests {
         let app = app_with(FakeTx::default());
         let req = SearchRequest { query: " ".into(), city: Some("x".repeat(101)), max_results: Some(61) };
         let AppError::Validation(errors) =
-            app.start_search(&ctx(leadzone_domain::enums::Role::Owner, 1), req, None).await.unwrap_err()
+            app.discovery.start_search(&ctx(leadzone_domain::enums::Role::Owner, 1), req, None).await.unwrap_err()
         else {
             panic!("validation")
         };

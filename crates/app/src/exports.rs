@@ -3,7 +3,7 @@
 
 use crate::jobs::{JobControl, JobFailure};
 use crate::leads::ListParams;
-use crate::{App, AppError, Ctx, policy};
+use crate::{AppError, Ctx, policy};
 use futures::SinkExt;
 use leadzone_domain::access::Permission;
 use leadzone_domain::entities::{Job, Lead};
@@ -14,8 +14,21 @@ use leadzone_domain::leads::LeadSort;
 use leadzone_ports::RepoError;
 use leadzone_ports::leads::{LeadPosition, LeadQuery};
 use serde_json::json;
+use std::sync::Arc;
 
-impl App {
+/// CSV export.
+///
+/// Holds only the ports (and the other capabilities) its use cases reach.
+#[derive(Clone)]
+pub struct Exports {
+    pub uow: Arc<dyn leadzone_ports::tx::UnitOfWork>,
+    pub tokens: Arc<dyn leadzone_ports::security::Tokens>,
+    pub blobs: Arc<dyn leadzone_ports::blobs::BlobStore>,
+    pub flags: crate::flags::Flags,
+    pub jobs: crate::jobs::Jobs,
+}
+
+impl Exports {
     /// `POST /exports`: enqueues an EXPORT job for the leads matching `filter`.
     pub async fn start_export(
         &self,
@@ -25,12 +38,12 @@ impl App {
         idempotency_key: Option<String>,
     ) -> Result<(Job, bool), AppError> {
         policy::require(ctx, Permission::LeadsExport)?;
-        self.require_feature(ctx, "export").await?;
+        self.flags.require_feature(ctx, "export").await?;
         // Validate now, so a bad filter is a 422 rather than a failed job.
         crate::leads::parse_list_params(ctx, filter.clone())?;
         let hash = self.tokens.hash(&raw_filter.to_string());
         let input = json!({"filter": raw_filter, "format": "csv"});
-        self.enqueue(ctx, JobType::Export, input, idempotency_key.map(|k| (k, hash))).await
+        self.jobs.enqueue(ctx, JobType::Export, input, idempotency_key.map(|k| (k, hash))).await
     }
 
     pub(crate) async fn run_export(
@@ -38,7 +51,7 @@ impl App {
         job: &Job,
         control: &dyn JobControl,
     ) -> Result<serde_json::Value, JobFailure> {
-        let ctx = self.creator_ctx(job).await?;
+        let ctx = self.jobs.creator_ctx(job).await?;
         policy::require(&ctx, Permission::LeadsExport).map_err(JobFailure::from)?;
         let params = filter_params(job.input.as_ref().and_then(|i| i.get("filter")));
         let (filter, ..) = crate::leads::parse_list_params(&ctx, params).map_err(JobFailure::from)?;
@@ -65,20 +78,21 @@ impl App {
             }
         };
         let filter = job.input.as_ref().and_then(|i| i.get("filter"));
-        self.audit_job(
-            &ctx,
-            job,
-            AuditEventType::LeadExported,
-            "leads exported",
-            json!({"rows": rows, "filter": filter}),
-        )
-        .await?;
+        self.jobs
+            .audit_job(
+                &ctx,
+                job,
+                AuditEventType::LeadExported,
+                "leads exported",
+                json!({"rows": rows, "filter": filter}),
+            )
+            .await?;
         Ok(json!({"rows": rows, "format": "csv", "download": format!("/api/v1/exports/{}/download", job.id)}))
     }
 
     /// The CSV of a finished export, to read in chunks.
     pub async fn export_file(&self, ctx: &Ctx, id: JobId) -> Result<crate::files::BlobRef, AppError> {
-        self.finished_job_file(ctx, id, JobType::Export, crate::files::export_key).await
+        self.jobs.finished_job_file(ctx, id, JobType::Export, crate::files::export_key).await
     }
 
     /// The export's rows, as CSV pieces into `sink`: the BOM and header, then a piece per page of

@@ -2,9 +2,10 @@
 //! only: no request can name one. Downloads go through [`BlobRef`], which only the app can make
 //! (after its access checks) and the HTTP layer can only read in chunks.
 
-use crate::{App, AppError};
+use crate::AppError;
 use leadzone_domain::enums::JobType;
 use leadzone_domain::ids::{JobId, TenantId};
+use std::sync::Arc;
 
 /// Bytes per chunk of a download: one ranged read each (one PostgreSQL chunk, one S3 request).
 pub const DOWNLOAD_CHUNK: usize = 1024 * 1024;
@@ -67,7 +68,15 @@ impl BlobRef {
     }
 }
 
-impl App {
+/// Stored files a tenant may download.
+///
+/// Holds only the ports (and the other capabilities) its use cases reach.
+#[derive(Clone)]
+pub struct Files {
+    pub blobs: Arc<dyn leadzone_ports::blobs::BlobStore>,
+}
+
+impl Files {
     /// Up to `max` bytes of a file from `offset`; empty at the end.
     pub async fn read_file(&self, file: &BlobRef, offset: u64, max: usize) -> Result<Vec<u8>, AppError> {
         Ok(self.blobs.read_at(&file.0, offset, max).await?)

@@ -1,13 +1,14 @@
 //! Plans and feature flags: what a tenant may use. The evaluation itself is the domain's
 //! (`leadzone_domain::flags`); this module gathers its inputs and guards gated use cases.
 
-use crate::{App, AppError, Ctx, policy};
+use crate::{AppError, Ctx, policy};
 use leadzone_domain::entities::{FeatureFlag, Plan, TenantFeature};
 use leadzone_domain::error::Validator;
 use leadzone_domain::flags::is_enabled;
 use leadzone_domain::ids::TenantId;
 use leadzone_ports::tx::TenantTx;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use time::{OffsetDateTime, UtcOffset};
 
 /// `POST /admin/v1/feature-flags` and `PATCH …/{key}`; `None` leaves a field.
@@ -24,7 +25,18 @@ fn valid_key(key: &str) -> bool {
     (1..=100).contains(&key.len()) && key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
-impl App {
+/// Feature flags, plans and per-tenant overrides.
+///
+/// Holds only the ports (and the other capabilities) its use cases reach.
+#[derive(Clone)]
+pub struct Flags {
+    pub uow: Arc<dyn leadzone_ports::tx::UnitOfWork>,
+    pub platform: Arc<dyn leadzone_ports::platform::PlatformStore>,
+    pub clock: Arc<dyn leadzone_ports::Clock>,
+    pub ids: Arc<dyn leadzone_ports::Ids>,
+}
+
+impl Flags {
     /// Every feature the tenant could have, with whether it has it now.
     async fn evaluate(
         &self,

@@ -3,7 +3,7 @@
 //! (profile, password, 2FA) are `account`.
 
 use crate::ctx::Via;
-use crate::{App, AppError, ClientInfo, Ctx, audit, policy};
+use crate::{AppError, ClientInfo, Ctx, audit, policy};
 use leadzone_domain::access::{Permission, api_key_permissions};
 use leadzone_domain::entities::{AuditDetails, Membership, Subscription, Tenant, TenantSettings, User};
 use leadzone_domain::enums::*;
@@ -70,7 +70,24 @@ pub struct MeView {
     pub memberships: Vec<(Tenant, Role)>,
 }
 
-impl App {
+/// Sign-up, sign-in (with its throttle), tokens and sessions.
+///
+/// Holds only the ports (and the other capabilities) its use cases reach.
+#[derive(Clone)]
+pub struct Identity {
+    pub uow: Arc<dyn leadzone_ports::tx::UnitOfWork>,
+    pub sessions: Arc<dyn leadzone_ports::sessions::SessionStore>,
+    pub lookups: Arc<dyn leadzone_ports::lookups::Lookups>,
+    pub hasher: Arc<dyn leadzone_ports::security::PasswordHasher>,
+    pub tokens: Arc<dyn leadzone_ports::security::Tokens>,
+    pub secrets: Arc<dyn leadzone_ports::security::SecretBox>,
+    pub totp: Arc<dyn leadzone_ports::security::Totp>,
+    pub clock: Arc<dyn leadzone_ports::Clock>,
+    pub ids: Arc<dyn leadzone_ports::Ids>,
+    pub config: crate::AppConfig,
+}
+
+impl Identity {
     /// Creates a user, a tenant, an OWNER membership and a free ACTIVE subscription in one
     /// transaction, then opens a session.
     pub async fn register(&self, input: RegisterInput, client: ClientInfo) -> Result<AuthResult, AppError> {
@@ -657,7 +674,7 @@ mod login_tests {
     //! client and is audited before its session opens.
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
     use super::*;
-    use crate::testing::{FakeTx, app_with_txs, now};
+    use crate::testing::{FakeTx, now, ports_with_txs};
     use leadzone_ports::lookups::MockLookups;
     use leadzone_ports::security::{MockPasswordHasher, MockTokens};
     use leadzone_ports::sessions::MockSessionStore;
@@ -708,13 +725,18 @@ mod login_tests {
         "h(sara@example.sa)".into()
     }
 
-    fn app(txs: Vec<FakeTx>, sessions: MockSessionStore, lookups: MockLookups, hasher: MockPasswordHasher) -> App {
-        let mut app = app_with_txs(txs);
-        app.sessions = Arc::new(sessions);
-        app.lookups = Arc::new(lookups);
-        app.hasher = Arc::new(hasher);
-        app.tokens = Arc::new(tokens());
-        app
+    fn app(
+        txs: Vec<FakeTx>,
+        sessions: MockSessionStore,
+        lookups: MockLookups,
+        hasher: MockPasswordHasher,
+    ) -> crate::App {
+        let mut ports = ports_with_txs(txs);
+        ports.sessions = Arc::new(sessions);
+        ports.lookups = Arc::new(lookups);
+        ports.hasher = Arc::new(hasher);
+        ports.tokens = Arc::new(tokens());
+        crate::App::new(ports)
     }
 
     /// Sara's account found by her email, and her password checked: right or not.
@@ -749,7 +771,7 @@ mod login_tests {
         failures_so_far(&mut sessions, MAX_LOGIN_FAILURES, MAX_LOGIN_FAILURES);
         // Lookups and hasher have no expectations: reaching either fails the test.
         let app = app(vec![], sessions, MockLookups::new(), MockPasswordHasher::new());
-        let err = app.login(input("right"), client()).await.unwrap_err();
+        let err = app.identity.login(input("right"), client()).await.unwrap_err();
         // The oldest failure is 10 minutes old: it leaves the 15-minute window in 5.
         assert_eq!(err, AppError::RateLimited { retry_after_secs: 300 });
     }
@@ -759,7 +781,7 @@ mod login_tests {
         let mut sessions = MockSessionStore::new();
         failures_so_far(&mut sessions, 0, MAX_LOGIN_FAILURES_PER_EMAIL);
         let app = app(vec![], sessions, MockLookups::new(), MockPasswordHasher::new());
-        assert!(matches!(app.login(input("right"), client()).await, Err(AppError::RateLimited { .. })));
+        assert!(matches!(app.identity.login(input("right"), client()).await, Err(AppError::RateLimited { .. })));
     }
 
     #[tokio::test]
@@ -776,7 +798,7 @@ mod login_tests {
         let mut hasher = MockPasswordHasher::new();
         hasher.expect_verify_dummy().times(1).returning(|_| false);
         let app = app(vec![], sessions, lookups, hasher);
-        assert_eq!(app.login(input("guess"), client()).await.unwrap_err(), AppError::InvalidCredentials);
+        assert_eq!(app.identity.login(input("guess"), client()).await.unwrap_err(), AppError::InvalidCredentials);
     }
 
     #[tokio::test]
@@ -803,7 +825,7 @@ mod login_tests {
             .returning(|_| Ok(()));
         // No `clear_login_failures`, `record_login` or `create_session` expectation.
         let app = app(vec![audit], sessions, lookups, hasher);
-        assert_eq!(app.login(input("wrong"), client()).await.unwrap_err(), AppError::InvalidCredentials);
+        assert_eq!(app.identity.login(input("wrong"), client()).await.unwrap_err(), AppError::InvalidCredentials);
     }
 
     #[tokio::test]
@@ -844,7 +866,7 @@ mod login_tests {
             .returning(|_| Ok(()));
         let (lookups, hasher) = sara("right", true);
         let app = app(vec![audit], sessions, lookups, hasher);
-        let done = app.login(input("right"), client()).await.unwrap();
+        let done = app.identity.login(input("right"), client()).await.unwrap();
         assert_eq!((done.role, done.user.last_login_at), (Role::Sales, Some(now())));
         assert_eq!(commits.load(std::sync::atomic::Ordering::SeqCst), 1, "the audit row is committed");
     }
@@ -859,6 +881,6 @@ mod login_tests {
         let mut audit = FakeTx::default();
         audit.audit.expect_append().returning(|_| Err(RepoError::Unavailable("down".into())));
         let app = app(vec![audit], sessions, lookups, hasher);
-        assert!(matches!(app.login(input("right"), client()).await, Err(AppError::Unavailable(_))));
+        assert!(matches!(app.identity.login(input("right"), client()).await, Err(AppError::Unavailable(_))));
     }
 }

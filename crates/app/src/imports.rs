@@ -9,7 +9,7 @@
 
 use crate::csv_files::{StoredCsv, StoredCsvError, decode_header, parse_csv, store_errors_csv};
 use crate::jobs::{JobControl, JobFailure, job_error};
-use crate::{App, AppError, Ctx, policy};
+use crate::{AppError, Ctx, policy};
 use futures::StreamExt;
 use leadzone_domain::access::{LeadVisibility, Permission};
 use leadzone_domain::entities::{Job, Lead};
@@ -22,6 +22,7 @@ use leadzone_ports::{leads::BulkChange, leads::ExistingKeys};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Rows per transaction.
 pub const IMPORT_BATCH: usize = 2000;
@@ -50,7 +51,7 @@ pub struct ImportUpload {
     blank: bool,
     /// The whole file is UTF-8 (else it is read as Windows-1256).
     utf8: bool,
-    blobs: std::sync::Arc<dyn leadzone_ports::blobs::BlobStore>,
+    blobs: Arc<dyn leadzone_ports::blobs::BlobStore>,
     /// Removed when dropped (until an import job names it).
     armed: bool,
 }
@@ -236,7 +237,22 @@ struct ImportInput {
     dry_run: bool,
 }
 
-impl App {
+/// CSV import: upload, inspection, the import run.
+///
+/// Holds only the ports (and the other capabilities) its use cases reach.
+#[derive(Clone)]
+pub struct Imports {
+    pub uow: Arc<dyn leadzone_ports::tx::UnitOfWork>,
+    pub tokens: Arc<dyn leadzone_ports::security::Tokens>,
+    pub blobs: Arc<dyn leadzone_ports::blobs::BlobStore>,
+    pub clock: Arc<dyn leadzone_ports::Clock>,
+    pub ids: Arc<dyn leadzone_ports::Ids>,
+    pub jobs: crate::jobs::Jobs,
+    pub leads: crate::leads::Leads,
+    pub usage: crate::usage::Usage,
+}
+
+impl Imports {
     /// `POST /imports`, first half: streams the file into the blob store as it arrives (never
     /// whole in memory), hashing it and keeping its header line on the way.
     pub async fn upload_import_file(
@@ -354,7 +370,7 @@ impl App {
         }
         let input =
             json!({"blobKey": upload.key, "mapping": req.mapping, "listId": req.list_id, "dryRun": req.dry_run});
-        self.enqueue(ctx, JobType::Import, input, idempotency).await
+        self.jobs.enqueue(ctx, JobType::Import, input, idempotency).await
     }
 
     pub(crate) async fn run_import(
@@ -362,7 +378,7 @@ impl App {
         job: &Job,
         control: &dyn JobControl,
     ) -> Result<serde_json::Value, JobFailure> {
-        let ctx = self.creator_ctx(job).await?;
+        let ctx = self.jobs.creator_ctx(job).await?;
         policy::require(&ctx, Permission::LeadsImport).map_err(JobFailure::from)?;
         let input: ImportInput = serde_json::from_value(job.input.clone().unwrap_or_default()).map_err(|e| {
             JobFailure::Permanent(job_error(crate::error::ProblemCode::ValidationFailed, e.to_string()))
@@ -510,7 +526,7 @@ impl App {
 
         if !input.dry_run {
             let counts = json!({"total": result.total, "created": result.created, "duplicates": result.duplicates, "failed": result.failed});
-            self.audit_job(&ctx, job, AuditEventType::LeadImported, "leads imported", counts).await?;
+            self.jobs.audit_job(&ctx, job, AuditEventType::LeadImported, "leads imported", counts).await?;
         }
         control
             .log(
@@ -551,7 +567,7 @@ impl App {
                     } else {
                         seen.add(&keys);
                         batch.lines.push(line);
-                        batch.leads.push(self.lead_row(row_lead_id(job.id, i), ctx, lead, now));
+                        batch.leads.push(self.leads.lead_row(row_lead_id(job.id, i), ctx, lead, now));
                         batch.keys.push(keys);
                     }
                 }
@@ -627,7 +643,7 @@ impl App {
                 // Err: that batch failed and took its turn with it; this import fails too.
                 let _ = previous.await;
             }
-            let allowed = self.charge_up_to(&*tx, UsageMetric::Leads, written.len() as i64).await? as usize;
+            let allowed = self.usage.charge_up_to(&*tx, UsageMetric::Leads, written.len() as i64).await? as usize;
             let _ = turn.charged.send(());
             // Past the plan's limit: the last rows written now are taken back (one statement)
             // and reported; rows an earlier attempt wrote were counted and charged then.
@@ -695,7 +711,7 @@ impl App {
 
     /// The rejected rows of a finished import, as CSV (UTF-8 with BOM), to read in chunks.
     pub async fn import_errors_file(&self, ctx: &Ctx, id: JobId) -> Result<crate::files::BlobRef, AppError> {
-        self.finished_job_file(ctx, id, JobType::Import, crate::files::import_errors_key).await
+        self.jobs.finished_job_file(ctx, id, JobType::Import, crate::files::import_errors_key).await
     }
 }
 
@@ -705,7 +721,7 @@ mod tests {
     use super::*;
     use crate::error::ProblemCode;
     use crate::jobs::JobFailure;
-    use crate::testing::{FakeTx, MemBlobs, app_with_txs, ctx, member, now, plan, subscription, tenant};
+    use crate::testing::{FakeTx, MemBlobs, ctx, member, now, plan, ports_with_txs, subscription, tenant};
     use leadzone_domain::entities::Limit;
     use leadzone_domain::enums::{AuditEventType, Role, SubscriptionStatus};
     use leadzone_ports::billing::Increment;
@@ -779,11 +795,11 @@ mod tests {
     }
 
     fn app_with_file(txs: Vec<FakeTx>, csv: &str) -> (crate::App, Arc<MemBlobs>) {
-        let mut app = app_with_txs(txs);
+        let mut ports = ports_with_txs(txs);
         let blobs = Arc::new(MemBlobs::default());
         blobs.0.lock().unwrap().insert(FILE.to_owned(), csv.as_bytes().to_vec());
-        app.blobs = blobs.clone();
-        (app, blobs)
+        ports.blobs = blobs.clone();
+        (crate::App::new(ports), blobs)
     }
 
     /// Three new rows with two leads left in the plan: all three are inserted, the batch is
@@ -839,7 +855,7 @@ mod tests {
         let (batch_commits, audit_commits) = (batch.commits.clone(), audit.commits.clone());
         let (app, blobs) = app_with_file(vec![creator(SubscriptionStatus::Active), batch, audit], csv);
 
-        let result = app.run_import(&job, &Running).await.unwrap();
+        let result = app.imports.run_import(&job, &Running).await.unwrap();
         let result: ImportResult = serde_json::from_value(result).unwrap();
         assert_eq!((result.total, result.processed, result.created, result.failed), (3, 3, 2, 1));
         assert_eq!(result.errors.len(), 1);
@@ -857,7 +873,7 @@ mod tests {
     #[tokio::test]
     async fn an_import_whose_subscription_is_unpaid_fails_before_any_row() {
         let (app, _) = app_with_file(vec![creator(SubscriptionStatus::Unpaid)], "Company\nAlpha\n");
-        match app.run_import(&import_job(None), &Running).await {
+        match app.imports.run_import(&import_job(None), &Running).await {
             Err(JobFailure::Permanent(e)) => assert_eq!(e.code, "SUBSCRIPTION_UNPAID"),
             other => panic!("{other:?}"),
         }
@@ -891,7 +907,8 @@ mod tests {
         audit.audit.expect_append().times(1).returning(|_| Ok(()));
         let (app, _) = app_with_file(vec![creator(SubscriptionStatus::Active), batch, audit], &csv);
 
-        let result: ImportResult = serde_json::from_value(app.run_import(&job, &Running).await.unwrap()).unwrap();
+        let result: ImportResult =
+            serde_json::from_value(app.imports.run_import(&job, &Running).await.unwrap()).unwrap();
         assert_eq!((result.processed, result.created, result.failed), (IMPORT_BATCH + 2, IMPORT_BATCH + 2, 0));
     }
 
@@ -899,10 +916,10 @@ mod tests {
     /// no file behind: the upload removes its file when dropped.
     #[tokio::test]
     async fn an_upload_dropped_before_its_import_starts_removes_its_file() {
-        let mut app = app_with_txs(vec![]);
+        let mut ports = ports_with_txs(vec![]);
         let mut tokens = MockTokens::new();
         tokens.expect_digest().returning(|| Box::new(CountingDigest(0)));
-        app.tokens = Arc::new(tokens);
+        ports.tokens = Arc::new(tokens);
         let mut blobs = MockBlobStore::new();
         blobs.expect_put_stream().times(1).returning(|_, _| Ok(10));
         let (removed, seen) = std::sync::mpsc::channel::<String>();
@@ -910,10 +927,14 @@ mod tests {
             let _ = removed.send(key.to_owned());
             Ok(())
         });
-        app.blobs = Arc::new(blobs);
+        ports.blobs = Arc::new(blobs);
+        let app = crate::App::new(ports);
         let owner = ctx(Role::Owner, 1);
-        let upload =
-            app.upload_import_file(&owner, leadzone_ports::blobs::once(b"Company\nAlpha\n".to_vec())).await.unwrap();
+        let upload = app
+            .imports
+            .upload_import_file(&owner, leadzone_ports::blobs::once(b"Company\nAlpha\n".to_vec()))
+            .await
+            .unwrap();
         drop(upload);
         let mut key = None;
         for _ in 0..100 {

@@ -7,7 +7,7 @@
 //! `SLACK` (an incoming webhook, `slack.rs`). `POST …/test` checks the stored credentials again
 //! and shows the answer in the connection's `status` and `lastError`.
 
-use crate::{App, AppError, Ctx, audit, policy};
+use crate::{AppError, Ctx, audit, policy};
 use leadzone_domain::access::Permission;
 use leadzone_domain::entities::{AuditDetails, IntegrationConnection};
 use leadzone_domain::enums::{AuditEventType, IntegrationStatus, IntegrationType};
@@ -15,11 +15,29 @@ use leadzone_ports::discovery::{ApiKey, ProviderError};
 use leadzone_ports::slack::SlackError;
 use leadzone_ports::sync::CrmError;
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 /// Longest credential value accepted (a key, a token).
 const MAX_CREDENTIAL_LEN: usize = 2048;
 
-impl App {
+/// Connections to outside services (Places, Hunter, HubSpot, Salesforce, Notion, Slack) and CRM sync.
+///
+/// Holds only the ports (and the other capabilities) its use cases reach.
+#[derive(Clone)]
+pub struct Integrations {
+    pub uow: Arc<dyn leadzone_ports::tx::UnitOfWork>,
+    pub sweeps: Arc<dyn leadzone_ports::sweeps::Sweeps>,
+    pub tokens: Arc<dyn leadzone_ports::security::Tokens>,
+    pub secrets: Arc<dyn leadzone_ports::security::SecretBox>,
+    pub clock: Arc<dyn leadzone_ports::Clock>,
+    pub ids: Arc<dyn leadzone_ports::Ids>,
+    pub config: crate::AppConfig,
+    pub providers: crate::Providers,
+    pub flags: crate::flags::Flags,
+    pub jobs: crate::jobs::Jobs,
+}
+
+impl Integrations {
     /// `GET /integrations`: the tenant's connections, without credentials.
     pub async fn list_integrations(
         &self,
@@ -338,8 +356,9 @@ mod tests {
             .times(1)
             .returning(|_| Err(ProviderError::Unauthorized("API key not valid. Please pass a valid API key.".into())));
         let mut app = app_with(FakeTx::default());
-        app.providers.places = Arc::new(places);
+        app.integrations.providers.places = Arc::new(places);
         let err = app
+            .integrations
             .connect_integration(&ctx(Role::Admin, 1), IntegrationType::GoogleMaps, &json!({"apiKey": "bad-key"}), None)
             .await
             .unwrap_err();
@@ -353,6 +372,7 @@ mod tests {
         let app = app_with(FakeTx::default());
         for role in [Role::Manager, Role::Sales] {
             let err = app
+                .integrations
                 .connect_integration(&ctx(role, 1), IntegrationType::GoogleMaps, &json!({"apiKey": "k"}), None)
                 .await
                 .unwrap_err();
@@ -364,6 +384,7 @@ mod tests {
             (json!({"apiKey": "  "}), "is required"),
         ] {
             let err = app
+                .integrations
                 .connect_integration(&ctx(Role::Owner, 1), IntegrationType::GoogleMaps, &credentials, None)
                 .await
                 .unwrap_err();

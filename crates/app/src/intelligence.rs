@@ -4,7 +4,7 @@
 
 use crate::error::ProblemCode;
 use crate::jobs::{JobControl, JobFailure, job_error};
-use crate::{App, AppError, Ctx, policy};
+use crate::{AppError, Ctx, policy};
 use leadzone_domain::access::Permission;
 use leadzone_domain::entities::{Evidence, Job, Lead, Report, ReportSection};
 use leadzone_domain::enums::{ActivityType, Confidence, EvidenceType, JobType, Language, LogLevel, ReportGeneratedBy};
@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::HashSet;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The SURVEY job's result.
@@ -56,7 +57,21 @@ impl SurveyObserver for Observer<'_> {
     }
 }
 
-impl App {
+/// Website survey, evidence, reports and scores.
+///
+/// Holds only the ports (and the other capabilities) its use cases reach.
+#[derive(Clone)]
+pub struct Intelligence {
+    pub uow: Arc<dyn leadzone_ports::tx::UnitOfWork>,
+    pub clock: Arc<dyn leadzone_ports::Clock>,
+    pub ids: Arc<dyn leadzone_ports::Ids>,
+    pub providers: crate::Providers,
+    pub flags: crate::flags::Flags,
+    pub jobs: crate::jobs::Jobs,
+    pub leads: crate::leads::Leads,
+}
+
+impl Intelligence {
     /// `POST /leads/{id}/survey`: a visible lead with a website.
     pub async fn start_survey(
         &self,
@@ -66,12 +81,12 @@ impl App {
     ) -> Result<(Job, bool), AppError> {
         {
             let tx = self.uow.begin(ctx.tenant_id).await?;
-            let lead = self.visible_lead(ctx, &*tx, id, Permission::LeadsWrite).await?;
+            let lead = self.leads.visible_lead(ctx, &*tx, id, Permission::LeadsWrite).await?;
             if lead.website.is_none() {
                 return Err(AppError::field("website", "the lead has no website to survey"));
             }
         }
-        self.enqueue_for_lead(ctx, JobType::Survey, id, idempotency_key).await
+        self.jobs.enqueue_for_lead(ctx, JobType::Survey, id, idempotency_key).await
     }
 
     pub(crate) async fn run_survey(
@@ -79,11 +94,12 @@ impl App {
         job: &Job,
         control: &dyn JobControl,
     ) -> Result<serde_json::Value, JobFailure> {
-        let ctx = self.creator_ctx(job).await?;
+        let ctx = self.jobs.creator_ctx(job).await?;
         let id = crate::jobs::job_lead(job)?;
         let website = {
             let tx = self.uow.begin(job.tenant_id).await?;
-            let lead = self.visible_lead(&ctx, &*tx, id, Permission::LeadsWrite).await.map_err(JobFailure::from)?;
+            let lead =
+                self.leads.visible_lead(&ctx, &*tx, id, Permission::LeadsWrite).await.map_err(JobFailure::from)?;
             lead.website.ok_or_else(|| {
                 JobFailure::Permanent(job_error(ProblemCode::ValidationFailed, "The lead has no website any more."))
             })?
@@ -146,7 +162,7 @@ impl App {
     ) -> Result<SurveyResult, JobFailure> {
         let now = self.clock.now();
         let tx = self.uow.begin(job.tenant_id).await?;
-        let lead = self.visible_lead(ctx, &*tx, id, Permission::LeadsWrite).await.map_err(JobFailure::from)?;
+        let lead = self.leads.visible_lead(ctx, &*tx, id, Permission::LeadsWrite).await.map_err(JobFailure::from)?;
         let mut result = SurveyResult {
             pages_fetched: outcome.pages_fetched,
             pages_skipped: outcome.pages_skipped,
@@ -164,7 +180,7 @@ impl App {
         let mut added = HashSet::new();
         let mut rows = Vec::new();
         for fact in &outcome.facts {
-            let evidence = fact_evidence(self, ctx, id, fact, host.as_deref(), now);
+            let evidence = fact_evidence(self.ids.as_ref(), ctx, id, fact, host.as_deref(), now);
             let Some(key) = evidence_key(&evidence) else { continue };
             if known.contains(&key) || !added.insert(key) {
                 continue;
@@ -210,7 +226,7 @@ impl App {
             ),
         };
         tx.activities()
-            .insert(&self.activity(
+            .insert(&self.leads.activity(
                 ctx,
                 id,
                 ActivityType::Survey,
@@ -247,16 +263,16 @@ impl App {
         policy::require(ctx, Permission::ReportsRun)?;
         {
             let tx = self.uow.begin(ctx.tenant_id).await?;
-            self.visible_lead(ctx, &*tx, id, Permission::LeadsRead).await?;
+            self.leads.visible_lead(ctx, &*tx, id, Permission::LeadsRead).await?;
         }
-        self.require_feature(ctx, "ai_reports").await?;
-        self.enqueue_for_lead(ctx, JobType::Report, id, idempotency_key).await
+        self.flags.require_feature(ctx, "ai_reports").await?;
+        self.jobs.enqueue_for_lead(ctx, JobType::Report, id, idempotency_key).await
     }
 
     /// `GET /leads/{id}/report`: 404 until one was written.
     pub async fn get_report(&self, ctx: &Ctx, id: LeadId) -> Result<Report, AppError> {
         let tx = self.uow.begin(ctx.tenant_id).await?;
-        self.visible_lead(ctx, &*tx, id, Permission::LeadsRead).await?;
+        self.leads.visible_lead(ctx, &*tx, id, Permission::LeadsRead).await?;
         tx.reports().get(id).await?.ok_or(AppError::NotFound)
     }
 
@@ -265,13 +281,14 @@ impl App {
         job: &Job,
         control: &dyn JobControl,
     ) -> Result<serde_json::Value, JobFailure> {
-        let ctx = self.creator_ctx(job).await?;
+        let ctx = self.jobs.creator_ctx(job).await?;
         policy::require(&ctx, Permission::ReportsRun).map_err(JobFailure::from)?;
-        self.require_feature(&ctx, "ai_reports").await.map_err(JobFailure::from)?;
+        self.flags.require_feature(&ctx, "ai_reports").await.map_err(JobFailure::from)?;
         let id = crate::jobs::job_lead(job)?;
         let (lead, evidence, language) = {
             let tx = self.uow.begin(job.tenant_id).await?;
-            let lead = self.visible_lead(&ctx, &*tx, id, Permission::LeadsRead).await.map_err(JobFailure::from)?;
+            let lead =
+                self.leads.visible_lead(&ctx, &*tx, id, Permission::LeadsRead).await.map_err(JobFailure::from)?;
             let evidence = tx.evidence().list(id).await?;
             let tenant = tx.tenants().current().await?;
             (lead, evidence, tenant.settings.language.unwrap_or(Language::En))
@@ -405,7 +422,7 @@ fn fact_name(kind: FactKind) -> &'static str {
 /// A fact as an evidence row: what the company's own site says is first-party (HIGH); an
 /// identifier found in the text is MEDIUM until a registry confirms it; a fingerprint is MEDIUM.
 fn fact_evidence(
-    app: &App,
+    ids: &dyn leadzone_ports::Ids,
     ctx: &Ctx,
     lead: LeadId,
     f: &SiteFact,
@@ -442,7 +459,7 @@ fn fact_evidence(
         }
     }
     Evidence {
-        id: app.ids.new_id().into(),
+        id: ids.new_id().into(),
         tenant_id: ctx.tenant_id,
         lead_id: lead,
         kind,
@@ -560,7 +577,11 @@ mod tests {
             .times(1)
             .returning(|_, _| Err(leadzone_ports::RepoError::Unavailable("pool timeout".into())));
         let app = app_with_txs(vec![check, insert]);
-        let err = app.start_survey(&ctx(Role::Owner, 1), uuid::Uuid::from_u128(7).into(), None).await.unwrap_err();
+        let err = app
+            .intelligence
+            .start_survey(&ctx(Role::Owner, 1), uuid::Uuid::from_u128(7).into(), None)
+            .await
+            .unwrap_err();
         assert!(matches!(err, AppError::Unavailable(_)), "{err:?}");
     }
 
@@ -571,7 +592,11 @@ mod tests {
         let mut check = FakeTx::default();
         check.leads.expect_get().times(1).returning(|_| Ok(lead(None)));
         let app = app_with_txs(vec![check]);
-        let err = app.start_survey(&ctx(Role::Owner, 1), uuid::Uuid::from_u128(7).into(), None).await.unwrap_err();
+        let err = app
+            .intelligence
+            .start_survey(&ctx(Role::Owner, 1), uuid::Uuid::from_u128(7).into(), None)
+            .await
+            .unwrap_err();
         let AppError::Validation(errors) = err else { panic!("{err:?}") };
         assert_eq!(errors[0].field, "website");
     }

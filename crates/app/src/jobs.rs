@@ -5,7 +5,7 @@
 
 use crate::error::ProblemCode;
 use crate::leads::Page;
-use crate::{App, AppError, Ctx, policy};
+use crate::{AppError, Ctx, policy};
 use leadzone_domain::access::LeadScope;
 use leadzone_domain::entities::{Job, JobError, JobLog};
 use leadzone_domain::enums::{JobStatus, JobType, LogLevel};
@@ -14,6 +14,7 @@ use leadzone_domain::jobs::{CancelEffect, cancel_effect};
 use leadzone_ports::RepoError;
 use leadzone_ports::jobs::{JobListQuery, NewJob};
 use std::str::FromStr;
+use std::sync::Arc;
 
 /// What a handler may ask of the worker running it.
 #[async_trait::async_trait]
@@ -103,7 +104,18 @@ pub struct JobListParams {
     pub cursor: Option<String>,
 }
 
-impl App {
+/// The job queue as tenants see it: enqueue, read, cancel.
+///
+/// Holds only the ports (and the other capabilities) its use cases reach.
+#[derive(Clone)]
+pub struct Jobs {
+    pub uow: Arc<dyn leadzone_ports::tx::UnitOfWork>,
+    pub tokens: Arc<dyn leadzone_ports::security::Tokens>,
+    pub clock: Arc<dyn leadzone_ports::Clock>,
+    pub ids: Arc<dyn leadzone_ports::Ids>,
+}
+
+impl Jobs {
     /// Enqueues a job, or — with an Idempotency-Key used before in this tenant — returns that first
     /// job. The same key with a different request is 422.
     pub(crate) async fn enqueue(
@@ -246,19 +258,22 @@ impl App {
             }
         }
     }
+}
 
+/// The job runner: the one place that knows every capability's job.
+impl crate::App {
     /// Runs one claimed job to its end (the worker records the outcome).
     pub async fn run_job(&self, job: &Job, control: &dyn JobControl) -> Result<serde_json::Value, JobFailure> {
         match job.kind {
-            JobType::Import => self.run_import(job, control).await,
-            JobType::Export => self.run_export(job, control).await,
-            JobType::Search => self.run_search(job, control).await,
-            JobType::Reveal => self.run_reveal(job, control).await,
-            JobType::Survey => self.run_survey(job, control).await,
-            JobType::Report => self.run_report(job, control).await,
-            JobType::WhatsApp => self.run_whatsapp(job, control).await,
-            JobType::WhatsAppBulk => self.run_whatsapp_bulk(job, control).await,
-            JobType::Sync => self.run_sync(job, control).await,
+            JobType::Import => self.imports.run_import(job, control).await,
+            JobType::Export => self.exports.run_export(job, control).await,
+            JobType::Search => self.discovery.run_search(job, control).await,
+            JobType::Reveal => self.discovery.run_reveal(job, control).await,
+            JobType::Survey => self.intelligence.run_survey(job, control).await,
+            JobType::Report => self.intelligence.run_report(job, control).await,
+            JobType::WhatsApp => self.whatsapp.run_whatsapp(job, control).await,
+            JobType::WhatsAppBulk => self.whatsapp.run_whatsapp_bulk(job, control).await,
+            JobType::Sync => self.integrations.run_sync(job, control).await,
         }
     }
 }
@@ -289,7 +304,7 @@ pub(crate) fn job_lead(job: &Job) -> Result<leadzone_domain::ids::LeadId, JobFai
         .ok_or_else(|| JobFailure::Permanent(job_error(ProblemCode::ValidationFailed, "the job names no lead")))
 }
 
-impl App {
+impl Jobs {
     /// The audit row of a job that did its work (`LEAD_IMPORTED`, `LEAD_EXPORTED`,
     /// `LEAD_SEARCHED`…), naming the job, in a transaction of its own.
     pub(crate) async fn audit_job(

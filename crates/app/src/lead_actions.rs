@@ -3,7 +3,7 @@
 //! lead is 404) and writes its activity and audit rows in the same transaction.
 
 use crate::leads::{Page, check_references, lead_snapshot};
-use crate::{App, AppError, Ctx, audit, policy};
+use crate::{AppError, Ctx, audit, policy};
 use leadzone_domain::access::Permission;
 use leadzone_domain::entities::{Activity, AuditDetails, Evidence, Lead};
 use leadzone_domain::enums::{ActivityType, AuditEventType, Confidence, EvidenceType, LeadStatus};
@@ -78,7 +78,7 @@ pub struct BulkInput {
     pub tags: Option<Vec<String>>,
 }
 
-impl App {
+impl crate::leads::Leads {
     /// Loads a lead the actor may act on with `p`, in `tx`.
     pub(crate) async fn visible_lead(
         &self,
@@ -165,9 +165,9 @@ impl App {
                 },
             ))
             .await?;
-        self.emit(&*tx, WebhookEvent::LeadUpdated, crate::leads::lead_event(&after)).await?;
+        self.webhooks.emit(&*tx, WebhookEvent::LeadUpdated, crate::leads::lead_event(&after)).await?;
         if after.assigned_to != before.assigned_to {
-            self.emit(&*tx, WebhookEvent::LeadAssigned, crate::leads::lead_event(&after)).await?;
+            self.webhooks.emit(&*tx, WebhookEvent::LeadAssigned, crate::leads::lead_event(&after)).await?;
         }
         tx.commit().await?;
         Ok(after)
@@ -232,7 +232,7 @@ impl App {
         if let Some(o) = data.as_object_mut() {
             o.insert("previousStatus".into(), json!(lead.status));
         }
-        self.emit(&*tx, WebhookEvent::LeadStatusChanged, data).await?;
+        self.webhooks.emit(&*tx, WebhookEvent::LeadStatusChanged, data).await?;
         tx.commit().await?;
         Ok(after)
     }
@@ -259,7 +259,7 @@ impl App {
                 now,
             ))
             .await?;
-        self.emit(&*tx, WebhookEvent::LeadAssigned, crate::leads::lead_event(&after)).await?;
+        self.webhooks.emit(&*tx, WebhookEvent::LeadAssigned, crate::leads::lead_event(&after)).await?;
         tx.commit().await?;
         Ok(after)
     }
@@ -585,11 +585,11 @@ mod tests {
     async fn a_bulk_action_missing_its_value_is_refused_before_any_transaction() {
         // No transaction prepared: beginning one would fail the call with another error.
         let app = app_with_txs(vec![]);
-        let err = app.bulk_leads(&ctx(Role::Owner, 1), set_status(vec![lead(1)], None)).await.unwrap_err();
+        let err = app.leads.bulk_leads(&ctx(Role::Owner, 1), set_status(vec![lead(1)], None)).await.unwrap_err();
         assert_eq!(err, AppError::field("status", "must be one of NEW, PROSPECTED, CONTACTED, QUALIFIED, LOST"));
         let mut input = set_status(vec![lead(1)], None);
         input.action = BulkAction::AddToList;
-        let err = app.bulk_leads(&ctx(Role::Owner, 1), input).await.unwrap_err();
+        let err = app.leads.bulk_leads(&ctx(Role::Owner, 1), input).await.unwrap_err();
         assert_eq!(err, AppError::field("listId", "is required"));
     }
 
@@ -629,6 +629,6 @@ mod tests {
         let app = app_with_txs(vec![resolve, change, audit]);
         // The same lead twice counts once.
         let input = set_status(vec![lead(2), lead(1), lead(2)], Some("QUALIFIED"));
-        assert_eq!(app.bulk_leads(&ctx(Role::Owner, 1), input).await.unwrap(), 1);
+        assert_eq!(app.leads.bulk_leads(&ctx(Role::Owner, 1), input).await.unwrap(), 1);
     }
 }

@@ -1,7 +1,7 @@
 //! Leads: create (validated, normalised, deduplicated, metered, audited), read, and list with
 //! visibility, filters, sorts and keyset pagination.
 
-use crate::{App, AppError, Ctx, audit, cursor, policy, usage};
+use crate::{AppError, Ctx, audit, cursor, policy, usage};
 use leadzone_domain::access::Permission;
 use leadzone_domain::entities::{Activity, AuditDetails, Lead};
 use leadzone_domain::enums::{ActivityType, AuditEventType, LeadStatus, MembershipStatus, UsageMetric};
@@ -13,6 +13,7 @@ use leadzone_ports::RepoError;
 use leadzone_ports::leads::{LeadPosition, LeadQuery, ListedLead, Relevance, SortKey};
 use leadzone_ports::tx::TenantTx;
 use std::str::FromStr;
+use std::sync::Arc;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -112,7 +113,18 @@ pub fn list_params_from_pairs(pairs: Vec<(String, String)>) -> ListParams {
     p
 }
 
-impl App {
+/// The leads workspace: create, read, search, change, bulk actions, timeline.
+///
+/// Holds only the ports (and the other capabilities) its use cases reach.
+#[derive(Clone)]
+pub struct Leads {
+    pub uow: Arc<dyn leadzone_ports::tx::UnitOfWork>,
+    pub clock: Arc<dyn leadzone_ports::Clock>,
+    pub ids: Arc<dyn leadzone_ports::Ids>,
+    pub webhooks: crate::webhooks::Webhooks,
+}
+
+impl Leads {
     pub async fn create_lead(&self, ctx: &Ctx, input: LeadInput, allow_duplicate: bool) -> Result<Lead, AppError> {
         policy::require(ctx, Permission::LeadsWrite)?;
         let new = NewLead::parse(input)?;
@@ -150,7 +162,7 @@ impl App {
                 AuditDetails { after: Some(lead_snapshot(&lead)), ..Default::default() },
             ))
             .await?;
-        self.emit(&*tx, WebhookEvent::LeadCreated, lead_event(&lead)).await?;
+        self.webhooks.emit(&*tx, WebhookEvent::LeadCreated, lead_event(&lead)).await?;
         tx.commit().await?;
         Ok(lead)
     }
@@ -436,7 +448,7 @@ mod tests {
             })
             .times(1)
             .returning(|_, _, _, _, _| Ok(1));
-        let lead = app_with(tx).create_lead(&ctx(Role::Sales, 1), input(), false).await.unwrap();
+        let lead = app_with(tx).leads.create_lead(&ctx(Role::Sales, 1), input(), false).await.unwrap();
         assert_eq!(lead.created_by, UserId::from_uuid(uuid::Uuid::from_u128(1)));
         assert_eq!(lead.status, LeadStatus::New);
     }
@@ -448,7 +460,7 @@ mod tests {
         tx.leads.expect_find_duplicate().returning(|_, _| Ok(None));
         tx.usage.expect_try_increment().returning(|_, _, _, _| Ok(Increment::Refused { used: 100, limit: 100 }));
         // No expectation on leads.insert / activities / audit: calling them fails the test.
-        let err = app_with(tx).create_lead(&ctx(Role::Owner, 1), input(), false).await.unwrap_err();
+        let err = app_with(tx).leads.create_lead(&ctx(Role::Owner, 1), input(), false).await.unwrap_err();
         assert_eq!(err, AppError::QuotaExceeded { metric: UsageMetric::Leads, limit: 100, used: 100 });
     }
 
@@ -457,7 +469,7 @@ mod tests {
         let existing: LeadId = uuid::Uuid::from_u128(5).into();
         let mut tx = FakeTx::default();
         tx.leads.expect_find_duplicate().returning(move |_, _| Ok(Some(DuplicateMatch::Phone(existing))));
-        let err = app_with(tx).create_lead(&ctx(Role::Owner, 1), input(), false).await.unwrap_err();
+        let err = app_with(tx).leads.create_lead(&ctx(Role::Owner, 1), input(), false).await.unwrap_err();
         assert_eq!(err, AppError::DuplicateLead { existing });
 
         let mut tx = FakeTx::default();
@@ -468,13 +480,14 @@ mod tests {
         tx.audit.expect_append().returning(|_| Ok(()));
         tx.webhooks.expect_enqueue().returning(|_, _, _, _, _| Ok(0));
         // find_duplicate has no expectation: with allowDuplicate it must not even be asked.
-        assert!(app_with(tx).create_lead(&ctx(Role::Owner, 1), input(), true).await.is_ok());
+        assert!(app_with(tx).leads.create_lead(&ctx(Role::Owner, 1), input(), true).await.is_ok());
     }
 
     #[tokio::test]
     async fn bad_input_never_opens_a_transaction() {
         let app = app_with(FakeTx::default());
         let err = app
+            .leads
             .create_lead(&ctx(Role::Owner, 1), LeadInput { company_name: "".into(), ..Default::default() }, false)
             .await
             .unwrap_err();
@@ -486,6 +499,7 @@ mod tests {
         let mut tx = FakeTx::default();
         tx.memberships.expect_get_by_user().returning(|_| Err(RepoError::NotFound));
         let err = app_with(tx)
+            .leads
             .create_lead(
                 &ctx(Role::Owner, 1),
                 LeadInput { assigned_to: Some(uuid::Uuid::from_u128(9).into()), ..input() },

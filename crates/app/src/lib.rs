@@ -95,9 +95,10 @@ impl Default for AppConfig {
     }
 }
 
-/// The ports every use case may reach. Cheap to clone.
+/// Every port, as the composition root builds them; [`App::new`] hands each capability the ones
+/// it uses. Cheap to clone.
 #[derive(Clone)]
-pub struct App {
+pub struct Ports {
     pub uow: Arc<dyn UnitOfWork>,
     /// The system path (role `leadzone_system`), one port per kind of question.
     pub sessions: Arc<dyn SessionStore>,
@@ -114,6 +115,211 @@ pub struct App {
     pub config: AppConfig,
     /// The outside services lead discovery uses.
     pub providers: Providers,
+}
+
+/// The use cases, one service per capability (the module of the same name), each holding only the
+/// ports it reaches. HTTP handlers call `app.<capability>.<use case>`; the worker runs jobs through
+/// [`App::run_job`]. Cheap to clone.
+#[derive(Clone)]
+pub struct App {
+    /// Every port, for the composition root's own chores (the worker's clock and blob store, the
+    /// mail and webhook deliverers it starts); use cases reach theirs through their service.
+    pub ports: Ports,
+    pub identity: identity::Identity,
+    pub account: account::Account,
+    pub team: team::Team,
+    pub tenant: tenant::Tenants,
+    pub api_keys: api_keys::ApiKeys,
+    pub admin: admin::Admin,
+    pub flags: flags::Flags,
+    pub audit: audit::Audit,
+    pub usage: usage::Usage,
+    pub billing: billing::Billing,
+    pub jobs: jobs::Jobs,
+    pub integrations: integrations::Integrations,
+    pub webhooks: webhooks::Webhooks,
+    pub leads: leads::Leads,
+    pub lists: lists::Lists,
+    pub imports: imports::Imports,
+    pub exports: exports::Exports,
+    pub files: files::Files,
+    pub discovery: discovery::Discovery,
+    pub intelligence: intelligence::Intelligence,
+    pub whatsapp: whatsapp::WhatsApp,
+    pub health: health::Health,
+}
+
+impl App {
+    /// Hands each capability the ports (and the other capabilities) it uses.
+    pub fn new(p: Ports) -> App {
+        let identity = identity::Identity {
+            uow: p.uow.clone(),
+            sessions: p.sessions.clone(),
+            lookups: p.lookups.clone(),
+            hasher: p.hasher.clone(),
+            tokens: p.tokens.clone(),
+            secrets: p.secrets.clone(),
+            totp: p.totp.clone(),
+            clock: p.clock.clone(),
+            ids: p.ids.clone(),
+            config: p.config.clone(),
+        };
+        let account = account::Account {
+            uow: p.uow.clone(),
+            sessions: p.sessions.clone(),
+            hasher: p.hasher.clone(),
+            secrets: p.secrets.clone(),
+            totp: p.totp.clone(),
+            clock: p.clock.clone(),
+            ids: p.ids.clone(),
+            identity: identity.clone(),
+        };
+        let team = team::Team {
+            uow: p.uow.clone(),
+            sessions: p.sessions.clone(),
+            lookups: p.lookups.clone(),
+            hasher: p.hasher.clone(),
+            tokens: p.tokens.clone(),
+            secrets: p.secrets.clone(),
+            clock: p.clock.clone(),
+            ids: p.ids.clone(),
+            config: p.config.clone(),
+            identity: identity.clone(),
+        };
+        let tenant = tenant::Tenants { uow: p.uow.clone(), clock: p.clock.clone(), ids: p.ids.clone() };
+        let api_keys = api_keys::ApiKeys {
+            uow: p.uow.clone(),
+            tokens: p.tokens.clone(),
+            clock: p.clock.clone(),
+            ids: p.ids.clone(),
+        };
+        let admin = admin::Admin { platform: p.platform.clone(), clock: p.clock.clone(), config: p.config.clone() };
+        let flags = flags::Flags {
+            uow: p.uow.clone(),
+            platform: p.platform.clone(),
+            clock: p.clock.clone(),
+            ids: p.ids.clone(),
+        };
+        let audit = audit::Audit { uow: p.uow.clone() };
+        let usage = usage::Usage { clock: p.clock.clone() };
+        let billing = billing::Billing {
+            uow: p.uow.clone(),
+            lookups: p.lookups.clone(),
+            sweeps: p.sweeps.clone(),
+            tokens: p.tokens.clone(),
+            clock: p.clock.clone(),
+            ids: p.ids.clone(),
+            config: p.config.clone(),
+        };
+        let jobs =
+            jobs::Jobs { uow: p.uow.clone(), tokens: p.tokens.clone(), clock: p.clock.clone(), ids: p.ids.clone() };
+        let integrations = integrations::Integrations {
+            uow: p.uow.clone(),
+            sweeps: p.sweeps.clone(),
+            tokens: p.tokens.clone(),
+            secrets: p.secrets.clone(),
+            clock: p.clock.clone(),
+            ids: p.ids.clone(),
+            config: p.config.clone(),
+            providers: p.providers.clone(),
+            flags: flags.clone(),
+            jobs: jobs.clone(),
+        };
+        let webhooks = webhooks::Webhooks {
+            uow: p.uow.clone(),
+            tokens: p.tokens.clone(),
+            secrets: p.secrets.clone(),
+            clock: p.clock.clone(),
+            ids: p.ids.clone(),
+            providers: p.providers.clone(),
+            flags: flags.clone(),
+            integrations: integrations.clone(),
+        };
+        let leads =
+            leads::Leads { uow: p.uow.clone(), clock: p.clock.clone(), ids: p.ids.clone(), webhooks: webhooks.clone() };
+        let lists =
+            lists::Lists { uow: p.uow.clone(), clock: p.clock.clone(), ids: p.ids.clone(), leads: leads.clone() };
+        let imports = imports::Imports {
+            uow: p.uow.clone(),
+            tokens: p.tokens.clone(),
+            blobs: p.blobs.clone(),
+            clock: p.clock.clone(),
+            ids: p.ids.clone(),
+            jobs: jobs.clone(),
+            leads: leads.clone(),
+            usage: usage.clone(),
+        };
+        let exports = exports::Exports {
+            uow: p.uow.clone(),
+            tokens: p.tokens.clone(),
+            blobs: p.blobs.clone(),
+            flags: flags.clone(),
+            jobs: jobs.clone(),
+        };
+        let files = files::Files { blobs: p.blobs.clone() };
+        let discovery = discovery::Discovery {
+            uow: p.uow.clone(),
+            tokens: p.tokens.clone(),
+            clock: p.clock.clone(),
+            ids: p.ids.clone(),
+            providers: p.providers.clone(),
+            integrations: integrations.clone(),
+            jobs: jobs.clone(),
+            leads: leads.clone(),
+            usage: usage.clone(),
+        };
+        let intelligence = intelligence::Intelligence {
+            uow: p.uow.clone(),
+            clock: p.clock.clone(),
+            ids: p.ids.clone(),
+            providers: p.providers.clone(),
+            flags: flags.clone(),
+            jobs: jobs.clone(),
+            leads: leads.clone(),
+        };
+        let whatsapp = whatsapp::WhatsApp {
+            uow: p.uow.clone(),
+            lookups: p.lookups.clone(),
+            sweeps: p.sweeps.clone(),
+            tokens: p.tokens.clone(),
+            clock: p.clock.clone(),
+            ids: p.ids.clone(),
+            config: p.config.clone(),
+            providers: p.providers.clone(),
+            flags: flags.clone(),
+            integrations: integrations.clone(),
+            jobs: jobs.clone(),
+            leads: leads.clone(),
+            usage: usage.clone(),
+            webhooks: webhooks.clone(),
+        };
+        let health = health::Health { platform: p.platform.clone() };
+        App {
+            ports: p,
+            identity,
+            account,
+            team,
+            tenant,
+            api_keys,
+            admin,
+            flags,
+            audit,
+            usage,
+            billing,
+            jobs,
+            integrations,
+            webhooks,
+            leads,
+            lists,
+            imports,
+            exports,
+            files,
+            discovery,
+            intelligence,
+            whatsapp,
+            health,
+        }
+    }
 }
 
 /// The outside services of lead discovery and how each is chosen: a tenant's own key (its

@@ -3,7 +3,7 @@
 //! lists in one statement.
 
 use crate::leads::{ListParams, Page, parse_list_params};
-use crate::{App, AppError, Ctx, policy};
+use crate::{AppError, Ctx, policy};
 use leadzone_domain::access::Permission;
 use leadzone_domain::entities::{Lead, List, SmartFilters};
 use leadzone_domain::enums::ActivityType;
@@ -13,6 +13,7 @@ use leadzone_domain::leads::LeadFilter;
 use leadzone_domain::values::{optional_text, required_text};
 use leadzone_ports::leads::LeadQuery;
 use leadzone_ports::{leads::BulkChange, tx::TenantTx};
+use std::sync::Arc;
 
 /// A list with its count of visible leads.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,7 +40,18 @@ pub(crate) fn filter_of(list: &List) -> LeadFilter {
     }
 }
 
-impl App {
+/// Lists and smart lists.
+///
+/// Holds only the ports (and the other capabilities) its use cases reach.
+#[derive(Clone)]
+pub struct Lists {
+    pub uow: Arc<dyn leadzone_ports::tx::UnitOfWork>,
+    pub clock: Arc<dyn leadzone_ports::Clock>,
+    pub ids: Arc<dyn leadzone_ports::Ids>,
+    pub leads: crate::leads::Leads,
+}
+
+impl Lists {
     async fn views(&self, ctx: &Ctx, tx: &dyn TenantTx, lists: Vec<List>) -> Result<Vec<ListView>, AppError> {
         let visibility = policy::lead_visibility(ctx, tx).await?;
         let filters: Vec<LeadFilter> = lists.iter().map(filter_of).collect();
@@ -129,7 +141,8 @@ impl App {
         let tx = self.uow.begin_read(ctx.tenant_id, false).await?;
         let list = tx.lists().get(id).await?;
         let visibility = policy::lead_visibility(ctx, &*tx).await?;
-        self.page_of_leads(&*tx, LeadQuery { visibility, filter: filter_of(&list), sort, after, limit }, &sort_name)
+        self.leads
+            .page_of_leads(&*tx, LeadQuery { visibility, filter: filter_of(&list), sort, after, limit }, &sort_name)
             .await
     }
 

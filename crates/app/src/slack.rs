@@ -5,7 +5,7 @@
 //! second, wait as long as a 429's `Retry-After` says, and turn the connection to ERROR when Slack
 //! says the webhook is gone (`no_service`, `no_active_hooks`…).
 
-use crate::{App, AppError, Ctx};
+use crate::{AppError, Ctx};
 use leadzone_domain::enums::{IntegrationStatus, IntegrationType, JobType, Language};
 use leadzone_domain::ids::TenantId;
 use leadzone_domain::webhooks::WebhookEvent;
@@ -146,7 +146,7 @@ fn chosen_events(config: &Value) -> Result<Vec<SlackEvent>, AppError> {
     Ok(events)
 }
 
-impl App {
+impl crate::integrations::Integrations {
     /// Connecting `SLACK`: the URL passes the SSRF guard and a first message reaches the
     /// channel (Slack's refusal is a 422 with its code).
     pub(crate) async fn connect_slack(
@@ -155,7 +155,7 @@ impl App {
         url: String,
         config: &Value,
     ) -> Result<(Value, Value), AppError> {
-        self.require_feature(ctx, "integrations").await?;
+        self.flags.require_feature(ctx, "integrations").await?;
         let events = chosen_events(config)?;
         let key = ApiKey::new(url.clone());
         self.providers.slack.check(&key).await.map_err(|why| AppError::field("credentials.webhookUrl", &why))?;

@@ -3,7 +3,7 @@
 //! transaction as its change), out-of-order delivery resolved by the event's `created` time.
 
 use crate::admin::{constant_time_eq, hex_decode};
-use crate::{App, AppError, audit};
+use crate::{AppError, audit};
 use leadzone_domain::entities::AuditDetails;
 use leadzone_domain::enums::{AuditEventType, SubscriptionStatus};
 use serde_json::{Value, json};
@@ -49,7 +49,7 @@ impl StripeEvent {
     }
 }
 
-impl App {
+impl crate::billing::Billing {
     /// Verifies the signature header against the raw body.
     fn verify_stripe(&self, secret: &str, header: Option<&str>, body: &[u8]) -> Result<(), AppError> {
         let bad = |why: &str| AppError::BadRequest(format!("Stripe-Signature: {why}"));
@@ -164,7 +164,7 @@ mod tests {
     //! that a replay changes nothing, a stale event is audited but never applied, a newer one is,
     //! and an event type we do not handle reaches no store at all.
     use super::*;
-    use crate::testing::{FakeTx, app_with_txs, now, plan, subscription};
+    use crate::testing::{FakeTx, now, plan, ports_with_txs, subscription};
     use leadzone_domain::ids::TenantId;
     use std::sync::Arc;
 
@@ -178,20 +178,20 @@ mod tests {
 
     /// An app with the Stripe secret set, a signing mock, and the lookup of `sub_1` to the tenant
     /// (expected `lookups` times).
-    fn stripe_app(txs: Vec<FakeTx>, lookups: usize) -> App {
-        let mut app = app_with_txs(txs);
-        app.config.stripe_webhook_secret = Some(secrecy::SecretString::from(SECRET));
+    fn stripe_app(txs: Vec<FakeTx>, lookups: usize) -> crate::App {
+        let mut ports = ports_with_txs(txs);
+        ports.config.stripe_webhook_secret = Some(secrecy::SecretString::from(SECRET));
         let mut tokens = leadzone_ports::security::MockTokens::new();
         tokens.expect_hmac_sha256().withf(|key, _| key == SECRET.as_bytes()).returning(|_, _| MAC.to_vec());
-        app.tokens = Arc::new(tokens);
+        ports.tokens = Arc::new(tokens);
         let mut found = leadzone_ports::lookups::MockLookups::new();
         found
             .expect_tenant_by_stripe_subscription()
             .withf(|id| id == "sub_1")
             .times(lookups)
             .returning(|_| Ok(Some(tenant())));
-        app.lookups = Arc::new(found);
-        app
+        ports.lookups = Arc::new(found);
+        crate::App::new(ports)
     }
 
     fn header() -> String {
@@ -244,8 +244,11 @@ mod tests {
         expect_audit(&mut tx, true, SubscriptionStatus::PastDue);
         let commits = tx.commits.clone();
         let app = stripe_app(vec![tx], 1);
-        let outcome =
-            app.stripe_webhook(Some(&header()), &event("invoice.paid", now() - Duration::minutes(1))).await.unwrap();
+        let outcome = app
+            .billing
+            .stripe_webhook(Some(&header()), &event("invoice.paid", now() - Duration::minutes(1)))
+            .await
+            .unwrap();
         assert_eq!(outcome, WebhookOutcome::Applied);
         // The event id and the audit row are kept.
         assert_eq!(commits.load(std::sync::atomic::Ordering::SeqCst), 1);
@@ -269,7 +272,7 @@ mod tests {
         let commits = tx.commits.clone();
         let app = stripe_app(vec![tx], 1);
         assert_eq!(
-            app.stripe_webhook(Some(&header()), &event("invoice.paid", created)).await.unwrap(),
+            app.billing.stripe_webhook(Some(&header()), &event("invoice.paid", created)).await.unwrap(),
             WebhookOutcome::Applied
         );
         assert_eq!(commits.load(std::sync::atomic::Ordering::SeqCst), 1);
@@ -282,7 +285,7 @@ mod tests {
         // No `current_with_plan`, `update` or audit expectation: any of them fails the test.
         let app = stripe_app(vec![tx], 1);
         assert_eq!(
-            app.stripe_webhook(Some(&header()), &event("invoice.payment_failed", now())).await.unwrap(),
+            app.billing.stripe_webhook(Some(&header()), &event("invoice.payment_failed", now())).await.unwrap(),
             WebhookOutcome::Replayed
         );
     }
@@ -292,7 +295,7 @@ mod tests {
         // No transaction prepared and the lookup expected zero times.
         let app = stripe_app(vec![], 0);
         assert_eq!(
-            app.stripe_webhook(Some(&header()), &event("customer.subscription.updated", now())).await.unwrap(),
+            app.billing.stripe_webhook(Some(&header()), &event("customer.subscription.updated", now())).await.unwrap(),
             WebhookOutcome::Ignored
         );
     }
@@ -301,10 +304,10 @@ mod tests {
     async fn a_bad_signature_is_refused_before_the_body_is_read() {
         let app = stripe_app(vec![], 0);
         let forged = format!("t={},v1=00000000", now().unix_timestamp());
-        let err = app.stripe_webhook(Some(&forged), &event("invoice.paid", now())).await.unwrap_err();
+        let err = app.billing.stripe_webhook(Some(&forged), &event("invoice.paid", now())).await.unwrap_err();
         assert_eq!(err, AppError::BadRequest("Stripe-Signature: no valid v1 signature".into()));
         let late = format!("t={},v1=abcd0123", (now() - Duration::minutes(6)).unix_timestamp());
-        let err = app.stripe_webhook(Some(&late), &event("invoice.paid", now())).await.unwrap_err();
+        let err = app.billing.stripe_webhook(Some(&late), &event("invoice.paid", now())).await.unwrap_err();
         assert_eq!(err, AppError::BadRequest("Stripe-Signature: timestamp outside the tolerance".into()));
     }
 }

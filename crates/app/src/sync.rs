@@ -15,7 +15,7 @@
 use crate::crm::{Crm, Target};
 use crate::error::{ConflictKind, ProblemCode};
 use crate::jobs::{JobControl, JobFailure, checkpoint_in, job_error};
-use crate::{App, AppError, Ctx, policy};
+use crate::{AppError, Ctx, policy};
 use leadzone_domain::access::{LeadVisibility, Permission};
 use leadzone_domain::entities::{IntegrationConnection, Job, SmartFilters};
 use leadzone_domain::enums::{AuditEventType, IntegrationStatus, IntegrationType, JobType};
@@ -96,7 +96,7 @@ pub struct SyncResult {
     pub started_at: Option<time::OffsetDateTime>,
 }
 
-impl App {
+impl crate::integrations::Integrations {
     /// `POST /integrations/{type}/sync`: the SYNC job (202).
     pub async fn start_sync(
         &self,
@@ -106,7 +106,7 @@ impl App {
         idempotency_key: Option<String>,
     ) -> Result<Job, AppError> {
         policy::require(ctx, Permission::IntegrationsManage)?;
-        self.require_feature(ctx, "integrations").await?;
+        self.flags.require_feature(ctx, "integrations").await?;
         if Crm::of(kind).is_none() {
             return Err(AppError::field("type", &format!("{kind} has nothing to sync: HUBSPOT, SALESFORCE or NOTION")));
         }
@@ -136,7 +136,7 @@ impl App {
         }
         let input = json!(SyncInput { kind, full: request.full, list_id: request.list_id, filter });
         let idempotency = idempotency_key.map(|k| (k, self.tokens.hash(&format!("sync:{input}"))));
-        let (job, _) = self.enqueue(ctx, JobType::Sync, input, idempotency).await?;
+        let (job, _) = self.jobs.enqueue(ctx, JobType::Sync, input, idempotency).await?;
         Ok(job)
     }
 
@@ -177,8 +177,8 @@ impl App {
             })?;
         let crm = Crm::of(input.kind)
             .ok_or_else(|| JobFailure::Permanent(job_error(ProblemCode::ValidationFailed, "the job names no CRM")))?;
-        let ctx = self.creator_ctx(job).await?;
-        self.require_feature(&ctx, "integrations").await.map_err(JobFailure::from)?;
+        let ctx = self.jobs.creator_ctx(job).await?;
+        self.flags.require_feature(&ctx, "integrations").await.map_err(JobFailure::from)?;
         let mut state: SyncResult =
             job.result.as_ref().and_then(|r| serde_json::from_value(r.clone()).ok()).unwrap_or_default();
         let started_at = *state.started_at.get_or_insert(self.clock.now());
@@ -296,7 +296,7 @@ impl App {
         }
         tx.commit().await?;
         let result = SyncResult { after: None, started_at: None, ..state };
-        self.audit_job(
+        self.jobs.audit_job(
             &ctx,
             job,
             AuditEventType::IntegrationSynced,
@@ -316,7 +316,7 @@ impl App {
             CrmError::Unauthorized(why) => {
                 let flagged = async {
                     let tx = self.uow.begin(job.tenant_id).await?;
-                    flag_error(self, &*tx, crm.kind(), &why).await?;
+                    flag_error(self.clock.as_ref(), &*tx, crm.kind(), &why).await?;
                     tx.commit().await.map_err(AppError::from)
                 };
                 if let Err(e) = flagged.await {
@@ -343,7 +343,7 @@ impl App {
 
 /// A refused token turns the connection to ERROR with the service's words.
 pub(crate) async fn flag_error(
-    app: &App,
+    clock: &dyn leadzone_ports::Clock,
     tx: &dyn leadzone_ports::tx::TenantTx,
     kind: IntegrationType,
     why: &str,
@@ -352,7 +352,7 @@ pub(crate) async fn flag_error(
         let c = IntegrationConnection {
             status: IntegrationStatus::Error,
             last_error: Some(why.to_owned()),
-            updated_at: app.clock.now(),
+            updated_at: clock.now(),
             ..c
         };
         tx.integrations().upsert(&c).await?;

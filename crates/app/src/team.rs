@@ -2,7 +2,7 @@
 
 use crate::cursor::page_by_id;
 use crate::leads::Page;
-use crate::{App, AppError, Ctx, audit, policy};
+use crate::{AppError, Ctx, audit, policy};
 use leadzone_domain::access::Permission;
 use leadzone_domain::entities::{AuditDetails, Invite, Membership, User};
 use leadzone_domain::enums::{AuditEventType, InviteStatus, Language, MembershipStatus, Role, UsageMetric};
@@ -12,6 +12,7 @@ use leadzone_domain::values::{Email, check_password_strength, required_text};
 use leadzone_ports::RepoError;
 use leadzone_ports::{team::MemberView, tx::TenantTx};
 use serde_json::json;
+use std::sync::Arc;
 
 pub const INVITE_TOKEN_PREFIX: &str = "lzi_";
 
@@ -40,7 +41,24 @@ fn member_json(m: &Membership) -> serde_json::Value {
     json!({"role": m.role, "status": m.status, "managerId": m.manager_id})
 }
 
-impl App {
+/// Members, roles, the manager hierarchy and invitations.
+///
+/// Holds only the ports (and the other capabilities) its use cases reach.
+#[derive(Clone)]
+pub struct Team {
+    pub uow: Arc<dyn leadzone_ports::tx::UnitOfWork>,
+    pub sessions: Arc<dyn leadzone_ports::sessions::SessionStore>,
+    pub lookups: Arc<dyn leadzone_ports::lookups::Lookups>,
+    pub hasher: Arc<dyn leadzone_ports::security::PasswordHasher>,
+    pub tokens: Arc<dyn leadzone_ports::security::Tokens>,
+    pub secrets: Arc<dyn leadzone_ports::security::SecretBox>,
+    pub clock: Arc<dyn leadzone_ports::Clock>,
+    pub ids: Arc<dyn leadzone_ports::Ids>,
+    pub config: crate::AppConfig,
+    pub identity: crate::identity::Identity,
+}
+
+impl Team {
     /// A page of the tenant's members, oldest first (`limit` 1–200, default 50; `cursor` the
     /// previous page's `nextCursor`).
     pub async fn list_members(
@@ -345,7 +363,7 @@ impl App {
             ))
             .await?;
         tx.commit().await?;
-        let tokens = self.open_session(user_id, invite.tenant_id, &client).await?;
+        let tokens = self.identity.open_session(user_id, invite.tenant_id, &client).await?;
         Ok(Accepted { membership, tokens })
     }
 }
@@ -385,6 +403,7 @@ mod tests {
         let mut tx = FakeTx::default();
         tx.memberships.expect_get().returning(|_| Ok(membership(Role::Owner, 2)));
         let err = app_with(tx)
+            .team
             .update_member(
                 &ctx(Role::Admin, 1),
                 uuid::Uuid::from_u128(102).into(),
@@ -400,6 +419,7 @@ mod tests {
         let mut tx = FakeTx::default();
         tx.memberships.expect_get().returning(|_| Ok(membership(Role::Sales, 2)));
         let err = app_with(tx)
+            .team
             .update_member(
                 &ctx(Role::Admin, 1),
                 uuid::Uuid::from_u128(102).into(),
@@ -419,15 +439,16 @@ mod tests {
             let app = app_with(tx);
             let id: MembershipId = uuid::Uuid::from_u128(101).into();
             let err = if remove {
-                app.remove_member(&ctx(Role::Owner, 1), id).await.unwrap_err()
+                app.team.remove_member(&ctx(Role::Owner, 1), id).await.unwrap_err()
             } else {
-                app.update_member(
-                    &ctx(Role::Owner, 1),
-                    id,
-                    MemberPatch { role: Some(Role::Admin), ..Default::default() },
-                )
-                .await
-                .unwrap_err()
+                app.team
+                    .update_member(
+                        &ctx(Role::Owner, 1),
+                        id,
+                        MemberPatch { role: Some(Role::Admin), ..Default::default() },
+                    )
+                    .await
+                    .unwrap_err()
             };
             assert!(matches!(err, AppError::Conflict(_)), "remove={remove}: {err:?}");
         }
@@ -437,9 +458,9 @@ mod tests {
     async fn managers_and_sales_cannot_manage_the_team() {
         for role in [Role::Manager, Role::Sales] {
             let app = app_with(FakeTx::default());
-            let err = app.remove_member(&ctx(role, 1), uuid::Uuid::from_u128(5).into()).await.unwrap_err();
+            let err = app.team.remove_member(&ctx(role, 1), uuid::Uuid::from_u128(5).into()).await.unwrap_err();
             assert_eq!(err, AppError::Forbidden, "{role}");
-            let err = app.create_invite(&ctx(role, 1), "x@y.sa", Role::Sales).await.unwrap_err();
+            let err = app.team.create_invite(&ctx(role, 1), "x@y.sa", Role::Sales).await.unwrap_err();
             assert_eq!(err, AppError::Forbidden, "{role}");
         }
     }
@@ -450,6 +471,7 @@ mod tests {
         tx.memberships.expect_get().returning(|_| Ok(membership(Role::Sales, 2)));
         tx.memberships.expect_get_by_user().returning(|_| Ok(membership(Role::Sales, 3)));
         let err = app_with(tx)
+            .team
             .update_member(
                 &ctx(Role::Admin, 1),
                 uuid::Uuid::from_u128(102).into(),
@@ -462,8 +484,11 @@ mod tests {
 
     #[tokio::test]
     async fn inviting_an_owner_is_refused() {
-        let err =
-            app_with(FakeTx::default()).create_invite(&ctx(Role::Owner, 1), "x@y.sa", Role::Owner).await.unwrap_err();
+        let err = app_with(FakeTx::default())
+            .team
+            .create_invite(&ctx(Role::Owner, 1), "x@y.sa", Role::Owner)
+            .await
+            .unwrap_err();
         assert!(matches!(err, AppError::Validation(ref e) if e[0].field == "role"));
     }
 }

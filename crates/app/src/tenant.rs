@@ -1,6 +1,6 @@
 //! The organisation's own settings.
 
-use crate::{App, AppError, Ctx, audit, policy};
+use crate::{AppError, Ctx, audit, policy};
 use leadzone_domain::access::Permission;
 use leadzone_domain::billing::SUPPORTED_TIMEZONES;
 use leadzone_domain::entities::{AuditDetails, Tenant};
@@ -8,6 +8,7 @@ use leadzone_domain::enums::{AuditEventType, Language};
 use leadzone_domain::error::Validator;
 use leadzone_domain::values::{optional_text, required_text};
 use serde_json::json;
+use std::sync::Arc;
 
 /// `PATCH /tenant`. `Some(None)` clears an optional value.
 #[derive(Debug, Clone, Default)]
@@ -24,7 +25,17 @@ fn snapshot(t: &Tenant) -> serde_json::Value {
     json!({"name": t.name, "logoUrl": t.logo_url, "settings": t.settings})
 }
 
-impl App {
+/// The organisation's own settings.
+///
+/// Holds only the ports (and the other capabilities) its use cases reach.
+#[derive(Clone)]
+pub struct Tenants {
+    pub uow: Arc<dyn leadzone_ports::tx::UnitOfWork>,
+    pub clock: Arc<dyn leadzone_ports::Clock>,
+    pub ids: Arc<dyn leadzone_ports::Ids>,
+}
+
+impl Tenants {
     pub async fn get_tenant(&self, ctx: &Ctx) -> Result<Tenant, AppError> {
         policy::require_active_tenant(ctx)?;
         let tx = self.uow.begin(ctx.tenant_id).await?;

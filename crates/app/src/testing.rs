@@ -254,8 +254,14 @@ pub fn app_with(tx: FakeTx) -> crate::App {
 
 /// An `App` whose tenant transactions are `txs`, in the order the use case begins them.
 pub fn app_with_txs(txs: Vec<FakeTx>) -> crate::App {
+    crate::App::new(ports_with_txs(txs))
+}
+
+/// Ports of mocks (no expectations: a call fails the test) whose tenant transactions are `txs`;
+/// set the ports a test expects calls on, then build the services with [`crate::App::new`].
+pub fn ports_with_txs(txs: Vec<FakeTx>) -> crate::Ports {
     use std::sync::Arc;
-    crate::App {
+    crate::Ports {
         uow: Arc::new(Txs(std::sync::Mutex::new(txs.into()))),
         sessions: Arc::new(leadzone_ports::sessions::MockSessionStore::new()),
         lookups: Arc::new(leadzone_ports::lookups::MockLookups::new()),

@@ -5,6 +5,7 @@ use crate::AppError;
 use leadzone_domain::billing::usage_period;
 use leadzone_domain::enums::UsageMetric;
 use leadzone_ports::{billing::Increment, tx::TenantTx};
+use std::sync::Arc;
 use time::OffsetDateTime;
 
 /// Counts `n` units of `metric` for the period containing `now`, or fails with 402
@@ -46,7 +47,15 @@ impl Meter {
     }
 }
 
-impl crate::App {
+/// Quota metering against the plan's monthly limits.
+///
+/// Holds only the ports (and the other capabilities) its use cases reach.
+#[derive(Clone)]
+pub struct Usage {
+    pub clock: Arc<dyn leadzone_ports::Clock>,
+}
+
+impl Usage {
     /// The meter of `metric` as of now; refuses a suspended tenant or an unpaid subscription.
     pub(crate) async fn meter(
         &self,

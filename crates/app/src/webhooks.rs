@@ -5,7 +5,7 @@
 //! Svix publishes; an endpoint failing for three days is disabled and the tenant audited.
 
 use crate::leads::Page;
-use crate::{App, AppError, Ctx, audit, policy};
+use crate::{AppError, Ctx, audit, policy};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use leadzone_domain::access::Permission;
@@ -46,7 +46,22 @@ pub fn without_secret(e: WebhookEndpoint) -> WebhookEndpoint {
     WebhookEndpoint { secret: Vec::new(), ..e }
 }
 
-impl App {
+/// Signed outbound webhooks: endpoints, events and deliveries.
+///
+/// Holds only the ports (and the other capabilities) its use cases reach.
+#[derive(Clone)]
+pub struct Webhooks {
+    pub uow: Arc<dyn leadzone_ports::tx::UnitOfWork>,
+    pub tokens: Arc<dyn leadzone_ports::security::Tokens>,
+    pub secrets: Arc<dyn leadzone_ports::security::SecretBox>,
+    pub clock: Arc<dyn leadzone_ports::Clock>,
+    pub ids: Arc<dyn leadzone_ports::Ids>,
+    pub providers: crate::Providers,
+    pub flags: crate::flags::Flags,
+    pub integrations: crate::integrations::Integrations,
+}
+
+impl Webhooks {
     /// Writes `event` for every subscribed endpoint of the tenant, and its Slack message when the
     /// tenant's Slack connection chose it, in `tx` (the transaction of the change): rolled back
     /// with it, sent only once it commits.
@@ -59,7 +74,7 @@ impl App {
         });
         let ids: Vec<Uuid> = (0..MAX_ENDPOINTS).map(|_| self.ids.new_id()).collect();
         tx.webhooks().enqueue(self.ids.new_id(), event.as_str(), &payload, &ids, now).await?;
-        self.notify_slack(tx, event, payload.get("data").unwrap_or(&Value::Null)).await
+        self.integrations.notify_slack(tx, event, payload.get("data").unwrap_or(&Value::Null)).await
     }
 
     /// `job.completed` / `job.failed` once the worker recorded a job's end (in a transaction of
@@ -133,7 +148,7 @@ impl App {
     /// `POST /webhooks`: the endpoint and its signing secret (`whsec_…`), shown this once.
     pub async fn create_webhook(&self, ctx: &Ctx, input: WebhookInput) -> Result<(WebhookEndpoint, String), AppError> {
         policy::require(ctx, Permission::IntegrationsManage)?;
-        self.require_feature(ctx, "outbound_webhooks").await?;
+        self.flags.require_feature(ctx, "outbound_webhooks").await?;
         let mut v = Validator::new();
         let events = self.check_webhook(&mut v, &input, true).await;
         v.finish()?;

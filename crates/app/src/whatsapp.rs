@@ -15,7 +15,7 @@
 use crate::error::{ConflictKind, ProblemCode};
 use crate::jobs::{JobControl, JobFailure, job_error};
 use crate::leads::Page;
-use crate::{App, AppError, Ctx, audit, policy};
+use crate::{AppError, Ctx, audit, policy};
 use leadzone_domain::access::{LeadScope, Permission};
 use leadzone_domain::entities::{Activity, AuditDetails, Job, Lead, WhatsAppMessage, WhatsAppTemplate};
 use leadzone_domain::enums::{
@@ -248,14 +248,35 @@ pub(crate) fn refused(field: &str, e: WhatsAppError) -> AppError {
     }
 }
 
-impl App {
+/// WhatsApp on each tenant's own number: templates, single and bulk sends, webhooks.
+///
+/// Holds only the ports (and the other capabilities) its use cases reach.
+#[derive(Clone)]
+pub struct WhatsApp {
+    pub uow: Arc<dyn leadzone_ports::tx::UnitOfWork>,
+    pub lookups: Arc<dyn leadzone_ports::lookups::Lookups>,
+    pub sweeps: Arc<dyn leadzone_ports::sweeps::Sweeps>,
+    pub tokens: Arc<dyn leadzone_ports::security::Tokens>,
+    pub clock: Arc<dyn leadzone_ports::Clock>,
+    pub ids: Arc<dyn leadzone_ports::Ids>,
+    pub config: crate::AppConfig,
+    pub providers: crate::Providers,
+    pub flags: crate::flags::Flags,
+    pub integrations: crate::integrations::Integrations,
+    pub jobs: crate::jobs::Jobs,
+    pub leads: crate::leads::Leads,
+    pub usage: crate::usage::Usage,
+    pub webhooks: crate::webhooks::Webhooks,
+}
+
+impl WhatsApp {
     /// The tenant's number, the development double, or 409 `WHATSAPP_NOT_CONNECTED`.
     pub(crate) async fn whatsapp_channel(&self, tx: &dyn TenantTx) -> Result<Channel, AppError> {
         if let Some(connection) = tx.integrations().get(IntegrationType::WhatsApp).await? {
             if connection.status != IntegrationStatus::Connected {
                 return Err(AppError::Conflict(ConflictKind::WhatsAppNotConnected));
             }
-            let credentials = self.open_credentials(&connection)?;
+            let credentials = self.integrations.open_credentials(&connection)?;
             let token = credentials.get("accessToken").and_then(|v| v.as_str()).unwrap_or_default();
             let config = |k: &str| connection.config.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
             return Ok(Channel {
@@ -547,7 +568,7 @@ impl App {
         let now = self.clock.now();
         let tx = self.uow.begin(ctx.tenant_id).await?;
         let lead = match request.lead_id {
-            Some(id) => Some(self.visible_lead(ctx, &*tx, id, Permission::WhatsAppSend).await?),
+            Some(id) => Some(self.leads.visible_lead(ctx, &*tx, id, Permission::WhatsAppSend).await?),
             None => None,
         };
         let phone = match (&lead, raw_phone) {
@@ -677,7 +698,7 @@ impl App {
             job.input.as_ref().and_then(|i| serde_json::from_value(i.clone()).ok()).ok_or_else(|| {
                 JobFailure::Permanent(job_error(ProblemCode::ValidationFailed, "the job names no message"))
             })?;
-        let ctx = self.creator_ctx(job).await?;
+        let ctx = self.jobs.creator_ctx(job).await?;
         let tx = self.uow.begin(job.tenant_id).await?;
         let message = tx.whatsapp().lock_message(input.message_id).await?;
         if message.external_id.is_some() || message.status != WhatsAppStatus::Pending {
@@ -802,7 +823,7 @@ impl App {
             }
             WhatsAppError::Unauthorized { code, message: why } => {
                 tx.whatsapp().update_status(message.id, &failed_update(message, *code, why)).await?;
-                crate::sync::flag_error(self, &*tx, IntegrationType::WhatsApp, why).await?;
+                crate::sync::flag_error(self.clock.as_ref(), &*tx, IntegrationType::WhatsApp, why).await?;
                 JobFailure::Permanent(job_error(ProblemCode::ProviderUnauthorized, why.clone()))
             }
             WhatsAppError::Undeliverable { code, message: why } | WhatsAppError::Rejected { code, message: why } => {
@@ -884,7 +905,7 @@ impl App {
         let (limit, after) = crate::lead_actions::parse_time_page(p.limit, p.cursor)?;
         let tx = self.uow.begin(ctx.tenant_id).await?;
         if let Some(lead) = lead {
-            self.visible_lead(ctx, &*tx, lead.into(), Permission::WhatsAppSend).await?;
+            self.leads.visible_lead(ctx, &*tx, lead.into(), Permission::WhatsAppSend).await?;
         }
         let sent_by = match ctx.role.lead_scope() {
             LeadScope::All => None,

@@ -12,7 +12,7 @@
 use crate::error::ProblemCode;
 use crate::jobs::{JobControl, JobFailure, checkpoint_in, job_error};
 use crate::whatsapp::{Channel, Content, LeadFields, failed_update, fill, lead_values};
-use crate::{App, AppError, Ctx, policy};
+use crate::{AppError, Ctx, policy};
 use leadzone_domain::access::Permission;
 use leadzone_domain::entities::{Job, WhatsAppMessage};
 use leadzone_domain::enums::{AuditEventType, JobEntityType, JobType, TemplateStatus, UsageMetric};
@@ -155,7 +155,7 @@ enum Outcome {
     Unknown,
 }
 
-impl App {
+impl crate::whatsapp::WhatsApp {
     /// `POST /whatsapp/bulk`: the WHATSAPP_BULK job, enqueued with its messages.
     pub async fn start_whatsapp_bulk(
         &self,
@@ -164,7 +164,7 @@ impl App {
         idempotency_key: Option<String>,
     ) -> Result<Job, AppError> {
         policy::require(ctx, Permission::WhatsAppBulk)?;
-        self.require_feature(ctx, "whatsapp_bulk").await?;
+        self.flags.require_feature(ctx, "whatsapp_bulk").await?;
         if let Some(key) = &idempotency_key
             && (key.is_empty() || key.len() > 255)
         {
@@ -356,7 +356,7 @@ impl App {
             // Claimed again after a checkpoint saw the cancellation: the worker records it.
             return Err(JobFailure::Stopped);
         }
-        let ctx = self.creator_ctx(job).await?;
+        let ctx = self.jobs.creator_ctx(job).await?;
         let (channel, mut allowance) = {
             let tx = self.uow.begin(job.tenant_id).await?;
             let channel = self.whatsapp_channel(&*tx).await?;
@@ -383,7 +383,7 @@ impl App {
                 let batch = tx.whatsapp().untried_job_messages(job.id, READ_BATCH).await?;
                 let phones: Vec<String> = batch.iter().map(|m| m.phone.clone()).collect();
                 let opted_out: HashSet<String> = tx.whatsapp().opted_out_among(&phones).await?.into_iter().collect();
-                (batch, opted_out, self.meter(&*tx, UsageMetric::Messages).await?)
+                (batch, opted_out, self.usage.meter(&*tx, UsageMetric::Messages).await?)
             };
             if batch.is_empty() {
                 break;
@@ -451,7 +451,7 @@ impl App {
                         Stop::Unauthorized(why) => {
                             tx.whatsapp().fail_untried(job.id, &format!("Not sent: {why}")).await?;
                             crate::sync::flag_error(
-                                self,
+                                self.clock.as_ref(),
                                 &*tx,
                                 leadzone_domain::enums::IntegrationType::WhatsApp,
                                 &why,
@@ -482,14 +482,15 @@ impl App {
             unconfirmed: tally.unconfirmed,
             skipped: input.skipped,
         };
-        self.audit_job(
-            &ctx,
-            job,
-            AuditEventType::WhatsAppBulkSent,
-            &format!("WhatsApp bulk: {} sent, {} failed", result.sent, result.failed),
-            json!({"templateId": input.template_id, "result": result}),
-        )
-        .await?;
+        self.jobs
+            .audit_job(
+                &ctx,
+                job,
+                AuditEventType::WhatsAppBulkSent,
+                &format!("WhatsApp bulk: {} sent, {} failed", result.sent, result.failed),
+                json!({"templateId": input.template_id, "result": result}),
+            )
+            .await?;
         Ok(json!(result))
     }
 }
@@ -509,7 +510,7 @@ fn progress(input: &BulkInput, done_now: usize) -> i32 {
     i32::try_from((done_now.min(total) * 100) / total).unwrap_or(100)
 }
 
-impl App {
+impl crate::whatsapp::WhatsApp {
     /// Sends one message at the pacer's pace: a throttled answer backs off and tries again
     /// (131048 and 131056 also halve the pace); any other answer is the message's outcome.
     async fn send_paced(

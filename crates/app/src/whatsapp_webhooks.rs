@@ -6,9 +6,9 @@
 //! the tenant whose connection has `metadata.phone_number_id`, and inside that tenant's
 //! transaction (row-level security) a message id of another tenant matches nothing.
 
+use crate::AppError;
 use crate::admin::{constant_time_eq, hex_decode};
 use crate::whatsapp::failed_update;
-use crate::{App, AppError};
 use leadzone_domain::entities::Activity;
 use leadzone_domain::enums::{ActivityType, WhatsAppStatus};
 use leadzone_domain::ids::TenantId;
@@ -126,7 +126,7 @@ fn signature_of(header: Option<&str>) -> Option<Vec<u8>> {
     header?.trim().strip_prefix("sha256=").and_then(hex_decode).filter(|mac| mac.len() == 32)
 }
 
-impl App {
+impl crate::whatsapp::WhatsApp {
     /// `GET /webhooks/whatsapp`: echoes `hub.challenge` when `hub.mode` is `subscribe` and the
     /// verify token matches; 403 otherwise, 404 when the platform has no verify token.
     pub fn whatsapp_webhook_handshake(
@@ -260,19 +260,20 @@ impl App {
                 }
             };
             tx.whatsapp().update_status(message.id, &update).await?;
-            self.emit(
-                &*tx,
-                leadzone_domain::webhooks::WebhookEvent::WhatsAppMessageStatus,
-                json!({
-                    "messageId": message.id,
-                    "leadId": message.lead_id,
-                    "phone": message.phone,
-                    "status": update.status,
-                    "externalId": r.external_id,
-                    "errorCode": update.error_code,
-                }),
-            )
-            .await?;
+            self.webhooks
+                .emit(
+                    &*tx,
+                    leadzone_domain::webhooks::WebhookEvent::WhatsAppMessageStatus,
+                    json!({
+                        "messageId": message.id,
+                        "leadId": message.lead_id,
+                        "phone": message.phone,
+                        "status": update.status,
+                        "externalId": r.external_id,
+                        "errorCode": update.error_code,
+                    }),
+                )
+                .await?;
             changed += 1;
         }
         tx.commit().await?;

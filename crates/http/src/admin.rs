@@ -26,7 +26,9 @@ impl FromRequest for Admin {
 
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
         let checked = match req.app_data::<web::Data<HttpState>>() {
-            Some(state) => state.app.authenticate_admin(bearer(req).as_deref()).map(|()| Admin).map_err(ApiError::from),
+            Some(state) => {
+                state.app.admin.authenticate_admin(bearer(req).as_deref()).map(|()| Admin).map_err(ApiError::from)
+            }
             None => Err(ApiError::App(AppError::NotFound)),
         };
         std::future::ready(checked)
@@ -42,7 +44,7 @@ impl FromRequest for Admin {
 #[get("/tenants")]
 async fn list_tenants(state: web::Data<HttpState>, _admin: Admin, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let (limit, cursor) = crate::page_params(&req)?;
-    let page = state.app.admin_list_tenants(limit.as_deref(), cursor.as_deref()).await?;
+    let page = state.app.admin.admin_list_tenants(limit.as_deref(), cursor.as_deref()).await?;
     let data: Vec<TenantDto> = page.data.iter().map(TenantDto::from).collect();
     Ok(HttpResponse::Ok().json(PageDto { data, next_cursor: page.next_cursor }))
 }
@@ -71,7 +73,7 @@ async fn set_status(
     Json(body): Json<TenantStatusBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id: TenantId = path_id(&id)?;
-    Ok(HttpResponse::Ok().json(TenantDto::from(&state.app.admin_set_tenant_status(id, body.status).await?)))
+    Ok(HttpResponse::Ok().json(TenantDto::from(&state.app.admin.admin_set_tenant_status(id, body.status).await?)))
 }
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {

@@ -62,7 +62,7 @@ async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let expires_at = rfc3339("expiresAt", body.expires_at)?;
     let input = NewApiKeyInput { label: body.label, scopes: body.scopes, mode: body.mode, expires_at };
-    let (key, secret) = state.app.create_api_key(&ctx, input).await?;
+    let (key, secret) = state.app.api_keys.create_api_key(&ctx, input).await?;
     Ok(HttpResponse::Created().json(NewApiKeyDto { api_key: ApiKeyDto::from(&key), secret }))
 }
 
@@ -75,7 +75,7 @@ async fn create(
 #[get("/api-keys")]
 async fn list(state: web::Data<HttpState>, req: HttpRequest, Authed(ctx): Authed) -> Result<HttpResponse, ApiError> {
     let (limit, cursor) = crate::page_params(&req)?;
-    let page = state.app.list_api_keys(&ctx, limit, cursor).await?;
+    let page = state.app.api_keys.list_api_keys(&ctx, limit, cursor).await?;
     Ok(HttpResponse::Ok()
         .json(PageDto { data: page.data.iter().map(ApiKeyDto::from).collect(), next_cursor: page.next_cursor }))
 }
@@ -92,7 +92,7 @@ async fn revoke(
     Authed(ctx): Authed,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    state.app.revoke_api_key(&ctx, path_id(&id)?).await?;
+    state.app.api_keys.revoke_api_key(&ctx, path_id(&id)?).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

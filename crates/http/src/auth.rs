@@ -92,7 +92,7 @@ impl FromRequest for Authed {
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::App(AppError::Internal("state missing".into())))?;
             let token = token.filter(|t| !t.is_empty()).ok_or(AppError::Unauthenticated)?;
-            Ok(Authed(state.app.authenticate(&token, client).await?))
+            Ok(Authed(state.app.identity.authenticate(&token, client).await?))
         })
     }
 }

@@ -129,7 +129,7 @@ impl From<&TenantFeature> for FeatureOverrideDto {
 )]
 #[get("/plans")]
 async fn plans(state: web::Data<HttpState>) -> Result<HttpResponse, ApiError> {
-    let plans = state.app.plans().await?;
+    let plans = state.app.flags.plans().await?;
     Ok(HttpResponse::Ok().json(PageDto { data: plans.iter().map(PlanDto::from).collect(), next_cursor: None }))
 }
 
@@ -144,7 +144,7 @@ async fn plans(state: web::Data<HttpState>) -> Result<HttpResponse, ApiError> {
 )]
 #[get("/features")]
 async fn features(state: web::Data<HttpState>, Authed(ctx): Authed) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(state.app.features(&ctx).await?))
+    Ok(HttpResponse::Ok().json(state.app.flags.features(&ctx).await?))
 }
 
 #[utoipa::path(
@@ -154,7 +154,7 @@ async fn features(state: web::Data<HttpState>, Authed(ctx): Authed) -> Result<Ht
 )]
 #[get("/feature-flags")]
 async fn list_flags(state: web::Data<HttpState>, _admin: Admin) -> Result<HttpResponse, ApiError> {
-    let flags = state.app.admin_flags().await?;
+    let flags = state.app.flags.admin_flags().await?;
     Ok(HttpResponse::Ok().json(PageDto { data: flags.iter().map(FeatureFlagDto::from).collect(), next_cursor: None }))
 }
 
@@ -194,7 +194,7 @@ async fn create_flag(
         enabled: body.enabled,
         rollout_percentage: body.rollout_percentage,
     };
-    Ok(HttpResponse::Created().json(FeatureFlagDto::from(&state.app.admin_create_flag(input).await?)))
+    Ok(HttpResponse::Created().json(FeatureFlagDto::from(&state.app.flags.admin_create_flag(input).await?)))
 }
 
 /// `PATCH /admin/v1/feature-flags/{key}`: absent fields stay; `description: null` clears it.
@@ -231,7 +231,7 @@ async fn update_flag(
         enabled: body.enabled,
         rollout_percentage: body.rollout_percentage,
     };
-    Ok(HttpResponse::Ok().json(FeatureFlagDto::from(&state.app.admin_update_flag(&key, input).await?)))
+    Ok(HttpResponse::Ok().json(FeatureFlagDto::from(&state.app.flags.admin_update_flag(&key, input).await?)))
 }
 
 /// `PUT /admin/v1/tenants/{id}/features/{key}`.
@@ -264,7 +264,7 @@ async fn set_override(
     let (id, key) = path.into_inner();
     let tenant: TenantId = path_id(&id)?;
     let expires_at = rfc3339("expiresAt", body.expires_at)?;
-    let o = state.app.admin_set_override(tenant, &key, body.enabled, expires_at).await?;
+    let o = state.app.flags.admin_set_override(tenant, &key, body.enabled, expires_at).await?;
     Ok(HttpResponse::Ok().json(FeatureOverrideDto::from(&o)))
 }
 
@@ -284,7 +284,7 @@ async fn delete_override(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, key) = path.into_inner();
-    state.app.admin_delete_override(path_id(&id)?, &key).await?;
+    state.app.flags.admin_delete_override(path_id(&id)?, &key).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -385,7 +385,7 @@ impl From<&leadzone_app::billing::SubscriptionView> for SubscriptionViewDto {
 )]
 #[get("/billing/subscription")]
 async fn subscription(state: web::Data<HttpState>, Authed(ctx): Authed) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(SubscriptionViewDto::from(&state.app.subscription(&ctx).await?)))
+    Ok(HttpResponse::Ok().json(SubscriptionViewDto::from(&state.app.billing.subscription(&ctx).await?)))
 }
 
 /// `POST /billing/subscription/change`.
@@ -411,7 +411,7 @@ async fn change(
     Authed(ctx): Authed,
     Json(body): Json<ChangePlanBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let view = state.app.change_plan(&ctx, &body.plan_id, body.billing_cycle.as_deref()).await?;
+    let view = state.app.billing.change_plan(&ctx, &body.plan_id, body.billing_cycle.as_deref()).await?;
     Ok(HttpResponse::Ok().json(SubscriptionViewDto::from(&view)))
 }
 
@@ -422,8 +422,8 @@ async fn change(
 )]
 #[post("/billing/subscription/cancel")]
 async fn cancel(state: web::Data<HttpState>, Authed(ctx): Authed) -> Result<HttpResponse, ApiError> {
-    state.app.cancel_subscription(&ctx).await?;
-    Ok(HttpResponse::Ok().json(SubscriptionViewDto::from(&state.app.subscription(&ctx).await?)))
+    state.app.billing.cancel_subscription(&ctx).await?;
+    Ok(HttpResponse::Ok().json(SubscriptionViewDto::from(&state.app.billing.subscription(&ctx).await?)))
 }
 
 /// `?period=`.
@@ -486,7 +486,7 @@ async fn usage_counters(
 ) -> Result<HttpResponse, ApiError> {
     let q = query_pairs(&req)?;
     check_query::<UsageQuery>(&q)?;
-    let (period, counters) = state.app.usage(&ctx, query_param(&q, "period")).await?;
+    let (period, counters) = state.app.billing.usage(&ctx, query_param(&q, "period")).await?;
     Ok(HttpResponse::Ok().json(UsagePeriodDto { period, data: counters.iter().map(UsageCounterDto::from).collect() }))
 }
 
@@ -517,7 +517,7 @@ pub struct WebhookReceiptDto {
 #[post("/stripe")]
 async fn stripe(state: web::Data<HttpState>, req: HttpRequest, body: web::Bytes) -> Result<HttpResponse, ApiError> {
     let signature = req.headers().get("stripe-signature").and_then(|v| v.to_str().ok());
-    let outcome = state.app.stripe_webhook(signature, &body).await?;
+    let outcome = state.app.billing.stripe_webhook(signature, &body).await?;
     Ok(HttpResponse::Ok().json(WebhookReceiptDto { received: true, outcome: format!("{outcome:?}").to_lowercase() }))
 }
 

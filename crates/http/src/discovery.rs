@@ -43,7 +43,7 @@ async fn search(
 ) -> Result<HttpResponse, ApiError> {
     let key = idempotency_key(&req)?;
     let request = SearchRequest { query: body.query, city: body.city, max_results: body.max_results };
-    let (job, _) = state.app.start_search(&ctx, request, key).await?;
+    let (job, _) = state.app.discovery.start_search(&ctx, request, key).await?;
     Ok(accepted(&job))
 }
 
@@ -62,7 +62,7 @@ async fn reveal(
     Authed(ctx): Authed,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    start_lead_job(&req, &id, |id, key| state.app.start_reveal(&ctx, id, key)).await
+    start_lead_job(&req, &id, |id, key| state.app.discovery.start_reveal(&ctx, id, key)).await
 }
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {

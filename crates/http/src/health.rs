@@ -36,7 +36,7 @@ async fn healthz() -> HttpResponse {
 )]
 #[get("/readyz")]
 async fn readyz(state: web::Data<HttpState>) -> HttpResponse {
-    let check = tokio::time::timeout(std::time::Duration::from_secs(3), state.app.ready()).await;
+    let check = tokio::time::timeout(std::time::Duration::from_secs(3), state.app.health.ready()).await;
     match check {
         Ok(Ok(())) => HttpResponse::Ok().json(status("ready")),
         Ok(Err(e)) => {

@@ -62,7 +62,7 @@ async fn register(
         organization_name: body.organization_name,
         organization_slug: body.organization_slug,
     };
-    let result = state.app.register(input, client).await?;
+    let result = state.app.identity.register(input, client).await?;
     Ok(HttpResponse::Created().json(auth_response(&result)))
 }
 
@@ -93,7 +93,7 @@ async fn login(
 ) -> Result<HttpResponse, ApiError> {
     let tenant_id = body.tenant_id.as_deref().map(|t| tenant_id("tenantId", t)).transpose()?;
     let input = LoginInput { email: body.email, password: body.password, tenant_id, otp: body.otp };
-    let result = state.app.login(input, client).await?;
+    let result = state.app.identity.login(input, client).await?;
     Ok(HttpResponse::Ok().json(auth_response(&result)))
 }
 
@@ -105,7 +105,7 @@ async fn login(
 )]
 #[get("/me")]
 async fn me(state: web::Data<HttpState>, Authed(ctx): Authed) -> Result<HttpResponse, ApiError> {
-    let view = state.app.me(&ctx).await?;
+    let view = state.app.identity.me(&ctx).await?;
     Ok(HttpResponse::Ok().json(MeResponse {
         user: UserDto::from(&view.user),
         tenant: TenantDto::from(&view.tenant),
@@ -134,7 +134,7 @@ pub struct RefreshBody {
 )]
 #[post("/auth/refresh")]
 async fn refresh(state: web::Data<HttpState>, Json(body): Json<RefreshBody>) -> Result<HttpResponse, ApiError> {
-    let t = state.app.refresh(body.refresh_token.trim()).await?;
+    let t = state.app.identity.refresh(body.refresh_token.trim()).await?;
     Ok(HttpResponse::Ok().json(TokensDto {
         access_token: t.access_token,
         refresh_token: t.refresh_token,
@@ -150,7 +150,7 @@ async fn refresh(state: web::Data<HttpState>, Json(body): Json<RefreshBody>) -> 
 )]
 #[post("/auth/logout")]
 async fn logout(state: web::Data<HttpState>, Authed(ctx): Authed) -> Result<HttpResponse, ApiError> {
-    state.app.logout(&ctx).await?;
+    state.app.identity.logout(&ctx).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -177,7 +177,7 @@ async fn switch_tenant(
     Json(body): Json<SwitchTenantBody>,
 ) -> Result<HttpResponse, ApiError> {
     let tenant = tenant_id("tenantId", &body.tenant_id)?;
-    let result = state.app.switch_tenant(&ctx, tenant).await?;
+    let result = state.app.identity.switch_tenant(&ctx, tenant).await?;
     Ok(HttpResponse::Ok().json(auth_response(&result)))
 }
 
@@ -210,7 +210,7 @@ async fn update_me(
 ) -> Result<HttpResponse, ApiError> {
     let patch =
         ProfilePatch { name: body.name, avatar_url: body.avatar_url.into_option(), phone: body.phone.into_option() };
-    let user = state.app.update_me(&ctx, patch).await?;
+    let user = state.app.account.update_me(&ctx, patch).await?;
     Ok(HttpResponse::Ok().json(UserDto::from(&user)))
 }
 
@@ -236,7 +236,7 @@ async fn change_password(
     Authed(ctx): Authed,
     Json(body): Json<PasswordBody>,
 ) -> Result<HttpResponse, ApiError> {
-    state.app.change_password(&ctx, &body.current_password, &body.new_password).await?;
+    state.app.account.change_password(&ctx, &body.current_password, &body.new_password).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -258,7 +258,7 @@ pub struct TotpSetupDto {
 )]
 #[post("/me/2fa/setup")]
 async fn setup_2fa(state: web::Data<HttpState>, Authed(ctx): Authed) -> Result<HttpResponse, ApiError> {
-    let setup = state.app.setup_2fa(&ctx).await?;
+    let setup = state.app.account.setup_2fa(&ctx).await?;
     Ok(HttpResponse::Ok().json(TotpSetupDto { secret: setup.secret, otpauth_url: setup.otpauth_url }))
 }
 
@@ -282,7 +282,7 @@ async fn enable_2fa(
     Authed(ctx): Authed,
     Json(body): Json<OtpCodeBody>,
 ) -> Result<HttpResponse, ApiError> {
-    state.app.enable_2fa(&ctx, &body.code).await?;
+    state.app.account.enable_2fa(&ctx, &body.code).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -299,7 +299,7 @@ async fn disable_2fa(
     Authed(ctx): Authed,
     Json(body): Json<OtpCodeBody>,
 ) -> Result<HttpResponse, ApiError> {
-    state.app.disable_2fa(&ctx, &body.code).await?;
+    state.app.account.disable_2fa(&ctx, &body.code).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

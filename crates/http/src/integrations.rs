@@ -85,7 +85,7 @@ pub struct ConnectBody {
 #[get("/integrations")]
 async fn list(state: web::Data<HttpState>, req: HttpRequest, Authed(ctx): Authed) -> Result<HttpResponse, ApiError> {
     let (limit, cursor) = crate::page_params(&req)?;
-    let page = state.app.list_integrations(&ctx, limit, cursor).await?;
+    let page = state.app.integrations.list_integrations(&ctx, limit, cursor).await?;
     Ok(HttpResponse::Ok()
         .json(PageDto { data: page.data.iter().map(IntegrationDto::from).collect(), next_cursor: page.next_cursor }))
 }
@@ -106,7 +106,8 @@ async fn connect(
 ) -> Result<HttpResponse, ApiError> {
     let kind: IntegrationType = path_id(&kind)?;
     let credentials = Value::Object(body.credentials);
-    let connection = state.app.connect_integration(&ctx, kind, &credentials, body.config.map(Value::Object)).await?;
+    let connection =
+        state.app.integrations.connect_integration(&ctx, kind, &credentials, body.config.map(Value::Object)).await?;
     Ok(HttpResponse::Ok().json(IntegrationDto::from(&connection)))
 }
 
@@ -123,7 +124,7 @@ async fn disconnect(
     kind: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let kind: IntegrationType = path_id(&kind)?;
-    state.app.disconnect_integration(&ctx, kind).await?;
+    state.app.integrations.disconnect_integration(&ctx, kind).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -140,7 +141,7 @@ async fn test(
     kind: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let kind: IntegrationType = path_id(&kind)?;
-    let connection = state.app.test_integration(&ctx, kind).await?;
+    let connection = state.app.integrations.test_integration(&ctx, kind).await?;
     Ok(HttpResponse::Ok().json(IntegrationDto::from(&connection)))
 }
 
@@ -182,7 +183,7 @@ async fn sync(
         filter: body.filter.map(Value::Object),
         full: body.full,
     };
-    let job = state.app.start_sync(&ctx, kind, request, key).await?;
+    let job = state.app.integrations.start_sync(&ctx, kind, request, key).await?;
     Ok(crate::jobs::accepted(&job))
 }
 

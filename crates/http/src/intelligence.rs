@@ -89,7 +89,7 @@ async fn survey(
     Authed(ctx): Authed,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    start_lead_job(&req, &id, |id, key| state.app.start_survey(&ctx, id, key)).await
+    start_lead_job(&req, &id, |id, key| state.app.intelligence.start_survey(&ctx, id, key)).await
 }
 
 #[utoipa::path(
@@ -107,7 +107,7 @@ async fn write_report(
     Authed(ctx): Authed,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    start_lead_job(&req, &id, |id, key| state.app.start_report(&ctx, id, key)).await
+    start_lead_job(&req, &id, |id, key| state.app.intelligence.start_report(&ctx, id, key)).await
 }
 
 #[utoipa::path(
@@ -123,7 +123,7 @@ async fn report(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&id)?;
-    let report = state.app.get_report(&ctx, id).await?;
+    let report = state.app.intelligence.get_report(&ctx, id).await?;
     Ok(HttpResponse::Ok().json(ReportDto::from(&report)))
 }
 

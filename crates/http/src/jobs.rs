@@ -322,14 +322,14 @@ async fn import(
     .await;
     if let Err(e) = read {
         if let Some(u) = upload {
-            state.app.discard_import_upload(u).await;
+            state.app.imports.discard_import_upload(u).await;
         }
         return Err(e);
     }
     let Some(upload) = upload else {
         return Err(AppError::field("file", "is required").into());
     };
-    let (job, _) = state.app.start_import(&ctx, upload, options, key).await?;
+    let (job, _) = state.app.imports.start_import(&ctx, upload, options, key).await?;
     Ok(accepted(&job))
 }
 
@@ -366,11 +366,11 @@ where
         }
         Ok(())
     };
-    let (pumped, stored) = futures::join!(pump, state.app.upload_import_file(ctx, Box::pin(body)));
+    let (pumped, stored) = futures::join!(pump, state.app.imports.upload_import_file(ctx, Box::pin(body)));
     match (pumped, stored) {
         (Ok(()), stored) => Ok(stored?),
         (Err(e), Ok(upload)) => {
-            state.app.discard_import_upload(upload).await;
+            state.app.imports.discard_import_upload(upload).await;
             Err(e)
         }
         (Err(e), Err(_)) => Err(e),
@@ -381,7 +381,7 @@ where
 /// answer starts, so a file that is not there is a 404 and not an empty 200; a read that fails
 /// later breaks the response off (the client sees an incomplete body, never a shorter file).
 async fn stream_file(state: &HttpState, file: BlobRef) -> Result<HttpResponse, ApiError> {
-    let first = state.app.read_file(&file, 0, DOWNLOAD_CHUNK).await?;
+    let first = state.app.files.read_file(&file, 0, DOWNLOAD_CHUNK).await?;
     let app = state.app.clone();
     let stream = futures::stream::unfold((Some(first), 0u64, false), move |(chunk, offset, done)| {
         let (app, file) = (app.clone(), file.clone());
@@ -391,7 +391,7 @@ async fn stream_file(state: &HttpState, file: BlobRef) -> Result<HttpResponse, A
             }
             let chunk = match chunk {
                 Some(c) => c,
-                None => match app.read_file(&file, offset, DOWNLOAD_CHUNK).await {
+                None => match app.files.read_file(&file, offset, DOWNLOAD_CHUNK).await {
                     Ok(c) => c,
                     Err(e) => {
                         tracing::error!(error = %e, "a download broke off");
@@ -462,7 +462,7 @@ async fn export(
         }
     }
     let filter: LeadFilterBody = crate::typed::parse(raw_filter.clone())?;
-    let (job, _) = state.app.start_export(&ctx, list_params(filter.into_pairs()), raw_filter, key).await?;
+    let (job, _) = state.app.exports.start_export(&ctx, list_params(filter.into_pairs()), raw_filter, key).await?;
     Ok(accepted(&job))
 }
 
@@ -495,6 +495,7 @@ async fn list(state: web::Data<HttpState>, req: HttpRequest, Authed(ctx): Authed
     check_query::<JobListQuery>(&q)?;
     let page = state
         .app
+        .jobs
         .list_jobs(
             &ctx,
             JobListParams {
@@ -521,7 +522,7 @@ async fn one(
     Authed(ctx): Authed,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(JobDto::from(&state.app.get_job(&ctx, path_id(&id)?).await?)))
+    Ok(HttpResponse::Ok().json(JobDto::from(&state.app.jobs.get_job(&ctx, path_id(&id)?).await?)))
 }
 
 #[utoipa::path(
@@ -536,7 +537,7 @@ async fn logs(
     Authed(ctx): Authed,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let rows = state.app.job_logs(&ctx, path_id(&id)?).await?;
+    let rows = state.app.jobs.job_logs(&ctx, path_id(&id)?).await?;
     Ok(HttpResponse::Ok().json(PageDto { data: rows.iter().map(JobLogDto::from).collect(), next_cursor: None }))
 }
 
@@ -552,7 +553,7 @@ async fn cancel(
     Authed(ctx): Authed,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(JobDto::from(&state.app.cancel_job(&ctx, path_id(&id)?).await?)))
+    Ok(HttpResponse::Ok().json(JobDto::from(&state.app.jobs.cancel_job(&ctx, path_id(&id)?).await?)))
 }
 
 /// One server-sent event as Schemathesis and browsers read it: its name and its `data` line (the
@@ -580,7 +581,7 @@ async fn events(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id: JobId = path_id(&id)?;
-    let first = state.app.get_job(&ctx, id).await?;
+    let first = state.app.jobs.get_job(&ctx, id).await?;
     let app = state.app.clone();
     let stream = futures::stream::unfold((Some(first), None::<Value>, false), move |(next, last, done)| {
         let (app, ctx) = (app.clone(), ctx.clone());
@@ -594,7 +595,7 @@ async fn events(
                     Some(j) => j,
                     None => {
                         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-                        match app.get_job(&ctx, id).await {
+                        match app.jobs.get_job(&ctx, id).await {
                             Ok(j) => j,
                             Err(_) => return None,
                         }
@@ -632,7 +633,7 @@ async fn download(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id: JobId = path_id(&id)?;
-    let file = state.app.export_file(&ctx, id).await?;
+    let file = state.app.exports.export_file(&ctx, id).await?;
     let mut res = stream_file(&state, file).await?;
     res.headers_mut().insert(
         header::CONTENT_DISPOSITION,
@@ -654,7 +655,7 @@ async fn import_errors(
     Authed(ctx): Authed,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let file = state.app.import_errors_file(&ctx, path_id(&id)?).await?;
+    let file = state.app.imports.import_errors_file(&ctx, path_id(&id)?).await?;
     let mut res = stream_file(&state, file).await?;
     res.headers_mut().insert(
         header::CONTENT_DISPOSITION,

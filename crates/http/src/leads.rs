@@ -81,7 +81,7 @@ async fn create(
         assigned_to: body.assigned_to.map(UserId::from_uuid),
         enrichment_data: body.enrichment_data,
     };
-    let lead = state.app.create_lead(&ctx, input, allow_duplicate).await?;
+    let lead = state.app.leads.create_lead(&ctx, input, allow_duplicate).await?;
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/api/v1/leads/{}", lead.id)))
         .json(LeadDto::from(&lead)))
@@ -100,7 +100,7 @@ async fn get_one(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id: LeadId = path_id(&id)?;
-    let lead = state.app.get_lead(&ctx, id).await?;
+    let lead = state.app.leads.get_lead(&ctx, id).await?;
     Ok(HttpResponse::Ok().json(LeadDto::from(&lead)))
 }
 
@@ -162,7 +162,7 @@ pub struct LeadListQuery {
 async fn list(state: web::Data<HttpState>, req: HttpRequest, Authed(ctx): Authed) -> Result<HttpResponse, ApiError> {
     let pairs = query_pairs(&req)?;
     check_query::<LeadListQuery>(&pairs)?;
-    let page = state.app.list_leads(&ctx, list_params(pairs)).await?;
+    let page = state.app.leads.list_leads(&ctx, list_params(pairs)).await?;
     Ok(leads_page(page))
 }
 
@@ -243,7 +243,7 @@ async fn update(
         assigned_to: body.assigned_to.map(UserId::from_uuid).into_option(),
         enrichment_data: body.enrichment_data,
     };
-    let lead = state.app.update_lead(&ctx, id, patch, allow_duplicate(&req)?).await?;
+    let lead = state.app.leads.update_lead(&ctx, id, patch, allow_duplicate(&req)?).await?;
     Ok(HttpResponse::Ok().json(LeadDto::from(&lead)))
 }
 
@@ -259,7 +259,7 @@ async fn remove(
     Authed(ctx): Authed,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    state.app.delete_lead(&ctx, path_id(&id)?).await?;
+    state.app.leads.delete_lead(&ctx, path_id(&id)?).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -286,7 +286,7 @@ async fn status(
     Json(body): Json<StatusBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id: LeadId = path_id(&id)?;
-    let lead = state.app.change_status(&ctx, id, &body.status, body.reason).await?;
+    let lead = state.app.leads.change_status(&ctx, id, &body.status, body.reason).await?;
     Ok(HttpResponse::Ok().json(LeadDto::from(&lead)))
 }
 
@@ -314,7 +314,7 @@ async fn assign(
 ) -> Result<HttpResponse, ApiError> {
     let id: LeadId = path_id(&id)?;
     let user = body.user_id.map(UserId::from_uuid);
-    Ok(HttpResponse::Ok().json(LeadDto::from(&state.app.assign_lead(&ctx, id, user).await?)))
+    Ok(HttpResponse::Ok().json(LeadDto::from(&state.app.leads.assign_lead(&ctx, id, user).await?)))
 }
 
 /// `?limit=&cursor=` of a cursor-paged collection.
@@ -344,7 +344,7 @@ async fn activities(
 ) -> Result<HttpResponse, ApiError> {
     let id: LeadId = path_id(&id)?;
     let (limit, cursor) = crate::page_params(&req)?;
-    let page = state.app.list_activities(&ctx, id, limit, cursor).await?;
+    let page = state.app.leads.list_activities(&ctx, id, limit, cursor).await?;
     Ok(HttpResponse::Ok()
         .json(PageDto { data: page.data.iter().map(ActivityDto::from).collect(), next_cursor: page.next_cursor }))
 }
@@ -376,7 +376,7 @@ async fn add_activity(
     Json(body): Json<ActivityBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id: LeadId = path_id(&id)?;
-    let a = state.app.add_activity(&ctx, id, &body.kind, &body.description, body.metadata).await?;
+    let a = state.app.leads.add_activity(&ctx, id, &body.kind, &body.description, body.metadata).await?;
     Ok(HttpResponse::Created().json(ActivityDto::from(&a)))
 }
 
@@ -395,7 +395,7 @@ async fn evidence(
 ) -> Result<HttpResponse, ApiError> {
     let id: LeadId = path_id(&id)?;
     let (limit, cursor) = crate::page_params(&req)?;
-    let page = state.app.list_evidence(&ctx, id, limit, cursor).await?;
+    let page = state.app.leads.list_evidence(&ctx, id, limit, cursor).await?;
     Ok(HttpResponse::Ok()
         .json(PageDto { data: page.data.iter().map(EvidenceDto::from).collect(), next_cursor: page.next_cursor }))
 }
@@ -442,7 +442,7 @@ async fn add_evidence(
         confidence: body.confidence,
         raw_data: body.raw_data,
     };
-    let e = state.app.add_evidence(&ctx, id, input).await?;
+    let e = state.app.leads.add_evidence(&ctx, id, input).await?;
     Ok(HttpResponse::Created().json(EvidenceDto::from(&e)))
 }
 
@@ -636,7 +636,7 @@ async fn bulk(
     let target = match (body.ids, body.filter) {
         (Some(ids), None) => BulkTarget::Ids(ids.into_iter().map(LeadId::from_uuid).collect()),
         (None, Some(filter)) => {
-            let (parsed, ..) = state.app.parse_lead_filter(&ctx, list_params(filter.into_pairs()))?;
+            let (parsed, ..) = state.app.leads.parse_lead_filter(&ctx, list_params(filter.into_pairs()))?;
             BulkTarget::Filter(parsed)
         }
         (Some(_), Some(_)) => return Err(AppError::field("ids", "give ids or a filter, not both").into()),
@@ -650,7 +650,7 @@ async fn bulk(
         list_id: body.list_id.map(ListId::from_uuid),
         tags: body.tags,
     };
-    let affected = state.app.bulk_leads(&ctx, input).await?;
+    let affected = state.app.leads.bulk_leads(&ctx, input).await?;
     Ok(HttpResponse::Ok().json(AffectedDto { affected }))
 }
 
@@ -661,7 +661,7 @@ async fn bulk(
 )]
 #[get("/stats/leads")]
 async fn stats(state: web::Data<HttpState>, Authed(ctx): Authed) -> Result<HttpResponse, ApiError> {
-    let s = state.app.lead_stats(&ctx).await?;
+    let s = state.app.leads.lead_stats(&ctx).await?;
     let by_status: serde_json::Map<String, serde_json::Value> =
         s.by_status.iter().map(|(k, n)| (k.as_str().to_owned(), serde_json::json!(n))).collect();
     let pairs = |v: &[(String, i64)], key: &str| -> Vec<serde_json::Value> {
@@ -702,7 +702,7 @@ mod tests {
     use crate::HttpState;
     use actix_web::http::StatusCode;
     use actix_web::{App, test, web};
-    use leadzone_app::testing::{FakeTx, app_with_txs, lead, now};
+    use leadzone_app::testing::{FakeTx, lead, now, ports_with_txs};
     use leadzone_domain::enums::{LeadStatus, MembershipStatus, Role, TenantStatus};
     use leadzone_domain::leads::LeadSort;
     use leadzone_ports::leads::ListedLead;
@@ -717,10 +717,10 @@ mod tests {
     /// An app whose one live session is `TOKEN`'s, an OWNER's of tenant 0xA; `txs` are the
     /// tenant transactions the use case may begin, in order.
     fn app(txs: Vec<FakeTx>) -> leadzone_app::App {
-        let mut app = app_with_txs(txs);
+        let mut ports = ports_with_txs(txs);
         let mut tokens = MockTokens::new();
         tokens.expect_hash().returning(|t| format!("h({t})"));
-        app.tokens = Arc::new(tokens);
+        ports.tokens = Arc::new(tokens);
         let mut sessions = MockSessionStore::new();
         sessions.expect_session_by_access_hash().returning(|hash, at| {
             Ok((hash == format!("h({TOKEN})") && at == now()).then(|| SessionPrincipal {
@@ -734,8 +734,8 @@ mod tests {
                 access_expires_at: now() + time::Duration::minutes(15),
             }))
         });
-        app.sessions = Arc::new(sessions);
-        app
+        ports.sessions = Arc::new(sessions);
+        leadzone_app::App::new(ports)
     }
 
     async fn get(app: leadzone_app::App, uri: &str, token: Option<&str>) -> (StatusCode, Value) {

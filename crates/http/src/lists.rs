@@ -84,7 +84,7 @@ pub struct LeadIdsBody {
 #[get("/lists")]
 async fn all(state: web::Data<HttpState>, req: HttpRequest, Authed(ctx): Authed) -> Result<HttpResponse, ApiError> {
     let (limit, cursor) = crate::page_params(&req)?;
-    let page = state.app.list_lists(&ctx, limit, cursor).await?;
+    let page = state.app.lists.list_lists(&ctx, limit, cursor).await?;
     Ok(HttpResponse::Ok().json(PageDto { data: page.data.iter().map(dto).collect(), next_cursor: page.next_cursor }))
 }
 
@@ -107,7 +107,7 @@ async fn create(
         is_smart: Some(body.is_smart),
         smart_filters: Some(body.smart_filters),
     };
-    let view = state.app.create_list(&ctx, input).await?;
+    let view = state.app.lists.create_list(&ctx, input).await?;
     Ok(HttpResponse::Created().insert_header(("Location", format!("/api/v1/lists/{}", view.list.id))).json(dto(&view)))
 }
 
@@ -123,7 +123,7 @@ async fn one(
     Authed(ctx): Authed,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(dto(&state.app.get_list(&ctx, path_id(&id)?).await?)))
+    Ok(HttpResponse::Ok().json(dto(&state.app.lists.get_list(&ctx, path_id(&id)?).await?)))
 }
 
 #[utoipa::path(
@@ -148,7 +148,7 @@ async fn update(
         is_smart: body.is_smart,
         smart_filters: body.smart_filters.into_option(),
     };
-    Ok(HttpResponse::Ok().json(dto(&state.app.update_list(&ctx, id, input).await?)))
+    Ok(HttpResponse::Ok().json(dto(&state.app.lists.update_list(&ctx, id, input).await?)))
 }
 
 #[utoipa::path(
@@ -163,7 +163,7 @@ async fn remove(
     Authed(ctx): Authed,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    state.app.delete_list(&ctx, path_id(&id)?).await?;
+    state.app.lists.delete_list(&ctx, path_id(&id)?).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -183,7 +183,7 @@ async fn leads(
     let id: ListId = path_id(&id)?;
     let pairs = query_pairs(&req)?;
     check_query::<LeadListQuery>(&pairs)?;
-    let page = state.app.list_leads_of(&ctx, id, list_params(pairs)).await?;
+    let page = state.app.lists.list_leads_of(&ctx, id, list_params(pairs)).await?;
     Ok(HttpResponse::Ok()
         .json(PageDto { data: page.data.iter().map(LeadDto::from).collect(), next_cursor: page.next_cursor }))
 }
@@ -197,7 +197,7 @@ async fn membership(
 ) -> Result<HttpResponse, ApiError> {
     let id: ListId = path_id(id)?;
     let ids: Vec<LeadId> = body.lead_ids.into_iter().map(LeadId::from_uuid).collect();
-    let affected = state.app.change_list_membership(ctx, id, ids, add).await?;
+    let affected = state.app.lists.change_list_membership(ctx, id, ids, add).await?;
     // The shape of `AffectedDto`.
     Ok(HttpResponse::Ok().json(serde_json::json!({ "affected": affected })))
 }

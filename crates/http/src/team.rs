@@ -30,7 +30,7 @@ async fn list_members(
     Authed(ctx): Authed,
 ) -> Result<HttpResponse, ApiError> {
     let (limit, cursor) = crate::page_params(&req)?;
-    let page = state.app.list_members(&ctx, limit, cursor).await?;
+    let page = state.app.team.list_members(&ctx, limit, cursor).await?;
     Ok(HttpResponse::Ok()
         .json(PageDto { data: page.data.iter().map(MemberDto::from).collect(), next_cursor: page.next_cursor }))
 }
@@ -75,7 +75,7 @@ async fn update_member(
         },
     };
     let patch = MemberPatch { role: body.role, manager_id, status: body.status };
-    let m = state.app.update_member(&ctx, id, patch).await?;
+    let m = state.app.team.update_member(&ctx, id, patch).await?;
     Ok(HttpResponse::Ok().json(MembershipDto::from(&m)))
 }
 
@@ -91,7 +91,7 @@ async fn remove_member(
     Authed(ctx): Authed,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    state.app.remove_member(&ctx, path_id(&id)?).await?;
+    state.app.team.remove_member(&ctx, path_id(&id)?).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -140,7 +140,7 @@ async fn create_invite(
     Authed(ctx): Authed,
     Json(body): Json<InviteBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let (invite, token) = state.app.create_invite(&ctx, &body.email, body.role.into()).await?;
+    let (invite, token) = state.app.team.create_invite(&ctx, &body.email, body.role.into()).await?;
     Ok(HttpResponse::Created().json(InviteCreatedDto { invite: InviteDto::from(&invite), token }))
 }
 
@@ -158,7 +158,7 @@ async fn list_invites(
     Authed(ctx): Authed,
 ) -> Result<HttpResponse, ApiError> {
     let (limit, cursor) = crate::page_params(&req)?;
-    let page = state.app.list_invites(&ctx, limit, cursor).await?;
+    let page = state.app.team.list_invites(&ctx, limit, cursor).await?;
     Ok(HttpResponse::Ok()
         .json(PageDto { data: page.data.iter().map(InviteDto::from).collect(), next_cursor: page.next_cursor }))
 }
@@ -176,7 +176,7 @@ async fn revoke_invite(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id: InviteId = path_id(&id)?;
-    let invite = state.app.revoke_invite(&ctx, id).await?;
+    let invite = state.app.team.revoke_invite(&ctx, id).await?;
     Ok(HttpResponse::Ok().json(InviteDto::from(&invite)))
 }
 
@@ -219,7 +219,7 @@ async fn accept_invite(
     Json(body): Json<AcceptBody>,
 ) -> Result<HttpResponse, ApiError> {
     let input = AcceptInput { token: body.token, name: body.name, password: body.password };
-    let accepted = state.app.accept_invite(actor.as_ref(), input, client).await?;
+    let accepted = state.app.team.accept_invite(actor.as_ref(), input, client).await?;
     Ok(HttpResponse::Ok().json(AcceptedDto {
         membership: MembershipDto::from(&accepted.membership),
         access_token: accepted.tokens.access_token,

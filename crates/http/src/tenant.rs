@@ -22,7 +22,7 @@ use uuid::Uuid;
 )]
 #[get("/tenant")]
 async fn get_tenant(state: web::Data<HttpState>, Authed(ctx): Authed) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(TenantDto::from(&state.app.get_tenant(&ctx).await?)))
+    Ok(HttpResponse::Ok().json(TenantDto::from(&state.app.tenant.get_tenant(&ctx).await?)))
 }
 
 /// `settings` of `PATCH /tenant`: absent fields stay, `null` clears.
@@ -72,7 +72,7 @@ async fn update_tenant(
         patch.whatsapp_phone_id = s.whatsapp_phone_id.into_option();
         patch.language = s.language.into_option();
     }
-    Ok(HttpResponse::Ok().json(TenantDto::from(&state.app.update_tenant(&ctx, patch).await?)))
+    Ok(HttpResponse::Ok().json(TenantDto::from(&state.app.tenant.update_tenant(&ctx, patch).await?)))
 }
 
 /// The filters and page of `GET /audit-logs`; leave a filter out to not filter (a blank value is 422).
@@ -124,7 +124,7 @@ async fn audit_logs(
         limit: query_param(&q, "limit"),
         cursor: query_param(&q, "cursor"),
     };
-    let page = state.app.list_audit_logs(&ctx, params).await?;
+    let page = state.app.audit.list_audit_logs(&ctx, params).await?;
     Ok(HttpResponse::Ok()
         .json(PageDto { data: page.data.iter().map(AuditLogDto::from).collect(), next_cursor: page.next_cursor }))
 }

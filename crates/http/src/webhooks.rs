@@ -176,7 +176,7 @@ async fn create(
         description: Some(body.description),
         enabled: None,
     };
-    let (endpoint, secret) = state.app.create_webhook(&ctx, input).await?;
+    let (endpoint, secret) = state.app.webhooks.create_webhook(&ctx, input).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/v1/webhooks/{}", endpoint.id)))
         .json(WebhookCreatedDto { webhook: WebhookDto::from(&endpoint), secret }))
@@ -186,7 +186,7 @@ async fn create(
     responses((status = 200, description = "The tenant's endpoints (never their secrets)", body = WebhookListDto)))]
 #[get("/webhooks")]
 async fn list(state: web::Data<HttpState>, Authed(ctx): Authed) -> Result<HttpResponse, ApiError> {
-    let all = state.app.list_webhooks(&ctx).await?;
+    let all = state.app.webhooks.list_webhooks(&ctx).await?;
     Ok(HttpResponse::Ok().json(WebhookListDto { data: all.iter().map(WebhookDto::from).collect() }))
 }
 
@@ -199,7 +199,7 @@ async fn get_one(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id: Uuid = path_id(&id)?;
-    Ok(HttpResponse::Ok().json(WebhookDto::from(&state.app.get_webhook(&ctx, id).await?)))
+    Ok(HttpResponse::Ok().json(WebhookDto::from(&state.app.webhooks.get_webhook(&ctx, id).await?)))
 }
 
 #[utoipa::path(tag = "integrations", params(("id" = Uuid, Path, description = "The endpoint's id")), request_body = WebhookPatchBody,
@@ -218,7 +218,7 @@ async fn update(
         description: body.description.into_option(),
         enabled: body.enabled,
     };
-    Ok(HttpResponse::Ok().json(WebhookDto::from(&state.app.update_webhook(&ctx, id, input).await?)))
+    Ok(HttpResponse::Ok().json(WebhookDto::from(&state.app.webhooks.update_webhook(&ctx, id, input).await?)))
 }
 
 #[utoipa::path(tag = "integrations", params(("id" = Uuid, Path, description = "The endpoint's id")), security(("bearer" = [])),
@@ -230,7 +230,7 @@ async fn remove(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id: Uuid = path_id(&id)?;
-    state.app.delete_webhook(&ctx, id).await?;
+    state.app.webhooks.delete_webhook(&ctx, id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -246,7 +246,7 @@ async fn deliveries(
 ) -> Result<HttpResponse, ApiError> {
     let id: Uuid = path_id(&id)?;
     let (limit, cursor) = crate::page_params(&req)?;
-    let page = state.app.webhook_deliveries(&ctx, id, limit, cursor).await?;
+    let page = state.app.webhooks.webhook_deliveries(&ctx, id, limit, cursor).await?;
     Ok(HttpResponse::Ok()
         .json(PageDto { data: page.data.iter().map(DeliveryDto::from).collect(), next_cursor: page.next_cursor }))
 }
@@ -263,7 +263,8 @@ async fn retry(
 ) -> Result<HttpResponse, ApiError> {
     let (id, delivery) = path.into_inner();
     let (id, delivery): (Uuid, Uuid) = (path_id(&id)?, path_id(&delivery)?);
-    Ok(HttpResponse::Ok().json(DeliveryDto::from(&state.app.retry_webhook_delivery(&ctx, id, delivery).await?)))
+    Ok(HttpResponse::Ok()
+        .json(DeliveryDto::from(&state.app.webhooks.retry_webhook_delivery(&ctx, id, delivery).await?)))
 }
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {

@@ -224,7 +224,7 @@ pub struct TemplateListDto {
     responses((status = 200, description = "The tenant's templates, newest first", body = TemplateListDto)))]
 #[get("/whatsapp/templates")]
 async fn list_templates(state: web::Data<HttpState>, Authed(ctx): Authed) -> Result<HttpResponse, ApiError> {
-    let templates = state.app.list_templates(&ctx).await?;
+    let templates = state.app.whatsapp.list_templates(&ctx).await?;
     Ok(HttpResponse::Ok().json(TemplateListDto { data: templates.iter().map(TemplateDto::from).collect() }))
 }
 
@@ -242,7 +242,7 @@ async fn create_template(
         language: body.language,
         category: body.category,
     };
-    let template = state.app.create_template(&ctx, input).await?;
+    let template = state.app.whatsapp.create_template(&ctx, input).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/v1/whatsapp/templates/{}", template.id)))
         .json(TemplateDto::from(&template)))
@@ -252,7 +252,7 @@ async fn create_template(
     responses((status = 200, description = "The templates after reading their review status from Meta", body = TemplateListDto)))]
 #[post("/whatsapp/templates/sync")]
 async fn sync_templates(state: web::Data<HttpState>, Authed(ctx): Authed) -> Result<HttpResponse, ApiError> {
-    let templates = state.app.sync_templates(&ctx).await?;
+    let templates = state.app.whatsapp.sync_templates(&ctx).await?;
     Ok(HttpResponse::Ok().json(TemplateListDto { data: templates.iter().map(TemplateDto::from).collect() }))
 }
 
@@ -265,7 +265,7 @@ async fn get_template(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id: WhatsAppTemplateId = path_id::<Uuid>(&id)?.into();
-    Ok(HttpResponse::Ok().json(TemplateDto::from(&state.app.get_template(&ctx, id).await?)))
+    Ok(HttpResponse::Ok().json(TemplateDto::from(&state.app.whatsapp.get_template(&ctx, id).await?)))
 }
 
 #[utoipa::path(tag = "whatsapp", params(("id" = Uuid, Path, description = "The template's id")), request_body = TemplatePatchBody,
@@ -280,7 +280,7 @@ async fn update_template(
     let id: WhatsAppTemplateId = path_id::<Uuid>(&id)?.into();
     let input =
         TemplateInput { name: body.name, content: body.content, language: body.language, category: body.category };
-    Ok(HttpResponse::Ok().json(TemplateDto::from(&state.app.update_template(&ctx, id, input).await?)))
+    Ok(HttpResponse::Ok().json(TemplateDto::from(&state.app.whatsapp.update_template(&ctx, id, input).await?)))
 }
 
 #[utoipa::path(tag = "whatsapp", params(("id" = Uuid, Path, description = "The template's id")), security(("bearer" = [])),
@@ -292,7 +292,7 @@ async fn delete_template(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id: WhatsAppTemplateId = path_id::<Uuid>(&id)?.into();
-    state.app.delete_template(&ctx, id).await?;
+    state.app.whatsapp.delete_template(&ctx, id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -316,7 +316,7 @@ async fn send(
         message: body.message,
         variables: body.variables,
     };
-    let (message, job) = state.app.send_whatsapp(&ctx, request, key).await?;
+    let (message, job) = state.app.whatsapp.send_whatsapp(&ctx, request, key).await?;
     Ok(HttpResponse::Accepted()
         .insert_header((header::LOCATION, format!("/api/v1/jobs/{}", job.id)))
         .json(SendAcceptedDto { message: MessageDto::from(&message), job: JobDto::from(&job) }))
@@ -340,14 +340,15 @@ async fn bulk(
         (Some(ids), None, None) => BulkRecipients::Leads(ids.into_iter().map(Into::into).collect()),
         (None, Some(list), None) => BulkRecipients::List(list.into()),
         (None, None, Some(filter)) => {
-            let (parsed, ..) = state.app.parse_lead_filter(&ctx, crate::leads::list_params(filter.into_pairs()))?;
+            let (parsed, ..) =
+                state.app.leads.parse_lead_filter(&ctx, crate::leads::list_params(filter.into_pairs()))?;
             BulkRecipients::Filter(parsed)
         }
         (None, None, None) => return Err(AppError::field("leadIds", "leadIds, listId or filter is required").into()),
         _ => return Err(AppError::field("leadIds", "give one of leadIds, listId or filter").into()),
     };
     let request = BulkSendRequest { recipients, template_id: body.template_id.into(), variables: body.variables };
-    let job = state.app.start_whatsapp_bulk(&ctx, request, key).await?;
+    let job = state.app.whatsapp.start_whatsapp_bulk(&ctx, request, key).await?;
     Ok(crate::jobs::accepted(&job))
 }
 
@@ -367,7 +368,7 @@ async fn list_messages(
         limit: query_param(&q, "limit"),
         cursor: query_param(&q, "cursor"),
     };
-    let page = state.app.list_messages(&ctx, params).await?;
+    let page = state.app.whatsapp.list_messages(&ctx, params).await?;
     Ok(HttpResponse::Ok()
         .json(PageDto { data: page.data.iter().map(MessageDto::from).collect(), next_cursor: page.next_cursor }))
 }
@@ -405,7 +406,7 @@ pub struct HandshakeQuery {
 #[get("/whatsapp")]
 async fn handshake(state: web::Data<HttpState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let q = query_pairs(&req)?;
-    let challenge = state.app.whatsapp_webhook_handshake(
+    let challenge = state.app.whatsapp.whatsapp_webhook_handshake(
         query_param(&q, "hub.mode").as_deref(),
         query_param(&q, "hub.verify_token").as_deref(),
         query_param(&q, "hub.challenge").as_deref(),
@@ -430,7 +431,7 @@ pub struct WhatsAppReceiptDto {
 #[post("/whatsapp")]
 async fn callback(state: web::Data<HttpState>, req: HttpRequest, body: web::Bytes) -> Result<HttpResponse, ApiError> {
     let signature = req.headers().get("x-hub-signature-256").and_then(|v| v.to_str().ok());
-    let receipt = state.app.whatsapp_webhook(signature, &body).await?;
+    let receipt = state.app.whatsapp.whatsapp_webhook(signature, &body).await?;
     Ok(HttpResponse::Ok().json(WhatsAppReceiptDto {
         received: true,
         statuses: receipt.statuses,

@@ -435,8 +435,8 @@ async fn grace_period_and_period_end() {
     .await;
     let lead: Value = app.create_lead(&owner, json!({"companyName": "Before"})).await.json().await.unwrap();
     let (core, _, _) = leadzone_api::startup::build_core(&app.settings).await.unwrap();
-    assert_eq!(core.run_billing_periods(time::OffsetDateTime::now_utc()).await.unwrap(), 2);
-    assert_eq!(core.run_billing_periods(time::OffsetDateTime::now_utc()).await.unwrap(), 0, "nothing twice");
+    assert_eq!(core.billing.run_billing_periods(time::OffsetDateTime::now_utc()).await.unwrap(), 2);
+    assert_eq!(core.billing.run_billing_periods(time::OffsetDateTime::now_utc()).await.unwrap(), 0, "nothing twice");
 
     assert_eq!(status(&app, &owner).await, "UNPAID");
     problem(app.create_lead(&owner, json!({"companyName": "After"})).await, 402, "SUBSCRIPTION_UNPAID").await;
