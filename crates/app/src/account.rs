@@ -6,7 +6,6 @@ use leadzone_domain::entities::{AuditDetails, User};
 use leadzone_domain::enums::*;
 use leadzone_domain::error::Validator;
 use leadzone_domain::values::{check_password_strength, optional_text, required_text};
-use std::sync::Arc;
 
 #[derive(Debug, Clone, Default)]
 pub struct ProfilePatch {
@@ -22,19 +21,14 @@ pub struct TotpSetup {
     pub otpauth_url: String,
 }
 
-/// A member's own account: profile, password, two-factor.
-///
-/// Holds only the ports (and the other capabilities) its use cases reach.
-#[derive(Clone)]
-pub struct Account {
-    pub uow: Arc<dyn leadzone_ports::tx::UnitOfWork>,
-    pub sessions: Arc<dyn leadzone_ports::sessions::SessionStore>,
-    pub hasher: Arc<dyn leadzone_ports::security::PasswordHasher>,
-    pub secrets: Arc<dyn leadzone_ports::security::SecretBox>,
-    pub totp: Arc<dyn leadzone_ports::security::Totp>,
-    pub clock: Arc<dyn leadzone_ports::Clock>,
-    pub ids: Arc<dyn leadzone_ports::Ids>,
-    pub identity: crate::identity::Identity,
+crate::service! {
+    /// A member's own account: profile, password, two-factor.
+    Account {
+        ports: [uow, sessions, hasher, secrets, totp, clock, ids],
+        uses: [
+            identity: crate::identity::Identity,
+        ],
+    }
 }
 
 impl Account {

@@ -6,7 +6,6 @@ use crate::leads::Page;
 use leadzone_domain::entities::Tenant;
 use leadzone_domain::enums::TenantStatus;
 use leadzone_domain::ids::TenantId;
-use std::sync::Arc;
 
 /// Hex digits to bytes; `None` for an odd length or a non-hex digit (signature headers).
 pub(crate) fn hex_decode(s: &str) -> Option<Vec<u8>> {
@@ -21,14 +20,9 @@ pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Platform administration (the operators' bearer token).
-///
-/// Holds only the ports (and the other capabilities) its use cases reach.
-#[derive(Clone)]
-pub struct Admin {
-    pub platform: Arc<dyn leadzone_ports::platform::PlatformStore>,
-    pub clock: Arc<dyn leadzone_ports::Clock>,
-    pub config: crate::AppConfig,
+crate::service! {
+    /// Platform administration (the operators' bearer token).
+    Admin { ports: [platform, clock, config] }
 }
 
 impl Admin {

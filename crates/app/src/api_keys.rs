@@ -10,7 +10,6 @@ use leadzone_domain::error::Validator;
 use leadzone_domain::ids::ApiKeyId;
 use leadzone_domain::values::required_text;
 use serde_json::json;
-use std::sync::Arc;
 use time::{OffsetDateTime, UtcOffset};
 
 #[derive(Debug, Clone, Default)]
@@ -23,15 +22,9 @@ pub struct NewApiKeyInput {
     pub expires_at: Option<OffsetDateTime>,
 }
 
-/// API keys for scripts.
-///
-/// Holds only the ports (and the other capabilities) its use cases reach.
-#[derive(Clone)]
-pub struct ApiKeys {
-    pub uow: Arc<dyn leadzone_ports::tx::UnitOfWork>,
-    pub tokens: Arc<dyn leadzone_ports::security::Tokens>,
-    pub clock: Arc<dyn leadzone_ports::Clock>,
-    pub ids: Arc<dyn leadzone_ports::Ids>,
+crate::service! {
+    /// API keys for scripts.
+    ApiKeys { ports: [uow, tokens, clock, ids] }
 }
 
 impl ApiKeys {

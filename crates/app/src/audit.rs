@@ -5,7 +5,6 @@ use leadzone_domain::entities::AuditDetails;
 use leadzone_domain::enums::AuditEventType;
 use leadzone_ports::Ids;
 use leadzone_ports::audit::NewAuditLog;
-use std::sync::Arc;
 
 /// An audit row for `event` on an entity, attributed to the context's actor and client.
 pub fn entry(
@@ -59,12 +58,9 @@ pub struct AuditParams {
     pub cursor: Option<String>,
 }
 
-/// Reading the audit log.
-///
-/// Holds only the ports (and the other capabilities) its use cases reach.
-#[derive(Clone)]
-pub struct Audit {
-    pub uow: Arc<dyn leadzone_ports::tx::UnitOfWork>,
+crate::service! {
+    /// Reading the audit log.
+    Audit { ports: [uow] }
 }
 
 impl Audit {

@@ -10,7 +10,6 @@ use leadzone_domain::enums::{AuditEventType, BillingCycle, SubscriptionStatus, U
 use leadzone_domain::ids::PlanId;
 use leadzone_ports::tx::TenantTx;
 use serde_json::json;
-use std::sync::Arc;
 use time::Duration;
 
 pub const TRIAL_DAYS: i64 = 14;
@@ -28,18 +27,9 @@ fn require_billing(ctx: &Ctx, p: Permission) -> Result<(), AppError> {
     if ctx.has(p) { Ok(()) } else { Err(AppError::Forbidden) }
 }
 
-/// Subscriptions, usage, billing periods and Stripe's webhook.
-///
-/// Holds only the ports (and the other capabilities) its use cases reach.
-#[derive(Clone)]
-pub struct Billing {
-    pub uow: Arc<dyn leadzone_ports::tx::UnitOfWork>,
-    pub lookups: Arc<dyn leadzone_ports::lookups::Lookups>,
-    pub sweeps: Arc<dyn leadzone_ports::sweeps::Sweeps>,
-    pub tokens: Arc<dyn leadzone_ports::security::Tokens>,
-    pub clock: Arc<dyn leadzone_ports::Clock>,
-    pub ids: Arc<dyn leadzone_ports::Ids>,
-    pub config: crate::AppConfig,
+crate::service! {
+    /// Subscriptions, usage, billing periods and Stripe's webhook.
+    Billing { ports: [uow, lookups, sweeps, tokens, clock, ids, config] }
 }
 
 impl Billing {

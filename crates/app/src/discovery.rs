@@ -107,20 +107,17 @@ impl KeySource {
     }
 }
 
-/// Finding companies (Places search) and revealing decision makers.
-///
-/// Holds only the ports (and the other capabilities) its use cases reach.
-#[derive(Clone)]
-pub struct Discovery {
-    pub uow: Arc<dyn leadzone_ports::tx::UnitOfWork>,
-    pub tokens: Arc<dyn leadzone_ports::security::Tokens>,
-    pub clock: Arc<dyn leadzone_ports::Clock>,
-    pub ids: Arc<dyn leadzone_ports::Ids>,
-    pub providers: crate::Providers,
-    pub integrations: crate::integrations::Integrations,
-    pub jobs: crate::jobs::Jobs,
-    pub leads: crate::leads::Leads,
-    pub usage: crate::usage::Usage,
+crate::service! {
+    /// Finding companies (Places search) and revealing decision makers.
+    Discovery {
+        ports: [uow, tokens, clock, ids, providers],
+        uses: [
+            integrations: crate::integrations::Integrations,
+            jobs: crate::jobs::Jobs,
+            leads: crate::leads::Leads,
+            usage: crate::usage::Usage,
+        ],
+    }
 }
 
 impl Discovery {

@@ -14,18 +14,16 @@ use leadzone_domain::leads::LeadSort;
 use leadzone_ports::RepoError;
 use leadzone_ports::leads::{LeadPosition, LeadQuery};
 use serde_json::json;
-use std::sync::Arc;
 
-/// CSV export.
-///
-/// Holds only the ports (and the other capabilities) its use cases reach.
-#[derive(Clone)]
-pub struct Exports {
-    pub uow: Arc<dyn leadzone_ports::tx::UnitOfWork>,
-    pub tokens: Arc<dyn leadzone_ports::security::Tokens>,
-    pub blobs: Arc<dyn leadzone_ports::blobs::BlobStore>,
-    pub flags: crate::flags::Flags,
-    pub jobs: crate::jobs::Jobs,
+crate::service! {
+    /// CSV export.
+    Exports {
+        ports: [uow, tokens, blobs],
+        uses: [
+            flags: crate::flags::Flags,
+            jobs: crate::jobs::Jobs,
+        ],
+    }
 }
 
 impl Exports {

@@ -5,7 +5,6 @@
 use crate::AppError;
 use leadzone_domain::enums::JobType;
 use leadzone_domain::ids::{JobId, TenantId};
-use std::sync::Arc;
 
 /// Bytes per chunk of a download: one ranged read each (one PostgreSQL chunk, one S3 request).
 pub const DOWNLOAD_CHUNK: usize = 1024 * 1024;
@@ -68,12 +67,9 @@ impl BlobRef {
     }
 }
 
-/// Stored files a tenant may download.
-///
-/// Holds only the ports (and the other capabilities) its use cases reach.
-#[derive(Clone)]
-pub struct Files {
-    pub blobs: Arc<dyn leadzone_ports::blobs::BlobStore>,
+crate::service! {
+    /// Stored files a tenant may download.
+    Files { ports: [blobs] }
 }
 
 impl Files {

@@ -8,7 +8,6 @@ use leadzone_domain::flags::is_enabled;
 use leadzone_domain::ids::TenantId;
 use leadzone_ports::tx::TenantTx;
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use time::{OffsetDateTime, UtcOffset};
 
 /// `POST /admin/v1/feature-flags` and `PATCH …/{key}`; `None` leaves a field.
@@ -25,15 +24,9 @@ fn valid_key(key: &str) -> bool {
     (1..=100).contains(&key.len()) && key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
-/// Feature flags, plans and per-tenant overrides.
-///
-/// Holds only the ports (and the other capabilities) its use cases reach.
-#[derive(Clone)]
-pub struct Flags {
-    pub uow: Arc<dyn leadzone_ports::tx::UnitOfWork>,
-    pub platform: Arc<dyn leadzone_ports::platform::PlatformStore>,
-    pub clock: Arc<dyn leadzone_ports::Clock>,
-    pub ids: Arc<dyn leadzone_ports::Ids>,
+crate::service! {
+    /// Feature flags, plans and per-tenant overrides.
+    Flags { ports: [uow, platform, clock, ids] }
 }
 
 impl Flags {

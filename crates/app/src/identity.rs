@@ -70,21 +70,9 @@ pub struct MeView {
     pub memberships: Vec<(Tenant, Role)>,
 }
 
-/// Sign-up, sign-in (with its throttle), tokens and sessions.
-///
-/// Holds only the ports (and the other capabilities) its use cases reach.
-#[derive(Clone)]
-pub struct Identity {
-    pub uow: Arc<dyn leadzone_ports::tx::UnitOfWork>,
-    pub sessions: Arc<dyn leadzone_ports::sessions::SessionStore>,
-    pub lookups: Arc<dyn leadzone_ports::lookups::Lookups>,
-    pub hasher: Arc<dyn leadzone_ports::security::PasswordHasher>,
-    pub tokens: Arc<dyn leadzone_ports::security::Tokens>,
-    pub secrets: Arc<dyn leadzone_ports::security::SecretBox>,
-    pub totp: Arc<dyn leadzone_ports::security::Totp>,
-    pub clock: Arc<dyn leadzone_ports::Clock>,
-    pub ids: Arc<dyn leadzone_ports::Ids>,
-    pub config: crate::AppConfig,
+crate::service! {
+    /// Sign-up, sign-in (with its throttle), tokens and sessions.
+    Identity { ports: [uow, sessions, lookups, hasher, tokens, secrets, totp, clock, ids, config] }
 }
 
 impl Identity {

@@ -237,19 +237,16 @@ struct ImportInput {
     dry_run: bool,
 }
 
-/// CSV import: upload, inspection, the import run.
-///
-/// Holds only the ports (and the other capabilities) its use cases reach.
-#[derive(Clone)]
-pub struct Imports {
-    pub uow: Arc<dyn leadzone_ports::tx::UnitOfWork>,
-    pub tokens: Arc<dyn leadzone_ports::security::Tokens>,
-    pub blobs: Arc<dyn leadzone_ports::blobs::BlobStore>,
-    pub clock: Arc<dyn leadzone_ports::Clock>,
-    pub ids: Arc<dyn leadzone_ports::Ids>,
-    pub jobs: crate::jobs::Jobs,
-    pub leads: crate::leads::Leads,
-    pub usage: crate::usage::Usage,
+crate::service! {
+    /// CSV import: upload, inspection, the import run.
+    Imports {
+        ports: [uow, tokens, blobs, clock, ids],
+        uses: [
+            jobs: crate::jobs::Jobs,
+            leads: crate::leads::Leads,
+            usage: crate::usage::Usage,
+        ],
+    }
 }
 
 impl Imports {

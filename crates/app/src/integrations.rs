@@ -15,26 +15,19 @@ use leadzone_ports::discovery::{ApiKey, ProviderError};
 use leadzone_ports::slack::SlackError;
 use leadzone_ports::sync::CrmError;
 use serde_json::{Value, json};
-use std::sync::Arc;
 
 /// Longest credential value accepted (a key, a token).
 const MAX_CREDENTIAL_LEN: usize = 2048;
 
-/// Connections to outside services (Places, Hunter, HubSpot, Salesforce, Notion, Slack) and CRM sync.
-///
-/// Holds only the ports (and the other capabilities) its use cases reach.
-#[derive(Clone)]
-pub struct Integrations {
-    pub uow: Arc<dyn leadzone_ports::tx::UnitOfWork>,
-    pub sweeps: Arc<dyn leadzone_ports::sweeps::Sweeps>,
-    pub tokens: Arc<dyn leadzone_ports::security::Tokens>,
-    pub secrets: Arc<dyn leadzone_ports::security::SecretBox>,
-    pub clock: Arc<dyn leadzone_ports::Clock>,
-    pub ids: Arc<dyn leadzone_ports::Ids>,
-    pub config: crate::AppConfig,
-    pub providers: crate::Providers,
-    pub flags: crate::flags::Flags,
-    pub jobs: crate::jobs::Jobs,
+crate::service! {
+    /// Connections to outside services (Places, Hunter, HubSpot, Salesforce, Notion, Slack) and CRM sync.
+    Integrations {
+        ports: [uow, sweeps, tokens, secrets, clock, ids, config, providers],
+        uses: [
+            flags: crate::flags::Flags,
+            jobs: crate::jobs::Jobs,
+        ],
+    }
 }
 
 impl Integrations {

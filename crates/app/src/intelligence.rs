@@ -18,7 +18,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::HashSet;
 use std::str::FromStr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The SURVEY job's result.
@@ -57,18 +56,16 @@ impl SurveyObserver for Observer<'_> {
     }
 }
 
-/// Website survey, evidence, reports and scores.
-///
-/// Holds only the ports (and the other capabilities) its use cases reach.
-#[derive(Clone)]
-pub struct Intelligence {
-    pub uow: Arc<dyn leadzone_ports::tx::UnitOfWork>,
-    pub clock: Arc<dyn leadzone_ports::Clock>,
-    pub ids: Arc<dyn leadzone_ports::Ids>,
-    pub providers: crate::Providers,
-    pub flags: crate::flags::Flags,
-    pub jobs: crate::jobs::Jobs,
-    pub leads: crate::leads::Leads,
+crate::service! {
+    /// Website survey, evidence, reports and scores.
+    Intelligence {
+        ports: [uow, clock, ids, providers],
+        uses: [
+            flags: crate::flags::Flags,
+            jobs: crate::jobs::Jobs,
+            leads: crate::leads::Leads,
+        ],
+    }
 }
 
 impl Intelligence {

@@ -14,7 +14,6 @@ use leadzone_domain::jobs::{CancelEffect, cancel_effect};
 use leadzone_ports::RepoError;
 use leadzone_ports::jobs::{JobListQuery, NewJob};
 use std::str::FromStr;
-use std::sync::Arc;
 
 /// What a handler may ask of the worker running it.
 #[async_trait::async_trait]
@@ -104,15 +103,9 @@ pub struct JobListParams {
     pub cursor: Option<String>,
 }
 
-/// The job queue as tenants see it: enqueue, read, cancel.
-///
-/// Holds only the ports (and the other capabilities) its use cases reach.
-#[derive(Clone)]
-pub struct Jobs {
-    pub uow: Arc<dyn leadzone_ports::tx::UnitOfWork>,
-    pub tokens: Arc<dyn leadzone_ports::security::Tokens>,
-    pub clock: Arc<dyn leadzone_ports::Clock>,
-    pub ids: Arc<dyn leadzone_ports::Ids>,
+crate::service! {
+    /// The job queue as tenants see it: enqueue, read, cancel.
+    Jobs { ports: [uow, tokens, clock, ids] }
 }
 
 impl Jobs {

@@ -13,7 +13,6 @@ use leadzone_ports::RepoError;
 use leadzone_ports::leads::{LeadPosition, LeadQuery, ListedLead, Relevance, SortKey};
 use leadzone_ports::tx::TenantTx;
 use std::str::FromStr;
-use std::sync::Arc;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -113,15 +112,9 @@ pub fn list_params_from_pairs(pairs: Vec<(String, String)>) -> ListParams {
     p
 }
 
-/// The leads workspace: create, read, search, change, bulk actions, timeline.
-///
-/// Holds only the ports (and the other capabilities) its use cases reach.
-#[derive(Clone)]
-pub struct Leads {
-    pub uow: Arc<dyn leadzone_ports::tx::UnitOfWork>,
-    pub clock: Arc<dyn leadzone_ports::Clock>,
-    pub ids: Arc<dyn leadzone_ports::Ids>,
-    pub webhooks: crate::webhooks::Webhooks,
+crate::service! {
+    /// The leads workspace: create, read, search, change, bulk actions, timeline.
+    Leads { ports: [uow, clock, ids], uses: [webhooks: crate::webhooks::Webhooks] }
 }
 
 impl Leads {

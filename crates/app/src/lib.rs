@@ -5,6 +5,47 @@
 //! This crate knows no SQL, no HTTP and no concrete adapter; it speaks to the world through
 //! `leadzone-ports`.
 
+/// The type of each port, by its field name in [`Ports`].
+macro_rules! port_type {
+    (uow) => { std::sync::Arc<dyn leadzone_ports::tx::UnitOfWork> };
+    (sessions) => { std::sync::Arc<dyn leadzone_ports::sessions::SessionStore> };
+    (lookups) => { std::sync::Arc<dyn leadzone_ports::lookups::Lookups> };
+    (platform) => { std::sync::Arc<dyn leadzone_ports::platform::PlatformStore> };
+    (sweeps) => { std::sync::Arc<dyn leadzone_ports::sweeps::Sweeps> };
+    (hasher) => { std::sync::Arc<dyn leadzone_ports::security::PasswordHasher> };
+    (tokens) => { std::sync::Arc<dyn leadzone_ports::security::Tokens> };
+    (secrets) => { std::sync::Arc<dyn leadzone_ports::security::SecretBox> };
+    (totp) => { std::sync::Arc<dyn leadzone_ports::security::Totp> };
+    (blobs) => { std::sync::Arc<dyn leadzone_ports::blobs::BlobStore> };
+    (clock) => { std::sync::Arc<dyn leadzone_ports::Clock> };
+    (ids) => { std::sync::Arc<dyn leadzone_ports::Ids> };
+    (config) => { $crate::AppConfig };
+    (providers) => { $crate::Providers };
+}
+
+/// Declares a capability's service: the ports it uses, by their names in [`Ports`], and the other
+/// capabilities it calls (`uses`); `new` takes the ports from [`Ports`] and is given the rest.
+macro_rules! service {
+    ($(#[$meta:meta])* $name:ident { ports: [$($port:ident),* $(,)?] $(, uses: [$($svc:ident: $ty:ty),* $(,)?])? $(,)? }) => {
+        $(#[$meta])*
+        ///
+        /// Holds only the ports (and the other capabilities) its use cases reach.
+        #[derive(Clone)]
+        pub struct $name {
+            $(pub $port: port_type!($port),)*
+            $($(pub $svc: $ty,)*)?
+        }
+
+        impl $name {
+            /// Takes its ports from `p`; the capabilities it calls are handed in.
+            pub fn new(p: &$crate::Ports $($(, $svc: $ty)*)?) -> Self {
+                Self { $($port: p.$port.clone(),)* $($($svc,)*)? }
+            }
+        }
+    };
+}
+pub(crate) use service;
+
 pub mod account;
 pub mod admin;
 pub mod api_keys;
@@ -152,148 +193,36 @@ pub struct App {
 impl App {
     /// Hands each capability the ports (and the other capabilities) it uses.
     pub fn new(p: Ports) -> App {
-        let identity = identity::Identity {
-            uow: p.uow.clone(),
-            sessions: p.sessions.clone(),
-            lookups: p.lookups.clone(),
-            hasher: p.hasher.clone(),
-            tokens: p.tokens.clone(),
-            secrets: p.secrets.clone(),
-            totp: p.totp.clone(),
-            clock: p.clock.clone(),
-            ids: p.ids.clone(),
-            config: p.config.clone(),
-        };
-        let account = account::Account {
-            uow: p.uow.clone(),
-            sessions: p.sessions.clone(),
-            hasher: p.hasher.clone(),
-            secrets: p.secrets.clone(),
-            totp: p.totp.clone(),
-            clock: p.clock.clone(),
-            ids: p.ids.clone(),
-            identity: identity.clone(),
-        };
-        let team = team::Team {
-            uow: p.uow.clone(),
-            sessions: p.sessions.clone(),
-            lookups: p.lookups.clone(),
-            hasher: p.hasher.clone(),
-            tokens: p.tokens.clone(),
-            secrets: p.secrets.clone(),
-            clock: p.clock.clone(),
-            ids: p.ids.clone(),
-            config: p.config.clone(),
-            identity: identity.clone(),
-        };
-        let tenant = tenant::Tenants { uow: p.uow.clone(), clock: p.clock.clone(), ids: p.ids.clone() };
-        let api_keys = api_keys::ApiKeys {
-            uow: p.uow.clone(),
-            tokens: p.tokens.clone(),
-            clock: p.clock.clone(),
-            ids: p.ids.clone(),
-        };
-        let admin = admin::Admin { platform: p.platform.clone(), clock: p.clock.clone(), config: p.config.clone() };
-        let flags = flags::Flags {
-            uow: p.uow.clone(),
-            platform: p.platform.clone(),
-            clock: p.clock.clone(),
-            ids: p.ids.clone(),
-        };
-        let audit = audit::Audit { uow: p.uow.clone() };
-        let usage = usage::Usage { clock: p.clock.clone() };
-        let billing = billing::Billing {
-            uow: p.uow.clone(),
-            lookups: p.lookups.clone(),
-            sweeps: p.sweeps.clone(),
-            tokens: p.tokens.clone(),
-            clock: p.clock.clone(),
-            ids: p.ids.clone(),
-            config: p.config.clone(),
-        };
-        let jobs =
-            jobs::Jobs { uow: p.uow.clone(), tokens: p.tokens.clone(), clock: p.clock.clone(), ids: p.ids.clone() };
-        let integrations = integrations::Integrations {
-            uow: p.uow.clone(),
-            sweeps: p.sweeps.clone(),
-            tokens: p.tokens.clone(),
-            secrets: p.secrets.clone(),
-            clock: p.clock.clone(),
-            ids: p.ids.clone(),
-            config: p.config.clone(),
-            providers: p.providers.clone(),
-            flags: flags.clone(),
-            jobs: jobs.clone(),
-        };
-        let webhooks = webhooks::Webhooks {
-            uow: p.uow.clone(),
-            tokens: p.tokens.clone(),
-            secrets: p.secrets.clone(),
-            clock: p.clock.clone(),
-            ids: p.ids.clone(),
-            providers: p.providers.clone(),
-            flags: flags.clone(),
-            integrations: integrations.clone(),
-        };
-        let leads =
-            leads::Leads { uow: p.uow.clone(), clock: p.clock.clone(), ids: p.ids.clone(), webhooks: webhooks.clone() };
-        let lists =
-            lists::Lists { uow: p.uow.clone(), clock: p.clock.clone(), ids: p.ids.clone(), leads: leads.clone() };
-        let imports = imports::Imports {
-            uow: p.uow.clone(),
-            tokens: p.tokens.clone(),
-            blobs: p.blobs.clone(),
-            clock: p.clock.clone(),
-            ids: p.ids.clone(),
-            jobs: jobs.clone(),
-            leads: leads.clone(),
-            usage: usage.clone(),
-        };
-        let exports = exports::Exports {
-            uow: p.uow.clone(),
-            tokens: p.tokens.clone(),
-            blobs: p.blobs.clone(),
-            flags: flags.clone(),
-            jobs: jobs.clone(),
-        };
-        let files = files::Files { blobs: p.blobs.clone() };
-        let discovery = discovery::Discovery {
-            uow: p.uow.clone(),
-            tokens: p.tokens.clone(),
-            clock: p.clock.clone(),
-            ids: p.ids.clone(),
-            providers: p.providers.clone(),
-            integrations: integrations.clone(),
-            jobs: jobs.clone(),
-            leads: leads.clone(),
-            usage: usage.clone(),
-        };
-        let intelligence = intelligence::Intelligence {
-            uow: p.uow.clone(),
-            clock: p.clock.clone(),
-            ids: p.ids.clone(),
-            providers: p.providers.clone(),
-            flags: flags.clone(),
-            jobs: jobs.clone(),
-            leads: leads.clone(),
-        };
-        let whatsapp = whatsapp::WhatsApp {
-            uow: p.uow.clone(),
-            lookups: p.lookups.clone(),
-            sweeps: p.sweeps.clone(),
-            tokens: p.tokens.clone(),
-            clock: p.clock.clone(),
-            ids: p.ids.clone(),
-            config: p.config.clone(),
-            providers: p.providers.clone(),
-            flags: flags.clone(),
-            integrations: integrations.clone(),
-            jobs: jobs.clone(),
-            leads: leads.clone(),
-            usage: usage.clone(),
-            webhooks: webhooks.clone(),
-        };
-        let health = health::Health { platform: p.platform.clone() };
+        let identity = identity::Identity::new(&p);
+        let account = account::Account::new(&p, identity.clone());
+        let team = team::Team::new(&p, identity.clone());
+        let tenant = tenant::Tenants::new(&p);
+        let api_keys = api_keys::ApiKeys::new(&p);
+        let admin = admin::Admin::new(&p);
+        let flags = flags::Flags::new(&p);
+        let audit = audit::Audit::new(&p);
+        let usage = usage::Usage::new(&p);
+        let billing = billing::Billing::new(&p);
+        let jobs = jobs::Jobs::new(&p);
+        let integrations = integrations::Integrations::new(&p, flags.clone(), jobs.clone());
+        let webhooks = webhooks::Webhooks::new(&p, flags.clone(), integrations.clone());
+        let leads = leads::Leads::new(&p, webhooks.clone());
+        let lists = lists::Lists::new(&p, leads.clone());
+        let imports = imports::Imports::new(&p, jobs.clone(), leads.clone(), usage.clone());
+        let exports = exports::Exports::new(&p, flags.clone(), jobs.clone());
+        let files = files::Files::new(&p);
+        let discovery = discovery::Discovery::new(&p, integrations.clone(), jobs.clone(), leads.clone(), usage.clone());
+        let intelligence = intelligence::Intelligence::new(&p, flags.clone(), jobs.clone(), leads.clone());
+        let whatsapp = whatsapp::WhatsApp::new(
+            &p,
+            flags.clone(),
+            integrations.clone(),
+            jobs.clone(),
+            leads.clone(),
+            usage.clone(),
+            webhooks.clone(),
+        );
+        let health = health::Health::new(&p);
         App {
             ports: p,
             identity,

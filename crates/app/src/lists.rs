@@ -13,7 +13,6 @@ use leadzone_domain::leads::LeadFilter;
 use leadzone_domain::values::{optional_text, required_text};
 use leadzone_ports::leads::LeadQuery;
 use leadzone_ports::{leads::BulkChange, tx::TenantTx};
-use std::sync::Arc;
 
 /// A list with its count of visible leads.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,15 +39,9 @@ pub(crate) fn filter_of(list: &List) -> LeadFilter {
     }
 }
 
-/// Lists and smart lists.
-///
-/// Holds only the ports (and the other capabilities) its use cases reach.
-#[derive(Clone)]
-pub struct Lists {
-    pub uow: Arc<dyn leadzone_ports::tx::UnitOfWork>,
-    pub clock: Arc<dyn leadzone_ports::Clock>,
-    pub ids: Arc<dyn leadzone_ports::Ids>,
-    pub leads: crate::leads::Leads,
+crate::service! {
+    /// Lists and smart lists.
+    Lists { ports: [uow, clock, ids], uses: [leads: crate::leads::Leads] }
 }
 
 impl Lists {

@@ -12,7 +12,6 @@ use leadzone_domain::values::{Email, check_password_strength, required_text};
 use leadzone_ports::RepoError;
 use leadzone_ports::{team::MemberView, tx::TenantTx};
 use serde_json::json;
-use std::sync::Arc;
 
 pub const INVITE_TOKEN_PREFIX: &str = "lzi_";
 
@@ -41,21 +40,14 @@ fn member_json(m: &Membership) -> serde_json::Value {
     json!({"role": m.role, "status": m.status, "managerId": m.manager_id})
 }
 
-/// Members, roles, the manager hierarchy and invitations.
-///
-/// Holds only the ports (and the other capabilities) its use cases reach.
-#[derive(Clone)]
-pub struct Team {
-    pub uow: Arc<dyn leadzone_ports::tx::UnitOfWork>,
-    pub sessions: Arc<dyn leadzone_ports::sessions::SessionStore>,
-    pub lookups: Arc<dyn leadzone_ports::lookups::Lookups>,
-    pub hasher: Arc<dyn leadzone_ports::security::PasswordHasher>,
-    pub tokens: Arc<dyn leadzone_ports::security::Tokens>,
-    pub secrets: Arc<dyn leadzone_ports::security::SecretBox>,
-    pub clock: Arc<dyn leadzone_ports::Clock>,
-    pub ids: Arc<dyn leadzone_ports::Ids>,
-    pub config: crate::AppConfig,
-    pub identity: crate::identity::Identity,
+crate::service! {
+    /// Members, roles, the manager hierarchy and invitations.
+    Team {
+        ports: [uow, sessions, lookups, hasher, tokens, secrets, clock, ids, config],
+        uses: [
+            identity: crate::identity::Identity,
+        ],
+    }
 }
 
 impl Team {

@@ -8,7 +8,6 @@ use leadzone_domain::enums::{AuditEventType, Language};
 use leadzone_domain::error::Validator;
 use leadzone_domain::values::{optional_text, required_text};
 use serde_json::json;
-use std::sync::Arc;
 
 /// `PATCH /tenant`. `Some(None)` clears an optional value.
 #[derive(Debug, Clone, Default)]
@@ -25,14 +24,9 @@ fn snapshot(t: &Tenant) -> serde_json::Value {
     json!({"name": t.name, "logoUrl": t.logo_url, "settings": t.settings})
 }
 
-/// The organisation's own settings.
-///
-/// Holds only the ports (and the other capabilities) its use cases reach.
-#[derive(Clone)]
-pub struct Tenants {
-    pub uow: Arc<dyn leadzone_ports::tx::UnitOfWork>,
-    pub clock: Arc<dyn leadzone_ports::Clock>,
-    pub ids: Arc<dyn leadzone_ports::Ids>,
+crate::service! {
+    /// The organisation's own settings.
+    Tenants { ports: [uow, clock, ids] }
 }
 
 impl Tenants {

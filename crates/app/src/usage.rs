@@ -5,7 +5,6 @@ use crate::AppError;
 use leadzone_domain::billing::usage_period;
 use leadzone_domain::enums::UsageMetric;
 use leadzone_ports::{billing::Increment, tx::TenantTx};
-use std::sync::Arc;
 use time::OffsetDateTime;
 
 /// Counts `n` units of `metric` for the period containing `now`, or fails with 402
@@ -47,12 +46,9 @@ impl Meter {
     }
 }
 
-/// Quota metering against the plan's monthly limits.
-///
-/// Holds only the ports (and the other capabilities) its use cases reach.
-#[derive(Clone)]
-pub struct Usage {
-    pub clock: Arc<dyn leadzone_ports::Clock>,
+crate::service! {
+    /// Quota metering against the plan's monthly limits.
+    Usage { ports: [clock] }
 }
 
 impl Usage {

@@ -46,19 +46,15 @@ pub fn without_secret(e: WebhookEndpoint) -> WebhookEndpoint {
     WebhookEndpoint { secret: Vec::new(), ..e }
 }
 
-/// Signed outbound webhooks: endpoints, events and deliveries.
-///
-/// Holds only the ports (and the other capabilities) its use cases reach.
-#[derive(Clone)]
-pub struct Webhooks {
-    pub uow: Arc<dyn leadzone_ports::tx::UnitOfWork>,
-    pub tokens: Arc<dyn leadzone_ports::security::Tokens>,
-    pub secrets: Arc<dyn leadzone_ports::security::SecretBox>,
-    pub clock: Arc<dyn leadzone_ports::Clock>,
-    pub ids: Arc<dyn leadzone_ports::Ids>,
-    pub providers: crate::Providers,
-    pub flags: crate::flags::Flags,
-    pub integrations: crate::integrations::Integrations,
+crate::service! {
+    /// Signed outbound webhooks: endpoints, events and deliveries.
+    Webhooks {
+        ports: [uow, tokens, secrets, clock, ids, providers],
+        uses: [
+            flags: crate::flags::Flags,
+            integrations: crate::integrations::Integrations,
+        ],
+    }
 }
 
 impl Webhooks {

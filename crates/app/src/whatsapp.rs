@@ -248,25 +248,19 @@ pub(crate) fn refused(field: &str, e: WhatsAppError) -> AppError {
     }
 }
 
-/// WhatsApp on each tenant's own number: templates, single and bulk sends, webhooks.
-///
-/// Holds only the ports (and the other capabilities) its use cases reach.
-#[derive(Clone)]
-pub struct WhatsApp {
-    pub uow: Arc<dyn leadzone_ports::tx::UnitOfWork>,
-    pub lookups: Arc<dyn leadzone_ports::lookups::Lookups>,
-    pub sweeps: Arc<dyn leadzone_ports::sweeps::Sweeps>,
-    pub tokens: Arc<dyn leadzone_ports::security::Tokens>,
-    pub clock: Arc<dyn leadzone_ports::Clock>,
-    pub ids: Arc<dyn leadzone_ports::Ids>,
-    pub config: crate::AppConfig,
-    pub providers: crate::Providers,
-    pub flags: crate::flags::Flags,
-    pub integrations: crate::integrations::Integrations,
-    pub jobs: crate::jobs::Jobs,
-    pub leads: crate::leads::Leads,
-    pub usage: crate::usage::Usage,
-    pub webhooks: crate::webhooks::Webhooks,
+crate::service! {
+    /// WhatsApp on each tenant's own number: templates, single and bulk sends, webhooks.
+    WhatsApp {
+        ports: [uow, lookups, sweeps, tokens, clock, ids, config, providers],
+        uses: [
+            flags: crate::flags::Flags,
+            integrations: crate::integrations::Integrations,
+            jobs: crate::jobs::Jobs,
+            leads: crate::leads::Leads,
+            usage: crate::usage::Usage,
+            webhooks: crate::webhooks::Webhooks,
+        ],
+    }
 }
 
 impl WhatsApp {
