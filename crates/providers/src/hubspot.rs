@@ -2,7 +2,8 @@
 //! connecting creates when it is missing. Errors keep HubSpot's words (never the token); a 429
 //! says whether the ten-second window (wait and retry) or the day's allowance (stop) is spent.
 
-use crate::outbound::{Answer, Outbound, OutboundConfig, OutboundSetupError, endpoint, provider_message};
+use crate::crm;
+use crate::outbound::{Answer, OutboundConfig, OutboundSetupError, provider_message};
 use leadzone_ports::discovery::ApiKey;
 use leadzone_ports::sync::{CrmBatch, CrmError, CrmFailure, CrmRecord, CrmResult, HubSpotApi};
 use serde::{Deserialize, Serialize};
@@ -22,35 +23,17 @@ const PROPERTIES_PATH: &str = "/crm/v3/properties/companies";
 
 #[derive(Debug, Clone)]
 pub struct HubSpot {
-    outbound: Outbound,
-    base: String,
+    endpoint: crm::Endpoint,
 }
 
 impl HubSpot {
     /// # Errors
     /// When the base URL is not usable or the client cannot be built.
     pub fn new(base_url: &str, config: OutboundConfig) -> Result<Self, OutboundSetupError> {
-        endpoint(base_url, "/")?;
         // Retries are the SYNC job's (it knows the ten-second window and the daily limit).
-        let config = OutboundConfig { retry: crate::outbound::RetryPolicy::none(), ..config };
-        Ok(Self { outbound: Outbound::new(PROVIDER, config)?, base: base_url.trim_end_matches('/').to_owned() })
-    }
-
-    fn url(&self, path: &str) -> Result<url::Url, CrmError> {
-        endpoint(&self.base, path).map_err(|e| CrmError::Rejected(e.to_string()))
-    }
-
-    async fn call(
-        &self,
-        log_path: &str,
-        token: &ApiKey,
-        make: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
-    ) -> Result<Answer, CrmError> {
-        let auth = crate::outbound::bearer(token, PROVIDER).map_err(CrmError::Unauthorized)?;
-        self.outbound
-            .send(log_path, |_| false, |c| make(c).header(reqwest::header::AUTHORIZATION, auth.clone()))
-            .await
-            .map_err(|e| CrmError::Unavailable(e.to_string()))
+        let endpoint =
+            crm::Endpoint::new(PROVIDER, base_url, config, &[], |e, _| CrmError::Unavailable(e.to_string()))?;
+        Ok(Self { endpoint })
     }
 }
 
@@ -133,18 +116,18 @@ fn hubspot_error(answer: &Answer, token: &ApiKey) -> CrmError {
 #[async_trait::async_trait]
 impl HubSpotApi for HubSpot {
     async fn prepare(&self, token: &ApiKey) -> Result<(), CrmError> {
-        let url = self.url(&format!("{PROPERTIES_PATH}/{ID_PROPERTY}"))?;
-        let answer = self.call("/crm/v3/properties/companies/{name}", token, |c| c.get(url.clone())).await?;
+        let url = self.endpoint.url(&format!("{PROPERTIES_PATH}/{ID_PROPERTY}"))?;
+        let answer = self.endpoint.call("/crm/v3/properties/companies/{name}", token, |c| c.get(url.clone())).await?;
         match answer.status {
             200 => Ok(()),
             404 => {
-                let url = self.url(PROPERTIES_PATH)?;
+                let url = self.endpoint.url(PROPERTIES_PATH)?;
                 let body = serde_json::json!({
                     "name": ID_PROPERTY, "label": "Leadzone ID", "type": "string", "fieldType": "text",
                     "groupName": "companyinformation", "hasUniqueValue": true,
                     "description": "The lead's id in Leadzone (set by its CRM sync)"
                 });
-                let created = self.call(PROPERTIES_PATH, token, |c| c.post(url.clone()).json(&body)).await?;
+                let created = self.endpoint.call(PROPERTIES_PATH, token, |c| c.post(url.clone()).json(&body)).await?;
                 if created.is_success() || created.status == 409 { Ok(()) } else { Err(hubspot_error(&created, token)) }
             }
             _ => Err(hubspot_error(&answer, token)),
@@ -155,9 +138,10 @@ impl HubSpotApi for HubSpot {
         if records.len() > MAX_BATCH {
             return Err(CrmError::Rejected(format!("at most {MAX_BATCH} companies per batch")));
         }
-        let url = self.url(UPSERT_PATH)?;
+        let url = self.endpoint.url(UPSERT_PATH)?;
         let payload = upsert_payload(&records);
         let answer = self
+            .endpoint
             .call(UPSERT_PATH, token, |c| {
                 c.post(url.clone()).header(reqwest::header::CONTENT_TYPE, "application/json").body(payload.clone())
             })

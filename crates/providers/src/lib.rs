@@ -10,6 +10,7 @@
 //! incoming webhooks ([`slack`], whose URL is the credential).
 
 pub mod blobs;
+mod crm;
 pub mod discovery_doubles;
 pub mod hubspot;
 pub mod hunter;

@@ -3,7 +3,8 @@
 //! each in its own type. Errors keep Notion's words (never the token); nothing is retried here —
 //! the SYNC job paces at the connection's three requests a second and retries.
 
-use crate::outbound::{Answer, Outbound, OutboundConfig, OutboundSetupError, RetryPolicy, endpoint, provider_message};
+use crate::crm;
+use crate::outbound::{Answer, OutboundConfig, OutboundSetupError, provider_message};
 use leadzone_ports::discovery::ApiKey;
 use leadzone_ports::sync::{CrmError, CrmRecord, NotionApi, NotionKind, NotionSchema};
 use serde::{Deserialize, Serialize};
@@ -22,8 +23,7 @@ const PAGES_PATH: &str = "/v1/pages";
 /// The Notion adapter.
 #[derive(Debug, Clone)]
 pub struct Notion {
-    outbound: Outbound,
-    base: String,
+    endpoint: crm::Endpoint,
 }
 
 /// What a call is doing: a 404 or an archived page means something different for each.
@@ -40,35 +40,14 @@ impl Notion {
     /// # Errors
     /// When the base URL is not usable or the client cannot be built.
     pub fn new(base_url: &str, config: OutboundConfig) -> Result<Self, OutboundSetupError> {
-        endpoint(base_url, "/")?;
-        let config = OutboundConfig { retry: RetryPolicy::none(), ..config };
-        Ok(Self { outbound: Outbound::new(PROVIDER, config)?, base: base_url.trim_end_matches('/').to_owned() })
-    }
-
-    fn url(&self, path: &str) -> Result<url::Url, CrmError> {
-        endpoint(&self.base, path).map_err(|e| CrmError::Rejected(e.to_string()))
-    }
-
-    async fn call(
-        &self,
-        log_path: &str,
-        token: &ApiKey,
-        make: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
-    ) -> Result<Answer, CrmError> {
-        let auth = crate::outbound::bearer(token, PROVIDER).map_err(CrmError::Unauthorized)?;
-        self.outbound
-            .send(
-                log_path,
-                |_| false,
-                |c| {
-                    make(c)
-                        .header(reqwest::header::AUTHORIZATION, auth.clone())
-                        .header("Notion-Version", NOTION_VERSION)
-                        .header(reqwest::header::ACCEPT, "application/json")
-                },
-            )
-            .await
-            .map_err(|e| CrmError::Unavailable(provider_message(&e.to_string(), token)))
+        let endpoint = crm::Endpoint::new(
+            PROVIDER,
+            base_url,
+            config,
+            &[("Notion-Version", NOTION_VERSION), ("Accept", "application/json")],
+            |e, token| CrmError::Unavailable(provider_message(&e.to_string(), token)),
+        )?;
+        Ok(Self { endpoint })
     }
 
     /// Sends a JSON `body` and returns the answer when it is a success.
@@ -81,6 +60,7 @@ impl Notion {
         body: &[u8],
     ) -> Result<Answer, CrmError> {
         let answer = self
+            .endpoint
             .call(log_path, token, |c| {
                 make(c).header(reqwest::header::CONTENT_TYPE, "application/json").body(body.to_vec())
             })
@@ -267,8 +247,8 @@ fn notion_error(answer: &Answer, token: &ApiKey, call: Call) -> CrmError {
 impl NotionApi for Notion {
     async fn data_source(&self, token: &ApiKey, data_source_id: &str) -> Result<NotionSchema, CrmError> {
         let id = notion_id(data_source_id, "data source")?;
-        let url = self.url(&format!("/v1/data_sources/{id}"))?;
-        let answer = self.call("/v1/data_sources/{id}", token, |c| c.get(url.clone())).await?;
+        let url = self.endpoint.url(&format!("/v1/data_sources/{id}"))?;
+        let answer = self.endpoint.call("/v1/data_sources/{id}", token, |c| c.get(url.clone())).await?;
         if !answer.is_success() {
             return Err(notion_error(&answer, token, Call::DataSource));
         }
@@ -290,7 +270,7 @@ impl NotionApi for Notion {
         record: &CrmRecord,
     ) -> Result<String, CrmError> {
         let id = notion_id(data_source_id, "data source")?;
-        let url = self.url(PAGES_PATH)?;
+        let url = self.endpoint.url(PAGES_PATH)?;
         let body = create_payload(&id, schema, record);
         let answer = self.write(Call::Create, PAGES_PATH, token, |c| c.post(url.clone()), &body).await?;
         let page: Page = serde_json::from_slice(&answer.body)
@@ -309,7 +289,7 @@ impl NotionApi for Notion {
         record: &CrmRecord,
     ) -> Result<(), CrmError> {
         let id = notion_id(page_id, "page")?;
-        let url = self.url(&format!("{PAGES_PATH}/{id}"))?;
+        let url = self.endpoint.url(&format!("{PAGES_PATH}/{id}"))?;
         let body = update_payload(schema, record);
         self.write(Call::Update, "/v1/pages/{id}", token, |c| c.patch(url.clone()), &body).await?;
         Ok(())

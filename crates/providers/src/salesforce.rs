@@ -4,6 +4,7 @@
 //! passes [`ssrf::check_url`]. Errors keep Salesforce's words (never the token); nothing is
 //! retried here — the SYNC job paces and retries.
 
+use crate::crm;
 use crate::outbound::{Answer, Outbound, OutboundConfig, OutboundSetupError, RetryPolicy, endpoint, provider_message};
 use crate::ssrf::{self, FetchPolicy};
 use leadzone_ports::discovery::{ApiKey, ProviderError};
@@ -71,15 +72,12 @@ impl Salesforce {
         token: &ApiKey,
         make: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     ) -> Result<Answer, CrmError> {
-        let auth = crate::outbound::bearer(token, PROVIDER).map_err(CrmError::Unauthorized)?;
-        self.outbound
-            .send(log_path, |_| false, |c| make(c).header(reqwest::header::AUTHORIZATION, auth.clone()))
-            .await
-            .map_err(|e| match e {
-                // The guard's refusal, or an answer over the byte cap: the same call cannot succeed.
-                ProviderError::Rejected(message) => CrmError::Rejected(provider_message(&message, token)),
-                other => CrmError::Unavailable(provider_message(&other.to_string(), token)),
-            })
+        crm::call(&self.outbound, log_path, token, make, |e| match e {
+            // The guard's refusal, or an answer over the byte cap: the same call cannot succeed.
+            ProviderError::Rejected(message) => CrmError::Rejected(provider_message(&message, token)),
+            other => CrmError::Unavailable(provider_message(&other.to_string(), token)),
+        })
+        .await
     }
 }
 
