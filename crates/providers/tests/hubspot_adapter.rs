@@ -5,12 +5,11 @@
 
 mod support;
 
-use leadzone_domain::ids::LeadId;
 use leadzone_ports::discovery::ApiKey;
 use leadzone_ports::sync::{CrmError, CrmRecord, HubSpotApi};
 use leadzone_providers::HubSpot;
 use serde_json::{Value, json};
-use support::{ExactHeader, capture_logs, quick_config};
+use support::{answering, bearer, capture_logs, lead, quick_config, requests};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -18,10 +17,6 @@ const TOKEN: &str = "pat-eu1-very-secret-hubspot-token";
 
 fn token() -> ApiKey {
     ApiKey::new(TOKEN)
-}
-
-fn lead(n: u128) -> LeadId {
-    uuid::Uuid::from_u128(0x0191_0000_0000_7000_8000_0000_0000_0000 + n).into()
 }
 
 fn record(n: u128, name: &str) -> CrmRecord {
@@ -38,7 +33,7 @@ async fn a_batch_upsert_is_hubspots_documented_body_and_its_results_map_to_leads
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/crm/v3/objects/companies/batch/upsert"))
-        .and(ExactHeader("authorization", format!("Bearer {TOKEN}")))
+        .and(bearer(TOKEN))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "status": "COMPLETE", "results": [result(1, "1001", true), result(2, "1002", false)],
             "startedAt": "2026-12-01T08:00:00Z", "completedAt": "2026-12-01T08:00:01Z"
@@ -66,17 +61,17 @@ async fn a_batch_upsert_is_hubspots_documented_body_and_its_results_map_to_leads
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_207_marks_the_failed_leads_not_the_batch() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(207).set_body_json(json!({
+    let server = answering(
+        "POST",
+        ResponseTemplate::new(207).set_body_json(json!({
             "status": "COMPLETE",
             "results": [result(1, "1001", true)],
             "numErrors": 1,
             "errors": [{"status": "error", "category": "VALIDATION_ERROR", "message": "Property values were not valid",
                         "context": {"ids": [lead(2).to_string()]}}]
-        })))
-        .mount(&server)
-        .await;
+        })),
+    )
+    .await;
     let hubspot = HubSpot::new(&server.uri(), quick_config()).unwrap();
     let batch = hubspot.upsert_companies(&token(), vec![record(1, "a"), record(2, "b")]).await.unwrap();
     assert_eq!(batch.results.len(), 1);
@@ -121,7 +116,7 @@ async fn rate_limits_locks_and_refused_tokens_are_told_apart() {
             _ => panic!("{status}: {err:?}"),
         }
         assert!(!err.to_string().contains(TOKEN), "{err}");
-        assert_eq!(server.received_requests().await.unwrap().len(), 1, "the job decides about retries");
+        assert_eq!(requests(&server).await, 1, "the job decides about retries");
     }
     assert!(!logs.contents().contains(TOKEN));
 }

@@ -7,7 +7,7 @@ use leadzone_ports::discovery::{ApiKey, Contact, ContactsProvider, ProviderError
 use leadzone_providers::{Hunter, OutboundConfig};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
-use support::{capture_logs, quick_config};
+use support::{answering, capture_logs, quick_config, requests};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -160,35 +160,35 @@ async fn values_are_query_encoded() {
 
 #[tokio::test]
 async fn a_401_is_unauthorized_with_hunters_details() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(401).set_body_json(hunter_errors(
+    let server = answering(
+        "GET",
+        ResponseTemplate::new(401).set_body_json(hunter_errors(
             "authentication_failed",
             401,
             "No user found for the API key supplied",
-        )))
-        .mount(&server)
-        .await;
+        )),
+    )
+    .await;
 
     let err = adapter(&server).domain_search(&key(), "a.sa").await.unwrap_err();
     assert_eq!(
         err,
         ProviderError::Unauthorized("Hunter refused the API key: No user found for the API key supplied".into())
     );
-    assert_eq!(server.received_requests().await.unwrap().len(), 1, "a refused key is not retried");
+    assert_eq!(requests(&server).await, 1, "a refused key is not retried");
 }
 
 #[tokio::test]
 async fn a_400_is_rejected_with_hunters_details() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(400).set_body_json(hunter_errors(
+    let server = answering(
+        "GET",
+        ResponseTemplate::new(400).set_body_json(hunter_errors(
             "invalid_domain",
             400,
             "You sent an invalid domain name",
-        )))
-        .mount(&server)
-        .await;
+        )),
+    )
+    .await;
 
     let err = adapter(&server).domain_search(&key(), "not a domain").await.unwrap_err();
     assert_eq!(err, ProviderError::Rejected("Hunter refused the search: You sent an invalid domain name".into()));
@@ -213,20 +213,20 @@ async fn a_429_then_200_is_retried() {
 
     let contacts = adapter(&server).domain_search(&key(), "albaitalshami.com.sa").await.unwrap();
     assert_eq!(contacts.len(), 2);
-    assert_eq!(server.received_requests().await.unwrap().len(), 2);
+    assert_eq!(requests(&server).await, 2);
 }
 
 #[tokio::test]
 async fn a_429_that_persists_is_rate_limited() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "5").set_body_json(hunter_errors(
+    let server = answering(
+        "GET",
+        ResponseTemplate::new(429).insert_header("Retry-After", "5").set_body_json(hunter_errors(
             "too_many_requests",
             429,
             "You have reached your usage limit",
-        )))
-        .mount(&server)
-        .await;
+        )),
+    )
+    .await;
 
     let err = adapter(&server).domain_search(&key(), "a.sa").await.unwrap_err();
     assert_eq!(
@@ -237,20 +237,16 @@ async fn a_429_that_persists_is_rate_limited() {
             retry_after: Some(Duration::from_secs(5)),
         }
     );
-    assert_eq!(server.received_requests().await.unwrap().len(), 3);
+    assert_eq!(requests(&server).await, 3);
 }
 
 #[tokio::test]
 async fn a_5xx_is_retried_then_unavailable() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(502).set_body_string("<html>Bad Gateway</html>"))
-        .mount(&server)
-        .await;
+    let server = answering("GET", ResponseTemplate::new(502).set_body_string("<html>Bad Gateway</html>")).await;
 
     let err = adapter(&server).domain_search(&key(), "a.sa").await.unwrap_err();
     assert_eq!(err, ProviderError::Unavailable("Hunter is unavailable (HTTP 502)".into()));
-    assert_eq!(server.received_requests().await.unwrap().len(), 3, "one request and two retries");
+    assert_eq!(requests(&server).await, 3, "one request and two retries");
 }
 
 #[tokio::test]
@@ -263,7 +259,7 @@ async fn a_5xx_then_200_is_retried() {
         .await;
 
     assert_eq!(adapter(&server).domain_search(&key(), "a.sa").await.unwrap().len(), 2);
-    assert_eq!(server.received_requests().await.unwrap().len(), 3);
+    assert_eq!(requests(&server).await, 3);
 }
 
 fn closed_port_base() -> String {

@@ -5,13 +5,12 @@
 
 mod support;
 
-use leadzone_domain::ids::LeadId;
 use leadzone_ports::discovery::ApiKey;
 use leadzone_ports::sync::{CrmError, CrmRecord, NotionApi, NotionKind, NotionSchema};
 use leadzone_providers::Notion;
 use serde_json::{Value, json};
 use std::time::Duration;
-use support::{ExactHeader, capture_logs, quick_config};
+use support::{ExactHeader, bearer, capture_logs, lead, quick_config, requests};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -21,10 +20,6 @@ const PAGE: &str = "59833787-2cf9-4fdf-8782-e53db20768a5";
 
 fn token() -> ApiKey {
     ApiKey::new(TOKEN)
-}
-
-fn lead(n: u128) -> LeadId {
-    uuid::Uuid::from_u128(0x0191_0000_0000_7000_8000_0000_0000_0000 + n).into()
 }
 
 fn schema() -> NotionSchema {
@@ -81,7 +76,7 @@ async fn a_data_sources_writable_properties_are_its_schema() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path(format!("/v1/data_sources/{DATA_SOURCE}")))
-        .and(ExactHeader("authorization", format!("Bearer {TOKEN}")))
+        .and(bearer(TOKEN))
         .and(ExactHeader("notion-version", "2025-09-03".to_owned()))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "object": "data_source",
@@ -126,7 +121,7 @@ async fn a_page_is_created_in_the_data_source_with_typed_properties_only_the_sch
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/v1/pages"))
-        .and(ExactHeader("authorization", format!("Bearer {TOKEN}")))
+        .and(bearer(TOKEN))
         .and(ExactHeader("notion-version", "2025-09-03".to_owned()))
         .and(ExactHeader("content-type", "application/json".to_owned()))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
@@ -228,7 +223,7 @@ async fn a_gone_page_is_not_found_and_other_errors_keep_their_kind() {
         }
         assert!(err.to_string().contains(&format!("({code})")), "{err}");
         assert!(!err.to_string().contains(TOKEN), "{err}");
-        assert_eq!(server.received_requests().await.unwrap().len(), 1, "the job decides about retries");
+        assert_eq!(requests(&server).await, 1, "the job decides about retries");
     }
     assert!(logs.contents().contains("Notion"), "the calls are logged");
     assert!(!logs.contents().contains(TOKEN));

@@ -8,7 +8,7 @@ use leadzone_providers::places::{CHECK_KEY_FIELD_MASK, SEARCH_FIELD_MASK};
 use leadzone_providers::{GooglePlaces, OutboundConfig, search_all};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
-use support::{ExactHeader, capture_logs, quick_config};
+use support::{ExactHeader, answering, capture_logs, quick_config, requests};
 use wiremock::matchers::{body_json, method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
@@ -187,7 +187,7 @@ async fn search_all_stops_at_max_results() {
     let places = search_all(&adapter(&server), &key(), &query(), 45).await.unwrap();
     assert_eq!(places.len(), 45);
     assert_eq!(places[44].place_id, "ChIJplace044");
-    assert_eq!(server.received_requests().await.unwrap().len(), 3);
+    assert_eq!(requests(&server).await, 3);
 }
 
 #[tokio::test]
@@ -214,21 +214,21 @@ async fn a_429_is_retried_after_retry_after_then_succeeds() {
     let started = Instant::now();
     let page = adapter_with(&server, config).search_page(&key(), &query(), None).await.unwrap();
     assert_eq!(page.places.len(), 3);
-    assert_eq!(server.received_requests().await.unwrap().len(), 2);
+    assert_eq!(requests(&server).await, 2);
     assert!(started.elapsed() >= Duration::from_secs(1), "Retry-After was not honoured");
 }
 
 #[tokio::test]
 async fn a_429_that_persists_is_rate_limited_with_the_hint() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "30").set_body_json(google_error(
+    let server = answering(
+        "POST",
+        ResponseTemplate::new(429).insert_header("Retry-After", "30").set_body_json(google_error(
             429,
             "RESOURCE_EXHAUSTED",
             "Quota exceeded.",
-        )))
-        .mount(&server)
-        .await;
+        )),
+    )
+    .await;
 
     // The waits are capped at 50 ms in tests; the hint keeps Google's 30 s.
     let err = adapter(&server).search_page(&key(), &query(), None).await.unwrap_err();
@@ -239,20 +239,20 @@ async fn a_429_that_persists_is_rate_limited_with_the_hint() {
             retry_after: Some(Duration::from_secs(30)),
         }
     );
-    assert_eq!(server.received_requests().await.unwrap().len(), 3, "one request and two retries");
+    assert_eq!(requests(&server).await, 3, "one request and two retries");
 }
 
 #[tokio::test]
 async fn a_5xx_is_retried_then_unavailable() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(503).set_body_json(google_error(
+    let server = answering(
+        "POST",
+        ResponseTemplate::new(503).set_body_json(google_error(
             503,
             "UNAVAILABLE",
             "The service is currently unavailable.",
-        )))
-        .mount(&server)
-        .await;
+        )),
+    )
+    .await;
 
     let err = adapter(&server).search_page(&key(), &query(), None).await.unwrap_err();
     assert!(
@@ -260,20 +260,20 @@ async fn a_5xx_is_retried_then_unavailable() {
         "{err:?}"
     );
     assert!(err.is_retryable());
-    assert_eq!(server.received_requests().await.unwrap().len(), 3);
+    assert_eq!(requests(&server).await, 3);
 }
 
 #[tokio::test]
 async fn a_403_fails_with_googles_readable_message() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(403).set_body_json(google_error(
+    let server = answering(
+        "POST",
+        ResponseTemplate::new(403).set_body_json(google_error(
             403,
             "PERMISSION_DENIED",
             "API key not valid. Please pass a valid API key.",
-        )))
-        .mount(&server)
-        .await;
+        )),
+    )
+    .await;
 
     let err = adapter(&server).search_page(&key(), &query(), None).await.unwrap_err();
     let ProviderError::Unauthorized(message) = &err else { panic!("expected Unauthorized, got {err:?}") };
@@ -281,7 +281,7 @@ async fn a_403_fails_with_googles_readable_message() {
     assert!(message.contains("API key not valid. Please pass a valid API key."), "{message}");
     assert!(message.contains("PERMISSION_DENIED"), "{message}");
     assert!(!err.is_retryable());
-    assert_eq!(server.received_requests().await.unwrap().len(), 1, "a refused key is not retried");
+    assert_eq!(requests(&server).await, 1, "a refused key is not retried");
 }
 
 #[tokio::test]
@@ -378,11 +378,8 @@ async fn a_chunked_answer_over_the_size_cap_fails_cleanly() {
 
 #[tokio::test]
 async fn an_answer_slower_than_the_timeout_is_unavailable() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({})).set_delay(Duration::from_secs(3)))
-        .mount(&server)
-        .await;
+    let server =
+        answering("POST", ResponseTemplate::new(200).set_body_json(json!({})).set_delay(Duration::from_secs(3))).await;
 
     let config = OutboundConfig { timeout: Duration::from_millis(300), ..quick_config() };
     let started = Instant::now();

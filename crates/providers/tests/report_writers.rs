@@ -11,7 +11,7 @@ use leadzone_providers::{BuiltinReportWriter, ChatCompletionsWriter, OutboundCon
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::time::Duration;
-use support::{ExactHeader, capture_logs, quick_config};
+use support::{ExactHeader, answering, bearer, capture_logs, quick_config, requests};
 use uuid::Uuid;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -193,6 +193,19 @@ fn openai_error(status: u16, message: &str, kind: &str, code: &str) -> ResponseT
     }))
 }
 
+/// A 200 with [`good_content`] in the completion's shape.
+fn good_answer() -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(completion(&good_content()))
+}
+
+/// A fake that answers the first request with `first` and every later one with [`good_answer`].
+async fn answering_once_then_well(first: ResponseTemplate) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST")).respond_with(first).up_to_n_times(1).with_priority(1).mount(&server).await;
+    Mock::given(method("POST")).respond_with(good_answer()).mount(&server).await;
+    server
+}
+
 async fn request_bodies(server: &MockServer) -> Vec<Value> {
     server.received_requests().await.unwrap().iter().map(|r| serde_json::from_slice(&r.body).unwrap()).collect()
 }
@@ -202,9 +215,9 @@ async fn chat_request_carries_model_key_schema_and_evidence_and_a_good_answer_ma
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/v1/chat/completions"))
-        .and(ExactHeader("authorization", format!("Bearer {KEY}")))
+        .and(bearer(KEY))
         .and(ExactHeader("content-type", "application/json".to_owned()))
-        .respond_with(ResponseTemplate::new(200).set_body_json(completion(&good_content())))
+        .respond_with(good_answer())
         .expect(1)
         .mount(&server)
         .await;
@@ -247,11 +260,7 @@ async fn chat_request_carries_model_key_schema_and_evidence_and_a_good_answer_ma
 
 #[tokio::test]
 async fn an_arabic_request_asks_for_arabic() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(completion(&good_content())))
-        .mount(&server)
-        .await;
+    let server = answering("POST", good_answer()).await;
 
     writer(&server).write(&request("ar")).await.unwrap();
     let bodies = request_bodies(&server).await;
@@ -262,19 +271,10 @@ async fn an_arabic_request_asks_for_arabic() {
 
 #[tokio::test]
 async fn a_malformed_answer_then_a_good_one_succeeds_after_exactly_two_requests() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(completion("Sure! Here is the report: Al Noor is great.")),
-        )
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(completion(&good_content())))
-        .mount(&server)
-        .await;
+    let server = answering_once_then_well(
+        ResponseTemplate::new(200).set_body_json(completion("Sure! Here is the report: Al Noor is great.")),
+    )
+    .await;
 
     let report = writer(&server).write(&request("en")).await.unwrap();
     assert_eq!(report, good_report());
@@ -285,37 +285,31 @@ async fn a_malformed_answer_then_a_good_one_succeeds_after_exactly_two_requests(
 
 #[tokio::test]
 async fn two_malformed_answers_are_rejected_with_a_readable_message() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(completion("{\"summary\": \"S\", \"score\": 200}")))
-        .mount(&server)
-        .await;
+    let server =
+        answering("POST", ResponseTemplate::new(200).set_body_json(completion("{\"summary\": \"S\", \"score\": 200}")))
+            .await;
 
     let err = writer(&server).write(&request("en")).await.unwrap_err();
     let ProviderError::Rejected(message) = &err else { panic!("expected Rejected, got {err:?}") };
     assert!(message.starts_with("the language model's answer was not a valid report twice: "), "{message}");
     assert!(message.contains("not a report of the expected schema"), "{message}");
     assert!(!err.is_retryable());
-    assert_eq!(server.received_requests().await.unwrap().len(), 2, "one retry, no more");
+    assert_eq!(requests(&server).await, 2, "one retry, no more");
 }
 
 #[tokio::test]
 async fn a_refusal_counts_as_malformed() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+    let server = answering("POST", ResponseTemplate::new(200).set_body_json(json!({
             "model": "gpt-4o-mini-2024-07-18",
             "choices": [{ "index": 0, "message": { "role": "assistant", "content": null, "refusal": "I'm sorry, I can't help with that." }, "finish_reason": "stop" }]
-        })))
-        .mount(&server)
-        .await;
+        }))).await;
 
     let err = writer(&server).write(&request("en")).await.unwrap_err();
     assert!(
         matches!(&err, ProviderError::Rejected(m) if m.contains("the model refused to write it (I'm sorry, I can't help with that.)")),
         "{err:?}"
     );
-    assert_eq!(server.received_requests().await.unwrap().len(), 2);
+    assert_eq!(requests(&server).await, 2);
 }
 
 #[tokio::test]
@@ -347,41 +341,30 @@ async fn a_401_is_unauthorized_in_the_services_words_and_the_key_is_nowhere() {
         assert!(!text.contains("TESTKEY"), "part of the key leaked: {text}");
     }
     assert!(logs.contents().contains("provider call answered"), "the call was logged: {}", logs.contents());
-    assert_eq!(server.received_requests().await.unwrap().len(), 1, "a refused key is not retried");
+    assert_eq!(requests(&server).await, 1, "a refused key is not retried");
 }
 
 #[tokio::test]
 async fn a_429_then_200_succeeds() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(
-            openai_error(429, "Rate limit reached for gpt-4o-mini", "requests", "rate_limit_exceeded")
-                .insert_header("retry-after", "0"),
-        )
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(completion(&good_content())))
-        .mount(&server)
-        .await;
+    let server = answering_once_then_well(
+        openai_error(429, "Rate limit reached for gpt-4o-mini", "requests", "rate_limit_exceeded")
+            .insert_header("retry-after", "0"),
+    )
+    .await;
 
     let report = writer(&server).write(&request("en")).await.unwrap();
     assert_eq!(report, good_report());
-    assert_eq!(server.received_requests().await.unwrap().len(), 2);
+    assert_eq!(requests(&server).await, 2);
 }
 
 #[tokio::test]
 async fn a_lasting_429_is_rate_limited_with_the_hint() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(
-            openai_error(429, "Rate limit reached for gpt-4o-mini", "requests", "rate_limit_exceeded")
-                .insert_header("retry-after", "7"),
-        )
-        .mount(&server)
-        .await;
+    let server = answering(
+        "POST",
+        openai_error(429, "Rate limit reached for gpt-4o-mini", "requests", "rate_limit_exceeded")
+            .insert_header("retry-after", "7"),
+    )
+    .await;
 
     let err = writer(&server).write(&request("en")).await.unwrap_err();
     assert_eq!(
@@ -392,21 +375,21 @@ async fn a_lasting_429_is_rate_limited_with_the_hint() {
             retry_after: Some(Duration::from_secs(7)),
         }
     );
-    assert_eq!(server.received_requests().await.unwrap().len(), 3, "the outbound client's two retries");
+    assert_eq!(requests(&server).await, 3, "the outbound client's two retries");
 }
 
 #[tokio::test]
 async fn a_400_is_rejected_with_the_services_message() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(openai_error(
+    let server = answering(
+        "POST",
+        openai_error(
             400,
             "Invalid schema for response_format 'lead_report'.",
             "invalid_request_error",
             "invalid_json_schema",
-        ))
-        .mount(&server)
-        .await;
+        ),
+    )
+    .await;
 
     let err = writer(&server).write(&request("en")).await.unwrap_err();
     assert_eq!(
@@ -416,16 +399,12 @@ async fn a_400_is_rejected_with_the_services_message() {
                 .to_owned()
         )
     );
-    assert_eq!(server.received_requests().await.unwrap().len(), 1);
+    assert_eq!(requests(&server).await, 1);
 }
 
 #[tokio::test]
 async fn a_lasting_5xx_is_unavailable() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(openai_error(503, "The server is overloaded.", "server_error", "overloaded"))
-        .mount(&server)
-        .await;
+    let server = answering("POST", openai_error(503, "The server is overloaded.", "server_error", "overloaded")).await;
 
     let err = writer(&server).write(&request("en")).await.unwrap_err();
     assert_eq!(
@@ -435,20 +414,16 @@ async fn a_lasting_5xx_is_unavailable() {
         )
     );
     assert!(err.is_retryable());
-    assert_eq!(server.received_requests().await.unwrap().len(), 3);
+    assert_eq!(requests(&server).await, 3);
 }
 
 #[tokio::test]
 async fn a_timeout_is_unavailable() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(completion(&good_content()))
-                .set_delay(Duration::from_millis(1500)),
-        )
-        .mount(&server)
-        .await;
+    let server = answering(
+        "POST",
+        ResponseTemplate::new(200).set_body_json(completion(&good_content())).set_delay(Duration::from_millis(1500)),
+    )
+    .await;
 
     let config = OutboundConfig { timeout: Duration::from_millis(300), ..quick_config() };
     let err = writer_with(&server, config).write(&request("en")).await.unwrap_err();

@@ -6,12 +6,11 @@
 
 mod support;
 
-use leadzone_domain::ids::LeadId;
 use leadzone_ports::discovery::ApiKey;
 use leadzone_ports::sync::{CrmError, CrmRecord, SalesforceApi};
 use leadzone_providers::{FetchPolicy, Salesforce};
 use serde_json::{Value, json};
-use support::{ExactHeader, capture_logs, quick_config};
+use support::{ExactHeader, bearer, capture_logs, lead, quick_config, requests};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -21,10 +20,6 @@ const DESCRIBE: &str = "/services/data/v60.0/sobjects/Lead/describe";
 
 fn token() -> ApiKey {
     ApiKey::new(TOKEN)
-}
-
-fn lead(n: u128) -> LeadId {
-    uuid::Uuid::from_u128(0x0191_0000_0000_7000_8000_0000_0000_0000 + n).into()
 }
 
 fn record(n: u128, company: &str) -> CrmRecord {
@@ -54,7 +49,7 @@ async fn an_upsert_is_salesforces_documented_body_sent_with_patch_and_the_bearer
     let server = MockServer::start().await;
     Mock::given(method("PATCH"))
         .and(path(UPSERT))
-        .and(ExactHeader("authorization", format!("Bearer {TOKEN}")))
+        .and(bearer(TOKEN))
         .and(ExactHeader("content-type", "application/json".to_owned()))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!([
             {"id": "00Q5g00000A1AAAA", "success": true, "errors": [], "created": true},
@@ -127,7 +122,7 @@ async fn an_expired_session_and_a_spent_daily_limit_are_told_apart_without_the_t
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(server.received_requests().await.unwrap().len(), 1, "the job decides about retries");
+    assert_eq!(requests(&server).await, 1, "the job decides about retries");
 
     // Too many long-running calls at once passes in seconds: not the day's allowance.
     let server = fake_answering(
@@ -165,7 +160,7 @@ async fn preparing_checks_that_lead_has_the_external_id_field() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path(DESCRIBE))
-        .and(ExactHeader("authorization", format!("Bearer {TOKEN}")))
+        .and(bearer(TOKEN))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "name": "Lead",
             "fields": [

@@ -10,7 +10,7 @@ use leadzone_ports::slack::{SlackApi, SlackError};
 use leadzone_providers::{FetchPolicy, SlackWebhook};
 use serde_json::json;
 use std::time::Duration;
-use support::{ExactHeader, capture_logs};
+use support::{ExactHeader, capture_logs, requests};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -95,7 +95,7 @@ async fn slacks_answers_map_to_gone_rejected_rate_limited_and_unavailable_withou
         let err = slack().post(&webhook(&server), "hello", None).await.unwrap_err();
         assert_eq!(err, expected);
         assert_no_secret(&err.to_string());
-        assert_eq!(server.received_requests().await.unwrap().len(), 1, "the caller decides about retries");
+        assert_eq!(requests(&server).await, 1, "the caller decides about retries");
     }
 
     // Nobody listening: unavailable, and still no URL in the error. (A dropped wiremock server

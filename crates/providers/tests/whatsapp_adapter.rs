@@ -9,7 +9,7 @@ use leadzone_ports::discovery::ApiKey;
 use leadzone_ports::whatsapp::{Outgoing, OutgoingMessage, TemplateSubmission, WhatsAppApi, WhatsAppError};
 use leadzone_providers::GraphWhatsApp;
 use serde_json::{Value, json};
-use support::{ExactHeader, capture_logs, quick_config};
+use support::{answering, bearer, capture_logs, quick_config, requests};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -23,10 +23,6 @@ fn token() -> ApiKey {
 
 fn adapter(server: &MockServer) -> GraphWhatsApp {
     GraphWhatsApp::new(&format!("{}/v21.0", server.uri()), quick_config()).unwrap()
-}
-
-fn bearer() -> ExactHeader {
-    ExactHeader("authorization", format!("Bearer {TOKEN}"))
 }
 
 /// Meta's error body.
@@ -63,7 +59,7 @@ async fn a_template_send_is_metas_documented_payload_with_the_bearer_token() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path(format!("/v21.0/{PHONE_ID}/messages")))
-        .and(bearer())
+        .and(bearer(TOKEN))
         .respond_with(accepted("wamid.HBgLOTY2NTAxMjM0NTY3FQIAERgSQTA"))
         .expect(1)
         .mount(&server)
@@ -114,7 +110,7 @@ async fn a_template_submission_is_named_with_examples() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path(format!("/v21.0/{WABA}/message_templates")))
-        .and(bearer())
+        .and(bearer(TOKEN))
         .respond_with(
             ResponseTemplate::new(200)
                 .set_body_json(json!({"id": "594425479261596", "status": "PENDING", "category": "MARKETING"})),
@@ -157,7 +153,7 @@ async fn templates_are_read_page_by_page() {
         .await;
     Mock::given(method("GET"))
         .and(path(format!("/v21.0/{WABA}/message_templates")))
-        .and(bearer())
+        .and(bearer(TOKEN))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "data": [
                 {"id": "1", "name": "a", "language": "ar", "status": "APPROVED", "rejected_reason": "NONE"},
@@ -172,7 +168,7 @@ async fn templates_are_read_page_by_page() {
         templates.iter().map(|t| (t.id.as_str(), t.status.as_str(), t.rejected_reason.as_deref())).collect();
     // The last page has no `next`: reading stops there.
     assert_eq!(seen, vec![("1", "APPROVED", None), ("2", "REJECTED", Some("INVALID_FORMAT")), ("3", "PAUSED", None)]);
-    assert_eq!(server.received_requests().await.unwrap().len(), 2);
+    assert_eq!(requests(&server).await, 2);
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -180,7 +176,7 @@ async fn the_number_check_reads_display_phone_and_quality() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path(format!("/v21.0/{PHONE_ID}")))
-        .and(bearer())
+        .and(bearer(TOKEN))
         .and(query_param("fields", "display_phone_number,verified_name,quality_rating,messaging_limit_tier"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "display_phone_number": "+966 11 234 5678", "verified_name": "Al Noor", "quality_rating": "GREEN",
@@ -219,17 +215,16 @@ async fn each_listed_error_code_leads_to_its_action() {
         let err = adapter(&server).send(&token(), PHONE_ID, &template_message()).await.unwrap_err();
         assert!(is_expected(&err), "{code}: {err:?}");
         assert!(err.to_string().contains(&format!("code {code}")), "{err}");
-        assert_eq!(server.received_requests().await.unwrap().len(), 1, "{code}: a send is never retried here");
+        assert_eq!(requests(&server).await, 1, "{code}: a send is never retried here");
     }
 }
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_429_and_a_5xx_on_a_send_are_not_retried_but_a_read_is() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST")).respond_with(ResponseTemplate::new(503).set_body_string("down")).mount(&server).await;
+    let server = answering("POST", ResponseTemplate::new(503).set_body_string("down")).await;
     let err = adapter(&server).send(&token(), PHONE_ID, &template_message()).await.unwrap_err();
     assert!(matches!(err, WhatsAppError::Unavailable(_)), "{err:?}");
-    assert_eq!(server.received_requests().await.unwrap().len(), 1);
+    assert_eq!(requests(&server).await, 1);
 
     let server = MockServer::start().await;
     Mock::given(method("GET")).respond_with(ResponseTemplate::new(503)).up_to_n_times(1).mount(&server).await;
@@ -238,21 +233,21 @@ async fn a_429_and_a_5xx_on_a_send_are_not_retried_but_a_read_is() {
         .mount(&server)
         .await;
     assert_eq!(adapter(&server).check_number(&token(), PHONE_ID).await.unwrap().display_phone_number, "+966 50");
-    assert_eq!(server.received_requests().await.unwrap().len(), 2);
+    assert_eq!(requests(&server).await, 2);
 }
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_refused_token_is_unauthorized_and_the_token_is_never_logged_or_echoed() {
     let (logs, _guard) = capture_logs();
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(401).set_body_json(graph_error(
+    let server = answering(
+        "GET",
+        ResponseTemplate::new(401).set_body_json(graph_error(
             190,
             &format!("Error validating access token: The session is invalid {TOKEN}"),
             "",
-        )))
-        .mount(&server)
-        .await;
+        )),
+    )
+    .await;
     let err = adapter(&server).check_number(&token(), PHONE_ID).await.unwrap_err();
     assert!(matches!(err, WhatsAppError::Unauthorized { code: Some(190), .. }), "{err:?}");
     assert!(err.to_string().contains("Error validating access token"), "{err}");

@@ -101,3 +101,25 @@ pub fn capture_logs() -> (LogBuffer, CaptureGuard) {
     CAPTURE.with(|c| *c.borrow_mut() = Some(Arc::clone(&buffer.0)));
     (buffer, CaptureGuard(()))
 }
+
+/// A fake that answers every `verb` request with `answer`.
+pub async fn answering(verb: &str, answer: wiremock::ResponseTemplate) -> wiremock::MockServer {
+    let server = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method(verb)).respond_with(answer).mount(&server).await;
+    server
+}
+
+/// How many requests `server` received.
+pub async fn requests(server: &wiremock::MockServer) -> usize {
+    server.received_requests().await.unwrap().len()
+}
+
+/// Lead ids for the CRM tests: `n` after a fixed v7-shaped UUID.
+pub fn lead(n: u128) -> leadzone_domain::ids::LeadId {
+    uuid::Uuid::from_u128(0x0191_0000_0000_7000_8000_0000_0000_0000 + n).into()
+}
+
+/// Matches `Authorization: Bearer <token>`, exactly.
+pub fn bearer(token: &str) -> ExactHeader {
+    ExactHeader("authorization", format!("Bearer {token}"))
+}
