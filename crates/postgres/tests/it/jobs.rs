@@ -50,10 +50,15 @@ async fn status_of(uow: &PgUnitOfWork, id: JobId) -> leadzone_domain::entities::
     tx.jobs().get(id).await.unwrap()
 }
 
+/// The job succeeded, with the result the run `by` gave it.
+async fn assert_succeeded_by(uow: &PgUnitOfWork, id: JobId, by: &str) {
+    let job = status_of(uow, id).await;
+    assert_eq!((job.status, job.result.unwrap()["by"].clone()), (JobStatus::Success, serde_json::json!(by)));
+}
+
 #[tokio::test]
 async fn eight_workers_claim_a_thousand_jobs_each_exactly_once() {
-    let db = TestDb::new().await;
-    seed_two_tenants(&db).await;
+    let db = seeded_db().await;
     let uow = uow(&db).await;
     let ids: HashSet<JobId> = enqueue(&uow, 1000, 3).await.into_iter().collect();
     let q = queue(&db).await;
@@ -99,8 +104,7 @@ async fn eight_workers_claim_a_thousand_jobs_each_exactly_once() {
 
 #[tokio::test]
 async fn a_dead_workers_job_is_rescued_and_finishes_once() {
-    let db = TestDb::new().await;
-    seed_two_tenants(&db).await;
+    let db = seeded_db().await;
     let uow = uow(&db).await;
     let id = enqueue(&uow, 1, 3).await[0];
     let q = queue(&db).await;
@@ -131,16 +135,14 @@ async fn a_dead_workers_job_is_rescued_and_finishes_once() {
     assert_eq!((job.progress, job.message.as_deref()), (40, Some("healthy")));
     assert!(!q.finish(id, "doomed", 1, &Finish::Success(serde_json::json!({"by": "doomed"})), t0).await.unwrap());
     assert!(q.finish(id, "healthy", 2, &Finish::Success(serde_json::json!({"by": "healthy"})), t0).await.unwrap());
-    let job = status_of(&uow, id).await;
-    assert_eq!((job.status, job.result.unwrap()["by"].clone()), (JobStatus::Success, serde_json::json!("healthy")));
+    assert_succeeded_by(&uow, id, "healthy").await;
 }
 
 /// One worker process may claim again a job that one of its own stale runs still works on (its
 /// heartbeats failed for longer than the lease): the attempt tells the two runs apart.
 #[tokio::test]
 async fn a_stale_run_of_the_same_worker_cannot_touch_its_new_run() {
-    let db = TestDb::new().await;
-    seed_two_tenants(&db).await;
+    let db = seeded_db().await;
     let uow = uow(&db).await;
     let id = enqueue(&uow, 1, 3).await[0];
     let q = queue(&db).await;
@@ -172,14 +174,12 @@ async fn a_stale_run_of_the_same_worker_cannot_touch_its_new_run() {
     assert!(
         q.finish(id, "w", live.attempts, &Finish::Success(serde_json::json!({"by": "live"})), later).await.unwrap()
     );
-    let job = status_of(&uow, id).await;
-    assert_eq!((job.status, job.result.unwrap()["by"].clone()), (JobStatus::Success, serde_json::json!("live")));
+    assert_succeeded_by(&uow, id, "live").await;
 }
 
 #[tokio::test]
 async fn the_rescuer_fails_a_job_whose_attempts_are_spent_and_never_touches_finished_ones() {
-    let db = TestDb::new().await;
-    seed_two_tenants(&db).await;
+    let db = seeded_db().await;
     let uow = uow(&db).await;
     let ids = enqueue(&uow, 2, 1).await;
     let q = queue(&db).await;
@@ -201,8 +201,7 @@ async fn the_rescuer_fails_a_job_whose_attempts_are_spent_and_never_touches_fini
 
 #[tokio::test]
 async fn retries_wait_for_their_time_and_cancellation_follows_the_rule() {
-    let db = TestDb::new().await;
-    seed_two_tenants(&db).await;
+    let db = seeded_db().await;
     let uow = uow(&db).await;
     let ids = enqueue(&uow, 3, 5).await;
     let q = queue(&db).await;
@@ -259,8 +258,7 @@ async fn a_scheduled_task_runs_once_across_processes() {
 
 #[tokio::test]
 async fn tenants_see_only_their_own_jobs() {
-    let db = TestDb::new().await;
-    seed_two_tenants(&db).await;
+    let db = seeded_db().await;
     let uow = uow(&db).await;
     let id = enqueue(&uow, 1, 1).await[0];
     let tx = uow.begin(TENANT_B.parse().unwrap()).await.unwrap();

@@ -1,11 +1,10 @@
 //! The mail outbox: queued inside a tenant transaction (insert only, under row-level security),
 //! claimed by workers without overlap, and emptied of its bodies.
 
-use crate::{TENANT_A, TENANT_B, scalar_i64, seed_two_tenants};
+use crate::{TENANT_A, TENANT_B, scalar_i64, seeded_db};
 use leadzone_ports::mail::{MailOutbox, QueuedMail};
 use leadzone_ports::tx::TenantTx;
 use leadzone_postgres::{PgMailOutbox, PgUnitOfWork, PoolConfig, connect};
-use leadzone_testkit::TestDb;
 use sea_orm::ConnectionTrait;
 use time::{Duration, OffsetDateTime};
 
@@ -25,8 +24,7 @@ fn tenant(id: &str) -> leadzone_domain::ids::TenantId {
 #[tokio::test]
 async fn mail_is_queued_with_its_transaction_and_the_app_role_cannot_read_it_back() {
     // Setup
-    let db = TestDb::new().await;
-    seed_two_tenants(&db).await;
+    let db = seeded_db().await;
     let uow = PgUnitOfWork::new(db.connect_as("leadzone_app").await);
 
     // Exec: one queued and committed, one queued and rolled back.
@@ -62,8 +60,7 @@ async fn mail_is_queued_with_its_transaction_and_the_app_role_cannot_read_it_bac
 #[tokio::test]
 async fn workers_never_claim_the_same_mail_and_bodies_are_erased() {
     // Setup: ten queued mails.
-    let db = TestDb::new().await;
-    seed_two_tenants(&db).await;
+    let db = seeded_db().await;
     let uow = PgUnitOfWork::new(db.connect_as("leadzone_app").await);
     let tx = uow.begin_tenant(tenant(TENANT_A)).await.unwrap();
     for n in 0..10 {

@@ -35,6 +35,13 @@ pub async fn seed_two_tenants(db: &TestDb) {
     owner.close().await.unwrap();
 }
 
+/// A fresh database with [`seed_two_tenants`]' rows.
+pub async fn seeded_db() -> TestDb {
+    let db = TestDb::new().await;
+    seed_two_tenants(&db).await;
+    db
+}
+
 pub async fn scalar_i64(db: &impl ConnectionTrait, sql: &str) -> i64 {
     let row = db.query_one_raw(Statement::from_string(DbBackend::Postgres, sql.to_owned())).await.unwrap().unwrap();
     row.try_get_by_index::<i64>(0).unwrap()

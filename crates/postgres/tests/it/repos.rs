@@ -57,8 +57,7 @@ fn lead_from(new: &NewLead, created_at: OffsetDateTime, score: Option<i32>) -> L
 
 #[tokio::test]
 async fn with_ten_units_left_exactly_ten_of_fifty_concurrent_increments_count() {
-    let db = TestDb::new().await;
-    seed_two_tenants(&db).await;
+    let db = seeded_db().await;
     let uow = uow(&db).await;
     let limit = Limit::AtMost(15);
     // Use 5 first, leaving 10.
@@ -98,8 +97,7 @@ async fn with_ten_units_left_exactly_ten_of_fifty_concurrent_increments_count() 
 
 #[tokio::test]
 async fn a_rolled_back_increment_gives_its_unit_back_and_unlimited_never_refuses() {
-    let db = TestDb::new().await;
-    seed_two_tenants(&db).await;
+    let db = seeded_db().await;
     let uow = uow(&db).await;
     let tx = uow.begin(tenant_a()).await.unwrap();
     tx.usage().try_increment(UsageMetric::Searches, "2026-11", 1, Limit::AtMost(1)).await.unwrap();
@@ -126,8 +124,7 @@ async fn a_rolled_back_increment_gives_its_unit_back_and_unlimited_never_refuses
 
 #[tokio::test]
 async fn duplicates_are_found_by_phone_host_or_name_and_city_within_the_tenant_only() {
-    let db = TestDb::new().await;
-    seed_two_tenants(&db).await;
+    let db = seeded_db().await;
     let uow = uow(&db).await;
     let existing = new_lead("مؤسسة النور", Some("0501234567"), Some("www.alnoor.sa"), Some("الرياض"));
     let lead = lead_from(&existing, OffsetDateTime::now_utc(), None);
@@ -167,8 +164,7 @@ async fn duplicates_are_found_by_phone_host_or_name_and_city_within_the_tenant_o
 /// otherwise: both ways store exactly what was given, NULLs included.
 #[tokio::test]
 async fn batch_inserts_store_every_column_whether_rows_share_it_or_not() {
-    let db = TestDb::new().await;
-    seed_two_tenants(&db).await;
+    let db = seeded_db().await;
     let list = uuid::Uuid::now_v7();
     db.owner()
         .await
@@ -221,8 +217,7 @@ async fn batch_inserts_store_every_column_whether_rows_share_it_or_not() {
 
 #[tokio::test]
 async fn batch_inserts_skip_known_ids_and_batch_lookups_find_every_kind_of_key() {
-    let db = TestDb::new().await;
-    seed_two_tenants(&db).await;
+    let db = seeded_db().await;
     let uow = uow(&db).await;
     let noor = new_lead("مؤسسة النور", Some("0501234567"), Some("www.alnoor.sa"), Some("الرياض"));
     let plain = new_lead("Plain Co", None, None, None);
@@ -267,8 +262,7 @@ async fn batch_inserts_skip_known_ids_and_batch_lookups_find_every_kind_of_key()
 
 #[tokio::test]
 async fn keyset_pages_return_every_lead_once_in_order_even_with_equal_keys() {
-    let db = TestDb::new().await;
-    seed_two_tenants(&db).await;
+    let db = seeded_db().await;
     let uow = uow(&db).await;
     let tx = uow.begin(tenant_a()).await.unwrap();
     let t0 = OffsetDateTime::now_utc();
@@ -346,8 +340,7 @@ async fn keyset_pages_return_every_lead_once_in_order_even_with_equal_keys() {
 
 #[tokio::test]
 async fn visibility_and_filters_narrow_the_listing() {
-    let db = TestDb::new().await;
-    seed_two_tenants(&db).await;
+    let db = seeded_db().await;
     let uow = uow(&db).await;
     let tx = uow.begin(tenant_a()).await.unwrap();
     let new = new_lead("شركة الرياض للتقنية", Some("0501111111"), None, Some("Riyadh"));
@@ -381,8 +374,7 @@ async fn visibility_and_filters_narrow_the_listing() {
 #[tokio::test]
 async fn api_key_last_used_is_written_at_most_once_a_minute() {
     use leadzone_ports::lookups::Lookups;
-    let db = TestDb::new().await;
-    seed_two_tenants(&db).await;
+    let db = seeded_db().await;
     let owner = db.owner().await;
     use sea_orm::ConnectionTrait;
     owner
@@ -417,8 +409,7 @@ async fn api_key_last_used_is_written_at_most_once_a_minute() {
 async fn read_transactions_see_only_their_tenant_refuse_writes_and_plan_searches_per_query() {
     use leadzone_ports::tx::TenantTx;
     use sea_orm::{ConnectionTrait, DbBackend, Statement};
-    let db = TestDb::new().await;
-    seed_two_tenants(&db).await;
+    let db = seeded_db().await;
     let uow = uow(&db).await;
     let modes = |tx: PgTenantTx| async move {
         let sql = "SELECT current_setting('plan_cache_mode') AS mode, current_setting('transaction_read_only') AS ro";
@@ -463,8 +454,7 @@ async fn a_connection_the_server_ended_is_unavailable_once_then_replaced() {
     use leadzone_ports::RepoError;
     use leadzone_ports::tx::TenantTx;
     use sea_orm::ConnectionTrait;
-    let db = TestDb::new().await;
-    seed_two_tenants(&db).await;
+    let db = seeded_db().await;
     let pool = connect(&db.app_url(), &PoolConfig { max_connections: 1, ..Default::default() }).await.unwrap();
     let uow = PgUnitOfWork::new(pool);
     let tx = uow.begin_tenant(tenant_a()).await.unwrap();
@@ -509,8 +499,7 @@ async fn scheduled_syncs_are_due_for_every_crm_whose_period_has_passed() {
     use leadzone_domain::enums::IntegrationType;
     use leadzone_ports::sweeps::Sweeps;
     use sea_orm::ConnectionTrait;
-    let db = TestDb::new().await;
-    seed_two_tenants(&db).await;
+    let db = seeded_db().await;
     let owner = db.owner().await;
     let every = r#"{"syncEveryMinutes": 15}"#;
     owner

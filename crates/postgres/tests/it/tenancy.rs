@@ -9,8 +9,7 @@ async fn set_tenant(txn: &impl ConnectionTrait, tenant: &str) {
 
 #[tokio::test]
 async fn tenant_a_cannot_read_update_or_delete_tenant_b_rows() {
-    let db = TestDb::new().await;
-    seed_two_tenants(&db).await;
+    let db = seeded_db().await;
     let app = db.connect_as("leadzone_app").await;
 
     let txn = app.begin().await.unwrap();
@@ -44,8 +43,7 @@ async fn tenant_a_cannot_read_update_or_delete_tenant_b_rows() {
 
 #[tokio::test]
 async fn no_tenant_setting_means_no_rows() {
-    let db = TestDb::new().await;
-    seed_two_tenants(&db).await;
+    let db = seeded_db().await;
     let app = db.connect_as("leadzone_app").await;
     for table in ["leads", "tenants", "memberships", "subscriptions", "audit_logs"] {
         assert_eq!(scalar_i64(&app, &format!("SELECT count(*) FROM {table}")).await, 0, "{table}");
@@ -59,8 +57,7 @@ async fn no_tenant_setting_means_no_rows() {
 
 #[tokio::test]
 async fn audit_rows_cannot_be_changed_or_removed() {
-    let db = TestDb::new().await;
-    seed_two_tenants(&db).await;
+    let db = seeded_db().await;
     let app = db.connect_as("leadzone_app").await;
     let txn = app.begin().await.unwrap();
     set_tenant(&txn, TENANT_A).await;
@@ -84,8 +81,7 @@ async fn audit_rows_cannot_be_changed_or_removed() {
 
 #[tokio::test]
 async fn a_child_row_cannot_point_into_another_tenant() {
-    let db = TestDb::new().await;
-    seed_two_tenants(&db).await;
+    let db = seeded_db().await;
     let owner = db.owner().await;
     // Even the owner, who passes RLS here as superuser, cannot attach A's activity to B's lead.
     let err = owner

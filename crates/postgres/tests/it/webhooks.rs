@@ -2,11 +2,10 @@
 //! rolled-back change leaves none), only for the tenant's own subscribed and enabled endpoints,
 //! and claimed by the workers without overlap.
 
-use crate::{TENANT_A, TENANT_B, USER, scalar_i64, seed_two_tenants};
+use crate::{TENANT_A, TENANT_B, USER, scalar_i64, seeded_db};
 use leadzone_ports::tx::TenantTx;
 use leadzone_ports::webhooks::{AttemptRecord, WebhookEndpoint, WebhookOutbox};
 use leadzone_postgres::{PgUnitOfWork, PgWebhookOutbox};
-use leadzone_testkit::TestDb;
 use serde_json::json;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -40,8 +39,7 @@ fn ids(base: u128) -> Vec<Uuid> {
 #[tokio::test]
 async fn deliveries_are_written_with_the_change_for_the_tenants_own_subscribed_endpoints() {
     // Setup: A has two endpoints for lead.created (one disabled) and one for job.failed; B has one.
-    let db = TestDb::new().await;
-    seed_two_tenants(&db).await;
+    let db = seeded_db().await;
     let uow = PgUnitOfWork::new(db.connect_as("leadzone_app").await);
     let tx = uow.begin_tenant(tenant(TENANT_A)).await.unwrap();
     tx.webhooks().insert_endpoint(&endpoint(1, TENANT_A, &["lead.created", "lead.updated"], true)).await.unwrap();
