@@ -21,8 +21,9 @@ fn adapter(server: &MockServer) -> Hunter {
     Hunter::new(&server.uri(), quick_config()).unwrap()
 }
 
-fn hunter_errors(id: &str, code: u16, details: &str) -> Value {
-    json!({ "errors": [{ "id": id, "code": code, "details": details }] })
+/// Hunter's error answer: HTTP `code` with one error of that code in the body.
+fn hunter_errors(id: &str, code: u16, details: &str) -> ResponseTemplate {
+    ResponseTemplate::new(code).set_body_json(json!({ "errors": [{ "id": id, "code": code, "details": details }] }))
 }
 
 fn realistic_answer() -> Value {
@@ -160,15 +161,8 @@ async fn values_are_query_encoded() {
 
 #[tokio::test]
 async fn a_401_is_unauthorized_with_hunters_details() {
-    let server = answering(
-        "GET",
-        ResponseTemplate::new(401).set_body_json(hunter_errors(
-            "authentication_failed",
-            401,
-            "No user found for the API key supplied",
-        )),
-    )
-    .await;
+    let server =
+        answering("GET", hunter_errors("authentication_failed", 401, "No user found for the API key supplied")).await;
 
     let err = adapter(&server).domain_search(&key(), "a.sa").await.unwrap_err();
     assert_eq!(
@@ -180,15 +174,7 @@ async fn a_401_is_unauthorized_with_hunters_details() {
 
 #[tokio::test]
 async fn a_400_is_rejected_with_hunters_details() {
-    let server = answering(
-        "GET",
-        ResponseTemplate::new(400).set_body_json(hunter_errors(
-            "invalid_domain",
-            400,
-            "You sent an invalid domain name",
-        )),
-    )
-    .await;
+    let server = answering("GET", hunter_errors("invalid_domain", 400, "You sent an invalid domain name")).await;
 
     let err = adapter(&server).domain_search(&key(), "not a domain").await.unwrap_err();
     assert_eq!(err, ProviderError::Rejected("Hunter refused the search: You sent an invalid domain name".into()));
@@ -198,11 +184,7 @@ async fn a_400_is_rejected_with_hunters_details() {
 async fn a_429_then_200_is_retried() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(429).set_body_json(hunter_errors(
-            "too_many_requests",
-            429,
-            "You have reached your usage limit",
-        )))
+        .respond_with(hunter_errors("too_many_requests", 429, "You have reached your usage limit"))
         .up_to_n_times(1)
         .mount(&server)
         .await;
@@ -220,11 +202,7 @@ async fn a_429_then_200_is_retried() {
 async fn a_429_that_persists_is_rate_limited() {
     let server = answering(
         "GET",
-        ResponseTemplate::new(429).insert_header("Retry-After", "5").set_body_json(hunter_errors(
-            "too_many_requests",
-            429,
-            "You have reached your usage limit",
-        )),
+        hunter_errors("too_many_requests", 429, "You have reached your usage limit").insert_header("Retry-After", "5"),
     )
     .await;
 
@@ -280,17 +258,17 @@ async fn the_key_never_appears_in_logs_or_errors() {
         .await;
     Mock::given(method("GET"))
         .and(query_param("domain", "refused.sa"))
-        .respond_with(ResponseTemplate::new(401).set_body_json(hunter_errors(
+        .respond_with(hunter_errors(
             "authentication_failed",
             401,
             // Were Hunter ever to echo the key, it must not come through.
             &format!("No user found for the API key {KEY}"),
-        )))
+        ))
         .mount(&server)
         .await;
     Mock::given(method("GET"))
         .and(query_param("domain", "down.sa"))
-        .respond_with(ResponseTemplate::new(500).set_body_json(hunter_errors("internal", 500, "Something went wrong")))
+        .respond_with(hunter_errors("internal", 500, "Something went wrong"))
         .mount(&server)
         .await;
     Mock::given(method("GET"))

@@ -31,8 +31,10 @@ fn adapter_with(server: &MockServer, config: OutboundConfig) -> GooglePlaces {
     GooglePlaces::new(&server.uri(), config).unwrap()
 }
 
-fn google_error(code: u16, status: &str, message: &str) -> Value {
-    json!({ "error": { "code": code, "message": message, "status": status } })
+/// Google's error answer: HTTP `code` with the same code, `status` and `message` in the body.
+fn google_error(code: u16, status: &str, message: &str) -> ResponseTemplate {
+    ResponseTemplate::new(code)
+        .set_body_json(json!({ "error": { "code": code, "message": message, "status": status } }))
 }
 
 /// A minimal place as Google sends it.
@@ -100,13 +102,7 @@ struct PagingFake {
 
 impl Respond for PagingFake {
     fn respond(&self, request: &Request) -> ResponseTemplate {
-        let invalid = || {
-            ResponseTemplate::new(400).set_body_json(google_error(
-                400,
-                "INVALID_ARGUMENT",
-                "Request contains an invalid argument.",
-            ))
-        };
+        let invalid = || google_error(400, "INVALID_ARGUMENT", "Request contains an invalid argument.");
         let Ok(body) = request.body_json::<Value>() else { return invalid() };
         let same = body["textQuery"] == self.text
             && body["languageCode"] == self.language
@@ -195,11 +191,10 @@ async fn a_429_is_retried_after_retry_after_then_succeeds() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/v1/places:searchText"))
-        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "1").set_body_json(google_error(
-            429,
-            "RESOURCE_EXHAUSTED",
-            "Quota exceeded for quota metric 'SearchTextRequest'.",
-        )))
+        .respond_with(
+            google_error(429, "RESOURCE_EXHAUSTED", "Quota exceeded for quota metric 'SearchTextRequest'.")
+                .insert_header("Retry-After", "1"),
+        )
         .up_to_n_times(1)
         .mount(&server)
         .await;
@@ -222,11 +217,7 @@ async fn a_429_is_retried_after_retry_after_then_succeeds() {
 async fn a_429_that_persists_is_rate_limited_with_the_hint() {
     let server = answering(
         "POST",
-        ResponseTemplate::new(429).insert_header("Retry-After", "30").set_body_json(google_error(
-            429,
-            "RESOURCE_EXHAUSTED",
-            "Quota exceeded.",
-        )),
+        google_error(429, "RESOURCE_EXHAUSTED", "Quota exceeded.").insert_header("Retry-After", "30"),
     )
     .await;
 
@@ -244,15 +235,7 @@ async fn a_429_that_persists_is_rate_limited_with_the_hint() {
 
 #[tokio::test]
 async fn a_5xx_is_retried_then_unavailable() {
-    let server = answering(
-        "POST",
-        ResponseTemplate::new(503).set_body_json(google_error(
-            503,
-            "UNAVAILABLE",
-            "The service is currently unavailable.",
-        )),
-    )
-    .await;
+    let server = answering("POST", google_error(503, "UNAVAILABLE", "The service is currently unavailable.")).await;
 
     let err = adapter(&server).search_page(&key(), &query(), None).await.unwrap_err();
     assert!(
@@ -265,15 +248,9 @@ async fn a_5xx_is_retried_then_unavailable() {
 
 #[tokio::test]
 async fn a_403_fails_with_googles_readable_message() {
-    let server = answering(
-        "POST",
-        ResponseTemplate::new(403).set_body_json(google_error(
-            403,
-            "PERMISSION_DENIED",
-            "API key not valid. Please pass a valid API key.",
-        )),
-    )
-    .await;
+    let server =
+        answering("POST", google_error(403, "PERMISSION_DENIED", "API key not valid. Please pass a valid API key."))
+            .await;
 
     let err = adapter(&server).search_page(&key(), &query(), None).await.unwrap_err();
     let ProviderError::Unauthorized(message) = &err else { panic!("expected Unauthorized, got {err:?}") };
@@ -313,11 +290,11 @@ async fn check_key_asks_for_ids_only_and_reports_a_refused_key() {
         .await;
     Mock::given(method("POST"))
         .and(ExactHeader("x-goog-api-key", "restricted-key".into()))
-        .respond_with(ResponseTemplate::new(403).set_body_json(google_error(
+        .respond_with(google_error(
             403,
             "PERMISSION_DENIED",
             "Places API (New) has not been used in project 123 before or it is disabled.",
-        )))
+        ))
         .mount(&server)
         .await;
 
@@ -471,21 +448,17 @@ async fn the_key_never_appears_in_logs_or_errors() {
         .await;
     Mock::given(method("POST"))
         .and(body_json(json!({ "textQuery": "forbidden", "languageCode": "en", "regionCode": "sa", "pageSize": 20 })))
-        .respond_with(ResponseTemplate::new(403).set_body_json(google_error(
+        .respond_with(google_error(
             403,
             "PERMISSION_DENIED",
             // Were Google ever to echo the key, it must not come through.
             &format!("API key not valid: {KEY}. Please pass a valid API key."),
-        )))
+        ))
         .mount(&server)
         .await;
     Mock::given(method("POST"))
         .and(body_json(json!({ "textQuery": "throttled", "languageCode": "en", "regionCode": "sa", "pageSize": 20 })))
-        .respond_with(ResponseTemplate::new(429).set_body_json(google_error(
-            429,
-            "RESOURCE_EXHAUSTED",
-            "Quota exceeded.",
-        )))
+        .respond_with(google_error(429, "RESOURCE_EXHAUSTED", "Quota exceeded."))
         .mount(&server)
         .await;
     Mock::given(method("POST"))
