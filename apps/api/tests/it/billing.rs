@@ -20,7 +20,7 @@ async fn plans_are_public_in_order_with_arabic_names() {
 async fn features_follow_override_then_plan_then_rollout() {
     let app = spawn_app().await;
     let owner = app.register().await;
-    let features: Value = app.get("/api/v1/features", Some(&owner.token)).await.json().await.unwrap();
+    let features: Value = app.get_json("/api/v1/features", Some(&owner.token)).await;
     assert_eq!(
         (features["export"].clone(), features["whatsapp_bulk"].clone(), features["ai_reports"].clone()),
         (json!(true), json!(false), json!(false))
@@ -28,8 +28,7 @@ async fn features_follow_override_then_plan_then_rollout() {
 
     // An override turns the plan's export off: the export guard answers 403 FEATURE_DISABLED.
     let path = format!("/admin/v1/tenants/{}/features/export", owner.tenant_id);
-    let res =
-        app.client.put(app.url(&path)).bearer_auth(ADMIN_TOKEN).json(&json!({"enabled": false})).send().await.unwrap();
+    let res = app.put_json(&path, ADMIN_TOKEN, &json!({"enabled": false})).await;
     assert_eq!(res.status(), 200);
     let body = problem(
         app.post("/api/v1/exports", Some(&owner.token), &json!({"format": "csv"})).await,
@@ -39,14 +38,7 @@ async fn features_follow_override_then_plan_then_rollout() {
     .await;
     assert_eq!(body["feature"], "export");
     // An expired override is ignored.
-    let res = app
-        .client
-        .put(app.url(&path))
-        .bearer_auth(ADMIN_TOKEN)
-        .json(&json!({"enabled": false, "expiresAt": "2020-01-01T00:00:00Z"}))
-        .send()
-        .await
-        .unwrap();
+    let res = app.put_json(&path, ADMIN_TOKEN, &json!({"enabled": false, "expiresAt": "2020-01-01T00:00:00Z"})).await;
     assert_eq!(res.status(), 200);
     assert_eq!(app.post("/api/v1/exports", Some(&owner.token), &json!({"format": "csv"})).await.status(), 202);
     assert_eq!(app.delete(&path, Some(ADMIN_TOKEN)).await.status(), 204);
@@ -64,13 +56,13 @@ async fn features_follow_override_then_plan_then_rollout() {
     let tenant: leadzone_domain::ids::TenantId = owner.tenant_id.parse().unwrap();
     let expected = leadzone_domain::flags::bucket("new_search", tenant) < 30;
     for _ in 0..3 {
-        let f: Value = app.get("/api/v1/features", Some(&owner.token)).await.json().await.unwrap();
+        let f: Value = app.get_json("/api/v1/features", Some(&owner.token)).await;
         assert_eq!(f["new_search"], expected, "stable across calls");
     }
     let res =
         app.patch("/admin/v1/feature-flags/new_search", Some(ADMIN_TOKEN), &json!({"rolloutPercentage": 100})).await;
     assert_eq!(res.json::<Value>().await.unwrap()["rolloutPercentage"], 100);
-    let f: Value = app.get("/api/v1/features", Some(&owner.token)).await.json().await.unwrap();
+    let f: Value = app.get_json("/api/v1/features", Some(&owner.token)).await;
     assert_eq!(f["new_search"], true);
 
     // Operator input is validated; the flag API needs the operator token.
@@ -95,10 +87,9 @@ async fn features_follow_override_then_plan_then_rollout() {
     .await;
     problem(app.get("/admin/v1/feature-flags", Some(&owner.token)).await, 401, "UNAUTHENTICATED").await;
     let ghost = format!("/admin/v1/tenants/{}/features/export", uuid::Uuid::now_v7());
-    let res =
-        app.client.put(app.url(&ghost)).bearer_auth(ADMIN_TOKEN).json(&json!({"enabled": true})).send().await.unwrap();
+    let res = app.put_json(&ghost, ADMIN_TOKEN, &json!({"enabled": true})).await;
     problem(res, 404, "NOT_FOUND").await;
-    let flags: Value = app.get("/admin/v1/feature-flags", Some(ADMIN_TOKEN)).await.json().await.unwrap();
+    let flags: Value = app.get_json("/admin/v1/feature-flags", Some(ADMIN_TOKEN)).await;
     assert_eq!(flags["data"].as_array().unwrap().len(), 1);
 }
 
@@ -184,7 +175,7 @@ async fn subscription_usage_upgrade_trial_blocked_downgrade_and_cancel() {
     for i in 0..2 {
         app.create_lead(&owner, json!({"companyName": format!("L{i}")})).await;
     }
-    let sub: Value = app.get("/api/v1/billing/subscription", Some(&owner.token)).await.json().await.unwrap();
+    let sub: Value = app.get_json("/api/v1/billing/subscription", Some(&owner.token)).await;
     assert_eq!(sub["plan"]["id"], "free");
     assert_eq!(sub["subscription"]["status"], "ACTIVE");
     assert_eq!(sub["usage"]["seats"], json!({"used": 1, "limit": 3}));
@@ -213,12 +204,8 @@ async fn subscription_usage_upgrade_trial_blocked_downgrade_and_cancel() {
     assert!((13 * 24..=14 * 24).contains(&days), "{days} hours");
     assert_eq!(sub["usage"]["leads"]["limit"], 2000);
     // A second upgrade is not a new trial.
-    let sub: Value = app
-        .post("/api/v1/billing/subscription/change", Some(&owner.token), &json!({"planId": "pro"}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let sub: Value =
+        app.post_json("/api/v1/billing/subscription/change", Some(&owner.token), &json!({"planId": "pro"})).await;
     assert_eq!(sub["subscription"]["status"], "ACTIVE");
     assert_eq!(app.sql_i64("SELECT count(*) FROM audit_logs WHERE event_type = 'SUBSCRIPTION_UPGRADED'").await, 2);
 
@@ -258,15 +245,13 @@ async fn subscription_usage_upgrade_trial_blocked_downgrade_and_cancel() {
     .await;
 
     // Cancel at period end.
-    let sub: Value =
-        app.post("/api/v1/billing/subscription/cancel", Some(&owner.token), &json!({})).await.json().await.unwrap();
+    let sub: Value = app.post_json("/api/v1/billing/subscription/cancel", Some(&owner.token), &json!({})).await;
     assert_eq!(sub["subscription"]["cancelAtPeriodEnd"], true);
     assert_eq!(sub["subscription"]["status"], "ACTIVE", "still active until the period ends");
     assert_eq!(app.sql_i64("SELECT count(*) FROM audit_logs WHERE event_type = 'SUBSCRIPTION_CANCELLED'").await, 1);
 
     // Usage by period.
-    let usage: Value =
-        app.get(&format!("/api/v1/usage?period={period}"), Some(&owner.token)).await.json().await.unwrap();
+    let usage: Value = app.get_json(&format!("/api/v1/usage?period={period}"), Some(&owner.token)).await;
     assert_eq!(usage["data"][0]["metric"], "leads");
     assert_eq!(usage["data"][0]["value"], 150);
     problem(app.get("/api/v1/usage?period=2026-13", Some(&owner.token)).await, 422, "VALIDATION_FAILED").await;
@@ -282,7 +267,7 @@ async fn subscription_usage_upgrade_trial_blocked_downgrade_and_cancel() {
     )
     .await;
     problem(app.get("/api/v1/billing/subscription", Some(&sales.token)).await, 403, "FORBIDDEN").await;
-    let theirs: Value = app.get("/api/v1/billing/subscription", Some(&other.token)).await.json().await.unwrap();
+    let theirs: Value = app.get_json("/api/v1/billing/subscription", Some(&other.token)).await;
     assert_eq!(
         (theirs["plan"]["id"].clone(), theirs["usage"]["leads"]["used"].clone()),
         (json!("free"), json!(0)),
@@ -332,19 +317,24 @@ fn event(id: &str, kind: &str, created: i64, sub: &str) -> Value {
 }
 
 async fn status(app: &TestApp, owner: &Account) -> String {
-    let sub: Value = app.get("/api/v1/billing/subscription", Some(&owner.token)).await.json().await.unwrap();
+    let sub: Value = app.get_json("/api/v1/billing/subscription", Some(&owner.token)).await;
     sub["subscription"]["status"].as_str().unwrap().to_owned()
+}
+
+/// Puts the tenant on Pro, paid through the Stripe subscription `subscription_id`.
+async fn on_pro_with_stripe(app: &TestApp, owner: &Account, subscription_id: &str) {
+    app.sql(&format!(
+        "UPDATE subscriptions SET plan_id = 'pro', stripe_subscription_id = '{subscription_id}' WHERE tenant_id = '{}'",
+        owner.tenant_id
+    ))
+    .await;
 }
 
 #[tokio::test]
 async fn stripe_webhooks_are_verified_applied_once_and_ordered_by_created() {
     let app = spawn_app().await;
     let owner = app.register().await;
-    app.sql(&format!(
-        "UPDATE subscriptions SET plan_id = 'pro', stripe_subscription_id = 'sub_123' WHERE tenant_id = '{}'",
-        owner.tenant_id
-    ))
-    .await;
+    on_pro_with_stripe(&app, &owner, "sub_123").await;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
 
     // A bad signature, a stale timestamp and a missing header change nothing.
@@ -397,11 +387,7 @@ async fn stripe_webhooks_are_verified_applied_once_and_ordered_by_created() {
 async fn stripe_events_in_reverse_order_end_in_the_right_state() {
     let app = spawn_app().await;
     let owner = app.register().await;
-    app.sql(&format!(
-        "UPDATE subscriptions SET plan_id = 'pro', stripe_subscription_id = 'sub_rev' WHERE tenant_id = '{}'",
-        owner.tenant_id
-    ))
-    .await;
+    on_pro_with_stripe(&app, &owner, "sub_rev").await;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     // First the failure made it PAST_DUE…
     deliver(&app, &event("evt_a", "invoice.payment_failed", now - 120, "sub_rev"), None).await;
@@ -447,7 +433,7 @@ async fn grace_period_and_period_end() {
     );
     assert_eq!(app.get("/api/v1/billing/subscription", Some(&owner.token)).await.status(), 200);
 
-    let theirs: Value = app.get("/api/v1/billing/subscription", Some(&other.token)).await.json().await.unwrap();
+    let theirs: Value = app.get_json("/api/v1/billing/subscription", Some(&other.token)).await;
     assert_eq!(
         (theirs["subscription"]["status"].clone(), theirs["plan"]["id"].clone()),
         (json!("CANCELLED"), json!("free"))
@@ -461,11 +447,7 @@ async fn grace_period_and_period_end() {
 async fn failed_then_paid_delivered_reversed() {
     let app = spawn_app().await;
     let owner = app.register().await;
-    app.sql(&format!(
-        "UPDATE subscriptions SET plan_id = 'pro', stripe_subscription_id = 'sub_x' WHERE tenant_id = '{}'",
-        owner.tenant_id
-    ))
-    .await;
+    on_pro_with_stripe(&app, &owner, "sub_x").await;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     assert_eq!(deliver(&app, &event("evt_paid", "invoice.paid", now - 10, "sub_x"), None).await.status(), 200);
     assert_eq!(

@@ -32,7 +32,7 @@ async fn custom_evidence_keeps_its_raw_data_and_refuses_non_objects() {
     assert_eq!(res.status(), 201);
     let created: Value = res.json().await.unwrap();
     assert_eq!(created["rawData"], json!({"cr": "1010101010"}));
-    let listed: Value = app.get(&path, Some(&a.token)).await.json().await.unwrap();
+    let listed: Value = app.get_json(&path, Some(&a.token)).await;
     assert_eq!(listed["data"][0]["rawData"], json!({"cr": "1010101010"}));
     for bad in [json!(5), json!("text"), json!([1])] {
         let res = app.post(&path, Some(&a.token), &json!({"title": "CR", "rawData": bad})).await;
@@ -53,20 +53,10 @@ async fn evidence_pages_by_cursor_and_refuses_bad_limits_and_forged_cursors() {
         assert_eq!(res.status(), 201);
     }
     let mut titles = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let url = match &cursor {
-            None => format!("{path}?limit=2"),
-            Some(c) => format!("{path}?limit=2&cursor={c}"),
-        };
-        let page: Value = app.get(&url, Some(&a.token)).await.json().await.unwrap();
+    for page in app.pages(&format!("{path}?limit=2"), &a.token).await {
         let data = page["data"].as_array().unwrap();
         assert!(data.len() <= 2);
         titles.extend(data.iter().map(|e| e["title"].as_str().unwrap().to_owned()));
-        match page["nextCursor"].as_str() {
-            Some(c) => cursor = Some(c.to_owned()),
-            None => break,
-        }
     }
     assert_eq!(titles, ["E0", "E1", "E2", "E3", "E4"]);
     for query in ["limit=0", "limit=201", "limit=abc", "cursor=forged"] {

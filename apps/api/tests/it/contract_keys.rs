@@ -72,20 +72,14 @@ async fn times_a_client_sends_come_back_in_utc() {
     assert_eq!(res.status(), 201);
     let created: Value = res.json().await.unwrap();
     assert_eq!(created["apiKey"]["expiresAt"], "2031-01-01T09:00:00Z", "{created}");
-    let list: Value = app.get("/api/v1/api-keys", Some(&owner.token)).await.json().await.unwrap();
+    let list: Value = app.get_json("/api/v1/api-keys", Some(&owner.token)).await;
     assert_eq!(list["data"][0]["expiresAt"], "2031-01-01T09:00:00Z", "{list}");
     assert!(list["data"][0]["createdAt"].as_str().unwrap().ends_with('Z'), "{list}");
 
     // An operator's override too.
     let path = format!("/admin/v1/tenants/{}/features/export", owner.tenant_id);
-    let res = app
-        .client
-        .put(app.url(&path))
-        .bearer_auth(ADMIN_TOKEN)
-        .json(&json!({"enabled": false, "expiresAt": "2031-06-30T23:30:00-04:00"}))
-        .send()
-        .await
-        .unwrap();
+    let res =
+        app.put_json(&path, ADMIN_TOKEN, &json!({"enabled": false, "expiresAt": "2031-06-30T23:30:00-04:00"})).await;
     assert_eq!(res.status(), 200);
     let o: Value = res.json().await.unwrap();
     assert_eq!(o["expiresAt"], "2031-07-01T03:30:00Z", "{o}");
@@ -109,12 +103,12 @@ async fn usage_counter_ids_are_uuid_v7() {
     assert_eq!(v7, total, "every usage counter id is a UUIDv7");
 
     // The API shows the same ids, and a second lead keeps the counter (and its id).
-    let usage: Value = app.get("/api/v1/usage", Some(&owner.token)).await.json().await.unwrap();
+    let usage: Value = app.get_json("/api/v1/usage", Some(&owner.token)).await;
     let leads = usage["data"].as_array().unwrap().iter().find(|c| c["metric"] == "leads").unwrap().clone();
     let id: uuid::Uuid = leads["id"].as_str().unwrap().parse().unwrap();
     assert_eq!(id.get_version_num(), 7, "{usage}");
     assert_eq!(app.create_lead(&owner, json!({"companyName": "Second Co"})).await.status(), 201);
-    let usage: Value = app.get("/api/v1/usage", Some(&owner.token)).await.json().await.unwrap();
+    let usage: Value = app.get_json("/api/v1/usage", Some(&owner.token)).await;
     let again = usage["data"].as_array().unwrap().iter().find(|c| c["metric"] == "leads").unwrap();
     assert_eq!((again["id"].clone(), again["value"].clone()), (leads["id"].clone(), json!(2)));
 }
@@ -137,11 +131,10 @@ async fn api_keys_page_by_cursor() {
         made.push(res.json::<Value>().await.unwrap()["apiKey"]["id"].as_str().unwrap().to_owned());
     }
 
-    let first: Value = app.get("/api/v1/api-keys?limit=2", Some(&owner.token)).await.json().await.unwrap();
+    let first: Value = app.get_json("/api/v1/api-keys?limit=2", Some(&owner.token)).await;
     assert_eq!(first["data"].as_array().unwrap().len(), 2, "{first}");
     let cursor = first["nextCursor"].as_str().expect("a next page").to_owned();
-    let second: Value =
-        app.get(&format!("/api/v1/api-keys?limit=2&cursor={cursor}"), Some(&owner.token)).await.json().await.unwrap();
+    let second: Value = app.get_json(&format!("/api/v1/api-keys?limit=2&cursor={cursor}"), Some(&owner.token)).await;
     assert_eq!(second["data"].as_array().unwrap().len(), 1, "{second}");
     assert_eq!(second["nextCursor"], Value::Null);
     let seen: Vec<String> = first["data"]
@@ -152,7 +145,7 @@ async fn api_keys_page_by_cursor() {
         .map(|k| k["id"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(seen, made, "each key once, oldest first");
-    let all: Value = app.get("/api/v1/api-keys", Some(&owner.token)).await.json().await.unwrap();
+    let all: Value = app.get_json("/api/v1/api-keys", Some(&owner.token)).await;
     assert_eq!(all["data"].as_array().unwrap().len(), 3, "default page holds them all");
 
     for (query, field) in
@@ -182,7 +175,7 @@ async fn admin_bodies_are_typed_behind_the_operator_token() {
     .await;
     assert_eq!(error_fields(&body), vec!["key"]);
     let flag_path = format!("/admin/v1/tenants/{}/features/export", owner.tenant_id);
-    let res = app.client.put(app.url(&flag_path)).bearer_auth(ADMIN_TOKEN).json(&json!({})).send().await.unwrap();
+    let res = app.put_json(&flag_path, ADMIN_TOKEN, &json!({})).await;
     let body = problem(res, 422, "VALIDATION_FAILED").await;
     assert_eq!(error_fields(&body), vec!["enabled"]);
 }
@@ -191,7 +184,7 @@ async fn admin_bodies_are_typed_behind_the_operator_token() {
 #[tokio::test]
 async fn the_document_describes_keys_billing_admin_and_health() {
     let app = spawn_app().await;
-    let doc: Value = app.get("/api/v1/openapi.json", None).await.json().await.unwrap();
+    let doc: Value = app.get_json("/api/v1/openapi.json", None).await;
     let op = |path: &str, method: &str| doc["paths"][path][method].clone();
     let schema_of = |op: &Value| -> Value {
         let s = &op["requestBody"]["content"]["application/json"]["schema"];

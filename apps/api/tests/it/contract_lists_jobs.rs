@@ -44,7 +44,7 @@ async fn lists_page_by_cursor_and_refuse_bad_limits_and_forged_cursors() {
         }
     }
     assert_eq!((pages, seen), (3, made), "oldest first, each list once");
-    let all: Value = app.get("/api/v1/lists", Some(&a.token)).await.json().await.unwrap();
+    let all: Value = app.get_json("/api/v1/lists", Some(&a.token)).await;
     assert_eq!(all["data"].as_array().unwrap().len(), 5, "the default page holds 50");
     for bad in ["limit=0", "limit=201", "limit=abc", "cursor=forged", "cursor=eyJhZnRlciI6MX0"] {
         let body =
@@ -170,7 +170,7 @@ async fn a_malformed_lead_id_in_a_membership_change_is_named() {
     let res = app.post(&path, Some(&a.token), &body).await;
     let problem_body = problem(res, 422, "VALIDATION_FAILED").await;
     assert_eq!(error_fields(&problem_body), ["leadIds[1]"], "{problem_body}");
-    let after: Value = app.get(&format!("/api/v1/leads/{lead_id}"), Some(&a.token)).await.json().await.unwrap();
+    let after: Value = app.get_json(&format!("/api/v1/leads/{lead_id}"), Some(&a.token)).await;
     assert!(after["listId"].is_null(), "nothing was added");
     let delete = |body: Value| {
         let (app, token, path) = (&app, a.token.clone(), path.clone());
@@ -186,7 +186,7 @@ async fn a_malformed_lead_id_in_a_membership_change_is_named() {
         assert_eq!(error_fields(&problem_body), [field], "{bad}: {problem_body}");
     }
     // Well-formed ids still work both ways.
-    let added: Value = app.post(&path, Some(&a.token), &json!({"leadIds": [lead_id]})).await.json().await.unwrap();
+    let added: Value = app.post_json(&path, Some(&a.token), &json!({"leadIds": [lead_id]})).await;
     assert_eq!(added, json!({"affected": 1}));
     let removed: Value = delete(json!({"leadIds": [lead_id]})).await.json().await.unwrap();
     assert_eq!(removed, json!({"affected": 1}));
@@ -366,7 +366,7 @@ fn assert_conforms(doc: &Value, path: &str, method: &str, status: &str, value: &
 async fn lists_and_jobs_answer_what_the_document_says() {
     let app = spawn_app().await;
     let a = app.register().await;
-    let doc: Value = app.get("/api/v1/openapi.json", None).await.json().await.unwrap();
+    let doc: Value = app.get_json("/api/v1/openapi.json", None).await;
     let imports = &doc["paths"]["/api/v1/imports"]["post"];
     let content = imports["requestBody"]["content"].as_object().unwrap();
     assert!(content.contains_key("text/csv") && content.contains_key("multipart/form-data"), "{imports}");
@@ -395,13 +395,13 @@ async fn lists_and_jobs_answer_what_the_document_says() {
     assert_eq!(res.status(), 201);
     let list: Value = res.json().await.unwrap();
     assert_conforms(&doc, "/api/v1/lists", "post", "201", &list);
-    let lists: Value = app.get("/api/v1/lists", Some(&a.token)).await.json().await.unwrap();
+    let lists: Value = app.get_json("/api/v1/lists", Some(&a.token)).await;
     assert_conforms(&doc, "/api/v1/lists", "get", "200", &lists);
     let lead: Value = app.create_lead(&a, json!({"companyName": "Doc Co"})).await.json().await.unwrap();
     let path = format!("/api/v1/lists/{}/leads", list["id"].as_str().unwrap());
-    let added: Value = app.post(&path, Some(&a.token), &json!({"leadIds": [lead["id"]]})).await.json().await.unwrap();
+    let added: Value = app.post_json(&path, Some(&a.token), &json!({"leadIds": [lead["id"]]})).await;
     assert_conforms(&doc, "/api/v1/lists/{id}/leads", "post", "200", &added);
-    let page: Value = app.get(&path, Some(&a.token)).await.json().await.unwrap();
+    let page: Value = app.get_json(&path, Some(&a.token)).await;
     assert_conforms(&doc, "/api/v1/lists/{id}/leads", "get", "200", &page);
 
     // Jobs: just enqueued (nulls everywhere), finished, failed, their logs and the list of them.
@@ -411,7 +411,7 @@ async fn lists_and_jobs_answer_what_the_document_says() {
     let id = accepted["job"]["id"].as_str().unwrap().to_owned();
     let done = app.wait_job(&a.token, &id, 30).await;
     assert_conforms(&doc, "/api/v1/jobs/{id}", "get", "200", &done);
-    let logs: Value = app.get(&format!("/api/v1/jobs/{id}/logs"), Some(&a.token)).await.json().await.unwrap();
+    let logs: Value = app.get_json(&format!("/api/v1/jobs/{id}/logs"), Some(&a.token)).await;
     assert!(!logs["data"].as_array().unwrap().is_empty());
     assert_conforms(&doc, "/api/v1/jobs/{id}/logs", "get", "200", &logs);
     let res = app.post("/api/v1/exports", Some(&a.token), &json!({"format": "csv"})).await;
@@ -422,10 +422,10 @@ async fn lists_and_jobs_answer_what_the_document_says() {
         "UPDATE jobs SET status = 'FAILED', error = '{{\"code\":\"FAILED\",\"message\":\"boom\"}}' WHERE id = '{id}'"
     ))
     .await;
-    let failed: Value = app.get(&format!("/api/v1/jobs/{id}"), Some(&a.token)).await.json().await.unwrap();
+    let failed: Value = app.get_json(&format!("/api/v1/jobs/{id}"), Some(&a.token)).await;
     assert_eq!(failed["error"], json!({"code": "FAILED", "message": "boom"}));
     assert_conforms(&doc, "/api/v1/jobs/{id}", "get", "200", &failed);
-    let jobs: Value = app.get("/api/v1/jobs", Some(&a.token)).await.json().await.unwrap();
+    let jobs: Value = app.get_json("/api/v1/jobs", Some(&a.token)).await;
     assert_eq!(jobs["data"].as_array().unwrap().len(), 2);
     assert_conforms(&doc, "/api/v1/jobs", "get", "200", &jobs);
     for bad in ["type=NOPE", "status=DONE", "limit=0", "limit=abc", "cursor=forged"] {
@@ -433,10 +433,8 @@ async fn lists_and_jobs_answer_what_the_document_says() {
     }
     let quiet = spawn_app_with(&[("LEADZONE_WORKERS", "0")]).await;
     let b = quiet.register().await;
-    let pending: Value =
-        quiet.post("/api/v1/exports", Some(&b.token), &json!({"format": "csv"})).await.json().await.unwrap();
+    let pending: Value = quiet.post_json("/api/v1/exports", Some(&b.token), &json!({"format": "csv"})).await;
     let id = pending["job"]["id"].as_str().unwrap();
-    let cancelled: Value =
-        quiet.post(&format!("/api/v1/jobs/{id}/cancel"), Some(&b.token), &json!({})).await.json().await.unwrap();
+    let cancelled: Value = quiet.post_json(&format!("/api/v1/jobs/{id}/cancel"), Some(&b.token), &json!({})).await;
     assert_conforms(&doc, "/api/v1/jobs/{id}/cancel", "post", "200", &cancelled);
 }

@@ -77,8 +77,7 @@ async fn an_invitation_without_a_role_is_422_naming_role() {
 #[tokio::test]
 async fn members_page_by_cursor() {
     let app = spawn_app().await;
-    let owner = app.register().await;
-    app.set_plan(&owner, "pro").await;
+    let owner = app.owner_on("pro").await;
     for role in ["ADMIN", "MANAGER", "SALES", "SALES"] {
         app.add_member(&owner, role).await;
     }
@@ -102,8 +101,7 @@ async fn members_page_by_cursor() {
 #[tokio::test]
 async fn invites_page_by_cursor() {
     let app = spawn_app().await;
-    let owner = app.register().await;
-    app.set_plan(&owner, "pro").await;
+    let owner = app.owner_on("pro").await;
     for i in 0..3 {
         let res = app
             .post("/api/v1/invites", Some(&owner.token), &json!({"email": format!("i{i}@example.sa"), "role": "SALES"}))
@@ -122,7 +120,7 @@ async fn invites_page_by_cursor() {
 #[tokio::test]
 async fn the_document_describes_the_team_endpoints() {
     let app = spawn_app().await;
-    let doc: Value = app.get("/api/v1/openapi.json", None).await.json().await.unwrap();
+    let doc: Value = app.get_json("/api/v1/openapi.json", None).await;
     let schema = |name: &str| doc["components"]["schemas"][name].clone();
     for path in ["/api/v1/members", "/api/v1/invites"] {
         let params: Vec<&str> = doc["paths"][path]["get"]["parameters"]

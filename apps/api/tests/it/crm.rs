@@ -105,8 +105,7 @@ async fn salesforce_gets_leads_by_leadzone_id_with_company_and_last_name_and_its
     let fake = FakeSalesforce::default();
     Mock::given(wiremock::matchers::any()).respond_with(fake.clone()).mount(&server).await;
     let app = spawn_app_with(&[("LEADZONE_ALLOW_PRIVATE_FETCH", "true")]).await;
-    let owner = app.register().await;
-    app.set_plan(&owner, "pro").await;
+    let owner = app.owner_on("pro").await;
     let connect = |config: Value| {
         let app = &app;
         let owner = owner.clone();
@@ -209,8 +208,7 @@ async fn salesforce_gets_leads_by_leadzone_id_with_company_and_last_name_and_its
     assert_eq!(tested["status"], "ERROR", "{tested}");
     assert!(tested["lastError"].as_str().unwrap().contains("INVALID_SESSION_ID"), "{tested}");
     fake.0.lock().unwrap().revoked = false;
-    let tested: Value =
-        app.post("/api/v1/integrations/SALESFORCE/test", Some(&owner.token), &json!({})).await.json().await.unwrap();
+    let tested: Value = app.post_json("/api/v1/integrations/SALESFORCE/test", Some(&owner.token), &json!({})).await;
     assert_eq!((tested["status"].as_str(), tested["lastError"].as_str()), (Some("CONNECTED"), None), "{tested}");
     assert_no_trace(&app, &owner, SF_TOKEN).await;
 }
@@ -218,8 +216,7 @@ async fn salesforce_gets_leads_by_leadzone_id_with_company_and_last_name_and_its
 #[tokio::test]
 async fn a_salesforce_instance_on_a_private_address_is_refused_without_the_test_switch() {
     let app = spawn_app().await;
-    let owner = app.register().await;
-    app.set_plan(&owner, "pro").await;
+    let owner = app.owner_on("pro").await;
     let res = app
         .put_json(
             "/api/v1/integrations/SALESFORCE",
@@ -315,8 +312,7 @@ async fn notion_gets_a_page_per_lead_then_updates_it_at_three_requests_a_second(
     let fake = FakeNotion::default();
     Mock::given(wiremock::matchers::any()).respond_with(fake.clone()).mount(&server).await;
     let app = spawn_app_with(&[("NOTION_BASE_URL", &server.uri())]).await;
-    let owner = app.register().await;
-    app.set_plan(&owner, "pro").await;
+    let owner = app.owner_on("pro").await;
     let connect = |token: &'static str, config: Value| {
         let app = &app;
         let owner = owner.clone();

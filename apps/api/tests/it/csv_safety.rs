@@ -47,7 +47,7 @@ fn records(bytes: &[u8]) -> Vec<Vec<String>> {
 }
 
 async fn company_names(app: &TestApp, token: &str) -> Vec<String> {
-    let page: Value = app.get("/api/v1/leads?limit=100", Some(token)).await.json().await.unwrap();
+    let page: Value = app.get_json("/api/v1/leads?limit=100", Some(token)).await;
     let mut names: Vec<String> =
         page["data"].as_array().unwrap().iter().map(|l| l["companyName"].as_str().unwrap().to_owned()).collect();
     names.sort();
@@ -57,8 +57,7 @@ async fn company_names(app: &TestApp, token: &str) -> Vec<String> {
 #[tokio::test]
 async fn formula_cells_are_exported_with_a_quote_and_reimport_unchanged() {
     let app = spawn_app().await;
-    let owner = app.register().await;
-    app.set_plan(&owner, "enterprise").await;
+    let owner = app.owner_on("enterprise").await;
     let leads = [
         json!({"companyName": "=cmd|' /C calc'!A0", "city": "Riyadh"}),
         json!({"companyName": "Gulf Phones", "phone": "0501234567", "city": "-Jeddah"}),
@@ -109,7 +108,7 @@ async fn formula_cells_are_exported_with_a_quote_and_reimport_unchanged() {
     );
     assert_eq!(app.sql_i64("SELECT count(*) FROM leads").await, leads.len() as i64);
     assert_eq!(company_names(&app, &owner.token).await, before);
-    let stored: Value = app.get("/api/v1/leads?q=Gulf", Some(&owner.token)).await.json().await.unwrap();
+    let stored: Value = app.get_json("/api/v1/leads?q=Gulf", Some(&owner.token)).await;
     assert_eq!(stored["data"][0]["phone"], "+966501234567", "{stored}");
     assert_eq!(stored["data"][0]["city"], "-Jeddah", "{stored}");
 

@@ -241,8 +241,7 @@ async fn a_search_creates_the_places_the_tenant_lacks_once_each_with_their_prove
         .await;
     assert_eq!(leads_used, 45);
     // The job's story and the audit row.
-    let logs: Value =
-        app.get(&format!("/api/v1/jobs/{}/logs", job["id"].as_str().unwrap()), Some(t)).await.json().await.unwrap();
+    let logs: Value = app.get_json(&format!("/api/v1/jobs/{}/logs", job["id"].as_str().unwrap()), Some(t)).await;
     let text = logs.to_string();
     assert!(text.contains("page 3 stored") && text.contains("search finished"), "{text}");
     assert!(!text.contains(PLATFORM_KEY), "a key in the job log: {text}");
@@ -283,16 +282,11 @@ async fn a_tenant_at_its_searches_limit_gets_402_and_no_job() {
     let app = &f.app;
     let owner = app.register().await;
     // The free plan allows 10 searches a month.
-    app.sql(&format!(
-        "INSERT INTO usage_counters (tenant_id, metric, value, period)
-         SELECT '{}', 'searches', 10, to_char(now() AT TIME ZONE 'Asia/Riyadh', 'YYYY-MM')",
-        owner.tenant_id
-    ))
-    .await;
+    app.set_usage(&owner, "searches", 10).await;
     let res = app.post("/api/v1/searches", Some(&owner.token), &json!({"query": "مطاعم"})).await;
     let body = problem(res, 402, "QUOTA_EXCEEDED").await;
     assert_eq!((body["metric"].as_str(), body["used"].as_i64()), (Some("searches"), Some(10)));
-    let jobs: Value = app.get("/api/v1/jobs?type=SEARCH", Some(&owner.token)).await.json().await.unwrap();
+    let jobs: Value = app.get_json("/api/v1/jobs?type=SEARCH", Some(&owner.token)).await;
     assert_eq!(jobs["data"].as_array().unwrap().len(), 0, "{jobs}");
     assert!(f.places.bodies().is_empty(), "nothing was asked of Google");
 }
@@ -303,24 +297,14 @@ async fn a_search_stops_creating_at_the_plans_lead_limit_and_says_so() {
     let app = &f.app;
     let owner = app.register().await;
     // The free plan allows 100 leads a month: 95 are used.
-    app.sql(&format!(
-        "INSERT INTO usage_counters (tenant_id, metric, value, period)
-         SELECT '{}', 'leads', 95, to_char(now() AT TIME ZONE 'Asia/Riyadh', 'YYYY-MM')",
-        owner.tenant_id
-    ))
-    .await;
+    app.set_usage(&owner, "leads", 95).await;
     let job = search(app, &owner.token, json!({"query": "مطاعم", "maxResults": 45})).await;
     let r = &job["result"];
     assert_eq!((r["created"].as_u64(), r["quotaReached"].as_bool()), (Some(5), Some(true)), "{r}");
     assert_eq!(r["skipped"].as_u64(), Some(15), "the rest of the page is skipped, and no page is asked for after it");
     assert_eq!(app.sql_i64(&format!("SELECT count(*) FROM leads WHERE tenant_id = '{}'", owner.tenant_id)).await, 5);
     assert_eq!(f.places.bodies().len(), 1);
-    let logs = app
-        .get(&format!("/api/v1/jobs/{}/logs", job["id"].as_str().unwrap()), Some(&owner.token))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let logs = app.job_logs(&owner.token, job["id"].as_str().unwrap()).await;
     assert!(logs.contains("lead limit is reached"), "{logs}");
 }
 
@@ -381,10 +365,10 @@ async fn a_tenant_searches_with_its_own_google_maps_key_and_another_with_the_pla
         own.tenant_id
     )).await;
     assert_eq!(sealed, 1, "the key is not stored in clear");
-    let list: Value = app.get("/api/v1/integrations", Some(&own.token)).await.json().await.unwrap();
+    let list: Value = app.get_json("/api/v1/integrations", Some(&own.token)).await;
     assert_eq!(list["data"].as_array().unwrap().len(), 1);
     assert!(!list.to_string().contains(TENANT_KEY));
-    let other_list: Value = app.get("/api/v1/integrations", Some(&other.token)).await.json().await.unwrap();
+    let other_list: Value = app.get_json("/api/v1/integrations", Some(&other.token)).await;
     assert_eq!(other_list["data"].as_array().unwrap().len(), 0, "another tenant sees none");
     let audit = app.sql_i64(&format!("SELECT count(*) FROM audit_logs WHERE tenant_id = '{}' AND event_type = 'INTEGRATION_CONNECTED' AND details::text NOT LIKE '%{TENANT_KEY}%'", own.tenant_id)).await;
     assert_eq!(audit, 1);
@@ -441,7 +425,7 @@ async fn reveal_adds_decision_makers_and_charges_only_when_it_found_someone_new(
     let job = reveal(id.to_owned(), t.to_owned()).await;
     assert_eq!(job["status"], "SUCCESS", "{job}");
     assert_eq!((job["result"]["revealed"].as_u64(), job["result"]["charged"].as_bool()), (Some(2), Some(true)));
-    let lead: Value = app.get(&format!("/api/v1/leads/{id}"), Some(t)).await.json().await.unwrap();
+    let lead: Value = app.get_json(&format!("/api/v1/leads/{id}"), Some(t)).await;
     let makers = lead["enrichmentData"]["decisionMakers"].as_array().unwrap();
     assert_eq!(makers.len(), 3, "{makers:?}");
     assert_eq!(makers[0]["name"], "Sara Typed", "what the user typed is kept");
@@ -450,7 +434,7 @@ async fn reveal_adds_decision_makers_and_charges_only_when_it_found_someone_new(
             && m["title"] == "General Manager"
             && m["phone"] == "+966501112233")
     );
-    let evidence: Value = app.get(&format!("/api/v1/leads/{id}/evidence"), Some(t)).await.json().await.unwrap();
+    let evidence: Value = app.get_json(&format!("/api/v1/leads/{id}/evidence"), Some(t)).await;
     let rows = evidence["data"].as_array().unwrap();
     assert_eq!(rows.len(), 2, "{rows:?}");
     let confidence =
@@ -467,7 +451,7 @@ async fn reveal_adds_decision_makers_and_charges_only_when_it_found_someone_new(
         "{job}"
     );
     assert_eq!(searches_used(app, &owner).await, 1);
-    let lead: Value = app.get(&format!("/api/v1/leads/{id}"), Some(t)).await.json().await.unwrap();
+    let lead: Value = app.get_json(&format!("/api/v1/leads/{id}"), Some(t)).await;
     assert_eq!(lead["enrichmentData"]["decisionMakers"].as_array().unwrap().len(), 3);
 
     // No website: 422 naming the field. Another tenant: 404. A SALES member who cannot see it: 404.
@@ -505,7 +489,7 @@ async fn a_search_cancelled_between_pages_keeps_the_pages_it_stored() {
     // Once the first page is stored (progress moves), cancel: the job stops at its next page.
     let mut stored = false;
     for _ in 0..100 {
-        let job: Value = app.get(&format!("/api/v1/jobs/{id}"), Some(&owner.token)).await.json().await.unwrap();
+        let job: Value = app.get_json(&format!("/api/v1/jobs/{id}"), Some(&owner.token)).await;
         if job["progress"].as_i64().unwrap_or(0) > 0 {
             stored = true;
             break;
@@ -547,16 +531,11 @@ async fn with_no_key_development_uses_the_double_and_production_refuses_naming_t
     let owner = app.register().await;
     let job = search(&app, &owner.token, json!({"query": "مطاعم", "city": "الرياض", "maxResults": 10})).await;
     assert_eq!(job["result"]["created"], 10, "{job}");
-    let leads: Value = app.get("/api/v1/leads?limit=50", Some(&owner.token)).await.json().await.unwrap();
+    let leads: Value = app.get_json("/api/v1/leads?limit=50", Some(&owner.token)).await;
     let data = leads["data"].as_array().unwrap();
     assert_eq!(data.len(), 10);
     assert!(data.iter().all(|l| l["phone"].as_str().is_some_and(|p| p.starts_with("+966"))), "{data:?}");
-    let logs = app
-        .get(&format!("/api/v1/jobs/{}/logs", job["id"].as_str().unwrap()), Some(&owner.token))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let logs = app.job_logs(&owner.token, job["id"].as_str().unwrap()).await;
     assert!(logs.contains("development double"), "{logs}");
     let evidence_source = app
         .sql_i64(&format!(
@@ -573,6 +552,6 @@ async fn with_no_key_development_uses_the_double_and_production_refuses_naming_t
     let body = problem(res, 503, "UNAVAILABLE").await;
     assert_eq!(body["setting"], "GOOGLE_PLACES_API_KEY");
     assert!(body["detail"].as_str().unwrap().contains("GOOGLE_PLACES_API_KEY"), "{body}");
-    let jobs: Value = production.get("/api/v1/jobs", Some(&owner.token)).await.json().await.unwrap();
+    let jobs: Value = production.get_json("/api/v1/jobs", Some(&owner.token)).await;
     assert_eq!(jobs["data"].as_array().unwrap().len(), 0);
 }

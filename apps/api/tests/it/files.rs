@@ -223,7 +223,7 @@ async fn retention_removes_a_finished_jobs_files(app: &TestApp, store: &dyn Blob
 }
 
 async fn export(app: &TestApp, token: &str) -> String {
-    let body: Value = app.post("/api/v1/exports", Some(token), &json!({"format": "csv"})).await.json().await.unwrap();
+    let body: Value = app.post_json("/api/v1/exports", Some(token), &json!({"format": "csv"})).await;
     let id = body["job"]["id"].as_str().unwrap().to_owned();
     assert_eq!(app.wait_job(token, &id, 60).await["status"], "SUCCESS");
     id

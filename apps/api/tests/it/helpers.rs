@@ -147,17 +147,80 @@ impl TestApp {
             .await;
         assert_eq!(res.status(), 201, "register");
         let body: Value = res.json().await.expect("json");
-        Account {
-            token: body["accessToken"].as_str().expect("token").to_owned(),
-            user_id: body["user"]["id"].as_str().expect("user").to_owned(),
-            tenant_id: body["tenant"]["id"].as_str().expect("tenant").to_owned(),
-            email,
-            password,
-        }
+        session_account(&body, "/user/id", "/tenant/id", email, password)
     }
 
     pub async fn create_lead(&self, account: &Account, body: Value) -> reqwest::Response {
         self.post("/api/v1/leads", Some(&account.token), &body).await
+    }
+
+    /// `GET path`'s body as JSON, whatever the status.
+    pub async fn get_json(&self, path: &str, token: Option<&str>) -> Value {
+        self.get(path, token).await.json().await.expect("json")
+    }
+
+    /// Every page of the list at `path` (with its query, without a cursor), following
+    /// `nextCursor` to the last page.
+    pub async fn pages(&self, path: &str, token: &str) -> Vec<Value> {
+        let mut pages = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let url = match &cursor {
+                Some(c) => format!("{path}&cursor={c}"),
+                None => path.to_owned(),
+            };
+            let page = self.get_json(&url, Some(token)).await;
+            cursor = page["nextCursor"].as_str().map(str::to_owned);
+            pages.push(page);
+            if cursor.is_none() {
+                return pages;
+            }
+        }
+    }
+
+    /// The `data` of every page of the list at `path` (see [`pages`](Self::pages)), in order.
+    pub async fn all_rows(&self, path: &str, token: &str) -> Vec<Value> {
+        let pages = self.pages(path, token).await;
+        pages.iter().flat_map(|page| page["data"].as_array().expect("data").iter().cloned()).collect()
+    }
+
+    /// `POST path`'s answer body as JSON, whatever the status.
+    pub async fn post_json(&self, path: &str, token: Option<&str>, body: &Value) -> Value {
+        self.post(path, token, body).await.json().await.expect("json")
+    }
+
+    /// An enterprise owner whose import of 80,000 companies has just been accepted (it runs for a
+    /// while): the owner and the import's job id.
+    pub async fn long_import(&self) -> (Account, String) {
+        let owner = self.owner_on("enterprise").await;
+        let body: Value = self.import_csv(&owner.token, companies_csv(80_000), "").await.json().await.expect("json");
+        let id = body["job"]["id"].as_str().expect("job id").to_owned();
+        (owner, id)
+    }
+
+    /// A job's log, as text.
+    pub async fn job_logs(&self, token: &str, job_id: &str) -> String {
+        self.get(&format!("/api/v1/jobs/{job_id}/logs"), Some(token)).await.text().await.expect("text")
+    }
+
+    /// A newly registered owner whose tenant is moved to `plan`.
+    pub async fn owner_on(&self, plan: &str) -> Account {
+        let owner = self.register().await;
+        self.set_plan(&owner, plan).await;
+        owner
+    }
+}
+
+/// The account a session answer opens: its `accessToken`, and the user and tenant ids at these
+/// JSON pointers.
+fn session_account(body: &Value, user_id: &str, tenant_id: &str, email: String, password: String) -> Account {
+    let text = |pointer: &str, what: &str| body.pointer(pointer).and_then(Value::as_str).expect(what).to_owned();
+    Account {
+        token: text("/accessToken", "token"),
+        user_id: text(user_id, "user"),
+        tenant_id: text(tenant_id, "tenant"),
+        email,
+        password,
     }
 }
 
@@ -277,6 +340,24 @@ impl TestApp {
         self.sql_value(query).await
     }
 
+    pub async fn sql_bytes(&self, query: &str) -> Vec<u8> {
+        self.sql_value(query).await
+    }
+
+    /// The first column, as text, of every row `query` returns.
+    pub async fn sql_strings(&self, query: &str) -> Vec<String> {
+        use sea_orm::ConnectionTrait;
+        self.db
+            .owner()
+            .await
+            .query_all_raw(sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, query.to_owned()))
+            .await
+            .expect("sql")
+            .iter()
+            .map(|row| row.try_get_by_index::<String>(0).expect("a text value"))
+            .collect()
+    }
+
     /// The first column of the one row `query` returns.
     async fn sql_value<T: sea_orm::TryGetable>(&self, query: &str) -> T {
         use sea_orm::ConnectionTrait;
@@ -309,6 +390,17 @@ impl TestApp {
         .await
     }
 
+    /// Sets the tenant's counter of `metric` for this month (Riyadh time) to `value`, as if
+    /// that much had been used already.
+    pub async fn set_usage(&self, account: &Account, metric: &str, value: i64) {
+        self.sql(&format!(
+            "INSERT INTO usage_counters (tenant_id, metric, value, period)
+         SELECT '{}', '{metric}', {value}, to_char(now() AT TIME ZONE 'Asia/Riyadh', 'YYYY-MM')",
+            account.tenant_id
+        ))
+        .await;
+    }
+
     /// Moves the tenant to another plan directly in the database (billing has its own tests).
     pub async fn set_plan(&self, account: &Account, plan: &str) {
         self.sql(&format!("UPDATE subscriptions SET plan_id = '{plan}' WHERE tenant_id = '{}'", account.tenant_id))
@@ -332,13 +424,7 @@ impl TestApp {
             .await;
         assert_eq!(res.status(), 200, "accept {role}");
         let body: Value = res.json().await.expect("json");
-        Account {
-            token: body["accessToken"].as_str().expect("token").to_owned(),
-            user_id: body["membership"]["userId"].as_str().expect("user").to_owned(),
-            tenant_id: body["membership"]["tenantId"].as_str().expect("tenant").to_owned(),
-            email,
-            password,
-        }
+        session_account(&body, "/membership/userId", "/membership/tenantId", email, password)
     }
 
     /// The membership id of a user in the caller's tenant.

@@ -29,7 +29,7 @@ async fn register_login_and_me() {
     let token = login["accessToken"].as_str().unwrap();
     assert_ne!(token, body["accessToken"].as_str().unwrap());
 
-    let me: Value = app.get("/api/v1/me", Some(token)).await.json().await.unwrap();
+    let me: Value = app.get_json("/api/v1/me", Some(token)).await;
     assert_eq!(me["user"]["email"], "sara@example.sa");
     assert_eq!(me["tenant"]["id"], body["tenant"]["id"]);
     assert_eq!(me["role"], "OWNER");
@@ -38,17 +38,7 @@ async fn register_login_and_me() {
     assert_eq!(me["memberships"].as_array().unwrap().len(), 1);
 
     // The registration opened an ACTIVE subscription to the free plan.
-    let owner = app.db.owner().await;
-    use sea_orm::ConnectionTrait;
-    let row = owner
-        .query_one_raw(sea_orm::Statement::from_string(
-            sea_orm::DbBackend::Postgres,
-            "SELECT plan_id || '/' || status AS s FROM subscriptions".to_owned(),
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(row.try_get::<String>("", "s").unwrap(), "free/ACTIVE");
+    assert_eq!(app.sql_string("SELECT plan_id || '/' || status AS s FROM subscriptions").await, "free/ACTIVE");
 }
 
 #[tokio::test]
@@ -104,17 +94,14 @@ async fn a_taken_slug_is_409_and_a_derived_one_gets_a_suffix() {
         }
         body
     };
-    let first: Value =
-        app.post("/api/v1/auth/register", None, &reg("a@x.sa", "Acme", None)).await.json().await.unwrap();
+    let first: Value = app.post_json("/api/v1/auth/register", None, &reg("a@x.sa", "Acme", None)).await;
     assert_eq!(first["tenant"]["slug"], "acme");
-    let second: Value =
-        app.post("/api/v1/auth/register", None, &reg("b@x.sa", "Acme", None)).await.json().await.unwrap();
+    let second: Value = app.post_json("/api/v1/auth/register", None, &reg("b@x.sa", "Acme", None)).await;
     let slug = second["tenant"]["slug"].as_str().unwrap();
     assert!(slug.starts_with("acme-") && slug.len() > 5, "{slug}");
     let res = app.post("/api/v1/auth/register", None, &reg("c@x.sa", "Other", Some("acme"))).await;
     problem(res, 409, "CONFLICT").await;
-    let arabic: Value =
-        app.post("/api/v1/auth/register", None, &reg("d@x.sa", "شركة النور", None)).await.json().await.unwrap();
+    let arabic: Value = app.post_json("/api/v1/auth/register", None, &reg("d@x.sa", "شركة النور", None)).await;
     assert_eq!(arabic["tenant"]["name"], "شركة النور");
     assert_eq!(arabic["tenant"]["slug"], "org");
 }
@@ -183,24 +170,17 @@ async fn login_picks_the_requested_tenant_or_404() {
 async fn no_secret_is_stored_in_plain_text() {
     let app = spawn_app().await;
     let account = app.register().await;
-    let login: Value = app
-        .post("/api/v1/auth/login", None, &json!({"email": account.email, "password": account.password}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let login: Value =
+        app.post_json("/api/v1/auth/login", None, &json!({"email": account.email, "password": account.password})).await;
     let invite: Value = app
-        .post("/api/v1/invites", Some(&account.token), &json!({"email": "new@example.sa", "role": "SALES"}))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .post_json("/api/v1/invites", Some(&account.token), &json!({"email": "new@example.sa", "role": "SALES"}))
+        .await;
     let invite_token = invite["token"].as_str().unwrap().to_owned();
     let member_password = "member password 9".to_owned();
     app.post("/api/v1/invites/accept", None, &json!({"token": invite_token, "name": "N", "password": member_password}))
         .await;
     let (api_key, _) = app.api_key(&account, &["leads:read"]).await;
-    let setup: Value = app.post("/api/v1/me/2fa/setup", Some(&account.token), &json!({})).await.json().await.unwrap();
+    let setup: Value = app.post_json("/api/v1/me/2fa/setup", Some(&account.token), &json!({})).await;
     let totp_base32 = setup["secret"].as_str().unwrap().to_owned();
     let totp_hex =
         leadzone_crypto::base32_decode(&totp_base32).unwrap().iter().map(|b| format!("{b:02x}")).collect::<String>();
@@ -216,32 +196,16 @@ async fn no_secret_is_stored_in_plain_text() {
         totp_base32,
         totp_hex,
     ];
-    let owner = app.db.owner().await;
-    use sea_orm::ConnectionTrait;
-    let tables: Vec<String> = owner
-        .query_all_raw(sea_orm::Statement::from_string(
-            sea_orm::DbBackend::Postgres,
+    let tables = app
+        .sql_strings(
             "SELECT table_name::text AS t FROM information_schema.tables
-              WHERE table_schema = 'public' AND table_type = 'BASE TABLE'"
-                .to_owned(),
-        ))
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.try_get::<String>("", "t").unwrap())
-        .collect();
+              WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
+        )
+        .await;
     assert!(tables.len() >= 25, "{tables:?}");
     let mut scanned = 0;
     for table in tables {
-        let rows = owner
-            .query_all_raw(sea_orm::Statement::from_string(
-                sea_orm::DbBackend::Postgres,
-                format!("SELECT t::text AS row FROM {table} t"),
-            ))
-            .await
-            .unwrap();
-        for row in rows {
-            let text: String = row.try_get("", "row").unwrap();
+        for text in app.sql_strings(&format!("SELECT t::text AS row FROM {table} t")).await {
             scanned += 1;
             for s in &secrets {
                 assert!(!text.contains(s.as_str()), "{table} stores a secret in plain text");
@@ -262,18 +226,12 @@ async fn login_and_registration_are_audited() {
         .send()
         .await
         .unwrap();
-    let owner = app.db.owner().await;
-    use sea_orm::ConnectionTrait;
-    let rows = owner
-        .query_all_raw(sea_orm::Statement::from_string(
-            sea_orm::DbBackend::Postgres,
+    let events = app
+        .sql_strings(
             "SELECT event_type || '|' || COALESCE(user_agent, '') || '|' || COALESCE(host(ip_address), '') AS e
-               FROM audit_logs ORDER BY created_at"
-                .to_owned(),
-        ))
-        .await
-        .unwrap();
-    let events: Vec<String> = rows.iter().map(|r| r.try_get::<String>("", "e").unwrap()).collect();
+               FROM audit_logs ORDER BY created_at",
+        )
+        .await;
     assert_eq!(events.len(), 2, "{events:?}");
     assert!(events[0].starts_with("SUBSCRIPTION_CREATED|"));
     assert_eq!(events[1], "AUTH_LOGIN|leadzone-tests/1|127.0.0.1");

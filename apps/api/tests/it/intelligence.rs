@@ -63,6 +63,13 @@ fn site_url(server: &MockServer) -> String {
     format!("http://nukhba.localhost:{}/", server.address().port())
 }
 
+/// A new lead of `owner`'s named `name` whose website is the test site; returns its id.
+async fn lead_with_site(app: &TestApp, owner: &Account, name: &str, server: &MockServer) -> String {
+    let lead: Value =
+        app.create_lead(owner, json!({"companyName": name, "website": site_url(server)})).await.json().await.unwrap();
+    lead["id"].as_str().unwrap().to_owned()
+}
+
 async fn run(app: &TestApp, token: &str, path: &str) -> Value {
     let res = app.post(path, Some(token), &json!({})).await;
     assert_eq!(res.status(), 202, "{path}: {:?}", res.text().await);
@@ -76,13 +83,7 @@ async fn a_survey_turns_the_arabic_site_into_evidence_fills_empty_fields_and_sco
     let app = spawn_app_with(&[("LEADZONE_ALLOW_PRIVATE_FETCH", "true")]).await;
     let owner = app.register().await;
     let t = owner.token.as_str();
-    let lead: Value = app
-        .create_lead(&owner, json!({"companyName": "شركة النخبة للتجارة", "website": site_url(&server)}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let id = lead["id"].as_str().unwrap().to_owned();
+    let id = lead_with_site(&app, &owner, "شركة النخبة للتجارة", &server).await;
 
     let job = run(&app, t, &format!("/api/v1/leads/{id}/survey")).await;
     assert_eq!(job["status"], "SUCCESS", "{job}");
@@ -92,7 +93,7 @@ async fn a_survey_turns_the_arabic_site_into_evidence_fills_empty_fields_and_sco
     assert_eq!(r["fieldsFilled"], json!(["phone", "email"]), "{r}");
     assert!(!site.seen.lock().unwrap().iter().any(|p| p.starts_with("/private")), "robots.txt disallows /private");
 
-    let lead: Value = app.get(&format!("/api/v1/leads/{id}"), Some(t)).await.json().await.unwrap();
+    let lead: Value = app.get_json(&format!("/api/v1/leads/{id}"), Some(t)).await;
     assert_eq!(lead["phone"], "+966501234567");
     assert_eq!(lead["email"], "info@nukhba.sa");
     assert_eq!(lead["enrichmentData"]["foundedYear"], 2012, "{lead}");
@@ -100,8 +101,7 @@ async fn a_survey_turns_the_arabic_site_into_evidence_fills_empty_fields_and_sco
     assert!(lead["enrichmentData"]["technologies"].as_array().unwrap().iter().any(|t| t == "Salla"), "{lead}");
     assert!(lead["score"].as_i64().unwrap() >= 70, "phone, e-mail, site, social, CR and VAT: {lead}");
 
-    let evidence: Value =
-        app.get(&format!("/api/v1/leads/{id}/evidence?limit=200"), Some(t)).await.json().await.unwrap();
+    let evidence: Value = app.get_json(&format!("/api/v1/leads/{id}/evidence?limit=200"), Some(t)).await;
     let rows = evidence["data"].as_array().unwrap().clone();
     let find = |kind: &str, needle: &str| {
         rows.iter()
@@ -121,14 +121,13 @@ async fn a_survey_turns_the_arabic_site_into_evidence_fills_empty_fields_and_sco
         rows.iter().all(|e| e["url"].as_str().is_some_and(|u| u.contains("nukhba.localhost"))),
         "every row names its page"
     );
-    let activities: Value = app.get(&format!("/api/v1/leads/{id}/activities"), Some(t)).await.json().await.unwrap();
+    let activities: Value = app.get_json(&format!("/api/v1/leads/{id}/activities"), Some(t)).await;
     assert!(activities["data"].as_array().unwrap().iter().any(|a| a["type"] == "SURVEY"), "{activities}");
 
     // Surveying again adds no duplicate evidence.
     let again = run(&app, t, &format!("/api/v1/leads/{id}/survey")).await;
     assert_eq!(again["result"]["evidenceCreated"], 0, "{again}");
-    let evidence: Value =
-        app.get(&format!("/api/v1/leads/{id}/evidence?limit=200"), Some(t)).await.json().await.unwrap();
+    let evidence: Value = app.get_json(&format!("/api/v1/leads/{id}/evidence?limit=200"), Some(t)).await;
     assert_eq!(evidence["data"].as_array().unwrap().len(), rows.len());
 
     // Another tenant's lead is 404; a lead without a website is 422.
@@ -156,12 +155,7 @@ async fn without_the_private_fetch_switch_a_site_on_a_private_address_is_refused
     let blocked = job["result"]["blocked"].as_str().unwrap_or_default();
     assert!(blocked.contains("refused"), "{job}");
     assert!(site.seen.lock().unwrap().is_empty(), "the test site was contacted: {:?}", site.seen.lock().unwrap());
-    let logs = app
-        .get(&format!("/api/v1/jobs/{}/logs", job["id"].as_str().unwrap()), Some(&owner.token))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let logs = app.job_logs(&owner.token, job["id"].as_str().unwrap()).await;
     assert!(logs.contains("not surveyed"), "{logs}");
 }
 
@@ -209,29 +203,23 @@ async fn a_report_cites_only_the_leads_own_evidence_and_survives_one_malformed_a
     problem(app.get(&format!("/api/v1/leads/{id}/report"), Some(t)).await, 404, "NOT_FOUND").await;
 
     let ev: Value = app
-        .post(
+        .post_json(
             &format!("/api/v1/leads/{id}/evidence"),
             Some(t),
             &json!({"title": "Met at LEAP 2026", "confidence": "HIGH"}),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     let own = ev["id"].as_str().unwrap().to_owned();
     // Another tenant's evidence id, which the model (wrongly) cites.
     let other = app.register().await;
     let other_lead: Value = app.create_lead(&other, json!({"companyName": "Other Co"})).await.json().await.unwrap();
     let foreign: Value = app
-        .post(
+        .post_json(
             &format!("/api/v1/leads/{}/evidence", other_lead["id"].as_str().unwrap()),
             Some(&other.token),
             &json!({"title": "Secret"}),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     let foreign = foreign["id"].as_str().unwrap().to_owned();
     let good = json!({"summary": "Report Co is a Riyadh company met at LEAP.", "score": 55, "sections": [
         {"title": "Events", "content": "Met at LEAP 2026.", "confidence": "HIGH", "evidenceIds": [own]},
@@ -247,7 +235,7 @@ async fn a_report_cites_only_the_leads_own_evidence_and_survives_one_malformed_a
     assert_eq!(seen[0]["response_format"]["type"], "json_schema");
     assert!(seen[0].to_string().contains(&own), "the evidence is in the prompt");
 
-    let report: Value = app.get(&format!("/api/v1/leads/{id}/report"), Some(t)).await.json().await.unwrap();
+    let report: Value = app.get_json(&format!("/api/v1/leads/{id}/report"), Some(t)).await;
     assert_eq!(report["modelVersion"], "fake-model-1");
     let sections = report["sections"].as_array().unwrap();
     assert_eq!(sections.len(), 1, "the section citing foreign evidence is dropped: {report}");
@@ -261,7 +249,7 @@ async fn a_report_cites_only_the_leads_own_evidence_and_survives_one_malformed_a
     *fake.answers.lock().unwrap() = vec![good.to_string()];
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     run(&app, t, &format!("/api/v1/leads/{id}/report")).await;
-    let again: Value = app.get(&format!("/api/v1/leads/{id}/report"), Some(t)).await.json().await.unwrap();
+    let again: Value = app.get_json(&format!("/api/v1/leads/{id}/report"), Some(t)).await;
     assert_eq!(again["id"], report["id"]);
     assert_ne!(again["updatedAt"].as_str().unwrap(), first_updated);
     assert_eq!(app.sql_i64(&format!("SELECT count(*) FROM reports WHERE lead_id = '{id}'")).await, 1);
@@ -275,24 +263,17 @@ async fn without_a_model_the_built_in_writer_reports_in_the_tenants_arabic() {
     let t = owner.token.as_str();
     app.set_plan(&owner, "pro").await;
     assert_eq!(app.patch("/api/v1/tenant", Some(t), &json!({"settings": {"language": "ar"}})).await.status(), 200);
-    let lead: Value = app
-        .create_lead(&owner, json!({"companyName": "شركة النخبة للتجارة", "website": site_url(&server)}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let id = lead["id"].as_str().unwrap().to_owned();
+    let id = lead_with_site(&app, &owner, "شركة النخبة للتجارة", &server).await;
     run(&app, t, &format!("/api/v1/leads/{id}/survey")).await;
     let job = run(&app, t, &format!("/api/v1/leads/{id}/report")).await;
     assert_eq!(job["status"], "SUCCESS", "{job}");
-    let report: Value = app.get(&format!("/api/v1/leads/{id}/report"), Some(t)).await.json().await.unwrap();
+    let report: Value = app.get_json(&format!("/api/v1/leads/{id}/report"), Some(t)).await;
     assert!(report["modelVersion"].as_str().unwrap().starts_with("builtin-"), "{report}");
     let arabic = |s: &str| s.chars().any(|c| ('\u{0600}'..='\u{06FF}').contains(&c));
     assert!(arabic(report["summary"].as_str().unwrap()), "{report}");
     let sections = report["sections"].as_array().unwrap();
     assert!(!sections.is_empty(), "{report}");
-    let evidence: Value =
-        app.get(&format!("/api/v1/leads/{id}/evidence?limit=200"), Some(t)).await.json().await.unwrap();
+    let evidence: Value = app.get_json(&format!("/api/v1/leads/{id}/evidence?limit=200"), Some(t)).await;
     let ids: Vec<&str> = evidence["data"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap()).collect();
     for s in sections {
         assert!(arabic(s["title"].as_str().unwrap()), "{s}");

@@ -59,7 +59,7 @@ async fn a_job_failing_on_a_database_error_shows_internal_and_no_sql() {
     // The first attempt fails and is retried later: its error is on the job meanwhile.
     let mut seen = Value::Null;
     for _ in 0..100 {
-        let job: Value = app.get(&format!("/api/v1/jobs/{id}"), Some(&a.token)).await.json().await.unwrap();
+        let job: Value = app.get_json(&format!("/api/v1/jobs/{id}"), Some(&a.token)).await;
         if !job["error"].is_null() {
             seen = job;
             break;
@@ -69,7 +69,7 @@ async fn a_job_failing_on_a_database_error_shows_internal_and_no_sql() {
     assert_eq!(seen["error"]["code"], "INTERNAL", "{seen}");
     let text = seen.to_string();
     assert!(!text.contains("password_hash") && !text.contains("SELECT"), "{text}");
-    let logs: Value = app.get(&format!("/api/v1/jobs/{id}/logs"), Some(&a.token)).await.json().await.unwrap();
+    let logs: Value = app.get_json(&format!("/api/v1/jobs/{id}/logs"), Some(&a.token)).await;
     let logs = logs.to_string();
     assert!(!logs.contains("password_hash") && !logs.contains("SELECT"), "{logs}");
     let server_log = log.text();
@@ -85,10 +85,7 @@ async fn a_job_failing_on_a_database_error_shows_internal_and_no_sql() {
 #[tokio::test]
 async fn an_import_stops_when_the_subscription_becomes_unpaid() {
     let app = spawn_app().await;
-    let owner = app.register().await;
-    app.set_plan(&owner, "enterprise").await;
-    let body: Value = app.import_csv(&owner.token, companies_csv(80_000), "").await.json().await.unwrap();
-    let id = body["job"]["id"].as_str().unwrap().to_owned();
+    let (owner, id) = app.long_import().await;
     app.sql(&format!("UPDATE subscriptions SET status = 'UNPAID' WHERE tenant_id = '{}'", owner.tenant_id)).await;
     let job = app.wait_job(&owner.token, &id, 60).await;
     assert_eq!(job["status"], "FAILED", "{job}");

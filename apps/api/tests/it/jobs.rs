@@ -23,8 +23,7 @@ pub(crate) fn arabic_csv(rows: usize) -> String {
 #[tokio::test]
 async fn a_ten_thousand_row_arabic_import_counts_exactly() {
     let app = spawn_app().await;
-    let owner = app.register().await;
-    app.set_plan(&owner, "enterprise").await;
+    let owner = app.owner_on("enterprise").await;
     let res = app.import_csv(&owner.token, arabic_csv(10_000).into_bytes(), "").await;
     assert_eq!(res.status(), 202);
     assert!(res.headers().get("location").unwrap().to_str().unwrap().starts_with("/api/v1/jobs/"));
@@ -59,7 +58,7 @@ async fn a_ten_thousand_row_arabic_import_counts_exactly() {
     assert!(lines[1].starts_with("9,phone:"), "{}", lines[1]);
     assert!(lines[1].contains("شركة رقم 7"));
     assert_eq!(app.sql_i64("SELECT count(*) FROM audit_logs WHERE event_type = 'LEAD_IMPORTED'").await, 1);
-    let logs: Value = app.get(&format!("/api/v1/jobs/{id}/logs"), Some(&owner.token)).await.json().await.unwrap();
+    let logs: Value = app.get_json(&format!("/api/v1/jobs/{id}/logs"), Some(&owner.token)).await;
     assert!(logs["data"].as_array().unwrap().iter().any(|l| l["message"] == "import finished"));
 
     // Run the same job again from no checkpoint at all, as after a crash right after its batches
@@ -116,7 +115,7 @@ async fn windows_1256_semicolons_and_dry_runs() {
 
     let real: Value = app.import_csv(&owner.token, bytes.to_vec(), "").await.json().await.unwrap();
     app.wait_job(&owner.token, real["job"]["id"].as_str().unwrap(), 30).await;
-    let page: Value = app.get("/api/v1/leads", Some(&owner.token)).await.json().await.unwrap();
+    let page: Value = app.get_json("/api/v1/leads", Some(&owner.token)).await;
     assert_eq!(page["data"][0]["companyName"], "مؤسسة النور للتجارة");
     assert_eq!(page["data"][0]["city"], "جدة");
     assert_eq!(page["data"][0]["phone"], "+966551234567");
@@ -126,12 +125,8 @@ async fn windows_1256_semicolons_and_dry_runs() {
 async fn a_multipart_import_with_a_mapping_lands_in_a_list_with_every_field() {
     let app = spawn_app().await;
     let owner = app.register().await;
-    let list: Value = app
-        .post("/api/v1/lists", Some(&owner.token), &json!({"name": "Imported", "isSmart": false}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list: Value =
+        app.post_json("/api/v1/lists", Some(&owner.token), &json!({"name": "Imported", "isSmart": false})).await;
     let list_id = list["id"].as_str().unwrap().to_owned();
     let csv = "Firma,Tel,Wert,Stichworte,Stand,Branche\n\
                Alpha Co,0501110001,40,vip|gulf,CONTACTED,Retail\n\
@@ -167,12 +162,8 @@ async fn a_multipart_import_with_a_mapping_lands_in_a_list_with_every_field() {
     let job = app.wait_job(&owner.token, started["job"]["id"].as_str().unwrap(), 30).await;
     assert_eq!((job["status"].clone(), job["result"]["created"].clone()), (json!("SUCCESS"), json!(2)), "{job}");
 
-    let page: Value = app
-        .get(&format!("/api/v1/leads?listId={list_id}&sort=companyName"), Some(&owner.token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let page: Value =
+        app.get_json(&format!("/api/v1/leads?listId={list_id}&sort=companyName"), Some(&owner.token)).await;
     let leads = page["data"].as_array().unwrap();
     assert_eq!(leads.len(), 2, "{page}");
     let alpha = &leads[0];
@@ -192,7 +183,7 @@ async fn a_multipart_import_with_a_mapping_lands_in_a_list_with_every_field() {
         (&beta["companyName"], &beta["phone"], &beta["score"], &beta["tags"], &beta["status"], &beta["listId"]),
         (&json!("شركة بيتا"), &Value::Null, &Value::Null, &json!([]), &json!("NEW"), &json!(list_id))
     );
-    let lists: Value = app.get("/api/v1/lists", Some(&owner.token)).await.json().await.unwrap();
+    let lists: Value = app.get_json("/api/v1/lists", Some(&owner.token)).await;
     assert_eq!(lists["data"][0]["leadsCount"], 2, "{lists}");
 
     // Another tenant's list is no list at all.
@@ -219,8 +210,7 @@ async fn an_imported_lead_is_a_duplicate_of_the_same_company_created_later() {
 async fn single_leads_racing_an_import_of_the_same_companies_make_no_duplicates() {
     const ROWS: usize = 6_000;
     let app = spawn_app().await;
-    let owner = app.register().await;
-    app.set_plan(&owner, "enterprise").await;
+    let owner = app.owner_on("enterprise").await;
     let mut csv = String::from("Company,City,Phone\n");
     for i in 0..ROWS {
         csv.push_str(&format!("Racing {i},Riyadh,05{i:08}\n"));
@@ -288,8 +278,7 @@ async fn an_import_past_the_quota_creates_up_to_it() {
 #[tokio::test]
 async fn batches_stored_at_once_stop_exactly_at_the_quota() {
     let app = spawn_app().await;
-    let owner = app.register().await;
-    app.set_plan(&owner, "starter").await;
+    let owner = app.owner_on("starter").await;
     app.sql("UPDATE plans SET leads_limit = 2500 WHERE id = 'starter'").await;
     // Four batches, two stored at once: the limit falls inside the third while the fourth runs.
     let body: Value = app.import_csv(&owner.token, companies_csv(4000), "").await.json().await.unwrap();
@@ -309,8 +298,7 @@ async fn batches_stored_at_once_stop_exactly_at_the_quota() {
 #[tokio::test]
 async fn export_then_reimport_creates_nothing_and_keeps_arabic_byte_for_byte() {
     let app = spawn_app().await;
-    let owner = app.register().await;
-    app.set_plan(&owner, "enterprise").await;
+    let owner = app.owner_on("enterprise").await;
     let original = "اسم الشركة,المدينة,الجوال,الموقع\nشركة الرياض للتقنية,الرياض,0501234567,riyadh-tech.sa\nمؤسسة النُّور,جدة,,\n\"Techno \"\"Solutions\"\", LLC\",Dammam,0509999999,\n";
     let imported: Value = app.import_csv(&owner.token, original.as_bytes().to_vec(), "").await.json().await.unwrap();
     let job = app.wait_job(&owner.token, imported["job"]["id"].as_str().unwrap(), 30).await;
@@ -380,12 +368,11 @@ async fn idempotency_keys_sse_cancel_and_isolation() {
         assert_eq!(error_fields(&body), [field], "{body}");
     }
     let id = first["job"]["id"].as_str().unwrap().to_owned();
-    let jobs: Value = app.get("/api/v1/jobs?type=EXPORT", Some(&owner.token)).await.json().await.unwrap();
+    let jobs: Value = app.get_json("/api/v1/jobs?type=EXPORT", Some(&owner.token)).await;
     assert_eq!(jobs["data"].as_array().unwrap().len(), 1);
 
     // No workers here: the job stays PENDING, so cancelling it is immediate; then it is finished.
-    let cancelled: Value =
-        app.post(&format!("/api/v1/jobs/{id}/cancel"), Some(&owner.token), &json!({})).await.json().await.unwrap();
+    let cancelled: Value = app.post_json(&format!("/api/v1/jobs/{id}/cancel"), Some(&owner.token), &json!({})).await;
     assert_eq!(cancelled["status"], "CANCELLED");
     problem(
         app.post(&format!("/api/v1/jobs/{id}/cancel"), Some(&owner.token), &json!({})).await,
@@ -426,13 +413,10 @@ async fn idempotency_keys_sse_cancel_and_isolation() {
 #[tokio::test]
 async fn a_cancelled_import_reports_exactly_what_it_created() {
     let app = spawn_app().await;
-    let owner = app.register().await;
-    app.set_plan(&owner, "enterprise").await;
-    let body: Value = app.import_csv(&owner.token, companies_csv(80_000), "").await.json().await.unwrap();
-    let id = body["job"]["id"].as_str().unwrap().to_owned();
+    let (owner, id) = app.long_import().await;
     let mut cancelled_while_running = false;
     for _ in 0..600 {
-        let job: Value = app.get(&format!("/api/v1/jobs/{id}"), Some(&owner.token)).await.json().await.unwrap();
+        let job: Value = app.get_json(&format!("/api/v1/jobs/{id}"), Some(&owner.token)).await;
         if job["status"] == "RUNNING" && job["progress"].as_i64().unwrap_or(0) >= 5 {
             let res = app.post(&format!("/api/v1/jobs/{id}/cancel"), Some(&owner.token), &json!({})).await;
             cancelled_while_running = res.status().is_success();
@@ -465,8 +449,7 @@ async fn an_import_survives_kill_dash_nine_of_its_worker() {
     use std::process::{Command, Stdio};
     // The API process runs no workers; workers are separate processes, as in production.
     let app = spawn_app_with(&[("LEADZONE_WORKERS", "0")]).await;
-    let owner = app.register().await;
-    app.set_plan(&owner, "enterprise").await;
+    let owner = app.owner_on("enterprise").await;
     let mut csv = String::with_capacity(4_000_000);
     csv.push_str("Company,City,Phone\n");
     for i in 0..100_000 {
@@ -495,7 +478,7 @@ async fn an_import_survives_kill_dash_nine_of_its_worker() {
     let mut progressed = false;
     let mut last = Value::Null;
     for _ in 0..600 {
-        let job: Value = app.get(&format!("/api/v1/jobs/{id}"), Some(&owner.token)).await.json().await.unwrap();
+        let job: Value = app.get_json(&format!("/api/v1/jobs/{id}"), Some(&owner.token)).await;
         if job["progress"].as_i64().unwrap_or(0) >= 20 {
             progressed = job["status"] == "RUNNING";
             last = job;
@@ -523,7 +506,7 @@ async fn an_import_survives_kill_dash_nine_of_its_worker() {
     assert!(Command::new("kill").args(["-TERM", &second.id().to_string()]).status().unwrap().success());
     let out = second.wait_with_output().unwrap();
     assert!(out.status.success(), "SIGTERM is a clean stop");
-    let released: Value = app.get(&format!("/api/v1/jobs/{id}"), Some(&owner.token)).await.json().await.unwrap();
+    let released: Value = app.get_json(&format!("/api/v1/jobs/{id}"), Some(&owner.token)).await;
     if released["status"] != "SUCCESS" {
         assert_eq!(released["status"], "PENDING", "released for another worker: {released}");
     }
@@ -611,10 +594,10 @@ async fn a_member_who_sees_only_their_jobs_gets_full_pages() {
     import(owner.token.clone(), "Owner One").await;
     import(owner.token.clone(), "Owner Two").await;
 
-    let page: Value = app.get("/api/v1/jobs?limit=1", Some(&manager.token)).await.json().await.unwrap();
+    let page: Value = app.get_json("/api/v1/jobs?limit=1", Some(&manager.token)).await;
     let ids: Vec<&str> = page["data"].as_array().unwrap().iter().map(|j| j["id"].as_str().unwrap()).collect();
     assert_eq!(ids, [mine.as_str()], "a page is filled with the member's own jobs");
     assert!(page["nextCursor"].is_null(), "nothing more is theirs");
-    let all: Value = app.get("/api/v1/jobs", Some(&owner.token)).await.json().await.unwrap();
+    let all: Value = app.get_json("/api/v1/jobs", Some(&owner.token)).await;
     assert_eq!(all["data"].as_array().unwrap().len(), 3, "the owner sees every job");
 }

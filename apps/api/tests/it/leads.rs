@@ -1,13 +1,6 @@
 use crate::helpers::*;
-use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use serde_json::{Value, json};
 use std::collections::HashSet;
-
-async fn count(app: &TestApp, sql: &str) -> i64 {
-    let owner = app.db.owner().await;
-    let row = owner.query_one_raw(Statement::from_string(DbBackend::Postgres, sql.to_owned())).await.unwrap().unwrap();
-    row.try_get_by_index::<i64>(0).unwrap()
-}
 
 #[tokio::test]
 async fn create_get_and_list_a_lead() {
@@ -38,16 +31,16 @@ async fn create_get_and_list_a_lead() {
     assert_eq!(lead["createdBy"], a.user_id.as_str());
     assert_eq!(lead["enrichmentData"]["foundedYear"], 2010);
 
-    let got: Value = app.get(&location, Some(&a.token)).await.json().await.unwrap();
+    let got: Value = app.get_json(&location, Some(&a.token)).await;
     assert_eq!(got, lead, "GET returns exactly what POST returned");
 
-    let page: Value = app.get("/api/v1/leads", Some(&a.token)).await.json().await.unwrap();
+    let page: Value = app.get_json("/api/v1/leads", Some(&a.token)).await;
     assert_eq!(page["data"].as_array().unwrap().len(), 1);
     assert_eq!(page["nextCursor"], Value::Null);
 
-    assert_eq!(count(&app, "SELECT count(*) FROM activities WHERE type = 'CREATED'").await, 1);
-    assert_eq!(count(&app, "SELECT count(*) FROM audit_logs WHERE event_type = 'LEAD_CREATED'").await, 1);
-    assert_eq!(count(&app, "SELECT value::bigint FROM usage_counters WHERE metric = 'leads'").await, 1);
+    assert_eq!(app.sql_i64("SELECT count(*) FROM activities WHERE type = 'CREATED'").await, 1);
+    assert_eq!(app.sql_i64("SELECT count(*) FROM audit_logs WHERE event_type = 'LEAD_CREATED'").await, 1);
+    assert_eq!(app.sql_i64("SELECT value::bigint FROM usage_counters WHERE metric = 'leads'").await, 1);
 }
 
 #[tokio::test]
@@ -58,7 +51,7 @@ async fn another_tenants_lead_is_404_and_never_listed() {
     let lead: Value = app.create_lead(&a, json!({"companyName": "A's secret lead"})).await.json().await.unwrap();
     let path = format!("/api/v1/leads/{}", lead["id"].as_str().unwrap());
     problem(app.get(&path, Some(&b.token)).await, 404, "NOT_FOUND").await;
-    let page: Value = app.get("/api/v1/leads", Some(&b.token)).await.json().await.unwrap();
+    let page: Value = app.get_json("/api/v1/leads", Some(&b.token)).await;
     assert_eq!(page["data"], json!([]));
     problem(app.get("/api/v1/leads/not-a-uuid", Some(&a.token)).await, 404, "NOT_FOUND").await;
     problem(app.get(&format!("/api/v1/leads/{}", uuid::Uuid::now_v7()), Some(&a.token)).await, 404, "NOT_FOUND").await;
@@ -102,7 +95,7 @@ async fn bad_lead_input_is_422_with_every_field() {
     let res = app.create_lead(&a, json!({"companyName": "X", "assignedTo": other.user_id})).await;
     let body = problem(res, 422, "VALIDATION_FAILED").await;
     assert_eq!(error_fields(&body), vec!["assignedTo"], "a member of another tenant cannot be assigned");
-    assert_eq!(count(&app, "SELECT count(*) FROM leads").await, 0, "nothing was written");
+    assert_eq!(app.sql_i64("SELECT count(*) FROM leads").await, 0, "nothing was written");
 }
 
 #[tokio::test]
@@ -161,8 +154,7 @@ async fn at_the_monthly_quota_creation_is_402_and_writes_nothing() {
     let a = app.register().await;
     assert_eq!(app.create_lead(&a, json!({"companyName": "first"})).await.status(), 201);
     // The free plan allows 100 leads a month; pretend 99 are used.
-    let owner = app.db.owner().await;
-    owner.execute_unprepared("UPDATE usage_counters SET value = 99 WHERE metric = 'leads'").await.unwrap();
+    app.sql("UPDATE usage_counters SET value = 99 WHERE metric = 'leads'").await;
     assert_eq!(app.create_lead(&a, json!({"companyName": "hundredth"})).await.status(), 201);
     let res = app.create_lead(&a, json!({"companyName": "one too many"})).await;
     let body = problem(res, 402, "QUOTA_EXCEEDED").await;
@@ -170,9 +162,9 @@ async fn at_the_monthly_quota_creation_is_402_and_writes_nothing() {
         (body["metric"].clone(), body["limit"].clone(), body["used"].clone()),
         (json!("leads"), json!(100), json!(100))
     );
-    assert_eq!(count(&app, "SELECT count(*) FROM leads").await, 2);
-    assert_eq!(count(&app, "SELECT count(*) FROM audit_logs WHERE event_type = 'LEAD_CREATED'").await, 2);
-    assert_eq!(count(&app, "SELECT value::bigint FROM usage_counters WHERE metric = 'leads'").await, 100);
+    assert_eq!(app.sql_i64("SELECT count(*) FROM leads").await, 2);
+    assert_eq!(app.sql_i64("SELECT count(*) FROM audit_logs WHERE event_type = 'LEAD_CREATED'").await, 2);
+    assert_eq!(app.sql_i64("SELECT value::bigint FROM usage_counters WHERE metric = 'leads'").await, 100);
 }
 
 #[tokio::test]
@@ -185,20 +177,10 @@ async fn cursor_pages_return_each_lead_once_and_bad_paging_is_422() {
     }
     for sort in ["-createdAt", "createdAt", "-score", "companyName"] {
         let mut seen = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let mut path = format!("/api/v1/leads?limit=5&sort={sort}");
-            if let Some(c) = &cursor {
-                path.push_str(&format!("&cursor={c}"));
-            }
-            let page: Value = app.get(&path, Some(&a.token)).await.json().await.unwrap();
+        for page in app.pages(&format!("/api/v1/leads?limit=5&sort={sort}"), &a.token).await {
             let data = page["data"].as_array().unwrap();
             assert!(data.len() <= 5);
             seen.extend(data.iter().map(|l| l["id"].as_str().unwrap().to_owned()));
-            match page["nextCursor"].as_str() {
-                Some(c) => cursor = Some(c.to_owned()),
-                None => break,
-            }
         }
         assert_eq!(seen.len(), 23, "{sort}");
         assert_eq!(seen.iter().collect::<HashSet<_>>().len(), 23, "{sort}: each lead once");
@@ -216,7 +198,7 @@ async fn cursor_pages_return_each_lead_once_and_bad_paging_is_422() {
         let res = app.get(&format!("/api/v1/leads?{bad}"), Some(&a.token)).await;
         problem(res, 422, "VALIDATION_FAILED").await;
     }
-    let page: Value = app.get("/api/v1/leads?limit=5&sort=-score", Some(&a.token)).await.json().await.unwrap();
+    let page: Value = app.get_json("/api/v1/leads?limit=5&sort=-score", Some(&a.token)).await;
     let other_sort_cursor = page["nextCursor"].as_str().unwrap();
     let res = app.get(&format!("/api/v1/leads?sort=companyName&cursor={other_sort_cursor}"), Some(&a.token)).await;
     problem(res, 422, "VALIDATION_FAILED").await;
@@ -242,7 +224,7 @@ async fn list_filters_apply() {
         ("q=التقنية", vec!["شركة الرياض للتقنية"]),
         ("assignedTo=me", vec![]),
     ] {
-        let page: Value = app.get(&format!("/api/v1/leads?{query}"), Some(&a.token)).await.json().await.unwrap();
+        let page: Value = app.get_json(&format!("/api/v1/leads?{query}"), Some(&a.token)).await;
         assert_eq!(names(page), expect, "{query}");
     }
 }
@@ -262,7 +244,7 @@ async fn only_the_word_being_typed_is_a_prefix() {
         let token = a.token.clone();
         async move {
             let url = format!("/api/v1/leads?q={}&sort=companyName", urlencoding(q));
-            let page: Value = app.get(&url, Some(&token)).await.json().await.unwrap();
+            let page: Value = app.get_json(&url, Some(&token)).await;
             page["data"]
                 .as_array()
                 .unwrap()
@@ -315,20 +297,25 @@ async fn forged_cursors_and_nul_in_queries_are_422() {
     .await;
 }
 
+/// Lead `i`'s name for the relevance searches for "Main": the word once, twice or three times,
+/// in turn.
+fn ranked_name(i: usize) -> String {
+    match i % 3 {
+        0 => format!("Main Trading {i}"),
+        1 => format!("Main Main Trading {i}"),
+        _ => format!("Main Main Main Est {i}"),
+    }
+}
+
 /// Paging through a common-word relevance search (`limit=37`) while leads that match are being
 /// added: no lead comes twice, every lead that was there before comes, and those come in the
 /// order one page of all of them shows (rank, then id, both descending: the keyset is exact).
 #[tokio::test]
 async fn relevance_pages_stay_exact_while_leads_are_added() {
     let app = spawn_app().await;
-    let a = app.register().await;
-    app.set_plan(&a, "enterprise").await;
+    let a = app.owner_on("enterprise").await;
     // Ranks differ (the word once, twice, three times) and tie (many names per rank).
-    let name = |i: usize| match i % 3 {
-        0 => format!("Main Trading {i}"),
-        1 => format!("Main Main Trading {i}"),
-        _ => format!("Main Main Main Est {i}"),
-    };
+    let name = ranked_name;
     for i in 0..150 {
         assert_eq!(
             app.create_lead(&a, json!({"companyName": name(i), "phone": format!("05{i:08}")})).await.status(),
@@ -338,7 +325,7 @@ async fn relevance_pages_stay_exact_while_leads_are_added() {
     let ids = |page: &Value| -> Vec<String> {
         page["data"].as_array().unwrap().iter().map(|l| l["id"].as_str().unwrap().to_owned()).collect()
     };
-    let all: Value = app.get("/api/v1/leads?q=Main&limit=200", Some(&a.token)).await.json().await.unwrap();
+    let all: Value = app.get_json("/api/v1/leads?q=Main&limit=200", Some(&a.token)).await;
     let before = ids(&all);
     assert_eq!(before.len(), 150);
 
@@ -355,7 +342,7 @@ async fn relevance_pages_stay_exact_while_leads_are_added() {
                 Some(c) => format!("/api/v1/leads?q=Main&limit=37&cursor={c}"),
                 None => "/api/v1/leads?q=Main&limit=37".to_owned(),
             };
-            let page: Value = app.get(&url, Some(&a.token)).await.json().await.unwrap();
+            let page: Value = app.get_json(&url, Some(&a.token)).await;
             seen.extend(ids(&page));
             match page["nextCursor"].as_str() {
                 Some(c) => cursor = Some(c.to_owned()),
@@ -382,8 +369,7 @@ async fn relevance_pages_stay_exact_while_leads_are_added() {
 #[tokio::test]
 async fn a_word_only_in_older_leads_is_found_past_the_newest_ones() {
     let app = spawn_app().await;
-    let a = app.register().await;
-    app.set_plan(&a, "enterprise").await;
+    let a = app.owner_on("enterprise").await;
     // Oldest first: 1,200 "Noor" (twice in every third name), 5 "Zahra", then 8,095 "Main", one in
     // four of them "Khalid" too (a word whose window lies past the first walk's rows).
     let mut csv = String::from("Company,Phone\n");
@@ -402,21 +388,7 @@ async fn a_word_only_in_older_leads_is_found_past_the_newest_ones() {
     assert_eq!(job["result"]["created"], 9_300, "{job}");
     let all = |q: &str| {
         let (app, token, q) = (&app, a.token.clone(), q.to_owned());
-        async move {
-            let (mut out, mut cursor) = (Vec::<Value>::new(), None::<String>);
-            loop {
-                let url = match &cursor {
-                    Some(c) => format!("/api/v1/leads?q={q}&limit=200&cursor={c}"),
-                    None => format!("/api/v1/leads?q={q}&limit=200"),
-                };
-                let page: Value = app.get(&url, Some(&token)).await.json().await.unwrap();
-                out.extend(page["data"].as_array().unwrap().iter().cloned());
-                match page["nextCursor"].as_str() {
-                    Some(c) => cursor = Some(c.to_owned()),
-                    None => return out,
-                }
-            }
-        }
+        async move { app.all_rows(&format!("/api/v1/leads?q={q}&limit=200"), &token).await }
     };
     let name = |l: &Value| l["companyName"].as_str().unwrap().to_owned();
     let zahra = all("Zahra").await;
@@ -459,14 +431,9 @@ async fn a_word_only_in_older_leads_is_found_past_the_newest_ones() {
 #[tokio::test]
 async fn a_search_past_the_ranked_window_pages_exactly_and_exports_in_the_same_order() {
     let app = spawn_app().await;
-    let a = app.register().await;
-    app.set_plan(&a, "enterprise").await;
+    let a = app.owner_on("enterprise").await;
     // Ranks differ (the word once, twice, three times); 1,100 leads, so 100 fall past the window.
-    let name = |i: usize| match i % 3 {
-        0 => format!("Main Trading {i}"),
-        1 => format!("Main Main Trading {i}"),
-        _ => format!("Main Main Main Est {i}"),
-    };
+    let name = ranked_name;
     let mut csv = String::from("Company,Phone\n");
     for i in 0..1_100 {
         csv.push_str(&format!("{},05{i:08}\n", name(i)));
@@ -479,15 +446,7 @@ async fn a_search_past_the_ranked_window_pages_exactly_and_exports_in_the_same_o
         None => format!("/api/v1/leads?q=Main&limit={limit}"),
     };
     // A quiet paging: the order.
-    let (mut quiet, mut cursor) = (Vec::<Value>::new(), None::<String>);
-    loop {
-        let page: Value = app.get(&page_of(cursor.as_deref(), 200), Some(&a.token)).await.json().await.unwrap();
-        quiet.extend(page["data"].as_array().unwrap().iter().cloned());
-        match page["nextCursor"].as_str() {
-            Some(c) => cursor = Some(c.to_owned()),
-            None => break,
-        }
-    }
+    let quiet = app.all_rows(&page_of(None, 200), &a.token).await;
     assert_eq!(quiet.len(), 1_100);
     let time = |l: &Value| l["createdAt"].as_str().unwrap().to_owned();
     let main_count = |l: &Value| l["companyName"].as_str().unwrap().matches("Main").count();
@@ -504,7 +463,7 @@ async fn a_search_past_the_ranked_window_pages_exactly_and_exports_in_the_same_o
     let quiet: Vec<String> = quiet.iter().map(|l| l["id"].as_str().unwrap().to_owned()).collect();
 
     // The same paging at limit=37 while matching leads are added after its first page.
-    let first: Value = app.get(&page_of(None, 37), Some(&a.token)).await.json().await.unwrap();
+    let first: Value = app.get_json(&page_of(None, 37), Some(&a.token)).await;
     let adding = async {
         for i in 1_100..1_140 {
             assert_eq!(app.create_lead(&a, json!({"companyName": name(i)})).await.status(), 201);
@@ -515,7 +474,7 @@ async fn a_search_past_the_ranked_window_pages_exactly_and_exports_in_the_same_o
             first["data"].as_array().unwrap().iter().map(|l| l["id"].as_str().unwrap().to_owned()).collect();
         let mut cursor = first["nextCursor"].as_str().map(str::to_owned);
         while let Some(c) = cursor {
-            let page: Value = app.get(&page_of(Some(&c), 37), Some(&a.token)).await.json().await.unwrap();
+            let page: Value = app.get_json(&page_of(Some(&c), 37), Some(&a.token)).await;
             seen.extend(page["data"].as_array().unwrap().iter().map(|l| l["id"].as_str().unwrap().to_owned()));
             cursor = page["nextCursor"].as_str().map(str::to_owned);
             tokio::task::yield_now().await;
@@ -533,19 +492,12 @@ async fn a_search_past_the_ranked_window_pages_exactly_and_exports_in_the_same_o
     assert_eq!(res.status(), 202);
     let export = res.json::<Value>().await.unwrap()["job"]["id"].as_str().unwrap().to_owned();
     assert_eq!(app.wait_job(&a.token, &export, 120).await["status"], "SUCCESS");
-    let listing: Vec<String> = {
-        let (mut names, mut cursor) = (Vec::new(), None::<String>);
-        loop {
-            let page: Value = app.get(&page_of(cursor.as_deref(), 200), Some(&a.token)).await.json().await.unwrap();
-            names
-                .extend(page["data"].as_array().unwrap().iter().map(|l| l["companyName"].as_str().unwrap().to_owned()));
-            match page["nextCursor"].as_str() {
-                Some(c) => cursor = Some(c.to_owned()),
-                None => break,
-            }
-        }
-        names
-    };
+    let listing: Vec<String> = app
+        .all_rows(&page_of(None, 200), &a.token)
+        .await
+        .iter()
+        .map(|l| l["companyName"].as_str().unwrap().to_owned())
+        .collect();
     let csv = app.get(&format!("/api/v1/exports/{export}/download"), Some(&a.token)).await.text().await.unwrap();
     let exported: Vec<String> =
         csv.trim_start_matches('\u{feff}').lines().skip(1).map(|l| l.split(',').next().unwrap().to_owned()).collect();
@@ -562,10 +514,9 @@ async fn a_relevance_cursor_of_another_kind_of_search_is_422() {
     for i in 0..3 {
         assert_eq!(app.create_lead(&a, json!({"companyName": format!("Main Trading {i}")})).await.status(), 201);
     }
-    let ranked: Value = app.get("/api/v1/leads?q=Main&limit=1", Some(&a.token)).await.json().await.unwrap();
+    let ranked: Value = app.get_json("/api/v1/leads?q=Main&limit=1", Some(&a.token)).await;
     let ranked = ranked["nextCursor"].as_str().unwrap().to_owned();
-    let wordless: Value =
-        app.get("/api/v1/leads?q=!!!&sort=relevance&limit=1", Some(&a.token)).await.json().await.unwrap();
+    let wordless: Value = app.get_json("/api/v1/leads?q=!!!&sort=relevance&limit=1", Some(&a.token)).await;
     let wordless = wordless["nextCursor"].as_str().unwrap().to_owned();
     // Each cursor pages its own search.
     assert_eq!(app.get(&format!("/api/v1/leads?q=Main&limit=1&cursor={ranked}"), Some(&a.token)).await.status(), 200);

@@ -178,15 +178,9 @@ async fn dump(app: &TestApp) -> String {
     let mut out = String::new();
     for col in columns {
         let (t, c): (String, String) = (col.try_get("", "t").unwrap(), col.try_get("", "c").unwrap());
-        let rows = owner
-            .query_all_raw(sea_orm::Statement::from_string(
-                sea_orm::DbBackend::Postgres,
-                format!("SELECT \"{c}\"::text AS v FROM \"{t}\" WHERE \"{c}\" IS NOT NULL"),
-            ))
-            .await
-            .unwrap();
-        for row in rows {
-            out.push_str(&row.try_get::<String>("", "v").unwrap());
+        for value in app.sql_strings(&format!("SELECT \"{c}\"::text AS v FROM \"{t}\" WHERE \"{c}\" IS NOT NULL")).await
+        {
+            out.push_str(&value);
             out.push('\n');
         }
     }
@@ -252,21 +246,7 @@ async fn an_arabic_invitation_waits_for_the_mail_server_and_arrives_with_a_worki
     // Before delivery the database holds the invitation only sealed: not the token, but a body
     // that the master key opens to the mail with the token.
     assert_no_token(&dump(&app).await, &token, "before delivery");
-    let sealed: Vec<u8> = {
-        use sea_orm::ConnectionTrait;
-        let row = app
-            .db
-            .owner()
-            .await
-            .query_one_raw(sea_orm::Statement::from_string(
-                sea_orm::DbBackend::Postgres,
-                "SELECT body_sealed FROM mail_outbox WHERE to_email = 'amal@example.sa'".to_owned(),
-            ))
-            .await
-            .unwrap()
-            .unwrap();
-        row.try_get("", "body_sealed").unwrap()
-    };
+    let sealed = app.sql_bytes("SELECT body_sealed FROM mail_outbox WHERE to_email = 'amal@example.sa'").await;
     let key = STANDARD.decode(TEST_MASTER_KEY).unwrap();
     let opened = leadzone_ports::security::SecretBox::open(&leadzone_crypto::AesGcmBox::new(&[key]).unwrap(), &sealed)
         .expect("the master key opens the sealed body");

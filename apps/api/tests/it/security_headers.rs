@@ -72,8 +72,7 @@ async fn token_responses_are_not_stored_and_nothing_is_sniffed() {
 #[tokio::test]
 async fn invite_creation_and_acceptance_are_not_stored() {
     let app = spawn_app().await;
-    let owner = app.register().await;
-    app.set_plan(&owner, "enterprise").await;
+    let owner = app.owner_on("enterprise").await;
     let invite_email = format!("{}@example.sa", unique("invitee"));
     let created =
         app.post("/api/v1/invites", Some(&owner.token), &json!({"email": invite_email, "role": "SALES"})).await;

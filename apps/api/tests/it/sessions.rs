@@ -121,7 +121,7 @@ async fn password_change_revokes_the_other_sessions() {
 async fn two_factor_login_needs_a_valid_code() {
     let app = spawn_app().await;
     let a = app.register().await;
-    let setup: Value = app.post("/api/v1/me/2fa/setup", Some(&a.token), &json!({})).await.json().await.unwrap();
+    let setup: Value = app.post_json("/api/v1/me/2fa/setup", Some(&a.token), &json!({})).await;
     let secret = leadzone_crypto::base32_decode(setup["secret"].as_str().unwrap()).unwrap();
     assert!(setup["otpauthUrl"].as_str().unwrap().starts_with("otpauth://totp/Leadzone"));
     let code = |t: i64| leadzone_crypto::totp_code(&secret, t);
@@ -210,7 +210,7 @@ async fn switch_tenant_gives_a_pair_for_another_membership_only() {
     let switched: Value = res.json().await.unwrap();
     assert_eq!(switched["tenant"]["id"], b.tenant_id.as_str());
     assert_eq!(switched["role"], "MANAGER");
-    let me: Value = app.get("/api/v1/me", Some(switched["accessToken"].as_str().unwrap())).await.json().await.unwrap();
+    let me: Value = app.get_json("/api/v1/me", Some(switched["accessToken"].as_str().unwrap())).await;
     assert_eq!(me["tenant"]["id"], b.tenant_id.as_str());
     assert_eq!(me["memberships"].as_array().unwrap().len(), 2);
     let res = app.post("/api/v1/auth/switch-tenant", Some(&a.token), &json!({"tenantId": stranger.tenant_id})).await;
@@ -280,7 +280,7 @@ async fn a_suspended_tenant_gets_403_except_me_and_the_admin_api_is_guarded() {
         .await;
     assert_eq!(app.get("/api/v1/me", Some(&a.token)).await.status(), 200);
 
-    let list: Value = app.get("/admin/v1/tenants", Some(ADMIN_TOKEN)).await.json().await.unwrap();
+    let list: Value = app.get_json("/admin/v1/tenants", Some(ADMIN_TOKEN)).await;
     assert!(
         list["data"].as_array().unwrap().iter().any(|t| t["id"] == a.tenant_id.as_str() && t["status"] == "SUSPENDED")
     );
@@ -289,7 +289,7 @@ async fn a_suspended_tenant_gets_403_except_me_and_the_admin_api_is_guarded() {
     let mut seen: Vec<String> = Vec::new();
     let mut page_path = "/admin/v1/tenants?limit=1".to_owned();
     loop {
-        let page: Value = app.get(&page_path, Some(ADMIN_TOKEN)).await.json().await.unwrap();
+        let page: Value = app.get_json(&page_path, Some(ADMIN_TOKEN)).await;
         let data = page["data"].as_array().unwrap();
         assert!(data.len() <= 1, "{page}");
         seen.extend(data.iter().map(|t| t["id"].as_str().unwrap().to_owned()));

@@ -83,8 +83,7 @@ async fn chosen_events_reach_the_channel_in_the_tenants_language_one_a_second() 
         ("LEADZONE_PUBLIC_URL", "https://app.leadzone.test"),
     ])
     .await;
-    let owner = app.register().await;
-    app.set_plan(&owner, "pro").await;
+    let owner = app.owner_on("pro").await;
     let res = app.patch("/api/v1/tenant", Some(&owner.token), &json!({"settings": {"language": "ar"}})).await;
     assert_eq!(res.status(), 200);
     let hook = format!("{}{HOOK_PATH}", server.uri());
@@ -170,7 +169,7 @@ async fn chosen_events_reach_the_channel_in_the_tenants_language_one_a_second() 
     qualify(&app, &owner, &fifth).await;
     let mut status = Value::Null;
     for _ in 0..100 {
-        let list: Value = app.get("/api/v1/integrations", Some(&owner.token)).await.json().await.unwrap();
+        let list: Value = app.get_json("/api/v1/integrations", Some(&owner.token)).await;
         status = list["data"].as_array().unwrap().iter().find(|c| c["type"] == "SLACK").cloned().unwrap();
         if status["status"] == "ERROR" {
             break;
@@ -193,8 +192,7 @@ async fn a_rolled_back_change_sends_nothing_to_slack() {
     let fake = FakeSlack::default();
     Mock::given(wiremock::matchers::any()).respond_with(fake.clone()).mount(&server).await;
     let app = spawn_app_with(&[("LEADZONE_ALLOW_PRIVATE_FETCH", "true")]).await;
-    let owner = app.register().await;
-    app.set_plan(&owner, "pro").await;
+    let owner = app.owner_on("pro").await;
     let res = app
         .put_json(
             "/api/v1/integrations/SLACK",
@@ -227,8 +225,7 @@ async fn a_rolled_back_change_sends_nothing_to_slack() {
 #[tokio::test]
 async fn a_slack_webhook_on_a_private_address_is_refused_without_the_test_switch() {
     let app = spawn_app().await;
-    let owner = app.register().await;
-    app.set_plan(&owner, "pro").await;
+    let owner = app.owner_on("pro").await;
     let res = app
         .put_json(
             "/api/v1/integrations/SLACK",

@@ -68,6 +68,16 @@ async fn wait_done(app: &TestApp, token: &str, res: reqwest::Response) -> Value 
     app.wait_job(token, &id, 60).await
 }
 
+/// A new owner on Pro whose HubSpot is connected with [`TOKEN`].
+async fn hubspot_connected_owner(app: &TestApp) -> Account {
+    let owner = app.owner_on("pro").await;
+    let res = app
+        .put_json("/api/v1/integrations/HUBSPOT", &owner.token, &json!({"credentials": {"accessToken": TOKEN}}))
+        .await;
+    assert_eq!(res.status(), 200);
+    owner
+}
+
 #[tokio::test]
 async fn hubspot_gets_every_lead_once_then_only_what_changed() {
     let server = MockServer::start().await;
@@ -119,13 +129,13 @@ async fn hubspot_gets_every_lead_once_then_only_what_changed() {
         assert_eq!((props["domain"].as_str(), props["lifecyclestage"].as_str()), (Some("sync7.sa"), Some("lead")));
     }
     assert_eq!(app.audit_count(&owner, "INTEGRATION_SYNCED").await, 1);
-    let listed: Value = app.get("/api/v1/integrations", Some(&owner.token)).await.json().await.unwrap();
+    let listed: Value = app.get_json("/api/v1/integrations", Some(&owner.token)).await;
     let first_sync =
         listed["data"].as_array().unwrap().iter().find(|c| c["type"] == "HUBSPOT").unwrap()["lastSyncAt"].clone();
     assert!(first_sync.is_string(), "the sync moved the connection's cursor: {listed}");
 
     // Five leads change: the next sync sends those five, and creates nothing.
-    let page: Value = app.get("/api/v1/leads?limit=5", Some(&owner.token)).await.json().await.unwrap();
+    let page: Value = app.get_json("/api/v1/leads?limit=5", Some(&owner.token)).await;
     for lead in page["data"].as_array().unwrap() {
         let res = app
             .patch(
@@ -164,15 +174,14 @@ async fn hubspot_gets_every_lead_once_then_only_what_changed() {
         (Some("FAILED"), Some("PROVIDER_UNAUTHORIZED")),
         "{job}"
     );
-    let listed: Value = app.get("/api/v1/integrations", Some(&owner.token)).await.json().await.unwrap();
+    let listed: Value = app.get_json("/api/v1/integrations", Some(&owner.token)).await;
     let hubspot = listed["data"].as_array().unwrap().iter().find(|c| c["type"] == "HUBSPOT").unwrap();
     assert_eq!(hubspot["status"], "ERROR");
     assert!(hubspot["lastError"].as_str().unwrap().contains("expired"), "{hubspot}");
     problem(sync(json!({})).await, 409, "CONFLICT").await;
 
     // Another tenant cannot sync this one's connection; disconnecting leaves no token anywhere.
-    let other = app.register().await;
-    app.set_plan(&other, "pro").await;
+    let other = app.owner_on("pro").await;
     problem(app.post("/api/v1/integrations/HUBSPOT/sync", Some(&other.token), &json!({})).await, 409, "CONFLICT").await;
     assert_eq!(app.delete("/api/v1/integrations/HUBSPOT", Some(&owner.token)).await.status(), 204);
     let dump = std::process::Command::new("pg_dump").arg("--data-only").arg(app.db.owner_url()).output().unwrap();
@@ -187,18 +196,12 @@ async fn hubspot_gets_every_lead_once_then_only_what_changed() {
 #[tokio::test]
 async fn reseal_moves_every_secret_to_the_first_master_key() {
     use leadzone_ports::security::SecretBox;
-    use sea_orm::ConnectionTrait;
     const NEW_KEY: &str = "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=";
     let server = MockServer::start().await;
     let fake = FakeHubSpot::default();
     Mock::given(wiremock::matchers::any()).respond_with(fake.clone()).mount(&server).await;
     let app = spawn_app_with(&[("HUBSPOT_BASE_URL", &server.uri()), ("LEADZONE_ALLOW_PRIVATE_FETCH", "true")]).await;
-    let owner = app.register().await;
-    app.set_plan(&owner, "pro").await;
-    let res = app
-        .put_json("/api/v1/integrations/HUBSPOT", &owner.token, &json!({"credentials": {"accessToken": TOKEN}}))
-        .await;
-    assert_eq!(res.status(), 200);
+    let owner = hubspot_connected_owner(&app).await;
     let res = app
         .post(
             "/api/v1/webhooks",
@@ -223,33 +226,15 @@ async fn reseal_moves_every_secret_to_the_first_master_key() {
     let key = |k: &str| base64::engine::general_purpose::STANDARD.decode(k).unwrap();
     let new_only = leadzone_crypto::AesGcmBox::new(&[key(NEW_KEY)]).unwrap();
     let old_only = leadzone_crypto::AesGcmBox::new(&[key(TEST_MASTER_KEY)]).unwrap();
-    let db = app.db.owner().await;
     for sql in
         ["SELECT credentials AS sealed FROM integration_connections", "SELECT secret AS sealed FROM webhook_endpoints"]
     {
-        let row = db
-            .query_one_raw(sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, sql))
-            .await
-            .unwrap()
-            .unwrap();
-        let sealed: Vec<u8> = row.try_get("", "sealed").unwrap();
+        let sealed = app.sql_bytes(sql).await;
         let plain = new_only.open(&sealed).unwrap();
         assert!(!plain.is_empty());
         assert!(old_only.open(&sealed).is_err(), "{sql}: the old key still opens it");
     }
-    let credentials = new_only
-        .open(&{
-            let row = db
-                .query_one_raw(sea_orm::Statement::from_string(
-                    sea_orm::DbBackend::Postgres,
-                    "SELECT credentials FROM integration_connections",
-                ))
-                .await
-                .unwrap()
-                .unwrap();
-            row.try_get::<Vec<u8>>("", "credentials").unwrap()
-        })
-        .unwrap();
+    let credentials = new_only.open(&app.sql_bytes("SELECT credentials FROM integration_connections").await).unwrap();
     assert!(String::from_utf8(credentials).unwrap().contains(TOKEN));
 }
 
@@ -263,12 +248,7 @@ async fn a_sync_killed_mid_way_resumes_without_creating_a_company_twice() {
     // Every call takes 700 ms: the kill lands while batches are in flight.
     Mock::given(wiremock::matchers::any()).respond_with(Slow(fake.clone())).mount(&server).await;
     let app = spawn_app_with(&[("HUBSPOT_BASE_URL", &server.uri()), ("LEADZONE_WORKERS", "0")]).await;
-    let owner = app.register().await;
-    app.set_plan(&owner, "pro").await;
-    let res = app
-        .put_json("/api/v1/integrations/HUBSPOT", &owner.token, &json!({"credentials": {"accessToken": TOKEN}}))
-        .await;
-    assert_eq!(res.status(), 200);
+    let owner = hubspot_connected_owner(&app).await;
     let env: Vec<(String, String)> =
         vec![("HUBSPOT_BASE_URL".into(), server.uri()), ("LEADZONE_JOB_LEASE_SECS".into(), "2".into())];
     let mut first = start(&app.db, &["worker"], "sync-worker-1", &env);
@@ -318,8 +298,7 @@ async fn a_scheduled_sync_runs_without_anyone_asking() {
     let fake = FakeHubSpot::default();
     Mock::given(wiremock::matchers::any()).respond_with(fake.clone()).mount(&server).await;
     let app = spawn_app_with(&[("HUBSPOT_BASE_URL", &server.uri()), ("LEADZONE_WORKERS", "0")]).await;
-    let owner = app.register().await;
-    app.set_plan(&owner, "pro").await;
+    let owner = app.owner_on("pro").await;
     let connect = |every: Value| {
         let app = &app;
         let owner = owner.clone();
@@ -349,7 +328,7 @@ async fn a_scheduled_sync_runs_without_anyone_asking() {
     assert_eq!(fake.0.lock().unwrap().companies.len(), 3, "the scheduled sync pushed the leads");
     let mut synced = Value::Null;
     for _ in 0..100 {
-        let listed: Value = app.get("/api/v1/integrations", Some(&owner.token)).await.json().await.unwrap();
+        let listed: Value = app.get_json("/api/v1/integrations", Some(&owner.token)).await;
         synced = listed["data"].as_array().unwrap().iter().find(|c| c["type"] == "HUBSPOT").unwrap().clone();
         if synced["lastSyncAt"].is_string() {
             break;
@@ -357,7 +336,7 @@ async fn a_scheduled_sync_runs_without_anyone_asking() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert!(synced["lastSyncAt"].is_string(), "{synced}");
-    let jobs: Value = app.get("/api/v1/jobs?type=SYNC", Some(&owner.token)).await.json().await.unwrap();
+    let jobs: Value = app.get_json("/api/v1/jobs?type=SYNC", Some(&owner.token)).await;
     assert_eq!(jobs["data"].as_array().unwrap().len(), 1, "one job for the period");
     assert_eq!(jobs["data"][0]["createdBy"].as_str(), Some(owner.user_id.as_str()), "started as the owner");
 }

@@ -36,7 +36,7 @@ async fn the_third_invite_on_the_free_plan_is_402_and_invites_are_mailed() {
         .await,
         0
     );
-    let list: Value = app.get("/api/v1/invites", Some(&owner.token)).await.json().await.unwrap();
+    let list: Value = app.get_json("/api/v1/invites", Some(&owner.token)).await;
     assert_eq!(list["data"].as_array().unwrap().len(), 2);
     let res = app.post("/api/v1/invites", Some(&owner.token), &json!({"email": owner.email, "role": "ADMIN"})).await;
     problem(res, 409, "CONFLICT").await;
@@ -53,18 +53,19 @@ async fn expired_invites_are_410_and_used_or_revoked_ones_404() {
     let mut ids = Vec::new();
     for i in 0..2 {
         let body: Value = app
-            .post("/api/v1/invites", Some(&owner.token), &json!({"email": format!("x{i}@example.sa"), "role": "SALES"}))
-            .await
-            .json()
-            .await
-            .unwrap();
+            .post_json(
+                "/api/v1/invites",
+                Some(&owner.token),
+                &json!({"email": format!("x{i}@example.sa"), "role": "SALES"}),
+            )
+            .await;
         tokens.push(body["token"].as_str().unwrap().to_owned());
         ids.push(body["invite"]["id"].as_str().unwrap().to_owned());
     }
     app.sql(&format!("UPDATE invites SET expires_at = now() - interval '1 minute' WHERE id = '{}'", ids[0])).await;
     let accept = |token: &str| json!({"token": token, "name": "New", "password": "new member 123"});
     problem(app.post("/api/v1/invites/accept", None, &accept(&tokens[0])).await, 410, "INVITE_EXPIRED").await;
-    let list: Value = app.get("/api/v1/invites", Some(&owner.token)).await.json().await.unwrap();
+    let list: Value = app.get_json("/api/v1/invites", Some(&owner.token)).await;
     assert!(list["data"].as_array().unwrap().iter().any(|i| i["status"] == "EXPIRED"));
 
     let res = app.post("/api/v1/invites/accept", None, &json!({"token": tokens[1]})).await;
@@ -74,12 +75,8 @@ async fn expired_invites_are_410_and_used_or_revoked_ones_404() {
     problem(app.post("/api/v1/invites/accept", None, &accept(&tokens[1])).await, 404, "NOT_FOUND").await;
     problem(app.post("/api/v1/invites/accept", None, &accept("lzi_unknown")).await, 404, "NOT_FOUND").await;
 
-    let body: Value = app
-        .post("/api/v1/invites", Some(&owner.token), &json!({"email": "y@example.sa", "role": "SALES"}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body: Value =
+        app.post_json("/api/v1/invites", Some(&owner.token), &json!({"email": "y@example.sa", "role": "SALES"})).await;
     let (token, id) = (body["token"].as_str().unwrap().to_owned(), body["invite"]["id"].as_str().unwrap().to_owned());
     let revoked: Value = app.delete(&format!("/api/v1/invites/{id}"), Some(&owner.token)).await.json().await.unwrap();
     assert_eq!(revoked["status"], "REVOKED");
@@ -124,8 +121,7 @@ async fn the_last_owner_cannot_be_demoted_suspended_or_removed() {
 #[tokio::test]
 async fn managers_see_their_team_and_removal_unassigns_leads() {
     let app = spawn_app().await;
-    let owner = app.register().await;
-    app.set_plan(&owner, "pro").await;
+    let owner = app.owner_on("pro").await;
     let manager = app.add_member(&owner, "MANAGER").await;
     let sales = app.add_member(&owner, "SALES").await;
     let other_sales = app.add_member(&owner, "SALES").await;
@@ -156,7 +152,7 @@ async fn managers_see_their_team_and_removal_unassigns_leads() {
     assert_eq!(app.get(&lead_path, Some(&manager.token)).await.status(), 200, "the manager sees the team's lead");
     problem(app.get(&other_path, Some(&manager.token)).await, 404, "NOT_FOUND").await;
     problem(app.get(&other_path, Some(&sales.token)).await, 404, "NOT_FOUND").await;
-    let visible: Value = app.get("/api/v1/leads", Some(&manager.token)).await.json().await.unwrap();
+    let visible: Value = app.get_json("/api/v1/leads", Some(&manager.token)).await;
     assert_eq!(visible["data"].as_array().unwrap().len(), 1);
 
     // Assigned leads of a removed member become unassigned.
@@ -168,12 +164,8 @@ async fn managers_see_their_team_and_removal_unassigns_leads() {
         .unwrap();
     assert_eq!(assigned["assignedTo"], sales.user_id.as_str());
     assert_eq!(app.delete(&format!("/api/v1/members/{sales_membership}"), Some(&owner.token)).await.status(), 204);
-    let after: Value = app
-        .get(&format!("/api/v1/leads/{}", assigned["id"].as_str().unwrap()), Some(&owner.token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let after: Value =
+        app.get_json(&format!("/api/v1/leads/{}", assigned["id"].as_str().unwrap()), Some(&owner.token)).await;
     assert_eq!(after["assignedTo"], Value::Null);
     problem(app.get("/api/v1/me", Some(&sales.token)).await, 401, "UNAUTHENTICATED").await;
     assert_eq!(app.sql_i64("SELECT count(*) FROM audit_logs WHERE event_type = 'TEAM_MEMBER_REMOVED'").await, 1);
@@ -207,7 +199,7 @@ async fn api_keys_are_shown_once_scoped_and_revoked_at_once() {
     typo.push(if secret.ends_with('a') { 'b' } else { 'a' });
     problem(app.get("/api/v1/leads", Some(&typo)).await, 401, "UNAUTHENTICATED").await;
 
-    let list: Value = app.get("/api/v1/api-keys", Some(&owner.token)).await.json().await.unwrap();
+    let list: Value = app.get_json("/api/v1/api-keys", Some(&owner.token)).await;
     let listed = &list["data"][0];
     assert!(listed.get("secret").is_none() && listed["lastUsedAt"].is_string());
 
@@ -240,18 +232,14 @@ async fn audit_logs_filter_and_page() {
     for i in 0..5 {
         app.create_lead(&owner, json!({"companyName": format!("L{i}")})).await;
     }
-    let page: Value =
-        app.get("/api/v1/audit-logs?eventType=LEAD_CREATED&limit=2", Some(&owner.token)).await.json().await.unwrap();
+    let page: Value = app.get_json("/api/v1/audit-logs?eventType=LEAD_CREATED&limit=2", Some(&owner.token)).await;
     assert_eq!(page["data"].as_array().unwrap().len(), 2);
     let mut seen = page["data"].as_array().unwrap().len();
     let mut cursor = page["nextCursor"].as_str().map(str::to_owned);
     while let Some(c) = cursor {
         let page: Value = app
-            .get(&format!("/api/v1/audit-logs?eventType=LEAD_CREATED&limit=2&cursor={c}"), Some(&owner.token))
-            .await
-            .json()
-            .await
-            .unwrap();
+            .get_json(&format!("/api/v1/audit-logs?eventType=LEAD_CREATED&limit=2&cursor={c}"), Some(&owner.token))
+            .await;
         seen += page["data"].as_array().unwrap().len();
         cursor = page["nextCursor"].as_str().map(str::to_owned);
     }
@@ -288,7 +276,7 @@ async fn tenant_settings_are_validated_and_audited() {
         .await;
     let body = problem(res, 422, "VALIDATION_FAILED").await;
     assert_eq!(error_fields(&body), vec!["settings.language", "settings.timezone"]);
-    let got: Value = app.get("/api/v1/tenant", Some(&owner.token)).await.json().await.unwrap();
+    let got: Value = app.get_json("/api/v1/tenant", Some(&owner.token)).await;
     assert_eq!(got["name"], "Riyadh Tech Co");
     assert_eq!(app.sql_i64("SELECT count(*) FROM audit_logs WHERE event_type = 'ORG_SETTINGS_UPDATED' AND details->'before'->>'name' <> details->'after'->>'name'").await, 1);
 }
@@ -297,8 +285,7 @@ async fn tenant_settings_are_validated_and_audited() {
 #[tokio::test]
 async fn role_matrix() {
     let app = spawn_app().await;
-    let owner = app.register().await;
-    app.set_plan(&owner, "enterprise").await;
+    let owner = app.owner_on("enterprise").await;
     let admin = app.add_member(&owner, "ADMIN").await;
     let manager = app.add_member(&owner, "MANAGER").await;
     let sales = app.add_member(&owner, "SALES").await;
@@ -317,15 +304,12 @@ async fn role_matrix() {
         let target = app.add_member(&owner, "SALES").await;
         let target_membership = app.membership_id(&owner, &target.user_id).await;
         let invite: Value = app
-            .post(
+            .post_json(
                 "/api/v1/invites",
                 Some(&owner.token),
                 &json!({"email": format!("{}@example.sa", unique("inv")), "role": "SALES"}),
             )
-            .await
-            .json()
-            .await
-            .unwrap();
+            .await;
         let invite_id = invite["invite"]["id"].as_str().unwrap().to_owned();
         let (_, key_id) = app.api_key(&owner, &["leads:read"]).await;
 
@@ -407,12 +391,8 @@ async fn another_tenants_ids_are_404() {
     let b_member = app.add_member(&b, "SALES").await;
     let b_membership = app.membership_id(&b, &b_member.user_id).await;
     let b_owner_membership = app.membership_id(&b, &b.user_id).await;
-    let b_invite: Value = app
-        .post("/api/v1/invites", Some(&b.token), &json!({"email": "z@example.sa", "role": "SALES"}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let b_invite: Value =
+        app.post_json("/api/v1/invites", Some(&b.token), &json!({"email": "z@example.sa", "role": "SALES"})).await;
     let b_invite_id = b_invite["invite"]["id"].as_str().unwrap();
     let (_, b_key) = app.api_key(&b, &["leads:read"]).await;
 
@@ -434,7 +414,7 @@ async fn another_tenants_ids_are_404() {
         }
     }
     // A's member ids are not B's business either, and nothing of B changed.
-    let members: Value = app.get("/api/v1/members", Some(&b.token)).await.json().await.unwrap();
+    let members: Value = app.get_json("/api/v1/members", Some(&b.token)).await;
     assert_eq!(members["data"].as_array().unwrap().len(), 2);
     assert!(members["data"].as_array().unwrap().iter().all(|m| m["status"] == "ACTIVE"));
     problem(app.patch("/api/v1/members/not-a-uuid", Some(&a.token), &json!({})).await, 404, "NOT_FOUND").await;
@@ -444,8 +424,7 @@ async fn another_tenants_ids_are_404() {
 #[tokio::test]
 async fn keys_never_exceed_their_creator_and_seats_hold_on_reactivation() {
     let app = spawn_app().await;
-    let owner = app.register().await;
-    app.set_plan(&owner, "pro").await;
+    let owner = app.owner_on("pro").await;
 
     // A key that may manage keys cannot mint a stronger one.
     let (manager_key, _) = app.api_key(&owner, &["api_keys:manage", "leads:read"]).await;
@@ -505,11 +484,8 @@ async fn an_invite_into_a_suspended_tenant_cannot_be_accepted() {
     let app = spawn_app().await;
     let owner = app.register().await;
     let body: Value = app
-        .post("/api/v1/invites", Some(&owner.token), &json!({"email": "late@example.sa", "role": "SALES"}))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .post_json("/api/v1/invites", Some(&owner.token), &json!({"email": "late@example.sa", "role": "SALES"}))
+        .await;
     let token = body["token"].as_str().unwrap().to_owned();
     app.post(
         &format!("/admin/v1/tenants/{}/status", owner.tenant_id),

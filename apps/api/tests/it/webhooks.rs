@@ -81,8 +81,7 @@ fn verified(secret: &str, r: &Received) -> Result<(), String> {
 async fn a_created_lead_reaches_the_endpoint_signed_and_only_its_own_tenants_events_do() {
     let app = spawn_app_with(&[("LEADZONE_ALLOW_PRIVATE_FETCH", "true")]).await;
     let (server, rx) = receiver().await;
-    let owner = app.register().await;
-    app.set_plan(&owner, "pro").await;
+    let owner = app.owner_on("pro").await;
     let hook =
         subscribe(&app, &owner, &format!("{}/hooks/leadzone", server.uri()), &["lead.created", "lead.status_changed"])
             .await;
@@ -91,8 +90,7 @@ async fn a_created_lead_reaches_the_endpoint_signed_and_only_its_own_tenants_eve
     let id = hook["id"].as_str().unwrap().to_owned();
 
     // Another tenant's endpoint and lead: nothing of it reaches this receiver.
-    let other = app.register().await;
-    app.set_plan(&other, "pro").await;
+    let other = app.owner_on("pro").await;
     let (other_server, other_rx) = receiver().await;
     subscribe(&app, &other, &format!("{}/in", other_server.uri()), &["lead.created"]).await;
     assert_eq!(app.create_lead(&other, json!({"companyName": "شركة أخرى"})).await.status(), 201);
@@ -132,8 +130,7 @@ async fn a_created_lead_reaches_the_endpoint_signed_and_only_its_own_tenants_eve
     verified(&secret, &got[1]).unwrap();
 
     // The deliveries show their attempts; a manual retry sends the same webhook-id again.
-    let page: Value =
-        app.get(&format!("/api/v1/webhooks/{id}/deliveries"), Some(&owner.token)).await.json().await.unwrap();
+    let page: Value = app.get_json(&format!("/api/v1/webhooks/{id}/deliveries"), Some(&owner.token)).await;
     let deliveries = page["data"].as_array().unwrap();
     assert_eq!(deliveries.len(), 2);
     assert_eq!(deliveries[1]["status"], "DELIVERED");
@@ -176,8 +173,7 @@ async fn a_failing_receiver_gets_the_event_again_with_growing_gaps() {
         spawn_app_with(&[("LEADZONE_ALLOW_PRIVATE_FETCH", "true"), ("LEADZONE_WEBHOOK_RETRY_SCALE", "0.002")]).await;
     let (server, rx) = receiver().await;
     rx.plan.lock().unwrap().extend([500, 500]);
-    let owner = app.register().await;
-    app.set_plan(&owner, "pro").await;
+    let owner = app.owner_on("pro").await;
     let hook = subscribe(&app, &owner, &format!("{}/in", server.uri()), &["lead.created"]).await;
     assert_eq!(app.create_lead(&owner, json!({"companyName": "شركة"})).await.status(), 201);
     let got = rx.wait_for(3, 30).await;
@@ -188,8 +184,7 @@ async fn a_failing_receiver_gets_the_event_again_with_growing_gaps() {
     assert!(gap2 >= Duration::from_millis(600), "{gap2:?}");
     tokio::time::sleep(Duration::from_millis(300)).await;
     let id = hook["id"].as_str().unwrap();
-    let page: Value =
-        app.get(&format!("/api/v1/webhooks/{id}/deliveries"), Some(&owner.token)).await.json().await.unwrap();
+    let page: Value = app.get_json(&format!("/api/v1/webhooks/{id}/deliveries"), Some(&owner.token)).await;
     let d = &page["data"][0];
     assert_eq!((d["status"].as_str(), d["attempts"].as_i64()), (Some("DELIVERED"), Some(3)), "{d}");
     let statuses: Vec<i64> = d["history"].as_array().unwrap().iter().map(|h| h["status"].as_i64().unwrap()).collect();

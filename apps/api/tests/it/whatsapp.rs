@@ -209,6 +209,25 @@ async fn send(app: &TestApp, token: &str, body: &Value, key: Option<&str>) -> re
     req.send().await.unwrap()
 }
 
+/// Sends `template` to `lead` without an idempotency key; returns the answer's body.
+async fn send_template(app: &TestApp, token: &str, lead: &str, template: &Value) -> Value {
+    send(app, token, &json!({"leadId": lead, "templateId": template["id"]}), None).await.json().await.unwrap()
+}
+
+/// The job of an accepted send, once it has finished (30 s at the most).
+async fn finished_job(app: &TestApp, token: &str, accepted: &Value) -> Value {
+    app.wait_job(token, accepted["job"]["id"].as_str().unwrap(), 30).await
+}
+
+/// Connects the owner's number, then makes an approved template and a lead with a phone: what a
+/// send needs. Returns the template and the lead's id.
+async fn ready_to_send(app: &TestApp, owner: &Account) -> (Value, String) {
+    assert_eq!(connect(app, &owner.token, GOOD_TOKEN, PHONE_ID).await.status(), 200);
+    let template = approved_template(app, &owner.token, "مرحبا {{name}}").await;
+    let lead = lead_with_phone(app, owner, "0501234567").await;
+    (template, lead)
+}
+
 #[tokio::test]
 async fn connect_checks_the_token_with_meta_seals_it_and_a_number_belongs_to_one_tenant() {
     let (app, _server, _fake) = app_with_graph(&[]).await;
@@ -250,7 +269,7 @@ async fn connect_checks_the_token_with_meta_seals_it_and_a_number_belongs_to_one
         ))
         .await;
     assert!(!stored.contains("EAAG"), "{stored}");
-    let listed: Value = app.get("/api/v1/integrations", Some(&owner.token)).await.json().await.unwrap();
+    let listed: Value = app.get_json("/api/v1/integrations", Some(&owner.token)).await;
     assert!(!listed.to_string().contains(GOOD_TOKEN));
     let settings =
         app.sql_string(&format!("SELECT settings::text FROM tenants WHERE id = '{}'", owner.tenant_id)).await;
@@ -333,12 +352,11 @@ async fn a_template_is_reviewed_by_meta_and_a_send_fills_it_from_the_lead_exactl
     );
     assert_eq!(sent["biz_opaque_callback_data"], first["message"]["id"]);
 
-    let listed: Value =
-        app.get(&format!("/api/v1/whatsapp/messages?leadId={lead}"), Some(&owner.token)).await.json().await.unwrap();
+    let listed: Value = app.get_json(&format!("/api/v1/whatsapp/messages?leadId={lead}"), Some(&owner.token)).await;
     assert_eq!(listed["data"].as_array().unwrap().len(), 1);
     assert_eq!(listed["data"][0]["status"], "SENT");
     assert_eq!(listed["data"][0]["externalId"], "wamid.FAKE000001");
-    let lead_now: Value = app.get(&format!("/api/v1/leads/{lead}"), Some(&owner.token)).await.json().await.unwrap();
+    let lead_now: Value = app.get_json(&format!("/api/v1/leads/{lead}"), Some(&owner.token)).await;
     assert!(lead_now["lastContactedAt"].is_string(), "{lead_now}");
     let whatsapp_activities =
         app.sql_i64(&format!("SELECT COUNT(*) FROM activities WHERE lead_id = '{lead}' AND type = 'WHATSAPP'")).await;
@@ -375,9 +393,7 @@ async fn a_template_is_reviewed_by_meta_and_a_send_fills_it_from_the_lead_exactl
 async fn another_tenant_sees_none_of_it() {
     let (app, _server, _fake) = app_with_graph(&[]).await;
     let owner = app.register().await;
-    assert_eq!(connect(&app, &owner.token, GOOD_TOKEN, PHONE_ID).await.status(), 200);
-    let template = approved_template(&app, &owner.token, "مرحبا {{name}}").await;
-    let lead = lead_with_phone(&app, &owner, "0501234567").await;
+    let (template, lead) = ready_to_send(&app, &owner).await;
     let res = send(&app, &owner.token, &json!({"leadId": lead, "templateId": template["id"]}), None).await;
     assert_eq!(res.status(), 202);
 
@@ -395,9 +411,9 @@ async fn another_tenant_sees_none_of_it() {
     .await;
     problem(app.delete(&format!("/api/v1/whatsapp/templates/{id}"), Some(&other.token)).await, 404, "NOT_FOUND").await;
     problem(send(&app, &other.token, &json!({"leadId": lead, "templateId": id}), None).await, 404, "NOT_FOUND").await;
-    let theirs: Value = app.get("/api/v1/whatsapp/templates", Some(&other.token)).await.json().await.unwrap();
+    let theirs: Value = app.get_json("/api/v1/whatsapp/templates", Some(&other.token)).await;
     assert_eq!(theirs["data"], json!([]));
-    let theirs: Value = app.get("/api/v1/whatsapp/messages", Some(&other.token)).await.json().await.unwrap();
+    let theirs: Value = app.get_json("/api/v1/whatsapp/messages", Some(&other.token)).await;
     assert_eq!(theirs["data"], json!([]));
 }
 
@@ -405,24 +421,13 @@ async fn another_tenant_sees_none_of_it() {
 async fn webhooks_need_metas_signature_route_by_number_and_never_move_a_message_back() {
     let (app, _server, _fake) = app_with_graph(&[]).await;
     let owner = app.register().await;
-    assert_eq!(connect(&app, &owner.token, GOOD_TOKEN, PHONE_ID).await.status(), 200);
-    let template = approved_template(&app, &owner.token, "مرحبا {{name}}").await;
-    let lead = lead_with_phone(&app, &owner, "0501234567").await;
-    let accepted: Value = send(&app, &owner.token, &json!({"leadId": lead, "templateId": template["id"]}), None)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let job = app.wait_job(&owner.token, accepted["job"]["id"].as_str().unwrap(), 30).await;
+    let (template, lead) = ready_to_send(&app, &owner).await;
+    let accepted = send_template(&app, &owner.token, &lead, &template).await;
+    let job = finished_job(&app, &owner.token, &accepted).await;
     assert_eq!(job["status"], "SUCCESS", "{job}");
     let message_id = accepted["message"]["id"].as_str().unwrap().to_owned();
     let status_of = || async {
-        let m: Value = app
-            .get(&format!("/api/v1/whatsapp/messages?leadId={lead}"), Some(&owner.token))
-            .await
-            .json()
-            .await
-            .unwrap();
+        let m: Value = app.get_json(&format!("/api/v1/whatsapp/messages?leadId={lead}"), Some(&owner.token)).await;
         m["data"][0].clone()
     };
 
@@ -507,9 +512,7 @@ async fn webhooks_need_metas_signature_route_by_number_and_never_move_a_message_
 async fn an_inbound_stop_word_opts_the_phone_out_until_it_writes_again() {
     let (app, _server, fake) = app_with_graph(&[]).await;
     let owner = app.register().await;
-    assert_eq!(connect(&app, &owner.token, GOOD_TOKEN, PHONE_ID).await.status(), 200);
-    let template = approved_template(&app, &owner.token, "مرحبا {{name}}").await;
-    let lead = lead_with_phone(&app, &owner, "0501234567").await;
+    let (template, lead) = ready_to_send(&app, &owner).await;
 
     let stop = inbound(PHONE_ID, "966501234567", "إِيقاف");
     assert_eq!(post_signed(&app, &stop).await.status(), 200);
@@ -534,18 +537,14 @@ async fn an_inbound_stop_word_opts_the_phone_out_until_it_writes_again() {
         send(&app, &owner.token, &json!({"leadId": lead, "message": "أهلًا، السعر ١٠٠ ريال"}), Some("text-1")).await;
     assert_eq!(res.status(), 202, "{:?}", res.text().await);
     let accepted: Value = res.json().await.unwrap();
-    let job = app.wait_job(&owner.token, accepted["job"]["id"].as_str().unwrap(), 30).await;
+    let job = finished_job(&app, &owner.token, &accepted).await;
     assert_eq!(job["status"], "SUCCESS", "{job}");
     assert_eq!(fake.sends().last().unwrap()["text"]["body"], "أهلًا، السعر ١٠٠ ريال");
 
     // Meta's 131050 on a send is an opt-out too.
     fake.0.lock().unwrap().fail_sends.push(131_050);
-    let accepted: Value = send(&app, &owner.token, &json!({"leadId": lead, "templateId": template["id"]}), None)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let job = app.wait_job(&owner.token, accepted["job"]["id"].as_str().unwrap(), 30).await;
+    let accepted = send_template(&app, &owner.token, &lead, &template).await;
+    let job = finished_job(&app, &owner.token, &accepted).await;
     assert_eq!(job["status"], "FAILED", "{job}");
     assert_eq!(job["error"]["code"], "RECIPIENT_OPTED_OUT");
     assert_eq!(app.audit_count(&owner, "WHATSAPP_OPTED_OUT").await, 2);
@@ -566,22 +565,13 @@ async fn production_without_a_connected_number_refuses_and_development_uses_the_
     let template = approved_template(&dev, &owner.token, "مرحبا {{name}}").await;
     assert_eq!(template["status"], "APPROVED", "the double approves on sync: {template}");
     let lead = lead_with_phone(&dev, &owner, "0501234567").await;
-    let accepted: Value = send(&dev, &owner.token, &json!({"leadId": lead, "templateId": template["id"]}), None)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let job = dev.wait_job(&owner.token, accepted["job"]["id"].as_str().unwrap(), 30).await;
+    let accepted = send_template(&dev, &owner.token, &lead, &template).await;
+    let job = finished_job(&dev, &owner.token, &accepted).await;
     assert_eq!(job["status"], "SUCCESS", "{job}");
     // The double's message moves on by itself: delivered, then read.
     let mut last = Value::Null;
     for _ in 0..100 {
-        let m: Value = dev
-            .get(&format!("/api/v1/whatsapp/messages?leadId={lead}"), Some(&owner.token))
-            .await
-            .json()
-            .await
-            .unwrap();
+        let m: Value = dev.get_json(&format!("/api/v1/whatsapp/messages?leadId={lead}"), Some(&owner.token)).await;
         last = m["data"][0].clone();
         if last["status"] == "READ" {
             break;
@@ -605,9 +595,7 @@ async fn a_worker_killed_after_meta_accepted_a_send_never_sends_it_again() {
     overrides.push(("LEADZONE_WORKERS", "0"));
     let app = spawn_app_with(&overrides).await;
     let owner = app.register().await;
-    assert_eq!(connect(&app, &owner.token, GOOD_TOKEN, PHONE_ID).await.status(), 200);
-    let template = approved_template(&app, &owner.token, "مرحبا {{name}}").await;
-    let lead = lead_with_phone(&app, &owner, "0501234567").await;
+    let (template, lead) = ready_to_send(&app, &owner).await;
 
     let worker_env: Vec<(String, String)> = env
         .iter()
@@ -645,8 +633,7 @@ async fn a_worker_killed_after_meta_accepted_a_send_never_sends_it_again() {
         "recipient_id": "966501234567", "biz_opaque_callback_data": message_id})],
     );
     assert_eq!(post_signed(&app, &sent).await.status(), 200);
-    let m: Value =
-        app.get(&format!("/api/v1/whatsapp/messages?leadId={lead}"), Some(&owner.token)).await.json().await.unwrap();
+    let m: Value = app.get_json(&format!("/api/v1/whatsapp/messages?leadId={lead}"), Some(&owner.token)).await;
     assert_eq!(m["data"][0]["externalId"], "wamid.FAKE000001");
     assert_eq!(m["data"][0]["status"], "DELIVERED");
 }
@@ -685,8 +672,7 @@ async fn a_bulk_sends_each_reachable_lead_once_at_the_configured_pace() {
     let mut overrides: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     overrides.push(("LEADZONE_WORKERS", "0"));
     let app = spawn_app_with(&overrides).await;
-    let owner = app.register().await;
-    app.set_plan(&owner, "pro").await;
+    let owner = app.owner_on("pro").await;
     assert_eq!(connect(&app, &owner.token, GOOD_TOKEN, PHONE_ID).await.status(), 200);
     let template = approved_template(&app, &owner.token, "مرحبا {{name}}، عرض خاص لكم").await;
     let worker_env: Vec<(String, String)> = env
@@ -819,8 +805,7 @@ async fn a_bulk_needs_the_feature_the_quota_for_all_of_it_and_stops_on_a_paused_
 /// A pro tenant with a connected number, an approved template and `n` leads whose phones start
 /// with `prefix` (then six digits).
 async fn pro_tenant_with_leads(app: &TestApp, n: usize, prefix: &str) -> (Account, Value, Vec<String>) {
-    let owner = app.register().await;
-    app.set_plan(&owner, "pro").await;
+    let owner = app.owner_on("pro").await;
     assert_eq!(connect(app, &owner.token, GOOD_TOKEN, PHONE_ID).await.status(), 200);
     let template = approved_template(app, &owner.token, "مرحبا {{name}}").await;
     let mut leads = Vec::new();
@@ -846,8 +831,7 @@ async fn sent(app: &TestApp, account: &Account, lead: &str, template: &Value) {
 #[tokio::test]
 async fn messages_are_paged_and_seen_by_role_and_a_bulk_reaches_only_visible_leads() {
     let (app, _server, fake) = app_with_graph(&[("LEADZONE_WHATSAPP_MPS", "0")]).await;
-    let owner = app.register().await;
-    app.set_plan(&owner, "pro").await;
+    let owner = app.owner_on("pro").await;
     assert_eq!(connect(&app, &owner.token, GOOD_TOKEN, PHONE_ID).await.status(), 200);
     let template = approved_template(&app, &owner.token, "مرحبا {{name}}").await;
     let sales = app.add_member(&owner, "SALES").await;
@@ -1018,7 +1002,7 @@ async fn the_worker_syncs_template_reviews_on_its_own() {
     let path = format!("/api/v1/whatsapp/templates/{}", template["id"].as_str().unwrap());
     let mut now = Value::Null;
     for _ in 0..150 {
-        now = app.get(&path, Some(&owner.token)).await.json().await.unwrap();
+        now = app.get_json(&path, Some(&owner.token)).await;
         if now["status"] == "APPROVED" {
             break;
         }

@@ -42,10 +42,9 @@ async fn search_finds_arabic_and_english_names_by_word_and_prefix() {
     );
     assert!(search("nothing-like-this").await.is_empty());
     // Paging through search results works with the relevance cursor.
-    let first: Value = app.get("/api/v1/leads?q=tech&limit=1", Some(&a.token)).await.json().await.unwrap();
+    let first: Value = app.get_json("/api/v1/leads?q=tech&limit=1", Some(&a.token)).await;
     let cursor = first["nextCursor"].as_str().unwrap();
-    let second: Value =
-        app.get(&format!("/api/v1/leads?q=tech&limit=1&cursor={cursor}"), Some(&a.token)).await.json().await.unwrap();
+    let second: Value = app.get_json(&format!("/api/v1/leads?q=tech&limit=1&cursor={cursor}"), Some(&a.token)).await;
     assert_eq!(names(&second).len(), 1);
     assert_ne!(names(&first), names(&second));
 }
@@ -130,7 +129,7 @@ async fn edit_status_assign_timeline_and_evidence() {
         .status(),
         201
     );
-    let before: Value = app.get(&path, Some(&owner.token)).await.json().await.unwrap();
+    let before: Value = app.get_json(&path, Some(&owner.token)).await;
     assert_eq!(before["lastContactedAt"], Value::Null, "a note is not contact");
     assert_eq!(
         app.post(&format!("{path}/activities"), Some(&sales.token), &json!({"type": "CALL", "description": "called"}))
@@ -138,7 +137,7 @@ async fn edit_status_assign_timeline_and_evidence() {
             .status(),
         201
     );
-    let after: Value = app.get(&path, Some(&owner.token)).await.json().await.unwrap();
+    let after: Value = app.get_json(&path, Some(&owner.token)).await;
     assert!(after["lastContactedAt"].is_string());
     let body = problem(
         app.post(&format!("{path}/activities"), Some(&owner.token), &json!({"type": "CREATED", "description": ""}))
@@ -148,24 +147,20 @@ async fn edit_status_assign_timeline_and_evidence() {
     )
     .await;
     assert_eq!(error_fields(&body), vec!["type", "description"]);
-    let timeline: Value =
-        app.get(&format!("{path}/activities?limit=3"), Some(&owner.token)).await.json().await.unwrap();
+    let timeline: Value = app.get_json(&format!("{path}/activities?limit=3"), Some(&owner.token)).await;
     let kinds: Vec<&str> = timeline["data"].as_array().unwrap().iter().map(|a| a["type"].as_str().unwrap()).collect();
     assert_eq!(kinds, vec!["CALL", "NOTE", "ASSIGNED"], "newest first");
     let rest: Value = app
-        .get(
+        .get_json(
             &format!("{path}/activities?limit=50&cursor={}", timeline["nextCursor"].as_str().unwrap()),
             Some(&owner.token),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     let kinds: Vec<&str> = rest["data"].as_array().unwrap().iter().map(|a| a["type"].as_str().unwrap()).collect();
     assert_eq!(kinds, vec!["STATUS_CHANGE", "STATUS_CHANGE", "STATUS_CHANGE", "CREATED"]);
 
     // Evidence
-    let ev: Value = app.get(&format!("{path}/evidence"), Some(&owner.token)).await.json().await.unwrap();
+    let ev: Value = app.get_json(&format!("{path}/evidence"), Some(&owner.token)).await;
     assert_eq!(ev["data"], json!([]));
     let res = app
         .post(
@@ -209,8 +204,7 @@ async fn edit_status_assign_timeline_and_evidence() {
 #[tokio::test]
 async fn bulk_actions_respect_visibility_and_the_status_machine() {
     let app = spawn_app().await;
-    let owner = app.register().await;
-    app.set_plan(&owner, "pro").await;
+    let owner = app.owner_on("pro").await;
     let manager = app.add_member(&owner, "MANAGER").await;
     let sales = app.add_member(&owner, "SALES").await;
     let sales_membership = app.membership_id(&owner, &sales.user_id).await;
@@ -296,12 +290,8 @@ async fn bulk_actions_respect_visibility_and_the_status_machine() {
         app.sql_i64("SELECT count(*) FROM activities WHERE type = 'ASSIGNED' AND description LIKE '%bulk%'").await,
         3
     );
-    let list: Value = app
-        .post("/api/v1/lists", Some(&owner.token), &json!({"name": "Hot", "isSmart": false}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list: Value =
+        app.post_json("/api/v1/lists", Some(&owner.token), &json!({"name": "Hot", "isSmart": false})).await;
     assert_eq!(bulk(json!({"action": "addToList", "ids": owner_ids, "listId": list["id"]})).await, 3);
     assert_eq!(bulk(json!({"action": "removeFromList", "ids": all, "listId": list["id"]})).await, 3);
     assert_eq!(bulk(json!({"action": "delete", "ids": team_ids})).await, 3);
@@ -345,7 +335,7 @@ async fn static_and_smart_lists() {
         app.post(&format!("{list_path}/leads"), Some(&owner.token), &json!({"leadIds": [a["id"], b["id"]]})).await;
     assert_eq!(res.json::<Value>().await.unwrap()["affected"], 2);
     assert_eq!(app.sql_i64("SELECT count(*) FROM activities WHERE type = 'LIST_ADD'").await, 2);
-    let members: Value = app.get(&format!("{list_path}/leads"), Some(&owner.token)).await.json().await.unwrap();
+    let members: Value = app.get_json(&format!("{list_path}/leads"), Some(&owner.token)).await;
     assert_eq!(members["data"].as_array().unwrap().len(), 2);
     let res = app.delete(&format!("{list_path}/leads"), Some(&owner.token)).await;
     problem(res, 422, "VALIDATION_FAILED").await;
@@ -359,15 +349,10 @@ async fn static_and_smart_lists() {
         .unwrap();
     assert_eq!(res.json::<Value>().await.unwrap()["affected"], 1);
 
-    let smart: Value = app
-        .post("/api/v1/lists", Some(&owner.token), &json!({"name": "Riyadh with phone", "isSmart": true, "smartFilters": {"city": ["Riyadh"], "hasPhone": true}}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let smart: Value = app.post_json("/api/v1/lists", Some(&owner.token), &json!({"name": "Riyadh with phone", "isSmart": true, "smartFilters": {"city": ["Riyadh"], "hasPhone": true}})).await;
     assert_eq!(smart["leadsCount"], 1);
     let smart_path = format!("/api/v1/lists/{}", smart["id"].as_str().unwrap());
-    let hits: Value = app.get(&format!("{smart_path}/leads"), Some(&owner.token)).await.json().await.unwrap();
+    let hits: Value = app.get_json(&format!("{smart_path}/leads"), Some(&owner.token)).await;
     assert_eq!(names(&hits), vec!["A"]);
     problem(
         app.post(&format!("{smart_path}/leads"), Some(&owner.token), &json!({"leadIds": [b["id"]]})).await,
@@ -377,7 +362,7 @@ async fn static_and_smart_lists() {
     .await;
     // The smart list is evaluated at read time: a new matching lead shows up.
     lead(&app, &owner, json!({"companyName": "D", "city": "Riyadh", "phone": "0503333333"})).await;
-    let all: Value = app.get("/api/v1/lists", Some(&owner.token)).await.json().await.unwrap();
+    let all: Value = app.get_json("/api/v1/lists", Some(&owner.token)).await;
     let counts: Vec<i64> = all["data"].as_array().unwrap().iter().map(|l| l["leadsCount"].as_i64().unwrap()).collect();
     assert_eq!(counts, vec![1, 2]);
 
@@ -416,13 +401,13 @@ async fn stats_count_the_visible_leads() {
     lead(&app, &owner, json!({"companyName": "A", "city": "Riyadh", "industry": "IT"})).await;
     lead(&app, &owner, json!({"companyName": "B", "city": "Riyadh", "status": "LOST"})).await;
     lead(&app, &sales, json!({"companyName": "C", "city": "Dammam"})).await;
-    let s: Value = app.get("/api/v1/stats/leads", Some(&owner.token)).await.json().await.unwrap();
+    let s: Value = app.get_json("/api/v1/stats/leads", Some(&owner.token)).await;
     assert_eq!(s["total"], 3);
     assert_eq!(s["byStatus"], json!({"NEW": 2, "LOST": 1}));
     assert_eq!(s["byCity"], json!([{"city": "Riyadh", "count": 2}, {"city": "Dammam", "count": 1}]));
     assert_eq!(s["byIndustry"], json!([{"industry": "IT", "count": 1}]));
     assert_eq!(s["createdPerDay"].as_array().unwrap().iter().map(|d| d["count"].as_i64().unwrap()).sum::<i64>(), 3);
-    let mine: Value = app.get("/api/v1/stats/leads", Some(&sales.token)).await.json().await.unwrap();
+    let mine: Value = app.get_json("/api/v1/stats/leads", Some(&sales.token)).await;
     assert_eq!(mine["total"], 1, "SALES count their own leads only");
 }
 
@@ -435,15 +420,11 @@ async fn company_names_sort_without_company_words_articles_or_case() {
     for name in ["شركة الرياض للتقنية", "zeta trading", "مؤسسة بدر", "Alpha LLC", "beta"] {
         lead(&app, &a, json!({"companyName": name})).await;
     }
-    let page: Value = app.get("/api/v1/leads?sort=companyName&limit=3", Some(&a.token)).await.json().await.unwrap();
+    let page: Value = app.get_json("/api/v1/leads?sort=companyName&limit=3", Some(&a.token)).await;
     assert_eq!(names(&page), ["Alpha LLC", "beta", "zeta trading"]);
     let next = page["nextCursor"].as_str().unwrap();
-    let rest: Value = app
-        .get(&format!("/api/v1/leads?sort=companyName&limit=3&cursor={next}"), Some(&a.token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let rest: Value =
+        app.get_json(&format!("/api/v1/leads?sort=companyName&limit=3&cursor={next}"), Some(&a.token)).await;
     // بدر before رياض: "مؤسسة" and "شركة" are not part of the order.
     assert_eq!(names(&rest), ["مؤسسة بدر", "شركة الرياض للتقنية"]);
     assert!(rest["nextCursor"].is_null(), "{rest}");
@@ -454,8 +435,7 @@ async fn company_names_sort_without_company_words_articles_or_case() {
 #[tokio::test]
 async fn deep_paging_is_exact_under_concurrent_inserts() {
     let app = spawn_app().await;
-    let owner = app.register().await;
-    app.set_plan(&owner, "enterprise").await;
+    let owner = app.owner_on("enterprise").await;
     app.sql(&format!(
         "INSERT INTO leads (id, tenant_id, company_name, score, created_by, created_at, updated_at, name_key, search_text)
          SELECT gen_random_uuid(), '{t}', 'Company ' || (i % 97), CASE WHEN i % 5 = 0 THEN NULL ELSE i % 101 END, '{u}',
@@ -466,21 +446,7 @@ async fn deep_paging_is_exact_under_concurrent_inserts() {
         u = owner.user_id
     ))
     .await;
-    let originals: HashSet<String> = {
-        use sea_orm::ConnectionTrait;
-        app.db
-            .owner()
-            .await
-            .query_all_raw(sea_orm::Statement::from_string(
-                sea_orm::DbBackend::Postgres,
-                "SELECT id::text AS id FROM leads".to_owned(),
-            ))
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| r.try_get::<String>("", "id").unwrap())
-            .collect()
-    };
+    let originals: HashSet<String> = app.sql_strings("SELECT id::text AS id FROM leads").await.into_iter().collect();
     let writer = {
         let base = app.base.clone();
         let token = owner.token.clone();
@@ -505,42 +471,23 @@ async fn deep_paging_is_exact_under_concurrent_inserts() {
         ("companyName", "name_key ASC, id ASC"),
         ("-updatedAt", "updated_at DESC, id DESC"),
     ] {
-        let mut seen: Vec<String> = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let mut path = format!("/api/v1/leads?limit=37&sort={sort}");
-            if let Some(c) = &cursor {
-                path.push_str(&format!("&cursor={c}"));
-            }
-            let page: Value = app.get(&path, Some(&owner.token)).await.json().await.unwrap();
-            seen.extend(page["data"].as_array().unwrap().iter().map(|l| l["id"].as_str().unwrap().to_owned()));
-            match page["nextCursor"].as_str() {
-                Some(c) => cursor = Some(c.to_owned()),
-                None => break,
-            }
-        }
+        let seen: Vec<String> = app
+            .all_rows(&format!("/api/v1/leads?limit=37&sort={sort}"), &owner.token)
+            .await
+            .iter()
+            .map(|l| l["id"].as_str().unwrap().to_owned())
+            .collect();
         let unique: HashSet<&String> = seen.iter().collect();
         assert_eq!(unique.len(), seen.len(), "{sort}: no lead twice");
         let of_originals: Vec<String> = seen.iter().filter(|id| originals.contains(*id)).cloned().collect();
         assert_eq!(of_originals.len(), 1000, "{sort}: every original lead once");
         // The order is exactly the database's order for the same rows.
-        use sea_orm::ConnectionTrait;
-        let expected: Vec<String> = app
-            .db
-            .owner()
-            .await
-            .query_all_raw(sea_orm::Statement::from_string(
-                sea_orm::DbBackend::Postgres,
-                format!(
-                    "SELECT id::text AS id FROM leads WHERE id::text = ANY(ARRAY[{}]) ORDER BY {sql_order}",
-                    of_originals.iter().map(|i| format!("'{i}'")).collect::<Vec<_>>().join(",")
-                ),
+        let expected = app
+            .sql_strings(&format!(
+                "SELECT id::text AS id FROM leads WHERE id::text = ANY(ARRAY[{}]) ORDER BY {sql_order}",
+                of_originals.iter().map(|i| format!("'{i}'")).collect::<Vec<_>>().join(",")
             ))
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| r.try_get::<String>("", "id").unwrap())
-            .collect();
+            .await;
         assert_eq!(of_originals, expected, "{sort}: in order");
     }
     writer.await.unwrap();
@@ -553,12 +500,8 @@ async fn another_tenants_leads_and_lists_are_404() {
     let a = app.register().await;
     let b = app.register().await;
     let lead_b = lead(&app, &b, json!({"companyName": "B's lead"})).await;
-    let list_b: Value = app
-        .post("/api/v1/lists", Some(&b.token), &json!({"name": "B's list", "isSmart": false}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list_b: Value =
+        app.post_json("/api/v1/lists", Some(&b.token), &json!({"name": "B's list", "isSmart": false})).await;
     let l = format!("/api/v1/leads/{}", lead_b["id"].as_str().unwrap());
     let li = format!("/api/v1/lists/{}", list_b["id"].as_str().unwrap());
     let t = Some(a.token.as_str());
