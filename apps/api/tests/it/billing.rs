@@ -7,8 +7,7 @@ use serde_json::{Value, json};
 async fn plans_are_public_in_order_with_arabic_names() {
     let app = spawn_app().await;
     let res = app.get("/api/v1/plans", None).await;
-    assert_eq!(res.status(), 200);
-    let plans: Value = res.json().await.unwrap();
+    let plans = expect_json(res, 200).await;
     let ids: Vec<&str> = plans["data"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap()).collect();
     assert_eq!(ids, vec!["free", "starter", "pro", "enterprise"]);
     assert_eq!(plans["data"][1]["nameAr"], "المبتدئ");
@@ -189,8 +188,7 @@ async fn subscription_usage_upgrade_trial_blocked_downgrade_and_cancel() {
             &json!({"planId": "starter", "billingCycle": "MONTHLY"}),
         )
         .await;
-    assert_eq!(res.status(), 200);
-    let sub: Value = res.json().await.unwrap();
+    let sub = expect_json(res, 200).await;
     assert_eq!(
         (sub["plan"]["id"].clone(), sub["subscription"]["status"].clone()),
         (json!("starter"), json!("TRIALING"))

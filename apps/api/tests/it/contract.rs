@@ -7,8 +7,7 @@ use serde_json::{Value, json};
 async fn the_document_is_public_openapi_3_1_and_names_every_served_area() {
     let app = spawn_app().await;
     let res = app.get("/api/v1/openapi.json", None).await;
-    assert_eq!(res.status(), 200);
-    let doc: Value = res.json().await.unwrap();
+    let doc = expect_json(res, 200).await;
     assert_eq!(doc["openapi"], "3.1.0");
     for path in ["/api/v1/leads", "/api/v1/leads/{id}", "/api/v1/auth/login", "/api/v1/lists", "/api/v1/jobs/{id}"] {
         assert!(doc["paths"].get(path).is_some(), "{path} missing");
@@ -29,8 +28,7 @@ async fn custom_evidence_keeps_its_raw_data_and_refuses_non_objects() {
     let lead: Value = app.create_lead(&a, json!({"companyName": "Evidence Co"})).await.json().await.unwrap();
     let path = format!("/api/v1/leads/{}/evidence", lead["id"].as_str().unwrap());
     let res = app.post(&path, Some(&a.token), &json!({"title": "CR", "rawData": {"cr": "1010101010"}})).await;
-    assert_eq!(res.status(), 201);
-    let created: Value = res.json().await.unwrap();
+    let created = expect_json(res, 201).await;
     assert_eq!(created["rawData"], json!({"cr": "1010101010"}));
     let listed: Value = app.get_json(&path, Some(&a.token)).await;
     assert_eq!(listed["data"][0]["rawData"], json!({"cr": "1010101010"}));

@@ -50,8 +50,7 @@ async fn an_api_key_needs_its_mode_and_scopes() {
     let res = app
         .post("/api/v1/api-keys", Some(&owner.token), &json!({"label": "k", "scopes": ["leads:read"], "mode": "test"}))
         .await;
-    assert_eq!(res.status(), 201);
-    let created: Value = res.json().await.unwrap();
+    let created = expect_json(res, 201).await;
     assert!(created["secret"].as_str().unwrap().starts_with("lz_test_"), "{created}");
     assert_eq!(created["apiKey"]["scopes"], json!(["leads:read"]));
     assert_eq!(key_count(&app, &owner).await, 1);
@@ -69,8 +68,7 @@ async fn times_a_client_sends_come_back_in_utc() {
             &json!({"label": "k", "scopes": ["leads:read"], "mode": "live", "expiresAt": "2031-01-01T12:00:00+03:00"}),
         )
         .await;
-    assert_eq!(res.status(), 201);
-    let created: Value = res.json().await.unwrap();
+    let created = expect_json(res, 201).await;
     assert_eq!(created["apiKey"]["expiresAt"], "2031-01-01T09:00:00Z", "{created}");
     let list: Value = app.get_json("/api/v1/api-keys", Some(&owner.token)).await;
     assert_eq!(list["data"][0]["expiresAt"], "2031-01-01T09:00:00Z", "{list}");
@@ -80,8 +78,7 @@ async fn times_a_client_sends_come_back_in_utc() {
     let path = format!("/admin/v1/tenants/{}/features/export", owner.tenant_id);
     let res =
         app.put_json(&path, ADMIN_TOKEN, &json!({"enabled": false, "expiresAt": "2031-06-30T23:30:00-04:00"})).await;
-    assert_eq!(res.status(), 200);
-    let o: Value = res.json().await.unwrap();
+    let o = expect_json(res, 200).await;
     assert_eq!(o["expiresAt"], "2031-07-01T03:30:00Z", "{o}");
     assert!(o["createdAt"].as_str().unwrap().ends_with('Z'), "{o}");
 }

@@ -28,8 +28,7 @@ async fn lists_page_by_cursor_and_refuse_bad_limits_and_forged_cursors() {
             Some(c) => format!("/api/v1/lists?limit=2&cursor={c}"),
         };
         let res = app.get(&url, Some(&a.token)).await;
-        assert_eq!(res.status(), 200);
-        let page: Value = res.json().await.unwrap();
+        let page = expect_json(res, 200).await;
         let data = page["data"].as_array().unwrap();
         assert!(data.len() <= 2, "{page}");
         assert!(data.iter().all(|l| l["leadsCount"] == 0));
@@ -122,8 +121,7 @@ async fn a_list_states_its_kind_and_smart_filters_are_an_object() {
     assert_eq!(error_fields(&body), ["smartFilters"]);
     let res =
         app.post("/api/v1/lists", Some(&a.token), &json!({"name": "All", "isSmart": true, "smartFilters": {}})).await;
-    assert_eq!(res.status(), 201);
-    let smart: Value = res.json().await.unwrap();
+    let smart = expect_json(res, 201).await;
     assert_eq!((smart["isSmart"].clone(), smart["smartFilters"].clone()), (json!(true), json!({})));
 
     // PATCH keeps its semantics: absent stays, null clears, the kind never changes.
@@ -246,8 +244,7 @@ async fn an_idempotency_key_replays_the_first_answer_exactly() {
     // Imports share the rule.
     let csv = "Company,City\nImported Co,Jeddah\n";
     let first = post_import(&app, &a.token, "import-1", csv).await;
-    assert_eq!(first.status(), 202);
-    let first: Value = first.json().await.unwrap();
+    let first = expect_json(first, 202).await;
     let id = first["job"]["id"].as_str().unwrap().to_owned();
     let done = app.wait_job(&a.token, &id, 30).await;
     assert_eq!(done["status"], "SUCCESS", "{done}");
@@ -392,8 +389,7 @@ async fn lists_and_jobs_answer_what_the_document_says() {
 
     // A list, its leads, membership changes.
     let res = app.post("/api/v1/lists", Some(&a.token), &json!({"name": "Doc", "isSmart": false})).await;
-    assert_eq!(res.status(), 201);
-    let list: Value = res.json().await.unwrap();
+    let list = expect_json(res, 201).await;
     assert_conforms(&doc, "/api/v1/lists", "post", "201", &list);
     let lists: Value = app.get_json("/api/v1/lists", Some(&a.token)).await;
     assert_conforms(&doc, "/api/v1/lists", "get", "200", &lists);

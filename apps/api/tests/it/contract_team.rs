@@ -67,8 +67,7 @@ async fn an_invitation_without_a_role_is_422_naming_role() {
     // With a role, the invitation is made, with that role and its one-time token.
     let res =
         app.post("/api/v1/invites", Some(&owner.token), &json!({"email": "a@example.sa", "role": "MANAGER"})).await;
-    assert_eq!(res.status(), 201);
-    let body: Value = res.json().await.unwrap();
+    let body = expect_json(res, 201).await;
     assert_eq!(body["invite"]["role"], "MANAGER");
     assert!(body["token"].as_str().unwrap().starts_with("lzi_"));
     assert_eq!(body.as_object().unwrap().len(), 2, "{{invite, token}}: {body}");

@@ -203,8 +203,7 @@ async fn salesforce_gets_leads_by_leadzone_id_with_company_and_last_name_and_its
     let other = app.register().await;
     assert_eq!(app.post("/api/v1/integrations/SALESFORCE/test", Some(&other.token), &json!({})).await.status(), 404);
     let res = app.post("/api/v1/integrations/SALESFORCE/test", Some(&owner.token), &json!({})).await;
-    assert_eq!(res.status(), 200);
-    let tested: Value = res.json().await.unwrap();
+    let tested = expect_json(res, 200).await;
     assert_eq!(tested["status"], "ERROR", "{tested}");
     assert!(tested["lastError"].as_str().unwrap().contains("INVALID_SESSION_ID"), "{tested}");
     fake.0.lock().unwrap().revoked = false;

@@ -9,8 +9,7 @@ use serde_json::{Value, json};
 /// Runs an export of every lead and returns the downloaded file.
 async fn export_all(app: &TestApp, token: &str) -> Vec<u8> {
     let res = app.post("/api/v1/exports", Some(token), &json!({"format": "csv", "filter": {}})).await;
-    assert_eq!(res.status(), 202);
-    let export: Value = res.json().await.unwrap();
+    let export = expect_json(res, 202).await;
     let id = export["job"]["id"].as_str().unwrap().to_owned();
     let done = app.wait_job(token, &id, 30).await;
     assert_eq!(done["status"], "SUCCESS", "{done}");

@@ -355,8 +355,7 @@ async fn a_tenant_searches_with_its_own_google_maps_key_and_another_with_the_pla
     let res = app
         .put_json("/api/v1/integrations/GOOGLE_MAPS", &own.token, &json!({"credentials": {"apiKey": TENANT_KEY}}))
         .await;
-    assert_eq!(res.status(), 200);
-    let connection: Value = res.json().await.unwrap();
+    let connection = expect_json(res, 200).await;
     assert_eq!((connection["type"].as_str(), connection["status"].as_str()), (Some("GOOGLE_MAPS"), Some("CONNECTED")));
     assert!(!connection.to_string().contains(TENANT_KEY) && connection.get("credentials").is_none());
     // Stored sealed, listed without it, audited.

@@ -233,6 +233,13 @@ pub fn companies_csv(rows: usize) -> Vec<u8> {
     csv.into_bytes()
 }
 
+/// Asserts a response's status and returns its JSON body (a success's counterpart of
+/// [`problem`]).
+pub async fn expect_json(res: reqwest::Response, status: u16) -> Value {
+    assert_eq!(res.status(), status);
+    res.json().await.expect("json")
+}
+
 /// Asserts a problem+json response and returns its body.
 pub async fn problem(res: reqwest::Response, status: u16, code: &str) -> Value {
     assert_eq!(res.status().as_u16(), status, "status");

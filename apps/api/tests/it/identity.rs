@@ -11,8 +11,7 @@ async fn register_login_and_me() {
             &json!({"email": "  Sara@Example.SA ", "password": "correct horse 1", "name": " Sara ", "organizationName": "Riyadh Tech"}),
         )
         .await;
-    assert_eq!(res.status(), 201);
-    let body: Value = res.json().await.unwrap();
+    let body = expect_json(res, 201).await;
     assert_eq!(body["user"]["email"], "sara@example.sa");
     assert_eq!(body["user"]["name"], "Sara");
     assert_eq!(body["tenant"]["slug"], "riyadh-tech");
@@ -24,8 +23,7 @@ async fn register_login_and_me() {
     // Login is case-insensitive on the email.
     let res =
         app.post("/api/v1/auth/login", None, &json!({"email": "SARA@example.sa", "password": "correct horse 1"})).await;
-    assert_eq!(res.status(), 200);
-    let login: Value = res.json().await.unwrap();
+    let login = expect_json(res, 200).await;
     let token = login["accessToken"].as_str().unwrap();
     assert_ne!(token, body["accessToken"].as_str().unwrap());
 

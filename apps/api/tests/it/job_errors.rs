@@ -52,8 +52,7 @@ async fn a_job_failing_on_a_database_error_shows_internal_and_no_sql() {
     app.sql("CREATE TRIGGER refuse_leads BEFORE INSERT ON leads FOR EACH ROW EXECUTE FUNCTION refuse_leads()").await;
 
     let res = app.import_csv(&a.token, b"companyName\nAlpha Co\n".to_vec(), "").await;
-    assert_eq!(res.status(), 202);
-    let job: Value = res.json().await.unwrap();
+    let job = expect_json(res, 202).await;
     let id = job["job"]["id"].as_str().unwrap().to_owned();
 
     // The first attempt fails and is retried later: its error is on the job meanwhile.

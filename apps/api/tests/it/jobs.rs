@@ -157,8 +157,7 @@ async fn a_multipart_import_with_a_mapping_lands_in_a_list_with_every_field() {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), 202);
-    let started: Value = res.json().await.unwrap();
+    let started = expect_json(res, 202).await;
     let job = app.wait_job(&owner.token, started["job"]["id"].as_str().unwrap(), 30).await;
     assert_eq!((job["status"].clone(), job["result"]["created"].clone()), (json!("SUCCESS"), json!(2)), "{job}");
 
@@ -305,8 +304,7 @@ async fn export_then_reimport_creates_nothing_and_keeps_arabic_byte_for_byte() {
     assert_eq!(job["result"]["created"], 3, "{job}");
 
     let res = app.post("/api/v1/exports", Some(&owner.token), &json!({"format": "csv", "filter": {}})).await;
-    assert_eq!(res.status(), 202);
-    let export: Value = res.json().await.unwrap();
+    let export = expect_json(res, 202).await;
     let export_id = export["job"]["id"].as_str().unwrap().to_owned();
     let done = app.wait_job(&owner.token, &export_id, 30).await;
     assert_eq!(done["result"]["rows"], 3);
@@ -350,8 +348,7 @@ async fn idempotency_keys_sse_cancel_and_isolation() {
     };
     let first: Value = send(json!({"format": "csv", "filter": {"city": "Riyadh"}}), "k-1").await.json().await.unwrap();
     let replay = send(json!({"format": "csv", "filter": {"city": "Riyadh"}}), "k-1").await;
-    assert_eq!(replay.status(), 202);
-    let replay: Value = replay.json().await.unwrap();
+    let replay = expect_json(replay, 202).await;
     assert_eq!(replay["job"]["id"], first["job"]["id"], "the same key returns the first job");
     problem(send(json!({"format": "csv", "filter": {"city": "Jeddah"}}), "k-1").await, 422, "VALIDATION_FAILED").await;
     problem(send(json!({"format": "csv", "filter": {"status": "WON"}}), "k-2").await, 422, "VALIDATION_FAILED").await;

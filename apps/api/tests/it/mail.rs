@@ -5,7 +5,7 @@
 use crate::helpers::*;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -225,8 +225,7 @@ async fn an_arabic_invitation_waits_for_the_mail_server_and_arrives_with_a_worki
     // Exec: invite while the mail server is down.
     let res =
         app.post("/api/v1/invites", Some(&owner.token), &json!({"email": "amal@example.sa", "role": "SALES"})).await;
-    assert_eq!(res.status(), 201);
-    let created: Value = res.json().await.unwrap();
+    let created = expect_json(res, 201).await;
     let token = created["token"].as_str().unwrap().to_owned();
 
     // Check: the worker tried, failed, and keeps the mail for a later attempt.

@@ -12,8 +12,7 @@ async fn refresh_rotates_and_reusing_a_rotated_token_kills_the_session() {
     let first_refresh = login["refreshToken"].as_str().unwrap().to_owned();
 
     let res = app.post("/api/v1/auth/refresh", None, &json!({"refreshToken": first_refresh})).await;
-    assert_eq!(res.status(), 200);
-    let pair: Value = res.json().await.unwrap();
+    let pair = expect_json(res, 200).await;
     let access = pair["accessToken"].as_str().unwrap().to_owned();
     let second_refresh = pair["refreshToken"].as_str().unwrap().to_owned();
     assert_ne!(second_refresh, first_refresh);
@@ -206,8 +205,7 @@ async fn switch_tenant_gives_a_pair_for_another_membership_only() {
     assert_eq!(app.post("/api/v1/invites/accept", Some(&a.token), &json!({"token": token})).await.status(), 200);
 
     let res = app.post("/api/v1/auth/switch-tenant", Some(&a.token), &json!({"tenantId": b.tenant_id})).await;
-    assert_eq!(res.status(), 200);
-    let switched: Value = res.json().await.unwrap();
+    let switched = expect_json(res, 200).await;
     assert_eq!(switched["tenant"]["id"], b.tenant_id.as_str());
     assert_eq!(switched["role"], "MANAGER");
     let me: Value = app.get_json("/api/v1/me", Some(switched["accessToken"].as_str().unwrap())).await;
@@ -228,8 +226,7 @@ async fn profile_updates_and_validation() {
             &json!({"name": " Sara A. ", "phone": "0501234567", "avatarUrl": "https://x.sa/a.png"}),
         )
         .await;
-    assert_eq!(res.status(), 200);
-    let user: Value = res.json().await.unwrap();
+    let user = expect_json(res, 200).await;
     assert_eq!((user["name"].clone(), user["phone"].clone()), (json!("Sara A."), json!("+966501234567")));
     let user: Value = app.patch("/api/v1/me", Some(&a.token), &json!({"phone": null})).await.json().await.unwrap();
     assert_eq!(user["phone"], Value::Null);

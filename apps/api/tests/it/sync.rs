@@ -100,8 +100,7 @@ async fn hubspot_gets_every_lead_once_then_only_what_changed() {
     let body = problem(connect("pat-revoked").await, 422, "VALIDATION_FAILED").await;
     assert!(body["errors"][0]["message"].as_str().unwrap().contains("expired"), "{body}");
     let res = connect(TOKEN).await;
-    assert_eq!(res.status(), 200);
-    let connection: Value = res.json().await.unwrap();
+    let connection = expect_json(res, 200).await;
     assert_eq!(connection["config"]["fieldMap"]["lifecyclestage"], "status");
     assert!(fake.0.lock().unwrap().property, "connecting created the leadzone_id property");
 

@@ -11,8 +11,7 @@ async fn the_third_invite_on_the_free_plan_is_402_and_invites_are_mailed() {
         let res = app
             .post("/api/v1/invites", Some(&owner.token), &json!({"email": format!("p{i}@example.sa"), "role": "SALES"}))
             .await;
-        assert_eq!(res.status(), 201);
-        let body: Value = res.json().await.unwrap();
+        let body = expect_json(res, 201).await;
         assert!(body["token"].as_str().unwrap().starts_with("lzi_"));
         assert_eq!(body["invite"]["status"], "PENDING");
         assert!(body["invite"].get("token").is_none(), "the invite never shows its token again");
@@ -182,8 +181,7 @@ async fn api_keys_are_shown_once_scoped_and_revoked_at_once() {
             &json!({"label": "CRM sync", "scopes": ["leads:read"], "mode": "test"}),
         )
         .await;
-    assert_eq!(res.status(), 201);
-    let body: Value = res.json().await.unwrap();
+    let body = expect_json(res, 201).await;
     let secret = body["secret"].as_str().unwrap().to_owned();
     let id = body["apiKey"]["id"].as_str().unwrap().to_owned();
     assert!(secret.starts_with("lz_test_") && secret.len() > 40);
@@ -268,8 +266,7 @@ async fn tenant_settings_are_validated_and_audited() {
             &json!({"name": "Riyadh Tech Co", "settings": {"timezone": "Asia/Dubai", "language": "ar"}}),
         )
         .await;
-    assert_eq!(res.status(), 200);
-    let tenant: Value = res.json().await.unwrap();
+    let tenant = expect_json(res, 200).await;
     assert_eq!(tenant["settings"], json!({"timezone": "Asia/Dubai", "language": "ar"}));
     let res = app
         .patch("/api/v1/tenant", Some(&owner.token), &json!({"settings": {"timezone": "Mars/Base", "language": "fr"}}))

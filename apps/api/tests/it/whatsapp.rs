@@ -144,8 +144,7 @@ pub async fn approved_template(app: &TestApp, token: &str, content: &str) -> Val
     assert_eq!(res.status(), 201, "{:?}", res.text().await);
     let created: Value = res.json().await.unwrap();
     let res = app.post("/api/v1/whatsapp/templates/sync", Some(token), &json!({})).await;
-    assert_eq!(res.status(), 200);
-    let synced: Value = res.json().await.unwrap();
+    let synced = expect_json(res, 200).await;
     synced["data"].as_array().unwrap().iter().find(|t| t["id"] == created["id"]).unwrap().clone()
 }
 
@@ -294,8 +293,7 @@ async fn a_template_is_reviewed_by_meta_and_a_send_fills_it_from_the_lead_exactl
             &json!({"name": "Welcome", "content": "مرحبا {{name}} في {{city}}"}),
         )
         .await;
-    assert_eq!(res.status(), 201);
-    let template: Value = res.json().await.unwrap();
+    let template = expect_json(res, 201).await;
     assert_eq!(template["variables"], json!(["name", "city"]));
     assert_eq!((template["status"].as_str(), template["isApproved"].as_bool()), (Some("PENDING"), Some(false)));
     assert!(template["externalId"].as_str().unwrap().starts_with("5944254792"));
@@ -308,18 +306,15 @@ async fn a_template_is_reviewed_by_meta_and_a_send_fills_it_from_the_lead_exactl
     assert_eq!(body["errors"][0]["field"], "templateId");
 
     let res = app.post("/api/v1/whatsapp/templates/sync", Some(&owner.token), &json!({})).await;
-    assert_eq!(res.status(), 200);
-    let synced: Value = res.json().await.unwrap();
+    let synced = expect_json(res, 200).await;
     assert_eq!(synced["data"][0]["status"], "APPROVED");
     assert_eq!(synced["data"][0]["isApproved"], true);
 
     let body = json!({"leadId": lead, "templateId": template_id});
     let first = send(&app, &owner.token, &body, Some("send-1")).await;
-    assert_eq!(first.status(), 202);
-    let first: Value = first.json().await.unwrap();
+    let first = expect_json(first, 202).await;
     let again = send(&app, &owner.token, &body, Some("send-1")).await;
-    assert_eq!(again.status(), 202);
-    let again: Value = again.json().await.unwrap();
+    let again = expect_json(again, 202).await;
     assert_eq!(first["message"]["id"], again["message"]["id"]);
     assert_eq!(first["job"]["id"], again["job"]["id"]);
     assert_eq!(first["message"]["message"], "مرحبا مؤسسة النور في الرياض");
@@ -378,8 +373,7 @@ async fn a_template_is_reviewed_by_meta_and_a_send_fills_it_from_the_lead_exactl
         None,
     )
     .await;
-    assert_eq!(res.status(), 202);
-    let accepted: Value = res.json().await.unwrap();
+    let accepted = expect_json(res, 202).await;
     assert_eq!(accepted["message"]["phone"], "+966551112222");
     assert_eq!(accepted["message"]["message"], "عرض ٢٠٪ لـ سارة");
 
@@ -604,8 +598,7 @@ async fn a_worker_killed_after_meta_accepted_a_send_never_sends_it_again() {
         .collect();
     let mut first = start(&app.db, &["worker"], "wa-worker-1", &worker_env);
     let res = send(&app, &owner.token, &json!({"leadId": lead, "templateId": template["id"]}), Some("once")).await;
-    assert_eq!(res.status(), 202);
-    let accepted: Value = res.json().await.unwrap();
+    let accepted = expect_json(res, 202).await;
     let message_id = accepted["message"]["id"].as_str().unwrap().to_owned();
     // Meta has the message; its answer is still on the way.
     for _ in 0..300 {

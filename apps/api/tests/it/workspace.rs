@@ -66,8 +66,7 @@ async fn edit_status_assign_timeline_and_evidence() {
             &json!({"city": "Jeddah", "score": 40, "tags": ["a", "a", "b"], "industry": null}),
         )
         .await;
-    assert_eq!(res.status(), 200);
-    let patched: Value = res.json().await.unwrap();
+    let patched = expect_json(res, 200).await;
     assert_eq!(
         (patched["city"].clone(), patched["score"].clone(), patched["tags"].clone()),
         (json!("Jeddah"), json!(40), json!(["a", "b"]))
@@ -169,8 +168,7 @@ async fn edit_status_assign_timeline_and_evidence() {
             &json!({"type": "CUSTOM", "title": "CR record", "url": "mc.gov.sa/cr/1", "snippet": "active"}),
         )
         .await;
-    assert_eq!(res.status(), 201);
-    let added: Value = res.json().await.unwrap();
+    let added = expect_json(res, 201).await;
     assert_eq!(
         (added["type"].clone(), added["url"].clone(), added["confidence"].clone()),
         (json!("CUSTOM"), json!("https://mc.gov.sa/cr/1"), json!("MEDIUM"))
@@ -327,8 +325,7 @@ async fn static_and_smart_lists() {
     let res = app
         .post("/api/v1/lists", Some(&owner.token), &json!({"name": "Follow up", "color": "#ff0000", "isSmart": false}))
         .await;
-    assert_eq!(res.status(), 201);
-    let list: Value = res.json().await.unwrap();
+    let list = expect_json(res, 201).await;
     assert_eq!((list["leadsCount"].clone(), list["isSmart"].clone()), (json!(0), json!(false)));
     let list_path = format!("/api/v1/lists/{}", list["id"].as_str().unwrap());
     let res =
