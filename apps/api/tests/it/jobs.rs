@@ -44,13 +44,7 @@ async fn a_ten_thousand_row_arabic_import_counts_exactly() {
     };
     let job = app.wait_job(&owner.token, &id, 120).await;
     ends_exactly(job).await;
-    let errors = app
-        .client
-        .get(app.url(&format!("/api/v1/imports/{id}/errors.csv")))
-        .bearer_auth(&owner.token)
-        .send()
-        .await
-        .unwrap();
+    let errors = app.get(&format!("/api/v1/imports/{id}/errors.csv"), Some(&owner.token)).await;
     assert_eq!(errors.headers().get("content-type").unwrap(), "text/csv; charset=utf-8");
     let text = String::from_utf8(errors.bytes().await.unwrap().to_vec()).unwrap();
     let lines: Vec<&str> = text.trim_start_matches('\u{feff}').lines().collect();
@@ -308,13 +302,7 @@ async fn export_then_reimport_creates_nothing_and_keeps_arabic_byte_for_byte() {
     let export_id = export["job"]["id"].as_str().unwrap().to_owned();
     let done = app.wait_job(&owner.token, &export_id, 30).await;
     assert_eq!(done["result"]["rows"], 3);
-    let file = app
-        .client
-        .get(app.url(&format!("/api/v1/exports/{export_id}/download")))
-        .bearer_auth(&owner.token)
-        .send()
-        .await
-        .unwrap();
+    let file = app.get(&format!("/api/v1/exports/{export_id}/download"), Some(&owner.token)).await;
     assert_eq!(file.status(), 200);
     let bytes = file.bytes().await.unwrap().to_vec();
     assert!(bytes.starts_with(b"\xEF\xBB\xBF"), "UTF-8 with BOM, for Excel");
@@ -379,8 +367,7 @@ async fn idempotency_keys_sse_cancel_and_isolation() {
     .await;
 
     // SSE: a progress event, then done.
-    let sse =
-        app.client.get(app.url(&format!("/api/v1/jobs/{id}/events"))).bearer_auth(&owner.token).send().await.unwrap();
+    let sse = app.get(&format!("/api/v1/jobs/{id}/events"), Some(&owner.token)).await;
     assert_eq!(sse.headers().get("content-type").unwrap(), "text/event-stream");
     let text = sse.text().await.unwrap();
     assert!(text.contains("event: progress\n") && text.contains("event: done\n"), "{text}");
