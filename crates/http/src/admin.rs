@@ -45,8 +45,7 @@ impl FromRequest for Admin {
 async fn list_tenants(state: web::Data<HttpState>, _admin: Admin, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let (limit, cursor) = crate::page_params(&req)?;
     let page = state.app.admin.admin_list_tenants(limit.as_deref(), cursor.as_deref()).await?;
-    let data: Vec<TenantDto> = page.data.iter().map(TenantDto::from).collect();
-    Ok(HttpResponse::Ok().json(PageDto { data, next_cursor: page.next_cursor }))
+    Ok(HttpResponse::Ok().json(PageDto::<TenantDto>::of(&page)))
 }
 
 /// `POST /admin/v1/tenants/{id}/status`.

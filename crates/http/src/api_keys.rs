@@ -76,8 +76,7 @@ async fn create(
 async fn list(state: web::Data<HttpState>, req: HttpRequest, Authed(ctx): Authed) -> Result<HttpResponse, ApiError> {
     let (limit, cursor) = crate::page_params(&req)?;
     let page = state.app.api_keys.list_api_keys(&ctx, limit, cursor).await?;
-    Ok(HttpResponse::Ok()
-        .json(PageDto { data: page.data.iter().map(ApiKeyDto::from).collect(), next_cursor: page.next_cursor }))
+    Ok(HttpResponse::Ok().json(PageDto::<ApiKeyDto>::of(&page)))
 }
 
 #[utoipa::path(

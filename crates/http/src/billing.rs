@@ -130,7 +130,7 @@ impl From<&TenantFeature> for FeatureOverrideDto {
 #[get("/plans")]
 async fn plans(state: web::Data<HttpState>) -> Result<HttpResponse, ApiError> {
     let plans = state.app.flags.plans().await?;
-    Ok(HttpResponse::Ok().json(PageDto { data: plans.iter().map(PlanDto::from).collect(), next_cursor: None }))
+    Ok(HttpResponse::Ok().json(PageDto::<PlanDto>::all(&plans)))
 }
 
 #[utoipa::path(
@@ -155,7 +155,7 @@ async fn features(state: web::Data<HttpState>, Authed(ctx): Authed) -> Result<Ht
 #[get("/feature-flags")]
 async fn list_flags(state: web::Data<HttpState>, _admin: Admin) -> Result<HttpResponse, ApiError> {
     let flags = state.app.flags.admin_flags().await?;
-    Ok(HttpResponse::Ok().json(PageDto { data: flags.iter().map(FeatureFlagDto::from).collect(), next_cursor: None }))
+    Ok(HttpResponse::Ok().json(PageDto::<FeatureFlagDto>::all(&flags)))
 }
 
 /// `POST /admin/v1/feature-flags`.

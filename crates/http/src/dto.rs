@@ -178,6 +178,24 @@ pub struct PageDto<T: Serialize + ToSchema> {
     pub next_cursor: Option<String>,
 }
 
+impl<T: Serialize + ToSchema> PageDto<T> {
+    /// A page of the use case's rows, each as its DTO.
+    pub fn of<U>(page: &leadzone_app::leads::Page<U>) -> Self
+    where
+        T: for<'a> From<&'a U>,
+    {
+        Self { data: page.data.iter().map(T::from).collect(), next_cursor: page.next_cursor.clone() }
+    }
+
+    /// A whole collection in one page (no cursor).
+    pub fn all<U>(rows: &[U]) -> Self
+    where
+        T: for<'a> From<&'a U>,
+    {
+        Self { data: rows.iter().map(T::from).collect(), next_cursor: None }
+    }
+}
+
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TokensDto {

@@ -86,8 +86,7 @@ pub struct ConnectBody {
 async fn list(state: web::Data<HttpState>, req: HttpRequest, Authed(ctx): Authed) -> Result<HttpResponse, ApiError> {
     let (limit, cursor) = crate::page_params(&req)?;
     let page = state.app.integrations.list_integrations(&ctx, limit, cursor).await?;
-    Ok(HttpResponse::Ok()
-        .json(PageDto { data: page.data.iter().map(IntegrationDto::from).collect(), next_cursor: page.next_cursor }))
+    Ok(HttpResponse::Ok().json(PageDto::<IntegrationDto>::of(&page)))
 }
 
 #[utoipa::path(

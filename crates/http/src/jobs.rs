@@ -506,8 +506,7 @@ async fn list(state: web::Data<HttpState>, req: HttpRequest, Authed(ctx): Authed
             },
         )
         .await?;
-    Ok(HttpResponse::Ok()
-        .json(PageDto { data: page.data.iter().map(JobDto::from).collect(), next_cursor: page.next_cursor }))
+    Ok(HttpResponse::Ok().json(PageDto::<JobDto>::of(&page)))
 }
 
 #[utoipa::path(
@@ -538,7 +537,7 @@ async fn logs(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let rows = state.app.jobs.job_logs(&ctx, path_id(&id)?).await?;
-    Ok(HttpResponse::Ok().json(PageDto { data: rows.iter().map(JobLogDto::from).collect(), next_cursor: None }))
+    Ok(HttpResponse::Ok().json(PageDto::<JobLogDto>::all(&rows)))
 }
 
 #[utoipa::path(

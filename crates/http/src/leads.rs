@@ -110,8 +110,7 @@ pub(crate) fn list_params(pairs: Vec<(String, String)>) -> ListParams {
 }
 
 fn leads_page(page: leadzone_app::leads::Page<leadzone_domain::entities::Lead>) -> HttpResponse {
-    HttpResponse::Ok()
-        .json(PageDto { data: page.data.iter().map(LeadDto::from).collect(), next_cursor: page.next_cursor })
+    HttpResponse::Ok().json(PageDto::<LeadDto>::of(&page))
 }
 
 /// The filters, order and page of a lead listing (`GET /leads`, list pages, exports and bulk
@@ -345,8 +344,7 @@ async fn activities(
     let id: LeadId = path_id(&id)?;
     let (limit, cursor) = crate::page_params(&req)?;
     let page = state.app.leads.list_activities(&ctx, id, limit, cursor).await?;
-    Ok(HttpResponse::Ok()
-        .json(PageDto { data: page.data.iter().map(ActivityDto::from).collect(), next_cursor: page.next_cursor }))
+    Ok(HttpResponse::Ok().json(PageDto::<ActivityDto>::of(&page)))
 }
 
 /// `POST /leads/{id}/activities`: what a user logs by hand.
@@ -396,8 +394,7 @@ async fn evidence(
     let id: LeadId = path_id(&id)?;
     let (limit, cursor) = crate::page_params(&req)?;
     let page = state.app.leads.list_evidence(&ctx, id, limit, cursor).await?;
-    Ok(HttpResponse::Ok()
-        .json(PageDto { data: page.data.iter().map(EvidenceDto::from).collect(), next_cursor: page.next_cursor }))
+    Ok(HttpResponse::Ok().json(PageDto::<EvidenceDto>::of(&page)))
 }
 
 /// `POST /leads/{id}/evidence`: only `CUSTOM` evidence is added by hand.

@@ -184,8 +184,7 @@ async fn leads(
     let pairs = query_pairs(&req)?;
     check_query::<LeadListQuery>(&pairs)?;
     let page = state.app.lists.list_leads_of(&ctx, id, list_params(pairs)).await?;
-    Ok(HttpResponse::Ok()
-        .json(PageDto { data: page.data.iter().map(LeadDto::from).collect(), next_cursor: page.next_cursor }))
+    Ok(HttpResponse::Ok().json(PageDto::<LeadDto>::of(&page)))
 }
 
 async fn membership(

@@ -31,8 +31,7 @@ async fn list_members(
 ) -> Result<HttpResponse, ApiError> {
     let (limit, cursor) = crate::page_params(&req)?;
     let page = state.app.team.list_members(&ctx, limit, cursor).await?;
-    Ok(HttpResponse::Ok()
-        .json(PageDto { data: page.data.iter().map(MemberDto::from).collect(), next_cursor: page.next_cursor }))
+    Ok(HttpResponse::Ok().json(PageDto::<MemberDto>::of(&page)))
 }
 
 /// `PATCH /members/{id}`: absent fields stay; `managerId: null` removes the manager.
@@ -159,8 +158,7 @@ async fn list_invites(
 ) -> Result<HttpResponse, ApiError> {
     let (limit, cursor) = crate::page_params(&req)?;
     let page = state.app.team.list_invites(&ctx, limit, cursor).await?;
-    Ok(HttpResponse::Ok()
-        .json(PageDto { data: page.data.iter().map(InviteDto::from).collect(), next_cursor: page.next_cursor }))
+    Ok(HttpResponse::Ok().json(PageDto::<InviteDto>::of(&page)))
 }
 
 #[utoipa::path(

@@ -125,8 +125,7 @@ async fn audit_logs(
         cursor: query_param(&q, "cursor"),
     };
     let page = state.app.audit.list_audit_logs(&ctx, params).await?;
-    Ok(HttpResponse::Ok()
-        .json(PageDto { data: page.data.iter().map(AuditLogDto::from).collect(), next_cursor: page.next_cursor }))
+    Ok(HttpResponse::Ok().json(PageDto::<AuditLogDto>::of(&page)))
 }
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {

@@ -247,8 +247,7 @@ async fn deliveries(
     let id: Uuid = path_id(&id)?;
     let (limit, cursor) = crate::page_params(&req)?;
     let page = state.app.webhooks.webhook_deliveries(&ctx, id, limit, cursor).await?;
-    Ok(HttpResponse::Ok()
-        .json(PageDto { data: page.data.iter().map(DeliveryDto::from).collect(), next_cursor: page.next_cursor }))
+    Ok(HttpResponse::Ok().json(PageDto::<DeliveryDto>::of(&page)))
 }
 
 #[utoipa::path(tag = "integrations",

@@ -369,8 +369,7 @@ async fn list_messages(
         cursor: query_param(&q, "cursor"),
     };
     let page = state.app.whatsapp.list_messages(&ctx, params).await?;
-    Ok(HttpResponse::Ok()
-        .json(PageDto { data: page.data.iter().map(MessageDto::from).collect(), next_cursor: page.next_cursor }))
+    Ok(HttpResponse::Ok().json(PageDto::<MessageDto>::of(&page)))
 }
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {

@@ -31,8 +31,9 @@ impl HubSpot {
     /// When the base URL is not usable or the client cannot be built.
     pub fn new(base_url: &str, config: OutboundConfig) -> Result<Self, OutboundSetupError> {
         // Retries are the SYNC job's (it knows the ten-second window and the daily limit).
-        let endpoint =
-            crm::Endpoint::new(PROVIDER, base_url, config, &[], |e, _| CrmError::Unavailable(e.to_string()))?;
+        let endpoint = crm::Endpoint::new(PROVIDER, base_url, config, &[], |e, token| {
+            CrmError::Unavailable(provider_message(&e.to_string(), token))
+        })?;
         Ok(Self { endpoint })
     }
 }
