@@ -95,7 +95,7 @@ pub async fn build_core(
     let secrets = AesGcmBox::new(&master_keys(settings)?).map_err(|e| StartupError::Crypto(e.0))?;
     let queue: Arc<dyn JobQueue> =
         Arc::new(PgJobQueue::new(system_db.clone(), settings.database_system_url.expose_secret()));
-    let app = App::new(Ports {
+    let ports = Ports {
         uow: Arc::new(PgUnitOfWork::new(app_db)),
         sessions: Arc::new(leadzone_postgres::PgSessions::new(system_db.clone())),
         lookups: Arc::new(leadzone_postgres::PgLookups::new(system_db.clone())),
@@ -120,35 +120,38 @@ pub async fn build_core(
             ..AppConfig::default()
         },
         providers: providers(settings)?,
-    });
+    };
+    let app = App::new(ports.clone());
     let mail = leadzone_app::mail::MailDelivery {
         outbox: Arc::new(PgMailOutbox::new(system_db.clone())),
         transport: mail_transport(settings)?,
-        secrets: app.ports.secrets.clone(),
-        clock: app.ports.clock.clone(),
+        secrets: ports.secrets.clone(),
+        clock: ports.clock.clone(),
     };
     let webhooks = leadzone_app::webhooks::WebhookDeliverer {
         outbox: Arc::new(leadzone_postgres::PgWebhookOutbox::new(system_db.clone())),
-        sender: app.ports.providers.webhooks.clone(),
-        secrets: app.ports.secrets.clone(),
-        uow: app.ports.uow.clone(),
-        clock: app.ports.clock.clone(),
-        ids: app.ports.ids.clone(),
-        tokens: app.ports.tokens.clone(),
+        sender: ports.providers.webhooks.clone(),
+        secrets: ports.secrets.clone(),
+        uow: ports.uow.clone(),
+        clock: ports.clock.clone(),
+        ids: ports.ids.clone(),
+        tokens: ports.tokens.clone(),
         retry_scale: settings.webhook_retry_scale,
     };
     let slack = leadzone_app::slack::SlackDeliverer {
         outbox: Arc::new(leadzone_postgres::PgSlackOutbox::new(system_db.clone())),
-        slack: app.ports.providers.slack.clone(),
-        secrets: app.ports.secrets.clone(),
-        clock: app.ports.clock.clone(),
-        ids: app.ports.ids.clone(),
+        slack: ports.providers.slack.clone(),
+        secrets: ports.secrets.clone(),
+        clock: ports.clock.clone(),
+        ids: ports.ids.clone(),
     };
     let scheduled = crate::worker::Scheduled {
         retention: Arc::new(leadzone_postgres::PgRetention::new(system_db)),
         mail: Arc::new(mail),
         webhooks: Arc::new(webhooks),
         slack: Arc::new(slack),
+        clock: ports.clock.clone(),
+        blobs: ports.blobs.clone(),
     };
     Ok((app, queue, scheduled))
 }
@@ -352,7 +355,7 @@ pub async fn reseal(settings: &Settings) -> Result<leadzone_postgres::reseal::Re
 /// keys, streamed; returns how many. Copying again overwrites with the same bytes.
 pub async fn copy_files(settings: &Settings, from: &std::path::Path) -> Result<u64, StartupError> {
     use futures::StreamExt;
-    let (app, ..) = build_core(settings).await?;
+    let (_, _, scheduled) = build_core(settings).await?;
     let mut copied = 0u64;
     let mut folders = vec![from.to_path_buf()];
     while let Some(dir) = folders.pop() {
@@ -385,7 +388,7 @@ pub async fn copy_files(settings: &Settings, from: &std::path::Path) -> Result<u
             })
             .boxed();
             let bytes =
-                app.ports.blobs.put_stream(&key, body).await.map_err(|e| StartupError::Files(format!("{key}: {e}")))?;
+                scheduled.blobs.put_stream(&key, body).await.map_err(|e| StartupError::Files(format!("{key}: {e}")))?;
             tracing::info!(key = %key, bytes, "copied");
             copied += 1;
         }

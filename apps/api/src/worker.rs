@@ -100,7 +100,14 @@ fn jitter() -> f64 {
     bits / 65535.0 * 2.0 - 1.0
 }
 
-async fn run_one(app: App, queue: Arc<dyn JobQueue>, job: Job, cfg: WorkerConfig, shutdown: Arc<AtomicBool>) {
+async fn run_one(
+    app: App,
+    clock: Arc<dyn leadzone_ports::Clock>,
+    queue: Arc<dyn JobQueue>,
+    job: Job,
+    cfg: WorkerConfig,
+    shutdown: Arc<AtomicBool>,
+) {
     let stop = Arc::new(AtomicBool::new(false));
     let cancel_requested = Arc::new(AtomicBool::new(job.cancel_requested));
     let lost = Arc::new(AtomicBool::new(false));
@@ -112,7 +119,7 @@ async fn run_one(app: App, queue: Arc<dyn JobQueue>, job: Job, cfg: WorkerConfig
         let (queue, id, attempt, worker, lease) = (queue.clone(), job.id, job.attempts, cfg.id.clone(), cfg.lease);
         let (stop, cancel_requested, lost, shutdown) =
             (stop.clone(), cancel_requested.clone(), lost.clone(), shutdown.clone());
-        let clock = app.ports.clock.clone();
+        let clock = clock.clone();
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(lease / 3).await;
@@ -166,7 +173,7 @@ async fn run_one(app: App, queue: Arc<dyn JobQueue>, job: Job, cfg: WorkerConfig
         ))),
     };
     beat.abort();
-    let now = app.ports.clock.now();
+    let now = clock.now();
     let finish = match outcome {
         Ok(result) => Finish::Success(result),
         Err(JobFailure::Stopped) if lost.load(Ordering::SeqCst) => {
@@ -219,6 +226,10 @@ pub struct Scheduled {
     pub mail: Arc<MailDelivery>,
     pub webhooks: Arc<leadzone_app::webhooks::WebhookDeliverer>,
     pub slack: Arc<leadzone_app::slack::SlackDeliverer>,
+    /// The worker's clock: leases, schedules, a job's finish.
+    pub clock: Arc<dyn leadzone_ports::Clock>,
+    /// Where retention archives what it removes.
+    pub blobs: Arc<dyn leadzone_ports::blobs::BlobStore>,
 }
 
 /// Delivers due outbound webhooks until `shutdown`: a round every second (the next one at once
@@ -314,10 +325,10 @@ fn next_riyadh_midnight(now: time::OffsetDateTime) -> time::OffsetDateTime {
 }
 
 async fn maybe_run_scheduled(app: &App, queue: &Arc<dyn JobQueue>, scheduled: &Scheduled) {
-    let now = app.ports.clock.now();
+    let now = scheduled.clock.now();
     match queue.try_schedule("retention", now, next_riyadh_midnight(now)).await {
         Ok(true) => {
-            let (store, blobs) = (scheduled.retention.clone(), app.ports.blobs.clone());
+            let (store, blobs) = (scheduled.retention.clone(), scheduled.blobs.clone());
             tokio::spawn(async move {
                 match leadzone_app::retention::run_retention(&*store, &*blobs, now).await {
                     Ok(report) => tracing::info!(?report, "retention done"),
@@ -390,7 +401,7 @@ pub async fn run(
         while running.try_join_next().is_some() {}
         if last_rescue.elapsed() >= cfg.lease / 2 {
             last_rescue = Instant::now();
-            match queue.rescue(app.ports.clock.now()).await {
+            match queue.rescue(scheduled.clock.now()).await {
                 Ok(r) if r.requeued + r.failed > 0 => {
                     tracing::warn!(requeued = r.requeued, failed = r.failed, "rescued jobs with expired leases")
                 }
@@ -402,11 +413,18 @@ pub async fn run(
         let mut claimed = 0;
         if free > 0 {
             let lease = time::Duration::try_from(cfg.lease).unwrap_or(time::Duration::MINUTE);
-            match queue.claim(&cfg.id, free as u32, lease, app.ports.clock.now()).await {
+            match queue.claim(&cfg.id, free as u32, lease, scheduled.clock.now()).await {
                 Ok(jobs) => {
                     claimed = jobs.len();
                     for job in jobs {
-                        running.spawn(run_one(app.clone(), queue.clone(), job, cfg.clone(), stopping.clone()));
+                        running.spawn(run_one(
+                            app.clone(),
+                            scheduled.clock.clone(),
+                            queue.clone(),
+                            job,
+                            cfg.clone(),
+                            stopping.clone(),
+                        ));
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "claim failed"),

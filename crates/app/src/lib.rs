@@ -159,13 +159,11 @@ pub struct Ports {
 }
 
 /// The use cases, one service per capability (the module of the same name), each holding only the
-/// ports it reaches. HTTP handlers call `app.<capability>.<use case>`; the worker runs jobs through
-/// [`App::run_job`]. Cheap to clone.
+/// ports it reaches, and nothing else (no handler reaches a port past its service). HTTP handlers
+/// call `app.<capability>.<use case>`; the worker runs jobs through [`App::run_job`]. Cheap to
+/// clone.
 #[derive(Clone)]
 pub struct App {
-    /// Every port, for the composition root's own chores (the worker's clock and blob store, the
-    /// mail and webhook deliverers it starts); use cases reach theirs through their service.
-    pub ports: Ports,
     pub identity: identity::Identity,
     pub account: account::Account,
     pub team: team::Team,
@@ -224,7 +222,6 @@ impl App {
         );
         let health = health::Health::new(&p);
         App {
-            ports: p,
             identity,
             account,
             team,
