@@ -108,7 +108,7 @@ pub async fn build_core(
         blobs: blob_store(settings, leadzone_postgres::PgBlobStore::new(system_db.clone()))?,
         clock: Arc::new(SystemClock),
         ids: Arc::new(UuidV7),
-        config: AppConfig {
+        config: Arc::new(AppConfig {
             access_token_ttl: time::Duration::seconds(i64::from(settings.access_token_ttl_secs)),
             admin_token: settings.admin_token.clone(),
             public_url: settings.public_url.clone(),
@@ -118,7 +118,7 @@ pub async fn build_core(
             whatsapp_verify_token: settings.whatsapp_verify_token.clone(),
             whatsapp_mps: settings.whatsapp_mps,
             ..AppConfig::default()
-        },
+        }),
         providers: providers(settings)?,
     };
     let app = App::new(ports.clone());

@@ -228,7 +228,7 @@ pub struct Scheduled {
     pub slack: Arc<leadzone_app::slack::SlackDeliverer>,
     /// The worker's clock: leases, schedules, a job's finish.
     pub clock: Arc<dyn leadzone_ports::Clock>,
-    /// Where retention archives what it removes.
+    /// The blob store (retention archives to it what it removes; `copy-files` copies into it).
     pub blobs: Arc<dyn leadzone_ports::blobs::BlobStore>,
 }
 

@@ -68,9 +68,11 @@ mod tests {
 
     #[test]
     fn admin_api_is_off_without_a_token_and_checks_it_otherwise() {
-        let mut app = app_with(FakeTx::default());
-        assert_eq!(app.admin.authenticate_admin(Some("x")), Err(AppError::NotFound));
-        app.admin.config.admin_token = Some(secrecy::SecretString::from("s3cret-operator-token"));
+        assert_eq!(app_with(FakeTx::default()).admin.authenticate_admin(Some("x")), Err(AppError::NotFound));
+        let mut ports = crate::testing::ports_with_txs(vec![FakeTx::default()]);
+        std::sync::Arc::make_mut(&mut ports.config).admin_token =
+            Some(secrecy::SecretString::from("s3cret-operator-token"));
+        let app = crate::App::new(ports);
         assert_eq!(app.admin.authenticate_admin(None), Err(AppError::Unauthenticated));
         assert_eq!(app.admin.authenticate_admin(Some("s3cret-operator-tokeN")), Err(AppError::Unauthenticated));
         assert_eq!(app.admin.authenticate_admin(Some("s3cret")), Err(AppError::Unauthenticated));

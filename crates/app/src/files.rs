@@ -57,7 +57,7 @@ pub(crate) fn job_blob_keys(
     }
 }
 
-/// A stored file the caller may read (see `App::read_file`).
+/// A stored file the caller may read (see `Files::read_file`).
 #[derive(Debug, Clone)]
 pub struct BlobRef(String);
 

@@ -39,7 +39,7 @@ pub struct ImportOptions {
 }
 
 /// A file streamed into the blob store for an import that has not started yet: what
-/// `App::start_import` needs to know of it without reading it again.
+/// `Imports::start_import` needs to know of it without reading it again.
 ///
 /// Dropped without becoming an import (a request abandoned half way, say), it removes its file in
 /// the background: no upload is left that no job names.

@@ -348,8 +348,9 @@ mod tests {
             .withf(|k| k.expose() == "bad-key")
             .times(1)
             .returning(|_| Err(ProviderError::Unauthorized("API key not valid. Please pass a valid API key.".into())));
-        let mut app = app_with(FakeTx::default());
-        app.integrations.providers.places = Arc::new(places);
+        let mut ports = crate::testing::ports_with_txs(vec![FakeTx::default()]);
+        ports.providers.places = Arc::new(places);
+        let app = crate::App::new(ports);
         let err = app
             .integrations
             .connect_integration(&ctx(Role::Admin, 1), IntegrationType::GoogleMaps, &json!({"apiKey": "bad-key"}), None)

@@ -19,7 +19,7 @@ macro_rules! port_type {
     (blobs) => { std::sync::Arc<dyn leadzone_ports::blobs::BlobStore> };
     (clock) => { std::sync::Arc<dyn leadzone_ports::Clock> };
     (ids) => { std::sync::Arc<dyn leadzone_ports::Ids> };
-    (config) => { $crate::AppConfig };
+    (config) => { std::sync::Arc<$crate::AppConfig> };
     (providers) => { $crate::Providers };
 }
 
@@ -32,19 +32,19 @@ macro_rules! service {
         /// Holds only the ports (and the other capabilities) its use cases reach.
         #[derive(Clone)]
         pub struct $name {
-            $(pub $port: port_type!($port),)*
-            $($(pub $svc: $ty,)*)?
+            $(pub(crate) $port: $crate::port_type!($port),)*
+            $($(pub(crate) $svc: $ty,)*)?
         }
 
         impl $name {
             /// Takes its ports from `p`; the capabilities it calls are handed in.
-            pub fn new(p: &$crate::Ports $($(, $svc: $ty)*)?) -> Self {
+            pub(crate) fn new(p: &$crate::Ports $($(, $svc: $ty)*)?) -> Self {
                 Self { $($port: p.$port.clone(),)* $($($svc,)*)? }
             }
         }
     };
 }
-pub(crate) use service;
+pub(crate) use {port_type, service};
 
 pub mod account;
 pub mod admin;
@@ -153,7 +153,7 @@ pub struct Ports {
     pub blobs: Arc<dyn leadzone_ports::blobs::BlobStore>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn Ids>,
-    pub config: AppConfig,
+    pub config: Arc<AppConfig>,
     /// The outside services lead discovery uses.
     pub providers: Providers,
 }

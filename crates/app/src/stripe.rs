@@ -180,7 +180,7 @@ mod tests {
     /// (expected `lookups` times).
     fn stripe_app(txs: Vec<FakeTx>, lookups: usize) -> crate::App {
         let mut ports = ports_with_txs(txs);
-        ports.config.stripe_webhook_secret = Some(secrecy::SecretString::from(SECRET));
+        std::sync::Arc::make_mut(&mut ports.config).stripe_webhook_secret = Some(secrecy::SecretString::from(SECRET));
         let mut tokens = leadzone_ports::security::MockTokens::new();
         tokens.expect_hmac_sha256().withf(|key, _| key == SECRET.as_bytes()).returning(|_, _| MAC.to_vec());
         ports.tokens = Arc::new(tokens);

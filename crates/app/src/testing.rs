@@ -274,7 +274,7 @@ pub fn ports_with_txs(txs: Vec<FakeTx>) -> crate::Ports {
         blobs: Arc::new(leadzone_ports::blobs::MockBlobStore::new()),
         clock: Arc::new(FixedClock(now())),
         ids: Arc::new(crate::UuidV7),
-        config: crate::AppConfig::default(),
+        config: Arc::new(crate::AppConfig::default()),
         providers: crate::Providers {
             places: Arc::new(leadzone_ports::discovery::MockPlacesProvider::new()),
             places_key: None,

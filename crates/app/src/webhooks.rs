@@ -1,5 +1,5 @@
 //! Outbound webhooks (plan feature `outbound_webhooks`): a tenant's endpoints, the events its
-//! changes write into the outbox in their own transaction (`App::emit`), and the delivery of that
+//! changes write into the outbox in their own transaction (`Webhooks::emit`), and the delivery of that
 //! outbox by the workers, signed per Standard Webhooks (`webhook-id`, `webhook-timestamp`,
 //! `webhook-signature: v1,<base64 HMAC-SHA256 of id.timestamp.body>`), retried on the schedule
 //! Svix publishes; an endpoint failing for three days is disabled and the tenant audited.
