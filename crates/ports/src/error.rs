@@ -15,3 +15,10 @@ pub enum RepoError {
     #[error("storage error: {0}")]
     Other(String),
 }
+
+/// A conversion that cannot fail (`From`) used where a fallible one may stand (`TryFrom`).
+impl From<std::convert::Infallible> for RepoError {
+    fn from(never: std::convert::Infallible) -> Self {
+        match never {}
+    }
+}

@@ -2,6 +2,7 @@
 
 use crate::entities::api_keys;
 use crate::error::db_err;
+use crate::fetch::Fetch;
 use crate::tx::PgTenantTx;
 use leadzone_domain::entities::*;
 use leadzone_domain::ids::*;
@@ -18,26 +19,19 @@ impl ApiKeyRepo for PgTenantTx {
     }
 
     async fn list(&self) -> Result<Vec<ApiKey>, RepoError> {
-        Ok(api_keys::Entity::find()
+        api_keys::Entity::find()
             .filter(api_keys::Column::TenantId.eq(self.tid()))
             .order_by_desc(api_keys::Column::CreatedAt)
             .order_by_desc(api_keys::Column::Id)
-            .all(&self.txn)
+            .rows(&self.txn)
             .await
-            .map_err(db_err)?
-            .into_iter()
-            .map(ApiKey::from)
-            .collect())
     }
 
     async fn get(&self, id: ApiKeyId) -> Result<ApiKey, RepoError> {
         api_keys::Entity::find_by_id(id.as_uuid())
             .filter(api_keys::Column::TenantId.eq(self.tid()))
-            .one(&self.txn)
+            .found(&self.txn)
             .await
-            .map_err(db_err)?
-            .map(ApiKey::from)
-            .ok_or(RepoError::NotFound)
     }
 
     async fn revoke_created_by(&self, user: UserId, at: OffsetDateTime) -> Result<u64, RepoError> {

@@ -1,6 +1,6 @@
 //! Feature flags as a tenant sees them: plans, global flags, the tenant's overrides.
 
-use crate::error::db_err;
+use crate::fetch::Fetch;
 use crate::identity::{active_plans, all_flags};
 use crate::tx::PgTenantTx;
 use leadzone_domain::entities::*;
@@ -19,13 +19,9 @@ impl FeatureRepo for PgTenantTx {
     }
 
     async fn overrides(&self) -> Result<Vec<TenantFeature>, RepoError> {
-        Ok(crate::entities::tenant_features::Entity::find()
+        crate::entities::tenant_features::Entity::find()
             .filter(crate::entities::tenant_features::Column::TenantId.eq(self.tid()))
-            .all(&self.txn)
+            .rows(&self.txn)
             .await
-            .map_err(db_err)?
-            .into_iter()
-            .map(TenantFeature::from)
-            .collect())
     }
 }

@@ -3,6 +3,7 @@
 
 use crate::entities::{tenants, users};
 use crate::error::db_err;
+use crate::fetch::Fetch;
 use crate::tx::PgTenantTx;
 use leadzone_domain::entities::*;
 use leadzone_domain::ids::*;
@@ -19,12 +20,7 @@ impl UserRepo for PgTenantTx {
     }
 
     async fn get(&self, id: UserId) -> Result<User, RepoError> {
-        users::Entity::find_by_id(id.as_uuid())
-            .one(&self.txn)
-            .await
-            .map_err(db_err)?
-            .map(User::from)
-            .ok_or(RepoError::NotFound)
+        users::Entity::find_by_id(id.as_uuid()).found(&self.txn).await
     }
 
     async fn update(&self, user: &User) -> Result<(), RepoError> {
@@ -41,22 +37,11 @@ impl TenantRepo for PgTenantTx {
     }
 
     async fn current(&self) -> Result<Tenant, RepoError> {
-        tenants::Entity::find_by_id(self.tid())
-            .one(&self.txn)
-            .await
-            .map_err(db_err)?
-            .ok_or(RepoError::NotFound)?
-            .try_into()
+        tenants::Entity::find_by_id(self.tid()).found(&self.txn).await
     }
 
     async fn lock_current(&self) -> Result<Tenant, RepoError> {
-        tenants::Entity::find_by_id(self.tid())
-            .lock(LockType::Update)
-            .one(&self.txn)
-            .await
-            .map_err(db_err)?
-            .ok_or(RepoError::NotFound)?
-            .try_into()
+        tenants::Entity::find_by_id(self.tid()).lock(LockType::Update).found(&self.txn).await
     }
 
     async fn update(&self, tenant: &Tenant) -> Result<(), RepoError> {

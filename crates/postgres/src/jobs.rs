@@ -4,6 +4,7 @@
 
 use crate::entities::{job_logs, jobs};
 use crate::error::db_err;
+use crate::fetch::Fetch;
 use crate::stmt;
 use crate::tx::PgTenantTx;
 use leadzone_domain::entities::{Job, JobLog};
@@ -53,24 +54,15 @@ impl JobRepo for PgTenantTx {
     }
 
     async fn get(&self, id: JobId) -> Result<Job, RepoError> {
-        jobs::Entity::find_by_id(id.as_uuid())
-            .filter(jobs::Column::TenantId.eq(self.tid()))
-            .one(&self.txn)
-            .await
-            .map_err(db_err)?
-            .ok_or(RepoError::NotFound)?
-            .try_into()
+        jobs::Entity::find_by_id(id.as_uuid()).filter(jobs::Column::TenantId.eq(self.tid())).found(&self.txn).await
     }
 
     async fn by_idempotency_key(&self, key: &str) -> Result<Option<Job>, RepoError> {
         jobs::Entity::find()
             .filter(jobs::Column::TenantId.eq(self.tid()))
             .filter(jobs::Column::IdempotencyKey.eq(key))
-            .one(&self.txn)
+            .maybe(&self.txn)
             .await
-            .map_err(db_err)?
-            .map(Job::try_from)
-            .transpose()
     }
 
     async fn list(&self, q: &JobListQuery) -> Result<Vec<Job>, RepoError> {
@@ -94,12 +86,8 @@ impl JobRepo for PgTenantTx {
             .order_by_desc(jobs::Column::CreatedAt)
             .order_by_desc(jobs::Column::Id)
             .limit(q.limit)
-            .all(&self.txn)
+            .rows(&self.txn)
             .await
-            .map_err(db_err)?
-            .into_iter()
-            .map(Job::try_from)
-            .collect()
     }
 
     async fn logs(&self, id: JobId, limit: u64) -> Result<Vec<JobLog>, RepoError> {
@@ -109,12 +97,8 @@ impl JobRepo for PgTenantTx {
             .order_by_asc(job_logs::Column::CreatedAt)
             .order_by_asc(job_logs::Column::Id)
             .limit(limit)
-            .all(&self.txn)
+            .rows(&self.txn)
             .await
-            .map_err(db_err)?
-            .into_iter()
-            .map(JobLog::try_from)
-            .collect()
     }
 
     async fn cancel(&self, id: JobId, now: OffsetDateTime) -> Result<Job, RepoError> {

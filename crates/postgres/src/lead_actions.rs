@@ -2,6 +2,7 @@
 
 use crate::entities::*;
 use crate::error::db_err;
+use crate::fetch::Fetch;
 use crate::tx::PgTenantTx;
 use leadzone_domain::entities::*;
 use leadzone_domain::ids::*;
@@ -46,12 +47,8 @@ impl ActivityRepo for PgTenantTx {
         q.order_by_desc(activities::Column::CreatedAt)
             .order_by_desc(activities::Column::Id)
             .limit(limit)
-            .all(&self.txn)
+            .rows(&self.txn)
             .await
-            .map_err(db_err)?
-            .into_iter()
-            .map(Activity::try_from)
-            .collect()
     }
 }
 
@@ -78,11 +75,7 @@ impl EvidenceRepo for PgTenantTx {
             .filter(evidence::Column::LeadId.eq(lead.as_uuid()))
             .order_by_desc(evidence::Column::CreatedAt)
             .order_by_desc(evidence::Column::Id)
-            .all(&self.txn)
+            .rows(&self.txn)
             .await
-            .map_err(db_err)?
-            .into_iter()
-            .map(Evidence::try_from)
-            .collect()
     }
 }

@@ -19,6 +19,7 @@ pub(crate) use stats::stats;
 mod repo {
     use crate::entities::*;
     use crate::error::db_err;
+    use crate::fetch::Fetch;
     use crate::mapping::lead_active_model;
     use crate::tx::PgTenantTx;
     use leadzone_domain::access::LeadVisibility;
@@ -42,11 +43,8 @@ mod repo {
         async fn get(&self, id: LeadId) -> Result<Lead, RepoError> {
             leads::Entity::find_by_id(id.as_uuid())
                 .filter(leads::Column::TenantId.eq(self.tid()))
-                .one(&self.txn)
+                .found(&self.txn)
                 .await
-                .map_err(db_err)?
-                .ok_or(RepoError::NotFound)?
-                .try_into()
         }
 
         async fn list(&self, query: &LeadQuery) -> Result<Vec<ListedLead>, RepoError> {

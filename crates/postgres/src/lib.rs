@@ -11,6 +11,7 @@ mod billing;
 mod blobs;
 mod entities;
 mod error;
+mod fetch;
 mod flags;
 mod identity;
 mod integrations;

@@ -2,6 +2,7 @@
 
 use crate::entities::*;
 use crate::error::db_err;
+use crate::fetch::Fetch;
 use crate::tx::PgTenantTx;
 use leadzone_domain::entities::*;
 use leadzone_domain::ids::*;
@@ -13,13 +14,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter};
 #[async_trait::async_trait]
 impl ListRepo for PgTenantTx {
     async fn get(&self, id: ListId) -> Result<List, RepoError> {
-        lists::Entity::find_by_id(id.as_uuid())
-            .filter(lists::Column::TenantId.eq(self.tid()))
-            .one(&self.txn)
-            .await
-            .map_err(db_err)?
-            .ok_or(RepoError::NotFound)?
-            .try_into()
+        lists::Entity::find_by_id(id.as_uuid()).filter(lists::Column::TenantId.eq(self.tid())).found(&self.txn).await
     }
 
     async fn insert(&self, list: &List) -> Result<(), RepoError> {
@@ -47,11 +42,7 @@ impl ListRepo for PgTenantTx {
             .filter(lists::Column::TenantId.eq(self.tid()))
             .order_by_asc(lists::Column::CreatedAt)
             .order_by_asc(lists::Column::Id)
-            .all(&self.txn)
+            .rows(&self.txn)
             .await
-            .map_err(db_err)?
-            .into_iter()
-            .map(List::try_from)
-            .collect()
     }
 }

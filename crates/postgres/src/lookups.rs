@@ -3,6 +3,7 @@
 
 use crate::entities::{api_keys, invites, memberships, tenants, users};
 use crate::error::db_err;
+use crate::fetch::Fetch;
 use crate::mapping::stored as parse;
 use leadzone_domain::entities::{ApiKey, Invite, Membership, Tenant, User};
 use leadzone_domain::ids::{ApiKeyId, TenantId, UserId};
@@ -30,12 +31,7 @@ impl PgLookups {
 #[async_trait::async_trait]
 impl Lookups for PgLookups {
     async fn find_user_by_email(&self, email: &str) -> Result<Option<User>, RepoError> {
-        Ok(users::Entity::find()
-            .filter(users::Column::Email.eq(email))
-            .one(&self.db)
-            .await
-            .map_err(db_err)?
-            .map(User::from))
+        users::Entity::find().filter(users::Column::Email.eq(email)).maybe(&self.db).await
     }
 
     async fn slug_taken(&self, slug: &str) -> Result<bool, RepoError> {
@@ -67,13 +63,7 @@ impl Lookups for PgLookups {
     }
 
     async fn invite_by_token_hash(&self, token_hash: &str) -> Result<Option<Invite>, RepoError> {
-        invites::Entity::find()
-            .filter(invites::Column::Token.eq(token_hash))
-            .one(&self.db)
-            .await
-            .map_err(db_err)?
-            .map(Invite::try_from)
-            .transpose()
+        invites::Entity::find().filter(invites::Column::Token.eq(token_hash)).maybe(&self.db).await
     }
 
     async fn api_key_by_hash(&self, key_hash: &str, now: OffsetDateTime) -> Result<Option<ApiKeyPrincipal>, RepoError> {

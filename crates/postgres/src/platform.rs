@@ -2,6 +2,7 @@
 
 use crate::entities::tenants;
 use crate::error::db_err;
+use crate::fetch::Fetch;
 use leadzone_domain::entities::Tenant;
 use leadzone_domain::enums::TenantStatus;
 use leadzone_domain::ids::TenantId;
@@ -36,7 +37,7 @@ impl PlatformStore for PgPlatform {
         if let Some(after) = after {
             q = q.filter(tenants::Column::Id.gt(after.as_uuid()));
         }
-        q.all(&self.db).await.map_err(db_err)?.into_iter().map(Tenant::try_from).collect()
+        q.rows(&self.db).await
     }
 
     async fn set_tenant_status(
@@ -56,12 +57,7 @@ impl PlatformStore for PgPlatform {
         if res.rows_affected() == 0 {
             return Err(RepoError::NotFound);
         }
-        tenants::Entity::find_by_id(tenant.as_uuid())
-            .one(&self.db)
-            .await
-            .map_err(db_err)?
-            .ok_or(RepoError::NotFound)?
-            .try_into()
+        tenants::Entity::find_by_id(tenant.as_uuid()).found(&self.db).await
     }
 
     async fn active_plans(&self) -> Result<Vec<leadzone_domain::entities::Plan>, RepoError> {
@@ -100,12 +96,7 @@ impl PlatformStore for PgPlatform {
 
     async fn flag(&self, key: &str) -> Result<Option<leadzone_domain::entities::FeatureFlag>, RepoError> {
         use crate::entities::feature_flags;
-        Ok(feature_flags::Entity::find()
-            .filter(feature_flags::Column::Key.eq(key))
-            .one(&self.db)
-            .await
-            .map_err(db_err)?
-            .map(Into::into))
+        feature_flags::Entity::find().filter(feature_flags::Column::Key.eq(key)).maybe(&self.db).await
     }
 
     async fn set_override(&self, o: &leadzone_domain::entities::TenantFeature) -> Result<(), RepoError> {

@@ -2,6 +2,7 @@
 
 use crate::entities::{invites, memberships, users};
 use crate::error::db_err;
+use crate::fetch::Fetch;
 use crate::tx::PgTenantTx;
 use leadzone_domain::entities::*;
 use leadzone_domain::enums::{InviteStatus, MembershipStatus, Role};
@@ -25,11 +26,8 @@ impl MembershipRepo for PgTenantTx {
         memberships::Entity::find()
             .filter(memberships::Column::TenantId.eq(self.tid()))
             .filter(memberships::Column::UserId.eq(user.as_uuid()))
-            .one(&self.txn)
+            .found(&self.txn)
             .await
-            .map_err(db_err)?
-            .ok_or(RepoError::NotFound)?
-            .try_into()
     }
 
     async fn team_of(&self, manager: UserId) -> Result<Vec<UserId>, RepoError> {
@@ -45,11 +43,8 @@ impl MembershipRepo for PgTenantTx {
     async fn get(&self, id: MembershipId) -> Result<Membership, RepoError> {
         memberships::Entity::find_by_id(id.as_uuid())
             .filter(memberships::Column::TenantId.eq(self.tid()))
-            .one(&self.txn)
+            .found(&self.txn)
             .await
-            .map_err(db_err)?
-            .ok_or(RepoError::NotFound)?
-            .try_into()
     }
 
     async fn list(&self) -> Result<Vec<MemberView>, RepoError> {
@@ -152,22 +147,15 @@ impl InviteRepo for PgTenantTx {
             .filter(invites::Column::TenantId.eq(self.tid()))
             .order_by_desc(invites::Column::CreatedAt)
             .order_by_desc(invites::Column::Id)
-            .all(&self.txn)
+            .rows(&self.txn)
             .await
-            .map_err(db_err)?
-            .into_iter()
-            .map(Invite::try_from)
-            .collect()
     }
 
     async fn get(&self, id: InviteId) -> Result<Invite, RepoError> {
         invites::Entity::find_by_id(id.as_uuid())
             .filter(invites::Column::TenantId.eq(self.tid()))
-            .one(&self.txn)
+            .found(&self.txn)
             .await
-            .map_err(db_err)?
-            .ok_or(RepoError::NotFound)?
-            .try_into()
     }
 
     async fn finish(&self, id: InviteId, status: InviteStatus, at: OffsetDateTime) -> Result<bool, RepoError> {
