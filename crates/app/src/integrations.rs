@@ -22,7 +22,7 @@ const MAX_CREDENTIAL_LEN: usize = 2048;
 crate::service! {
     /// Connections to outside services (Places, Hunter, HubSpot, Salesforce, Notion, Slack) and CRM sync.
     Integrations {
-        ports: [uow, sweeps, tokens, secrets, clock, ids, config, providers],
+        ports: [uow, sweeps, tokens, secrets, clock, ids, providers],
         uses: [
             flags: crate::flags::Flags,
             jobs: crate::jobs::Jobs,

@@ -203,7 +203,7 @@ impl App {
         let billing = billing::Billing::new(&p);
         let jobs = jobs::Jobs::new(&p);
         let integrations = integrations::Integrations::new(&p, flags.clone(), jobs.clone());
-        let webhooks = webhooks::Webhooks::new(&p, flags.clone(), integrations.clone());
+        let webhooks = webhooks::Webhooks::new(&p, flags.clone());
         let leads = leads::Leads::new(&p, webhooks.clone());
         let lists = lists::Lists::new(&p, leads.clone());
         let imports = imports::Imports::new(&p, jobs.clone(), leads.clone(), usage.clone());

@@ -180,52 +180,48 @@ impl crate::integrations::Integrations {
         };
         language.await.ok().flatten().unwrap_or(Language::En)
     }
+}
 
-    /// Queues the Slack message of `event` when the tenant's connection chose it (in `tx`, the
-    /// change's own transaction). Costs one read when the event can be a Slack one, none
-    /// otherwise.
-    pub(crate) async fn notify_slack(
-        &self,
-        tx: &dyn TenantTx,
-        event: WebhookEvent,
-        data: &Value,
-    ) -> Result<(), AppError> {
-        let Some(slack_event) = SlackEvent::of(event, data) else { return Ok(()) };
-        let Some(connection) = tx.integrations().get(IntegrationType::Slack).await? else { return Ok(()) };
-        if connection.status != IntegrationStatus::Connected {
-            return Ok(());
-        }
-        let chosen = connection
-            .config
-            .get("events")
-            .and_then(Value::as_array)
-            .is_some_and(|l| l.iter().any(|e| e == slack_event.as_str()));
-        if !chosen {
-            return Ok(());
-        }
-        let language = tx.tenants().current().await?.settings.language.unwrap_or(Language::En);
-        let assignee = match data["assignedTo"].as_str().and_then(|u| uuid::Uuid::parse_str(u).ok()) {
-            Some(user) if slack_event == SlackEvent::LeadAssigned => {
-                tx.users().get(user.into()).await.ok().map(|u| u.name)
-            }
-            _ => None,
-        };
-        let link = format!(
-            "{}/leads/{}",
-            self.config.public_url.trim_end_matches('/'),
-            data["id"].as_str().unwrap_or_default()
-        );
-        let text = render(slack_event, data, language, &link, assignee.as_deref());
-        tx.slack()
-            .enqueue(&SlackNotification {
-                id: self.ids.new_id(),
-                event: slack_event.as_str().to_owned(),
-                text,
-                created_at: self.clock.now(),
-            })
-            .await?;
-        Ok(())
+/// Queues the Slack message of `event` when the tenant's connection chose it (in `tx`, the
+/// change's own transaction). Costs one read when the event can be a Slack one, none
+/// otherwise. The message links to the lead under `public_url`.
+pub(crate) async fn notify_slack(
+    tx: &dyn TenantTx,
+    event: WebhookEvent,
+    data: &Value,
+    public_url: &str,
+    ids: &dyn Ids,
+    clock: &dyn Clock,
+) -> Result<(), AppError> {
+    let Some(slack_event) = SlackEvent::of(event, data) else { return Ok(()) };
+    let Some(connection) = tx.integrations().get(IntegrationType::Slack).await? else { return Ok(()) };
+    if connection.status != IntegrationStatus::Connected {
+        return Ok(());
     }
+    let chosen = connection
+        .config
+        .get("events")
+        .and_then(Value::as_array)
+        .is_some_and(|l| l.iter().any(|e| e == slack_event.as_str()));
+    if !chosen {
+        return Ok(());
+    }
+    let language = tx.tenants().current().await?.settings.language.unwrap_or(Language::En);
+    let assignee = match data["assignedTo"].as_str().and_then(|u| uuid::Uuid::parse_str(u).ok()) {
+        Some(user) if slack_event == SlackEvent::LeadAssigned => tx.users().get(user.into()).await.ok().map(|u| u.name),
+        _ => None,
+    };
+    let link = format!("{}/leads/{}", public_url.trim_end_matches('/'), data["id"].as_str().unwrap_or_default());
+    let text = render(slack_event, data, language, &link, assignee.as_deref());
+    tx.slack()
+        .enqueue(&SlackNotification {
+            id: ids.new_id(),
+            event: slack_event.as_str().to_owned(),
+            text,
+            created_at: clock.now(),
+        })
+        .await?;
+    Ok(())
 }
 
 /// Attempts a message gets when Slack fails (5xx, timeouts) before it is given up.

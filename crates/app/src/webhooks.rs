@@ -49,11 +49,8 @@ pub fn without_secret(e: WebhookEndpoint) -> WebhookEndpoint {
 crate::service! {
     /// Signed outbound webhooks: endpoints, events and deliveries.
     Webhooks {
-        ports: [uow, tokens, secrets, clock, ids, providers],
-        uses: [
-            flags: crate::flags::Flags,
-            integrations: crate::integrations::Integrations,
-        ],
+        ports: [uow, tokens, secrets, clock, ids, config, providers],
+        uses: [flags: crate::flags::Flags],
     }
 }
 
@@ -70,7 +67,8 @@ impl Webhooks {
         });
         let ids: Vec<Uuid> = (0..MAX_ENDPOINTS).map(|_| self.ids.new_id()).collect();
         tx.webhooks().enqueue(self.ids.new_id(), event.as_str(), &payload, &ids, now).await?;
-        self.integrations.notify_slack(tx, event, payload.get("data").unwrap_or(&Value::Null)).await
+        let data = payload.get("data").unwrap_or(&Value::Null);
+        crate::slack::notify_slack(tx, event, data, &self.config.public_url, &*self.ids, &*self.clock).await
     }
 
     /// `job.completed` / `job.failed` once the worker recorded a job's end (in a transaction of
