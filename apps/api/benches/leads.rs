@@ -100,16 +100,7 @@ async fn main() {
     // Flush the seed's dirty pages now: a checkpoint writing 1.2M fresh rows in the middle of a
     // case stalls it (seen: one case's p99 at 62 ms with its p50 at 4.4 ms).
     owner.execute_unprepared("CHECKPOINT").await.unwrap();
-    let total: i64 = owner
-        .query_one_raw(sea_orm::Statement::from_string(
-            sea_orm::DbBackend::Postgres,
-            "SELECT count(*) FROM leads".to_owned(),
-        ))
-        .await
-        .unwrap()
-        .unwrap()
-        .try_get_by_index(0)
-        .unwrap();
+    let total: i64 = scalar(&owner, "SELECT count(*) FROM leads").await;
     eprintln!("seeded {total} leads in {:.1} s", started.elapsed().as_secs_f64());
 
     // The cursor of page 100 (limit 50).
@@ -176,16 +167,8 @@ async fn main() {
     // connection cannot be both of the server's roles.
     if wrk && std::process::Command::new("pgbench").arg("--version").output().is_ok() {
         let api = run_wrk(&format!("{base}/api/v1/leads?limit=50"), &token).2;
-        let hash: String = owner
-            .query_one_raw(sea_orm::Statement::from_string(
-                sea_orm::DbBackend::Postgres,
-                "SELECT access_token_hash FROM sessions ORDER BY created_at DESC LIMIT 1".to_owned(),
-            ))
-            .await
-            .unwrap()
-            .unwrap()
-            .try_get_by_index(0)
-            .unwrap();
+        let hash: String =
+            scalar(&owner, "SELECT access_token_hash FROM sessions ORDER BY created_at DESC LIMIT 1").await;
         let bare = first_page_sql(&tenant);
         let request = format!(
             "{}\nBEGIN;\nSELECT set_config('app.current_tenant_id', '{tenant}', true), \
@@ -265,6 +248,16 @@ async fn server(b: &common::Bench, per_min: u32) -> String {
 
 /// The statement `GET /api/v1/leads?limit=50` runs for `tenant` (as the server's log shows it),
 /// its parameters written in.
+/// The one value of a one-row, one-column query.
+async fn scalar<T: sea_orm::TryGetable>(db: &sea_orm::DatabaseConnection, sql: &str) -> T {
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, sql.to_owned()))
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("no row: {sql}"));
+    row.try_get_by_index(0).unwrap()
+}
+
 fn first_page_sql(tenant: &str) -> String {
     format!(
         r#"SELECT "leads"."id", "leads"."tenant_id", "leads"."company_name", "leads"."industry", "leads"."city", "leads"."phone", "leads"."email", "leads"."website", "leads"."status", "leads"."score", "leads"."tags", "leads"."enrichment_data", "leads"."list_id", "leads"."assigned_to", "leads"."created_by", "leads"."created_at", "leads"."updated_at", "leads"."last_contacted_at", "leads"."website_host", "leads"."name_key", "leads"."city_key", "leads"."search_text", "leads"."place_id", 0::real AS "rank" FROM "leads" WHERE "leads"."tenant_id" = '{tenant}' ORDER BY created_at DESC, "leads"."id" DESC LIMIT 51;"#
