@@ -188,6 +188,34 @@ async fn main() {
             api / raw * 100.0
         );
         println!("| the request's five statements (superuser) | {whole:.0} | {:.0}% |", api / whole * 100.0);
+
+        // The floor under any handler of this stack: the same statement through actix-web and
+        // SeaORM's sqlx pool (4 connections, the application role, the tenant set for the session
+        // like pgbench's), nothing else — no credential, no transaction, no domain types. Once
+        // with the page written as JSON, once with only its row count.
+        let floor = floor::start(b.settings.database_app_url.expose_secret(), &tenant, &bare).await;
+        let rows = run_wrk(&format!("{floor}/page"), &token).2;
+        let size = |url: String| {
+            let client = client.clone();
+            let token = token.clone();
+            async move { client.get(url).bearer_auth(token).send().await.unwrap().bytes().await.unwrap().len() }
+        };
+        println!(
+            "(bodies: the API's page {} bytes, the floor's {} bytes)",
+            size(format!("{base}/api/v1/leads?limit=50")).await,
+            size(format!("{floor}/page")).await
+        );
+        let decoded = run_wrk(&format!("{floor}/decoded"), &token).2;
+        let count = run_wrk(&format!("{floor}/count"), &token).2;
+        println!("| the statement through actix-web + sqlx alone, the rows as JSON | {rows:.0} | {:.0}% |", api / rows * 100.0);
+        println!("| the same, the rows decoded, only their count written | {decoded:.0} | |");
+        println!("| the same, the rows not decoded, only their count written | {count:.0} | |");
+        println!(
+            "that floor as % of the bare statement: {:.0}% (rows as JSON), {:.0}% (decoded, count written), {:.0}% (count only)",
+            rows / raw * 100.0,
+            decoded / raw * 100.0,
+            count / raw * 100.0
+        );
     }
 
     // The rate limiter's cost on the first page: alternating rounds, off then on, so that drift
@@ -350,4 +378,96 @@ async fn run(client: &reqwest::Client, url: &Arc<String>, token: &str, n: usize)
         all.extend(t.await.unwrap());
     }
     all
+}
+
+/// A server of the same stack that runs one statement per request and nothing else (see its use).
+mod floor {
+    use actix_web::{web, App, HttpResponse, HttpServer};
+    use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, FromQueryResult, Statement};
+
+    /// The page's columns as the statement returns them, written as they are.
+    #[derive(FromQueryResult, serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Row {
+        id: uuid::Uuid,
+        tenant_id: uuid::Uuid,
+        company_name: String,
+        industry: Option<String>,
+        city: Option<String>,
+        phone: Option<String>,
+        email: Option<String>,
+        website: Option<String>,
+        status: String,
+        score: Option<i32>,
+        tags: Vec<String>,
+        enrichment_data: serde_json::Value,
+        list_id: Option<uuid::Uuid>,
+        assigned_to: Option<uuid::Uuid>,
+        created_by: uuid::Uuid,
+        #[serde(with = "time::serde::rfc3339")]
+        created_at: time::OffsetDateTime,
+        #[serde(with = "time::serde::rfc3339")]
+        updated_at: time::OffsetDateTime,
+        #[serde(with = "time::serde::rfc3339::option")]
+        last_contacted_at: Option<time::OffsetDateTime>,
+        website_host: Option<String>,
+        name_key: String,
+        city_key: Option<String>,
+        search_text: String,
+        place_id: Option<String>,
+        rank: f32,
+    }
+
+    struct State {
+        db: DatabaseConnection,
+        sql: String,
+    }
+
+    #[derive(serde::Serialize)]
+    struct Page {
+        data: Vec<Row>,
+    }
+
+    async fn page(state: web::Data<State>) -> HttpResponse {
+        let stmt = Statement::from_string(DbBackend::Postgres, state.sql.clone());
+        let data = Row::find_by_statement(stmt).all(&state.db).await.unwrap();
+        HttpResponse::Ok().json(Page { data })
+    }
+
+    async fn decoded(state: web::Data<State>) -> HttpResponse {
+        let stmt = Statement::from_string(DbBackend::Postgres, state.sql.clone());
+        let rows = Row::find_by_statement(stmt).all(&state.db).await.unwrap();
+        HttpResponse::Ok().json(serde_json::json!({ "rows": rows.len() }))
+    }
+
+    async fn count(state: web::Data<State>) -> HttpResponse {
+        let stmt = Statement::from_string(DbBackend::Postgres, state.sql.clone());
+        let rows = state.db.query_all_raw(stmt).await.unwrap();
+        HttpResponse::Ok().json(serde_json::json!({ "rows": rows.len() }))
+    }
+
+    /// Starts it on the application role's `app_url` with `tenant` set for every connection;
+    /// its base URL.
+    pub async fn start(app_url: &str, tenant: &str, sql: &str) -> String {
+        let sep = if app_url.contains('?') { '&' } else { '?' };
+        let url = format!("{app_url}{sep}options=-c%20app.current_tenant_id%3D{tenant}");
+        let pool = leadzone_postgres::PoolConfig { max_connections: 4, ..Default::default() };
+        let db = leadzone_postgres::connect(&url, &pool).await.unwrap();
+        let state = web::Data::new(State { db, sql: sql.to_owned() });
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .route("/page", web::get().to(page))
+                .route("/decoded", web::get().to(decoded))
+                .route("/count", web::get().to(count))
+        })
+        .workers(2)
+        .listen(listener)
+        .unwrap()
+        .run();
+        tokio::spawn(server);
+        base
+    }
 }

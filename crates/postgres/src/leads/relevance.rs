@@ -262,7 +262,7 @@ fn narrow(find: sea_orm::Select<Entity>, rank: Expr) -> sea_orm::Select<Entity> 
 }
 
 /// Every column of a lead, qualified (`"leads"."id", …`): what a `RankedRow` reads.
-fn lead_columns() -> &'static str {
+pub(super) fn lead_columns() -> &'static str {
     static COLUMNS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     COLUMNS.get_or_init(|| {
         use sea_orm::{IdenStatic, Iterable};
