@@ -207,7 +207,10 @@ async fn main() {
         );
         let decoded = run_wrk(&format!("{floor}/decoded"), &token).2;
         let count = run_wrk(&format!("{floor}/count"), &token).2;
-        println!("| the statement through actix-web + sqlx alone, the rows as JSON | {rows:.0} | {:.0}% |", api / rows * 100.0);
+        println!(
+            "| the statement through actix-web + sqlx alone, the rows as JSON | {rows:.0} | {:.0}% |",
+            api / rows * 100.0
+        );
         println!("| the same, the rows decoded, only their count written | {decoded:.0} | |");
         println!("| the same, the rows not decoded, only their count written | {count:.0} | |");
         println!(
@@ -382,7 +385,7 @@ async fn run(client: &reqwest::Client, url: &Arc<String>, token: &str, n: usize)
 
 /// A server of the same stack that runs one statement per request and nothing else (see its use).
 mod floor {
-    use actix_web::{web, App, HttpResponse, HttpServer};
+    use actix_web::{App, HttpResponse, HttpServer, web};
     use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, FromQueryResult, Statement};
 
     /// The page's columns as the statement returns them, written as they are.

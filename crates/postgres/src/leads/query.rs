@@ -330,7 +330,8 @@ mod tests {
             .await
             .unwrap();
         let columns = super::super::relevance::lead_columns();
-        let read = |sql: String| RankedRow::find_by_statement(Statement::from_string(DbBackend::Postgres, sql)).all(&owner);
+        let read =
+            |sql: String| RankedRow::find_by_statement(Statement::from_string(DbBackend::Postgres, sql)).all(&owner);
 
         let by_name = Entity::find().one(&owner).await.unwrap().unwrap();
         let rows = read(format!(r#"SELECT {columns}, 0.25::real AS "rank" FROM "leads""#)).await.unwrap();
@@ -340,7 +341,8 @@ mod tests {
         assert_eq!(rows[0].lead.tags, ["vip", "gulf"]);
 
         // The first two columns swapped: refused, naming the place, not read as each other.
-        let swapped = columns.replacen(r#""leads"."id", "leads"."tenant_id""#, r#""leads"."tenant_id", "leads"."id""#, 1);
+        let swapped =
+            columns.replacen(r#""leads"."id", "leads"."tenant_id""#, r#""leads"."tenant_id", "leads"."id""#, 1);
         assert_ne!(swapped, columns);
         let err = read(format!(r#"SELECT {swapped}, 0::real AS "rank" FROM "leads""#)).await.err().unwrap();
         assert!(err.to_string().contains(r#"column 0 is Some("tenant_id"), expected id"#), "{err}");
