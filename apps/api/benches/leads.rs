@@ -10,7 +10,9 @@
 //! `LEADZONE_RATE_LIMIT_PER_MIN=0` (off) and one with a limit no client reaches (every request
 //! still charged to its bucket), in alternating rounds; and the limiter's own check, alone.
 //! Then the first page against its own SQL through pgbench (when installed): the bare statement and
-//! the request's five round trips.
+//! the request's five round trips; and the floor under any handler of this stack — the bare
+//! statement served by actix-web and the same sqlx pool with nothing else (its rows as JSON;
+//! decoded, only their count written; not decoded).
 //! `BENCH_LEADS_SMALL=1` seeds a tenth (20,000 + 100,000 leads) for a quick run.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
